@@ -1,0 +1,280 @@
+"""Tenancy, operators, account groups, proxies and the social accounts themselves."""
+
+import uuid
+import zoneinfo
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crosspost.crypto import EncryptedJSONField, EncryptedTextField
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("%(value)s is not a known IANA time zone (e.g. Europe/Berlin)."), params={"value": value}
+        )
+
+
+def choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
+    """A database constraint that keeps ``field`` inside ``choices``."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
+class Platform(models.TextChoices):
+    INSTAGRAM = "instagram", "Instagram"
+    VK = "vk", "VK"
+    TELEGRAM = "telegram", "Telegram"
+    TIKTOK = "tiktok", "TikTok"
+    YOUTUBE = "youtube", "YouTube"
+    PINTEREST = "pinterest", "Pinterest"
+    SANDBOX = "sandbox", "Sandbox"
+
+
+# Where a single "secret" (CSV import, quick add) goes in an account's credentials.
+PLATFORM_SECRET_KEY = {
+    Platform.INSTAGRAM: "password",
+    Platform.VK: "access_token",
+    Platform.TELEGRAM: "bot_token",
+    Platform.TIKTOK: "access_token",
+    Platform.YOUTUBE: "refresh_token",
+    Platform.PINTEREST: "access_token",
+    Platform.SANDBOX: "token",
+}
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    telegram_admin_chat_id = models.CharField(
+        max_length=64, blank=True, help_text=_("Overrides TELEGRAM_ADMIN_CHAT_ID for this workspace.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    EDITOR = "editor", _("Editor")
+    VIEWER = "viewer", _("Viewer")
+
+
+# Higher rank includes every right of a lower one.
+ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    timezone = models.CharField(
+        max_length=64, blank=True, validators=[validate_timezone], help_text=_("Empty: the workspace's time zone.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique_user_workspace"),
+            choices_check("role", Role, "membership_valid_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.workspace} ({self.role})"
+
+    @property
+    def effective_timezone(self) -> str:
+        return self.timezone or self.workspace.timezone
+
+
+class AccountGroup(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="group_unique_name_per_workspace")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProxyScheme(models.TextChoices):
+    HTTP = "http", "HTTP"
+    HTTPS = "https", "HTTPS"
+    SOCKS5 = "socks5", "SOCKS5"
+
+
+class ProxyStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    FAILED = "failed", _("Failed")
+    CHECKING = "checking", _("Checking")
+
+
+class Proxy(models.Model):
+    """An outbound proxy. The full URL (with credentials) is encrypted; host and
+    port are kept in clear for display, search and de-duplication."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="proxies")
+    url = EncryptedTextField(help_text=_("scheme://user:password@host:port — stored encrypted."))
+    scheme = models.CharField(max_length=8, choices=ProxyScheme.choices)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    has_credentials = models.BooleanField(default=False)
+    country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2, e.g. DE."))
+    status = models.CharField(max_length=10, choices=ProxyStatus.choices, default=ProxyStatus.CHECKING)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    success_rate = models.FloatField(default=1.0)
+    exit_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    max_accounts = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "proxies"
+        ordering = ["host", "port"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "scheme", "host", "port"], name="proxy_unique_endpoint"),
+            choices_check("scheme", ProxyScheme, "proxy_valid_scheme"),
+            choices_check("status", ProxyStatus, "proxy_valid_status"),
+            models.CheckConstraint(
+                condition=Q(success_rate__gte=0) & Q(success_rate__lte=1), name="proxy_success_rate_0_1"
+            ),
+            models.CheckConstraint(condition=Q(max_accounts__gte=1), name="proxy_max_accounts_positive"),
+        ]
+        indexes = [models.Index(fields=["workspace", "status"], name="proxy_ws_status")]
+
+    def __str__(self) -> str:
+        return self.display_url
+
+    @property
+    def display_url(self) -> str:
+        """The URL without credentials: safe for lists, logs and API output."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+def parse_proxy_url(raw: str) -> dict:
+    """Split a proxy URL into the clear-text fields; raise ValidationError naming the problem."""
+    raw = (raw or "").strip()
+    if not raw:
+        raise ValidationError(_("Enter a proxy URL such as http://user:pass@203.0.113.5:8080."))
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme == "socks5h":
+        scheme = "socks5"
+    if scheme not in ProxyScheme.values:
+        raise ValidationError(
+            _("Proxy scheme %(scheme)r is not supported: use http, https or socks5."), params={"scheme": parts.scheme}
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValidationError(_("The proxy port must be a number from 1 to 65535.")) from None
+    if not parts.hostname:
+        raise ValidationError(_("The proxy URL has no host: expected scheme://[user:pass@]host:port."))
+    if not port:
+        raise ValidationError(_("The proxy URL has no port: expected scheme://[user:pass@]host:port."))
+    if parts.path not in ("", "/") or parts.query:
+        raise ValidationError(_("A proxy URL has no path or query: expected scheme://[user:pass@]host:port."))
+    return {
+        "url": raw,
+        "scheme": scheme,
+        "host": parts.hostname,
+        "port": port,
+        "has_credentials": bool(parts.username),
+    }
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    COOLDOWN = "cooldown", _("Cooldown")
+    LOGIN_REQUIRED = "login_required", _("Login required")
+    PROXY_ERROR = "proxy_error", _("Proxy error")
+    BANNED = "banned", _("Banned")
+    DISABLED = "disabled", _("Disabled")
+
+
+class SocialAccount(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="accounts")
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    handle = models.CharField(max_length=150, help_text=_("Username, channel (@name), wall id or board, per platform."))
+    external_id = models.CharField(max_length=64, blank=True)
+    group = models.ForeignKey(AccountGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    language = models.CharField(max_length=10, default="en", help_text=_("BCP-47 / DeepL code, e.g. en, de, pt-BR."))
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
+    proxy = models.ForeignKey(Proxy, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    credentials = EncryptedJSONField(help_text=_("Password, tokens, bot token, refresh token — encrypted."))
+    session = EncryptedJSONField(help_text=_("Platform session (instagrapi settings, cookies) — encrypted."))
+    options = models.JSONField(default=dict, blank=True, help_text=_("Non-secret target settings (chat id, board …)."))
+    device_id = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+    status_reason = models.TextField(blank=True)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    posts_limit_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Empty: the platform policy's daily limit.")
+    )
+    warmup_started_at = models.DateTimeField(null=True, blank=True)
+    last_post_at = models.DateTimeField(null=True, blank=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["platform", "handle"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "platform", "handle"], name="account_unique_handle_per_platform"
+            ),
+            choices_check("platform", Platform, "account_valid_platform"),
+            choices_check("status", AccountStatus, "account_valid_status"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="account_ws_status"),
+            models.Index(fields=["workspace", "platform", "status"], name="account_ws_platform_status"),
+            models.Index(fields=["group", "status"], name="account_group_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.handle}"
+
+    @property
+    def credential_keys(self) -> list[str]:
+        """Names of the stored secrets (never their values) for display."""
+        return sorted(self.credentials or {})
+
+
+class AccountEvent(models.Model):
+    """One status transition of an account: the account's health history."""
+
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="events")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="account_events")
+    from_status = models.CharField(max_length=16, choices=AccountStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=AccountStatus.choices)
+    reason = models.TextField(blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["account", "-created_at"], name="account_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.from_status or '∅'} → {self.to_status}"

@@ -1,0 +1,240 @@
+"""Every state change of accounts, groups and proxies goes through here."""
+
+import secrets
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from publishing.activity import log_activity
+from publishing.models import LogStatus
+
+from .models import (
+    PLATFORM_SECRET_KEY,
+    AccountEvent,
+    AccountGroup,
+    AccountStatus,
+    Platform,
+    Proxy,
+    SocialAccount,
+    Workspace,
+    parse_proxy_url,
+)
+
+# Instagram Android app user agents look like this; each account keeps the one
+# it was created with so the platform sees one stable device per account.
+_ANDROID_DEVICES = [
+    ("28/9.0", "420dpi", "1080x2220", "samsung", "SM-G965F", "star2qltecs", "samsungexynos9810"),
+    ("29/10", "480dpi", "1080x2340", "Xiaomi", "M2007J20CG", "surya", "qcom"),
+    ("30/11", "440dpi", "1080x2400", "OnePlus", "IN2013", "OnePlus8", "qcom"),
+    ("31/12", "420dpi", "1080x2400", "Google", "Pixel 6", "oriole", "gs101"),
+]
+_IG_APP_VERSION = "269.0.0.18.75"
+
+
+def generate_device() -> tuple[str, str]:
+    """A stable random device id and matching mobile user agent for a new account."""
+    android, dpi, res, maker, model, device, cpu = secrets.choice(_ANDROID_DEVICES)
+    device_id = f"android-{secrets.token_hex(8)}"
+    user_agent = f"Instagram {_IG_APP_VERSION} Android ({android}; {dpi}; {res}; {maker}; {model}; {device}; {cpu}; en_US; 314665256)"
+    return device_id, user_agent
+
+
+def secret_to_credentials(platform: str, secret: str) -> dict:
+    """Map one secret string (CSV import, quick add) to the platform's credential key."""
+    return {PLATFORM_SECRET_KEY[Platform(platform)]: secret} if secret else {}
+
+
+@transaction.atomic
+def account_create(
+    *,
+    workspace: Workspace,
+    platform: str,
+    handle: str,
+    language: str = "en",
+    group: AccountGroup | None = None,
+    proxy: Proxy | None = None,
+    credentials: dict | None = None,
+    options: dict | None = None,
+    actor=None,
+    **fields,
+) -> SocialAccount:
+    device_id, user_agent = generate_device()
+    account = SocialAccount(
+        workspace=workspace,
+        platform=platform,
+        handle=handle.strip(),
+        language=language,
+        group=group,
+        proxy=proxy,
+        credentials=credentials or {},
+        options=options or {},
+        device_id=fields.pop("device_id", "") or device_id,
+        user_agent=fields.pop("user_agent", "") or user_agent,
+        warmup_started_at=fields.pop("warmup_started_at", None) or timezone.now(),
+        **fields,
+    )
+    account_validate(account)
+    account.save()
+    AccountEvent.objects.create(
+        account=account, workspace=workspace, to_status=account.status, reason="created", actor=actor
+    )
+    log_activity(
+        action="account.create",
+        account=account,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        details={"platform": platform, "handle": account.handle},
+    )
+    return account
+
+
+def account_validate(account: SocialAccount) -> None:
+    """full_clean plus the cross-row rules: group and proxy belong to the same workspace, proxy capacity."""
+    account.full_clean(exclude=["credentials", "session"])
+    errors = {}
+    if account.group_id and account.group.workspace_id != account.workspace_id:
+        errors["group"] = "This group belongs to another workspace."
+    if account.proxy_id:
+        if account.proxy.workspace_id != account.workspace_id:
+            errors["proxy"] = "This proxy belongs to another workspace."
+        else:
+            used = account.proxy.accounts.exclude(pk=account.pk).count()
+            if used >= account.proxy.max_accounts:
+                errors["proxy"] = (
+                    f"Proxy {account.proxy.display_url} already serves {used} account(s) (max_accounts="
+                    f"{account.proxy.max_accounts}). Pick a free proxy or raise its max_accounts."
+                )
+    if errors:
+        raise ValidationError(errors)
+
+
+def account_set_status(
+    *,
+    account: SocialAccount,
+    status: str,
+    reason: str = "",
+    until: datetime | None = None,
+    actor=None,
+) -> bool:
+    """Move an account to ``status`` and record an AccountEvent. Returns False if it was already there.
+
+    The update is conditional on the status read, so two workers racing to
+    change one account write one event each only for real transitions.
+    """
+    previous = account.status
+    if previous == status and account.cooldown_until == until and account.status_reason == reason:
+        return False
+    updated = SocialAccount.objects.filter(pk=account.pk, status=previous).update(
+        status=status, status_reason=reason, cooldown_until=until, updated_at=timezone.now()
+    )
+    if not updated:
+        account.refresh_from_db(fields=["status", "status_reason", "cooldown_until"])
+        if account.status == status:
+            return False
+        return account_set_status(account=account, status=status, reason=reason, until=until, actor=actor)
+    account.status, account.status_reason, account.cooldown_until = status, reason, until
+    AccountEvent.objects.create(
+        account=account,
+        workspace_id=account.workspace_id,
+        from_status=previous,
+        to_status=status,
+        reason=reason,
+        until=until,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    log_activity(
+        action="account.status",
+        account=account,
+        actor=actor,
+        status=LogStatus.FAILED
+        if status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
+        else LogStatus.INFO,
+        message=f"{previous} → {status}" + (f": {reason}" if reason else ""),
+        details={"from": previous, "to": status, "until": until.isoformat() if until else None},
+    )
+    return True
+
+
+@transaction.atomic
+def accounts_set_enabled(*, accounts, enabled: bool, actor=None) -> int:
+    """Bulk enable (→ active) or disable (→ disabled) accounts; returns how many changed."""
+    target = AccountStatus.ACTIVE if enabled else AccountStatus.DISABLED
+    reason = "enabled by operator" if enabled else "disabled by operator"
+    changed = 0
+    for account in accounts.select_for_update().exclude(status=target):
+        changed += account_set_status(account=account, status=target, reason=reason, actor=actor)
+    return changed
+
+
+@transaction.atomic
+def accounts_assign_group(*, accounts, group: AccountGroup | None, actor=None) -> int:
+    if group is not None and accounts.exclude(workspace_id=group.workspace_id).exists():
+        raise ValidationError({"group": "The group and every selected account must be in the same workspace."})
+    count = accounts.update(group=group, updated_at=timezone.now())
+    log_activity(
+        action="accounts.assign_group",
+        actor=actor,
+        workspace=group.workspace if group else None,
+        status=LogStatus.SUCCESS,
+        details={"group": group.name if group else None, "accounts": count},
+    )
+    return count
+
+
+@transaction.atomic
+def accounts_assign_proxy(*, accounts, proxy: Proxy | None, actor=None) -> int:
+    """Assign one proxy to the selected accounts, never beyond its max_accounts."""
+    if proxy is not None:
+        proxy = Proxy.objects.select_for_update().get(pk=proxy.pk)
+        if accounts.exclude(workspace_id=proxy.workspace_id).exists():
+            raise ValidationError({"proxy": "The proxy and every selected account must be in the same workspace."})
+        incoming = accounts.exclude(proxy=proxy).count()
+        used = proxy.accounts.count()
+        if used + incoming > proxy.max_accounts:
+            raise ValidationError(
+                {
+                    "proxy": (
+                        f"Proxy {proxy.display_url} allows {proxy.max_accounts} account(s) and serves {used}; "
+                        f"assigning {incoming} more would exceed it. Raise max_accounts or pick fewer accounts."
+                    )
+                }
+            )
+    count = accounts.update(proxy=proxy, updated_at=timezone.now())
+    log_activity(
+        action="accounts.assign_proxy",
+        actor=actor,
+        workspace=proxy.workspace if proxy else None,
+        status=LogStatus.SUCCESS,
+        details={"proxy": proxy.display_url if proxy else None, "accounts": count},
+    )
+    return count
+
+
+def proxy_fields_from_url(url: str) -> dict:
+    """Validated clear-text fields for a proxy URL (raises ValidationError on {'url': …})."""
+    try:
+        return parse_proxy_url(url)
+    except ValidationError as exc:
+        raise ValidationError({"url": exc.messages}) from exc
+
+
+@transaction.atomic
+def proxy_create(*, workspace: Workspace, url: str, country: str = "", max_accounts: int = 1, actor=None) -> Proxy:
+    proxy = Proxy(workspace=workspace, country=country.upper(), max_accounts=max_accounts, **proxy_fields_from_url(url))
+    proxy.full_clean()
+    proxy.save()
+    log_activity(
+        action="proxy.create",
+        workspace=workspace,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        details={"proxy": proxy.display_url},
+    )
+    return proxy
+
+
+def proxy_update_url(*, proxy: Proxy, url: str) -> None:
+    for key, value in proxy_fields_from_url(url).items():
+        setattr(proxy, key, value)

@@ -1,0 +1,14 @@
+"""The Celery application: configuration comes from Django settings (CELERY_*)."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crosspost.settings")
+
+app = Celery("crosspost")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# One queue per priority; retries are sent to "low" by the publisher.
+app.conf.task_queues = [Queue("high"), Queue("normal"), Queue("low")]
+app.autodiscover_tasks()

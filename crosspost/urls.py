@@ -1,0 +1,26 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .health import health
+
+admin.site.site_header = "Crosspost"
+admin.site.site_title = "Crosspost admin"
+admin.site.index_title = "Accounts, posts and publishing"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("crosspost.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("health/", health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,90 @@
+"""Uploaded media and the per-platform renditions made from them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Workspace, choices_check
+
+
+class MediaKind(models.TextChoices):
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
+
+
+class MediaStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+def asset_upload_to(instance: "MediaAsset", filename: str) -> str:
+    return f"assets/{instance.workspace_id}/{instance.sha256[:2]}/{instance.sha256}{_suffix(filename)}"
+
+
+def rendition_upload_to(instance: "Rendition", filename: str) -> str:
+    return f"renditions/{instance.asset.workspace_id}/{instance.asset_id}/{instance.profile}{_suffix(filename)}"
+
+
+def _suffix(filename: str) -> str:
+    dot = filename.rfind(".")
+    return filename[dot:].lower() if dot != -1 else ""
+
+
+class MediaAsset(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="media_assets")
+    file = models.FileField(upload_to=asset_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    mime = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=MediaKind.choices)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text=_("Seconds (video)."))
+    codecs = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=MediaStatus.choices, default=MediaStatus.PENDING)
+    error = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "sha256"], name="asset_unique_content_per_workspace"),
+            choices_check("kind", MediaKind, "asset_valid_kind"),
+            choices_check("status", MediaStatus, "asset_valid_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name or self.sha256[:12]
+
+
+class Aspect(models.TextChoices):
+    PORTRAIT_9_16 = "9:16", "9:16 (1080×1920)"
+    PORTRAIT_4_5 = "4:5", "4:5 (1080×1350)"
+    SQUARE = "1:1", "1:1 (1080×1080)"
+    LANDSCAPE_16_9 = "16:9", "16:9 (1920×1080)"
+
+
+class Rendition(models.Model):
+    asset = models.ForeignKey(MediaAsset, on_delete=models.CASCADE, related_name="renditions")
+    profile = models.CharField(max_length=40, help_text=_("Platform encoding profile, e.g. instagram_reel."))
+    aspect = models.CharField(max_length=5, choices=Aspect.choices)
+    file = models.FileField(upload_to=rendition_upload_to, max_length=300, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=MediaStatus.choices, default=MediaStatus.PENDING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "profile"], name="rendition_unique_profile"),
+            choices_check("aspect", Aspect, "rendition_valid_aspect"),
+            choices_check("status", MediaStatus, "rendition_valid_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset} → {self.profile}"

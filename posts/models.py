@@ -1,0 +1,90 @@
+"""Posts: what an operator composes once, and the ordered media it carries."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AccountGroup, SocialAccount, Workspace, choices_check
+from media.models import MediaAsset
+
+MAX_MEDIA_PER_POST = 10
+
+
+class MediaType(models.TextChoices):
+    PHOTO = "photo", _("Photo")
+    VIDEO = "video", _("Video")
+    CAROUSEL = "carousel", _("Carousel")
+    REEL = "reel", _("Reel")
+    STORY = "story", _("Story")
+    TEXT = "text", _("Text")
+
+
+class Priority(models.TextChoices):
+    HIGH = "high", _("High")
+    NORMAL = "normal", _("Normal")
+    LOW = "low", _("Low")
+
+
+class PostStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    PUBLISHING = "publishing", _("Publishing")
+    COMPLETED = "completed", _("Completed")
+    PARTIAL = "partial", _("Partially published")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Post(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="posts")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    title = models.CharField(max_length=200, blank=True, help_text=_("Internal name; also {title} in templates."))
+    caption = models.TextField(blank=True)
+    language = models.CharField(max_length=10, default="en", help_text=_("Language the caption is written in."))
+    media_type = models.CharField(max_length=10, choices=MediaType.choices, default=MediaType.PHOTO)
+    target_groups = models.ManyToManyField(AccountGroup, blank=True, related_name="posts")
+    target_accounts = models.ManyToManyField(SocialAccount, blank=True, related_name="targeted_by_posts")
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    scheduled_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: publish as soon as possible."))
+    status = models.CharField(max_length=12, choices=PostStatus.choices, default=PostStatus.DRAFT)
+    options = models.JSONField(default=dict, blank=True, help_text=_("Per-platform options, keyed by platform."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            choices_check("status", PostStatus, "post_valid_status"),
+            choices_check("priority", Priority, "post_valid_priority"),
+            choices_check("media_type", MediaType, "post_valid_media_type"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "status", "-created_at"], name="post_ws_status_recent"),
+            models.Index(fields=["workspace", "-created_at"], name="post_ws_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or (self.caption[:60] + ("…" if len(self.caption) > 60 else "")) or f"Post #{self.pk}"
+
+
+class PostMedia(models.Model):
+    """An asset's place in a post; positions 0–9 and unique, so at most 10 per post."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="media")
+    asset = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="post_media")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["post", "position"]
+        verbose_name_plural = "post media"
+        constraints = [
+            models.UniqueConstraint(fields=["post", "position"], name="post_media_unique_position"),
+            models.CheckConstraint(
+                condition=Q(position__gte=0) & Q(position__lt=MAX_MEDIA_PER_POST), name="post_media_at_most_10"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post_id}#{self.position}: {self.asset}"

@@ -1,0 +1,167 @@
+"""Executions (one per post × account), publishing policies and the audit log."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Platform, SocialAccount, Workspace, choices_check
+from posts.models import Post, Priority
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    QUEUED = "queued", _("Queued")
+    POSTING = "posting", _("Posting")
+    SUCCESS = "success", _("Published")
+    RETRY_WAIT = "retry_wait", _("Waiting to retry")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    SKIPPED = "skipped", _("Skipped")
+    UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+
+
+# States an execution can still leave on its own.
+OPEN_EXECUTION_STATUSES = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.POSTING,
+    ExecutionStatus.RETRY_WAIT,
+    ExecutionStatus.UNCONFIRMED,
+)
+
+
+class Execution(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="executions")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="executions")
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="executions")
+    language = models.CharField(max_length=10)
+    caption = models.TextField(blank=True)
+    caption_edited = models.BooleanField(
+        default=False, help_text=_("An operator edited this caption: never re-translate.")
+    )
+    status = models.CharField(max_length=12, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    scheduled_for = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    remote_id = models.CharField(max_length=200, blank=True)
+    remote_url = models.URLField(max_length=500, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    raw_response = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_for", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "account"], name="execution_one_per_post_account"),
+            choices_check("status", ExecutionStatus, "execution_valid_status"),
+            choices_check("priority", Priority, "execution_valid_priority"),
+        ]
+        indexes = [
+            # The dispatcher's query: due executions by status and time.
+            models.Index(fields=["status", "scheduled_for"], name="execution_dispatch"),
+            models.Index(fields=["status", "lease_expires_at"], name="execution_leases"),
+            # Pacing: an account's recent and upcoming executions.
+            models.Index(fields=["account", "scheduled_for"], name="execution_account_time"),
+            # Dashboards: per post progress and per workspace recent activity.
+            models.Index(fields=["post", "status"], name="execution_post_status"),
+            models.Index(fields=["workspace", "status", "-finished_at"], name="execution_ws_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"post {self.post_id} → {self.account_id} [{self.status}]"
+
+
+class PublishingPolicy(models.Model):
+    """Anti-ban pacing and content rules for one platform within one workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="policies")
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    min_interval_s = models.PositiveIntegerField(
+        default=1800, help_text=_("Minimum seconds between two posts of one account.")
+    )
+    stagger_min_s = models.PositiveIntegerField(
+        default=120, help_text=_("Random delay between accounts of one post: lower bound.")
+    )
+    stagger_max_s = models.PositiveIntegerField(
+        default=300, help_text=_("Random delay between accounts of one post: upper bound.")
+    )
+    daily_limit = models.PositiveIntegerField(
+        default=10, help_text=_("Posts per account per rolling 24 h (accounts may override).")
+    )
+    warmup_curve = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Posts per day for the first days of warm-up, e.g. [1, 2, 2]; empty: the default."),
+    )
+    warmup_ramp_days = models.PositiveIntegerField(
+        default=7, help_text=_("Days of linear ramp from the curve's last value to the daily limit.")
+    )
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text=_("In the account's time zone."))
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    optimal_times = models.JSONField(
+        default=list, blank=True, help_text=_('Preferred local times, e.g. ["09:00", "18:30"].')
+    )
+    hashtag_min = models.PositiveSmallIntegerField(default=0)
+    hashtag_max = models.PositiveSmallIntegerField(default=30)
+    forbidden_words = models.JSONField(default=list, blank=True)
+    required_hashtags = models.JSONField(default=list, blank=True)
+    caption_template = models.TextField(blank=True, help_text=_("Uses {title}, {description}, {hashtags}."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "publishing policies"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "platform"], name="policy_one_per_platform"),
+            choices_check("platform", Platform, "policy_valid_platform"),
+            models.CheckConstraint(
+                condition=Q(stagger_min_s__lte=models.F("stagger_max_s")), name="policy_stagger_range"
+            ),
+            models.CheckConstraint(condition=Q(hashtag_min__lte=models.F("hashtag_max")), name="policy_hashtag_range"),
+            models.CheckConstraint(condition=Q(daily_limit__gte=1), name="policy_daily_limit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace} · {self.get_platform_display()}"
+
+
+class LogStatus(models.TextChoices):
+    SUCCESS = "success", _("Success")
+    FAILED = "failed", _("Failed")
+    INFO = "info", _("Info")
+
+
+class ActivityLog(models.Model):
+    """The operator's audit trail: who did what, to which account or execution, and how it went."""
+
+    workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="activity")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    account = models.ForeignKey(
+        SocialAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity"
+    )
+    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
+    execution = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
+    action = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=LogStatus.choices, default=LogStatus.INFO)
+    message = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [choices_check("status", LogStatus, "activity_valid_status")]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="activity_ws_recent"),
+            models.Index(fields=["account", "-created_at"], name="activity_account_recent"),
+            models.Index(fields=["action", "-created_at"], name="activity_action_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} [{self.status}]"
