@@ -15,9 +15,7 @@ from crosspost.crypto import EncryptedJSONField, EncryptedTextField
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(
-            _("%(value)s is not a known IANA time zone (e.g. Europe/Berlin)."), params={"value": value}
-        )
+        raise ValidationError(_("%(value)s is not a known IANA time zone (e.g. Europe/Berlin)."), params={"value": value})
 
 
 def choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
@@ -150,9 +148,7 @@ class Proxy(models.Model):
             models.UniqueConstraint(fields=["workspace", "scheme", "host", "port"], name="proxy_unique_endpoint"),
             choices_check("scheme", ProxyScheme, "proxy_valid_scheme"),
             choices_check("status", ProxyStatus, "proxy_valid_status"),
-            models.CheckConstraint(
-                condition=Q(success_rate__gte=0) & Q(success_rate__lte=1), name="proxy_success_rate_0_1"
-            ),
+            models.CheckConstraint(condition=Q(success_rate__gte=0) & Q(success_rate__lte=1), name="proxy_success_rate_0_1"),
             models.CheckConstraint(condition=Q(max_accounts__gte=1), name="proxy_max_accounts_positive"),
         ]
         indexes = [models.Index(fields=["workspace", "status"], name="proxy_ws_status")]
@@ -239,9 +235,7 @@ class SocialAccount(models.Model):
     class Meta:
         ordering = ["platform", "handle"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "platform", "handle"], name="account_unique_handle_per_platform"
-            ),
+            models.UniqueConstraint(fields=["workspace", "platform", "handle"], name="account_unique_handle_per_platform"),
             choices_check("platform", Platform, "account_valid_platform"),
             choices_check("status", AccountStatus, "account_valid_status"),
         ]

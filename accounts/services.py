@@ -37,7 +37,9 @@ def generate_device() -> tuple[str, str]:
     """A stable random device id and matching mobile user agent for a new account."""
     android, dpi, res, maker, model, device, cpu = secrets.choice(_ANDROID_DEVICES)
     device_id = f"android-{secrets.token_hex(8)}"
-    user_agent = f"Instagram {_IG_APP_VERSION} Android ({android}; {dpi}; {res}; {maker}; {model}; {device}; {cpu}; en_US; 314665256)"
+    user_agent = (
+        f"Instagram {_IG_APP_VERSION} Android ({android}; {dpi}; {res}; {maker}; {model}; {device}; {cpu}; en_US; 314665256)"
+    )
     return device_id, user_agent
 
 
@@ -77,9 +79,7 @@ def account_create(
     )
     account_validate(account)
     account.save()
-    AccountEvent.objects.create(
-        account=account, workspace=workspace, to_status=account.status, reason="created", actor=actor
-    )
+    AccountEvent.objects.create(account=account, workspace=workspace, to_status=account.status, reason="created", actor=actor)
     log_activity(
         action="account.create",
         account=account,

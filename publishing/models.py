@@ -37,9 +37,7 @@ class Execution(models.Model):
     account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="executions")
     language = models.CharField(max_length=10)
     caption = models.TextField(blank=True)
-    caption_edited = models.BooleanField(
-        default=False, help_text=_("An operator edited this caption: never re-translate.")
-    )
+    caption_edited = models.BooleanField(default=False, help_text=_("An operator edited this caption: never re-translate."))
     status = models.CharField(max_length=12, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     scheduled_for = models.DateTimeField()
@@ -83,9 +81,7 @@ class PublishingPolicy(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="policies")
     platform = models.CharField(max_length=16, choices=Platform.choices)
-    min_interval_s = models.PositiveIntegerField(
-        default=1800, help_text=_("Minimum seconds between two posts of one account.")
-    )
+    min_interval_s = models.PositiveIntegerField(default=1800, help_text=_("Minimum seconds between two posts of one account."))
     stagger_min_s = models.PositiveIntegerField(
         default=120, help_text=_("Random delay between accounts of one post: lower bound.")
     )
@@ -105,9 +101,7 @@ class PublishingPolicy(models.Model):
     )
     quiet_hours_start = models.TimeField(null=True, blank=True, help_text=_("In the account's time zone."))
     quiet_hours_end = models.TimeField(null=True, blank=True)
-    optimal_times = models.JSONField(
-        default=list, blank=True, help_text=_('Preferred local times, e.g. ["09:00", "18:30"].')
-    )
+    optimal_times = models.JSONField(default=list, blank=True, help_text=_('Preferred local times, e.g. ["09:00", "18:30"].'))
     hashtag_min = models.PositiveSmallIntegerField(default=0)
     hashtag_max = models.PositiveSmallIntegerField(default=30)
     forbidden_words = models.JSONField(default=list, blank=True)
@@ -120,9 +114,7 @@ class PublishingPolicy(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "platform"], name="policy_one_per_platform"),
             choices_check("platform", Platform, "policy_valid_platform"),
-            models.CheckConstraint(
-                condition=Q(stagger_min_s__lte=models.F("stagger_max_s")), name="policy_stagger_range"
-            ),
+            models.CheckConstraint(condition=Q(stagger_min_s__lte=models.F("stagger_max_s")), name="policy_stagger_range"),
             models.CheckConstraint(condition=Q(hashtag_min__lte=models.F("hashtag_max")), name="policy_hashtag_range"),
             models.CheckConstraint(condition=Q(daily_limit__gte=1), name="policy_daily_limit_positive"),
         ]
@@ -142,9 +134,7 @@ class ActivityLog(models.Model):
 
     workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="activity")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    account = models.ForeignKey(
-        SocialAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity"
-    )
+    account = models.ForeignKey(SocialAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
     post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
     execution = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
     action = models.CharField(max_length=64)

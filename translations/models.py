@@ -7,9 +7,7 @@ from django.db import models
 
 
 def translation_key(text: str, source: str, target: str, provider: str, options: dict | None = None) -> str:
-    payload = json.dumps(
-        [text, source.lower(), target.lower(), provider, options or {}], sort_keys=True, ensure_ascii=False
-    )
+    payload = json.dumps([text, source.lower(), target.lower(), provider, options or {}], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

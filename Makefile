@@ -1,0 +1,16 @@
+.PHONY: run test lint bench services-stop
+
+run:            ## set up and run the platform on embedded defaults
+	scripts/run.sh
+
+test:           ## the whole test suite (SQLite + real PostgreSQL and Redis), ruff, migrations check
+	scripts/test.sh
+
+lint:
+	.venv/bin/ruff check .
+
+bench:          ## benchmarks: JSON lines (name, value, unit) on stdout
+	scripts/bench.sh
+
+services-stop:
+	scripts/services.sh stop

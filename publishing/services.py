@@ -1,0 +1,109 @@
+"""State changes of posts and executions that operators trigger: cancel and retry."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from posts.models import Post, PostStatus, Priority
+
+from .activity import log_activity
+from .models import Execution, ExecutionStatus, LogStatus
+
+# Executions that have not reached a worker yet can be cancelled outright.
+CANCELLABLE = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT)
+RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED, ExecutionStatus.UNCONFIRMED)
+FINISHED_POST_STATUSES = (PostStatus.COMPLETED, PostStatus.PARTIAL, PostStatus.FAILED, PostStatus.CANCELLED)
+
+
+@transaction.atomic
+def post_cancel(*, post: Post, actor=None) -> dict:
+    """Cancel a post: queued executions stop; those already posting finish and are reported.
+
+    Returns ``{"cancelled": n, "in_flight": m}``.
+    """
+    post = Post.objects.select_for_update().get(pk=post.pk)
+    if post.status in FINISHED_POST_STATUSES:
+        raise ValidationError(f"The post is already {post.get_status_display().lower()}; there is nothing to cancel.")
+    now = timezone.now()
+    cancelled = Execution.objects.filter(post=post, status__in=CANCELLABLE).update(
+        status=ExecutionStatus.CANCELLED, finished_at=now, error_message="Cancelled by an operator.", updated_at=now
+    )
+    in_flight = Execution.objects.filter(post=post, status=ExecutionStatus.POSTING).count()
+    post.status = PostStatus.CANCELLED
+    post.finished_at = now if not in_flight else None
+    post.save(update_fields=["status", "finished_at", "updated_at"])
+    log_activity(
+        action="post.cancel",
+        post=post,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        message=f"Cancelled {cancelled} execution(s); {in_flight} already posting will finish.",
+        details={"cancelled": cancelled, "in_flight": in_flight},
+    )
+    return {"cancelled": cancelled, "in_flight": in_flight}
+
+
+@transaction.atomic
+def execution_cancel(*, execution: Execution, actor=None) -> Execution:
+    execution = Execution.objects.select_for_update().get(pk=execution.pk)
+    if execution.status not in CANCELLABLE:
+        raise ValidationError(
+            f"An execution that is {execution.get_status_display().lower()} cannot be cancelled"
+            + (" — it is being published right now and will be reported when done." if execution.status == "posting" else ".")
+        )
+    execution.status = ExecutionStatus.CANCELLED
+    execution.finished_at = timezone.now()
+    execution.error_message = "Cancelled by an operator."
+    execution.save(update_fields=["status", "finished_at", "error_message", "updated_at"])
+    log_activity(action="execution.cancel", execution=execution, account=execution.account, actor=actor, status=LogStatus.SUCCESS)
+    return execution
+
+
+@transaction.atomic
+def execution_retry(*, execution: Execution, actor=None) -> Execution:
+    """Send a failed, cancelled, skipped or unconfirmed execution out again, now, on the low queue.
+
+    An ``unconfirmed`` execution may already be live on the platform; retrying
+    it is the operator's explicit decision after checking.
+    """
+    execution = Execution.objects.select_for_update().get(pk=execution.pk)
+    if execution.status not in RETRYABLE:
+        raise ValidationError(
+            f"Only failed, cancelled, skipped or unconfirmed executions can be retried; this one is "
+            f"{execution.get_status_display().lower()}."
+        )
+    previous = execution.status
+    now = timezone.now()
+    execution.status = ExecutionStatus.PENDING
+    execution.priority = Priority.LOW
+    execution.scheduled_for = now
+    execution.next_attempt_at = None
+    execution.lease_expires_at = None
+    execution.finished_at = None
+    execution.error_code = ""
+    execution.error_message = ""
+    execution.save()
+    Post.objects.filter(pk=execution.post_id).exclude(status=PostStatus.PUBLISHING).update(
+        status=PostStatus.PUBLISHING, finished_at=None, updated_at=now
+    )
+    log_activity(
+        action="execution.retry",
+        execution=execution,
+        account=execution.account,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        details={"from": previous},
+    )
+    return execution
+
+
+def executions_retry(*, executions, actor=None) -> tuple[int, list[str]]:
+    """Retry many; returns (retried, problems) so bulk actions can report both."""
+    retried, problems = 0, []
+    for execution in executions:
+        try:
+            execution_retry(execution=execution, actor=actor)
+            retried += 1
+        except ValidationError as exc:
+            problems.append(f"#{execution.pk}: {' '.join(exc.messages)}")
+    return retried, problems

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The run command (README: `make run`): set up and start Crosspost on embedded
+# defaults — SQLite, local files, the filesystem Celery broker, the sandbox
+# platform. Starts web + worker + beat; Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+export DEMO_PASSWORD=${DEMO_PASSWORD:-crosspost-demo}
+
+scripts/bootstrap.sh requirements.txt
+PY=.venv/bin/python
+mkdir -p var/log
+
+echo "==> migrating the database"
+$PY manage.py migrate --noinput -v0
+echo "==> seeding the demo workspace"
+$PY manage.py seed_demo
+$PY manage.py setup_periodic_tasks
+$PY manage.py collectstatic --noinput -v0
+
+pids=()
+stop() { echo; echo "==> stopping"; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop EXIT INT TERM
+
+.venv/bin/gunicorn crosspost.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
+  --access-logfile var/log/web-access.log --error-logfile var/log/web.log &
+pids+=($!)
+.venv/bin/celery -A crosspost worker -Q high,normal,low --concurrency 2 --loglevel INFO >var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A crosspost beat --loglevel INFO >var/log/beat.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 100); do
+  curl -fs -o /dev/null "http://$HOST:$PORT/health/" && break
+  sleep 0.3
+done
+cat <<MSG
+
+  Crosspost is running.
+    Admin      http://$HOST:$PORT/admin/
+    API docs   http://$HOST:$PORT/api/docs/
+    Health     http://$HOST:$PORT/health/
+    Login      demo / $DEMO_PASSWORD
+  Logs in var/log/. Press Ctrl-C to stop.
+
+MSG
+wait -n "${pids[@]}"

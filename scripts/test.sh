@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command (README: `make test`). Runs the suite on SQLite, then the
+# PostgreSQL/Redis-marked tests against real servers it starts itself, then
+# ruff and the migrations check. Extra arguments go to both pytest runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/bootstrap.sh requirements-dev.txt
+eval "$(scripts/services.sh start)"
+export CROSSPOST_REQUIRE_SERVICES=1 TEST_REDIS_URL
+export CROSSPOST_VAR_DIR=${CROSSPOST_VAR_DIR:-$(mktemp -d /tmp/crosspost-test-var.XXXXXX)}
+PYTEST=(.venv/bin/python -m pytest)
+WORKERS=${TEST_WORKERS:-2}
+
+echo "==> lint and migrations"
+.venv/bin/ruff check .
+.venv/bin/python manage.py makemigrations --check --dry-run >/dev/null \
+  || { echo "models changed without a migration: run manage.py makemigrations" >&2; exit 1; }
+
+echo "==> pass 1: SQLite (everything not needing PostgreSQL)"
+"${PYTEST[@]}" -n "$WORKERS" -m "not postgres" "$@"
+
+echo "==> pass 2: PostgreSQL (tests marked postgres)"
+CROSSPOST_DB_PASS=postgres DATABASE_URL="$TEST_DATABASE_URL" "${PYTEST[@]}" -m postgres "$@"

@@ -1,0 +1,172 @@
+"""factory_boy factories for every domain model; tests build data only through these."""
+
+import hashlib
+import io
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
+
+from accounts.models import AccountEvent, AccountGroup, Membership, Platform, Proxy, Role, SocialAccount, Workspace
+from media.models import MediaAsset, MediaKind, MediaStatus
+from posts.models import Post, PostMedia
+from publishing.models import ActivityLog, Execution, PublishingPolicy
+
+
+def png_bytes(width: int = 64, height: int = 48, color=(200, 40, 40)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"operator{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "pw-Secret-123")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class WorkspaceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Workspace
+
+    name = factory.Sequence(lambda n: f"Workspace {n}")
+    slug = factory.Sequence(lambda n: f"ws-{n}")
+    timezone = "Europe/Berlin"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    workspace = factory.SubFactory(WorkspaceFactory)
+    role = Role.ADMIN
+
+
+class AccountGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccountGroup
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Group {n}")
+
+
+class ProxyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Proxy
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    scheme = "http"
+    host = factory.Sequence(lambda n: f"10.0.{n // 250}.{n % 250 + 1}")
+    port = 8080
+    url = factory.LazyAttribute(lambda p: f"{p.scheme}://proxyuser:proxy-pass-{p.host}@{p.host}:{p.port}")
+    has_credentials = True
+    status = "active"
+    country = "DE"
+
+
+class SocialAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SocialAccount
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    platform = Platform.SANDBOX
+    handle = factory.Sequence(lambda n: f"account_{n}")
+    language = "en"
+    credentials = factory.LazyFunction(lambda: {"token": "sandbox-secret-token"})
+    device_id = factory.Sequence(lambda n: f"android-{n:016x}")
+    user_agent = "Instagram 269.0.0.18.75 Android"
+    warmup_started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=60))
+
+
+class AccountEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccountEvent
+
+    account = factory.SubFactory(SocialAccountFactory)
+    workspace = factory.SelfAttribute("account.workspace")
+    from_status = "active"
+    to_status = "cooldown"
+    reason = "rate limited"
+
+
+class MediaAssetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MediaAsset
+
+    class Params:
+        content = factory.LazyFunction(png_bytes)
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    sha256 = factory.LazyAttribute(lambda a: hashlib.sha256(a.content).hexdigest())
+    file = factory.LazyAttribute(lambda a: ContentFile(a.content, name="image.png"))
+    original_name = "image.png"
+    mime = "image/png"
+    kind = MediaKind.IMAGE
+    size = factory.LazyAttribute(lambda a: len(a.content))
+    width = 64
+    height = 48
+    status = MediaStatus.READY
+
+
+class PostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Post
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    title = factory.Sequence(lambda n: f"Post {n}")
+    caption = "Hello from Crosspost #launch"
+    language = "en"
+
+
+class PostMediaFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PostMedia
+
+    post = factory.SubFactory(PostFactory)
+    asset = factory.SubFactory(MediaAssetFactory, workspace=factory.SelfAttribute("..post.workspace"))
+    position = 0
+
+
+class ExecutionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Execution
+
+    post = factory.SubFactory(PostFactory)
+    workspace = factory.SelfAttribute("post.workspace")
+    account = factory.SubFactory(SocialAccountFactory, workspace=factory.SelfAttribute("..post.workspace"))
+    language = "en"
+    caption = factory.SelfAttribute("post.caption")
+    scheduled_for = factory.LazyFunction(timezone.now)
+
+
+class PublishingPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PublishingPolicy
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    platform = Platform.SANDBOX
+
+
+class ActivityLogFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ActivityLog
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    action = "account.check"
+    status = "info"
+    message = "checked"
