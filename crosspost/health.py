@@ -39,8 +39,7 @@ def check_broker() -> dict:
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=3)
-        transport = conn.transport_cls
-    return {"transport": str(transport)}
+        return {"transport": conn.transport.driver_type}
 
 
 def check_storage() -> dict:
