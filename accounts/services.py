@@ -117,23 +117,31 @@ def account_set_status(
     reason: str = "",
     until: datetime | None = None,
     actor=None,
+    from_statuses: tuple[str, ...] | None = None,
 ) -> bool:
-    """Move an account to ``status`` and record an AccountEvent. Returns False if it was already there.
+    """Move an account to ``status`` and record an AccountEvent; False if nothing changed.
 
-    The update is conditional on the status read, so two workers racing to
-    change one account write one event each only for real transitions.
+    ``from_statuses`` restricts the transition (e.g. lift a cooldown only if the
+    account is still in cooldown). The update is conditional on the status just
+    read, so when another worker changed the account in between, the change is
+    re-evaluated against the new status — an account banned meanwhile is never
+    silently "un-banned" by a stale caller.
     """
-    previous = account.status
-    if previous == status and account.cooldown_until == until and account.status_reason == reason:
-        return False
-    updated = SocialAccount.objects.filter(pk=account.pk, status=previous).update(
-        status=status, status_reason=reason, cooldown_until=until, updated_at=timezone.now()
-    )
-    if not updated:
-        account.refresh_from_db(fields=["status", "status_reason", "cooldown_until"])
-        if account.status == status:
+    for _ in range(3):
+        previous = account.status
+        if from_statuses is not None and previous not in from_statuses:
             return False
-        return account_set_status(account=account, status=status, reason=reason, until=until, actor=actor)
+        if previous == status and account.cooldown_until == until and account.status_reason == reason:
+            return False
+        now = timezone.now()
+        updated = SocialAccount.objects.filter(pk=account.pk, status=previous).update(
+            status=status, status_reason=reason, cooldown_until=until, updated_at=now
+        )
+        if updated:
+            break
+        account.refresh_from_db(fields=["status", "status_reason", "cooldown_until"])
+    else:
+        return False
     account.status, account.status_reason, account.cooldown_until = status, reason, until
     AccountEvent.objects.create(
         account=account,
@@ -144,13 +152,12 @@ def account_set_status(
         until=until,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    failed = status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
     log_activity(
         action="account.status",
         account=account,
         actor=actor,
-        status=LogStatus.FAILED
-        if status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
-        else LogStatus.INFO,
+        status=LogStatus.FAILED if failed else LogStatus.INFO,
         message=f"{previous} → {status}" + (f": {reason}" if reason else ""),
         details={"from": previous, "to": status, "until": until.isoformat() if until else None},
     )

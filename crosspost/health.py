@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -60,11 +61,28 @@ def check_encryption() -> dict:
     return {"keys": len(settings.FIELD_ENCRYPTION_KEYS)}
 
 
+def check_heartbeat(name: str):
+    def check() -> dict:
+        from .models import Heartbeat
+
+        seen = Heartbeat.objects.filter(name=name).values_list("seen_at", flat=True).first()
+        if seen is None:
+            raise RuntimeError(f"No {name} heartbeat yet: is the celery {name} running?")
+        age = (timezone.now() - seen).total_seconds()
+        if age > settings.HEARTBEAT_STALE_SECONDS:
+            raise RuntimeError(f"The {name} was last seen {age:.0f} s ago: it is down or stuck.")
+        return {"age_s": round(age, 1)}
+
+    return check
+
+
 CHECKS = {
     "database": check_database,
     "broker": check_broker,
     "storage": check_storage,
     "encryption": check_encryption,
+    "worker": check_heartbeat("worker"),
+    "beat": check_heartbeat("beat"),
 }
 
 

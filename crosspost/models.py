@@ -17,3 +17,18 @@ class EncryptionCanary(models.Model):
 
     def __str__(self) -> str:
         return "encryption canary"
+
+
+class Heartbeat(models.Model):
+    """Last sign of life of a background component ("worker", "beat").
+
+    /health/ fails when one is older than HEARTBEAT_STALE_SECONDS, so a dead
+    worker or beat — work silently stuck in the queue — cannot go unnoticed.
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    seen_at = models.DateTimeField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -3,6 +3,8 @@ writes them to django-celery-beat's DatabaseScheduler."""
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class Periodic:
@@ -14,6 +16,24 @@ class Periodic:
 
 
 PERIODIC_TASKS: list[Periodic] = [
+    Periodic(
+        name="dispatch due executions",
+        task="publishing.tasks.dispatch_due",
+        every_seconds=settings.DISPATCH_INTERVAL_SECONDS,
+        description="Claims executions due before the next run and enqueues them with their ETA.",
+    ),
+    Periodic(
+        name="sweep expired leases",
+        task="publishing.tasks.sweep_leases",
+        every_seconds=settings.LEASE_SWEEP_INTERVAL_SECONDS,
+        description="Re-dispatches lost queue messages; marks crashed publishes unconfirmed and reconciles them.",
+    ),
+    Periodic(
+        name="heartbeat",
+        task="crosspost.tasks.heartbeat",
+        every_seconds=settings.HEARTBEAT_INTERVAL_SECONDS,
+        description="Worker and beat liveness for /health/.",
+    ),
     Periodic(
         name="lift expired cooldowns",
         task="accounts.tasks.lift_expired_cooldowns",

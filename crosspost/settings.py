@@ -293,6 +293,13 @@ MAX_CONCURRENT_PUBLISHES = env.int("MAX_CONCURRENT_PUBLISHES", default=50)
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=4)
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=30.0)
+# A publish lease outlives the task's hard time limit, so only a dead worker lets it expire.
+PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=330)
+# How long a claimed execution may wait in the broker before the sweeper re-dispatches it.
+QUEUED_LEASE_SECONDS = env.int("QUEUED_LEASE_SECONDS", default=600)
+LEASE_SWEEP_INTERVAL_SECONDS = env.float("LEASE_SWEEP_INTERVAL_SECONDS", default=30.0)
+HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=15.0)
+HEARTBEAT_STALE_SECONDS = env.float("HEARTBEAT_STALE_SECONDS", default=90.0)
 
 # --- Observability -----------------------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

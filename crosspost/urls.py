@@ -4,6 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from publishing.views import sandbox_feed
+
 from .health import health
 
 admin.site.site_header = "Crosspost"
@@ -16,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", health, name="health"),
+    path("sandbox/", sandbox_feed, name="sandbox-feed"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
 ]

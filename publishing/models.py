@@ -44,6 +44,9 @@ class Execution(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Each claim by the dispatcher gets a new token; a task only acts on the
+    # execution while its token matches, so a stale or duplicated message is a no-op.
+    lease_token = models.CharField(max_length=32, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     remote_id = models.CharField(max_length=200, blank=True)
@@ -155,3 +158,24 @@ class ActivityLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} [{self.status}]"
+
+
+class SandboxPost(models.Model):
+    """The sandbox platform's feed: what was "published" to a sandbox account.
+
+    No uniqueness on ``marker`` on purpose: a duplicate publish must show up as
+    a second row, which is how the exactly-once tests count.
+    """
+
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="sandbox_posts")
+    marker = models.CharField(max_length=64, db_index=True)
+    caption = models.TextField(blank=True)
+    media_type = models.CharField(max_length=10)
+    media = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.account} · {self.marker}"

@@ -69,3 +69,12 @@ def api(member):
         return client
 
     return make
+
+
+@pytest.fixture
+def alive(db):
+    """Fresh worker and beat heartbeats, as a running stack would record them."""
+    from crosspost.tasks import beat
+
+    beat("worker")
+    beat("beat")

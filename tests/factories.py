@@ -11,9 +11,10 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import AccountEvent, AccountGroup, Membership, Platform, Proxy, Role, SocialAccount, Workspace
-from media.models import MediaAsset, MediaKind, MediaStatus
+from media.models import MediaAsset, MediaKind, MediaStatus, Rendition
 from posts.models import Post, PostMedia
 from publishing.models import ActivityLog, Execution, PublishingPolicy
+from translations.models import TranslationCache, translation_key
 
 
 def png_bytes(width: int = 64, height: int = 48, color=(200, 40, 40)) -> bytes:
@@ -109,7 +110,7 @@ class MediaAssetFactory(factory.django.DjangoModelFactory):
         model = MediaAsset
 
     class Params:
-        content = factory.LazyFunction(png_bytes)
+        content = factory.Sequence(lambda n: png_bytes(color=(n % 256, (n // 256) % 256, 99)))
 
     workspace = factory.SubFactory(WorkspaceFactory)
     sha256 = factory.LazyAttribute(lambda a: hashlib.sha256(a.content).hexdigest())
@@ -170,3 +171,28 @@ class ActivityLogFactory(factory.django.DjangoModelFactory):
     action = "account.check"
     status = "info"
     message = "checked"
+
+
+class RenditionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Rendition
+
+    asset = factory.SubFactory(MediaAssetFactory)
+    profile = factory.Sequence(lambda n: f"profile_{n}")
+    aspect = "1:1"
+    width = 1080
+    height = 1080
+    size = 2048
+    status = MediaStatus.READY
+
+
+class TranslationCacheFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TranslationCache
+
+    source_text = factory.Sequence(lambda n: f"Hello number {n}")
+    source_language = "en"
+    target_language = "de"
+    provider = "deepl"
+    translated_text = factory.LazyAttribute(lambda t: f"Hallo: {t.source_text}")
+    key = factory.LazyAttribute(lambda t: translation_key(t.source_text, t.source_language, t.target_language, t.provider))

@@ -6,7 +6,7 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -197,12 +197,26 @@ class TestEncryption:
 
 
 @pytest.mark.django_db
-def test_it_reports_healthy_services(client):
+def test_it_reports_healthy_services(client, alive):
     response = client.get("/health/")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) >= {"database", "broker", "storage", "encryption"}
+    assert set(body["checks"]) >= {"database", "broker", "storage", "encryption", "worker", "beat"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("component", ["worker", "beat"])
+def test_it_answers_503_when_a_worker_or_beat_is_dead(client, alive, component):
+    from django.utils import timezone
+
+    from crosspost.models import Heartbeat
+
+    Heartbeat.objects.filter(name=component).update(seen_at=timezone.now() - timedelta(minutes=10))
+    response = client.get("/health/")
+    assert response.status_code == 503
+    check = response.json()["checks"][component]
+    assert check["ok"] is False and "down or stuck" in check["error"]
 
 
 @pytest.mark.django_db
@@ -220,7 +234,7 @@ def test_it_answers_503_when_the_broker_is_down(client, settings):
 
 @pytest.mark.redis
 @pytest.mark.django_db
-def test_it_round_trips_a_message_through_real_redis(client):
+def test_it_round_trips_a_message_through_real_redis(client, alive):
     from kombu import Connection
 
     from crosspost.celery import app

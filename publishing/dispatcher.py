@@ -1,0 +1,92 @@
+"""The dispatcher: claims due executions and hands them to the publisher queues.
+
+Run by celery-beat every ``DISPATCH_INTERVAL_SECONDS``. It claims what is due
+now *or before its next run* — those are enqueued with their ETA, so an
+execution is not up to one interval late — and leases them: status ``queued``,
+a new lease token, and a lease that covers the ETA. Claiming uses
+``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several dispatchers
+never claim the same row; on SQLite the connection's IMMEDIATE transactions
+serialise writers, which is the safe equivalent there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, IntegerField, Value, When
+from django.utils import timezone
+
+from posts.models import Post, PostStatus, Priority
+
+from .models import Execution, ExecutionStatus
+
+PRIORITY_RANK = Case(
+    When(priority=Priority.HIGH, then=Value(0)),
+    When(priority=Priority.NORMAL, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    execution_id: int
+    token: str
+    eta: datetime
+    queue: str
+
+
+def queue_for(priority: str, attempts: int) -> str:
+    """Retries go to the low queue so fresh posts are not held up behind them."""
+    return Priority.LOW if attempts > 0 else priority
+
+
+def claim_due(*, now: datetime | None = None, limit: int = 500) -> list[Claim]:
+    """Claim due executions (up to the concurrency cap) and return what to enqueue."""
+    now = now or timezone.now()
+    horizon = now + timedelta(seconds=settings.DISPATCH_INTERVAL_SECONDS)
+    in_flight = Execution.objects.filter(status__in=(ExecutionStatus.QUEUED, ExecutionStatus.POSTING)).count()
+    capacity = min(limit, settings.MAX_CONCURRENT_PUBLISHES - in_flight)
+    if capacity <= 0:
+        return []
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        due = Execution.objects.filter(
+            status__in=(ExecutionStatus.PENDING, ExecutionStatus.RETRY_WAIT), scheduled_for__lte=horizon
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        rows = list(
+            due.annotate(rank=PRIORITY_RANK)
+            .order_by("rank", "scheduled_for", "pk")
+            .values_list("pk", "scheduled_for", "priority", "attempts", "post_id")[:capacity]
+        )
+        if not rows:
+            return []
+        Execution.objects.filter(pk__in=[r[0] for r in rows]).update(
+            status=ExecutionStatus.QUEUED,
+            lease_token=token,
+            lease_expires_at=horizon + timedelta(seconds=settings.QUEUED_LEASE_SECONDS),
+            updated_at=now,
+        )
+        Post.objects.filter(pk__in={r[4] for r in rows}, status=PostStatus.SCHEDULED).update(
+            status=PostStatus.PUBLISHING, updated_at=now
+        )
+    return [Claim(pk, token, scheduled_for, queue_for(priority, attempts)) for pk, scheduled_for, priority, attempts, _ in rows]
+
+
+def dispatch(*, now: datetime | None = None) -> int:
+    """Claim and enqueue; returns the number of executions sent to the publisher."""
+    from .tasks import publish_execution
+
+    now = now or timezone.now()
+    claims = claim_due(now=now)
+    for claim in claims:
+        publish_execution.apply_async(
+            args=[claim.execution_id, claim.token], eta=claim.eta if claim.eta > now else None, queue=claim.queue
+        )
+    return len(claims)

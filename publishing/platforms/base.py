@@ -1,0 +1,236 @@
+"""The one interface every platform adapter implements, and the one error hierarchy.
+
+An adapter turns a :class:`PublishRequest` into a post on its platform and
+reports failures as a :class:`PlatformError` subclass. Each error class says
+whether it is permanent (retrying cannot help), how long to wait before a
+retry, and which state the *account* is in because of it — the publisher
+applies all three without knowing anything about the platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.utils import timezone
+
+from accounts.models import AccountStatus
+
+if TYPE_CHECKING:
+    from accounts.models import SocialAccount
+    from publishing.models import Execution
+
+
+# --- requests and results --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One file to publish: a rendition (or the original) with what adapters check."""
+
+    path: str  # local filesystem path, or "" when only a URL is available
+    url: str  # public URL where the platform can fetch it, or ""
+    kind: str  # "image" | "video"
+    mime: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    account: SocialAccount
+    caption: str
+    media_type: str  # posts.models.MediaType
+    media: tuple[MediaItem, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    # A unique marker for this execution; adapters that can search their
+    # platform use it to find a post after a crash (see ``lookup``).
+    marker: str = ""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    remote_id: str
+    url: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A preflight problem: why this request would be refused, in an operator's words."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str = ""
+    account_status: str | None = None  # the state a failed check implies
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class PlatformError(Exception):
+    """A platform refused or failed a call.
+
+    ``permanent``: retrying the same request cannot succeed.
+    ``account_status``: the account state this error implies (None: unchanged).
+    ``retry_after``: seconds the platform asked us to wait, when it said so.
+    """
+
+    code: ClassVar[str] = "platform_error"
+    permanent: ClassVar[bool] = False
+    account_status: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, retry_after: float | None = None, raw: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.raw = raw or {}
+
+    def cooldown_until(self, now: datetime | None = None) -> datetime | None:
+        """Until when the account should rest, for errors that imply a cooldown."""
+        return None
+
+
+class RateLimited(PlatformError):
+    """Too many requests: wait ``retry_after`` seconds (the account rests as long)."""
+
+    code = "rate_limited"
+    account_status = AccountStatus.COOLDOWN
+
+    def cooldown_until(self, now: datetime | None = None) -> datetime | None:
+        return (now or timezone.now()) + timedelta(seconds=self.retry_after or 60)
+
+
+class QuotaExceeded(PlatformError):
+    """A daily/periodic cap is reached: nothing more until ``until``."""
+
+    code = "quota_exceeded"
+    account_status = AccountStatus.COOLDOWN
+
+    def __init__(self, message: str, *, until: datetime | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.until = until
+
+    def cooldown_until(self, now: datetime | None = None) -> datetime | None:
+        now = now or timezone.now()
+        if self.until:
+            return self.until
+        return now + timedelta(seconds=self.retry_after or 24 * 3600)
+
+
+class AuthRequired(PlatformError):
+    """Credentials or session are invalid or expired: an operator must log in again."""
+
+    code = "auth_required"
+    permanent = True
+    account_status = AccountStatus.LOGIN_REQUIRED
+
+
+class ChallengeRequired(PlatformError):
+    """The platform wants a human (captcha, challenge, 2FA)."""
+
+    code = "challenge_required"
+    permanent = True
+    account_status = AccountStatus.LOGIN_REQUIRED
+
+
+class AccountBanned(PlatformError):
+    code = "account_banned"
+    permanent = True
+    account_status = AccountStatus.BANNED
+
+
+class ProxyFailed(PlatformError):
+    """The account's proxy failed: retry once the account has a working proxy."""
+
+    code = "proxy_failed"
+    account_status = AccountStatus.PROXY_ERROR
+
+
+class MediaRejected(PlatformError):
+    code = "media_rejected"
+    permanent = True
+
+
+class ContentRejected(PlatformError):
+    code = "content_rejected"
+    permanent = True
+
+
+class PermissionDenied(PlatformError):
+    """The token works but may not post there (bot not admin, missing scope)."""
+
+    code = "permission_denied"
+    permanent = True
+
+
+class Transient(PlatformError):
+    """A temporary failure (5xx, timeout, connection reset): retry with backoff."""
+
+    code = "transient"
+
+
+class LookupUnsupported(Exception):
+    """The platform offers no way to find a post we may have published."""
+
+
+# --- the adapter interface ----------------------------------------------------------------------
+
+
+class Adapter:
+    """Base class of platform adapters; one instance serves every account."""
+
+    platform: ClassVar[str]
+    media_types: ClassVar[frozenset[str]] = frozenset()
+    caption_limit: ClassVar[int | None] = None
+    # True when ``lookup`` can tell whether an execution's post exists.
+    can_lookup: ClassVar[bool] = False
+    # Platforms whose sessions need a separate login step (instagrapi).
+    has_sessions: ClassVar[bool] = False
+
+    def supports(self, media_type: str) -> bool:
+        return media_type in self.media_types
+
+    def validate(self, request: PublishRequest) -> list[Problem]:
+        """Cheap, offline checks of a request against the platform's limits."""
+        problems = []
+        if not self.supports(request.media_type):
+            problems.append(Problem("media_type", f"{self.platform} cannot publish a {request.media_type} post."))
+        if self.caption_limit is not None and len(request.caption) > self.caption_limit:
+            problems.append(
+                Problem(
+                    "caption_too_long",
+                    f"The caption has {len(request.caption)} characters; {self.platform} allows {self.caption_limit}.",
+                )
+            )
+        return problems
+
+    def publish(self, request: PublishRequest) -> PublishResult:
+        raise NotImplementedError
+
+    def check(self, account: SocialAccount) -> Health:
+        raise NotImplementedError
+
+    def lookup(self, execution: Execution) -> PublishResult | None:
+        """Find the post an execution may have published; None if it is not there.
+
+        Raises LookupUnsupported when the platform cannot answer.
+        """
+        raise LookupUnsupported(f"{self.platform} offers no way to look a post up.")
+
+    def login(self, account: SocialAccount) -> Health:
+        raise NotImplementedError(f"{self.platform} accounts have no separate login step.")
+
+
+def execution_marker(execution_id: int) -> str:
+    """The marker adapters embed (where the platform allows) to find a post again."""
+    return f"cp-{execution_id}"

@@ -1,0 +1,106 @@
+"""The sandbox platform: a built-in local target that really publishes, into the
+SandboxPost feed shown at /sandbox/, so the whole flow runs with no external account.
+
+Failure injection for demos and tests, from the account's ``options``:
+
+``fail``        an error code to raise: rate_limited, quota_exceeded, auth_required,
+                challenge_required, account_banned, proxy_failed, media_rejected,
+                content_rejected, transient
+``fail_times``  raise it only for the first N publishes of the account (default: always)
+``fail_rate``   raise it with this probability (0–1) instead
+``retry_after`` seconds to report with rate_limited (default 60)
+``delay_ms``    sleep this long before publishing (to watch states move, or to crash mid-publish)
+``delay_after_ms`` sleep this long after the post exists (to crash between publishing and recording it)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from accounts.models import Platform
+
+from ..models import SandboxPost
+from . import base
+
+ERRORS: dict[str, type[base.PlatformError]] = {
+    cls.code: cls
+    for cls in (
+        base.RateLimited,
+        base.QuotaExceeded,
+        base.AuthRequired,
+        base.ChallengeRequired,
+        base.AccountBanned,
+        base.ProxyFailed,
+        base.MediaRejected,
+        base.ContentRejected,
+        base.PermissionDenied,
+        base.Transient,
+    )
+}
+
+
+class SandboxAdapter(base.Adapter):
+    platform = Platform.SANDBOX
+    media_types = frozenset({"photo", "video", "carousel", "reel", "story", "text"})
+    caption_limit = 5000
+    can_lookup = True
+
+    def validate(self, request: base.PublishRequest) -> list[base.Problem]:
+        problems = super().validate(request)
+        if request.media_type != "text" and not request.media:
+            problems.append(base.Problem("no_media", "The post has no media: add a photo or video, or choose 'text'."))
+        if request.media_type == "carousel" and not 2 <= len(request.media) <= 10:
+            problems.append(base.Problem("carousel_size", "A carousel needs 2 to 10 media items."))
+        return problems
+
+    def publish(self, request: base.PublishRequest) -> base.PublishResult:
+        options = request.account.options or {}
+        if options.get("delay_ms"):
+            time.sleep(float(options["delay_ms"]) / 1000)
+        self._maybe_fail(request.account, options)
+        post = SandboxPost.objects.create(
+            account=request.account,
+            marker=request.marker,
+            caption=request.caption,
+            media_type=request.media_type,
+            media=[{"url": m.url, "mime": m.mime, "width": m.width, "height": m.height} for m in request.media],
+        )
+        if options.get("delay_after_ms"):
+            time.sleep(float(options["delay_after_ms"]) / 1000)
+        return base.PublishResult(
+            remote_id=str(post.pk),
+            url=f"/sandbox/#post-{post.pk}",
+            raw={"id": post.pk, "marker": post.marker, "created_at": post.created_at.isoformat()},
+        )
+
+    def _maybe_fail(self, account, options: dict) -> None:
+        code = options.get("fail")
+        if not code:
+            return
+        error = ERRORS.get(code)
+        if error is None:
+            raise base.ContentRejected(f"Sandbox: unknown failure {code!r} in the account's options.")
+        if "fail_times" in options:
+            published_or_tried = account.executions.filter(attempts__gt=0).values_list("attempts", flat=True)
+            if sum(published_or_tried) > int(options["fail_times"]):
+                return
+        elif "fail_rate" in options and random.random() >= float(options["fail_rate"]):
+            return
+        kwargs = {"retry_after": float(options.get("retry_after", 60))} if code == "rate_limited" else {}
+        raise error(f"Sandbox: injected {code}.", raw={"injected": code}, **kwargs)
+
+    def check(self, account) -> base.Health:
+        code = (account.options or {}).get("fail")
+        error = ERRORS.get(code or "")
+        if error is not None and error.account_status:
+            return base.Health(ok=False, detail=f"Sandbox: injected {code}.", account_status=error.account_status)
+        return base.Health(ok=True, detail="Sandbox account is reachable.")
+
+    def lookup(self, execution) -> base.PublishResult | None:
+        post = SandboxPost.objects.filter(account_id=execution.account_id, marker=base.execution_marker(execution.pk)).first()
+        if post is None:
+            return None
+        return base.PublishResult(
+            remote_id=str(post.pk), url=f"/sandbox/#post-{post.pk}", raw={"id": post.pk, "found_by": "lookup"}
+        )

@@ -1,0 +1,364 @@
+"""The publisher: one execution, one platform call, one recorded outcome.
+
+Exactly-once rests on three rules:
+
+1. a task acts only after a conditional ``queued → posting`` update with the
+   lease token the dispatcher gave it; duplicates and stale messages find
+   nothing to claim and stop;
+2. the outcome is written with a conditional update on the same token;
+3. a ``posting`` execution whose lease ran out (its worker died mid-publish)
+   becomes ``unconfirmed`` and is reconciled with ``adapter.lookup()`` before
+   any retry. Where a platform cannot look up, it waits for an operator.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from accounts.models import AccountStatus, SocialAccount
+from accounts.services import account_set_status
+from posts.models import Post, PostStatus, Priority
+
+from .activity import log_activity
+from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, LogStatus, PublishingPolicy
+from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
+from .planner import media_items, policy_for
+from .platforms.base import LookupUnsupported, PlatformError, PublishRequest, PublishResult, execution_marker
+from .platforms.registry import get_adapter
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = (60, 300, 900, 3600)  # 1 m → 5 m → 15 m → 1 h
+
+
+def backoff(attempt: int) -> timedelta:
+    return timedelta(seconds=BACKOFF_SECONDS[min(max(attempt, 1), len(BACKOFF_SECONDS)) - 1])
+
+
+def execution_publish(execution_id: int, token: str) -> str:
+    """Publish one execution. Returns its resulting status (or "stale" when it was not ours)."""
+    now = timezone.now()
+    claimed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED, lease_token=token).update(
+        status=ExecutionStatus.POSTING,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        lease_expires_at=now + timedelta(seconds=settings.PUBLISH_LEASE_SECONDS),
+        updated_at=now,
+    )
+    if not claimed:
+        return "stale"
+    execution = Execution.objects.select_related("account__proxy", "account__workspace", "post").get(pk=execution_id)
+    account = execution.account
+
+    blocked = _account_blocks(execution, account, now)
+    if blocked:
+        return blocked
+
+    adapter = get_adapter(account.platform)
+    request = PublishRequest(
+        account=account,
+        caption=execution.caption,
+        media_type=execution.post.media_type,
+        media=media_items(execution.post),
+        options=(execution.post.options or {}).get(account.platform, {}),
+        marker=execution_marker(execution.pk),
+    )
+    started = time.monotonic()
+    try:
+        result = adapter.publish(request)
+    except PlatformError as error:
+        return _record_error(execution, token, error, duration_ms=_ms(started))
+    except Exception as exc:
+        # We cannot tell whether the platform accepted the post before this
+        # failed: never guess — reconcile like a crash.
+        logger.exception("Unexpected error publishing execution %s", execution_id)
+        return _mark_unconfirmed(execution, token, f"Unexpected error while publishing: {type(exc).__name__}: {exc}")
+    return _record_success(execution, token, result, duration_ms=_ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _account_blocks(execution: Execution, account: SocialAccount, now: datetime) -> str | None:
+    """Re-check the account just before publishing; returns the new status if it blocks."""
+    if account.status == AccountStatus.ACTIVE:
+        return None
+    if account.status == AccountStatus.COOLDOWN:
+        if account.cooldown_until and account.cooldown_until > now:
+            # Not an attempt: put it back for when the cooldown ends.
+            Execution.objects.filter(pk=execution.pk, lease_token=execution.lease_token).update(
+                status=ExecutionStatus.PENDING,
+                scheduled_for=account.cooldown_until,
+                attempts=F("attempts") - 1,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            return ExecutionStatus.PENDING
+        return None  # an expired cooldown is lifted by the periodic task; publishing may go ahead
+    reason = {
+        AccountStatus.LOGIN_REQUIRED: "The account needs a new login",
+        AccountStatus.PROXY_ERROR: "The account's proxy is failing",
+        AccountStatus.BANNED: "The account is banned",
+        AccountStatus.DISABLED: "The account is disabled",
+    }[account.status]
+    detail = f"{reason}{': ' + account.status_reason if account.status_reason else ''}."
+    if account.status == AccountStatus.PROXY_ERROR and execution.attempts < settings.PUBLISH_MAX_ATTEMPTS:
+        return _retry_later(execution, execution.lease_token, "account_unavailable", detail, backoff(execution.attempts), now)
+    _finish(execution, execution.lease_token, ExecutionStatus.FAILED, error_code="account_unavailable", error_message=detail)
+    return ExecutionStatus.FAILED
+
+
+def _finish(execution: Execution, token: str, status: str, **fields) -> bool:
+    now = timezone.now()
+    updated = Execution.objects.filter(
+        pk=execution.pk, lease_token=token, status__in=(ExecutionStatus.POSTING, ExecutionStatus.UNCONFIRMED)
+    ).update(status=status, finished_at=now, lease_expires_at=None, updated_at=now, **fields)
+    if updated:
+        refresh_post_status(execution.post_id)
+    return bool(updated)
+
+
+def _record_success(execution: Execution, token: str, result: PublishResult, *, duration_ms: int) -> str:
+    with transaction.atomic():
+        _finish(
+            execution,
+            token,
+            ExecutionStatus.SUCCESS,
+            remote_id=result.remote_id[:200],
+            remote_url=result.url[:500],
+            raw_response=result.raw,
+            error_code="",
+            error_message="",
+        )
+        account = execution.account
+        now = timezone.now()
+        SocialAccount.objects.filter(pk=account.pk).update(last_post_at=now, failed_attempts=0, updated_at=now)
+        log_activity(
+            action="execution.publish",
+            execution=execution,
+            account=account,
+            status=LogStatus.SUCCESS,
+            message=f"Published to {account}: {result.url or result.remote_id}",
+            details={"remote_id": result.remote_id, "url": result.url, "attempt": execution.attempts},
+            duration_ms=duration_ms,
+        )
+        _cooldown_at_daily_limit(account, now)
+    return ExecutionStatus.SUCCESS
+
+
+def _cooldown_at_daily_limit(account: SocialAccount, now: datetime) -> None:
+    """At the daily limit the account rests until the oldest post leaves the 24 h window."""
+    recent = list(
+        Execution.objects.filter(account=account, status=ExecutionStatus.SUCCESS, finished_at__gt=now - DAY)
+        .order_by("finished_at")
+        .values_list("finished_at", flat=True)
+    )
+    saved = {p.platform: p for p in PublishingPolicy.objects.filter(workspace_id=account.workspace_id, platform=account.platform)}
+    pacing = Pacing.from_policy(policy_for(account.workspace_id, account.platform, saved))
+    state = AccountPacing(key=account.pk, limit_override=account.posts_limit_per_day, warmup_started_at=account.warmup_started_at)
+    limit = daily_limit_at(pacing, state, now)
+    if len(recent) >= limit:
+        until = recent[len(recent) - limit] + DAY
+        account_set_status(account=account, status=AccountStatus.COOLDOWN, reason=f"daily limit of {limit} reached", until=until)
+
+
+def _retry_later(execution: Execution, token: str, code: str, message: str, delay: timedelta, now: datetime, raw=None) -> str:
+    updated = Execution.objects.filter(
+        pk=execution.pk, lease_token=token, status__in=(ExecutionStatus.POSTING, ExecutionStatus.UNCONFIRMED)
+    ).update(
+        status=ExecutionStatus.RETRY_WAIT,
+        scheduled_for=now + delay,
+        next_attempt_at=now + delay,
+        priority=Priority.LOW,
+        lease_expires_at=None,
+        error_code=code,
+        error_message=message,
+        raw_response=raw or {},
+        updated_at=now,
+    )
+    return ExecutionStatus.RETRY_WAIT if updated else "stale"
+
+
+def _record_error(execution: Execution, token: str, error: PlatformError, *, duration_ms: int) -> str:
+    now = timezone.now()
+    account = execution.account
+    retryable = not error.permanent and execution.attempts < settings.PUBLISH_MAX_ATTEMPTS
+    with transaction.atomic():
+        if retryable:
+            delay = backoff(execution.attempts)
+            if error.retry_after:
+                delay = max(delay, timedelta(seconds=error.retry_after))
+            until = error.cooldown_until(now)
+            if until:
+                delay = max(delay, until - now)
+            outcome = _retry_later(execution, token, error.code, error.message, delay, now, raw=error.raw)
+        else:
+            message = error.message
+            if not error.permanent:
+                message = f"Gave up after {execution.attempts} attempts: {message}"
+            _finish(
+                execution, token, ExecutionStatus.FAILED, error_code=error.code, error_message=message, raw_response=error.raw
+            )
+            outcome = ExecutionStatus.FAILED
+        if error.account_status:
+            account_set_status(
+                account=account, status=error.account_status, reason=error.message, until=error.cooldown_until(now)
+            )
+        SocialAccount.objects.filter(pk=account.pk).update(failed_attempts=F("failed_attempts") + 1)
+        log_activity(
+            action="execution.publish",
+            execution=execution,
+            account=account,
+            status=LogStatus.FAILED,
+            message=f"{error.code}: {error.message}" + (" — will retry" if outcome == ExecutionStatus.RETRY_WAIT else ""),
+            details={"error": error.code, "attempt": execution.attempts, "permanent": error.permanent, "raw": error.raw},
+            duration_ms=duration_ms,
+        )
+    return outcome
+
+
+def _mark_unconfirmed(execution: Execution, token: str, reason: str) -> str:
+    now = timezone.now()
+    updated = Execution.objects.filter(pk=execution.pk, lease_token=token, status=ExecutionStatus.POSTING).update(
+        status=ExecutionStatus.UNCONFIRMED, error_code="unconfirmed", error_message=reason, lease_expires_at=None, updated_at=now
+    )
+    if updated:
+        log_activity(
+            action="execution.unconfirmed",
+            execution=execution,
+            account=execution.account,
+            status=LogStatus.FAILED,
+            message=reason,
+        )
+    return ExecutionStatus.UNCONFIRMED if updated else "stale"
+
+
+# --- crash safety --------------------------------------------------------------------------------
+
+
+def sweep_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
+    """Queued leases that ran out were never picked up: back to pending.
+    Posting leases that ran out mean a worker died mid-publish: unconfirmed."""
+    now = now or timezone.now()
+    requeued = Execution.objects.filter(status=ExecutionStatus.QUEUED, lease_expires_at__lt=now).update(
+        status=ExecutionStatus.PENDING, lease_token="", lease_expires_at=None, updated_at=now
+    )
+    crashed = list(
+        Execution.objects.filter(status=ExecutionStatus.POSTING, lease_expires_at__lt=now).values_list("pk", "lease_token")
+    )
+    for pk, token in crashed:
+        execution = Execution.objects.select_related("account", "workspace").get(pk=pk)
+        _mark_unconfirmed(execution, token, "The worker stopped while publishing; checking with the platform before any retry.")
+    return {"requeued": requeued, "unconfirmed": len(crashed)}
+
+
+def reconcile_unconfirmed(*, limit: int = 200) -> dict[str, int]:
+    """Settle unconfirmed executions with ``adapter.lookup()``: found → success, absent → retry.
+
+    Where the platform cannot look up, the execution stays unconfirmed for an
+    operator (mark published, or retry) — it is never posted again blindly.
+    """
+    counts = {"published": 0, "retried": 0, "failed": 0, "left": 0}
+    unconfirmed = Execution.objects.filter(status=ExecutionStatus.UNCONFIRMED).select_related("account", "post")[:limit]
+    for execution in unconfirmed:
+        adapter = get_adapter(execution.account.platform)
+        try:
+            found = adapter.lookup(execution)
+        except (LookupUnsupported, PlatformError):
+            counts["left"] += 1
+            continue
+        token = execution.lease_token
+        if found is not None:
+            _finish(
+                execution,
+                token,
+                ExecutionStatus.SUCCESS,
+                remote_id=found.remote_id,
+                remote_url=found.url,
+                raw_response=found.raw,
+                error_code="",
+                error_message="",
+            )
+            log_activity(
+                action="execution.reconcile",
+                execution=execution,
+                account=execution.account,
+                status=LogStatus.SUCCESS,
+                message="Found on the platform after a crash: marked published.",
+            )
+            counts["published"] += 1
+        elif execution.attempts < settings.PUBLISH_MAX_ATTEMPTS:
+            _retry_later(
+                execution,
+                token,
+                "not_found_after_crash",
+                "Not on the platform after a crash: retrying.",
+                timedelta(0),
+                timezone.now(),
+            )
+            counts["retried"] += 1
+        else:
+            _finish(
+                execution,
+                token,
+                ExecutionStatus.FAILED,
+                error_code="not_found_after_crash",
+                error_message=f"Not on the platform after a crash and {execution.attempts} attempts.",
+            )
+            counts["failed"] += 1
+    return counts
+
+
+def execution_mark_published(*, execution: Execution, remote_url: str = "", remote_id: str = "", actor=None) -> Execution:
+    """An operator confirms an unconfirmed execution is live on the platform."""
+    if execution.status != ExecutionStatus.UNCONFIRMED:
+        raise ValidationError("Only an unconfirmed execution can be marked as published.")
+    _finish(
+        execution,
+        execution.lease_token,
+        ExecutionStatus.SUCCESS,
+        remote_url=remote_url,
+        remote_id=remote_id,
+        error_code="",
+        error_message="",
+    )
+    log_activity(
+        action="execution.mark_published", execution=execution, account=execution.account, actor=actor, status=LogStatus.SUCCESS
+    )
+    execution.refresh_from_db()
+    return execution
+
+
+# --- post status -----------------------------------------------------------------------------------
+
+
+def refresh_post_status(post_id: int) -> str:
+    """The post's status follows its executions: publishing → completed / partial / failed."""
+    counts = Execution.objects.filter(post_id=post_id).aggregate(
+        open=Count("pk", filter=Q(status__in=OPEN_EXECUTION_STATUSES)),
+        success=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+        total=Count("pk"),
+    )
+    post = Post.objects.only("status").get(pk=post_id)
+    if counts["open"] or not counts["total"]:
+        return post.status
+    if post.status == PostStatus.CANCELLED:
+        new = PostStatus.CANCELLED
+    elif counts["success"] == counts["total"]:
+        new = PostStatus.COMPLETED
+    elif counts["success"]:
+        new = PostStatus.PARTIAL
+    else:
+        new = PostStatus.FAILED
+    now = timezone.now()
+    Post.objects.filter(pk=post_id).update(status=new, finished_at=now, updated_at=now)
+    return new

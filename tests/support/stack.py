@@ -1,0 +1,132 @@
+"""Real Celery worker and beat processes for tests and benchmarks, pointed at the
+test database and a real broker."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlunsplit
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+CELERY = [sys.executable, "-m", "celery", "-A", "crosspost"]
+
+
+def database_url_for_subprocesses() -> str:
+    """The URL of the database this test process uses (the test database)."""
+    s = connection.settings_dict
+    if connection.vendor != "postgresql":
+        raise RuntimeError("worker processes need the PostgreSQL test database")
+    netloc = f"{s['USER']}@{s['HOST'] or 'localhost'}:{s['PORT'] or 5432}"
+    return urlunsplit(("postgres", netloc, f"/{s['NAME']}", "", ""))
+
+
+def stack_env(broker_url: str, var_dir: Path, **overrides) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocesses(),
+        "CELERY_BROKER_URL": broker_url,
+        "REDIS_URL": "",
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "CROSSPOST_VAR_DIR": str(var_dir),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "DB_CONN_MAX_AGE": "0",
+    }
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def manage(env: dict, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if result.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+@contextmanager
+def worker(env: dict, concurrency: int = 4, log: Path | None = None):
+    """A Celery worker (prefork, ``concurrency`` processes) in its own process group."""
+    out = open(log or os.devnull, "ab")
+    proc = subprocess.Popen(
+        [
+            *CELERY,
+            "worker",
+            "-Q",
+            "high,normal,low",
+            "-c",
+            str(concurrency),
+            "--pool",
+            "prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"test{time.monotonic_ns()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        kill_group(proc, signal.SIGTERM)
+        out.close()
+
+
+@contextmanager
+def beat(env: dict, log: Path | None = None):
+    out = open(log or os.devnull, "ab")
+    schedule = Path(env["CROSSPOST_VAR_DIR"]) / "beat-schedule"
+    proc = subprocess.Popen(
+        [*CELERY, "beat", "--loglevel", "INFO", "-s", str(schedule)],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        kill_group(proc, signal.SIGTERM)
+        out.close()
+
+
+def kill_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
