@@ -4,7 +4,21 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from accounts.api import AccountGroupViewSet, AccountViewSet, ProxyViewSet
+from media.api import MediaAssetViewSet
+from posts.api import PostViewSet
+from publishing.api import ActivityLogViewSet, ExecutionViewSet, PublishingPolicyViewSet, StatsViewSet
+
 router = DefaultRouter()
+router.register("accounts", AccountViewSet, basename="account")
+router.register("groups", AccountGroupViewSet, basename="group")
+router.register("proxies", ProxyViewSet, basename="proxy")
+router.register("media", MediaAssetViewSet, basename="media")
+router.register("posts", PostViewSet, basename="post")
+router.register("executions", ExecutionViewSet, basename="execution")
+router.register("policies", PublishingPolicyViewSet, basename="policy")
+router.register("logs", ActivityLogViewSet, basename="log")
+router.register("stats", StatsViewSet, basename="stats")
 
 urlpatterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),

@@ -1,5 +1,14 @@
 #!/usr/bin/env bash
+# The benchmarks (README: `make bench`): JSON lines {name, value, unit} on stdout,
+# progress on stderr. PostgreSQL and Redis are started like for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh requirements-dev.txt
-for b in tests/bench/bench_*.py; do [ -e "$b" ] || continue; .venv/bin/python "$b"; done
+
+scripts/bootstrap.sh requirements-dev.txt >&2
+eval "$(scripts/services.sh start)"
+export DATABASE_URL=$TEST_DATABASE_URL BENCH_REDIS_URL=${TEST_REDIS_URL%/*}/3
+export CROSSPOST_VAR_DIR=${CROSSPOST_VAR_DIR:-$(mktemp -d /tmp/crosspost-bench-var.XXXXXX)}
+for bench in tests/bench/bench_*.py; do
+  echo "==> $bench" >&2
+  (cd tests/bench && ../../.venv/bin/python "$(basename "$bench")")
+done

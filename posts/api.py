@@ -1,0 +1,256 @@
+"""API for posts: compose, edit while draft or scheduled, cancel, follow their executions."""
+
+from django.db.models import Prefetch
+from django_filters import rest_framework as filters
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.models import AccountGroup, Role, SocialAccount
+from accounts.selectors import scope
+from crosspost.api import (
+    DetailSerializer,
+    LocalDateTimeField,
+    ScopedFilterSet,
+    ScopedPrimaryKeyRelatedField,
+    WorkspaceOwnedSerializer,
+    WorkspaceScopedMixin,
+)
+from media.api import MediaAssetSerializer
+from media.models import MediaAsset
+from publishing.api import ExecutionSerializer, executions_queryset
+from publishing.planner import post_publish
+from publishing.services import post_cancel
+
+from .models import MAX_MEDIA_PER_POST, Post, PostMedia, Priority
+from .services import post_create, post_delete, post_update
+
+
+class PostMediaItemSerializer(serializers.ModelSerializer):
+    asset = MediaAssetSerializer(read_only=True)
+
+    class Meta:
+        model = PostMedia
+        fields = ["id", "position", "asset"]
+
+
+class PostMediaField(serializers.Field):
+    """Written as an ordered list of asset ids; read as ``[{id, position, asset{…}}]``."""
+
+    default_error_messages = {
+        "not_a_list": "Expected a list of media asset ids, got {input_type}.",
+        "too_many": "A post carries at most {max} media; {count} were given.",
+        "invalid_id": "Media asset ids are integers; {value!r} is not one.",
+        "repeated": "Each asset may appear once in a post; repeated: {ids}.",
+        "does_not_exist": "No media asset with id(s) {ids} in your workspaces.",
+    }
+
+    def to_representation(self, value) -> list:
+        return PostMediaItemSerializer(value.all(), many=True, context=self.context).data
+
+    def to_internal_value(self, data) -> list[MediaAsset]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > MAX_MEDIA_PER_POST:
+            self.fail("too_many", max=MAX_MEDIA_PER_POST, count=len(data))
+        ids = []
+        for value in data:
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+                self.fail("invalid_id", value=value)
+            ids.append(int(value))
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            self.fail("repeated", ids=", ".join(map(str, repeated)))
+        # Assets of every workspace the user sees; the service refuses those of another workspace than the post's.
+        found = scope(MediaAsset.objects.filter(pk__in=ids), self.context["request"].user).in_bulk()
+        missing = [i for i in ids if i not in found]
+        if missing:
+            self.fail("does_not_exist", ids=", ".join(map(str, missing)))
+        return [found[i] for i in ids]
+
+
+class PostMediaFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = PostMediaField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return {
+                "type": "array",
+                "items": {"type": "integer"},
+                "maxItems": MAX_MEDIA_PER_POST,
+                "description": "Media asset ids in display order.",
+            }
+        item = auto_schema.resolve_serializer(PostMediaItemSerializer, direction)
+        return {"type": "array", "items": item.ref}
+
+
+class PostSerializer(WorkspaceOwnedSerializer):
+    media = PostMediaField(required=False)
+    target_groups = ScopedPrimaryKeyRelatedField(many=True, queryset=AccountGroup.objects.all(), required=False)
+    target_accounts = ScopedPrimaryKeyRelatedField(many=True, queryset=SocialAccount.objects.all(), required=False)
+    scheduled_at = LocalDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601. Without a UTC offset the time is read in your time zone. Empty: as soon as possible.",
+    )
+
+    class Meta:
+        model = Post
+        fields = [
+            "id",
+            "workspace",
+            "author",
+            "title",
+            "caption",
+            "language",
+            "media_type",
+            "media",
+            "target_groups",
+            "target_accounts",
+            "priority",
+            "scheduled_at",
+            "status",
+            "options",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ]
+        read_only_fields = ["author", "status", "created_at", "updated_at", "finished_at"]
+
+    def create(self, validated_data: dict) -> Post:
+        return post_create(author=self.context["request"].user, **validated_data)
+
+    def update(self, instance: Post, validated_data: dict) -> Post:
+        return post_update(post=instance, actor=self.context["request"].user, **validated_data)
+
+
+class PostFilter(ScopedFilterSet):
+    scheduled_at = filters.IsoDateTimeFromToRangeFilter(help_text="scheduled_at_after / scheduled_at_before (ISO).")
+    created_at = filters.IsoDateTimeFromToRangeFilter(help_text="created_at_after / created_at_before (ISO).")
+
+    class Meta:
+        model = Post
+        fields = ["workspace", "status", "priority", "media_type", "language", "scheduled_at", "created_at"]
+
+
+CancelResultSerializer = inline_serializer(
+    "PostCancelResult",
+    {
+        "status": serializers.CharField(),
+        "cancelled": serializers.IntegerField(help_text="Executions stopped before they reached a worker."),
+        "in_flight": serializers.IntegerField(help_text="Executions already posting; they finish and are reported."),
+    },
+)
+
+
+class PublishInputSerializer(serializers.Serializer):
+    scheduled_at = LocalDateTimeField(required=False, allow_null=True, help_text="Publish at this time; empty: now.")
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    dry_run = serializers.BooleanField(required=False, default=False)
+
+
+PlanSerializer = inline_serializer(
+    "Plan",
+    {
+        "post": serializers.IntegerField(),
+        "dry_run": serializers.BooleanField(),
+        "planned": serializers.IntegerField(),
+        "existing": serializers.IntegerField(),
+        "blocked": serializers.IntegerField(),
+        "accounts": inline_serializer(
+            "PlanEntry",
+            {
+                "account_id": serializers.UUIDField(),
+                "handle": serializers.CharField(),
+                "platform": serializers.CharField(),
+                "language": serializers.CharField(),
+                "status": serializers.ChoiceField(choices=["planned", "exists", "blocked"]),
+                "scheduled_for": serializers.DateTimeField(allow_null=True),
+                "caption": serializers.CharField(),
+                "problems": serializers.ListField(child=serializers.CharField()),
+                "execution_id": serializers.IntegerField(allow_null=True),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
+    """Posts. Editors and above write; only drafts and scheduled posts can be edited."""
+
+    queryset = Post.objects.prefetch_related(
+        Prefetch("media", queryset=PostMedia.objects.select_related("asset").order_by("position")),
+        "target_groups",
+        Prefetch("target_accounts", queryset=SocialAccount.objects.only("pk")),
+    )
+    serializer_class = PostSerializer
+    filterset_class = PostFilter
+    write_role = Role.EDITOR
+    search_fields = ["title", "caption"]
+    ordering_fields = ["created_at", "scheduled_at", "priority", "status"]
+
+    def perform_create(self, serializer):
+        post = serializer.save()
+        serializer.instance = self.get_queryset().get(pk=post.pk)
+
+    def perform_update(self, serializer):
+        post = serializer.save()
+        serializer.instance = self.get_queryset().get(pk=post.pk)
+
+    def perform_destroy(self, instance: Post) -> None:
+        post_delete(post=instance, actor=self.request.user)
+
+    @extend_schema(
+        request=PublishInputSerializer,
+        parameters=[OpenApiParameter("dry_run", bool, description="Return the plan without creating executions.")],
+        responses={200: PlanSerializer, 201: PlanSerializer, 400: DetailSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        """Plan the post's executions on its target accounts and start publishing.
+
+        Answers with the plan: per account, when it will post or why it will not.
+        Idempotent: publishing again never creates a second execution for an account.
+        """
+        post = self.get_object()
+        data = PublishInputSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        dry_run = data.validated_data.get("dry_run") or request.query_params.get("dry_run") in ("1", "true", "yes")
+        plan = post_publish(
+            post=post,
+            actor=request.user,
+            dry_run=dry_run,
+            scheduled_at=data.validated_data.get("scheduled_at"),
+            priority=data.validated_data.get("priority"),
+        )
+        return Response(plan.as_dict(), status=status.HTTP_201_CREATED if plan.created and not dry_run else status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={501: DetailSerializer})
+    @action(detail=True, methods=["post"])
+    def translate(self, request, pk=None):
+        """Translate the caption into each target account's language."""
+        self.get_object()
+        return Response(
+            {"detail": "Caption translation arrives with the translation providers (not implemented yet)."},
+            status=status.HTTP_501_NOT_IMPLEMENTED,
+        )
+
+    @extend_schema(request=None, responses={200: CancelResultSerializer, 400: DetailSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel the post: queued executions stop; those already posting finish and are reported."""
+        post = self.get_object()
+        result = post_cancel(post=post, actor=request.user)
+        post.refresh_from_db(fields=["status"])
+        return Response({"status": post.status, **result})
+
+    @extend_schema(responses=ExecutionSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None, search_fields=[], ordering_fields=[])
+    def executions(self, request, pk=None):
+        """The post's executions (one per target account), paginated."""
+        post = self.get_object()
+        page = self.paginate_queryset(executions_queryset().filter(post=post))
+        return self.get_paginated_response(ExecutionSerializer(page, many=True, context=self.get_serializer_context()).data)

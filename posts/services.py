@@ -1,0 +1,146 @@
+"""Composing posts: create, edit, order their media, delete. Publishing them is the planner's job."""
+
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from accounts.models import AccountGroup, SocialAccount, Workspace
+from media.models import MediaAsset
+from publishing.activity import log_activity
+from publishing.models import LogStatus
+
+from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
+
+EDITABLE_STATUSES = (PostStatus.DRAFT, PostStatus.SCHEDULED)
+# Fields post_update may change; status moves only through publish/cancel.
+EDITABLE_FIELDS = ("title", "caption", "language", "media_type", "priority", "scheduled_at", "options")
+
+
+def _check_targets(
+    workspace: Workspace, target_groups: Sequence[AccountGroup] | None, target_accounts: Sequence[SocialAccount] | None
+) -> None:
+    errors = {}
+    for field, objects in (("target_groups", target_groups), ("target_accounts", target_accounts)):
+        strangers = [obj for obj in objects or () if obj.workspace_id != workspace.pk]
+        if strangers:
+            names = ", ".join(f"{obj} (#{obj.pk})" for obj in strangers)
+            errors[field] = f"These belong to another workspace than the post's ({workspace}): {names}."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_editable(post: Post) -> None:
+    if post.status not in EDITABLE_STATUSES:
+        raise ValidationError(
+            f"Only draft or scheduled posts can be edited; this one is {post.get_status_display().lower()}. "
+            "Create a new post instead."
+        )
+
+
+@transaction.atomic
+def post_create(
+    *,
+    workspace: Workspace,
+    author=None,
+    target_groups: Sequence[AccountGroup] = (),
+    target_accounts: Sequence[SocialAccount] = (),
+    media: Sequence[MediaAsset] = (),
+    **fields,
+) -> Post:
+    """Create a draft post. ``fields`` are model fields from EDITABLE_FIELDS; ``media`` is in display order."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"post_create() got unexpected fields: {', '.join(sorted(unknown))}")
+    post = Post(
+        workspace=workspace,
+        author=author if getattr(author, "is_authenticated", False) else None,
+        status=PostStatus.DRAFT,
+        **fields,
+    )
+    post.full_clean()
+    _check_targets(workspace, target_groups, target_accounts)
+    post.save()
+    post.target_groups.set(target_groups)
+    post.target_accounts.set(target_accounts)
+    post_set_media(post=post, assets=media)
+    log_activity(action="post.create", post=post, actor=author, status=LogStatus.SUCCESS, details={"media": len(media)})
+    return post
+
+
+@transaction.atomic
+def post_update(
+    *,
+    post: Post,
+    actor=None,
+    target_groups: Sequence[AccountGroup] | None = None,
+    target_accounts: Sequence[SocialAccount] | None = None,
+    media: Sequence[MediaAsset] | None = None,
+    **fields,
+) -> Post:
+    """Change a draft or scheduled post. Arguments left out (or None for relations) stay as they are.
+
+    The post row is locked so a publish or cancel running at the same moment
+    sees either the old or the new content, never half of each.
+    """
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"post_update() got unexpected fields: {', '.join(sorted(unknown))}")
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    _check_editable(locked)
+    for name, value in fields.items():
+        setattr(post, name, value)
+    post.status = locked.status
+    post.full_clean()
+    _check_targets(post.workspace, target_groups, target_accounts)
+    post.save()
+    if target_groups is not None:
+        post.target_groups.set(target_groups)
+    if target_accounts is not None:
+        post.target_accounts.set(target_accounts)
+    if media is not None:
+        post_set_media(post=post, assets=media)
+    relations = (("target_groups", target_groups), ("target_accounts", target_accounts), ("media", media))
+    changed = sorted(fields) + [name for name, value in relations if value is not None]
+    log_activity(action="post.update", post=post, actor=actor, status=LogStatus.SUCCESS, details={"fields": changed})
+    return post
+
+
+@transaction.atomic
+def post_set_media(*, post: Post, assets: Sequence[MediaAsset]) -> list[PostMedia]:
+    """Replace the post's media with ``assets``, positions 0… in the given order."""
+    _check_editable(post)
+    assets = list(assets)
+    if len(assets) > MAX_MEDIA_PER_POST:
+        raise ValidationError({"media": f"A post carries at most {MAX_MEDIA_PER_POST} media; {len(assets)} were given."})
+    seen, repeated = set(), []
+    for asset in assets:
+        if asset.pk in seen:
+            repeated.append(str(asset.pk))
+        seen.add(asset.pk)
+    if repeated:
+        raise ValidationError({"media": f"Each asset may appear once in a post; repeated: {', '.join(repeated)}."})
+    strangers = [asset for asset in assets if asset.workspace_id != post.workspace_id]
+    if strangers:
+        names = ", ".join(f"{asset} (#{asset.pk})" for asset in strangers)
+        raise ValidationError({"media": f"These assets belong to another workspace than the post's: {names}."})
+    PostMedia.objects.filter(post=post).delete()
+    return PostMedia.objects.bulk_create(
+        [PostMedia(post=post, asset=asset, position=position) for position, asset in enumerate(assets)]
+    )
+
+
+@transaction.atomic
+def post_delete(*, post: Post, actor=None) -> None:
+    """Delete a post with its executions; refused while it is being published."""
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    if locked.status == PostStatus.PUBLISHING:
+        raise ValidationError("A post that is publishing cannot be deleted; cancel it first.")
+    log_activity(
+        action="post.delete",
+        workspace=post.workspace,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        message=f"Deleted post #{post.pk}: {post}",
+    )
+    locked.delete()

@@ -1,0 +1,315 @@
+"""API for executions (read, retry, cancel), publishing policies, the activity log and dashboard stats."""
+
+import re
+
+from django.db import transaction
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from accounts.models import Role
+from crosspost.api import DetailSerializer, ScopedFilterSet, WorkspaceOwnedSerializer, WorkspaceScopedMixin
+from crosspost.logging import redact
+from crosspost.stats import overview as stats_overview
+
+from .activity import log_activity
+from .models import ActivityLog, Execution, LogStatus, PublishingPolicy
+from .publisher import execution_mark_published
+from .services import execution_cancel, execution_retry
+
+# --- Executions -----------------------------------------------------------------------
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    post_title = serializers.CharField(source="post.title", read_only=True)
+    account_handle = serializers.CharField(source="account.handle", read_only=True)
+    platform = serializers.CharField(source="account.platform", read_only=True)
+    error_message = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "workspace",
+            "post",
+            "post_title",
+            "account",
+            "account_handle",
+            "platform",
+            "language",
+            "caption",
+            "caption_edited",
+            "status",
+            "priority",
+            "scheduled_for",
+            "attempts",
+            "next_attempt_at",
+            "started_at",
+            "finished_at",
+            "remote_id",
+            "remote_url",
+            "error_code",
+            "error_message",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_error_message(self, obj: Execution) -> str:
+        # Platform errors may quote request URLs with tokens in them.
+        return redact(obj.error_message)
+
+
+def executions_queryset():
+    """Executions with what the serializer shows, without decrypting every account's secrets."""
+    return Execution.objects.select_related("post", "account").defer("account__credentials", "account__session")
+
+
+class ExecutionFilter(ScopedFilterSet):
+    status = filters.MultipleChoiceFilter(choices=Execution._meta.get_field("status").choices)
+    scheduled_for = filters.IsoDateTimeFromToRangeFilter(
+        help_text="scheduled_for_after / scheduled_for_before (ISO; without offset: your time zone)."
+    )
+
+    class Meta:
+        model = Execution
+        fields = ["workspace", "status", "post", "account", "account__platform", "priority", "scheduled_for"]
+
+
+class ExecutionViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """One post on one account. Editors and above may retry or cancel."""
+
+    queryset = executions_queryset()
+    serializer_class = ExecutionSerializer
+    filterset_class = ExecutionFilter
+    ordering_fields = ["scheduled_for", "created_at", "finished_at", "status", "priority"]
+    action_roles = {"retry": Role.EDITOR, "cancel": Role.EDITOR, "mark_published": Role.EDITOR}
+
+    @extend_schema(request=None, responses={200: ExecutionSerializer, 400: DetailSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Send a failed, cancelled, skipped or unconfirmed execution out again, now, on the low queue."""
+        execution = execution_retry(execution=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
+
+    @extend_schema(request=None, responses={200: ExecutionSerializer, 400: DetailSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel an execution that has not reached a worker yet."""
+        execution = execution_cancel(execution=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
+
+    @extend_schema(
+        request=inline_serializer(
+            "MarkPublished",
+            {"remote_url": serializers.URLField(required=False), "remote_id": serializers.CharField(required=False)},
+        ),
+        responses={200: ExecutionSerializer, 400: DetailSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="mark-published")
+    def mark_published(self, request, pk=None):
+        """Confirm an unconfirmed execution is live on the platform (after checking it there)."""
+        body = request.data if hasattr(request.data, "get") else {}
+        execution = execution_mark_published(
+            execution=self.get_object(),
+            remote_url=str(body.get("remote_url", ""))[:500],
+            remote_id=str(body.get("remote_id", ""))[:200],
+            actor=request.user,
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
+
+
+# --- Publishing policies -------------------------------------------------------------------
+
+_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def validate_clock_time(value: str) -> None:
+    if not _CLOCK_TIME.match(value):
+        raise serializers.ValidationError(f"{value!r} is not a time of day as HH:MM (e.g. 09:00).")
+
+
+class PublishingPolicySerializer(WorkspaceOwnedSerializer):
+    warmup_curve = serializers.ListField(child=serializers.IntegerField(min_value=0), required=False)
+    optimal_times = serializers.ListField(child=serializers.CharField(validators=[validate_clock_time]), required=False)
+    forbidden_words = serializers.ListField(child=serializers.CharField(), required=False)
+    required_hashtags = serializers.ListField(child=serializers.CharField(), required=False)
+
+    class Meta:
+        model = PublishingPolicy
+        fields = [
+            "id",
+            "workspace",
+            "platform",
+            "min_interval_s",
+            "stagger_min_s",
+            "stagger_max_s",
+            "daily_limit",
+            "warmup_curve",
+            "warmup_ramp_days",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "optimal_times",
+            "hashtag_min",
+            "hashtag_max",
+            "forbidden_words",
+            "required_hashtags",
+            "caption_template",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+        validators = []
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        instance = self.instance
+
+        def value(name: str):
+            if name in attrs:
+                return attrs[name]
+            return getattr(instance, name) if instance is not None else PublishingPolicy._meta.get_field(name).get_default()
+
+        errors = {}
+        if instance is not None and "platform" in attrs and attrs["platform"] != instance.platform:
+            errors["platform"] = ["A policy's platform cannot change; create a policy for the other platform."]
+        elif "platform" in attrs:
+            clash = PublishingPolicy.objects.filter(workspace=self.target_workspace, platform=attrs["platform"])
+            if clash.exists():
+                errors["platform"] = [f"This workspace already has a {attrs['platform']} policy; edit that one."]
+        if value("stagger_min_s") > value("stagger_max_s"):
+            errors["stagger_min_s"] = ["stagger_min_s must not be greater than stagger_max_s."]
+        if value("hashtag_min") > value("hashtag_max"):
+            errors["hashtag_min"] = ["hashtag_min must not be greater than hashtag_max."]
+        if value("daily_limit") < 1:
+            errors["daily_limit"] = ["The daily limit is at least 1 post."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def create(self, validated_data: dict) -> PublishingPolicy:
+        return self._write(PublishingPolicy(), validated_data)
+
+    def update(self, instance: PublishingPolicy, validated_data: dict) -> PublishingPolicy:
+        return self._write(instance, validated_data)
+
+    @transaction.atomic
+    def _write(self, policy: PublishingPolicy, validated_data: dict) -> PublishingPolicy:
+        for name, value in validated_data.items():
+            setattr(policy, name, value)
+        policy.full_clean()
+        policy.save()
+        log_activity(
+            action="policy.update",
+            workspace=policy.workspace,
+            actor=self.context["request"].user,
+            status=LogStatus.SUCCESS,
+            details={"platform": policy.platform, "fields": sorted(validated_data)},
+        )
+        return policy
+
+
+class PublishingPolicyViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
+    """Pacing and content rules per platform and workspace. Admins and owners write."""
+
+    queryset = PublishingPolicy.objects.all()
+    serializer_class = PublishingPolicySerializer
+    write_role = Role.ADMIN
+    filterset_fields = ["workspace", "platform"]
+    ordering_fields = ["platform", "updated_at"]
+    ordering = ["workspace", "platform"]
+
+
+# --- Activity log ----------------------------------------------------------------------------
+
+
+class ActivityLogSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", read_only=True, default=None)
+
+    class Meta:
+        model = ActivityLog
+        fields = [
+            "id",
+            "workspace",
+            "actor",
+            "account",
+            "post",
+            "execution",
+            "action",
+            "status",
+            "message",
+            "details",
+            "duration_ms",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ActivityLogFilter(ScopedFilterSet):
+    created_at = filters.IsoDateTimeFromToRangeFilter(help_text="created_at_after / created_at_before (ISO).")
+    action = filters.CharFilter(help_text="Exact action, or a prefix ending in a dot (e.g. 'account.').", method="filter_action")
+
+    class Meta:
+        model = ActivityLog
+        fields = ["workspace", "action", "status", "account", "post", "execution", "created_at"]
+
+    def filter_action(self, queryset, name, value):
+        if value.endswith("."):
+            return queryset.filter(action__startswith=value)
+        return queryset.filter(action=value)
+
+
+class ActivityLogViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """The audit trail, newest first. Details never hold secrets (scrubbed when written)."""
+
+    queryset = ActivityLog.objects.select_related("actor")
+    serializer_class = ActivityLogSerializer
+    filterset_class = ActivityLogFilter
+    search_fields = ["message"]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at", "-id"]
+
+
+# --- Dashboard numbers ---------------------------------------------------------------------
+
+
+def _counts() -> serializers.DictField:
+    return serializers.DictField(child=serializers.IntegerField())
+
+
+OverviewSerializer = inline_serializer(
+    "StatsOverview",
+    {
+        "accounts": inline_serializer("AccountStats", {"total": serializers.IntegerField(), "by_status": _counts()}),
+        "posts": inline_serializer("PostStats", {"today": serializers.IntegerField(), "last_7_days": serializers.IntegerField()}),
+        "executions": inline_serializer(
+            "ExecutionStats",
+            {
+                "total": serializers.IntegerField(),
+                "by_status": _counts(),
+                "success_rate_24h": serializers.FloatField(allow_null=True),
+                "success_rate_7d": serializers.FloatField(allow_null=True),
+            },
+        ),
+        "queue": inline_serializer("QueueStats", {"by_priority": _counts(), "total": serializers.IntegerField()}),
+    },
+)
+
+
+class StatsViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
+    """Dashboard numbers over the workspaces you belong to."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")],
+        responses=OverviewSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def overview(self, request):
+        """Accounts by status, posts today and in the last 7 days, executions by status,
+        success rates over 24 h and 7 days, and the queue depth by priority."""
+        workspace = request.query_params.get("workspace")
+        if workspace is not None and not workspace.isdigit():
+            raise ValidationError({"workspace": ["A workspace id is a number."]})
+        return Response(stats_overview(request.user, workspace_id=int(workspace) if workspace else None))
