@@ -1,0 +1,1 @@
+"""Loopback emulators of the platforms and AI services, following their documented protocols."""
