@@ -1,0 +1,718 @@
+"""Admin for tenants, members, groups, proxies and social accounts.
+
+Secrets are write-only here: account credentials and sessions and the proxy
+URL (which carries the proxy password) are accepted by forms but never put on
+a page, not even back into a form that failed validation.
+"""
+
+import json
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+
+from crosspost.admin_utils import (
+    SUPERUSER,
+    ReadOnlyInline,
+    WorkspaceModelForm,
+    WorkspaceScopedAdmin,
+    WriteOnlyTextarea,
+    WriteOnlyTextInput,
+    add_validation_error,
+    badge,
+    change_url,
+    changelist_url,
+    excerpt,
+    role_allows,
+    status_badge,
+)
+from media.models import Rendition
+from posts.models import PostMedia
+from publishing.models import ActivityLog, ExecutionStatus, SandboxPost
+
+from .models import (
+    PLATFORM_SECRET_KEY,
+    AccountEvent,
+    AccountGroup,
+    AccountStatus,
+    Membership,
+    Platform,
+    Proxy,
+    ProxyStatus,
+    Role,
+    SocialAccount,
+    Workspace,
+    parse_proxy_url,
+)
+from .services import (
+    account_create,
+    account_set_status,
+    account_validate,
+    accounts_assign_group,
+    accounts_assign_proxy,
+    accounts_set_enabled,
+    proxy_create,
+    proxy_update_url,
+    secret_to_credentials,
+)
+
+User = get_user_model()
+
+
+def _count_in(model, related_field: str) -> Coalesce:
+    """Rows of ``model`` pointing at the outer row, as a subquery (no row multiplication across joins)."""
+    rows = (
+        model._default_manager.filter(**{related_field: OuterRef("pk")})
+        .order_by()
+        .values(related_field)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows), Value(0))
+
+
+# --- Workspace and Membership ---------------------------------------------------------
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    workspace_field = "pk"
+    view_role = Role.OWNER
+    change_role = Role.OWNER
+    add_role = SUPERUSER
+    delete_role = SUPERUSER
+    # Deleting a tenant takes its read-only records (audit trail, renditions, …) with it.
+    deletes_with = (AccountEvent, ActivityLog, Rendition, PostMedia, SandboxPost)
+
+    list_display = ("name", "slug", "timezone", "members", "accounts", "created_at")
+    search_fields = ("name", "slug")
+    readonly_fields = ("created_at",)
+    fields = ("name", "slug", "timezone", "telegram_admin_chat_id", "created_at")
+
+    def annotate_changelist(self, request, queryset):
+        return queryset.annotate(n_members=_count_in(Membership, "workspace"), n_accounts=_count_in(SocialAccount, "workspace"))
+
+    @admin.display(description="members", ordering="n_members")
+    def members(self, obj):
+        return obj.n_members
+
+    @admin.display(description="accounts", ordering="n_accounts")
+    def accounts(self, obj):
+        return obj.n_accounts
+
+
+class MembershipForm(WorkspaceModelForm):
+    user = forms.ModelChoiceField(
+        queryset=User.objects.all(),
+        to_field_name=User.USERNAME_FIELD,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"invalid_choice": "There is no user with this username."},
+        help_text="The operator's username (a superuser creates user logins).",
+    )
+
+    class Meta:
+        model = Membership
+        fields = ("user", "workspace", "role", "timezone")
+
+    def clean(self):
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        workspace = cleaned.get("workspace") or (self.instance.workspace if self.instance.workspace_id else None)
+        if role and workspace and not role_allows(self.admin_request, workspace.pk, role):
+            self.add_error("role", "You can grant at most your own role in this workspace.")
+        return cleaned
+
+
+@admin.register(Membership)
+class MembershipAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    form = MembershipForm
+    list_display = ("user", "workspace", "role", "timezone", "created_at")
+    list_filter = ("role", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("user__username", "user__email", "workspace__name")
+    list_select_related = ("user", "workspace")
+    readonly_fields = ("created_at",)
+    fields = ("user", "workspace", "role", "timezone", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "user"] if obj is not None else readonly
+
+    def _outranks(self, request, obj) -> bool:
+        # Nobody edits or removes a membership above their own role (an admin cannot demote the owner).
+        return obj is None or role_allows(request, obj.workspace_id, obj.role)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._outranks(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._outranks(request, obj)
+
+
+# --- Account groups --------------------------------------------------------------------
+
+
+class GroupAccountsInline(ReadOnlyInline):
+    model = SocialAccount
+    fk_name = "group"
+    fields = ("handle", "platform", "account_status", "language", "proxy_display", "last_post_at")
+    readonly_fields = fields
+    verbose_name_plural = "accounts in this group"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("proxy")
+
+    @admin.display(description="status")
+    def account_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="proxy")
+    def proxy_display(self, obj):
+        return obj.proxy.display_url if obj.proxy else "-"
+
+
+@admin.register(AccountGroup)
+class AccountGroupAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    list_display = ("name", "workspace", "accounts_count", "description_excerpt", "created_at")
+    list_filter = (("workspace", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("name", "description")
+    list_select_related = ("workspace",)
+    readonly_fields = ("created_at",)
+    fields = ("workspace", "name", "description", "created_at")
+    inlines = (GroupAccountsInline,)
+
+    def annotate_changelist(self, request, queryset):
+        return queryset.annotate(n_accounts=Count("accounts"))
+
+    @admin.display(description="accounts", ordering="n_accounts")
+    def accounts_count(self, obj):
+        return obj.n_accounts
+
+    @admin.display(description="description")
+    def description_excerpt(self, obj):
+        return excerpt(obj.description, 60)
+
+
+# --- Proxies ------------------------------------------------------------------------------
+
+
+class ProxyForm(WorkspaceModelForm):
+    url = forms.CharField(
+        label="Proxy URL",
+        required=False,
+        widget=WriteOnlyTextInput(attrs={"size": 60, "placeholder": "http://user:password@203.0.113.5:8080"}),
+        help_text="scheme://user:password@host:port (http, https or socks5). Write-only: the stored URL is never "
+        "shown. Leave blank to keep it.",
+    )
+
+    class Meta:
+        model = Proxy
+        fields = ("workspace", "url", "country", "max_accounts")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The stored URL carries the password: keep it out of the form altogether.
+        self.initial.pop("url", None)
+
+    def clean_url(self):
+        url = self.cleaned_data["url"].strip()
+        if not url:
+            if self.instance.pk:
+                return self.instance.url
+            raise ValidationError("Enter the proxy URL, e.g. http://user:password@203.0.113.5:8080.")
+        try:
+            parse_proxy_url(url)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+        return url
+
+    def clean_country(self):
+        return self.cleaned_data["country"].strip().upper()
+
+    def _post_clean(self):
+        super()._post_clean()
+        url = self.cleaned_data.get("url")
+        if not url or self._errors:
+            return
+        try:
+            proxy_update_url(proxy=self.instance, url=url)
+            # scheme/host/port are not form fields, so ModelForm skipped the endpoint's unique constraint.
+            self.instance.validate_constraints()
+        except ValidationError as exc:
+            add_validation_error(self, exc)
+
+
+@admin.register(Proxy)
+class ProxyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    form = ProxyForm
+    write_only_fields = ("url",)
+    list_display = (
+        "display_url",
+        "scheme",
+        "country",
+        "proxy_status",
+        "latency_ms",
+        "success_pct",
+        "usage",
+        "last_check_at",
+        "exit_ip",
+        "workspace",
+    )
+    list_filter = ("status", "scheme", "country", "has_credentials", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("host", "country", "exit_ip")
+    list_select_related = ("workspace",)
+    readonly_fields = (
+        "display_url",
+        "scheme",
+        "host",
+        "port",
+        "has_credentials",
+        "proxy_status",
+        "last_check_at",
+        "latency_ms",
+        "success_rate",
+        "exit_ip",
+        "last_error",
+        "created_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("workspace", "url", "country", "max_accounts")}),
+        (
+            "Endpoint and health",
+            {
+                "fields": (
+                    "display_url",
+                    ("scheme", "host", "port", "has_credentials"),
+                    "proxy_status",
+                    ("latency_ms", "success_rate", "exit_ip"),
+                    "last_check_at",
+                    "last_error",
+                    "created_at",
+                )
+            },
+        ),
+    )
+
+    def annotate_changelist(self, request, queryset):
+        return queryset.annotate(n_accounts=Count("accounts"))
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets[:1] if obj is None else fieldsets
+
+    @admin.display(description="URL", ordering="host")
+    def display_url(self, obj):
+        return obj.display_url
+
+    @admin.display(description="status", ordering="status")
+    def proxy_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="success", ordering="success_rate")
+    def success_pct(self, obj):
+        return f"{obj.success_rate:.0%}"
+
+    @admin.display(description="accounts / max", ordering="n_accounts")
+    def usage(self, obj):
+        text = f"{obj.n_accounts} / {obj.max_accounts}"
+        return badge("failed", text) if obj.n_accounts > obj.max_accounts else text
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = proxy_create(
+                workspace=obj.workspace,
+                url=form.cleaned_data["url"],
+                country=obj.country,
+                max_accounts=obj.max_accounts,
+                actor=request.user,
+            )
+            vars(obj).update(vars(created))
+            return
+        # Only what the form edits: the health checker updates status and latency concurrently.
+        fields = [name for name in ("url", "country", "max_accounts") if name in form.changed_data]
+        if "url" in fields:
+            fields += ["scheme", "host", "port", "has_credentials"]
+        if fields:
+            obj.save(update_fields=fields)
+
+
+# --- Social accounts ------------------------------------------------------------------------
+
+
+class SocialAccountForm(WorkspaceModelForm):
+    new_secret = forms.CharField(
+        label="New secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="The platform's main secret: "
+        + ", ".join(f"{Platform(p).label} → {key}" for p, key in PLATFORM_SECRET_KEY.items())
+        + ". Blank keeps the stored one.",
+    )
+    credentials_json = forms.CharField(
+        label="More credentials (JSON)",
+        required=False,
+        widget=WriteOnlyTextarea(attrs={"placeholder": '{"access_token": "…", "refresh_token": "…"}'}),
+        help_text="A JSON object merged into the stored credentials (same keys are replaced). Write-only; blank keeps them.",
+    )
+    always_validate = ("workspace", "platform")
+
+    class Meta:
+        model = SocialAccount
+        exclude = ("credentials", "session")
+
+    def clean_credentials_json(self):
+        raw = self.cleaned_data["credentials_json"].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            # The message names the position, never the content: it is a secret.
+            raise ValidationError(f"Invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        if not isinstance(value, dict):
+            raise ValidationError(f'Enter a JSON object such as {{"password": "…"}}, not a JSON {type(value).__name__}.')
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        platform = cleaned.get("platform") or self.instance.platform
+        updates = dict(cleaned.get("credentials_json") or {})
+        if cleaned.get("new_secret") and platform:
+            updates.update(secret_to_credentials(platform, cleaned["new_secret"]))
+        self.credential_updates = updates
+        return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self._errors:
+            return
+        try:
+            # Group and proxy in the account's workspace, proxy capacity: the service's own rules.
+            account_validate(self.instance)
+        except ValidationError as exc:
+            add_validation_error(self, exc)
+
+
+class ProxyStatusFilter(admin.SimpleListFilter):
+    title = "proxy status"
+    parameter_name = "proxy_status"
+
+    def lookups(self, request, model_admin):
+        return [*ProxyStatus.choices, ("none", "No proxy")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(proxy__isnull=True)
+        if self.value() in ProxyStatus.values:
+            return queryset.filter(proxy__status=self.value())
+        return queryset
+
+
+class AssignForm(forms.Form):
+    target = forms.ModelChoiceField(queryset=None, required=False)
+
+    def __init__(self, *args, queryset, label, empty_label, label_from_instance=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["target"]
+        field.queryset, field.label, field.empty_label = queryset, label, empty_label
+        if label_from_instance:
+            field.label_from_instance = label_from_instance
+
+
+def _proxy_choice_label(proxy: Proxy) -> str:
+    return f"{proxy.display_url} — {proxy.n_accounts}/{proxy.max_accounts} used, {proxy.get_status_display().lower()}"
+
+
+@admin.register(SocialAccount)
+class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    form = SocialAccountForm
+    write_only_fields = ("new_secret", "credentials_json")
+    deletes_with = (AccountEvent, SandboxPost)
+    list_display = (
+        "handle",
+        "platform",
+        "account_status",
+        "group",
+        "language",
+        "proxy_display",
+        "last_post_at",
+        "posts_24h",
+        "reason",
+        "workspace",
+    )
+    list_filter = (
+        "platform",
+        "status",
+        ("group", admin.RelatedOnlyFieldListFilter),
+        "language",
+        ProxyStatusFilter,
+        ("workspace", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("handle", "external_id", "group__name")
+    autocomplete_fields = ("group", "proxy")
+    list_select_related = ("group", "proxy", "workspace")
+    actions = ("enable_accounts", "disable_accounts", "assign_group", "assign_proxy")
+    readonly_fields = (
+        "credential_keys",
+        "session_stored",
+        "device_id",
+        "user_agent",
+        "created_at",
+        "updated_at",
+        "last_post_at",
+        "last_login_at",
+        "last_check_at",
+        "failed_attempts",
+        "cooldown_until",
+        "recent_events",
+    )
+    fieldsets = (
+        (None, {"fields": ("workspace", "platform", "handle", "external_id", "language", "timezone", "group", "proxy")}),
+        (
+            "Status and limits",
+            {
+                "fields": (
+                    "status",
+                    "status_reason",
+                    "cooldown_until",
+                    "failed_attempts",
+                    "posts_limit_per_day",
+                    "warmup_started_at",
+                )
+            },
+        ),
+        ("Secrets (write-only)", {"fields": ("credential_keys", "session_stored", "new_secret", "credentials_json")}),
+        ("Target options", {"fields": ("options",)}),
+        (
+            "Device and activity",
+            {"fields": ("device_id", "user_agent", "last_post_at", "last_login_at", "last_check_at", "created_at", "updated_at")},
+        ),
+        ("Recent status changes", {"fields": ("recent_events",)}),
+    )
+    # Filled in by account_create on add.
+    _create_fields = ("external_id", "timezone", "status", "status_reason", "posts_limit_per_day", "warmup_started_at")
+
+    def annotate_changelist(self, request, queryset):
+        since = timezone.now() - timedelta(hours=24)
+        published = Q(executions__status=ExecutionStatus.SUCCESS, executions__finished_at__gte=since)
+        return queryset.annotate(n_posts_24h=Count("executions", filter=published))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "platform"] if obj is not None else readonly
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            hidden = {"Device and activity", "Recent status changes"}
+            return [(title, opts) for title, opts in fieldsets if title not in hidden]
+        return fieldsets
+
+    # -- columns
+
+    @admin.display(description="status", ordering="status")
+    def account_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="proxy", ordering="proxy__host")
+    def proxy_display(self, obj):
+        if obj.proxy is None:
+            return "-"
+        return format_html("{} {}", obj.proxy.display_url, status_badge(obj.proxy))
+
+    @admin.display(description="posts 24 h", ordering="n_posts_24h")
+    def posts_24h(self, obj):
+        return obj.n_posts_24h
+
+    @admin.display(description="status reason")
+    def reason(self, obj):
+        return excerpt(obj.status_reason, 60)
+
+    # -- read-only form fields
+
+    @admin.display(description="stored credentials")
+    def credential_keys(self, obj):
+        return ", ".join(obj.credential_keys) or "none"
+
+    @admin.display(description="session stored")
+    def session_stored(self, obj):
+        return "yes" if obj.session else "no"
+
+    @admin.display(description="recent status changes")
+    def recent_events(self, obj):
+        events = list(obj.events.select_related("actor")[:10])
+        if not events:
+            return "none"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    date_format(timezone.localtime(e.created_at), "SHORT_DATETIME_FORMAT"),
+                    e.get_from_status_display() or "∅",
+                    e.get_to_status_display(),
+                    excerpt(e.reason, 100),
+                    e.actor or "system",
+                )
+                for e in events
+            ),
+        )
+        link = changelist_url(AccountEvent, account__id__exact=obj.pk)
+        return format_html('<table class="cp-events">{}</table><p><a href="{}">All status changes</a></p>', rows, link)
+
+    # -- saving through the services
+
+    def save_model(self, request, obj, form, change):
+        updates = getattr(form, "credential_updates", {})
+        if not change:
+            created = account_create(
+                workspace=obj.workspace,
+                platform=obj.platform,
+                handle=obj.handle,
+                language=obj.language,
+                group=obj.group,
+                proxy=obj.proxy,
+                credentials=updates,
+                options=obj.options,
+                actor=request.user,
+                **{name: form.cleaned_data[name] for name in self._create_fields if name in form.cleaned_data},
+            )
+            vars(obj).update(vars(created))
+            return
+
+        new_status, new_reason = obj.status, obj.status_reason
+        obj.status, obj.status_reason = form.initial.get("status", obj.status), form.initial.get("status_reason", "")
+        model_fields = {f.name for f in SocialAccount._meta.concrete_fields}
+        # Only what the form changed: workers update session, counters and timestamps concurrently.
+        fields = [name for name in form.changed_data if name in model_fields and name not in ("status", "status_reason")]
+        if updates:
+            obj.credentials = {**(obj.credentials or {}), **updates}
+            fields.append("credentials")
+        if fields:
+            obj.save(update_fields=[*fields, "updated_at"])
+        if (new_status, new_reason) != (obj.status, obj.status_reason):
+            until = obj.cooldown_until if new_status == AccountStatus.COOLDOWN else None
+            account_set_status(account=obj, status=new_status, reason=new_reason, until=until, actor=request.user)
+
+    # -- bulk actions
+
+    @admin.action(description="Enable selected accounts", permissions=["change"])
+    def enable_accounts(self, request, queryset):
+        changed = accounts_set_enabled(accounts=self.writable_or_warn(request, queryset), enabled=True, actor=request.user)
+        self.message_user(request, f"Enabled {changed} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable selected accounts", permissions=["change"])
+    def disable_accounts(self, request, queryset):
+        changed = accounts_set_enabled(accounts=self.writable_or_warn(request, queryset), enabled=False, actor=request.user)
+        self.message_user(request, f"Disabled {changed} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Assign a group to selected accounts…", permissions=["change"])
+    def assign_group(self, request, queryset):
+        return self._bulk_assign(
+            request,
+            queryset,
+            action="assign_group",
+            title="Assign a group",
+            choices=lambda ws: AccountGroup.objects.filter(workspace_id=ws),
+            label="Group",
+            empty_label="— no group (remove from group) —",
+            apply=lambda accounts, target: accounts_assign_group(accounts=accounts, group=target, actor=request.user),
+        )
+
+    @admin.action(description="Assign a proxy to selected accounts…", permissions=["change"])
+    def assign_proxy(self, request, queryset):
+        return self._bulk_assign(
+            request,
+            queryset,
+            action="assign_proxy",
+            title="Assign a proxy",
+            choices=lambda ws: Proxy.objects.filter(workspace_id=ws).annotate(n_accounts=Count("accounts")),
+            label="Proxy",
+            empty_label="— no proxy (direct connection) —",
+            apply=lambda accounts, target: accounts_assign_proxy(accounts=accounts, proxy=target, actor=request.user),
+            label_from_instance=_proxy_choice_label,
+        )
+
+    def _bulk_assign(self, request, queryset, *, action, title, choices, label, empty_label, apply, label_from_instance=None):
+        """Intermediate page: pick the group/proxy (of the accounts' one workspace), then call the service."""
+        accounts = self.writable_or_warn(request, queryset)
+        workspace_ids = list(accounts.order_by().values_list("workspace_id", flat=True).distinct()[:2])
+        if not workspace_ids:
+            self.message_user(request, "No selected account can be changed by you.", messages.WARNING)
+            return None
+        if len(workspace_ids) > 1:
+            self.message_user(request, "Select accounts of one workspace at a time.", messages.ERROR)
+            return None
+        form_kwargs = {
+            "queryset": choices(workspace_ids[0]),
+            "label": label,
+            "empty_label": empty_label,
+            "label_from_instance": label_from_instance,
+        }
+        if "apply" in request.POST:
+            form = AssignForm(request.POST, **form_kwargs)
+            if form.is_valid():
+                target = form.cleaned_data["target"]
+                try:
+                    count = apply(accounts, target)
+                except ValidationError as exc:
+                    self.message_validation_error(request, exc)
+                    return None
+                self.message_user(request, f"{label} {target or 'removed'}: {count} account(s) updated.", messages.SUCCESS)
+                return None
+        else:
+            form = AssignForm(**form_kwargs)
+        count = accounts.count()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "form": form,
+            "objects": accounts.select_related("group", "proxy")[:25],
+            "count": count,
+            "action": action,
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/accounts/socialaccount/bulk_assign.html", context)
+
+
+@admin.register(AccountEvent)
+class AccountEventAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    add_role = change_role = delete_role = None
+    list_display = ("created_at", "account_link", "from_badge", "to_badge", "reason_excerpt", "until", "actor", "workspace")
+    list_filter = (
+        "to_status",
+        "from_status",
+        ("account__platform", admin.ChoicesFieldListFilter),
+        ("workspace", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
+    search_fields = ("account__handle", "reason")
+    list_select_related = ("account", "actor", "workspace")
+
+    @admin.display(description="account", ordering="account__handle")
+    def account_link(self, obj):
+        return format_html('<a href="{}">{}</a>', change_url(obj.account), obj.account)
+
+    @admin.display(description="from", ordering="from_status")
+    def from_badge(self, obj):
+        return badge(obj.from_status, obj.get_from_status_display())
+
+    @admin.display(description="to", ordering="to_status")
+    def to_badge(self, obj):
+        return badge(obj.to_status, obj.get_to_status_display())
+
+    @admin.display(description="reason")
+    def reason_excerpt(self, obj):
+        return excerpt(obj.reason, 80)

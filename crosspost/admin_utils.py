@@ -1,0 +1,429 @@
+"""Shared admin machinery: workspace scoping, role-based permissions, write-only
+widgets and status badges.
+
+Django's model permissions are not used for tenant data: what a staff member may
+see and do is decided by their Membership role in the row's workspace
+(superusers: everything). Querysets, dropdowns and bulk actions are all scoped,
+so another workspace's rows are never listed, offered or changed.
+"""
+
+from collections.abc import Iterable
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import Model, QuerySet
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.models import ROLE_RANK, Membership, Role, Workspace
+from accounts.selectors import scope, workspaces_for
+
+# A role requirement that only superusers meet (creating or deleting a tenant).
+SUPERUSER = "superuser"
+
+_ROLES_CACHE = "_crosspost_member_roles"
+
+
+def member_roles(request) -> dict[int, str]:
+    """``{workspace_id: role}`` of the requesting user, read once per request.
+
+    The admin asks for permissions dozens of times per page (sidebar, actions,
+    every inline); one query per request keeps pages at a constant query count.
+    """
+    roles = getattr(request, _ROLES_CACHE, None)
+    if roles is None:
+        user = request.user
+        roles = {}
+        if user.is_authenticated and user.is_active:
+            roles = dict(Membership.objects.filter(user=user).values_list("workspace_id", "role"))
+        setattr(request, _ROLES_CACHE, roles)
+    return roles
+
+
+def _meets(role: str, min_role: str) -> bool:
+    return ROLE_RANK[Role(role)] >= ROLE_RANK[Role(min_role)]
+
+
+def role_allows(request, workspace_id: int | None, min_role: str | None) -> bool:
+    """Whether the user holds ``min_role`` in ``workspace_id`` (None: nobody; SUPERUSER: superusers)."""
+    user = request.user
+    if min_role is None or not (user.is_active and user.is_staff):
+        return False
+    if user.is_superuser:
+        return True
+    if min_role == SUPERUSER or workspace_id is None:
+        return False
+    role = member_roles(request).get(workspace_id)
+    return role is not None and _meets(role, min_role)
+
+
+def role_allows_somewhere(request, min_role: str | None) -> bool:
+    user = request.user
+    if min_role is None or not (user.is_active and user.is_staff):
+        return False
+    if user.is_superuser:
+        return True
+    if min_role == SUPERUSER:
+        return False
+    return any(_meets(role, min_role) for role in member_roles(request).values())
+
+
+def lowest_role(*roles: str | None) -> str | None:
+    """The least demanding of several role requirements (None entries ignored)."""
+    present = [role for role in roles if role is not None]
+    if not present:
+        return None
+    if all(role == SUPERUSER for role in present):
+        return SUPERUSER
+    return min((role for role in present if role != SUPERUSER), key=lambda role: ROLE_RANK[Role(role)])
+
+
+def workspace_path(model: type[Model]) -> str | None:
+    """The lookup from ``model`` to its workspace, or None if the model is not tenant-owned."""
+    if model is Workspace:
+        return "pk"
+    if any(field.name == "workspace" for field in model._meta.get_fields()):
+        return "workspace"
+    return None
+
+
+def scoped_choices(request, queryset: QuerySet, min_role: str | None) -> QuerySet:
+    """``queryset`` limited to the user's workspaces where they hold ``min_role``."""
+    path = workspace_path(queryset.model)
+    if path is None:
+        return queryset
+    if min_role is None:
+        return queryset.none()
+    if min_role == SUPERUSER:
+        return queryset if request.user.is_superuser else queryset.none()
+    return scope(queryset, request.user, min_role, field=path)
+
+
+def add_validation_error(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Put a service's or model's ValidationError on the form, on the named field when the form has it."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.error_dict.items():
+        if field == NON_FIELD_ERRORS or field not in form.fields:
+            prefix = "" if field == NON_FIELD_ERRORS else f"{field}: "
+            form.add_error(None, [f"{prefix}{message}" for error in errors for message in error.messages])
+        else:
+            form.add_error(field, errors)
+
+
+def validation_message(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+# --- Display helpers ---------------------------------------------------------------
+
+_TONES = {
+    "ok": {"active", "success", "ready", "completed"},
+    "warn": {"cooldown", "retry_wait", "checking", "partial", "pending", "scheduled", "queued", "info"},
+    "bad": {"banned", "failed", "proxy_error", "login_required"},
+    "busy": {"posting", "publishing", "unconfirmed"},
+    "off": {"disabled", "cancelled", "skipped", "draft"},
+}
+_TONE_OF = {value: tone for tone, values in _TONES.items() for value in values}
+
+
+def badge(value: str, label: str | None = None) -> str:
+    """A coloured status label; the colour says ok / attention / broken / in progress / off."""
+    if not value:
+        return "-"
+    return format_html('<span class="cp-badge cp-badge--{}">{}</span>', _TONE_OF.get(value, "off"), label or value)
+
+
+def status_badge(obj: Model, field: str = "status") -> str:
+    return badge(getattr(obj, field), getattr(obj, f"get_{field}_display")())
+
+
+def excerpt(text: str, length: int = 80) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def change_url(obj: Model) -> str:
+    opts = obj._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+
+
+def changelist_url(model: type[Model], **params: str) -> str:
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    if params:
+        url += "?" + "&".join(f"{key}={value}" for key, value in params.items())
+    return url
+
+
+# --- Write-only widgets ---------------------------------------------------------------
+
+
+class WriteOnlyTextInput(forms.TextInput):
+    """A text input that never renders a value, stored or submitted: the secret goes one way."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
+
+    def format_value(self, value):
+        return None
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    def __init__(self, attrs=None):
+        super().__init__({"autocomplete": "off", "spellcheck": "false", "rows": 3, **(attrs or {})})
+
+    def format_value(self, value):
+        return None
+
+
+# --- Forms and admins --------------------------------------------------------------------
+
+
+class WorkspaceModelForm(forms.ModelForm):
+    """Base form of scoped admins.
+
+    ``workspace`` is read-only on change forms; ModelForm would then skip every
+    unique constraint that names it (e.g. group name per workspace) and let a
+    duplicate through to an IntegrityError. It is validated here anyway.
+    """
+
+    # Set by WorkspaceScopedAdmin.get_form: the request the form serves.
+    admin_request = None
+    always_validate: tuple[str, ...] = ("workspace",)
+
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        names = {field.name: field.attname for field in self.instance._meta.concrete_fields}
+        for name in self.always_validate:
+            attname = names.get(name, name)
+            if name not in self.fields and name not in self._errors and getattr(self.instance, attname, None) not in (None, ""):
+                exclude.discard(name)
+        return exclude
+
+
+class _ScopedFormfields:
+    """FK and M2M choices limited to the workspaces where the user may write this model."""
+
+    def write_role(self) -> str | None:
+        return lowest_role(self.add_role, self.change_role)
+
+    def _scoped_queryset(self, db_field, request, queryset: QuerySet | None) -> QuerySet | None:
+        remote = db_field.remote_field.model
+        if workspace_path(remote) is None:
+            return queryset
+        if queryset is None:
+            queryset = self.get_field_queryset(None, db_field, request)
+        if queryset is None:
+            queryset = remote._default_manager.all()
+        return scoped_choices(request, queryset, self.write_role())
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        queryset = self._scoped_queryset(db_field, request, kwargs.get("queryset"))
+        if queryset is not None:
+            kwargs["queryset"] = queryset
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        queryset = self._scoped_queryset(db_field, request, kwargs.get("queryset"))
+        if queryset is not None:
+            kwargs["queryset"] = queryset
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class AnnotatedChangeList(ChangeList):
+    """A changelist whose rows carry the admin's ``annotate_changelist`` aggregates.
+
+    Only the listed (filtered, searched, ordered) rows are annotated, so columns
+    can sort by the aggregates while the list filters' choices and the
+    unfiltered total run on the plain queryset, without the aggregates' joins.
+    """
+
+    def get_queryset(self, request, exclude_parameters=None):
+        plain = self.root_queryset
+        self.root_queryset = self.model_admin.annotate_changelist(request, plain)
+        try:
+            return super().get_queryset(request, exclude_parameters)
+        finally:
+            self.root_queryset = plain
+
+
+class WorkspaceScopedAdmin(_ScopedFormfields):
+    """Mixin for ModelAdmins of tenant-owned models (put it before admin.ModelAdmin).
+
+    ``workspace_field`` is the lookup from the model to its workspace
+    (``"workspace"``, ``"asset__workspace"``, ``"pk"`` for Workspace itself).
+    Each ``*_role`` is the Membership role needed in the row's workspace; None
+    means nobody (read-only audit data), SUPERUSER means superusers only.
+    """
+
+    workspace_field = "workspace"
+    view_role: str | None = Role.VIEWER
+    add_role: str | None = Role.ADMIN
+    change_role: str | None = Role.ADMIN
+    delete_role: str | None = Role.ADMIN
+    # Fields holding secrets: offered only to users who may change the object, never shown read-only.
+    write_only_fields: tuple[str, ...] = ()
+    # Audit rows that are read-only in their own admin but go when their owner is deleted.
+    deletes_with: tuple[type[Model], ...] = ()
+    form = WorkspaceModelForm
+
+    # -- scoping
+
+    def get_queryset(self, request):
+        return scope(super().get_queryset(request), request.user, self.view_role, self.workspace_field)
+
+    def get_changelist(self, request, **kwargs):
+        return AnnotatedChangeList
+
+    def annotate_changelist(self, request, queryset: QuerySet) -> QuerySet:
+        """Per-row aggregates for list columns, so display methods never query per row."""
+        return queryset
+
+    def workspace_id_of(self, obj: Model) -> int | None:
+        *path, last = self.workspace_field.split("__")
+        if last == "pk":
+            return obj.pk
+        for part in path:
+            obj = getattr(obj, part)
+            if obj is None:
+                return None
+        return getattr(obj, f"{last}_id")
+
+    def writable(self, request, queryset: QuerySet, role: str | None = None) -> QuerySet:
+        """The selected rows the user may change, as a plain queryset for services.
+
+        Plain: without list annotations (GROUP BY), which row locks
+        (SELECT … FOR UPDATE) and updates in services do not accept.
+        """
+        plain = self.model._default_manager.filter(pk__in=queryset.order_by().values("pk"))
+        role = role or self.change_role
+        if role is None:
+            return plain.none()
+        if role == SUPERUSER:
+            return plain if request.user.is_superuser else plain.none()
+        return scope(plain, request.user, role, self.workspace_field)
+
+    def writable_or_warn(self, request, queryset: QuerySet, role: str | None = None) -> QuerySet:
+        allowed = self.writable(request, queryset, role)
+        skipped = queryset.count() - allowed.count()
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected item(s) are in a workspace where your role does not allow this; they were left alone.",
+                messages.WARNING,
+            )
+        return allowed
+
+    def message_validation_error(self, request, exc: ValidationError, prefix: str = "") -> None:
+        self.message_user(request, f"{prefix}{validation_message(exc)}", messages.ERROR)
+
+    # -- permissions (roles, not Django model permissions)
+
+    def _allowed(self, request, min_role: str | None, obj: Model | None = None) -> bool:
+        if obj is None:
+            return role_allows_somewhere(request, min_role)
+        return role_allows(request, self.workspace_id_of(obj), min_role)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff and (request.user.is_superuser or bool(member_roles(request)))
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, self.view_role, obj)
+
+    def has_add_permission(self, request):
+        return self._allowed(request, self.add_role)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, self.change_role, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, self.delete_role, obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        owned = {str(model._meta.verbose_name) for model in self.deletes_with}
+        return deleted, counts, {name for name in perms_needed if str(name) not in owned}, protected
+
+    # -- forms
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.admin_request = request
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        # Moving a row between tenants would strand its relations: the workspace is chosen once.
+        if obj is not None and self.workspace_field == "workspace" and "workspace" not in readonly:
+            readonly.append("workspace")
+        return readonly
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.write_only_fields or self._form_is_writable(request, obj):
+            return fieldsets
+        return _without_fields(fieldsets, self.write_only_fields)
+
+    def _form_is_writable(self, request, obj) -> bool:
+        return self.has_add_permission(request) if obj is None else self.has_change_permission(request, obj)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if self.workspace_field == "workspace" and "workspace" not in initial and self.add_role not in (None, SUPERUSER):
+            choices = list(workspaces_for(request.user, self.add_role).values_list("pk", flat=True)[:2])
+            if len(choices) == 1:
+                initial["workspace"] = choices[0]
+        return initial
+
+
+def _without_fields(fieldsets, names: Iterable[str]):
+    names = set(names)
+    result = []
+    for title, options in fieldsets:
+        fields = [
+            tuple(f for f in field if f not in names) if isinstance(field, (list, tuple)) else field
+            for field in options.get("fields", ())
+            if not (isinstance(field, str) and field in names)
+        ]
+        result.append((title, {**options, "fields": fields}))
+    return result
+
+
+class WorkspaceScopedInline(_ScopedFormfields):
+    """Mixin for inlines; permissions follow the role in the parent object's workspace."""
+
+    parent_workspace_field = "workspace"
+    view_role: str | None = Role.VIEWER
+    add_role: str | None = Role.ADMIN
+    change_role: str | None = Role.ADMIN
+    delete_role: str | None = Role.ADMIN
+
+    def _allowed(self, request, min_role: str | None, obj: Model | None) -> bool:
+        if obj is None:
+            return role_allows_somewhere(request, min_role)
+        return role_allows(request, getattr(obj, f"{self.parent_workspace_field}_id"), min_role)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, self.view_role, obj)
+
+    def has_add_permission(self, request, obj):
+        return self._allowed(request, self.add_role, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, self.change_role, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, self.delete_role, obj)
+
+
+class ReadOnlyInline(WorkspaceScopedInline, admin.TabularInline):
+    """A list of related rows shown on the parent's page; changed elsewhere, through services."""
+
+    add_role = change_role = delete_role = None
+    extra = 0
+    show_change_link = True
+    can_delete = False

@@ -1,0 +1,316 @@
+"""Admin for posts and their media.
+
+A post's content can be edited while it is a draft or scheduled (posts.services
+enforces it); once the planner has created executions, per-account captions are
+edited on the executions and the post is only cancelled (publishing.services).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
+from django.utils.html import format_html
+
+from accounts.models import Role
+from crosspost.admin_utils import (
+    ReadOnlyInline,
+    WorkspaceModelForm,
+    WorkspaceScopedAdmin,
+    WorkspaceScopedInline,
+    status_badge,
+)
+from media.admin import asset_thumbnail
+from publishing.admin import remote_link
+from publishing.models import Execution, ExecutionStatus
+from publishing.planner import post_publish
+from publishing.services import post_cancel
+
+from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
+from .services import EDITABLE_FIELDS, post_create, post_delete, post_set_media, post_update
+from .services import EDITABLE_STATUSES as EDITABLE_POST_STATUSES
+
+
+def _workspace_of(form: forms.ModelForm):
+    return form.cleaned_data.get("workspace") or (form.instance.workspace if form.instance.workspace_id else None)
+
+
+class PostForm(WorkspaceModelForm):
+    class Meta:
+        model = Post
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        workspace = _workspace_of(self)
+        if workspace is None:
+            return cleaned
+        for name in ("target_groups", "target_accounts"):
+            foreign = [str(item) for item in cleaned.get(name) or () if item.workspace_id != workspace.pk]
+            if foreign:
+                self.add_error(name, f"Not in the post's workspace ({workspace}): {', '.join(foreign)}.")
+        return cleaned
+
+
+class PostMediaInlineForm(forms.ModelForm):
+    def _get_validation_exclusions(self):
+        # Positions are only an order here: post_set_media renumbers them 0…n-1 on save,
+        # so a swap of two positions must not trip the (post, position) constraint.
+        exclude = super()._get_validation_exclusions()
+        exclude.add("position")
+        return exclude
+
+
+class PostMediaFormSet(BaseInlineFormSet):
+    """Checks what post_set_media would refuse, so it shows on the form instead of failing the save."""
+
+    def kept_assets(self) -> list:
+        rows = [
+            (form.cleaned_data["position"] or 0, index, form.cleaned_data["asset"])
+            for index, form in enumerate(self.forms)
+            if getattr(form, "cleaned_data", None) and form.cleaned_data.get("asset") and not form.cleaned_data.get("DELETE")
+        ]
+        return [asset for *_, asset in sorted(rows, key=lambda row: row[:2])]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        workspace_id = self.instance.workspace_id
+        seen = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            asset = data.get("asset")
+            if asset is None or data.get("DELETE"):
+                continue
+            if workspace_id and asset.workspace_id != workspace_id:
+                form.add_error("asset", "This media belongs to another workspace.")
+            if asset.pk in seen:
+                form.add_error("asset", "This media is already in the post.")
+            seen.add(asset.pk)
+        if len(self.kept_assets()) > MAX_MEDIA_PER_POST:
+            raise ValidationError(f"A post carries at most {MAX_MEDIA_PER_POST} media.")
+
+
+class PostMediaInline(WorkspaceScopedInline, admin.TabularInline):
+    model = PostMedia
+    form = PostMediaInlineForm
+    formset = PostMediaFormSet
+    add_role = change_role = delete_role = Role.EDITOR
+    autocomplete_fields = ("asset",)
+    fields = ("position", "asset", "preview")
+    readonly_fields = ("preview",)
+    extra = 0
+    max_num = MAX_MEDIA_PER_POST
+    ordering = ("position",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("asset")
+
+    def _allowed(self, request, min_role, obj):
+        # A post's media is fixed once it is being published.
+        if obj is not None and min_role != self.view_role and obj.status not in EDITABLE_POST_STATUSES:
+            return False
+        return super()._allowed(request, min_role, obj)
+
+    @admin.display(description="preview")
+    def preview(self, obj):
+        return asset_thumbnail(obj.asset if obj.asset_id else None)
+
+
+class ExecutionInline(ReadOnlyInline):
+    model = Execution
+    fields = ("account", "execution_status", "scheduled_for", "attempts", "remote_link", "error_message")
+    readonly_fields = fields
+    ordering = ("scheduled_for", "id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account")
+
+    @admin.display(description="status")
+    def execution_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="published at")
+    def remote_link(self, obj):
+        return remote_link(obj)
+
+
+@admin.register(Post)
+class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    form = PostForm
+    add_role = change_role = Role.EDITOR
+    # Deleting removes the executions' history too: admins only, and never while publishing.
+    delete_role = Role.ADMIN
+    deletes_with = (PostMedia,)
+    list_display = (
+        "__str__",
+        "post_status",
+        "media_type",
+        "priority",
+        "scheduled_at",
+        "progress",
+        "author",
+        "created_at",
+        "workspace",
+    )
+    list_display_links = ("__str__",)
+    list_filter = (
+        "status",
+        "media_type",
+        "priority",
+        ("author", admin.RelatedOnlyFieldListFilter),
+        ("workspace", admin.RelatedOnlyFieldListFilter),
+        "scheduled_at",
+    )
+    search_fields = ("title", "caption")
+    list_select_related = ("author", "workspace")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("target_groups", "target_accounts")
+    readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at")
+    fieldsets = (
+        (None, {"fields": ("workspace", "title", "caption", "language", "media_type")}),
+        ("Targets", {"fields": ("target_groups", "target_accounts")}),
+        ("Schedule", {"fields": ("priority", "scheduled_at")}),
+        ("Per-platform options", {"fields": ("options",), "classes": ("collapse",)}),
+        ("State", {"fields": ("status", "author", "created_at", "updated_at", "finished_at")}),
+    )
+    inlines = (PostMediaInline, ExecutionInline)
+    actions = ("publish_posts", "preview_plans", "cancel_posts")
+
+    def annotate_changelist(self, request, queryset):
+        return queryset.annotate(
+            n_executions=Count("executions"),
+            n_success=Count("executions", filter=Q(executions__status=ExecutionStatus.SUCCESS)),
+            n_failed=Count("executions", filter=Q(executions__status=ExecutionStatus.FAILED)),
+        )
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status not in EDITABLE_POST_STATUSES:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.status == PostStatus.PUBLISHING:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="status", ordering="status")
+    def post_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="published", ordering="n_success")
+    def progress(self, obj):
+        if not obj.n_executions:
+            return "-"
+        failed = format_html(' <span class="cp-failed">{} failed</span>', obj.n_failed) if obj.n_failed else ""
+        return format_html(
+            '<span class="cp-progress"><meter min="0" max="{}" value="{}"></meter>{}/{}{}</span>',
+            obj.n_executions,
+            obj.n_success,
+            obj.n_success,
+            obj.n_executions,
+            failed,
+        )
+
+    # -- saving through posts.services
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        targets = {name: form.cleaned_data[name] for name in ("target_groups", "target_accounts") if name in form.cleaned_data}
+        if change:
+            post_update(post=obj, actor=request.user, **targets, **fields)
+        else:
+            created = post_create(workspace=obj.workspace, author=request.user, **targets, **fields)
+            vars(obj).update(vars(created))
+
+    def save_related(self, request, form, formsets, change):
+        # Targets were set by the service in save_model; media go through post_set_media.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change)
+
+    def save_formset(self, request, form, formset, change):
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if formset.model is PostMedia and formset.has_changed():
+            post_set_media(post=form.instance, assets=formset.kept_assets())
+
+    def delete_model(self, request, obj):
+        post_delete(post=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for post in queryset:
+            post_delete(post=post, actor=request.user)
+
+    @admin.action(description="Publish now (plan executions on every target account)", permissions=["change"])
+    def publish_posts(self, request, queryset):
+        self._plan(request, queryset, dry_run=False)
+
+    @admin.action(description="Preview the plan (dry run, nothing is saved)", permissions=["change"])
+    def preview_plans(self, request, queryset):
+        self._plan(request, queryset, dry_run=True)
+
+    def _plan(self, request, queryset, *, dry_run: bool) -> None:
+        """Run the planner and report per post: planned, existing, blocked (with the first reasons)."""
+        for post in self.writable_or_warn(request, queryset):
+            try:
+                plan = post_publish(post=post, actor=request.user, dry_run=dry_run)
+            except ValidationError as exc:
+                self.message_user(request, f"{post}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            summary = plan.as_dict()
+            verb = "would plan" if dry_run else "planned"
+            first = min((e.scheduled_for for e in plan.entries if e.scheduled_for), default=None)
+            when = f", first at {timezone.localtime(first):%Y-%m-%d %H:%M %Z}" if first else ""
+            self.message_user(
+                request,
+                f"{post}: {verb} {summary['planned']} execution(s){when}; {summary['existing']} already existed; "
+                f"{summary['blocked']} blocked.",
+                messages.SUCCESS if summary["planned"] or summary["existing"] else messages.WARNING,
+            )
+            blocked = [e for e in plan.entries if e.status == "blocked"]
+            reasons: dict[str, list[str]] = {}
+            for entry in blocked:
+                reasons.setdefault("; ".join(entry.problems), []).append(entry.handle)
+            for reason, handles in list(reasons.items())[:10]:
+                shown = ", ".join(handles[:5]) + (f" and {len(handles) - 5} more" if len(handles) > 5 else "")
+                self.message_user(request, f"Blocked ({shown}): {reason}", messages.WARNING)
+
+    @admin.action(description="Cancel selected posts", permissions=["change"])
+    def cancel_posts(self, request, queryset):
+        cancelled, problems = 0, []
+        for post in self.writable_or_warn(request, queryset):
+            try:
+                result = post_cancel(post=post, actor=request.user)
+            except ValidationError as exc:
+                problems.append(f"{post}: {' '.join(exc.messages)}")
+                continue
+            cancelled += 1
+            if result["in_flight"]:
+                self.message_user(
+                    request,
+                    f"{post}: {result['in_flight']} execution(s) already posting will finish and be reported.",
+                    messages.WARNING,
+                )
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} post(s).", messages.SUCCESS)
+        for problem in problems:
+            self.message_user(request, problem, messages.ERROR)
+
+
+@admin.register(PostMedia)
+class PostMediaAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    """Which post uses which asset. Read-only: media are edited on the post (through post_set_media)."""
+
+    workspace_field = "post__workspace"
+    add_role = change_role = delete_role = None
+    list_display = ("post", "position", "asset", "preview")
+    list_select_related = ("post", "asset")
+    list_filter = ("asset__kind",)
+    search_fields = ("post__title", "asset__original_name")
+    fields = ("post", "asset", "position", "preview")
+    readonly_fields = fields
+
+    @admin.display(description="preview")
+    def preview(self, obj):
+        return asset_thumbnail(obj.asset)
