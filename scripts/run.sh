@@ -32,10 +32,17 @@ pids+=($!)
 .venv/bin/celery -A crosspost beat --loglevel INFO >var/log/beat.log 2>&1 &
 pids+=($!)
 
-for _ in $(seq 100); do
-  curl -fs -o /dev/null "http://$HOST:$PORT/health/" && break
-  sleep 0.3
+# The first worker and beat heartbeats take a few seconds: wait for a green /health/.
+healthy=no
+for _ in $(seq 120); do
+  if curl -fs -o /dev/null "http://$HOST:$PORT/health/"; then healthy=yes; break; fi
+  sleep 0.5
 done
+if [ "$healthy" = no ]; then
+  echo "WARNING: /health/ is not green yet:" >&2
+  curl -s "http://$HOST:$PORT/health/" >&2 || true
+  echo >&2
+fi
 cat <<MSG
 
   Crosspost is running.
