@@ -374,3 +374,17 @@ def test_it_serves_swagger_ui_assets_locally(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"cdn.jsdelivr" not in response.content and b"unpkg.com" not in response.content
+
+
+@pytest.mark.django_db
+def test_it_merges_refreshed_credentials_encrypted():
+    from accounts.services import account_save_session, account_update_credentials
+
+    account = SocialAccountFactory(platform="youtube", credentials={"refresh_token": "rt-1", "access_token": "at-old"})
+    account_update_credentials(account=account, updates={"access_token": "at-new"})
+    account_save_session(account=account, session={"cookie": "c-1"}, logged_in=True)
+    fresh = SocialAccount.objects.get(pk=account.pk)
+    assert fresh.credentials == {"refresh_token": "rt-1", "access_token": "at-new"}
+    assert fresh.session == {"cookie": "c-1"} and fresh.last_login_at is not None
+    raw = raw_column("accounts_socialaccount", "credentials", account.pk)
+    assert "at-new" not in raw and raw.startswith("gAAAAA")
