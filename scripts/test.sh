@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/bootstrap.sh requirements-dev.txt
+scripts/system-deps.sh
 eval "$(scripts/services.sh start)"
 export CROSSPOST_REQUIRE_SERVICES=1 TEST_REDIS_URL
 export CROSSPOST_VAR_DIR=${CROSSPOST_VAR_DIR:-$(mktemp -d /tmp/crosspost-test-var.XXXXXX)}
