@@ -39,6 +39,7 @@ from media.models import Rendition
 from posts.models import PostMedia
 from publishing.models import ActivityLog, ExecutionStatus, SandboxPost
 
+from .login import LoginUnsupported, account_login
 from .models import (
     PLATFORM_SECRET_KEY,
     AccountEvent,
@@ -66,6 +67,7 @@ from .services import (
 )
 
 User = get_user_model()
+LOGIN_ACTION_LIMIT = 10
 
 
 def _count_in(model, related_field: str) -> Coalesce:
@@ -460,7 +462,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     search_fields = ("handle", "external_id", "group__name")
     autocomplete_fields = ("group", "proxy")
     list_select_related = ("group", "proxy", "workspace")
-    actions = ("enable_accounts", "disable_accounts", "assign_group", "assign_proxy")
+    actions = ("enable_accounts", "disable_accounts", "assign_group", "assign_proxy", "log_in")
     readonly_fields = (
         "credential_keys",
         "session_stored",
@@ -614,6 +616,22 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def disable_accounts(self, request, queryset):
         changed = accounts_set_enabled(accounts=self.writable_or_warn(request, queryset), enabled=False, actor=request.user)
         self.message_user(request, f"Disabled {changed} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Log in selected accounts on their platform", permissions=["change"])
+    def log_in(self, request, queryset):
+        """Each login is a platform round trip made while the operator waits: a few accounts at a time."""
+        accounts = self.writable_or_warn(request, queryset).select_related("proxy", "workspace")
+        if accounts.count() > LOGIN_ACTION_LIMIT:
+            self.message_user(
+                request, f"Logging in the first {LOGIN_ACTION_LIMIT} accounts; select the others next.", messages.WARNING
+            )
+        for account in accounts[:LOGIN_ACTION_LIMIT]:
+            try:
+                health = account_login(account=account, actor=request.user)
+            except LoginUnsupported as exc:
+                self.message_user(request, f"{account}: {exc}", messages.WARNING)
+                continue
+            self.message_user(request, f"{account}: {health.detail}", messages.SUCCESS if health.ok else messages.ERROR)
 
     @admin.action(description="Assign a group to selected accounts…", permissions=["change"])
     def assign_group(self, request, queryset):

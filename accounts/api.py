@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -13,13 +13,17 @@ from crosspost.api import (
     ScopedPrimaryKeyRelatedField,
     WorkspaceOwnedSerializer,
     WorkspaceScopedMixin,
+    default_workspace,
     same_workspace_errors,
 )
 from crosspost.logging import redact
 from publishing.activity import log_activity
 from publishing.models import LogStatus
 
-from .models import AccountGroup, Proxy, Role, SocialAccount, parse_proxy_url
+from .health import account_check
+from .login import LoginUnsupported, account_login
+from .models import AccountGroup, Proxy, Role, SocialAccount, Workspace, parse_proxy_url
+from .proxies import proxies_import, proxy_check
 from .services import (
     account_create,
     account_set_status,
@@ -162,6 +166,17 @@ class AccountSerializer(WorkspaceOwnedSerializer):
         return instance
 
 
+class HealthSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()
+    account_status = serializers.CharField(allow_null=True, help_text="The account state a failed check implies.")
+
+
+class AccountCheckSerializer(serializers.Serializer):
+    health = HealthSerializer()
+    account = AccountSerializer(help_text="The account after the check.")
+
+
 class AccountViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     """Social accounts. Admins and owners write; secrets are write-only."""
 
@@ -182,19 +197,58 @@ class AccountViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         )
         instance.delete()
 
-    @extend_schema(request=None, responses={501: DetailSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "AccountLoginResult",
+                {
+                    "ok": serializers.BooleanField(),
+                    "detail": serializers.CharField(),
+                    "status": serializers.CharField(help_text="The account's status after the login."),
+                    "account": AccountSerializer(),
+                },
+            ),
+            400: DetailSerializer,
+        },
+    )
     @action(detail=True, methods=["post"])
     def login(self, request, pk=None):
-        """Log the account in on its platform and store the session."""
-        self.get_object()
-        return not_implemented("Logging in to a platform arrives with the platform adapters (not implemented yet).")
+        """Log the account in on its platform now and store the session (with a stored
+        session: prove it still works). Success reactivates a login_required account;
+        a refusal moves it to login_required. Platforms without sessions answer 400."""
+        account = self.get_object()
+        try:
+            health = account_login(account=account, actor=request.user)
+        except LoginUnsupported as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        account = self.get_queryset().get(pk=account.pk)
+        return Response(
+            {
+                "ok": health.ok,
+                "detail": health.detail,
+                "status": account.status,
+                "account": AccountSerializer(account, context=self.get_serializer_context()).data,
+            }
+        )
 
-    @extend_schema(request=None, responses={501: DetailSerializer})
+    @extend_schema(request=None, responses={200: AccountCheckSerializer})
     @action(detail=True, methods=["post"])
     def check(self, request, pk=None):
-        """Check that the account's credentials and session still work."""
-        self.get_object()
-        return not_implemented("Checking an account arrives with the platform adapters (not implemented yet).")
+        """Check the account on its platform now (through its proxy) and apply the status it implies.
+
+        A failed proxy is first rotated to a free reserve; a passing check recovers
+        proxy_error and login_required accounts; banned and disabled ones never change.
+        """
+        account = self.get_object()
+        health = account_check(account=account, actor=request.user)
+        account = self.get_queryset().get(pk=account.pk)
+        return Response(
+            {
+                "health": {"ok": health.ok, "detail": redact(health.detail), "account_status": health.account_status},
+                "account": AccountSerializer(account, context=self.get_serializer_context()).data,
+            }
+        )
 
 
 # --- Groups ------------------------------------------------------------------------------
@@ -371,6 +425,42 @@ class ProxySerializer(WorkspaceOwnedSerializer):
         return instance
 
 
+class ProxyCheckResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    status = serializers.CharField()
+    exit_ip = serializers.IPAddressField(allow_null=True)
+    latency_ms = serializers.IntegerField(allow_null=True)
+    success_rate = serializers.FloatField()
+    error = serializers.CharField()
+    accounts_to_recheck = serializers.ListField(
+        child=serializers.CharField(), help_text="proxy_error accounts of a recovered proxy, due for an account check."
+    )
+
+
+class ProxyCheckSerializer(serializers.Serializer):
+    result = ProxyCheckResultSerializer()
+    proxy = ProxySerializer(help_text="The proxy after the check.")
+
+
+class ProxyImportSerializer(serializers.Serializer):
+    workspace = serializers.PrimaryKeyRelatedField(
+        queryset=Workspace.objects.all(), required=False, help_text="Optional when you are an admin of one workspace only."
+    )
+    text = serializers.CharField(
+        trim_whitespace=False, style={"base_template": "textarea.html"}, help_text="One proxy URL per line; # starts a comment."
+    )
+    country = serializers.CharField(required=False, allow_blank=True, default="", help_text="ISO country code for all of them.")
+    max_accounts = serializers.IntegerField(min_value=1, default=1)
+    skip_invalid = serializers.BooleanField(default=False, help_text="Import the good lines and report the bad ones.")
+
+
+class ProxyImportReportSerializer(serializers.Serializer):
+    lines = serializers.IntegerField(help_text="Proxy lines read.")
+    created = serializers.IntegerField()
+    proxies = serializers.ListField(child=serializers.DictField(), help_text="id and display_url of each created proxy.")
+    errors = serializers.ListField(child=serializers.DictField(), help_text="line, text (credentials redacted) and message.")
+
+
 class ProxyViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     queryset = Proxy.objects.annotate(accounts_count=Count("accounts")).order_by("host", "port", "pk")
     serializer_class = ProxySerializer
@@ -385,9 +475,39 @@ class ProxyViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer):
         reread_annotated(self, serializer)
 
-    @extend_schema(request=None, responses={501: DetailSerializer})
+    @extend_schema(request=None, responses={200: ProxyCheckSerializer})
     @action(detail=True, methods=["post"])
     def check(self, request, pk=None):
-        """Measure the proxy's latency and exit IP."""
-        self.get_object()
-        return not_implemented("Proxy checks arrive with the platform adapters' HTTP client (not implemented yet).")
+        """Fetch PROXY_CHECK_URL through the proxy now: exit IP, latency, status and success rate."""
+        proxy = self.get_object()
+        result = proxy_check(proxy=proxy, actor=request.user)
+        proxy = self.get_queryset().get(pk=proxy.pk)
+        return Response(
+            {
+                "result": {**result.as_dict(), "error": redact(result.error)},
+                "proxy": ProxySerializer(proxy, context=self.get_serializer_context()).data,
+            }
+        )
+
+    @extend_schema(request=ProxyImportSerializer, responses={201: ProxyImportReportSerializer, 400: ProxyImportReportSerializer})
+    @action(detail=False, methods=["post"], url_path="import", url_name="import")
+    def import_proxies(self, request):
+        """Import many proxies: one URL per line; blank lines and # comments are ignored.
+
+        Every line is validated first; with any bad line nothing is imported (400 with
+        line-numbered errors) unless ``skip_invalid`` is true.
+        """
+        serializer = ProxyImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        workspace = data.get("workspace") or default_workspace(request, Role.ADMIN)
+        report = proxies_import(
+            workspace=workspace,
+            text=data["text"],
+            country=data["country"],
+            max_accounts=data["max_accounts"],
+            skip_invalid=data["skip_invalid"],
+            actor=request.user,
+        )
+        refused = bool(report.errors) and not data["skip_invalid"]
+        return Response(report.as_dict(), status=status.HTTP_400_BAD_REQUEST if refused else status.HTTP_201_CREATED)

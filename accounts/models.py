@@ -167,7 +167,10 @@ def parse_proxy_url(raw: str) -> dict:
     raw = (raw or "").strip()
     if not raw:
         raise ValidationError(_("Enter a proxy URL such as http://user:pass@203.0.113.5:8080."))
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise ValidationError(_("The proxy URL cannot be parsed (%(error)s)."), params={"error": exc}) from None
     scheme = parts.scheme.lower()
     if scheme == "socks5h":
         scheme = "socks5"

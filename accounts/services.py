@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from publishing.activity import log_activity
 from publishing.models import LogStatus
+from publishing.notifications import notify_account_problem
 
 from .models import (
     PLATFORM_SECRET_KEY,
@@ -30,16 +31,16 @@ _ANDROID_DEVICES = [
     ("30/11", "440dpi", "1080x2400", "OnePlus", "IN2013", "OnePlus8", "qcom"),
     ("31/12", "420dpi", "1080x2400", "Google", "Pixel 6", "oriole", "gs101"),
 ]
-_IG_APP_VERSION = "269.0.0.18.75"
+# The app version instagrapi 3.x logs in as; its version code ends the user agent.
+_IG_APP_VERSION, _IG_VERSION_CODE = "449.0.0.52.84", "1079242191"
 
 
 def generate_device() -> tuple[str, str]:
     """A stable random device id and matching mobile user agent for a new account."""
     android, dpi, res, maker, model, device, cpu = secrets.choice(_ANDROID_DEVICES)
     device_id = f"android-{secrets.token_hex(8)}"
-    user_agent = (
-        f"Instagram {_IG_APP_VERSION} Android ({android}; {dpi}; {res}; {maker}; {model}; {device}; {cpu}; en_US; 314665256)"
-    )
+    hardware = f"{android}; {dpi}; {res}; {maker}; {model}; {device}; {cpu}"
+    user_agent = f"Instagram {_IG_APP_VERSION} Android ({hardware}; en_US; {_IG_VERSION_CODE})"
     return device_id, user_agent
 
 
@@ -152,6 +153,8 @@ def account_set_status(
         until=until,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    if previous != status:
+        notify_account_problem(account, status, reason)  # banned / login_required / proxy_error only; never raises
     failed = status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
     log_activity(
         action="account.status",
@@ -245,3 +248,28 @@ def proxy_create(*, workspace: Workspace, url: str, country: str = "", max_accou
 def proxy_update_url(*, proxy: Proxy, url: str) -> None:
     for key, value in proxy_fields_from_url(url).items():
         setattr(proxy, key, value)
+
+
+def account_update_credentials(*, account: SocialAccount, updates: dict, remove: tuple[str, ...] = ()) -> None:
+    """Merge refreshed secrets (e.g. a new OAuth access token) into the encrypted credentials.
+
+    Reads the current value under a row lock so two workers refreshing at once
+    do not drop each other's keys.
+    """
+    with transaction.atomic():
+        current = SocialAccount.objects.select_for_update().only("credentials").get(pk=account.pk).credentials or {}
+        merged = {k: v for k, v in {**current, **updates}.items() if k not in remove}
+        SocialAccount.objects.filter(pk=account.pk).update(credentials=merged, updated_at=timezone.now())
+    account.credentials = merged
+
+
+def account_save_session(*, account: SocialAccount, session: dict, logged_in: bool = False) -> None:
+    """Persist a platform session (instagrapi settings, cookies), encrypted; optionally stamp last_login_at."""
+    now = timezone.now()
+    fields = {"session": session, "updated_at": now}
+    if logged_in:
+        fields["last_login_at"] = now
+    SocialAccount.objects.filter(pk=account.pk).update(**fields)
+    account.session = session
+    if logged_in:
+        account.last_login_at = now

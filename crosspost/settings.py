@@ -157,6 +157,21 @@ MAX_UPLOAD_SIZE_MB = env.int("MAX_UPLOAD_SIZE_MB", default=512)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# --- Media pipeline (media/): probing, renditions, cleanup ---------------------------------
+# ffmpeg: this binary, else `ffmpeg` on PATH, else the one in the imageio-ffmpeg wheel.
+FFMPEG_BINARY = env.str("FFMPEG_BINARY", default="")
+MEDIA_MAX_IMAGE_PIXELS = env.int("MEDIA_MAX_IMAGE_PIXELS", default=60_000_000)
+MEDIA_MAX_VIDEO_PIXELS = env.int("MEDIA_MAX_VIDEO_PIXELS", default=8192 * 4320)
+# A crop that would drop more than this share of the picture pads on a blurred copy instead.
+MEDIA_MAX_CROP_LOSS = env.float("MEDIA_MAX_CROP_LOSS", default=0.4)
+MEDIA_X264_PRESET = env.str("MEDIA_X264_PRESET", default="veryfast")
+MEDIA_X264_CRF = env.int("MEDIA_X264_CRF", default=21)
+MEDIA_RENDER_TIME_LIMIT_SECONDS = env.int("MEDIA_RENDER_TIME_LIMIT_SECONDS", default=1800)
+# Originals and renditions of posts finished longer ago than this are deleted.
+MEDIA_RETENTION_DAYS = env.int("MEDIA_RETENTION_DAYS", default=30)
+if not 0 <= MEDIA_MAX_CROP_LOSS < 1:
+    raise ImproperlyConfigured(f"MEDIA_MAX_CROP_LOSS must be in [0, 1), not {MEDIA_MAX_CROP_LOSS}.")
+
 S3_BUCKET = env.str("S3_BUCKET", default="")
 if S3_BUCKET:
     _s3_options = {
@@ -167,6 +182,8 @@ if S3_BUCKET:
         "region_name": env.str("S3_REGION", default="") or None,
         "addressing_style": env.str("S3_ADDRESSING_STYLE", default="path"),
         "querystring_expire": env.int("S3_PRESIGN_SECONDS", default=3600),
+        # Presigned URLs handed to platforms: SigV4 (SigV2 is refused by newer AWS regions).
+        "signature_version": env.str("S3_SIGNATURE_VERSION", default="s3v4"),
         "file_overwrite": False,
     }
     _default_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
@@ -228,6 +245,8 @@ CELERY_TASK_DEFAULT_QUEUE = "normal"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task modules outside an app's tasks.py (autodiscover finds only those).
+CELERY_IMPORTS = ["publishing.notification_tasks"]
 
 # --- Cache ----------------------------------------------------------------------------
 if REDIS_URL:
@@ -280,13 +299,36 @@ INSTAGRAM_GRAPH_BASE_URL = env.str("INSTAGRAM_GRAPH_BASE_URL", default="https://
 TIKTOK_API_BASE_URL = env.str("TIKTOK_API_BASE_URL", default="https://open.tiktokapis.com")
 YOUTUBE_API_BASE_URL = env.str("YOUTUBE_API_BASE_URL", default="https://www.googleapis.com")
 PINTEREST_API_BASE_URL = env.str("PINTEREST_API_BASE_URL", default="https://api.pinterest.com/v5")
+GOOGLE_OAUTH_TOKEN_URL = env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+TIKTOK_OAUTH_TOKEN_URL = env.str("TIKTOK_OAUTH_TOKEN_URL", default="")  # empty: TIKTOK_API_BASE_URL + /v2/oauth/token/
+YOUTUBE_UPLOAD_CHUNK_BYTES = env.int("YOUTUBE_UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 DEEPL_SERVER_URL = env.str("DEEPL_SERVER_URL", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
 DEEPL_API_KEY = env_secret("DEEPL_API_KEY", default="")
 OPENAI_API_KEY = env_secret("OPENAI_API_KEY", default="")
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+# Translation calls run while an operator waits for a plan: a few quick retries,
+# then a "try again in N s" problem instead of blocking the request.
+TRANSLATION_MAX_RETRIES = env.int("TRANSLATION_MAX_RETRIES", default=1)
+TRANSLATION_TIMEOUT_SECONDS = env.float("TRANSLATION_TIMEOUT_SECONDS", default=30.0)
+TRANSLATION_RETRY_AFTER_SECONDS = env.int("TRANSLATION_RETRY_AFTER_SECONDS", default=60)
+DEEPL_LANGUAGES_CACHE_SECONDS = env.int("DEEPL_LANGUAGES_CACHE_SECONDS", default=86400)
+WB_CARD_BASE_URL = env.str("WB_CARD_BASE_URL", default="https://card.wb.ru")
+WB_CARD_CACHE_SECONDS = env.int("WB_CARD_CACHE_SECONDS", default=6 * 3600)
+WB_TIMEOUT_SECONDS = env.float("WB_TIMEOUT_SECONDS", default=5.0)
 TELEGRAM_ADMIN_BOT_TOKEN = env_secret("TELEGRAM_ADMIN_BOT_TOKEN", default="")
 TELEGRAM_ADMIN_CHAT_ID = env.str("TELEGRAM_ADMIN_CHAT_ID", default="")
 PUBLIC_MEDIA_BASE_URL = env.str("PUBLIC_MEDIA_BASE_URL", default="")
+# Proxy health: the check URL answers the exit IP as JSON {"ip": …} or plain text.
+PROXY_CHECK_URL = env.str("PROXY_CHECK_URL", default="https://api.ipify.org?format=json")
+PROXY_CHECK_TIMEOUT_SECONDS = env.float("PROXY_CHECK_TIMEOUT_SECONDS", default=10.0)
+PROXY_CHECK_INTERVAL_SECONDS = env.float("PROXY_CHECK_INTERVAL_SECONDS", default=600.0)
+PROXY_EWMA_ALPHA = env.float("PROXY_EWMA_ALPHA", default=0.3)  # success_rate = a·outcome + (1 − a)·success_rate
+# Account health: each active / proxy_error / login_required account is re-checked this often.
+ACCOUNT_CHECK_INTERVAL_SECONDS = env.int("ACCOUNT_CHECK_INTERVAL_SECONDS", default=6 * 3600)
+ACCOUNT_CHECK_BATCH = env.int("ACCOUNT_CHECK_BATCH", default=50)
+if not 0 < PROXY_EWMA_ALPHA <= 1:
+    raise ImproperlyConfigured(f"PROXY_EWMA_ALPHA must be in (0, 1], not {PROXY_EWMA_ALPHA}.")
 
 # --- Publishing defaults ---------------------------------------------------------------
 MAX_CONCURRENT_PUBLISHES = env.int("MAX_CONCURRENT_PUBLISHES", default=50)
@@ -318,7 +360,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # urllib3 logs request URLs, and the Bot API puts the token in the URL.
+        "urllib3.connectionpool": {"filters": ["redact"]},
+    },
 }
 
 # --- Production hardening (DEBUG off) ---------------------------------------------------------

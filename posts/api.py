@@ -1,5 +1,8 @@
 """API for posts: compose, edit while draft or scheduled, cancel, follow their executions."""
 
+from dataclasses import asdict
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -8,7 +11,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.models import AccountGroup, Role, SocialAccount
+from accounts.models import AccountGroup, Platform, Role, SocialAccount
 from accounts.selectors import scope
 from crosspost.api import (
     DetailSerializer,
@@ -23,6 +26,9 @@ from media.models import MediaAsset
 from publishing.api import ExecutionSerializer, executions_queryset
 from publishing.planner import post_publish
 from publishing.services import post_cancel
+from translations.ai import generate_ai_caption
+from translations.selectors import post_caption_preview
+from translations.services import caption_overrides, post_set_caption
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, Priority
 from .services import post_create, post_delete, post_update
@@ -178,6 +184,57 @@ PlanSerializer = inline_serializer(
 )
 
 
+TranslationPreviewSerializer = inline_serializer(
+    "TranslationPreview",
+    {
+        "post": serializers.IntegerField(),
+        "source_language": serializers.CharField(),
+        "languages": inline_serializer(
+            "LanguageCaption",
+            {
+                "language": serializers.CharField(),
+                "accounts": serializers.IntegerField(help_text="Target accounts in this language."),
+                "caption": serializers.CharField(allow_null=True),
+                "title": serializers.CharField(),
+                "provider": serializers.CharField(help_text="source, override, deepl or openai; empty when it failed."),
+                "overridden": serializers.BooleanField(),
+                "problem": serializers.CharField(),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class CaptionOverrideInputSerializer(serializers.Serializer):
+    caption = serializers.CharField(trim_whitespace=False)
+
+
+CaptionOverridesSerializer = inline_serializer(
+    "CaptionOverrides",
+    {"post": serializers.IntegerField(), "captions": serializers.DictField(child=serializers.CharField())},
+)
+
+
+class AICaptionInputSerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    language = serializers.CharField(max_length=20)
+
+
+AICaptionSerializer = inline_serializer(
+    "AICaption",
+    {
+        "platform": serializers.CharField(),
+        "language": serializers.CharField(),
+        "caption": serializers.CharField(allow_null=True),
+        "problems": serializers.ListField(child=serializers.CharField()),
+        "attempts": serializers.IntegerField(),
+        "facts": serializers.DictField(help_text="The product facts the model was given."),
+        "provider": serializers.CharField(),
+    },
+)
+
+
 class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     """Posts. Editors and above write; only drafts and scheduled posts can be edited."""
 
@@ -228,15 +285,57 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         )
         return Response(plan.as_dict(), status=status.HTTP_201_CREATED if plan.created and not dry_run else status.HTTP_200_OK)
 
-    @extend_schema(request=None, responses={501: DetailSerializer})
+    @extend_schema(request=None, responses={200: TranslationPreviewSerializer, 400: DetailSerializer})
     @action(detail=True, methods=["post"])
     def translate(self, request, pk=None):
-        """Translate the caption into each target account's language."""
-        self.get_object()
-        return Response(
-            {"detail": "Caption translation arrives with the translation providers (not implemented yet)."},
-            status=status.HTTP_501_NOT_IMPLEMENTED,
-        )
+        """Review before publishing: the caption in every target account's language.
+
+        Per language: the operator's override, else the cached or freshly made
+        translation, with its provider and any problem. Nothing is published.
+        """
+        post = self.get_object()
+        languages = post_caption_preview(post=post)
+        if not languages:
+            raise DjangoValidationError("The post has no target accounts: add target groups or accounts.")
+        return Response({"post": post.pk, "source_language": post.language, "languages": languages})
+
+    @extend_schema(
+        request=CaptionOverrideInputSerializer,
+        responses={200: CaptionOverridesSerializer, 400: DetailSerializer},
+        description="PUT/PATCH set the operator's caption for one language (never overwritten by re-translation); "
+        "DELETE removes it so the language is translated again.",
+    )
+    @action(
+        detail=True,
+        methods=["put", "patch", "delete"],
+        url_path=r"captions/(?P<language>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)",
+        url_name="caption",
+    )
+    def caption(self, request, pk=None, language=None):
+        """The operator's caption of this post in one language."""
+        post = self.get_object()
+        if request.method == "DELETE":
+            post_set_caption(post=post, language=language, caption=None, actor=request.user)
+        else:
+            data = CaptionOverrideInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            post_set_caption(post=post, language=language, caption=data.validated_data["caption"], actor=request.user)
+        return Response({"post": post.pk, "captions": caption_overrides(post)})
+
+    @extend_schema(request=AICaptionInputSerializer, responses={200: AICaptionSerializer, 400: DetailSerializer})
+    @action(detail=True, methods=["post"], url_path="ai-caption")
+    def ai_caption(self, request, pk=None):
+        """Preview an AI caption for one platform and language from the post's brief (and product facts).
+
+        The caption is checked against the platform's length limit and the policy's
+        content rules; when it breaks them after one repair, ``caption`` is null and
+        ``problems`` say why. Nothing is saved.
+        """
+        post = self.get_object()
+        data = AICaptionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = generate_ai_caption(post=post, **data.validated_data)
+        return Response(asdict(result))
 
     @extend_schema(request=None, responses={200: CancelResultSerializer, 400: DetailSerializer})
     @action(detail=True, methods=["post"])

@@ -14,6 +14,7 @@ from accounts.models import Role
 from crosspost.api import DetailSerializer, ScopedFilterSet, WorkspaceOwnedSerializer, WorkspaceScopedMixin
 from crosspost.logging import redact
 from crosspost.stats import overview as stats_overview
+from translations.services import execution_set_caption
 
 from .activity import log_activity
 from .models import ActivityLog, Execution, LogStatus, PublishingPolicy
@@ -86,7 +87,7 @@ class ExecutionViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ExecutionSerializer
     filterset_class = ExecutionFilter
     ordering_fields = ["scheduled_for", "created_at", "finished_at", "status", "priority"]
-    action_roles = {"retry": Role.EDITOR, "cancel": Role.EDITOR, "mark_published": Role.EDITOR}
+    action_roles = {"retry": Role.EDITOR, "cancel": Role.EDITOR, "mark_published": Role.EDITOR, "caption": Role.EDITOR}
 
     @extend_schema(request=None, responses={200: ExecutionSerializer, 400: DetailSerializer})
     @action(detail=True, methods=["post"])
@@ -100,6 +101,19 @@ class ExecutionViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
     def cancel(self, request, pk=None):
         """Cancel an execution that has not reached a worker yet."""
         execution = execution_cancel(execution=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
+
+    @extend_schema(
+        request=inline_serializer("ExecutionCaption", {"caption": serializers.CharField(trim_whitespace=False)}),
+        responses={200: ExecutionSerializer, 400: DetailSerializer},
+    )
+    @action(detail=True, methods=["patch"])
+    def caption(self, request, pk=None):
+        """Edit the caption of an execution that is still waiting (pending, queued, retry wait)."""
+        body = request.data if hasattr(request.data, "get") else {}
+        if not isinstance(body.get("caption"), str):
+            raise ValidationError({"caption": ["Send the new caption as text."]})
+        execution = execution_set_caption(execution=self.get_object(), caption=body["caption"], actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
 
     @extend_schema(

@@ -11,6 +11,7 @@ creates a second execution for an account (the (post, account) constraint plus
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 import zoneinfo
@@ -24,7 +25,9 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus, Platform, SocialAccount
 from posts.models import Post, PostStatus, Priority
-from translations.services import captions_for
+from translations.products import product_facts
+from translations.services import CaptionResult, caption_overrides, captions_for
+from translations.templates import render_caption
 
 from .activity import log_activity
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, LogStatus, PublishingPolicy
@@ -162,6 +165,9 @@ def post_publish(
     now = now or timezone.now()
     if priority is not None and priority not in Priority.values:
         raise ValidationError({"priority": f"Choose one of {', '.join(Priority.values)}."})
+    # Translation and product look-ups call the network: do them before any
+    # transaction, so no lock (on SQLite: the database write lock) waits on them.
+    texts = _captions(post)
     with transaction.atomic():
         if not dry_run:
             post = Post.objects.select_for_update().get(pk=post.pk)
@@ -171,7 +177,7 @@ def post_publish(
             post.scheduled_at = scheduled_at
         if priority is not None:
             post.priority = priority
-        plan = _plan(post, now=now, seed=seed)
+        plan = _plan(post, now=now, seed=seed, texts=texts)
         if dry_run:
             return plan
         _create_executions(post, plan, now=now)
@@ -186,7 +192,31 @@ def post_publish(
     return plan
 
 
-def _plan(post: Post, *, now: datetime, seed: int | None) -> Plan:
+@dataclass
+class _Texts:
+    captions: dict[str, CaptionResult]
+    product: dict | None
+
+
+def _captions(post: Post) -> _Texts:
+    """Each target language's caption (operator override, cache or provider) and the product facts."""
+    languages = set(
+        target_accounts(post)
+        .exclude(pk__in=Execution.objects.filter(post=post).values("account_id"))
+        .values_list("language", flat=True)
+    )
+    captions = captions_for(
+        text=post.caption,
+        source=post.language,
+        targets=languages,
+        workspace=post.workspace_id,
+        overrides=caption_overrides(post),
+        title=post.title,
+    )
+    return _Texts(captions=captions, product=product_facts(post))
+
+
+def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts) -> Plan:
     accounts = list(target_accounts(post))
     if not accounts:
         raise ValidationError("The post has no target accounts: add target groups or accounts.")
@@ -198,9 +228,7 @@ def _plan(post: Post, *, now: datetime, seed: int | None) -> Plan:
     }
     saved_policies = {p.platform: p for p in PublishingPolicy.objects.filter(workspace_id=post.workspace_id)}
     media = media_items(post)
-    captions = captions_for(
-        text=post.caption, source=post.language, targets={a.language for a in accounts if a.pk not in existing}
-    )
+    rendered: dict[tuple[str, str], str] = {}  # (platform, language) → caption after the policy's template
     busy = busy_times([a.pk for a in accounts], now)
     start = max(now, post.scheduled_at) if post.scheduled_at else now
     workspace_tz = accounts[0].workspace.timezone
@@ -221,7 +249,16 @@ def _plan(post: Post, *, now: datetime, seed: int | None) -> Plan:
             entry.execution_id, entry.scheduled_for, entry.caption = existing[account.pk]
             entry.status = "exists"
             continue
-        caption = captions[account.language]
+        caption = texts.captions.get(account.language) or CaptionResult(
+            account.language, None, problem="The post's targets changed while it was being planned: publish again."
+        )
+        if caption.caption is not None:
+            key = (account.platform, account.language)
+            if key not in rendered:
+                rendered[key] = render_caption(
+                    saved_policies.get(account.platform), post, caption.caption, title=caption.title, product=texts.product
+                )
+            caption = dataclasses.replace(caption, caption=rendered[key])
         entry.caption = caption.caption or ""
         entry.problems = _problems(post, account, caption, media, saved_policies)
         if entry.problems:
@@ -257,7 +294,11 @@ def _problems(post: Post, account: SocialAccount, caption, media, saved_policies
         return [caption.problem]
     adapter = get_adapter(account.platform)
     request = PublishRequest(
-        account=account, caption=caption.caption, media_type=post.media_type, media=media, options=post.options
+        account=account,
+        caption=caption.caption,
+        media_type=post.media_type,
+        media=media,
+        options=(post.options or {}).get(account.platform, {}),
     )
     problems = [p.message for p in adapter.validate(request)]
     policy = saved_policies.get(account.platform)

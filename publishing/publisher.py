@@ -24,14 +24,24 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
+from accounts.proxies import account_rotate_proxy
 from accounts.services import account_set_status
 from posts.models import Post, PostStatus, Priority
 
 from .activity import log_activity
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, LogStatus, PublishingPolicy
+from .notifications import notify_post_finished
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
 from .planner import media_items, policy_for
-from .platforms.base import LookupUnsupported, PlatformError, PublishRequest, PublishResult, execution_marker
+from .platforms.base import (
+    DeliveryUnknown,
+    LookupUnsupported,
+    PlatformError,
+    ProxyFailed,
+    PublishRequest,
+    PublishResult,
+    execution_marker,
+)
 from .platforms.registry import get_adapter
 
 logger = logging.getLogger(__name__)
@@ -76,6 +86,8 @@ def execution_publish(execution_id: int, token: str) -> str:
         result = adapter.publish(request)
     except PlatformError as error:
         return _record_error(execution, token, error, duration_ms=_ms(started))
+    except DeliveryUnknown as exc:
+        return _mark_unconfirmed(execution, token, str(exc))
     except Exception as exc:
         # We cannot tell whether the platform accepted the post before this
         # failed: never guess — reconcile like a crash.
@@ -209,7 +221,11 @@ def _record_error(execution: Execution, token: str, error: PlatformError, *, dur
                 execution, token, ExecutionStatus.FAILED, error_code=error.code, error_message=message, raw_response=error.raw
             )
             outcome = ExecutionStatus.FAILED
-        if error.account_status:
+        if isinstance(error, ProxyFailed):
+            # A free reserve proxy takes over: the account stays active and the retry goes through it.
+            # With none free, account_rotate_proxy moves the account to proxy_error itself.
+            account_rotate_proxy(account=account, reason=error.message)
+        elif error.account_status:
             account_set_status(
                 account=account, status=error.account_status, reason=error.message, until=error.cooldown_until(now)
             )
@@ -360,5 +376,9 @@ def refresh_post_status(post_id: int) -> str:
     else:
         new = PostStatus.FAILED
     now = timezone.now()
-    Post.objects.filter(pk=post_id).update(status=new, finished_at=now, updated_at=now)
+    # Conditional on the status changing: of two executions finishing at once, only one notifies.
+    if Post.objects.filter(pk=post_id).exclude(status=new).update(status=new, finished_at=now, updated_at=now):
+        notify_post_finished(post_id)
+    else:
+        Post.objects.filter(pk=post_id).update(finished_at=now, updated_at=now)
     return new

@@ -196,3 +196,56 @@ class TranslationCacheFactory(factory.django.DjangoModelFactory):
     provider = "deepl"
     translated_text = factory.LazyAttribute(lambda t: f"Hallo: {t.source_text}")
     key = factory.LazyAttribute(lambda t: translation_key(t.source_text, t.source_language, t.target_language, t.provider))
+
+
+class VideoAssetFactory(MediaAssetFactory):
+    """A video asset with a few bytes of fake MP4 (emulators do not decode media)."""
+
+    class Params:
+        content = factory.Sequence(lambda n: b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + n.to_bytes(4, "big"))
+
+    file = factory.LazyAttribute(lambda a: ContentFile(a.content, name="clip.mp4"))
+    original_name = "clip.mp4"
+    mime = "video/mp4"
+    kind = MediaKind.VIDEO
+    width = 1080
+    height = 1920
+    duration = 3.5
+
+
+class GlossaryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "translations.Glossary"
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    source_language = "en"
+    target_language = "de"
+    entries = factory.LazyFunction(lambda: {"Crosspost": "Crosspost"})
+
+
+class TranslationSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "translations.TranslationSettings"
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    provider = "auto"
+
+
+def jpeg_bytes(width: int = 64, height: int = 64, color=(40, 120, 200), comment: str = "") -> bytes:
+    buf = io.BytesIO()
+    # Nearby colours can compress to the same bytes: the comment keeps every file distinct.
+    Image.new("RGB", (width, height), color).save(buf, format="JPEG", comment=comment)
+    return buf.getvalue()
+
+
+class JpegAssetFactory(MediaAssetFactory):
+    """A JPEG image asset (the Instagram Graph API takes JPEG only)."""
+
+    class Params:
+        content = factory.Sequence(lambda n: jpeg_bytes(color=(n % 256, 99, (n // 256) % 256), comment=f"asset {n}"))
+
+    file = factory.LazyAttribute(lambda a: ContentFile(a.content, name="photo.jpg"))
+    original_name = "photo.jpg"
+    mime = "image/jpeg"
+    width = 64
+    height = 64

@@ -18,13 +18,14 @@ from accounts.services import account_create, proxy_create
 from media.models import MediaAsset, Rendition
 from posts.models import Post, PostMedia, PostStatus
 from publishing.models import ActivityLog, Execution, ExecutionStatus, PublishingPolicy, SandboxPost
-from translations.models import TranslationCache
+from translations.models import Glossary, TranslationCache, TranslationSettings
 
 from .factories import (
     AccountEventFactory,
     AccountGroupFactory,
     ActivityLogFactory,
     ExecutionFactory,
+    GlossaryFactory,
     MediaAssetFactory,
     MembershipFactory,
     PostFactory,
@@ -34,6 +35,7 @@ from .factories import (
     RenditionFactory,
     SocialAccountFactory,
     TranslationCacheFactory,
+    TranslationSettingsFactory,
     UserFactory,
     WorkspaceFactory,
     png_bytes,
@@ -79,6 +81,8 @@ def one_of_each(ws: Workspace) -> dict:
         PublishingPolicy: PublishingPolicyFactory(workspace=ws),
         ActivityLog: ActivityLogFactory(workspace=ws, account=account, post=post, execution=execution),
         TranslationCache: TranslationCacheFactory(),
+        Glossary: GlossaryFactory(workspace=ws),
+        TranslationSettings: TranslationSettingsFactory(workspace=ws),
         SandboxPost: SandboxPost.objects.create(account=account, marker="m-1", caption="hi", media_type="photo"),
     }
 

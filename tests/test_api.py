@@ -393,18 +393,11 @@ def test_it_refuses_local_times_that_dst_skips_or_repeats(api, local, problem):
 # --- Actions -------------------------------------------------------------------------------------------
 
 
-def test_it_answers_501_for_actions_that_need_platform_adapters(api, workspace):
-    client = api(Role.OWNER)
+def test_it_refuses_a_login_for_platforms_without_sessions(api, workspace):
     objects = make_objects(workspace)
-    for path in (
-        f"accounts/{objects['accounts'].pk}/login/",
-        f"accounts/{objects['accounts'].pk}/check/",
-        f"proxies/{objects['proxies'].pk}/check/",
-        f"posts/{objects['posts'].pk}/translate/",
-    ):
-        response = client.post(f"{V1}/{path}")
-        assert response.status_code == 501, path
-        assert "not implemented yet" in response.json()["detail"]
+    response = api(Role.OWNER).post(f"{V1}/accounts/{objects['accounts'].pk}/login/")
+    assert response.status_code == 400
+    assert "no separate login step" in response.json()["detail"]
 
 
 def test_it_cancels_a_post_and_its_waiting_executions(api, workspace):

@@ -383,3 +383,22 @@ class TestCancelAndRetry:
         assert execution.status == ExecutionStatus.SUCCESS
         post.refresh_from_db()
         assert post.status == PostStatus.COMPLETED
+
+
+@pytest.mark.django_db
+def test_it_publishes_the_operators_caption_through_the_policy_template(workspace, post_to):
+    from .factories import PublishingPolicyFactory
+
+    PublishingPolicyFactory(
+        workspace=workspace, platform="sandbox", caption_template="{description}\n\n{hashtags}", required_hashtags=["#brand"]
+    )
+    account = SocialAccountFactory(workspace=workspace, language="de")
+    post = post_to(accounts=[account], caption="Hello world #launch", options={"captions": {"de": "Hallo Welt #start"}})
+    post_publish(post=post)
+    drain()
+    execution = Execution.objects.get(post=post)
+    assert execution.status == ExecutionStatus.SUCCESS
+    published = SandboxPost.objects.get(account=account).caption
+    assert published == execution.caption
+    assert published.startswith("Hallo Welt") and "#start" in published and "#brand" in published
+    assert "Hello world" not in published

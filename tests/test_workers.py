@@ -126,3 +126,69 @@ def test_it_reconciles_a_worker_killed_mid_publish_without_a_duplicate(workspace
         assert execution.raw_response.get("found_by") == "lookup" and execution.attempts == 1
     else:
         assert execution.attempts == 2
+
+
+@pytest.mark.parametrize("platform", ["telegram", "vk"])
+def test_it_publishes_exactly_once_through_a_platform_emulator(workspace, broker, tmp_path, platform):
+    """4 worker processes, 60 accounts each with its own chat/wall: one post arrives per target."""
+    from .emulators.telegram import TelegramEmulator
+    from .emulators.vk import VkEmulator
+
+    count = 60
+    PublishingPolicyFactory(
+        workspace=workspace,
+        platform=platform,
+        min_interval_s=1,
+        stagger_min_s=0,
+        stagger_max_s=0,
+        daily_limit=100,
+        warmup_curve=[100],
+        warmup_ramp_days=0,
+    )
+    group = AccountGroupFactory(workspace=workspace)
+    emulator = TelegramEmulator() if platform == "telegram" else VkEmulator()
+    with emulator:
+        targets = []
+        for index in range(count):
+            if platform == "telegram":
+                token = f"{700000 + index}:token-{index}"
+                emulator.add_bot(token, username=f"bot{index}")
+                chat = emulator.add_chat(username=f"channel{index}", admins=[token])
+                credentials, options, target = {"bot_token": token}, {"chat_id": f"@channel{index}"}, chat["id"]
+            else:
+                user_id, group_id = 100 + index, 5000 + index
+                emulator.add_user(user_id, f"vk-token-{index}")
+                emulator.add_group(group_id, f"Club {index}", f"club{group_id}", admins={user_id: 3})
+                credentials, options, target = {"access_token": f"vk-token-{index}"}, {"owner_id": -group_id}, -group_id
+            SocialAccountFactory(
+                workspace=workspace,
+                platform=platform,
+                group=group,
+                handle=f"{platform}{index}",
+                credentials=credentials,
+                options=options,
+            )
+            targets.append(target)
+        post = PostFactory(workspace=workspace, media_type="text", caption="Exactly once #test")
+        post.target_groups.set([group])
+        assert post_publish(post=post).created == count
+
+        base_url = emulator.url if platform == "telegram" else f"{emulator.url}/method"
+        env = stack_env(broker, tmp_path, DISPATCH_INTERVAL_SECONDS=1, TELEGRAM_API_BASE_URL=base_url, VK_API_BASE_URL=base_url)
+        with worker(env, concurrency=4, log=tmp_path / "worker.log"):
+            for _ in range(30):
+                manage(env, "dispatch_now")
+                if not Execution.objects.filter(post=post).exclude(status=ExecutionStatus.SUCCESS).exists():
+                    break
+            wait_for(
+                lambda: not Execution.objects.filter(post=post).exclude(status=ExecutionStatus.SUCCESS).exists(),
+                timeout=120,
+                message="every execution to succeed",
+            )
+        if platform == "telegram":
+            delivered = Counter(message["chat"]["id"] for message in emulator.messages)
+        else:
+            delivered = Counter({owner: len(posts) for owner, posts in emulator.walls.items()})
+    assert set(delivered) == set(targets)
+    assert max(delivered.values()) == 1, "a target received the post twice"
+    assert Execution.objects.filter(post=post, attempts=1).count() == count

@@ -1,11 +1,13 @@
 """Translation cache: read-only, and for superusers only — it belongs to no
-workspace and holds text from all of them."""
+workspace and holds text from all of them. Glossaries and translation settings
+belong to a workspace: editors keep glossaries, admins choose the provider."""
 
 from django.contrib import admin
 
-from crosspost.admin_utils import excerpt
+from accounts.models import Role
+from crosspost.admin_utils import WorkspaceScopedAdmin, excerpt
 
-from .models import TranslationCache
+from .models import Glossary, TranslationCache, TranslationSettings
 
 
 @admin.register(TranslationCache)
@@ -66,3 +68,25 @@ class TranslationCacheAdmin(admin.ModelAdmin):
     @admin.display(description="translation")
     def translated_excerpt(self, obj):
         return excerpt(obj.translated_text, 70)
+
+
+@admin.register(Glossary)
+class GlossaryAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    list_display = ("__str__", "source_language", "target_language", "terms", "updated_at", "workspace")
+    list_filter = ("source_language", "target_language", ("workspace", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("workspace",)
+    readonly_fields = ("updated_at",)
+    fields = ("workspace", ("source_language", "target_language"), "entries", "updated_at")
+    add_role = change_role = delete_role = Role.EDITOR
+
+    @admin.display(description="terms")
+    def terms(self, obj):
+        return len(obj.entries or {})
+
+
+@admin.register(TranslationSettings)
+class TranslationSettingsAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    list_display = ("workspace", "provider", "updated_at")
+    list_select_related = ("workspace",)
+    readonly_fields = ("updated_at",)
+    fields = ("workspace", "provider", "updated_at")

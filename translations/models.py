@@ -1,8 +1,10 @@
-"""Translation cache: a hit never calls a provider twice for the same text."""
+"""Translation cache (a hit never calls a provider twice for the same text), per-workspace
+glossaries and the workspace's choice of translation provider."""
 
 import hashlib
 import json
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -28,3 +30,66 @@ class TranslationCache(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_language}→{self.target_language} ({self.provider}): {self.source_text[:40]}"
+
+
+class Glossary(models.Model):
+    """A workspace's fixed translations for one language pair: brand names kept, terms translated one way.
+
+    ``entries`` maps a source term to its translation; a term mapped to itself
+    is never translated (brand names). Languages are base codes (``en``, ``de``):
+    one glossary serves ``de`` and ``de-AT`` accounts alike.
+    """
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="glossaries")
+    source_language = models.CharField(max_length=10, help_text="Base language code, e.g. en.")
+    target_language = models.CharField(max_length=10, help_text="Base language code, e.g. de.")
+    entries = models.JSONField(default=dict, blank=True, help_text='{"term": "translation"}; map a brand name to itself.')
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "glossaries"
+        ordering = ["workspace", "source_language", "target_language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "source_language", "target_language"], name="glossary_one_per_language_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace} · {self.source_language}→{self.target_language} ({len(self.entries or {})} terms)"
+
+    def clean(self) -> None:
+        self.source_language = (self.source_language or "").split("-")[0].lower()
+        self.target_language = (self.target_language or "").split("-")[0].lower()
+        entries = self.entries or {}
+        if not isinstance(entries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in entries.items()
+        ):
+            raise ValidationError({"entries": 'Entries are {"term": "translation"} pairs of non-empty texts.'})
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the entries do, so cached translations made with old entries are not reused."""
+        payload = json.dumps(self.entries or {}, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+class TranslationProvider(models.TextChoices):
+    AUTO = "auto", "DeepL, then OpenAI"
+    DEEPL = "deepl", "DeepL only"
+    OPENAI = "openai", "OpenAI only"
+    NONE = "none", "No machine translation"
+
+
+class TranslationSettings(models.Model):
+    """Per-workspace translation choices; a workspace without a row uses ``auto``."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="translation_settings")
+    provider = models.CharField(max_length=8, choices=TranslationProvider.choices, default=TranslationProvider.AUTO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "translation settings"
+
+    def __str__(self) -> str:
+        return f"{self.workspace}: {self.get_provider_display()}"

@@ -179,6 +179,15 @@ class Transient(PlatformError):
     code = "transient"
 
 
+class DeliveryUnknown(Exception):
+    """A publishing request went out but no answer came back: the post may exist.
+
+    Deliberately not a :class:`PlatformError`: the publisher marks the execution
+    ``unconfirmed`` and reconciles it with ``lookup()`` (or leaves it to an
+    operator where the platform cannot look up) — a blind retry could post twice.
+    """
+
+
 class LookupUnsupported(Exception):
     """The platform offers no way to find a post we may have published."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import requests
+import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
@@ -20,8 +21,11 @@ DEFAULT_USER_AGENT = "Crosspost/1.0 (+https://github.com/crosspost)"
 def proxy_url_for(account: SocialAccount) -> str | None:
     if not account.proxy_id:
         return None
-    url = account.proxy.url
-    # socks5h: resolve host names through the proxy too, so DNS does not leak the real location.
+    return requests_proxy_url(account.proxy.url)
+
+
+def requests_proxy_url(url: str) -> str:
+    """The URL requests needs: socks5h so host names resolve through the proxy (no DNS leak)."""
     return "socks5h://" + url.split("://", 1)[1] if url.startswith("socks5://") else url
 
 
@@ -39,16 +43,33 @@ def http_session(account: SocialAccount | None = None, *, user_agent: str | None
     return session
 
 
+def may_have_arrived(cause: BaseException | None) -> bool:
+    """True when a request failed after it may have reached the platform (read timeout, dropped connection)."""
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(cause, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)):
+        return True
+    if isinstance(cause, requests.exceptions.ConnectionError):
+        # Refused/unreachable arrives wrapped in MaxRetryError; a connection dropped
+        # mid-request is a bare ProtocolError ("Connection aborted").
+        return bool(cause.args) and isinstance(cause.args[0], urllib3.exceptions.ProtocolError)
+    return False
+
+
 def _with_timeout(request):
     def wrapped(method, url, **kwargs):
         kwargs.setdefault("timeout", settings.HTTP_TIMEOUT_SECONDS)
         try:
-            return request(method, url, **kwargs)
+            response = request(method, url, **kwargs)
         except requests.exceptions.ProxyError as exc:
             raise ProxyFailed(f"The account's proxy failed: {exc.__class__.__name__}") from exc
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             if "SOCKS" in str(exc) or "proxy" in str(exc).lower():
                 raise ProxyFailed(f"The account's proxy failed: {exc.__class__.__name__}") from exc
             raise Transient(f"Network error talking to the platform: {exc.__class__.__name__}") from exc
+        if response.status_code == 407:
+            # A plain-http target gets the proxy's own 407 back as a response.
+            raise ProxyFailed("The account's proxy refused its credentials (407 Proxy Authentication Required).")
+        return response
 
     return wrapped

@@ -10,6 +10,12 @@ from .base import Adapter
 
 ADAPTERS: dict[str, str] = {
     Platform.SANDBOX: "publishing.platforms.sandbox.SandboxAdapter",
+    Platform.INSTAGRAM: "publishing.platforms.instagram.InstagramAdapter",
+    Platform.TELEGRAM: "publishing.platforms.telegram.TelegramAdapter",
+    Platform.VK: "publishing.platforms.vk.VkAdapter",
+    Platform.TIKTOK: "publishing.platforms.tiktok.TikTokAdapter",
+    Platform.YOUTUBE: "publishing.platforms.youtube.YouTubeAdapter",
+    Platform.PINTEREST: "publishing.platforms.pinterest.PinterestAdapter",
 }
 
 

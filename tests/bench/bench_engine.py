@@ -80,7 +80,7 @@ def main() -> None:
             post.target_groups.set([group])
             return post
 
-        log = open(var / "stack.log", "ab")  # noqa: SIM115
+        log = open(var / "stack.log", "ab")
         worker = start(["worker", "-Q", "high,normal,low", "-c", "2", "--without-gossip", "--without-mingle",
                         "--loglevel", "WARNING"], env, log)
         beat = start(["beat", "--loglevel", "WARNING", "-s", str(var / "beat-schedule")], env, log)

@@ -18,7 +18,10 @@ def main() -> None:
         for count in (1_000, 10_000):
             group = AccountGroup.objects.create(workspace=workspace, name=f"g{count}")
             SocialAccount.objects.bulk_create(
-                [SocialAccount(workspace=workspace, platform="sandbox", handle=f"{count}-{i}", group=group) for i in range(count)],
+                [
+                    SocialAccount(workspace=workspace, platform="sandbox", handle=f"{count}-{i}", group=group)
+                    for i in range(count)
+                ],
                 batch_size=2000,
             )
             post = Post.objects.create(workspace=workspace, caption="Bench #post", media_type="text")

@@ -1,0 +1,133 @@
+"""Account health checks: ask the platform whether an account still works and move its status accordingly.
+
+Transitions (each one an AccountEvent, through ``account_set_status``):
+
+* a failing check moves an account to what the failure implies — login_required
+  (auth, challenge), banned, cooldown (rate limit, only from active), or, for a
+  failed proxy, first a rotation to a reserve proxy and a second check through
+  it, and proxy_error only when that is not possible or fails as well;
+* a passing check recovers proxy_error → active (when its proxy is not failed)
+  and login_required → active (the check just proved the login works);
+* cooldown ends only by expiry (``lift_expired_cooldowns``); banned and disabled
+  accounts may be checked on demand but are never changed by a check;
+* a check that fails without implying a state (timeout, 5xx) changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.utils import timezone
+
+from crosspost.logging import redact
+from publishing.activity import log_activity
+from publishing.models import LogStatus
+from publishing.platforms.base import Health, PlatformError
+from publishing.platforms.registry import UnknownPlatform, get_adapter
+
+from .models import AccountStatus, ProxyStatus, SocialAccount
+from .proxies import account_rotate_proxy
+from .services import account_set_status
+
+# A platform that reports a rate limit from a check without saying for how long.
+DEFAULT_CHECK_COOLDOWN = timedelta(hours=1)
+
+# The states a failing check may move an account out of, per target state.
+FAILURE_FROM = {
+    AccountStatus.LOGIN_REQUIRED: (AccountStatus.ACTIVE, AccountStatus.COOLDOWN, AccountStatus.PROXY_ERROR),
+    AccountStatus.BANNED: (
+        AccountStatus.ACTIVE,
+        AccountStatus.COOLDOWN,
+        AccountStatus.PROXY_ERROR,
+        AccountStatus.LOGIN_REQUIRED,
+    ),
+    AccountStatus.COOLDOWN: (AccountStatus.ACTIVE,),
+    AccountStatus.PROXY_ERROR: (AccountStatus.ACTIVE,),
+}
+UNTOUCHABLE = (AccountStatus.BANNED, AccountStatus.DISABLED)
+
+
+def account_check(*, account: SocialAccount, actor=None) -> Health:
+    """Check one account on its platform now, record it and apply the transition it implies."""
+    account.refresh_from_db()
+    started = time.monotonic()
+    health, error = _probe(account)
+    if account.status not in UNTOUCHABLE:
+        if health.account_status == AccountStatus.PROXY_ERROR:
+            health, error = _rotate_and_recheck(account, health)
+        _apply(account, health, error, actor=actor)
+    now = timezone.now()
+    SocialAccount.objects.filter(pk=account.pk).update(last_check_at=now)
+    account.last_check_at = now
+    log_activity(
+        action="account.check",
+        account=account,
+        actor=actor,
+        status=LogStatus.SUCCESS if health.ok else LogStatus.FAILED,
+        message=redact(health.detail),
+        details={"ok": health.ok, "implies": health.account_status, "status": account.status},
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+    return health
+
+
+def _probe(account: SocialAccount) -> tuple[Health, PlatformError | None]:
+    """The adapter's verdict as a Health; a raised PlatformError becomes one carrying its account state."""
+    try:
+        return get_adapter(account.platform).check(account), None
+    except PlatformError as error:
+        return Health(ok=False, detail=f"{error.code}: {error.message}", account_status=error.account_status), error
+    except UnknownPlatform as exc:
+        return Health(ok=False, detail=str(exc)), None
+
+
+def _rotate_and_recheck(account: SocialAccount, health: Health) -> tuple[Health, PlatformError | None]:
+    """The proxy failed: move to a reserve proxy and check once more through it.
+
+    Without a free reserve, ``account_rotate_proxy`` has already moved the account
+    to proxy_error; the verdict is returned as it is and ``_apply`` changes nothing more.
+    """
+    failed_proxy = account.proxy.display_url if account.proxy_id else None
+    if account_rotate_proxy(account=account, reason=health.detail) is None:
+        account.refresh_from_db(fields=["status", "status_reason", "cooldown_until"])
+        return health, None
+    second, error = _probe(account)
+    if second.account_status == AccountStatus.PROXY_ERROR:
+        # One rotation per check: failing again through a fresh proxy is reported, not chased.
+        detail = f"{second.detail} (also through {account.proxy.display_url}, after {failed_proxy} failed)"
+        return Health(ok=False, detail=detail, account_status=AccountStatus.PROXY_ERROR, raw=second.raw), error
+    return second, error
+
+
+def _apply(account: SocialAccount, health: Health, error: PlatformError | None, *, actor=None) -> None:
+    status = account.status
+    reason = redact(health.detail)
+    if health.ok:
+        if status == AccountStatus.PROXY_ERROR and (account.proxy is None or account.proxy.status != ProxyStatus.FAILED):
+            account_set_status(
+                account=account,
+                status=AccountStatus.ACTIVE,
+                reason=f"check passed: {reason}",
+                actor=actor,
+                from_statuses=(AccountStatus.PROXY_ERROR,),
+            )
+        elif status == AccountStatus.LOGIN_REQUIRED:
+            account_set_status(
+                account=account,
+                status=AccountStatus.ACTIVE,
+                reason=f"check passed, the login works again: {reason}",
+                actor=actor,
+                from_statuses=(AccountStatus.LOGIN_REQUIRED,),
+            )
+        return
+    target = health.account_status
+    if target not in FAILURE_FROM or status == target:
+        return  # a failure that implies no state (timeout, 5xx), or the account is there already
+    until = None
+    if target == AccountStatus.COOLDOWN:
+        now = timezone.now()
+        until = (error.cooldown_until(now) if error is not None else None) or now + DEFAULT_CHECK_COOLDOWN
+    account_set_status(
+        account=account, status=target, reason=reason, until=until, actor=actor, from_statuses=FAILURE_FROM[target]
+    )

@@ -1,0 +1,201 @@
+"""Admin notifications to a Telegram chat: a post finished, an account needs attention, a proxy is down.
+
+The ``notify_*`` functions are called from services, often inside a transaction
+(``account_set_status`` runs inside the publisher's). They never block on the
+network and never raise: when a bot token and a chat are configured they
+enqueue :func:`publishing.notification_tasks.send_notification` after commit,
+and the task builds the text from the rows as they are then and sends it.
+Nothing is enqueued when the token or the workspace's chat is unset.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+
+from accounts.models import AccountStatus, Proxy, SocialAccount, Workspace
+from crosspost.logging import redact
+from posts.models import Post
+
+from .models import Execution, ExecutionStatus
+
+P = ParamSpec("P")
+logger = logging.getLogger(__name__)
+
+SEND_TIMEOUT_SECONDS = 5
+MAX_LINKS = 10
+TELEGRAM_TEXT_LIMIT = 4096
+# The account states an operator must hear about.
+PROBLEM_STATUSES = (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
+
+POST_FINISHED, ACCOUNT_PROBLEM, PROXY_DOWN = "post_finished", "account_problem", "proxy_down"
+
+
+def admin_chat_id(workspace: Workspace | None) -> str:
+    """The workspace's own admin chat, else the global one ('' when neither is set)."""
+    own = workspace.telegram_admin_chat_id.strip() if workspace is not None else ""
+    return own or settings.TELEGRAM_ADMIN_CHAT_ID.strip()
+
+
+def notifications_enabled(workspace: Workspace | None) -> bool:
+    return bool(settings.TELEGRAM_ADMIN_BOT_TOKEN and admin_chat_id(workspace))
+
+
+# --- what callers use: enqueue after commit ------------------------------------------------------
+
+
+def _never_raises(notify: Callable[P, None]) -> Callable[P, None]:
+    @functools.wraps(notify)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            notify(*args, **kwargs)
+        except Exception as exc:  # a notification never fails the state change that raised it
+            logger.warning("Could not prepare the admin notification %s: %s", notify.__name__, type(exc).__name__)
+
+    return wrapped
+
+
+@_never_raises
+def notify_post_finished(post_id: int) -> None:
+    """A post reached its final status: report its outcome and links."""
+    _enqueue(Workspace.objects.filter(posts__pk=post_id).first(), POST_FINISHED, post_id)
+
+
+@_never_raises
+def notify_account_problem(account: SocialAccount, status: str, reason: str = "") -> None:
+    """An account became banned, login_required or proxy_error (other states are not reported)."""
+    if status in PROBLEM_STATUSES:
+        _enqueue(account.workspace, ACCOUNT_PROBLEM, str(account.pk), status=status, reason=redact(reason))
+
+
+@_never_raises
+def notify_proxy_down(proxy: Proxy) -> None:
+    _enqueue(proxy.workspace, PROXY_DOWN, proxy.pk)
+
+
+def _enqueue(workspace: Workspace | None, kind: str, object_id, **extra) -> None:
+    if not notifications_enabled(workspace):
+        return
+    from .notification_tasks import send_notification
+
+    def send() -> None:
+        try:
+            send_notification.delay(kind, object_id, **extra)
+        except Exception as exc:  # a broker outage must not surface after the caller's commit
+            logger.warning("Could not enqueue the %s admin notification: %s", kind, type(exc).__name__)
+
+    transaction.on_commit(send)
+
+
+# --- what the task runs: build the text, send it ------------------------------------------------------
+
+
+def deliver(kind: str, object_id, *, status: str = "", reason: str = "") -> bool:
+    """Build the message for one notification from the current rows and send it; False if nothing was sent."""
+    builders: dict[str, Callable[..., tuple[Workspace | None, str] | None]] = {
+        POST_FINISHED: post_finished_message,
+        ACCOUNT_PROBLEM: lambda pk: account_problem_message(pk, status, reason),
+        PROXY_DOWN: proxy_down_message,
+    }
+    built = builders[kind](object_id)
+    if built is None:  # the object was deleted meanwhile
+        return False
+    workspace, text = built
+    return send_admin_message(text, chat_id=admin_chat_id(workspace))
+
+
+def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:
+    post = Post.objects.select_related("workspace").filter(pk=post_id).first()
+    if post is None:
+        return None
+    executions = Execution.objects.filter(post_id=post_id)
+    counts = executions.aggregate(
+        total=Count("pk"),
+        success=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+        failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+    )
+    links = list(
+        executions.filter(status=ExecutionStatus.SUCCESS)
+        .exclude(remote_url="")
+        .select_related("account")
+        .order_by("finished_at", "pk")[: MAX_LINKS + 1]
+    )
+    lines = [
+        f"Post #{post.pk} «{post}» finished: {post.status}",
+        f"Published {counts['success']} of {counts['total']}, failed {counts['failed']}.",
+    ]
+    lines += [f"• {e.account}: {e.remote_url}" for e in links[:MAX_LINKS]]
+    if counts["success"] > MAX_LINKS:
+        lines.append(f"…and {counts['success'] - MAX_LINKS} more.")
+    return post.workspace, "\n".join(lines)
+
+
+def account_problem_message(account_id: str, status: str, reason: str) -> tuple[Workspace, str] | None:
+    account = SocialAccount.objects.select_related("workspace", "proxy").filter(pk=account_id).first()
+    if account is None:
+        return None
+    action = {
+        AccountStatus.BANNED: "The platform banned it; it will not publish.",
+        AccountStatus.LOGIN_REQUIRED: "Log it in again (password, challenge or 2FA).",
+        AccountStatus.PROXY_ERROR: "Its proxy fails and no free healthy proxy was left: add or fix proxies.",
+    }[status]
+    lines = [f"Account {account} ({account.workspace}) is {AccountStatus(status).label.lower()}.", action]
+    if reason:
+        lines.append(f"Reason: {reason}")
+    if status == AccountStatus.PROXY_ERROR and account.proxy_id:
+        lines.append(f"Proxy: {account.proxy.display_url}")
+    return account.workspace, "\n".join(lines)
+
+
+def proxy_down_message(proxy_id: int) -> tuple[Workspace, str] | None:
+    proxy = Proxy.objects.select_related("workspace").filter(pk=proxy_id).first()
+    if proxy is None:
+        return None
+    users = proxy.accounts.count()
+    lines = [f"Proxy {proxy.display_url} ({proxy.workspace}) is down.", f"Accounts using it: {users}."]
+    if proxy.last_error:
+        lines.append(f"Error: {_without_secrets(proxy.last_error, urlsplit(proxy.url).password or '')}")
+    return proxy.workspace, "\n".join(lines)
+
+
+def send_admin_message(text: str, *, chat_id: str) -> bool:
+    """POST sendMessage to the admin bot; True when Telegram accepted it. Never raises."""
+    token = settings.TELEGRAM_ADMIN_BOT_TOKEN
+    if not token or not chat_id:
+        return False
+    url = f"{settings.TELEGRAM_API_BASE_URL.rstrip('/')}/bot{token}/sendMessage"
+    payload = {"chat_id": chat_id, "text": text[:TELEGRAM_TEXT_LIMIT], "disable_web_page_preview": True}
+    try:
+        # Plain requests, no proxy: this is our own bot, not a managed account.
+        response = requests.post(url, json=payload, timeout=SEND_TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        logger.warning("Telegram admin notification failed: %s", _without_secrets(f"{type(exc).__name__}: {exc}", token))
+        return False
+    if response.status_code != 200:
+        description = ""
+        try:
+            description = str(response.json().get("description", ""))
+        except ValueError:
+            pass
+        logger.warning(
+            "Telegram admin notification refused: HTTP %s %s", response.status_code, _without_secrets(description, token)
+        )
+        return False
+    return True
+
+
+def _without_secrets(text: str, *secrets: str) -> str:
+    """Redact known secret shapes, and these exact secrets wherever they appear."""
+    text = redact(text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text

@@ -1,0 +1,657 @@
+"""YouTube: videos.insert (Data API v3) as a resumable upload.
+
+Account: ``credentials`` ``refresh_token``, ``client_id`` and ``client_secret``
+(a Google OAuth client; consent with the ``youtube.upload`` scope, plus
+``youtube.readonly`` for the processing check and :meth:`YouTubeAdapter.lookup`).
+The adapter keeps the short-lived ``access_token`` and its
+``access_token_expires_at`` in the same encrypted credentials and reuses it until
+it expires. ``options``: ``privacy_status`` (private, unlisted, public — default
+private, so nothing goes public unless an operator asks), ``category_id``
+(default "22", People & Blogs), ``made_for_kids`` (default false),
+``notify_subscribers``. Post options (``post.options["youtube"]``) override them
+and add ``title``, ``tags`` (a list or comma-separated) and
+``contains_synthetic_media``.
+
+video / reel / story → one video. Its title is ``options.title`` or the
+caption's first line (shortened to 100 characters), its description the
+caption; YouTube refuses ``<`` and ``>`` in both, so they become ``‹ ›``.
+
+Shorts: YouTube has no flag for them — a video of at most 3 minutes that is
+vertical or square *is* a Short. Reels and stories must qualify (validate);
+a plain video that qualifies becomes a Short as well. For every Short the
+description gets a closing ``#Shorts`` line (not the title, which keeps its 100
+characters for words; the tag has no documented effect, it labels the video for
+viewers and search) and the URL is ``https://youtube.com/shorts/<id>``.
+
+Upload protocol: ``POST {YOUTUBE_API_BASE_URL}/upload/youtube/v3/videos?uploadType=resumable``
+with the metadata opens a session (``Location``); the file follows in PUTs of
+``YOUTUBE_UPLOAD_CHUNK_BYTES`` (a multiple of 256 KiB) with ``Content-Range``;
+``308 Resume Incomplete`` + ``Range`` says how much arrived. When a PUT is cut
+off or answered 500/502/503/504, ``PUT Content-Range: bytes */TOTAL`` asks where
+to resume and the upload continues from the first missing byte (bounded retries
+with exponential backoff), never from zero.
+
+Plain HTTP through :func:`http_session` — google-api-python-client would bring
+its own transport (httplib2) that bypasses the account's proxy and retries on
+its own. Tokens travel in the Authorization header or a token request's body only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from datetime import datetime, timedelta
+from datetime import time as clock
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Platform, SocialAccount
+from accounts.services import account_update_credentials
+
+from ..models import Execution
+from . import base
+from .http import http_session
+
+if TYPE_CHECKING:
+    from requests import Response
+
+KIB = 1024
+MIB = 1024 * KIB
+CHUNK_UNIT = 256 * KIB
+DEFAULT_CHUNK_BYTES = 8 * MIB
+TITLE_LIMIT = 100
+DESCRIPTION_LIMIT_BYTES = 5000
+TAGS_LIMIT = 500
+SHORT_MAX_SECONDS = 180
+PRIVACY_STATUSES = ("private", "unlisted", "public")
+DEFAULT_PRIVACY = "private"
+DEFAULT_CATEGORY = "22"  # People & Blogs
+VIDEO_MAX_BYTES = 256 * 1024 * MIB
+TOKEN_MARGIN_SECONDS = 60
+RESUMABLE = (500, 502, 503, 504)
+PACIFIC = ZoneInfo("America/Los_Angeles")
+LOOKUP_PAGE = 50
+CLOCK_SKEW = timedelta(minutes=5)
+
+RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "uploadRateLimitExceeded"}
+PERMISSION_REASONS = {
+    "forbidden",
+    "insufficientPermissions",
+    "forbiddenPrivacySetting",
+    "forbiddenLicenseSetting",
+    "authenticatedUserNotChannel",
+    "youtubeSignupRequired",
+}
+BANNED_REASONS = {"authenticatedUserAccountSuspended", "authenticatedUserAccountClosed"}
+MEDIA_REASONS = {"mediaBodyRequired", "invalidFilename", "badContent"}
+
+
+class UploadUnconfirmed(base.DeliveryUnknown):
+    """The whole file went out but YouTube's answer never came: the video may exist.
+
+    Not a :class:`PlatformError`, so the execution becomes unconfirmed and
+    :meth:`YouTubeAdapter.lookup` finds the video (or not) before any retry.
+    """
+
+
+def chunk_bytes() -> int:
+    """The upload chunk size: YOUTUBE_UPLOAD_CHUNK_BYTES rounded down to a multiple of 256 KiB."""
+    size = int(getattr(settings, "YOUTUBE_UPLOAD_CHUNK_BYTES", DEFAULT_CHUNK_BYTES))
+    return max(CHUNK_UNIT, size - size % CHUNK_UNIT)
+
+
+def token_url() -> str:
+    return getattr(settings, "GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token")
+
+
+def next_pacific_midnight(now: datetime | None = None) -> datetime:
+    """When YouTube's daily quota resets."""
+    local = (now or timezone.now()).astimezone(PACIFIC)
+    return datetime.combine(local.date() + timedelta(days=1), clock(0), tzinfo=PACIFIC)
+
+
+def _options(request: base.PublishRequest) -> dict[str, Any]:
+    """The account's YouTube options overlaid with the post's (the planner passes all platforms' options)."""
+    post = request.options or {}
+    if isinstance(post.get(Platform.YOUTUBE), dict):
+        post = post[Platform.YOUTUBE]
+    return {**(request.account.options or {}), **post}
+
+
+def _clean(text: str) -> str:
+    return text.replace("<", "‹").replace(">", "›")
+
+
+def is_short(item: base.MediaItem) -> bool:
+    """YouTube's rule since 2024-10-15: at most 3 minutes, and vertical or square."""
+    return bool(item.duration and item.duration <= SHORT_MAX_SECONDS and item.width and item.height and item.height >= item.width)
+
+
+def video_title(caption: str, options: dict) -> str:
+    """``options.title`` as given, else the caption's first line, shortened to 100 characters at a word."""
+    if options.get("title"):
+        return _clean(str(options["title"]).strip())
+    line = next((line.strip() for line in (caption or "").splitlines() if line.strip()), "")
+    line = _clean(re.sub(r"\s+", " ", line))
+    if len(line) <= TITLE_LIMIT:
+        return line
+    cut = line[: TITLE_LIMIT - 1].rsplit(" ", 1)[0] or line[: TITLE_LIMIT - 1]
+    return cut.rstrip() + "…"
+
+
+def video_description(caption: str, *, short: bool) -> str:
+    description = _clean((caption or "").strip())
+    if short and "#shorts" not in description.lower():
+        description = f"{description}\n\n#Shorts" if description else "#Shorts"
+    return description
+
+
+def video_tags(options: dict, marker: str = "") -> list[str]:
+    """The post's tags, plus the execution marker that lookup() finds the video by."""
+    value = options.get("tags") or []
+    tags = [t.strip() for t in (value.split(",") if isinstance(value, str) else value) if str(t).strip()]
+    if marker and marker not in tags:
+        tags.append(marker)
+    return [_clean(str(t)) for t in tags]
+
+
+def tags_length(tags: list[str]) -> int:
+    """YouTube's count: commas between tags count, a tag with a space counts its quotes."""
+    return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(len(tags) - 1, 0)
+
+
+def _acknowledged(response: Response) -> int:
+    """The first byte YouTube does not have yet, from a 308's ``Range: bytes=0-N``."""
+    match = re.fullmatch(r"bytes=0-(\d+)", response.headers.get("Range", "").strip())
+    return int(match[1]) + 1 if match else 0
+
+
+def _error_body(response: Response) -> tuple[str, str, dict]:
+    """(reason, message, error) of a Google API error response."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
+    errors = error.get("errors") if isinstance(error.get("errors"), list) else []
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    return str(first.get("reason") or ""), str(error.get("message") or first.get("message") or ""), error
+
+
+class _Api:
+    """One account's Google OAuth + YouTube Data API client."""
+
+    def __init__(self, account: SocialAccount) -> None:
+        self.account = account
+        credentials = account.credentials or {}
+        if not credentials.get("refresh_token") and not credentials.get("access_token"):
+            raise base.AuthRequired(
+                "The account has no Google refresh token: connect the YouTube channel (OAuth, offline access) and save "
+                "refresh_token, client_id and client_secret."
+            )
+        self.session = http_session(account)
+        self.base_url = settings.YOUTUBE_API_BASE_URL.rstrip("/")
+        self.renewed = False
+
+    def secrets(self) -> list[str]:
+        """The credentials' tokens and client secret (not ids: scrubbing those could mangle remote ids)."""
+        credentials = self.account.credentials or {}
+        return [str(v) for k, v in credentials.items() if (k.endswith("token") or "secret" in k) and v and len(str(v)) >= 6]
+
+    def scrub(self, value: Any) -> Any:
+        text = json.dumps(value)
+        for secret in self.secrets():
+            text = text.replace(json.dumps(secret)[1:-1], "<redacted>")
+        return json.loads(text)
+
+    def send(self, method: str, url: str, what: str, **kwargs) -> Response:
+        """One request; network failures become Transient/ProxyFailed with the chain cut (it quotes URLs)."""
+        try:
+            return self.session.request(method, url, **kwargs)
+        except base.PlatformError as error:
+            raise error from None
+        except requests.RequestException as exc:
+            raise base.Transient(f"YouTube {what} failed: {type(exc).__name__}") from None
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def token(self) -> str:
+        credentials = self.account.credentials or {}
+        expires_at = credentials.get("access_token_expires_at")
+        fresh = bool(expires_at) and float(expires_at) - TOKEN_MARGIN_SECONDS > time.time()
+        if not credentials.get("access_token") or not fresh:
+            self.renew(str(credentials.get("access_token") or ""))
+        return str(self.account.credentials["access_token"])
+
+    def renew(self, stale: str) -> None:
+        """A new access token from the refresh token, stored encrypted with its expiry.
+
+        Under a row lock: a token another worker obtained meanwhile is used instead.
+        """
+        self.renewed = True
+        with transaction.atomic():
+            current = SocialAccount.objects.select_for_update().only("credentials").get(pk=self.account.pk).credentials or {}
+            latest = str(current.get("access_token") or "")
+            expires_at = current.get("access_token_expires_at")
+            if latest and latest != stale and expires_at and float(expires_at) - TOKEN_MARGIN_SECONDS > time.time():
+                self.account.credentials = current
+                return
+            if not (current.get("refresh_token") and current.get("client_id") and current.get("client_secret")):
+                raise base.AuthRequired(
+                    "The Google access token expired and the account cannot renew it (credentials need refresh_token, "
+                    "client_id and client_secret): connect the YouTube channel again."
+                )
+            response = self.send(
+                "POST",
+                token_url(),
+                "token refresh",
+                data={
+                    "client_id": current["client_id"],
+                    "client_secret": current["client_secret"],
+                    "grant_type": "refresh_token",
+                    "refresh_token": current["refresh_token"],
+                },
+            )
+            if response.status_code >= 500:
+                raise base.Transient(f"Google's token endpoint answered HTTP {response.status_code}.")
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            body = body if isinstance(body, dict) else {}
+            if response.status_code != 200 or not body.get("access_token"):
+                reason = str(body.get("error") or f"HTTP {response.status_code}")
+                raw = {"token_refresh": self.scrub({"http_status": response.status_code, "error": reason})}
+                if reason == "invalid_grant":
+                    raise base.AuthRequired(
+                        "Google refused the refresh token (invalid_grant: revoked, expired or unused for months): "
+                        "re-consent needed — connect the YouTube channel again.",
+                        raw=raw,
+                    )
+                raise base.AuthRequired(
+                    f"Google refused to renew the access token ({reason}): check client_id and client_secret, "
+                    "then connect the YouTube channel again.",
+                    raw=raw,
+                )
+            updates = {
+                "access_token": body["access_token"],
+                "access_token_expires_at": int(time.time() + int(body.get("expires_in") or 3600)),
+            }
+            if body.get("refresh_token"):
+                updates["refresh_token"] = body["refresh_token"]
+            account_update_credentials(account=self.account, updates=updates)
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def request(self, method: str, url: str, what: str, *, headers: dict | None = None, **kwargs) -> Response:
+        """An authorised request; a 401 renews the token once and repeats it."""
+        while True:
+            token = self.token()
+            response = self.send(method, url, what, headers={**(headers or {}), "Authorization": f"Bearer {token}"}, **kwargs)
+            if response.status_code == 401 and not self.renewed and _error_body(response)[0] != "youtubeSignupRequired":
+                self.renew(token)
+                continue
+            return response
+
+    def get(self, path: str, what: str, **params) -> dict:
+        response = self.request("GET", f"{self.base_url}/youtube/v3/{path}", what, params=params)
+        if response.status_code != 200:
+            raise self.error(response, what)
+        try:
+            return response.json()
+        except ValueError:
+            raise base.Transient(f"YouTube {what} answered without JSON.") from None
+
+    def error(self, response: Response, what: str) -> base.PlatformError:
+        status = response.status_code
+        reason, message, _ = _error_body(response)
+        raw = self.scrub({"call": what, "http_status": status, "reason": reason, "message": message})
+        text = self.scrub(f"YouTube {what}: {reason or f'HTTP {status}'}" + (f" ({message})" if message else ""))
+        if reason in RATE_REASONS or status == 429:
+            retry_after = response.headers.get("Retry-After")
+            return base.RateLimited(
+                text, retry_after=float(retry_after) if retry_after and retry_after.isdigit() else 60, raw=raw
+            )
+        if reason == "quotaExceeded":
+            return base.QuotaExceeded(
+                f"{text}. The project's daily YouTube quota is used up until midnight Pacific time.",
+                until=next_pacific_midnight(),
+                raw=raw,
+            )
+        if reason == "uploadLimitExceeded":
+            return base.QuotaExceeded(
+                f"{text}. The channel reached YouTube's upload limit: try again in 24 hours.",
+                until=timezone.now() + timedelta(hours=24),
+                raw=raw,
+            )
+        if reason in BANNED_REASONS:
+            return base.AccountBanned(text, raw=raw)
+        if reason == "youtubeSignupRequired":
+            return base.PermissionDenied(f"{text}. The Google account has no YouTube channel: create one.", raw=raw)
+        if status == 401:
+            return base.AuthRequired(f"{text}. Google rejected the credentials: connect the YouTube channel again.", raw=raw)
+        if reason in PERMISSION_REASONS or status == 403:
+            return base.PermissionDenied(
+                f"{text}. The token may not do this: connect the channel again granting the youtube.upload scope.", raw=raw
+            )
+        if reason in MEDIA_REASONS:
+            return base.MediaRejected(text, raw=raw)
+        if status >= 500:
+            return base.Transient(text, raw=raw)
+        return base.ContentRejected(text, raw=raw)
+
+
+class YouTubeAdapter(base.Adapter):
+    platform = Platform.YOUTUBE
+    media_types = frozenset({"video", "reel", "story"})
+    can_lookup = True
+    # Interrupted uploads: this many resume attempts, waiting retry_delay · 2^n seconds (tests set 0).
+    upload_retries = 5
+    retry_delay = 1.0
+    # After the upload: watch processing this many times, processing_interval apart (0: skip).
+    processing_poll_attempts = 6
+    processing_interval = 10.0
+
+    # --- validate -------------------------------------------------------------------------------
+
+    def validate(self, request: base.PublishRequest) -> list[base.Problem]:
+        if not self.supports(request.media_type):
+            return [
+                base.Problem(
+                    "media_type",
+                    f"YouTube cannot publish a {request.media_type}: choose video, or reel / story for a Short.",
+                )
+            ]
+        problems = []
+        credentials = request.account.credentials or {}
+        missing = [k for k in ("refresh_token", "client_id", "client_secret") if not credentials.get(k)]
+        if missing:
+            problems.append(
+                base.Problem(
+                    "credentials", f"The account lacks {', '.join(missing)}: connect the YouTube channel (OAuth, offline access)."
+                )
+            )
+        options = _options(request)
+        media = request.media
+        if len(media) != 1 or media[0].kind != "video":
+            problems.append(base.Problem("media_count", "A YouTube post takes exactly one video."))
+            return problems
+        item = media[0]
+        if not item.path and not item.url:
+            problems.append(base.Problem("media_missing", "The video has neither a file nor a URL."))
+        if item.size > VIDEO_MAX_BYTES:
+            problems.append(base.Problem("video_too_big", "YouTube takes videos up to 256 GB."))
+        short = is_short(item)
+        if request.media_type in ("reel", "story") and not short:
+            problems.append(
+                base.Problem(
+                    "not_a_short",
+                    f"A {request.media_type} goes to YouTube as a Short: at most 3 minutes and vertical or square "
+                    f"(this one is {item.width or '?'}×{item.height or '?'}, "
+                    + (f"{item.duration:.0f} s)." if item.duration else "of unknown length)."),
+                )
+            )
+        title = video_title(request.caption, options)
+        if not title:
+            problems.append(base.Problem("title", "A YouTube video needs a title: write a caption or set options.title."))
+        elif len(title) > TITLE_LIMIT:
+            problems.append(base.Problem("title", f"The title has {len(title)} characters; YouTube allows {TITLE_LIMIT}."))
+        description = video_description(request.caption, short=short)
+        if len(description.encode()) > DESCRIPTION_LIMIT_BYTES:
+            problems.append(
+                base.Problem(
+                    "caption_too_long",
+                    f"The description is {len(description.encode())} bytes; YouTube allows {DESCRIPTION_LIMIT_BYTES}.",
+                )
+            )
+        tags = video_tags(options, request.marker or "cp-0000000000")
+        if tags_length(tags) > TAGS_LIMIT:
+            problems.append(base.Problem("tags", f"The tags take {tags_length(tags)} characters; YouTube allows {TAGS_LIMIT}."))
+        privacy = str(options.get("privacy_status") or DEFAULT_PRIVACY)
+        if privacy not in PRIVACY_STATUSES:
+            problems.append(base.Problem("privacy_status", f"privacy_status must be one of {', '.join(PRIVACY_STATUSES)}."))
+        return problems
+
+    # --- publish --------------------------------------------------------------------------------
+
+    def publish(self, request: base.PublishRequest) -> base.PublishResult:
+        if not self.supports(request.media_type) or len(request.media) != 1:
+            raise base.ContentRejected(f"YouTube publishes one video as a video, reel or story, not a {request.media_type}.")
+        item = request.media[0]
+        if not item.path:
+            raise base.MediaRejected("The video has no local file to upload (YouTube takes uploads, not URLs).")
+        try:
+            total = os.path.getsize(item.path)
+        except OSError as exc:
+            raise base.MediaRejected(f"The video file cannot be read: {exc.strerror} ({os.path.basename(item.path)}).") from None
+        options = _options(request)
+        short = is_short(item)
+        privacy = str(options.get("privacy_status") or DEFAULT_PRIVACY)
+        metadata = {
+            "snippet": {
+                "title": video_title(request.caption, options),
+                "description": video_description(request.caption, short=short),
+                "tags": video_tags(options, request.marker),
+                "categoryId": str(options.get("category_id") or DEFAULT_CATEGORY),
+                "defaultLanguage": request.account.language,
+            },
+            "status": {
+                "privacyStatus": privacy,
+                "selfDeclaredMadeForKids": bool(options.get("made_for_kids")),
+                "containsSyntheticMedia": bool(options.get("contains_synthetic_media")),
+            },
+        }
+        api = _Api(request.account)
+        mime = item.mime or "video/*"
+        session_uri = self._start(api, metadata, total, mime, notify=options.get("notify_subscribers"))
+        video, progress = self._upload(api, session_uri, item.path, total, mime)
+        video_id = str(video.get("id") or "")
+        if not video_id:
+            raise base.Transient("YouTube finished the upload without a video id.", raw={"video": api.scrub(video)})
+        processed = self._processing(api, video_id)
+        returned = (video.get("status") or {}).get("privacyStatus")
+        raw = {
+            "video_id": video_id,
+            "short": short,
+            "privacy_status": returned or privacy,
+            "upload": progress,
+            "processing": processed,
+        }
+        if returned and returned != privacy:
+            # Unverified API projects have their uploads locked private until they pass YouTube's audit.
+            raw["privacy_locked"] = f"asked {privacy}, YouTube set {returned} (is the API project audited?)"
+        url = f"https://youtube.com/shorts/{video_id}" if short else f"https://www.youtube.com/watch?v={video_id}"
+        return base.PublishResult(remote_id=video_id, url=url, raw=api.scrub(raw))
+
+    def _start(self, api: _Api, metadata: dict, total: int, mime: str, *, notify) -> str:
+        """Open a resumable session; its URI."""
+        params = {"uploadType": "resumable", "part": "snippet,status"}
+        if notify is not None:
+            params["notifySubscribers"] = "true" if notify else "false"
+        response = api.request(
+            "POST",
+            f"{api.base_url}/upload/youtube/v3/videos",
+            "videos.insert",
+            params=params,
+            data=json.dumps(metadata).encode(),
+            headers={
+                "Content-Type": "application/json; charset=UTF-8",
+                "X-Upload-Content-Length": str(total),
+                "X-Upload-Content-Type": mime,
+            },
+        )
+        location = response.headers.get("Location", "")
+        if response.status_code != 200 or not location:
+            if response.status_code < 300:
+                raise base.Transient("YouTube opened no upload session (no Location).")
+            raise api.error(response, "videos.insert")
+        return location
+
+    def _upload(self, api: _Api, uri: str, path: str, total: int, mime: str) -> tuple[dict, dict]:
+        """Send the file in chunks and resume after interruptions; the video resource and what it took."""
+        size = chunk_bytes()
+        offset, failures, ask = 0, 0, False
+        sent_last = False  # the final byte went out at least once: the video may exist
+        progress = {"chunks": 0, "resumed": 0}
+        with open(path, "rb") as handle:
+            while True:
+                if ask:
+                    headers = {"Content-Range": f"bytes */{total}"}
+                    body = b""
+                else:
+                    handle.seek(offset)
+                    body = handle.read(min(size, total - offset))
+                    last = offset + len(body) - 1
+                    headers = {"Content-Type": mime, "Content-Range": f"bytes {offset}-{last}/{total}"}
+                    sent_last = sent_last or last == total - 1
+                    progress["chunks"] += 1
+                interrupted: base.PlatformError | None = None
+                try:
+                    # 308 here is "Resume Incomplete", not a redirect.
+                    response = api.request("PUT", uri, "upload", data=body, headers=headers, allow_redirects=False)
+                except (base.Transient, base.ProxyFailed) as error:
+                    response, interrupted = None, error
+                if response is not None and response.status_code in (200, 201):
+                    return response.json(), progress
+                if response is not None and response.status_code == 308:
+                    acknowledged = _acknowledged(response)
+                    if acknowledged > offset:
+                        failures = 0
+                    offset, ask = acknowledged, False
+                    continue
+                if response is not None and response.status_code == 404 and ask:
+                    raise base.Transient("YouTube's upload session expired: the upload starts over on the next attempt.")
+                if response is not None and response.status_code not in RESUMABLE:
+                    raise api.error(response, "upload")
+                failures += 1
+                if failures > self.upload_retries:
+                    what = interrupted.message if interrupted is not None else f"HTTP {response.status_code}"
+                    if sent_last:
+                        raise UploadUnconfirmed(
+                            f"The whole video went to YouTube but its answer never came ({what}): the video may exist."
+                        )
+                    if isinstance(interrupted, base.ProxyFailed):
+                        raise interrupted
+                    raise base.Transient(f"The YouTube upload kept failing at byte {offset} of {total}: {what}")
+                progress["resumed"] += 1
+                time.sleep(self.retry_delay * 2 ** (failures - 1))
+                ask = True
+
+    def _processing(self, api: _Api, video_id: str) -> dict:
+        """Watch processing for a while; a failed or rejected video raises. Best effort otherwise."""
+        seen: dict = {}
+        for attempt in range(self.processing_poll_attempts):
+            if attempt:
+                time.sleep(self.processing_interval)
+            try:
+                answer = api.get("videos", "videos.list", part="status,processingDetails", id=video_id)
+            except base.PermissionDenied:
+                return {"checked": False, "why": "the token lacks youtube.readonly"}
+            except base.PlatformError as error:
+                return {**seen, "checked": False, "why": error.code}
+            items = answer.get("items") or []
+            if not items:
+                continue
+            status = items[0].get("status") or {}
+            details = items[0].get("processingDetails") or {}
+            seen = {
+                "upload_status": status.get("uploadStatus"),
+                "processing_status": details.get("processingStatus"),
+            }
+            raw = {"video_id": video_id, **status, "processingDetails": details}
+            upload_status = status.get("uploadStatus")
+            if upload_status in ("failed", "rejected", "deleted"):
+                reason = status.get("rejectionReason") or status.get("failureReason") or "no reason given"
+                if reason in ("uploaderAccountSuspended", "uploaderAccountClosed"):
+                    raise base.AccountBanned(f"YouTube rejected video {video_id}: {reason}.", raw=raw)
+                raise base.MediaRejected(f"YouTube {upload_status} video {video_id}: {reason}.", raw=raw)
+            if details.get("processingStatus") in ("failed", "terminated"):
+                reason = details.get("processingFailureReason") or "no reason given"
+                raise base.MediaRejected(f"YouTube could not process video {video_id}: {reason}.", raw=raw)
+            if upload_status == "processed" or details.get("processingStatus") == "succeeded":
+                return seen
+        return seen
+
+    # --- check / lookup -------------------------------------------------------------------------
+
+    def check(self, account: SocialAccount) -> base.Health:
+        """Renew the access token (the refresh token and OAuth client work), then read the channel."""
+        try:
+            api = _Api(account)
+            api.token()
+            answer = api.get("channels", "channels.list", part="snippet", mine="true")
+        except base.PermissionDenied as error:
+            return base.Health(
+                ok=True,
+                detail=f"The Google token works; the channel is unreadable without youtube.readonly ({error.code}).",
+                raw=error.raw,
+            )
+        except base.PlatformError as error:
+            return base.Health(ok=False, detail=error.message, account_status=error.account_status, raw=error.raw)
+        items = answer.get("items") or []
+        if not items:
+            return base.Health(ok=False, detail="The Google account has no YouTube channel: create one.")
+        channel = items[0]
+        name = (channel.get("snippet") or {}).get("title") or channel.get("id")
+        return base.Health(ok=True, detail=f"YouTube channel {name} is connected.", raw={"channel_id": channel.get("id")})
+
+    def lookup(self, execution: Execution) -> base.PublishResult | None:
+        """Find the video an unconfirmed execution may have uploaded, by the tag it carries.
+
+        Every upload is tagged with the execution marker (``cp-<id>``; tags are not
+        shown on the watch page). Lookup reads the channel's uploads playlist
+        (``channels.list mine=true`` → ``playlistItems.list``, newest 50), keeps the
+        videos added since the execution was created and asks ``videos.list``
+        for their tags. A video tagged with the marker → it; none → None (no video
+        exists: only a completed upload creates one, so a retry is safe).
+
+        Needs the ``youtube.readonly`` scope; without it → LookupUnsupported, and an
+        operator checks the channel, then marks the execution published or retries it.
+        """
+        marker = base.execution_marker(execution.pk)
+        try:
+            api = _Api(execution.account)
+            channels = api.get("channels", "channels.list", part="contentDetails", mine="true").get("items") or []
+            if not channels:
+                raise base.LookupUnsupported("The Google account has no YouTube channel to look in.")
+            uploads = ((channels[0].get("contentDetails") or {}).get("relatedPlaylists") or {}).get("uploads")
+            page = api.get(
+                "playlistItems", "playlistItems.list", part="snippet,contentDetails", playlistId=uploads, maxResults=LOOKUP_PAGE
+            )
+        except base.PermissionDenied as error:
+            raise base.LookupUnsupported(
+                f"YouTube will not list the channel's uploads ({error.code}): grant youtube.readonly, or check the channel "
+                "and mark the execution published or retry it."
+            ) from None
+        since = execution.created_at - CLOCK_SKEW
+        candidates = []
+        for entry in page.get("items") or []:
+            published = (entry.get("snippet") or {}).get("publishedAt") or ""
+            video_id = (entry.get("contentDetails") or {}).get("videoId") or (entry.get("snippet") or {}).get(
+                "resourceId", {}
+            ).get("videoId")
+            try:
+                at = datetime.fromisoformat(published.replace("Z", "+00:00"))
+            except ValueError:
+                at = None
+            if video_id and (at is None or at >= since):
+                candidates.append(video_id)
+        if not candidates:
+            return None
+        videos = api.get("videos", "videos.list", part="snippet", id=",".join(candidates)).get("items") or []
+        found = [v for v in videos if marker in ((v.get("snippet") or {}).get("tags") or [])]
+        if not found:
+            return None
+        video_id = found[0]["id"]
+        return base.PublishResult(
+            remote_id=video_id,
+            url=f"https://www.youtube.com/watch?v={video_id}",
+            raw={"found_by": "lookup", "video_id": video_id, "marker": marker},
+        )

@@ -1,0 +1,348 @@
+"""A loopback Telegram Bot API: ``/bot<token>/<method>`` with the ok/result and
+ok/error_code/description/parameters envelopes, bots, chats and the bots'
+membership in them, multipart uploads with ``attach://`` parts, and failures on
+demand.
+
+    with TelegramEmulator() as tg:
+        tg.add_bot("123:ABC", username="crosspost_bot")
+        tg.add_chat(username="news", admins=["123:ABC"])
+        tg.fail_next("flood")                 # a named failure (see FAILURES)
+        tg.fail_next(tg.error(400, "Bad Request: chat not found", method="sendPhoto"))
+        tg.fail_next({"stall": 1.0, "after": True, "method": "sendMessage"})  # post, then answer late
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from typing import Any
+
+from .base import Emulator, Recorded, Reply
+
+MB = 1024 * 1024
+TOKEN_PATH = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>\w+)")
+
+# name -> (HTTP status = error_code, description, parameters)
+FAILURES: dict[str, tuple[int, str, dict]] = {
+    "flood": (429, "Too Many Requests: retry after 3", {"retry_after": 3}),
+    "unauthorized": (401, "Unauthorized", {}),
+    "kicked": (403, "Forbidden: bot was kicked from the channel chat", {}),
+    "blocked": (403, "Forbidden: bot was blocked by the user", {}),
+    "not_enough_rights": (400, "Bad Request: not enough rights to send photos to the chat", {}),
+    "chat_not_found": (400, "Bad Request: chat not found", {}),
+    "image_process_failed": (400, "Bad Request: IMAGE_PROCESS_FAILED", {}),
+    "wrong_file": (400, "Bad Request: wrong file identifier/HTTP URL specified", {}),
+    "url_content": (400, "Bad Request: failed to get HTTP URL content", {}),
+    "caption_too_long": (400, "Bad Request: message caption is too long", {}),
+    "too_large": (413, "Request Entity Too Large", {}),
+    "server_error": (500, "Internal Server Error", {}),
+}
+
+
+class TelegramEmulator(Emulator):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bots: dict[str, dict] = {}  # token -> User
+        self.chats: dict[int, dict] = {}  # chat id -> Chat (+ "members": {user id: ChatMember})
+        self.messages: list[dict] = []  # every Message sent, in order
+        self._message_ids: dict[int, itertools.count] = {}
+        self._ids = itertools.count(1001)
+
+    # --- setup --------------------------------------------------------------------------------
+
+    def add_bot(self, token: str, *, username: str = "crosspost_bot", first_name: str = "Crosspost") -> dict:
+        bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else next(self._ids)
+        self.bots[token] = {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": first_name,
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        return self.bots[token]
+
+    def add_chat(
+        self,
+        *,
+        chat_type: str = "channel",
+        username: str | None = None,
+        title: str = "Crosspost News",
+        chat_id: int | None = None,
+        admins: tuple | list = (),
+        members: tuple | list = (),
+    ) -> dict:
+        """A chat; the bots (by token) in ``admins`` are administrators allowed to post, those in ``members`` members."""
+        chat_id = chat_id or -(1000000000000 + next(self._ids))
+        chat = {"id": chat_id, "type": chat_type, "members": {}}
+        if chat_type == "private":
+            chat["first_name"] = title
+        else:
+            chat["title"] = title
+        if username:
+            chat["username"] = username
+        self.chats[chat_id] = chat
+        for token in admins:
+            self.set_member(chat, token, "administrator", can_post_messages=True)
+        for token in members:
+            self.set_member(chat, token, "member")
+        return chat
+
+    def set_member(self, chat: dict, token: str, status: str, **rights: Any) -> dict:
+        """Put the bot ``token`` in ``chat`` with ``status`` (administrator, member, left, kicked, …)."""
+        user = self.bots[token]
+        member: dict[str, Any] = {"status": status, "user": user}
+        if status == "administrator":
+            member.update(
+                {
+                    "can_be_edited": False,
+                    "is_anonymous": False,
+                    "can_manage_chat": True,
+                    "can_delete_messages": False,
+                    "can_manage_video_chats": False,
+                    "can_restrict_members": False,
+                    "can_promote_members": False,
+                    "can_change_info": False,
+                    "can_invite_users": False,
+                    "can_post_stories": False,
+                    "can_edit_stories": False,
+                    "can_delete_stories": False,
+                }
+            )
+            if chat["type"] == "channel":
+                member.update({"can_post_messages": False, "can_edit_messages": False})
+        elif status == "kicked":
+            member["until_date"] = 0
+        member.update(rights)
+        chat["members"][user["id"]] = member
+        return member
+
+    @staticmethod
+    def error(status: int, description: str, *, retry_after: int | None = None, method: str | None = None, **parameters) -> dict:
+        """A failure for ``fail_next``: answer ``status`` with this description (only to ``method``, if given)."""
+        if retry_after is not None:
+            parameters["retry_after"] = retry_after
+        return {"status": status, "description": description, "parameters": parameters, "method": method}
+
+    # --- protocol -----------------------------------------------------------------------------
+
+    def _take_failure_for(self, method: str) -> dict | None:
+        """The first queued failure for ``method`` (or for any method), removed from the queue."""
+        with self.lock:
+            for index, failure in enumerate(self._failures):
+                if isinstance(failure, str):
+                    status, description, parameters = FAILURES[failure]
+                    failure = {"status": status, "description": description, "parameters": parameters}
+                if failure.get("method") in (None, method):
+                    del self._failures[index]
+                    return failure
+        return None
+
+    @staticmethod
+    def _fail(status: int, description: str, parameters: dict | None = None) -> Reply:
+        body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+        if parameters:
+            body["parameters"] = parameters
+        return Reply(status, body)
+
+    def handle(self, request: Recorded) -> Reply:
+        match = TOKEN_PATH.fullmatch(request.path)
+        if not match:
+            return self._fail(404, "Not Found")
+        bot = self.bots.get(match["token"])
+        if bot is None:
+            return self._fail(401, "Unauthorized")
+        method = match["method"]
+        failure = self._take_failure_for(method)
+        if failure and not failure.get("after"):
+            if failure.get("stall"):
+                time.sleep(failure["stall"])
+            return self._fail(failure["status"], failure["description"], failure.get("parameters"))
+        handler = getattr(self, f"_method_{method.lower()}", None)  # method names are case-insensitive
+        reply = handler(bot, request) if handler else self._fail(404, "Not Found: method not found")
+        if failure:  # "after": the call took effect, the answer comes late (or not at all, for the client)
+            time.sleep(failure.get("stall", 0))
+            if failure.get("status"):
+                return self._fail(failure["status"], failure["description"], failure.get("parameters"))
+        return reply
+
+    def _chat(self, request: Recorded) -> dict | Reply:
+        raw = request.param("chat_id")
+        if not raw:
+            return self._fail(400, "Bad Request: chat_id is empty")
+        if raw.startswith("@"):
+            chat = next((c for c in self.chats.values() if c.get("username", "").lower() == raw[1:].lower()), None)
+        else:
+            chat = self.chats.get(int(raw)) if re.fullmatch(r"-?\d+", raw) else None
+        return chat if chat is not None else self._fail(400, "Bad Request: chat not found")
+
+    @staticmethod
+    def _chat_object(chat: dict) -> dict:
+        return {k: v for k, v in chat.items() if k in ("id", "type", "title", "username", "first_name")}
+
+    def _may_post(self, bot: dict, chat: dict) -> Reply | None:
+        if chat["type"] == "private":
+            return None
+        member = chat["members"].get(bot["id"], {"status": "left"})
+        status = member["status"]
+        kind = "channel" if chat["type"] == "channel" else "group"
+        if status == "kicked":
+            return self._fail(403, f"Forbidden: bot was kicked from the {kind} chat")
+        if status == "left":
+            return self._fail(403, f"Forbidden: bot is not a member of the {kind} chat")
+        if chat["type"] == "channel" and not (
+            status == "creator" or (status == "administrator" and member.get("can_post_messages"))
+        ):
+            return self._fail(400, "Bad Request: need administrator rights in the channel chat")
+        return None
+
+    def _message(self, bot: dict, chat: dict, **content: Any) -> dict:
+        ids = self._message_ids.setdefault(chat["id"], itertools.count(1))
+        message = {"message_id": next(ids), "date": int(time.time()), "chat": self._chat_object(chat), **content}
+        if chat["type"] == "channel":
+            message["sender_chat"] = self._chat_object(chat)
+        else:
+            message["from"] = {k: bot[k] for k in ("id", "is_bot", "first_name", "username")}
+        self.messages.append(message)
+        return message
+
+    def _media(self, kind: str, request: Recorded, value: str | None) -> dict | Reply:
+        """The Message content for an uploaded part / URL / file_id ``value``."""
+        if value is None:
+            return self._fail(400, f"Bad Request: there is no {kind} in the request")
+        if value.startswith("attach://"):
+            part = request.files.get(value.removeprefix("attach://"))
+            if part is None:
+                return self._fail(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            size = len(part[2])
+        else:
+            size = None  # a URL or file_id: Telegram fetches it
+        if kind == "photo" and size is not None and size > 10 * MB:
+            return self._fail(400, "Bad Request: file is too big")
+        if size is not None and size > 50 * MB:
+            return self._fail(413, "Request Entity Too Large")
+        unique = f"AQAD{next(self._ids)}"
+        if kind == "photo":
+            return {
+                "photo": [
+                    {"file_id": f"AgAC{unique}s", "file_unique_id": f"{unique}s", "width": 90, "height": 68, "file_size": 1200},
+                    {"file_id": f"AgAC{unique}", "file_unique_id": unique, "width": 640, "height": 480, "file_size": size or 0},
+                ]
+            }
+        return {
+            "video": {
+                "file_id": f"BAAC{unique}",
+                "file_unique_id": unique,
+                "width": 1080,
+                "height": 1920,
+                "duration": 3,
+                "mime_type": "video/mp4",
+                "file_size": size or 0,
+            }
+        }
+
+    def _send_one(self, kind: str, bot: dict, request: Recorded) -> Reply:
+        chat = self._chat(request)
+        if isinstance(chat, Reply):
+            return chat
+        refused = self._may_post(bot, chat)
+        if refused:
+            return refused
+        caption = request.param("caption") or ""
+        if len(caption) > 1024:
+            return self._fail(400, "Bad Request: message caption is too long")
+        value = "attach://" + kind if kind in request.files else request.param(kind)
+        content = self._media(kind, request, value)
+        if isinstance(content, Reply):
+            return content
+        if caption:
+            content["caption"] = caption
+        return Reply(200, {"ok": True, "result": self._message(bot, chat, **content)})
+
+    # --- methods ------------------------------------------------------------------------------
+
+    def _method_getme(self, bot: dict, request: Recorded) -> Reply:
+        return Reply(200, {"ok": True, "result": bot})
+
+    def _method_getchat(self, bot: dict, request: Recorded) -> Reply:
+        chat = self._chat(request)
+        if isinstance(chat, Reply):
+            return chat
+        outside = chat["members"].get(bot["id"], {}).get("status") in (None, "left", "kicked")
+        if chat["type"] != "private" and outside and not chat.get("username"):
+            return self._fail(400, "Bad Request: chat not found")  # a private chat the bot is not in is invisible to it
+        full = {
+            **self._chat_object(chat),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
+        return Reply(200, {"ok": True, "result": full})
+
+    def _method_getchatmember(self, bot: dict, request: Recorded) -> Reply:
+        chat = self._chat(request)
+        if isinstance(chat, Reply):
+            return chat
+        user_id = int(request.param("user_id") or 0)
+        user = next((b for b in self.bots.values() if b["id"] == user_id), None)
+        if user is None:
+            return self._fail(400, "Bad Request: user not found")
+        return Reply(200, {"ok": True, "result": chat["members"].get(user_id, {"status": "left", "user": user})})
+
+    def _method_sendmessage(self, bot: dict, request: Recorded) -> Reply:
+        chat = self._chat(request)
+        if isinstance(chat, Reply):
+            return chat
+        refused = self._may_post(bot, chat)
+        if refused:
+            return refused
+        text = request.param("text") or ""
+        if not text.strip():
+            return self._fail(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            return self._fail(400, "Bad Request: message is too long")
+        return Reply(200, {"ok": True, "result": self._message(bot, chat, text=text)})
+
+    def _method_sendphoto(self, bot: dict, request: Recorded) -> Reply:
+        return self._send_one("photo", bot, request)
+
+    def _method_sendvideo(self, bot: dict, request: Recorded) -> Reply:
+        return self._send_one("video", bot, request)
+
+    def _method_sendmediagroup(self, bot: dict, request: Recorded) -> Reply:
+        chat = self._chat(request)
+        if isinstance(chat, Reply):
+            return chat
+        refused = self._may_post(bot, chat)
+        if refused:
+            return refused
+        try:
+            media = json.loads(request.param("media") or "")
+        except ValueError:
+            return self._fail(400, "Bad Request: can't parse media JSON object")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            return self._fail(400, "Bad Request: media must include 2-10 items")
+        contents = []
+        for item in media:
+            if item.get("type") not in ("photo", "video"):
+                return self._fail(400, "Bad Request: can't parse InputMedia: unsupported type")
+            if len(item.get("caption") or "") > 1024:
+                return self._fail(400, "Bad Request: message caption is too long")
+            content = self._media(item["type"], request, item.get("media"))
+            if isinstance(content, Reply):
+                return content
+            if item.get("caption"):
+                content["caption"] = item["caption"]
+            contents.append(content)
+        group = str(13848120013500000 + next(self._ids))
+        messages = [self._message(bot, chat, media_group_id=group, **content) for content in contents]
+        return Reply(200, {"ok": True, "result": messages})

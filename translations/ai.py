@@ -1,0 +1,151 @@
+"""AI captions: a platform-specific caption and hashtags from the post's brief.
+
+The post's caption is the brief, its title and the product facts (when the post
+names a product) are the only facts the model gets. The answer is checked —
+platform length limit, the policy's hashtag range, forbidden words and required
+hashtags, and numbers that appear in none of the given facts — and on a
+violation the model gets ONE repair attempt; after that the problems are
+reported and no caption is offered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+
+from accounts.models import Platform
+from posts.models import Post
+from publishing.models import PublishingPolicy
+from publishing.rules import HASHTAG, check_rules
+
+from . import prompts
+from .exceptions import TranslationError, UnsupportedLanguage
+from .languages import check_code, language_name
+from .products import ProductFacts, product_facts
+from .providers import get_provider, is_configured
+
+NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+URL = re.compile(r"(?:https?://|www\.)\S+")
+MAX_ATTEMPTS = 2  # the first answer and one repair
+
+
+@dataclass(frozen=True)
+class AICaption:
+    platform: str
+    language: str
+    caption: str | None  # None when every attempt broke a rule or the provider failed
+    problems: list[str] = field(default_factory=list)
+    attempts: int = 0
+    facts: dict = field(default_factory=dict)
+    provider: str = "openai"
+
+
+def _policy(post: Post, platform: str) -> PublishingPolicy:
+    saved = PublishingPolicy.objects.filter(workspace_id=post.workspace_id, platform=platform).first()
+    # An unsaved policy carries the model defaults (0–30 hashtags, no words) for the checks.
+    return saved or PublishingPolicy(workspace_id=post.workspace_id, platform=platform)
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", ".") for n in NUMBER.findall(text)}
+
+
+def check_caption(caption: str, *, platform: str, policy: PublishingPolicy, allowed_source: str) -> list[str]:
+    """Every rule ``caption`` breaks, in an operator's words (empty: it may be used)."""
+    problems = []
+    limit = prompts.CAPTION_LIMITS[platform]
+    if len(caption) > limit:
+        problems.append(f"The caption has {len(caption)} characters; {Platform(platform).label} allows {limit}.")
+    problems += [p.message for p in check_rules(policy, caption)]
+    # A number in neither the brief, the title nor the facts is an invented price, size or claim.
+    plain = URL.sub(" ", HASHTAG.sub(" ", caption))
+    invented = sorted(_numbers(plain) - _numbers(allowed_source))
+    if invented:
+        problems.append(f"It states numbers that are not in the brief or the product facts: {', '.join(invented)}.")
+    return problems
+
+
+def _assemble(answer: str, required: list[str]) -> tuple[str | None, str]:
+    """(caption with its hashtags, problem) from the model's JSON answer."""
+    try:
+        data = json.loads(answer)
+        text = str(data["caption"]).strip()
+        tags = data.get("hashtags") or []
+        if not isinstance(tags, list):
+            raise TypeError("hashtags is not a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, f'The answer was not the JSON asked for ({{"caption", "hashtags"}}): {type(exc).__name__}.'
+    seen = {"#" + t.lower() for t in HASHTAG.findall(text)}
+    clean = []
+    for tag in [*map(str, tags), *required]:
+        tag = "#" + re.sub(r"\s+", "", tag.lstrip("#"))
+        if len(tag) > 1 and tag.lower() not in seen:
+            seen.add(tag.lower())
+            clean.append(tag)
+    return (f"{text}\n\n{' '.join(clean)}" if clean else text), ""
+
+
+def generate_ai_caption(*, post: Post, platform: str, language: str, facts: ProductFacts | None = None) -> AICaption:
+    """A caption for ``platform`` in ``language`` from ``post``'s brief; see the module docstring.
+
+    ``facts`` default to the post's product facts (fetched and cached); a
+    marketplace failure only means fewer facts. Raises ValidationError for an
+    unknown platform or language; provider failures come back as problems.
+    """
+    if platform not in prompts.PLATFORM_PROMPTS:
+        raise ValidationError({"platform": f"Choose one of {', '.join(sorted(prompts.PLATFORM_PROMPTS))}."})
+    try:
+        language = check_code(language)
+        language_name(language)
+    except UnsupportedLanguage as exc:
+        raise ValidationError({"language": str(exc)}) from exc
+    if facts is None:
+        facts = product_facts(post)
+    fact_dict = facts.as_dict() if facts else {}
+    if not is_configured("openai"):
+        return AICaption(platform, language, None, ["AI captions need OpenAI: set OPENAI_API_KEY."], facts=fact_dict)
+
+    policy = _policy(post, platform)
+    required = ["#" + t.lstrip("#") for t in policy.required_hashtags or []]
+    messages = prompts.caption_messages(
+        platform=platform,
+        language=language,
+        brief=post.caption,
+        title=post.title,
+        facts=fact_dict,
+        max_length=prompts.CAPTION_LIMITS[platform],
+        hashtag_min=policy.hashtag_min,
+        hashtag_max=policy.hashtag_max,
+        required_hashtags=required,
+        forbidden_words=list(policy.forbidden_words or []),
+    )
+    allowed_source = " ".join([post.caption, post.title, json.dumps(fact_dict, ensure_ascii=False)])
+    provider = get_provider("openai")
+    problems: list[str] = []
+    answer = ""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        if attempt > 1:
+            messages = prompts.repair_messages(messages, answer, problems)
+        try:
+            answer = provider.complete(messages)
+        except TranslationError as exc:
+            return AICaption(platform, language, None, [f"OpenAI: {exc}"], attempts=attempt, facts=fact_dict)
+        caption, problem = _assemble(answer, required)
+        problems = (
+            [problem]
+            if caption is None
+            else check_caption(caption, platform=platform, policy=policy, allowed_source=allowed_source)
+        )
+        if not problems:
+            return AICaption(platform, language, caption, [], attempts=attempt, facts=fact_dict)
+    return AICaption(
+        platform,
+        language,
+        None,
+        [f"The AI caption still breaks the rules after one repair: {' '.join(problems)}"],
+        attempts=MAX_ATTEMPTS,
+        facts=fact_dict,
+    )
