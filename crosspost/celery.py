@@ -9,6 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crosspost.settings")
 
 app = Celery("crosspost")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# One queue per priority; retries are sent to "low" by the publisher.
-app.conf.task_queues = [Queue("high"), Queue("normal"), Queue("low")]
+# One queue per priority (retries are sent to "low" by the publisher), and one for
+# media work, so a long render never holds up publishing when it has its own worker.
+app.conf.task_queues = [Queue("high"), Queue("normal"), Queue("low"), Queue("media")]
+app.conf.task_routes = {"media.tasks.*": {"queue": "media"}}
 app.autodiscover_tasks()

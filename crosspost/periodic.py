@@ -40,4 +40,25 @@ PERIODIC_TASKS: list[Periodic] = [
         every_seconds=60,
         description="Accounts whose cooldown_until has passed go back to active.",
     ),
+    Periodic(
+        name="check proxies",
+        task="accounts.tasks.check_proxies",
+        every_seconds=settings.PROXY_CHECK_INTERVAL_SECONDS,
+        queue="low",
+        description="Exit IP, latency and success rate of every proxy; a proxy that goes down is reported.",
+    ),
+    Periodic(
+        name="check accounts",
+        task="accounts.tasks.check_accounts",
+        every_seconds=300,
+        queue="low",
+        description="Re-checks accounts not checked for ACCOUNT_CHECK_INTERVAL_SECONDS, in batches; recovers or flags them.",
+    ),
+    Periodic(
+        name="clean up old media",
+        task="media.tasks.cleanup_media",
+        every_seconds=3600,
+        queue="low",
+        description="Deletes media of posts finished over MEDIA_RETENTION_DAYS ago, never a file another post uses.",
+    ),
 ]

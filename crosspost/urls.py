@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from publishing.views import sandbox_feed
@@ -20,7 +19,8 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("sandbox/", sandbox_feed, name="sandbox-feed"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    # The operator dashboard (overview, composer, posts, accounts, proxies, activity).
+    path("", include("crosspost.dashboard.urls")),
 ]
 
 if settings.DEBUG:

@@ -12,7 +12,7 @@ from accounts.models import Role, Workspace
 from crosspost.api import DetailSerializer, WorkspaceScopedMixin, default_workspace
 
 from .models import MediaAsset
-from .services import media_upload
+from .services import asset_file_names, media_upload
 
 
 class MediaAssetSerializer(serializers.ModelSerializer):
@@ -80,7 +80,10 @@ class MediaAssetViewSet(
         },
     )
     def create(self, request):
-        """Upload one file. Identical content already in the workspace is returned (200) instead of stored again."""
+        """Upload one file. Identical content already in the workspace is returned (200) instead of stored again.
+
+        Images are decoded at once (a bad one is refused with 400). A video is answered ``pending`` and
+        probed in the background: it becomes ``ready`` or ``failed`` with the reason in ``error``."""
         upload = MediaUploadSerializer(data=request.data, context=self.get_serializer_context())
         upload.is_valid(raise_exception=True)
         workspace = upload.validated_data.get("workspace") or default_workspace(request, self.required_role())
@@ -99,7 +102,7 @@ class MediaAssetViewSet(
         if instance.posts_count:
             raise refused
         storage = instance.file.storage
-        names = [instance.file.name, *instance.renditions.exclude(file="").values_list("file", flat=True)]
+        names = asset_file_names(instance)
         try:
             with transaction.atomic():
                 instance.delete()

@@ -75,9 +75,19 @@ class Rendition(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     size = models.PositiveBigIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text=_("Seconds (video), after any trim."))
+    cover = models.FileField(
+        upload_to=rendition_upload_to, max_length=300, blank=True, help_text=_("Cover frame (JPEG) of a video rendition.")
+    )
+    allow_trim = models.BooleanField(
+        default=False, help_text=_("A video longer than the profile allows is trimmed instead of failing.")
+    )
     status = models.CharField(max_length=8, choices=MediaStatus.choices, default=MediaStatus.PENDING)
     error = models.TextField(blank=True)
+    # Set while a worker renders it; a lapsed lease lets another worker take over.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
+from media.selectors import renditions_pending
 from posts.models import Post, PostStatus, Priority
 
 from .models import Execution, ExecutionStatus
@@ -57,7 +58,7 @@ def claim_due(*, now: datetime | None = None, limit: int = 500) -> list[Claim]:
     with transaction.atomic():
         due = Execution.objects.filter(
             status__in=(ExecutionStatus.PENDING, ExecutionStatus.RETRY_WAIT), scheduled_for__lte=horizon
-        )
+        ).exclude(renditions_pending())  # executions wait in pending until their media is rendered
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         rows = list(

@@ -24,6 +24,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AccountStatus, Platform, SocialAccount
+from media.selectors import assets_of
+from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
 from posts.models import Post, PostStatus, Priority
 from translations.products import product_facts
 from translations.services import CaptionResult, caption_overrides, captions_for
@@ -112,29 +114,6 @@ def target_accounts(post: Post):
     )
 
 
-def media_items(post: Post) -> tuple[MediaItem, ...]:
-    items = []
-    for pm in post.media.select_related("asset").order_by("position"):
-        asset = pm.asset
-        try:
-            path = asset.file.path
-        except NotImplementedError:  # remote storage (S3): platforms fetch by URL
-            path = ""
-        items.append(
-            MediaItem(
-                path=path,
-                url=asset.file.url,
-                kind=asset.kind,
-                mime=asset.mime,
-                size=asset.size,
-                width=asset.width,
-                height=asset.height,
-                duration=asset.duration,
-            )
-        )
-    return tuple(items)
-
-
 def busy_times(account_ids: list, now: datetime) -> dict[object, list[datetime]]:
     """Each account's posts that count for pacing: successful in the last 24 h and every open one."""
     rows = Execution.objects.filter(account_id__in=account_ids).filter(
@@ -177,10 +156,12 @@ def post_publish(
             post.scheduled_at = scheduled_at
         if priority is not None:
             post.priority = priority
-        plan = _plan(post, now=now, seed=seed, texts=texts)
+        media = _PlatformMedia(post)
+        plan = _plan(post, now=now, seed=seed, texts=texts, media=media)
         if dry_run:
             return plan
         _create_executions(post, plan, now=now)
+        media.request_renditions({e.platform for e in plan.entries if e.status == "planned"})
         log_activity(
             action="post.publish",
             post=post,
@@ -216,7 +197,7 @@ def _captions(post: Post) -> _Texts:
     return _Texts(captions=captions, product=product_facts(post))
 
 
-def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts) -> Plan:
+def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: _PlatformMedia) -> Plan:
     accounts = list(target_accounts(post))
     if not accounts:
         raise ValidationError("The post has no target accounts: add target groups or accounts.")
@@ -227,7 +208,6 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts) -> Plan
         )
     }
     saved_policies = {p.platform: p for p in PublishingPolicy.objects.filter(workspace_id=post.workspace_id)}
-    media = media_items(post)
     rendered: dict[tuple[str, str], str] = {}  # (platform, language) → caption after the policy's template
     busy = busy_times([a.pk for a in accounts], now)
     start = max(now, post.scheduled_at) if post.scheduled_at else now
@@ -285,7 +265,44 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts) -> Plan
     return Plan(post_id=post.pk, dry_run=True, entries=list(entries.values()))
 
 
-def _problems(post: Post, account: SocialAccount, caption, media, saved_policies) -> list[str]:
+class _PlatformMedia:
+    """The post's media as each platform will get it (its renditions), computed once per platform."""
+
+    def __init__(self, post: Post) -> None:
+        self.post = post
+        self.assets = assets_of(post)
+        self._items: dict[str, tuple[MediaItem, ...]] = {}
+        self._problems: dict[str, list[str]] = {}
+
+    def allow_trim(self, platform: str) -> bool:
+        return trim_allowed(self.post.options, platform)
+
+    def items(self, platform: str) -> tuple[MediaItem, ...]:
+        if platform not in self._items:
+            self._items[platform] = planned_media_items(assets=self.assets, platform=platform, media_type=self.post.media_type)
+        return self._items[platform]
+
+    def problems(self, platform: str) -> list[str]:
+        if platform not in self._problems:
+            self._problems[platform] = media_problems(
+                assets=self.assets,
+                platform=platform,
+                media_type=self.post.media_type,
+                allow_trim=self.allow_trim(platform),
+            )
+        return self._problems[platform]
+
+    def request_renditions(self, platforms: set[str]) -> None:
+        """Ask for exactly the renditions the planned platforms need (rendered after commit)."""
+        for platform in sorted(platforms):
+            request_renditions(
+                assets=self.assets,
+                profiles=profiles_for(platform, self.post.media_type),
+                allow_trim=self.allow_trim(platform),
+            )
+
+
+def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia, saved_policies) -> list[str]:
     if account.status in INELIGIBLE_REASONS:
         return [INELIGIBLE_REASONS[account.status]]
     if not has_adapter(account.platform):
@@ -297,10 +314,10 @@ def _problems(post: Post, account: SocialAccount, caption, media, saved_policies
         account=account,
         caption=caption.caption,
         media_type=post.media_type,
-        media=media,
+        media=media.items(account.platform),
         options=(post.options or {}).get(account.platform, {}),
     )
-    problems = [p.message for p in adapter.validate(request)]
+    problems = media.problems(account.platform) + [p.message for p in adapter.validate(request)]
     policy = saved_policies.get(account.platform)
     problems += [p.message for p in check_rules(policy, caption.caption)]
     return problems

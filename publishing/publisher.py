@@ -26,13 +26,15 @@ from django.utils import timezone
 from accounts.models import AccountStatus, SocialAccount
 from accounts.proxies import account_rotate_proxy
 from accounts.services import account_set_status
+from media.selectors import assets_of
+from media.services import MediaNotReady, MediaUnavailable, media_items_for
 from posts.models import Post, PostStatus, Priority
 
 from .activity import log_activity
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, LogStatus, PublishingPolicy
 from .notifications import notify_post_finished
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
-from .planner import media_items, policy_for
+from .planner import policy_for
 from .platforms.base import (
     DeliveryUnknown,
     LookupUnsupported,
@@ -72,12 +74,28 @@ def execution_publish(execution_id: int, token: str) -> str:
     if blocked:
         return blocked
 
+    try:
+        media = media_items_for(assets=assets_of(execution.post), platform=account.platform, media_type=execution.post.media_type)
+    except MediaNotReady:
+        # Not an attempt: the rendition is (again) being made; look again shortly.
+        Execution.objects.filter(pk=execution.pk, lease_token=token).update(
+            status=ExecutionStatus.PENDING,
+            scheduled_for=now + timedelta(seconds=30),
+            attempts=F("attempts") - 1,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        return ExecutionStatus.PENDING
+    except MediaUnavailable as exc:
+        _finish(execution, token, ExecutionStatus.FAILED, error_code="media_failed", error_message=str(exc))
+        return ExecutionStatus.FAILED
+
     adapter = get_adapter(account.platform)
     request = PublishRequest(
         account=account,
         caption=execution.caption,
         media_type=execution.post.media_type,
-        media=media_items(execution.post),
+        media=media,
         options=(execution.post.options or {}).get(account.platform, {}),
         marker=execution_marker(execution.pk),
     )

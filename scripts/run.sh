@@ -27,7 +27,7 @@ trap stop EXIT INT TERM
 .venv/bin/gunicorn crosspost.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
   --access-logfile var/log/web-access.log --error-logfile var/log/web.log &
 pids+=($!)
-.venv/bin/celery -A crosspost worker -Q high,normal,low --concurrency 2 --loglevel INFO >var/log/worker.log 2>&1 &
+.venv/bin/celery -A crosspost worker -Q high,normal,low,media --concurrency 2 --loglevel INFO >var/log/worker.log 2>&1 &
 pids+=($!)
 .venv/bin/celery -A crosspost beat --loglevel INFO >var/log/beat.log 2>&1 &
 pids+=($!)

@@ -24,14 +24,14 @@ from publishing.publisher import (
 from publishing.services import execution_retry, post_cancel
 
 from .factories import AccountGroupFactory, PostFactory, PostMediaFactory, SocialAccountFactory
+from .support.engine import drain, render_pending
 
 
-def drain(now=None, limit=500):
-    """One dispatcher run, then every claimed execution published in-process."""
-    results = {}
-    for claim in claim_due(now=now or timezone.now() + timedelta(days=30), limit=limit):
-        results[claim.execution_id] = execution_publish(claim.execution_id, claim.token)
-    return results
+def publish(**kwargs):
+    """Plan the post, then render its media as the render task would (a worker's first step)."""
+    plan = post_publish(**kwargs)
+    render_pending()
+    return plan
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ class TestPlanner:
         in_group = SocialAccountFactory.create_batch(3, workspace=workspace, group=group)
         direct = SocialAccountFactory(workspace=workspace)
         post = post_to(accounts=[in_group[0], direct], groups=[group])
-        plan = post_publish(post=post)
+        plan = publish(post=post)
         assert plan.created == 4
         assert set(Execution.objects.filter(post=post).values_list("account_id", flat=True)) == {
             a.pk for a in [*in_group, direct]
@@ -65,15 +65,15 @@ class TestPlanner:
     def test_it_is_idempotent(self, workspace, post_to):
         accounts = SocialAccountFactory.create_batch(3, workspace=workspace)
         post = post_to(accounts=accounts)
-        first = post_publish(post=post)
-        second = post_publish(post=post)
+        first = publish(post=post)
+        second = publish(post=post)
         assert first.created == 3 and second.created == 0
         assert {e.status for e in second.entries} == {"exists"}
         assert Execution.objects.filter(post=post).count() == 3
 
     def test_it_plans_without_saving_on_dry_run(self, workspace, post_to):
         post = post_to(accounts=SocialAccountFactory.create_batch(2, workspace=workspace))
-        plan = post_publish(post=post, dry_run=True)
+        plan = publish(post=post, dry_run=True)
         assert plan.created == 2 and all(e.scheduled_for for e in plan.entries)
         assert not Execution.objects.filter(post=post).exists()
         post.refresh_from_db()
@@ -84,7 +84,7 @@ class TestPlanner:
         german = SocialAccountFactory(workspace=workspace, language="de")
         british = SocialAccountFactory(workspace=workspace, language="en-GB")
         post = post_to(accounts=[banned, german, british])
-        plan = {e.account_id: e for e in post_publish(post=post).entries}
+        plan = {e.account_id: e for e in publish(post=post).entries}
         assert plan[str(banned.pk)].status == "blocked" and "banned" in plan[str(banned.pk)].problems[0]
         assert plan[str(german.pk)].status == "blocked"
         assert "No translation provider is configured for de" in plan[str(german.pk)].problems[0]
@@ -96,7 +96,7 @@ class TestPlanner:
 
         PublishingPolicyFactory(workspace=workspace, platform="sandbox", forbidden_words=["casino"], required_hashtags=["#brand"])
         post = post_to(accounts=[SocialAccountFactory(workspace=workspace)], media_type="carousel", caption="Win at the casino")
-        problems = post_publish(post=post, dry_run=True).entries[0].problems
+        problems = publish(post=post, dry_run=True).entries[0].problems
         assert any("carousel needs 2 to 10" in p for p in problems)
         assert any("casino" in p for p in problems)
         assert any("#brand" in p for p in problems)
@@ -104,7 +104,7 @@ class TestPlanner:
     def test_it_schedules_at_scheduled_at_with_a_stagger(self, workspace, post_to):
         later = timezone.now() + timedelta(hours=3)
         post = post_to(accounts=SocialAccountFactory.create_batch(4, workspace=workspace), scheduled_at=later)
-        plan = post_publish(post=post, seed=7)
+        plan = publish(post=post, seed=7)
         times = sorted(e.scheduled_for for e in plan.entries)
         assert times[0] == later
         assert all(1 <= (b - a).total_seconds() <= 3 for a, b in itertools.pairwise(times))  # sandbox stagger
@@ -135,7 +135,7 @@ class TestPublisher:
     def test_it_publishes_due_executions_once(self, workspace, post_to):
         accounts = SocialAccountFactory.create_batch(3, workspace=workspace)
         post = post_to(accounts=accounts)
-        post_publish(post=post)
+        publish(post=post)
         results = drain()
         assert set(results.values()) == {ExecutionStatus.SUCCESS}
         assert drain() == {}
@@ -148,14 +148,14 @@ class TestPublisher:
 
     def test_it_never_claims_executions_before_they_are_due(self, workspace, post_to):
         post = post_to(accounts=[SocialAccountFactory(workspace=workspace)], scheduled_at=timezone.now() + timedelta(hours=1))
-        post_publish(post=post)
+        publish(post=post)
         assert claim_due(now=timezone.now()) == []
         claims = claim_due(now=timezone.now() + timedelta(hours=1))
         assert len(claims) == 1
 
     def test_it_ignores_a_duplicate_or_stale_message(self, workspace, post_to):
         post = post_to(accounts=[SocialAccountFactory(workspace=workspace)])
-        post_publish(post=post)
+        publish(post=post)
         (claim,) = claim_due(now=timezone.now() + timedelta(minutes=1))
         assert execution_publish(claim.execution_id, "not-the-token") == "stale"
         assert execution_publish(claim.execution_id, claim.token) == ExecutionStatus.SUCCESS
@@ -164,15 +164,15 @@ class TestPublisher:
 
     def test_it_respects_the_concurrency_cap(self, workspace, post_to, settings):
         settings.MAX_CONCURRENT_PUBLISHES = 2
-        post_publish(post=post_to(accounts=SocialAccountFactory.create_batch(5, workspace=workspace)))
+        publish(post=post_to(accounts=SocialAccountFactory.create_batch(5, workspace=workspace)))
         assert len(claim_due(now=timezone.now() + timedelta(days=1))) == 2
         assert claim_due(now=timezone.now() + timedelta(days=1)) == []
 
     def test_it_claims_high_priority_first(self, workspace, post_to):
         low = post_to(accounts=[SocialAccountFactory(workspace=workspace)], priority="low")
         high = post_to(accounts=[SocialAccountFactory(workspace=workspace)], priority="high")
-        post_publish(post=low)
-        post_publish(post=high)
+        publish(post=low)
+        publish(post=high)
         claims = claim_due(now=timezone.now() + timedelta(days=1), limit=1)
         assert Execution.objects.get(pk=claims[0].execution_id).post_id == high.pk
         assert claims[0].queue == "high"
@@ -198,7 +198,7 @@ ERROR_CASES = [
 def test_it_applies_each_error_class(workspace, post_to, code, execution_status, account_status):
     account = SocialAccountFactory(workspace=workspace, options={"fail": code, "retry_after": 120})
     post = post_to(accounts=[account])
-    post_publish(post=post)
+    publish(post=post)
     before = timezone.now()
     drain()
     execution = Execution.objects.get(post=post)
@@ -227,7 +227,7 @@ def test_it_backs_off_then_gives_up_after_max_attempts(workspace, post_to, setti
     settings.PUBLISH_MAX_ATTEMPTS = 4
     account = SocialAccountFactory(workspace=workspace, options={"fail": "transient"})
     post = post_to(accounts=[account])
-    post_publish(post=post)
+    publish(post=post)
     delays = []
     for _ in range(4):
         start = timezone.now()
@@ -244,7 +244,7 @@ def test_it_backs_off_then_gives_up_after_max_attempts(workspace, post_to, setti
 def test_it_recovers_after_a_transient_failure(workspace, post_to):
     account = SocialAccountFactory(workspace=workspace, options={"fail": "transient", "fail_times": 1})
     post = post_to(accounts=[account])
-    post_publish(post=post)
+    publish(post=post)
     drain()
     assert Execution.objects.get(post=post).status == ExecutionStatus.RETRY_WAIT
     drain()
@@ -257,14 +257,14 @@ def test_it_recovers_after_a_transient_failure(workspace, post_to):
 def test_it_cools_an_account_down_at_its_daily_limit(workspace, post_to):
     account = SocialAccountFactory(workspace=workspace, posts_limit_per_day=2)
     for _ in range(2):
-        post_publish(post=post_to(accounts=[account]))
+        publish(post=post_to(accounts=[account]))
         drain()
     account.refresh_from_db()
     assert account.status == AccountStatus.COOLDOWN
     assert "daily limit of 2" in account.status_reason
     assert account.cooldown_until > timezone.now() + timedelta(hours=23)
     third = post_to(accounts=[account])
-    (entry,) = post_publish(post=third).entries
+    (entry,) = publish(post=third).entries
     assert entry.scheduled_for >= account.cooldown_until
 
 
@@ -274,7 +274,7 @@ class TestCrashSafety:
         """Claim and start a publish, then 'lose the worker' by letting the lease expire."""
         account = SocialAccountFactory(workspace=workspace)
         post = post_to(accounts=[account])
-        post_publish(post=post)
+        publish(post=post)
         (claim,) = claim_due(now=timezone.now() + timedelta(minutes=1))
         Execution.objects.filter(pk=claim.execution_id).update(
             status=ExecutionStatus.POSTING, attempts=1, lease_expires_at=timezone.now() - timedelta(seconds=1)
@@ -320,7 +320,7 @@ class TestCrashSafety:
         assert execution.status == ExecutionStatus.SUCCESS
 
     def test_it_requeues_a_claim_whose_message_was_lost(self, workspace, post_to):
-        post_publish(post=post_to(accounts=[SocialAccountFactory(workspace=workspace)]))
+        publish(post=post_to(accounts=[SocialAccountFactory(workspace=workspace)]))
         (claim,) = claim_due(now=timezone.now() + timedelta(minutes=1))
         Execution.objects.filter(pk=claim.execution_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
         assert sweep_expired_leases()["requeued"] == 1
@@ -335,7 +335,7 @@ class TestCancelAndRetry:
         from publishing.publisher import _record_success
 
         post = post_to(accounts=SocialAccountFactory.create_batch(3, workspace=workspace))
-        post_publish(post=post)
+        publish(post=post)
         queued, in_flight = claim_due(now=timezone.now() + timedelta(minutes=1), limit=2)
         Execution.objects.filter(pk=in_flight.execution_id).update(status=ExecutionStatus.POSTING)
 
@@ -356,7 +356,7 @@ class TestCancelAndRetry:
         from publishing.services import execution_cancel
 
         post = post_to(accounts=SocialAccountFactory.create_batch(2, workspace=workspace))
-        post_publish(post=post)
+        publish(post=post)
         first, second = Execution.objects.filter(post=post)
         execution_cancel(execution=first)
         assert list(drain().values()) == [ExecutionStatus.SUCCESS]
@@ -372,7 +372,7 @@ class TestCancelAndRetry:
     def test_it_retries_a_failed_execution(self, workspace, post_to):
         account = SocialAccountFactory(workspace=workspace, options={"fail": "media_rejected"})
         post = post_to(accounts=[account])
-        post_publish(post=post)
+        publish(post=post)
         drain()
         execution = Execution.objects.get(post=post)
         assert execution.status == ExecutionStatus.FAILED
@@ -394,7 +394,7 @@ def test_it_publishes_the_operators_caption_through_the_policy_template(workspac
     )
     account = SocialAccountFactory(workspace=workspace, language="de")
     post = post_to(accounts=[account], caption="Hello world #launch", options={"captions": {"de": "Hallo Welt #start"}})
-    post_publish(post=post)
+    publish(post=post)
     drain()
     execution = Execution.objects.get(post=post)
     assert execution.status == ExecutionStatus.SUCCESS
@@ -402,3 +402,32 @@ def test_it_publishes_the_operators_caption_through_the_policy_template(workspac
     assert published == execution.caption
     assert published.startswith("Hallo Welt") and "#start" in published and "#brand" in published
     assert "Hello world" not in published
+
+
+@pytest.mark.django_db
+class TestRenditions:
+    def test_it_holds_executions_until_their_media_is_rendered_and_publishes_the_rendition(self, workspace, post_to):
+        from media.models import Rendition
+
+        post = post_to(accounts=SocialAccountFactory.create_batch(2, workspace=workspace))
+        post_publish(post=post)  # renditions requested, not rendered yet
+        assert Rendition.objects.filter(asset__post_media__post=post, status="pending").count() == 1
+        assert claim_due(now=timezone.now() + timedelta(days=1)) == []
+        assert set(drain().values()) == {ExecutionStatus.SUCCESS}  # drain renders first, like the worker
+        media = SandboxPost.objects.first().media[0]
+        assert (media["width"], media["height"]) == (1080, 1350)  # the sandbox's 4:5 rendition, not the 64×48 original
+        assert media["url"].startswith("http") or "/renditions/" in media["url"]
+
+    def test_it_fails_only_the_executions_whose_rendition_failed(self, workspace, post_to):
+        from media.models import Rendition
+
+        post = post_to(accounts=SocialAccountFactory.create_batch(2, workspace=workspace))
+        post_publish(post=post)
+        Rendition.objects.filter(asset__post_media__post=post).update(status="failed", error="the encoder gave up")
+        results = drain()
+        assert set(results.values()) == {ExecutionStatus.FAILED}
+        execution = Execution.objects.filter(post=post).first()
+        assert execution.error_code == "media_failed" and "the encoder gave up" in execution.error_message
+        text = post_to(accounts=[SocialAccountFactory(workspace=workspace)], media_type="text", caption="No media here")
+        publish(post=text)
+        assert set(drain().values()) == {ExecutionStatus.SUCCESS}

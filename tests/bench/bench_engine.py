@@ -81,7 +81,7 @@ def main() -> None:
             return post
 
         log = open(var / "stack.log", "ab")
-        worker = start(["worker", "-Q", "high,normal,low", "-c", "2", "--without-gossip", "--without-mingle",
+        worker = start(["worker", "-Q", "high,normal,low,media", "-c", "2", "--without-gossip", "--without-mingle",
                         "--loglevel", "WARNING"], env, log)
         beat = start(["beat", "--loglevel", "WARNING", "-s", str(var / "beat-schedule")], env, log)
         try:

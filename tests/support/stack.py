@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlunsplit
@@ -58,15 +59,17 @@ def manage(env: dict, *args: str) -> str:
 
 
 @contextmanager
-def worker(env: dict, concurrency: int = 4, log: Path | None = None):
-    """A Celery worker (prefork, ``concurrency`` processes) in its own process group."""
+def worker(env: dict, concurrency: int = 4, log: Path | None = None, include: Sequence[str] = ()):
+    """A Celery worker (prefork, ``concurrency`` processes) in its own process group.
+
+    ``include``: extra modules the worker imports at start (test seams, see worker_seams.py)."""
     out = open(log or os.devnull, "ab")
     proc = subprocess.Popen(
         [
             *CELERY,
             "worker",
             "-Q",
-            "high,normal,low",
+            "high,normal,low,media",
             "-c",
             str(concurrency),
             "--pool",
@@ -77,6 +80,7 @@ def worker(env: dict, concurrency: int = 4, log: Path | None = None):
             "INFO",
             "-n",
             f"test{time.monotonic_ns()}@%h",
+            *(["--include", ",".join(include)] if include else []),
         ],
         cwd=ROOT,
         env=env,

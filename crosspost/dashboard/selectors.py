@@ -1,0 +1,458 @@
+"""Reads for the dashboard pages. Every query is scoped to the user's workspaces
+and the number of queries of each function does not depend on the data size."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from accounts.models import ROLE_RANK, AccountGroup, AccountStatus, Membership, Proxy, Role, SocialAccount, Workspace
+from accounts.selectors import scope, workspaces_for
+from crosspost.models import Heartbeat
+from crosspost.stats import overview
+from posts.models import Post
+from publishing.models import OPEN_EXECUTION_STATUSES, ActivityLog, Execution, ExecutionStatus
+
+# Account columns a list needs; the encrypted credentials and session are never decrypted for a page.
+ACCOUNT_LIST_FIELDS = (
+    "id",
+    "workspace_id",
+    "platform",
+    "handle",
+    "language",
+    "status",
+    "status_reason",
+    "cooldown_until",
+    "last_post_at",
+    "last_check_at",
+    "failed_attempts",
+    "group_id",
+    "proxy_id",
+)
+PROBLEM_STATUSES = (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR, AccountStatus.COOLDOWN)
+CHART_DAYS = 14
+
+
+# --- who may do what ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """The user's role in each workspace, read once per request (superusers: owner everywhere)."""
+
+    superuser: bool
+    roles: dict[int, str] = field(default_factory=dict)
+
+    def can(self, workspace_id: int | None, min_role: str) -> bool:
+        if self.superuser:
+            return True
+        role = self.roles.get(workspace_id)
+        return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(min_role)]
+
+    def can_anywhere(self, min_role: str) -> bool:
+        return self.superuser or any(ROLE_RANK[Role(r)] >= ROLE_RANK[Role(min_role)] for r in self.roles.values())
+
+
+def access_for(user) -> Access:
+    if not user.is_authenticated or not user.is_active:
+        return Access(superuser=False)
+    if user.is_superuser:
+        return Access(superuser=True)
+    return Access(superuser=False, roles=dict(Membership.objects.filter(user=user).values_list("workspace_id", "role")))
+
+
+def workspaces_with_role(user, min_role: str) -> QuerySet[Workspace]:
+    return workspaces_for(user, min_role).order_by("name", "pk")
+
+
+# --- overview -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeartbeatState:
+    name: str
+    seen_at: datetime | None
+    age_s: float | None
+    ok: bool
+
+
+def heartbeats(now: datetime | None = None) -> list[HeartbeatState]:
+    """Worker and beat liveness as /health/ judges it (stale after HEARTBEAT_STALE_SECONDS)."""
+    now = now or timezone.now()
+    seen = dict(Heartbeat.objects.filter(name__in=("worker", "beat")).values_list("name", "seen_at"))
+    states = []
+    for name in ("worker", "beat"):
+        at = seen.get(name)
+        age = (now - at).total_seconds() if at else None
+        states.append(HeartbeatState(name, at, age, age is not None and age <= settings.HEARTBEAT_STALE_SECONDS))
+    return states
+
+
+@dataclass(frozen=True)
+class ChartDay:
+    day: date
+    success: int
+    failed: int
+
+
+def daily_outcomes(user, days: int = CHART_DAYS, now: datetime | None = None) -> list[ChartDay]:
+    """Published and failed executions per local day (the active time zone), oldest first, ``days`` days.
+
+    Day boundaries are local midnights computed here (DST-correct), so the database only
+    compares timestamps: one aggregate with two filtered counts per day, no per-row time
+    zone conversion.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    first = today - timedelta(days=days - 1)
+    dates = [first + timedelta(days=i) for i in range(days + 1)]
+    bounds = [timezone.make_aware(datetime.combine(d, time.min)) for d in dates]
+    success, failed = Q(status=ExecutionStatus.SUCCESS), Q(status=ExecutionStatus.FAILED)
+    counts = {}
+    for i in range(days):
+        window = Q(finished_at__gte=bounds[i], finished_at__lt=bounds[i + 1])
+        counts[f"s{i}"] = Count("pk", filter=success & window)
+        counts[f"f{i}"] = Count("pk", filter=failed & window)
+    row = (
+        scope(Execution.objects.all(), user)
+        .filter(status__in=(ExecutionStatus.SUCCESS, ExecutionStatus.FAILED), finished_at__gte=bounds[0])
+        .order_by()
+        .aggregate(**counts)
+    )
+    return [ChartDay(dates[i], row[f"s{i}"], row[f"f{i}"]) for i in range(days)]
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    height: float
+    value: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Geometry of the posts-over-time SVG, computed here so the template only draws."""
+
+    width: int
+    height: int
+    plot_top: int
+    plot_bottom: int
+    maximum: int
+    days: list[dict]
+    gridlines: list[dict]
+
+
+def chart_geometry(days: list[ChartDay], width: int = 700, height: int = 200) -> Chart:
+    left, right, top, bottom = 36, 8, 10, height - 24
+    plot_height = bottom - top
+    maximum = max([d.success for d in days] + [d.failed for d in days] + [1])
+    # A round upper bound so the grid reads 0 / half / max.
+    step = max(1, -(-maximum // 4))
+    maximum = step * 4
+    slot = (width - left - right) / max(len(days), 1)
+    bar = max(2.0, slot * 0.36)
+
+    def scaled(value: int) -> float:
+        return round(plot_height * value / maximum, 1)
+
+    out = []
+    for index, d in enumerate(days):
+        x0 = left + index * slot + (slot - 2 * bar) / 2
+        s, f = scaled(d.success), scaled(d.failed)
+        out.append(
+            {
+                "day": d.day,
+                "label_x": round(left + index * slot + slot / 2, 1),
+                "success": Bar(round(x0, 1), round(bottom - s, 1), s, d.success),
+                "failed": Bar(round(x0 + bar, 1), round(bottom - f, 1), f, d.failed),
+                "bar_width": round(bar, 1),
+            }
+        )
+    gridlines = [{"y": round(bottom - plot_height * i / 4, 1), "value": step * i} for i in range(5)]
+    return Chart(width, height, top, bottom, maximum, out, gridlines)
+
+
+def group_stats(user, now: datetime | None = None, limit: int = 50) -> list[dict]:
+    """Per account group (and "no group"): accounts, posts published in 7 days and the 7-day success rate."""
+    now = now or timezone.now()
+    week_ago = now - timedelta(days=7)
+    accounts = dict(
+        scope(SocialAccount.objects.all(), user)
+        .order_by()
+        .values("group_id")
+        .annotate(n=Count("pk"))
+        .values_list("group_id", "n")
+    )
+    outcomes = {
+        row["account__group_id"]: row
+        for row in scope(Execution.objects.all(), user)
+        .filter(finished_at__gte=week_ago, status__in=(ExecutionStatus.SUCCESS, ExecutionStatus.FAILED))
+        .order_by()
+        .values("account__group_id")
+        .annotate(
+            success=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+            failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+        )
+    }
+    groups = list(scope(AccountGroup.objects.select_related("workspace"), user).order_by("name", "pk")[:limit])
+    rows = []
+    for group_id, name, workspace in [(g.pk, g.name, g.workspace) for g in groups] + [(None, None, None)]:
+        outcome = outcomes.get(group_id, {"success": 0, "failed": 0})
+        if group_id is None and not accounts.get(None) and not (outcome["success"] or outcome["failed"]):
+            continue
+        done = outcome["success"] + outcome["failed"]
+        rows.append(
+            {
+                "id": group_id,
+                "name": name,
+                "workspace": workspace,
+                "accounts": accounts.get(group_id, 0),
+                "published_7d": outcome["success"],
+                "failed_7d": outcome["failed"],
+                "success_rate": outcome["success"] / done if done else None,
+            }
+        )
+    return rows
+
+
+def problem_accounts(user, limit: int = 5, now: datetime | None = None) -> list[SocialAccount]:
+    """The accounts with the most failed executions in 7 days, then those in a problem state;
+    each with ``failures_7d`` and ``last_error`` (its latest failed execution, else its status reason)."""
+    now = now or timezone.now()
+    week_ago = now - timedelta(days=7)
+    accounts = scope(SocialAccount.objects.all(), user)
+    failing = list(
+        scope(Execution.objects.all(), user)
+        .filter(status=ExecutionStatus.FAILED, finished_at__gte=week_ago)
+        .order_by()
+        .values("account_id")
+        .annotate(n=Count("pk"), last=Max("finished_at"))
+        .order_by("-n", "-last")
+        .values_list("account_id", "n")[:limit]
+    )
+    failures = dict(failing)
+    ids = list(failures)
+    # Always one query (not only when fewer than ``limit`` fail), so the page's query count is constant.
+    in_trouble = accounts.filter(status__in=PROBLEM_STATUSES).exclude(pk__in=ids).order_by("-updated_at")
+    ids += list(in_trouble.values_list("pk", flat=True)[:limit])[: limit - len(ids)]
+    last_error = (
+        Execution.objects.filter(account=OuterRef("pk"), status=ExecutionStatus.FAILED)
+        .order_by("-finished_at", "-pk")
+        .values("error_message")[:1]
+    )
+    found = accounts.filter(pk__in=ids).only(*ACCOUNT_LIST_FIELDS).annotate(last_error=Subquery(last_error)).in_bulk()
+    result = []
+    for pk in ids:
+        account = found[pk]
+        account.failures_7d = failures.get(pk, 0)
+        account.last_error = account.last_error or account.status_reason
+        result.append(account)
+    return result
+
+
+def overview_context(user) -> dict:
+    numbers = overview(user)
+    days = daily_outcomes(user)
+    return {
+        "numbers": numbers,
+        "account_statuses": [(value, label, numbers["accounts"]["by_status"][value]) for value, label in AccountStatus.choices],
+        "heartbeats": heartbeats(),
+        "chart": chart_geometry(days),
+        "chart_totals": {"success": sum(d.success for d in days), "failed": sum(d.failed for d in days)},
+        "groups": group_stats(user),
+        "problem_accounts": problem_accounts(user),
+    }
+
+
+# --- posts ------------------------------------------------------------------------------------------------
+
+
+def progress_counts(queryset: QuerySet[Execution]) -> dict:
+    """Published / open / failed / cancelled+skipped / total over ``queryset``, in one aggregate."""
+    counts = queryset.order_by().aggregate(
+        total=Count("pk"),
+        published=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+        open=Count("pk", filter=Q(status__in=OPEN_EXECUTION_STATUSES)),
+        posting=Count("pk", filter=Q(status=ExecutionStatus.POSTING)),
+        failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+        stopped=Count("pk", filter=Q(status__in=(ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED))),
+    )
+    return with_percentages(counts)
+
+
+def with_percentages(counts: dict) -> dict:
+    total = counts["total"] or 0
+    for key in ("published", "open", "failed", "stopped"):
+        counts[f"{key}_pct"] = round(100 * (counts[key] or 0) / total, 2) if total else 0
+    return counts
+
+
+def posts_list(user) -> QuerySet[Post]:
+    """Posts of the user's workspaces, newest first."""
+    return scope(Post.objects.select_related("workspace", "author"), user).order_by("-created_at", "-pk")
+
+
+def attach_progress(posts: list[Post]) -> None:
+    """Set ``post.progress`` (counts as progress_counts gives them) on a page of posts, in one query."""
+    rows = {
+        row["post_id"]: row
+        for row in Execution.objects.filter(post__in=[p.pk for p in posts])
+        .order_by()
+        .values("post_id")
+        .annotate(
+            total=Count("pk"),
+            published=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+            open=Count("pk", filter=Q(status__in=OPEN_EXECUTION_STATUSES)),
+            failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+            stopped=Count("pk", filter=Q(status__in=(ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED))),
+        )
+    }
+    empty = {"total": 0, "published": 0, "open": 0, "failed": 0, "stopped": 0}
+    for post in posts:
+        post.progress = with_percentages(dict(rows.get(post.pk, empty)))
+
+
+def post_executions(post: Post) -> QuerySet[Execution]:
+    return (
+        Execution.objects.filter(post=post)
+        .select_related("account")
+        .only(
+            "id",
+            "workspace_id",
+            "post_id",
+            "status",
+            "language",
+            "attempts",
+            "scheduled_for",
+            "next_attempt_at",
+            "finished_at",
+            "remote_url",
+            "error_code",
+            "error_message",
+            "account__id",
+            "account__platform",
+            "account__handle",
+            "account__status",
+        )
+        .order_by("scheduled_for", "pk")
+    )
+
+
+# --- accounts and proxies ----------------------------------------------------------------------------------
+
+
+def accounts_list(user) -> QuerySet[SocialAccount]:
+    return (
+        scope(SocialAccount.objects.all(), user)
+        .select_related("group", "proxy", "workspace")
+        .only(
+            *ACCOUNT_LIST_FIELDS,
+            "group__id",
+            "group__name",
+            "proxy__id",
+            "proxy__scheme",
+            "proxy__host",
+            "proxy__port",
+            "proxy__status",
+            "proxy__latency_ms",
+            "workspace__id",
+            "workspace__name",
+        )
+        .order_by("platform", "handle", "pk")
+    )
+
+
+def account_page(user) -> QuerySet[SocialAccount]:
+    """One account with what its page shows (no secrets)."""
+    return accounts_list(user).only(
+        *ACCOUNT_LIST_FIELDS,
+        "timezone",
+        "posts_limit_per_day",
+        "warmup_started_at",
+        "last_login_at",
+        "created_at",
+        "group__id",
+        "group__name",
+        "proxy__id",
+        "proxy__scheme",
+        "proxy__host",
+        "proxy__port",
+        "proxy__status",
+        "proxy__latency_ms",
+        "workspace__id",
+        "workspace__name",
+    )
+
+
+def account_languages(user) -> list[str]:
+    return list(scope(SocialAccount.objects.all(), user).order_by("language").values_list("language", flat=True).distinct())
+
+
+def groups_for(user, min_role: str = Role.VIEWER) -> list[AccountGroup]:
+    return list(scope(AccountGroup.objects.select_related("workspace"), user, min_role).order_by("name", "pk"))
+
+
+def free_proxies(user, min_role: str = Role.ADMIN, limit: int = 200) -> list[Proxy]:
+    """Proxies that can take another account (fewer accounts than max_accounts), for assignment lists."""
+    return list(
+        scope(Proxy.objects.all(), user, min_role)
+        .annotate(used=Count("accounts"))
+        .filter(used__lt=F("max_accounts"))
+        .only("id", "workspace_id", "scheme", "host", "port", "max_accounts", "status")
+        .order_by("host", "port", "pk")[:limit]
+    )
+
+
+def proxies_list(user) -> QuerySet[Proxy]:
+    return (
+        scope(Proxy.objects.select_related("workspace"), user)
+        .annotate(accounts_count=Count("accounts"))
+        .defer("url")
+        .order_by("host", "port", "pk")
+    )
+
+
+# --- activity ---------------------------------------------------------------------------------------------------
+
+
+def activity_list(user) -> QuerySet[ActivityLog]:
+    return (
+        scope(ActivityLog.objects.all(), user)
+        .select_related("actor", "account", "post", "workspace")
+        .only(
+            "id",
+            "workspace_id",
+            "action",
+            "status",
+            "message",
+            "details",
+            "duration_ms",
+            "created_at",
+            "execution_id",
+            "actor__id",
+            "actor__username",
+            "account__id",
+            "account__handle",
+            "account__platform",
+            "post__id",
+            "post__title",
+            "post__caption",
+            "workspace__id",
+            "workspace__name",
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def activity_actions(user) -> list[str]:
+    return list(scope(ActivityLog.objects.all(), user).order_by("action").values_list("action", flat=True).distinct())
+
+
+def pretty_json(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)

@@ -1,0 +1,31 @@
+from django.templatetags.static import static
+from django.urls import path
+from django.views.generic import RedirectView
+
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("compose/", views.compose, name="compose"),
+    path("compose/<int:pk>/", views.compose, name="compose-edit"),
+    path("compose/<int:pk>/caption/", views.compose_caption, name="compose-caption"),
+    path("media/upload/", views.upload, name="upload"),
+    path("posts/", views.posts, name="posts"),
+    path("posts/<int:pk>/", views.post_detail, name="post"),
+    path("posts/<int:pk>/cancel/", views.post_cancel_view, name="post-cancel"),
+    path("posts/<int:pk>/retry-failed/", views.post_retry_failed, name="post-retry-failed"),
+    path("executions/<int:pk>/retry/", views.execution_action, {"action": "retry"}, name="execution-retry"),
+    path("executions/<int:pk>/cancel/", views.execution_action, {"action": "cancel"}, name="execution-cancel"),
+    path("accounts/", views.accounts, name="accounts"),
+    path("accounts/bulk/", views.accounts_bulk, name="accounts-bulk"),
+    path("accounts/import/", views.accounts_import, name="accounts-import"),
+    path("accounts/<uuid:pk>/", views.account_detail, name="account"),
+    path("proxies/", views.proxies, name="proxies"),
+    path("proxies/import/", views.proxies_import_view, name="proxies-import"),
+    path("proxies/<int:pk>/check/", views.proxy_check_view, name="proxy-check"),
+    path("activity/", views.activity, name="activity"),
+    # Browsers ask for /favicon.ico on every page, the admin's included.
+    path("favicon.ico", RedirectView.as_view(url=static("dashboard/favicon.svg"), permanent=True)),
+]

@@ -1,0 +1,674 @@
+"""The operator dashboard: function views over the same services as the admin and the API.
+
+Each page is one template with ``{% partialdef %}`` regions; an HTMX request
+(polling, filters, actions) gets only the region it swaps. Every link and form
+also works without JavaScript. Reads are scoped to the user's workspaces
+(another workspace's object is a 404); a write needs the role the API asks for
+in the object's workspace, else 403.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, push_url
+
+from accounts.imports import accounts_import_csv
+from accounts.models import AccountEvent, AccountStatus, Proxy, Role, SocialAccount
+from accounts.selectors import scope
+from accounts.services import accounts_assign_group, accounts_assign_proxy, accounts_set_enabled
+from crosspost.logging import redact
+from media.models import MediaAsset
+from media.services import media_upload
+from posts.models import Post, PostMedia, PostStatus
+from posts.services import EDITABLE_STATUSES, post_create, post_update
+from publishing.models import Execution, ExecutionStatus, LogStatus
+from publishing.planner import post_publish
+from publishing.services import (
+    CANCELLABLE,
+    FINISHED_POST_STATUSES,
+    RETRYABLE,
+    execution_cancel,
+    execution_retry,
+    executions_retry,
+    post_cancel,
+)
+from translations.services import post_set_caption
+
+from . import selectors
+from .forms import (
+    AccountFilterForm,
+    ActivityFilterForm,
+    BulkAccountsForm,
+    CaptionForm,
+    ComposeForm,
+    ImportAccountsForm,
+    ProxyImportForm,
+    UploadForm,
+)
+from .services import post_caption_review
+
+try:  # account and proxy checks arrive with the health services; without them the buttons are not shown
+    from accounts.health import account_check
+except ImportError:  # pragma: no cover - depends on the installed services
+    account_check = None
+try:
+    from accounts.proxies import proxies_import, proxy_check
+except ImportError:  # pragma: no cover
+    proxies_import = proxy_check = None
+
+ACCOUNTS_PER_PAGE = 50
+POSTS_PER_PAGE = 25
+EXECUTIONS_PER_PAGE = 100
+ACTIVITY_PER_PAGE = 50
+PROXIES_PER_PAGE = 50
+EVENTS_ON_ACCOUNT_PAGE = 50
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def render_page(request: HttpRequest, template: str, context: dict, partial: str | None = None, status: int = 200):
+    """The whole page, or only ``partial`` of it when HTMX asks."""
+    name = f"{template}#{partial}" if partial and request.htmx else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def role_required(min_role: str):
+    """403 unless the user has ``min_role`` in at least one workspace (the object's is checked again)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            request.access = selectors.access_for(request.user)
+            if not request.access.can_anywhere(min_role):
+                raise PermissionDenied(_("You need the %(role)s role to do this.") % {"role": Role(min_role).label})
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def require_role_in(request, workspace_id: int, min_role: str) -> None:
+    if not request.access.can(workspace_id, min_role):
+        raise PermissionDenied(_("You need the %(role)s role in this workspace to do this.") % {"role": Role(min_role).label})
+
+
+def error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def add_errors(form, exc: ValidationError, default_field: str | None = None) -> None:
+    """Put a service's ValidationError next to the form fields it names."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else default_field, errors)
+    else:
+        form.add_error(default_field, exc)
+
+
+def back_to(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+def page_query(request, drop: str = "page") -> str:
+    """The current filters as a query string without ``drop``, for pagination links."""
+    return urlencode([(key, value) for key, values in request.GET.lists() if key != drop for value in values])
+
+
+# --- overview -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def overview(request):
+    return render_page(request, "dashboard/overview.html", selectors.overview_context(request.user), "stats")
+
+
+# --- posts ----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def posts(request):
+    page = Paginator(selectors.posts_list(request.user), POSTS_PER_PAGE).get_page(request.GET.get("page"))
+    selectors.attach_progress(list(page))
+    access = selectors.access_for(request.user)
+    return render_page(
+        request,
+        "dashboard/posts.html",
+        {"page": page, "query": page_query(request), "can_compose": access.can_anywhere(Role.EDITOR)},
+        "list",
+    )
+
+
+def progress_context(request, post: Post) -> dict:
+    access = getattr(request, "access", None) or selectors.access_for(request.user)
+    counts = selectors.progress_counts(Execution.objects.filter(post=post))
+    page = Paginator(selectors.post_executions(post), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    can_act = access.can(post.workspace_id, Role.EDITOR)
+    for execution in page:
+        execution.error_shown = redact(execution.error_message)
+        execution.can_retry = can_act and execution.status in RETRYABLE
+        execution.can_cancel = can_act and execution.status in CANCELLABLE
+    return {
+        "post": post,
+        "counts": counts,
+        "page": page,
+        "live": counts["open"] > 0,
+        "can_act": can_act,
+        "can_cancel_post": can_act and post.status not in FINISHED_POST_STATUSES and post.status != PostStatus.DRAFT,
+        "can_edit_draft": can_act and post.status in EDITABLE_STATUSES and not counts["total"],
+        "page_suffix": f"?page={page.number}" if page.number > 1 else "",
+    }
+
+
+def scoped_post(request, pk: int) -> Post:
+    return get_object_or_404(scope(Post.objects.select_related("workspace", "author"), request.user), pk=pk)
+
+
+@login_required
+@require_GET
+def post_detail(request, pk: int):
+    post = scoped_post(request, pk)
+    return render_page(request, "dashboard/post_detail.html", progress_context(request, post), "progress")
+
+
+def progress_response(request, post: Post, anchor_page: str | None = None):
+    """After an action: the progress region for HTMX, else back to the post page."""
+    if request.htmx:
+        post.refresh_from_db()
+        return render(request, "dashboard/post_detail.html#progress", progress_context(request, post))
+    url = reverse("dashboard:post", args=[post.pk])
+    return redirect(url + (f"?page={anchor_page}" if anchor_page else ""))
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def execution_action(request, pk: int, action: str):
+    execution = get_object_or_404(scope(Execution.objects.select_related("account", "post"), request.user), pk=pk)
+    require_role_in(request, execution.workspace_id, Role.EDITOR)
+    service = {"retry": execution_retry, "cancel": execution_cancel}[action]
+    try:
+        service(execution=execution, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        done = _("Retry queued for %(handle)s.") if action == "retry" else _("Cancelled the post to %(handle)s.")
+        messages.success(request, done % {"handle": execution.account.handle})
+    return progress_response(request, execution.post, request.GET.get("page"))
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_cancel_view(request, pk: int):
+    post = scoped_post(request, pk)
+    require_role_in(request, post.workspace_id, Role.EDITOR)
+    try:
+        result = post_cancel(post=post, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(
+            request,
+            _("Cancelled %(cancelled)d waiting execution(s); %(in_flight)d already posting will finish.") % result,
+        )
+    return progress_response(request, post, request.GET.get("page"))
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_retry_failed(request, pk: int):
+    post = scoped_post(request, pk)
+    require_role_in(request, post.workspace_id, Role.EDITOR)
+    retried, problems = executions_retry(
+        executions=Execution.objects.filter(post=post, status=ExecutionStatus.FAILED).select_related("account"),
+        actor=request.user,
+    )
+    if retried:
+        messages.success(request, _("Retrying %(count)d failed execution(s).") % {"count": retried})
+    for problem in problems:
+        messages.error(request, problem)
+    return progress_response(request, post, request.GET.get("page"))
+
+
+# --- composer -------------------------------------------------------------------------------------
+
+
+def editable_draft(request, pk: int) -> Post:
+    post = scoped_post(request, pk)
+    require_role_in(request, post.workspace_id, Role.EDITOR)
+    return post
+
+
+def draft_media(post: Post) -> list:
+    return [pm.asset for pm in PostMedia.objects.filter(post=post).select_related("asset").order_by("position")]
+
+
+def bound_assets(request, form: ComposeForm) -> list[MediaAsset]:
+    """The media a submitted form lists, in its order (those the user may see)."""
+    ids = [int(i) for i in form.data.getlist("media") if str(i).isdigit()] if hasattr(form.data, "getlist") else []
+    found = scope(MediaAsset.objects.all(), request.user).in_bulk(ids)
+    return [found[i] for i in ids if i in found]
+
+
+def compose_context(request, form: ComposeForm, post: Post | None, preview: dict | None = None, assets=None) -> dict:
+    if assets is None:
+        assets = bound_assets(request, form) if form.is_bound else (draft_media(post) if post is not None else [])
+    return {
+        "form": form,
+        "post": post,
+        "assets": assets,
+        "preview": preview,
+        "action_url": reverse("dashboard:compose-edit", args=[post.pk]) if post else reverse("dashboard:compose"),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def compose(request, pk: int | None = None):
+    """Compose a post; "Preview plan" saves it as a draft and shows the plan, "Publish" publishes it."""
+    request.access = selectors.access_for(request.user)
+    if not request.access.can_anywhere(Role.EDITOR):
+        if request.method == "GET" and pk is None:
+            return render(request, "dashboard/compose.html", {"form": None})
+        raise PermissionDenied(_("You need the %(role)s role to do this.") % {"role": Role.EDITOR.label})
+    post = editable_draft(request, pk) if pk is not None else None
+    if post is not None and (post.status not in EDITABLE_STATUSES or post.executions.exists()):
+        return redirect("dashboard:post", pk=post.pk)
+
+    if request.method == "GET":
+        form = ComposeForm(user=request.user, post=post, initial=ComposeForm.initial_from(post) if post else None)
+        preview = post_caption_review(post) if post is not None and request.GET.get("preview") else None
+        return render_page(request, "dashboard/compose.html", compose_context(request, form, post, preview), "composer")
+
+    form = ComposeForm(request.POST, request.FILES, user=request.user, post=post)
+    move = request.POST.get("move", "")
+    if move:
+        return compose_reordered(request, form, post, move)
+    if not form.is_valid():
+        return render_page(request, "dashboard/compose.html", compose_context(request, form, post), "composer", status=400)
+
+    workspace = post.workspace if post else form.cleaned_data["workspace"]
+    assets = list(form.cleaned_data["media"])
+    try:
+        for upload in form.cleaned_data["files"]:
+            asset, _created = media_upload(workspace=workspace, file=upload, actor=request.user)
+            if asset.pk not in {a.pk for a in assets}:
+                assets.append(asset)
+        if post is None:
+            post = post_create(workspace=workspace, author=request.user, media=assets, **form.post_fields())
+        else:
+            post = post_update(post=post, actor=request.user, media=assets, **form.post_fields())
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict") and "file" in exc.error_dict:
+            form.add_error("files", exc.error_dict["file"])
+        else:
+            add_errors(form, exc)
+        context = compose_context(request, form, post, assets=assets)
+        return render_page(request, "dashboard/compose.html", context, "composer", status=400)
+
+    if request.POST.get("action") == "publish":
+        return compose_publish(request, post, form)
+    # Preview: the plan of the saved draft, nothing is created.
+    edit_url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
+    if not request.htmx:
+        return redirect(edit_url)
+    fresh = ComposeForm(user=request.user, post=post, initial=ComposeForm.initial_from(post))
+    response = render(
+        request, "dashboard/compose.html#composer", compose_context(request, fresh, post, post_caption_review(post))
+    )
+    return push_url(response, edit_url)
+
+
+def compose_reordered(request, form: ComposeForm, post: Post | None, move: str):
+    """No-JS fallback of the carousel buttons: move or remove one item and show the form again."""
+    verb, _sep, raw_id = move.partition(":")
+    data = request.POST.copy()
+    ids = data.getlist("media")
+    if raw_id in ids:
+        index = ids.index(raw_id)
+        if verb == "up" and index > 0:
+            ids[index - 1], ids[index] = ids[index], ids[index - 1]
+        elif verb == "down" and index < len(ids) - 1:
+            ids[index + 1], ids[index] = ids[index], ids[index + 1]
+        elif verb == "remove":
+            ids.pop(index)
+    data.setlist("media", ids)
+    form = ComposeForm(data, user=request.user, post=post)
+    return render_page(request, "dashboard/compose.html", compose_context(request, form, post), "composer")
+
+
+def compose_publish(request, post: Post, form: ComposeForm):
+    try:
+        # The planner applies the operator's reviewed captions (and the policy's template) itself.
+        plan = post_publish(
+            post=post,
+            actor=request.user,
+            scheduled_at=form.cleaned_data["scheduled_at"],
+            priority=form.cleaned_data["priority"],
+        )
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    blocked = sum(1 for entry in plan.entries if entry.status == "blocked")
+    messages.success(
+        request, _("Publishing to %(planned)d account(s); %(blocked)d blocked.") % {"planned": plan.created, "blocked": blocked}
+    )
+    url = reverse("dashboard:post", args=[post.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def compose_caption(request, pk: int):
+    """Set (or reset to the translation) the operator's caption of one language, then show the plan again."""
+    post = editable_draft(request, pk)
+    form = CaptionForm(request.POST)
+    caption_error = None
+    if form.is_valid():
+        reset = request.POST.get("reset") == "1"
+        try:
+            post_set_caption(
+                post=post,
+                language=form.cleaned_data["language"],
+                caption=None if reset else form.cleaned_data["caption"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            caption_error = (form.cleaned_data["language"], error_text(exc))
+        else:
+            messages.success(request, _("Saved the %(language)s caption.") % {"language": form.cleaned_data["language"]})
+    else:
+        caption_error = (request.POST.get("language", ""), " ".join(e for errs in form.errors.values() for e in errs))
+    url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
+    if not request.htmx:
+        if caption_error:
+            messages.error(request, caption_error[1])
+        return redirect(url)
+    preview = post_caption_review(post)
+    preview["caption_error"] = caption_error
+    return render(
+        request,
+        "dashboard/compose.html#plan",
+        {"post": post, "preview": preview, "assets": draft_media(post), "plan_only": True},
+        status=400 if caption_error else 200,
+    )
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def upload(request):
+    """One file from the composer's drop zone → media_upload; answers with its carousel item."""
+    form = UploadForm(request.POST, request.FILES, user=request.user)
+    if not form.is_valid():
+        return render(request, "dashboard/_upload_error.html", {"form": form}, status=400)
+    workspace = form.cleaned_data["workspace"]
+    require_role_in(request, workspace.pk, Role.EDITOR)
+    try:
+        asset, _created = media_upload(workspace=workspace, file=form.cleaned_data["file"], actor=request.user)
+    except ValidationError as exc:
+        add_errors(form, exc, default_field="file")
+        return render(request, "dashboard/_upload_error.html", {"form": form}, status=400)
+    return render(request, "dashboard/_media_item.html", {"asset": asset})
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def accounts_context(request, bulk_form=None, import_form=None, import_report=None) -> dict:
+    access = getattr(request, "access", None) or selectors.access_for(request.user)
+    groups = selectors.groups_for(request.user)
+    filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user))
+    queryset = filters.apply(selectors.accounts_list(request.user))
+    page = Paginator(queryset, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    for account in page:
+        account.can_admin = access.can(account.workspace_id, Role.ADMIN)
+    can_admin = access.can_anywhere(Role.ADMIN)
+    admin_groups = [g for g in groups if access.can(g.workspace_id, Role.ADMIN)]
+    proxies = selectors.free_proxies(request.user) if can_admin else []
+    return {
+        "filters": filters,
+        "page": page,
+        "query": page_query(request),
+        "can_admin": can_admin,
+        "bulk_form": bulk_form or BulkAccountsForm(groups=admin_groups, proxies=proxies),
+        "import_form": import_form or (ImportAccountsForm(user=request.user) if can_admin else None),
+        "import_report": import_report,
+        "can_check": account_check is not None,
+    }
+
+
+@login_required
+@require_GET
+def accounts(request):
+    return render_page(request, "dashboard/accounts.html", accounts_context(request), "table")
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def accounts_bulk(request):
+    groups = selectors.groups_for(request.user, Role.ADMIN)
+    form = BulkAccountsForm(request.POST, groups=groups, proxies=selectors.free_proxies(request.user))
+    if form.is_valid():
+        try:
+            bulk_apply(request, form)
+        except ValidationError as exc:
+            add_errors(form, exc)
+    if not form.is_valid() or form.errors:
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else error)
+    if request.htmx:
+        return render_page(request, "dashboard/accounts.html", accounts_context(request), "table")
+    return redirect(back_to(request, reverse("dashboard:accounts")))
+
+
+def bulk_apply(request, form: BulkAccountsForm) -> None:
+    ids = form.cleaned_data["ids"]
+    visible = scope(SocialAccount.objects.filter(pk__in=ids), request.user)
+    allowed = scope(SocialAccount.objects.filter(pk__in=ids), request.user, Role.ADMIN)
+    if allowed.count() != visible.count():
+        raise PermissionDenied(_("You need the admin role in the workspace of every selected account."))
+    action = form.cleaned_data["action"]
+    if action in ("enable", "disable"):
+        changed = accounts_set_enabled(accounts=allowed, enabled=action == "enable", actor=request.user)
+        messages.success(request, _("%(count)d account(s) changed.") % {"count": changed})
+    elif action == "assign_group":
+        count = accounts_assign_group(accounts=allowed, group=form.chosen_group, actor=request.user)
+        messages.success(request, _("%(count)d account(s) moved.") % {"count": count})
+    elif action == "assign_proxy":
+        count = accounts_assign_proxy(accounts=allowed, proxy=form.chosen_proxy, actor=request.user)
+        messages.success(request, _("%(count)d account(s) updated.") % {"count": count})
+    elif action == "check" and account_check is not None:
+        for account in allowed.select_related("proxy", "workspace"):
+            health = account_check(account=account, actor=request.user)
+            level = messages.SUCCESS if health.ok else messages.WARNING
+            messages.add_message(request, level, f"{account.handle}: {redact(health.detail)}")
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def accounts_import(request):
+    form = ImportAccountsForm(request.POST, request.FILES, user=request.user)
+    report = None
+    if form.is_valid():
+        workspace = form.cleaned_data["workspace"]
+        require_role_in(request, workspace.pk, Role.ADMIN)
+        stream = io.TextIOWrapper(form.cleaned_data["file"].file, encoding="utf-8-sig", newline="")
+        report = accounts_import_csv(
+            workspace=workspace,
+            stream=stream,
+            skip_invalid=form.cleaned_data["skip_invalid"],
+            create_groups=form.cleaned_data["create_groups"],
+            dry_run=form.cleaned_data["dry_run"],
+            actor=request.user,
+        )
+        if report.committed:
+            messages.success(request, _("Imported %(count)d account(s).") % {"count": report.created})
+    status = 400 if not form.is_valid() or (report and report.errors and not report.committed) else 200
+    context = accounts_context(request, import_form=form, import_report=report)
+    return render_page(request, "dashboard/accounts.html", context, "import", status=status)
+
+
+@login_required
+@require_GET
+def account_detail(request, pk):
+    account = get_object_or_404(selectors.account_page(request.user), pk=pk)
+    access = selectors.access_for(request.user)
+    events = AccountEvent.objects.filter(account=account).select_related("actor").order_by("-created_at")[:EVENTS_ON_ACCOUNT_PAGE]
+    executions = (
+        Execution.objects.filter(account=account)
+        .select_related("post")
+        .only(
+            "id",
+            "status",
+            "attempts",
+            "scheduled_for",
+            "finished_at",
+            "remote_url",
+            "error_message",
+            "post__id",
+            "post__title",
+            "post__caption",
+            "post_id",
+            "account_id",
+        )
+        .order_by("-scheduled_for", "-pk")[:EVENTS_ON_ACCOUNT_PAGE]
+    )
+    executions = list(executions)
+    for execution in executions:
+        execution.error_shown = redact(execution.error_message)
+    return render_page(
+        request,
+        "dashboard/account_detail.html",
+        {
+            "account": account,
+            "events": events,
+            "executions": executions,
+            "can_admin": access.can(account.workspace_id, Role.ADMIN),
+            "can_check": account_check is not None,
+            "status_reason": redact(account.status_reason),
+            "active": AccountStatus.ACTIVE,
+            "disabled": AccountStatus.DISABLED,
+        },
+    )
+
+
+# --- proxies --------------------------------------------------------------------------------------
+
+
+def proxies_context(request, import_form=None, import_report=None) -> dict:
+    access = getattr(request, "access", None) or selectors.access_for(request.user)
+    page = Paginator(selectors.proxies_list(request.user), PROXIES_PER_PAGE).get_page(request.GET.get("page"))
+    for proxy in page:
+        proxy.can_admin = access.can(proxy.workspace_id, Role.ADMIN)
+        proxy.error_shown = redact(proxy.last_error)
+    can_admin = access.can_anywhere(Role.ADMIN)
+    return {
+        "page": page,
+        "query": page_query(request),
+        "can_admin": can_admin,
+        "can_check": proxy_check is not None,
+        "import_form": import_form or (ProxyImportForm(user=request.user) if can_admin and proxies_import else None),
+        "import_report": import_report,
+    }
+
+
+@login_required
+@require_GET
+def proxies(request):
+    return render_page(request, "dashboard/proxies.html", proxies_context(request), "table")
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def proxy_check_view(request, pk: int):
+    if proxy_check is None:
+        raise PermissionDenied(_("Proxy checks are not available in this installation."))
+    proxy = get_object_or_404(scope(Proxy.objects.all(), request.user), pk=pk)
+    require_role_in(request, proxy.workspace_id, Role.ADMIN)
+    result = proxy_check(proxy=proxy, actor=request.user)
+    if not request.htmx:
+        level = messages.SUCCESS if result.ok else messages.WARNING
+        messages.add_message(request, level, f"{proxy.display_url}: {redact(result.error) or result.status}")
+        return redirect(back_to(request, reverse("dashboard:proxies")))
+    proxy = selectors.proxies_list(request.user).get(pk=pk)
+    proxy.can_admin, proxy.error_shown = True, redact(proxy.last_error)
+    return render(request, "dashboard/proxies.html#row", {"proxy": proxy, "can_check": True})
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def proxies_import_view(request):
+    if proxies_import is None:
+        raise PermissionDenied(_("Proxy import is not available in this installation."))
+    form = ProxyImportForm(request.POST, user=request.user)
+    report = None
+    if form.is_valid():
+        workspace = form.cleaned_data["workspace"]
+        require_role_in(request, workspace.pk, Role.ADMIN)
+        try:
+            report = proxies_import(
+                workspace=workspace,
+                text=form.cleaned_data["text"],
+                country=form.cleaned_data["country"],
+                max_accounts=form.cleaned_data["max_accounts"],
+                skip_invalid=form.cleaned_data["skip_invalid"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            if report.created:
+                messages.success(request, _("Imported %(count)d proxies.") % {"count": len(report.created)})
+    status = 400 if form.errors or (report and report.errors and not report.created) else 200
+    context = proxies_context(request, import_form=form, import_report=report)
+    return render_page(request, "dashboard/proxies.html", context, "import", status=status)
+
+
+# --- activity -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def activity(request):
+    filters = ActivityFilterForm(
+        request.GET or None, actions=selectors.activity_actions(request.user), statuses=LogStatus.choices
+    )
+    page = Paginator(filters.apply(selectors.activity_list(request.user)), ACTIVITY_PER_PAGE).get_page(request.GET.get("page"))
+    for entry in page:
+        entry.details_json = selectors.pretty_json(entry.details) if entry.details else ""
+    return render_page(
+        request, "dashboard/activity.html", {"filters": filters, "page": page, "query": page_query(request)}, "table"
+    )
