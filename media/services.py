@@ -413,7 +413,11 @@ def _asset_info(asset: MediaAsset) -> MediaInfo:
 
 
 def planned_media_items(*, assets: Sequence[MediaAsset], platform: str, media_type: str) -> tuple[MediaItem, ...]:
-    """What will be published once rendered (size, type, duration; no file yet), for ``validate()``."""
+    """What will be published once rendered (size, type, duration), for ``validate()``.
+
+    The rendition does not exist yet: ``path`` and ``url`` are the original's, which
+    share its storage — enough for an adapter to tell local from public media.
+    """
     names = profiles_for(platform, media_type)
     items = []
     for asset in assets:
@@ -426,7 +430,10 @@ def planned_media_items(*, assets: Sequence[MediaAsset], platform: str, media_ty
             duration = min(duration, profile.max_duration)
         size = min(asset.size, profile.max_bytes) if profile.max_bytes else asset.size
         width, height = profile.size
-        items.append(MediaItem("", "", profile.kind, profile.mime, size, width, height, duration))
+        # The rendition will live in the same storage as its original: where the
+        # original is local or public, so will it be (adapters check that).
+        original = original_media_item(asset)
+        items.append(MediaItem(original.path, original.url, profile.kind, profile.mime, size, width, height, duration))
     return tuple(items)
 
 

@@ -40,15 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Platform, SocialAccount
-from accounts.services import account_update_credentials
 
 from ..models import Execution
 from . import base
-from .http import http_session, may_have_arrived
+from .http import may_have_arrived
+from .oauth import OAuthClient
 
 if TYPE_CHECKING:
     from requests import Response
@@ -64,7 +63,6 @@ BASE64_MIMES = frozenset({"image/jpeg", "image/png"})
 VIDEO_MAX_BYTES = 2 * 1024 * MB
 VIDEO_MIN_SECONDS, VIDEO_MAX_SECONDS = 4, 15 * 60
 DEFAULT_COVER_SECONDS = 1
-TOKEN_MARGIN_SECONDS = 60
 LOOKUP_PAGE = 100
 CLOCK_SKEW = timedelta(minutes=5)
 MEDIA_WORDS = ("image", "video", "media", "photo", "picture", "cover", "file", "fetch", "url", "upload")
@@ -145,30 +143,13 @@ def _pin_media_kind(media_type: str) -> str:
     return {"photo": "image", "carousel": "multiple_images"}.get(media_type, "video")
 
 
-class _Api:
+class _Api(OAuthClient):
     """One account's Pinterest API v5 client."""
 
-    def __init__(self, account: SocialAccount) -> None:
-        self.account = account
-        credentials = account.credentials or {}
-        if not credentials.get("access_token") and not credentials.get("refresh_token"):
-            raise base.AuthRequired(
-                "The account has no Pinterest access token: connect it (OAuth) and save access_token and refresh_token."
-            )
-        self.session = http_session(account)
-        self.base_url = settings.PINTEREST_API_BASE_URL.rstrip("/")
-        self.renewed = False
-
-    def secrets(self) -> list[str]:
-        """The credentials' tokens and client secret (not ids: scrubbing those could mangle remote ids)."""
-        credentials = self.account.credentials or {}
-        return [str(v) for k, v in credentials.items() if (k.endswith("token") or "secret" in k) and v and len(str(v)) >= 6]
-
-    def scrub(self, value: Any) -> Any:
-        text = json.dumps(value)
-        for secret in self.secrets():
-            text = text.replace(json.dumps(secret)[1:-1], "<redacted>")
-        return json.loads(text)
+    name = "Pinterest"
+    base_url_setting = "PINTEREST_API_BASE_URL"
+    default_lifetime = 30 * 86400
+    missing_credentials = "The account has no Pinterest access token: connect it (OAuth) and save access_token and refresh_token."
 
     def send(self, method: str, url: str, what: str, *, sends: bool = False, **kwargs) -> Response:
         """One request with the exception chain cut; a lost answer to a Pin creation is DeliveryUnknown."""
@@ -189,58 +170,25 @@ class _Api:
 
     # --- tokens -------------------------------------------------------------------------------
 
-    def token(self) -> str:
-        credentials = self.account.credentials or {}
-        expires_at = credentials.get("access_token_expires_at")
-        stale = bool(expires_at) and float(expires_at) - TOKEN_MARGIN_SECONDS <= time.time()
-        if not credentials.get("access_token") or (stale and not self.renewed):
-            self.renew(str(credentials.get("access_token") or ""))
-        return str(self.account.credentials["access_token"])
-
-    def renew(self, stale: str) -> None:
-        """Renew the access token (refresh_token grant, Basic client auth) and store the result encrypted."""
-        self.renewed = True
-        with transaction.atomic():
-            current = SocialAccount.objects.select_for_update().only("credentials").get(pk=self.account.pk).credentials or {}
-            latest = str(current.get("access_token") or "")
-            expires_at = current.get("access_token_expires_at")
-            if latest and latest != stale and not (expires_at and float(expires_at) <= time.time()):
-                self.account.credentials = current
-                return
-            if not (current.get("refresh_token") and current.get("client_id") and current.get("client_secret")):
-                raise base.AuthRequired(
-                    "Pinterest rejected the access token and the account cannot renew it (credentials need refresh_token, "
-                    "client_id and client_secret): connect the account again."
-                )
-            form = {"grant_type": "refresh_token", "refresh_token": current["refresh_token"]}
-            if current.get("continuous_refresh"):
-                form["continuous_refresh"] = "true"
-            response = self.send(
-                "POST",
-                f"{self.base_url}/oauth/token",
-                "token refresh",
-                data=form,
-                auth=(str(current["client_id"]), str(current["client_secret"])),
+    def request_token(self, credentials: dict) -> Response:
+        """The refresh_token grant with HTTP Basic client authentication."""
+        if not (credentials.get("refresh_token") and credentials.get("client_id") and credentials.get("client_secret")):
+            raise base.AuthRequired(
+                "Pinterest rejected the access token and the account cannot renew it (credentials need refresh_token, "
+                "client_id and client_secret): connect the account again."
             )
-            if response.status_code >= 500:
-                raise base.Transient(f"Pinterest's token endpoint answered HTTP {response.status_code}.")
-            body = _json(response)
-            if response.status_code != 200 or not body.get("access_token"):
-                reason = body.get("message") or body.get("error") or f"HTTP {response.status_code}"
-                raise base.AuthRequired(
-                    f"Pinterest refused to renew the access token ({reason}): connect the account again (OAuth).",
-                    raw={"token_refresh": self.scrub({"http_status": response.status_code, "error": reason})},
-                )
-            now = time.time()
-            updates: dict[str, Any] = {
-                "access_token": body["access_token"],
-                "access_token_expires_at": int(now + int(body.get("expires_in") or 30 * 86400)),
-            }
-            if body.get("refresh_token"):
-                updates["refresh_token"] = body["refresh_token"]
-            if body.get("refresh_token_expires_at"):
-                updates["refresh_token_expires_at"] = int(body["refresh_token_expires_at"])
-            account_update_credentials(account=self.account, updates=updates)
+        form = {"grant_type": "refresh_token", "refresh_token": credentials["refresh_token"]}
+        if credentials.get("continuous_refresh"):
+            form["continuous_refresh"] = "true"
+        auth = (str(credentials["client_id"]), str(credentials["client_secret"]))
+        return self.send("POST", f"{self.base_url}/oauth/token", "token refresh", data=form, auth=auth)
+
+    def refused(self, body: dict, status: int) -> base.AuthRequired:
+        reason = body.get("message") or body.get("error") or f"HTTP {status}"
+        return base.AuthRequired(
+            f"Pinterest refused to renew the access token ({reason}): connect the account again (OAuth).",
+            raw={"token_refresh": self.scrub({"http_status": status, "error": reason})},
+        )
 
     # --- calls --------------------------------------------------------------------------------
 

@@ -48,16 +48,15 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Platform, SocialAccount
-from accounts.services import account_update_credentials
 
 from ..activity import log_activity
 from ..models import ActivityLog, Execution
 from . import base
-from .http import http_session, may_have_arrived
+from .http import may_have_arrived
+from .oauth import OAuthClient
 
 if TYPE_CHECKING:
     from requests import Response
@@ -79,7 +78,6 @@ TITLE_LIMIT = 2200  # video caption, UTF-16 code units
 PHOTO_TITLE_LIMIT = 90
 PHOTO_DESCRIPTION_LIMIT = 4000
 DEFAULT_PRIVACY = "SELF_ONLY"
-TOKEN_MARGIN_SECONDS = 60  # renew an access token this long before it expires
 ACCEPTED_ACTION = "tiktok.accepted"
 
 UNAUDITED_MESSAGE = (
@@ -169,32 +167,13 @@ def _execution_id(marker: str) -> int | None:
     return int(match[1]) if match else None
 
 
-class _Api:
+class _Api(OAuthClient):
     """One account's Content Posting API client; renews its access token once when TikTok rejects it."""
 
-    def __init__(self, account: SocialAccount) -> None:
-        self.account = account
-        credentials = account.credentials or {}
-        if not credentials.get("access_token") and not credentials.get("refresh_token"):
-            raise base.AuthRequired(
-                "The account has no TikTok access token: connect it (OAuth) and save access_token and refresh_token."
-            )
-        self.session = http_session(account)
-        self.base_url = settings.TIKTOK_API_BASE_URL.rstrip("/")
-        self.renewed = False
-
-    # --- secrets -----------------------------------------------------------------------------
-
-    def secrets(self) -> list[str]:
-        """The credentials' tokens and client secret (not ids: scrubbing those could mangle remote ids)."""
-        credentials = self.account.credentials or {}
-        return [str(v) for k, v in credentials.items() if (k.endswith("token") or "secret" in k) and v and len(str(v)) >= 6]
-
-    def scrub(self, value: Any) -> Any:
-        text = json.dumps(value)
-        for secret in self.secrets():
-            text = text.replace(json.dumps(secret)[1:-1], "<redacted>")
-        return json.loads(text)
+    name = "TikTok"
+    base_url_setting = "TIKTOK_API_BASE_URL"
+    default_lifetime = 86400
+    missing_credentials = "The account has no TikTok access token: connect it (OAuth) and save access_token and refresh_token."
 
     # --- transport ----------------------------------------------------------------------------
 
@@ -215,14 +194,6 @@ class _Api:
             if sends and may_have_arrived(exc):
                 raise PublishPending(f"TikTok's answer to {what} was cut off: the post may exist.") from None
             raise base.Transient(f"TikTok {what} failed: {type(exc).__name__}") from None
-
-    def token(self) -> str:
-        credentials = self.account.credentials or {}
-        expires_at = credentials.get("access_token_expires_at")
-        stale = bool(expires_at) and float(expires_at) - TOKEN_MARGIN_SECONDS <= time.time()
-        if not credentials.get("access_token") or (stale and not self.renewed):
-            self.renew(str(credentials.get("access_token") or ""))
-        return str(self.account.credentials["access_token"])
 
     def call(self, path: str, body: dict | None = None, *, sends: bool = False) -> dict:
         """POST ``path`` (JSON); its ``data``, or the PlatformError its ``error`` maps to."""
@@ -252,61 +223,28 @@ class _Api:
                 continue
             raise self.error(path, response, error)
 
-    def renew(self, stale: str) -> None:
-        """Renew the access token with the refresh token and store the new pair, encrypted.
-
-        Under a row lock: when another worker renewed it meanwhile, its token is used instead.
-        """
-        self.renewed = True
-        with transaction.atomic():
-            current = SocialAccount.objects.select_for_update().only("credentials").get(pk=self.account.pk).credentials or {}
-            latest = str(current.get("access_token") or "")
-            expires_at = current.get("access_token_expires_at")
-            if latest and latest != stale and not (expires_at and float(expires_at) <= time.time()):
-                self.account.credentials = current
-                return
-            client_key = current.get("client_key") or current.get("client_id")
-            if not (current.get("refresh_token") and client_key and current.get("client_secret")):
-                raise base.AuthRequired(
-                    "TikTok rejected the access token and the account cannot renew it (credentials need refresh_token, "
-                    "client_key and client_secret): reconnect the account."
-                )
-            url = getattr(settings, "TIKTOK_OAUTH_TOKEN_URL", "") or f"{self.base_url}/v2/oauth/token/"
-            response = self.send(
-                "POST",
-                url,
-                "token refresh",
-                data={
-                    "client_key": client_key,
-                    "client_secret": current["client_secret"],
-                    "grant_type": "refresh_token",
-                    "refresh_token": current["refresh_token"],
-                },
+    def request_token(self, credentials: dict) -> Response:
+        client_key = credentials.get("client_key") or credentials.get("client_id")
+        if not (credentials.get("refresh_token") and client_key and credentials.get("client_secret")):
+            raise base.AuthRequired(
+                "TikTok rejected the access token and the account cannot renew it (credentials need refresh_token, "
+                "client_key and client_secret): reconnect the account."
             )
-            if response.status_code >= 500:
-                raise base.Transient(f"TikTok's token endpoint answered HTTP {response.status_code}.")
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            body = body if isinstance(body, dict) else {}
-            if not body.get("access_token"):
-                reason = body.get("error") or (body.get("data") or {}).get("error_code") or f"HTTP {response.status_code}"
-                raise base.AuthRequired(
-                    f"TikTok refused to renew the access token ({reason}): reconnect the account (OAuth) "
-                    "and save the new tokens.",
-                    raw={"token_refresh": self.scrub({"http_status": response.status_code, "error": reason})},
-                )
-            now = time.time()
-            updates = {
-                "access_token": body["access_token"],
-                "access_token_expires_at": int(now + int(body.get("expires_in") or 86400)),
-            }
-            if body.get("refresh_token"):  # refresh tokens rotate: keep the newest
-                updates["refresh_token"] = body["refresh_token"]
-            if body.get("refresh_expires_in"):
-                updates["refresh_token_expires_at"] = int(now + int(body["refresh_expires_in"]))
-            account_update_credentials(account=self.account, updates=updates)
+        url = settings.TIKTOK_OAUTH_TOKEN_URL or f"{self.base_url}/v2/oauth/token/"
+        data = {
+            "client_key": client_key,
+            "client_secret": credentials["client_secret"],
+            "grant_type": "refresh_token",
+            "refresh_token": credentials["refresh_token"],
+        }
+        return self.send("POST", url, "token refresh", data=data)
+
+    def refused(self, body: dict, status: int) -> base.AuthRequired:
+        reason = body.get("error") or (body.get("data") or {}).get("error_code") or f"HTTP {status}"
+        return base.AuthRequired(
+            f"TikTok refused to renew the access token ({reason}): reconnect the account (OAuth) and save the new tokens.",
+            raw={"token_refresh": self.scrub({"http_status": status, "error": reason})},
+        )
 
     # --- errors -------------------------------------------------------------------------------
 

@@ -49,15 +49,13 @@ from zoneinfo import ZoneInfo
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Platform, SocialAccount
-from accounts.services import account_update_credentials
 
 from ..models import Execution
 from . import base
-from .http import http_session
+from .oauth import OAuthClient
 
 if TYPE_CHECKING:
     from requests import Response
@@ -74,7 +72,6 @@ PRIVACY_STATUSES = ("private", "unlisted", "public")
 DEFAULT_PRIVACY = "private"
 DEFAULT_CATEGORY = "22"  # People & Blogs
 VIDEO_MAX_BYTES = 256 * 1024 * MIB
-TOKEN_MARGIN_SECONDS = 60
 RESUMABLE = (500, 502, 503, 504)
 PACIFIC = ZoneInfo("America/Los_Angeles")
 LOOKUP_PAGE = 50
@@ -185,31 +182,17 @@ def _error_body(response: Response) -> tuple[str, str, dict]:
     return str(first.get("reason") or ""), str(error.get("message") or first.get("message") or ""), error
 
 
-class _Api:
+class _Api(OAuthClient):
     """One account's Google OAuth + YouTube Data API client."""
 
-    def __init__(self, account: SocialAccount) -> None:
-        self.account = account
-        credentials = account.credentials or {}
-        if not credentials.get("refresh_token") and not credentials.get("access_token"):
-            raise base.AuthRequired(
-                "The account has no Google refresh token: connect the YouTube channel (OAuth, offline access) and save "
-                "refresh_token, client_id and client_secret."
-            )
-        self.session = http_session(account)
-        self.base_url = settings.YOUTUBE_API_BASE_URL.rstrip("/")
-        self.renewed = False
-
-    def secrets(self) -> list[str]:
-        """The credentials' tokens and client secret (not ids: scrubbing those could mangle remote ids)."""
-        credentials = self.account.credentials or {}
-        return [str(v) for k, v in credentials.items() if (k.endswith("token") or "secret" in k) and v and len(str(v)) >= 6]
-
-    def scrub(self, value: Any) -> Any:
-        text = json.dumps(value)
-        for secret in self.secrets():
-            text = text.replace(json.dumps(secret)[1:-1], "<redacted>")
-        return json.loads(text)
+    name = "Google"
+    base_url_setting = "YOUTUBE_API_BASE_URL"
+    default_lifetime = 3600
+    renew_without_expiry = True  # Google access tokens live an hour: one of unknown age is renewed first
+    missing_credentials = (
+        "The account has no Google refresh token: connect the YouTube channel (OAuth, offline access) and save "
+        "refresh_token, client_id and client_secret."
+    )
 
     def send(self, method: str, url: str, what: str, **kwargs) -> Response:
         """One request; network failures become Transient/ProxyFailed with the chain cut (it quotes URLs)."""
@@ -222,71 +205,34 @@ class _Api:
 
     # --- tokens -------------------------------------------------------------------------------
 
-    def token(self) -> str:
-        credentials = self.account.credentials or {}
-        expires_at = credentials.get("access_token_expires_at")
-        fresh = bool(expires_at) and float(expires_at) - TOKEN_MARGIN_SECONDS > time.time()
-        if not credentials.get("access_token") or not fresh:
-            self.renew(str(credentials.get("access_token") or ""))
-        return str(self.account.credentials["access_token"])
-
-    def renew(self, stale: str) -> None:
-        """A new access token from the refresh token, stored encrypted with its expiry.
-
-        Under a row lock: a token another worker obtained meanwhile is used instead.
-        """
-        self.renewed = True
-        with transaction.atomic():
-            current = SocialAccount.objects.select_for_update().only("credentials").get(pk=self.account.pk).credentials or {}
-            latest = str(current.get("access_token") or "")
-            expires_at = current.get("access_token_expires_at")
-            if latest and latest != stale and expires_at and float(expires_at) - TOKEN_MARGIN_SECONDS > time.time():
-                self.account.credentials = current
-                return
-            if not (current.get("refresh_token") and current.get("client_id") and current.get("client_secret")):
-                raise base.AuthRequired(
-                    "The Google access token expired and the account cannot renew it (credentials need refresh_token, "
-                    "client_id and client_secret): connect the YouTube channel again."
-                )
-            response = self.send(
-                "POST",
-                token_url(),
-                "token refresh",
-                data={
-                    "client_id": current["client_id"],
-                    "client_secret": current["client_secret"],
-                    "grant_type": "refresh_token",
-                    "refresh_token": current["refresh_token"],
-                },
+    def request_token(self, credentials: dict) -> Response:
+        if not (credentials.get("refresh_token") and credentials.get("client_id") and credentials.get("client_secret")):
+            raise base.AuthRequired(
+                "The Google access token expired and the account cannot renew it (credentials need refresh_token, "
+                "client_id and client_secret): connect the YouTube channel again."
             )
-            if response.status_code >= 500:
-                raise base.Transient(f"Google's token endpoint answered HTTP {response.status_code}.")
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            body = body if isinstance(body, dict) else {}
-            if response.status_code != 200 or not body.get("access_token"):
-                reason = str(body.get("error") or f"HTTP {response.status_code}")
-                raw = {"token_refresh": self.scrub({"http_status": response.status_code, "error": reason})}
-                if reason == "invalid_grant":
-                    raise base.AuthRequired(
-                        "Google refused the refresh token (invalid_grant: revoked, expired or unused for months): "
-                        "re-consent needed — connect the YouTube channel again.",
-                        raw=raw,
-                    )
-                raise base.AuthRequired(
-                    f"Google refused to renew the access token ({reason}): check client_id and client_secret, "
-                    "then connect the YouTube channel again.",
-                    raw=raw,
-                )
-            updates = {
-                "access_token": body["access_token"],
-                "access_token_expires_at": int(time.time() + int(body.get("expires_in") or 3600)),
-            }
-            if body.get("refresh_token"):
-                updates["refresh_token"] = body["refresh_token"]
-            account_update_credentials(account=self.account, updates=updates)
+        data = {
+            "client_id": credentials["client_id"],
+            "client_secret": credentials["client_secret"],
+            "grant_type": "refresh_token",
+            "refresh_token": credentials["refresh_token"],
+        }
+        return self.send("POST", token_url(), "token refresh", data=data)
+
+    def refused(self, body: dict, status: int) -> base.AuthRequired:
+        reason = str(body.get("error") or f"HTTP {status}")
+        raw = {"token_refresh": self.scrub({"http_status": status, "error": reason})}
+        if reason == "invalid_grant":
+            return base.AuthRequired(
+                "Google refused the refresh token (invalid_grant: revoked, expired or unused for months): "
+                "re-consent needed — connect the YouTube channel again.",
+                raw=raw,
+            )
+        return base.AuthRequired(
+            f"Google refused to renew the access token ({reason}): check client_id and client_secret, "
+            "then connect the YouTube channel again.",
+            raw=raw,
+        )
 
     # --- calls --------------------------------------------------------------------------------
 
