@@ -36,6 +36,12 @@ def _media_root(settings, tmp_path):
     settings.CELERY_TASK_ALWAYS_EAGER = False
 
 
+@pytest.fixture(autouse=True)
+def _fast_video_renders(settings):
+    """The fastest x264 preset that still encodes H.264 High: renders stay real, tests stay quick."""
+    settings.MEDIA_X264_PRESET = "superfast"
+
+
 @pytest.fixture
 def workspace(db):
     return WorkspaceFactory()

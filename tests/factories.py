@@ -1,10 +1,15 @@
 """factory_boy factories for every domain model; tests build data only through these."""
 
+import functools
 import hashlib
 import io
+import tempfile
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import factory
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
@@ -12,9 +17,14 @@ from PIL import Image
 
 from accounts.models import AccountEvent, AccountGroup, Membership, Platform, Proxy, Role, SocialAccount, Workspace
 from media.models import MediaAsset, MediaKind, MediaStatus, Rendition
+from media.probe import probe_video
+from media.profiles import PROFILES
+from media.render import Job, render_video
 from posts.models import Post, PostMedia
 from publishing.models import ActivityLog, Execution, PublishingPolicy
 from translations.models import TranslationCache, translation_key
+
+from .support.media import mp4_bytes
 
 
 def png_bytes(width: int = 64, height: int = 48, color=(200, 40, 40)) -> bytes:
@@ -198,19 +208,78 @@ class TranslationCacheFactory(factory.django.DjangoModelFactory):
     key = factory.LazyAttribute(lambda t: translation_key(t.source_text, t.source_language, t.target_language, t.provider))
 
 
+@functools.cache
+def _clip_codecs() -> dict:
+    """What media.probe reports for the test clip (fps, audio…), as a probed upload would store it."""
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as clip:
+        clip.write(mp4_bytes(0))
+        clip.flush()
+        return probe_video(clip.name).codecs
+
+
+@dataclass(frozen=True)
+class RenderedClip:
+    file: bytes
+    cover: bytes | None
+    width: int
+    height: int
+    size: int
+    duration: float
+
+
+@functools.cache
+def _rendered_clip(profile: str, preset: str) -> RenderedClip:
+    """The test clip rendered for ``profile`` by the real pipeline, once per process: every
+    VideoAssetFactory clip has the same picture (only a trailing ``free`` box differs)."""
+    with tempfile.TemporaryDirectory(prefix="crosspost-test-render-") as workdir:
+        source = Path(workdir) / "clip.mp4"
+        source.write_bytes(mp4_bytes(0))
+        output = render_video(source, probe_video(str(source)), [Job(PROFILES[profile])], Path(workdir))[profile]
+        assert output.ok and output.path, output.error
+        cover = output.cover.read_bytes() if output.cover else None
+        return RenderedClip(output.path.read_bytes(), cover, output.width, output.height, output.size, output.duration)
+
+
 class VideoAssetFactory(MediaAssetFactory):
-    """A video asset with a few bytes of fake MP4 (emulators do not decode media)."""
+    """A real, renderable video: the 4 s 180×320 H.264 + AAC test clip, unique per asset.
+
+    ``renditions=["youtube_video", …]`` gives it those renditions ready-made (rendered once per
+    process, see _rendered_clip), so tests whose subject is not the rendering skip a 1–1.5 s render.
+    """
+
+    class Meta:
+        skip_postgeneration_save = True
 
     class Params:
-        content = factory.Sequence(lambda n: b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + n.to_bytes(4, "big"))
+        content = factory.Sequence(mp4_bytes)
 
     file = factory.LazyAttribute(lambda a: ContentFile(a.content, name="clip.mp4"))
     original_name = "clip.mp4"
     mime = "video/mp4"
     kind = MediaKind.VIDEO
-    width = 1080
-    height = 1920
-    duration = 3.5
+    width = 180
+    height = 320
+    duration = 4.0
+    codecs = factory.LazyFunction(lambda: dict(_clip_codecs()))
+
+    @factory.post_generation
+    def renditions(obj, create, extracted, **kwargs):
+        for profile in extracted or ():
+            clip = _rendered_clip(profile, settings.MEDIA_X264_PRESET)
+            rendition = Rendition(
+                asset=obj,
+                profile=profile,
+                aspect=PROFILES[profile].aspect,
+                status=MediaStatus.READY,
+                width=clip.width,
+                height=clip.height,
+                size=clip.size,
+                duration=clip.duration,
+            )
+            rendition.file.save(f"{profile}.mp4", ContentFile(clip.file), save=False)
+            if clip.cover is not None:
+                rendition.cover.save(f"{profile}.jpg", ContentFile(clip.cover), save=False)
+            rendition.save()
 
 
 class GlossaryFactory(factory.django.DjangoModelFactory):

@@ -9,6 +9,7 @@ or session anywhere an operator or a log can see it.
 """
 
 import builtins
+import io
 import json
 import logging
 import sys
@@ -18,16 +19,16 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from accounts.models import AccountEvent, AccountStatus, Role, SocialAccount
-from media.ffmpeg import run_ffmpeg
-from publishing.dispatcher import claim_due
+from media.models import Rendition
 from publishing.models import ActivityLog, Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base
 from publishing.platforms.instagram import private
 from publishing.platforms.registry import get_adapter
-from publishing.publisher import execution_publish, reconcile_unconfirmed
+from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.instagram_private import InstagramPrivateEmulator
 from .emulators.proxies import HttpProxy
@@ -41,18 +42,11 @@ from .factories import (
     SocialAccountFactory,
     VideoAssetFactory,
 )
+from .support.engine import drain
 
 USERNAME = "crosspost.demo"
 PASSWORD = "Pa55word-never-leaks-7"
 CAPTION = "Hello from Crosspost #launch"
-
-
-def drain(now=None):
-    """One dispatcher run, then every claimed execution published in-process."""
-    results = {}
-    for claim in claim_due(now=now or timezone.now() + timedelta(days=30)):
-        results[claim.execution_id] = execution_publish(claim.execution_id, claim.token)
-    return results
 
 
 class _NoSleep:
@@ -72,19 +66,11 @@ def no_sleep(monkeypatch) -> None:
             monkeypatch.setattr(module, "time", _NoSleep())
 
 
-@pytest.fixture(scope="session")
-def mp4(tmp_path_factory) -> bytes:
-    """A real 3 s 64×64 H.264 MP4: instagrapi reads its boxes, ffmpeg takes a thumbnail from it."""
-    path = tmp_path_factory.mktemp("video") / "clip.mp4"
-    source = ["-f", "lavfi", "-i", "color=c=red:s=64x64:d=3:r=10"]
-    run_ffmpeg([*source, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)], timeout=60)
-    return path.read_bytes()
-
-
-def make_post(account, media_type="photo", *, images=1, videos=0, caption=CAPTION, mp4=None, **fields):
+def make_post(account, media_type="photo", *, images=1, videos=0, caption=CAPTION, **fields):
+    """Videos are real clips: instagrapi reads their boxes and takes a thumbnail from the rendition."""
     post = PostFactory(workspace=account.workspace, media_type=media_type, caption=caption, **fields)
     assets = [MediaAssetFactory(workspace=account.workspace) for _ in range(images)]
-    assets += [VideoAssetFactory(workspace=account.workspace, content=mp4) for _ in range(videos)]
+    assets += [VideoAssetFactory(workspace=account.workspace) for _ in range(videos)]
     for position, asset in enumerate(assets):
         PostMediaFactory(post=post, asset=asset, position=position)
     post.target_accounts.set([account])
@@ -96,6 +82,18 @@ def publish(post) -> Execution:
     assert plan.created == 1, plan.as_dict()
     drain()
     return Execution.objects.get(post=post)
+
+
+def rendition_bytes(asset, profile) -> bytes:
+    with Rendition.objects.get(asset=asset, profile=profile).file.open("rb") as handle:
+        return handle.read()
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """The size of an uploaded photo (instagrapi re-encodes the file it is given, so compare pictures, not bytes)."""
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "JPEG"
+        return image.size
 
 
 @pytest.fixture
@@ -159,10 +157,12 @@ def device_headers(instagram) -> set[tuple[str, str, str, str]]:
 @pytest.mark.django_db
 class TestPublishing:
     def test_it_logs_in_and_publishes_a_photo(self, instagram, account):
-        execution = publish(make_post(account))
+        post = make_post(account)
+        execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         assert len(instagram.calls("send_login_request")) == 1
         (upload,) = instagram.calls("/rupload_igphoto/")
+        assert jpeg_size(upload.body) == (1080, 1350)  # the 4:5 rendition, not the 64×48 PNG original
         (configure,) = configures(instagram)
         assert configure.path == "/api/v1/media/configure/"
         assert sent_json(configure)["caption"] == CAPTION
@@ -185,9 +185,10 @@ class TestPublishing:
         ],
     )
     def test_it_publishes_videos_reels_and_stories(
-        self, instagram, account, mp4, media_type, images, videos, configure_path, url_part
+        self, instagram, account, media_type, images, videos, configure_path, url_part
     ):
-        execution = publish(make_post(account, media_type, images=images, videos=videos, mp4=mp4))
+        post = make_post(account, media_type, images=images, videos=videos)
+        execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         (configure,) = configures(instagram)
         assert configure.path == configure_path
@@ -196,7 +197,8 @@ class TestPublishing:
         if videos:
             # The video bytes, then the thumbnail we extracted, under the same upload id.
             (video,) = [r for r in instagram.calls("/rupload_igvideo/") if r.method == "POST"]
-            assert video.body == mp4
+            profile = "instagram_story_video" if media_type == "story" else "instagram_reel"
+            assert video.body == rendition_bytes(post.media.get().asset, profile)
             upload_id = sent_json(configure)["upload_id"]
             covers = {
                 json.loads(r.headers["X-Instagram-Rupload-Params"])["upload_id"] for r in instagram.calls("/rupload_igphoto/")
@@ -207,8 +209,9 @@ class TestPublishing:
             assert len(instagram.calls("/upload_settings/")) == 1
         assert url_part in execution.remote_url
 
-    def test_it_publishes_a_carousel_of_photos_and_a_video(self, instagram, account, mp4):
-        execution = publish(make_post(account, "carousel", images=2, videos=1, mp4=mp4))
+    def test_it_publishes_a_carousel_of_photos_and_a_video(self, instagram, account):
+        post = make_post(account, "carousel", images=2, videos=1)
+        execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         (configure,) = configures(instagram)
         assert configure.path == "/api/v1/media/configure_sidecar/"
@@ -216,7 +219,11 @@ class TestPublishing:
         assert body["caption"] == CAPTION
         assert len(body["children_metadata"]) == 3
         assert sum("clips" in child for child in body["children_metadata"]) == 1
-        assert len(instagram.calls("/rupload_igphoto/")) == 3  # two photos and the video's thumbnail
+        uploads = [r.body for r in instagram.calls("/rupload_igphoto/")]
+        assert len(uploads) == 3  # two photos and the video's thumbnail
+        assert [jpeg_size(body) for body in uploads[:2]] == [(1080, 1350)] * 2  # the 4:5 renditions
+        (upload,) = [r for r in instagram.calls("/rupload_igvideo/") if r.method == "POST"]
+        assert upload.body == rendition_bytes(post.media.order_by("position").last().asset, "instagram_feed_video")
         assert instagram.users[USERNAME].medias[0]["media_type"] == 8
         assert execution.remote_url.startswith("https://www.instagram.com/p/")
 
@@ -526,10 +533,10 @@ class TestLoginAction:
 
 
 @pytest.mark.django_db
-def test_it_never_leaks_the_password_or_the_session(instagram, make_account, api, caplog, mp4):
+def test_it_never_leaks_the_password_or_the_session(instagram, make_account, api, caplog):
     caplog.set_level(logging.DEBUG)
     account = make_account()
-    publish(make_post(account, "reel", images=0, videos=1, mp4=mp4))
+    publish(make_post(account, "reel", images=0, videos=1))
     instagram.fail("configure", "feedback_required")
     publish(make_post(account, caption="Blocked"))
     instagram.expire_sessions()

@@ -12,6 +12,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AccountStatus
+from media.models import Rendition
+from media.services import profile_for_kind, profiles_for
 from publishing.models import ActivityLog, Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base
@@ -29,7 +31,7 @@ from .factories import (
     SocialAccountFactory,
     VideoAssetFactory,
 )
-from .test_instagram import drain
+from .support.engine import drain, render_pending
 
 TOKEN = "EAAGraphLongLivedToken_never-leaks_1234567890"
 IG_USER_ID = "17841400000000001"
@@ -84,10 +86,13 @@ def account(make_account, meta):
     return make_account()
 
 
-def make_post(account, media_type="photo", *, images=1, videos=0, caption=CAPTION):
+def make_post(account, media_type="photo", *, images=1, videos=0, caption=CAPTION, prerendered=True):
+    """Videos are a real 4 s clip whose rendition is made in advance, unless ``prerendered=False``:
+    then the engine renders it (drain)."""
     post = PostFactory(workspace=account.workspace, media_type=media_type, caption=caption)
     assets = [JpegAssetFactory(workspace=account.workspace) for _ in range(images)]
-    assets += [VideoAssetFactory(workspace=account.workspace) for _ in range(videos)]
+    renditions = [profile_for_kind(profiles_for("instagram", media_type), "video").name] if videos and prerendered else []
+    assets += [VideoAssetFactory(workspace=account.workspace, renditions=renditions) for _ in range(videos)]
     for position, asset in enumerate(assets):
         PostMediaFactory(post=post, asset=asset, position=position)
     post.target_accounts.set([account])
@@ -105,8 +110,13 @@ def created(meta):
     return meta.calls("POST", f"/{IG_USER_ID}/media")
 
 
-def public(settings, asset) -> str:
-    return f"{settings.PUBLIC_MEDIA_BASE_URL}{asset.file.url}"
+def rendition(asset, profile) -> Rendition:
+    return Rendition.objects.get(asset=asset, profile=profile)
+
+
+def public(settings, asset, profile) -> str:
+    """The public URL of ``asset``'s rendition for ``profile``: what Meta is told to fetch."""
+    return f"{settings.PUBLIC_MEDIA_BASE_URL}{rendition(asset, profile).file.url}"
 
 
 @pytest.mark.django_db
@@ -125,10 +135,12 @@ class TestPublishing:
             ("GET", media.id),
         ]
         (create,) = created(meta)
-        assert create.form["image_url"] == [public(settings, asset)]
+        photo = rendition(asset, "instagram_feed_image")
+        assert (photo.width, photo.height) == (1080, 1350)  # 4:5 JPEG
+        assert create.form["image_url"] == [public(settings, asset, "instagram_feed_image")]
         assert create.form["caption"] == [CAPTION]
         assert "media_type" not in create.form
-        assert [r.path for r in host.requests] == [asset.file.url]
+        assert [r.path for r in host.requests] == [photo.file.url]
         assert meta.calls("POST", "/media_publish")[0].form["creation_id"] == [media.container_id]
         assert (execution.remote_id, execution.remote_url) == (media.id, media.permalink)
         assert execution.raw_response["container_id"] == media.container_id
@@ -137,32 +149,38 @@ class TestPublishing:
         assert all(r.param("access_token") == TOKEN for r in meta.requests)
 
     @pytest.mark.parametrize(
-        ("media_type", "images", "videos", "fields"),
+        ("media_type", "images", "videos", "profile", "fields"),
         [
-            ("video", 0, 1, {"media_type": "REELS", "share_to_feed": "true", "caption": CAPTION}),
-            ("reel", 0, 1, {"media_type": "REELS", "share_to_feed": "true", "caption": CAPTION}),
-            ("story", 1, 0, {"media_type": "STORIES"}),
-            ("story", 0, 1, {"media_type": "STORIES"}),
+            ("video", 0, 1, "instagram_reel", {"media_type": "REELS", "share_to_feed": "true", "caption": CAPTION}),
+            ("reel", 0, 1, "instagram_reel", {"media_type": "REELS", "share_to_feed": "true", "caption": CAPTION}),
+            ("story", 1, 0, "instagram_story_image", {"media_type": "STORIES"}),
+            ("story", 0, 1, "instagram_story_video", {"media_type": "STORIES"}),
         ],
     )
-    def test_it_creates_the_container_each_media_type_needs(self, settings, meta, account, media_type, images, videos, fields):
-        post, (asset,) = make_post(account, media_type, images=images, videos=videos)
+    def test_it_creates_the_container_each_media_type_needs(
+        self, settings, meta, account, media_type, images, videos, profile, fields
+    ):
+        post, (asset,) = make_post(account, media_type, images=images, videos=videos, prerendered=False)
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         (create,) = created(meta)
         url_field = "video_url" if videos else "image_url"
-        assert {k: v[0] for k, v in create.form.items() if k != "access_token"} == {url_field: public(settings, asset), **fields}
+        url = public(settings, asset, profile)
+        assert {k: v[0] for k, v in create.form.items() if k != "access_token"} == {url_field: url, **fields}
+        assert (rendition(asset, profile).width, rendition(asset, profile).height) == (1080, 1920)  # 9:16
         container = next(iter(meta.containers))
         # A video is processed: IN_PROGRESS twice, then FINISHED.
         assert len(meta.calls("GET", f"/{container}")) == (3 if videos else 1)
         assert execution.remote_url == meta.published()[0].permalink
 
     def test_it_publishes_a_carousel_from_its_children(self, settings, meta, account):
-        post, assets = make_post(account, "carousel", images=2, videos=1)
+        post, assets = make_post(account, "carousel", images=2, videos=1, prerendered=False)
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         *children, parent = created(meta)
-        assert [c.form.get("image_url", c.form.get("video_url"))[0] for c in children] == [public(settings, a) for a in assets]
+        profiles = ["instagram_feed_image", "instagram_feed_image", "instagram_feed_video"]  # all 4:5
+        urls = [public(settings, a, p) for a, p in zip(assets, profiles, strict=True)]
+        assert [c.form.get("image_url", c.form.get("video_url"))[0] for c in children] == urls
         assert all(c.form["is_carousel_item"] == ["true"] and "caption" not in c.form for c in children)
         assert [c.form.get("media_type") for c in children] == [None, None, ["VIDEO"]]
         child_ids = list(meta.containers)[:3]
@@ -250,8 +268,12 @@ class TestErrors:
 
     def test_it_rejects_media_meta_cannot_fetch(self, meta, account):
         post, (asset,) = make_post(account)
-        asset.file.storage.delete(asset.file.name)
-        execution = publish(post)
+        assert post_publish(post=post).created == 1
+        render_pending()
+        photo = rendition(asset, "instagram_feed_image")
+        photo.file.storage.delete(photo.file.name)  # gone after rendering: Meta's fetch fails
+        drain()
+        execution = Execution.objects.get(post=post)
         assert (execution.status, execution.error_code) == (E.FAILED, "media_rejected")
         assert "2207052" in execution.error_message
         assert meta.fetches[0][1] == 404

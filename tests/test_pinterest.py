@@ -15,13 +15,13 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus
-from publishing.dispatcher import claim_due
+from media.models import Rendition
 from publishing.models import ActivityLog, Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base
 from publishing.platforms.pinterest import PinterestAdapter
 from publishing.platforms.registry import get_adapter
-from publishing.publisher import execution_publish, reconcile_unconfirmed
+from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.pinterest import FAILURES, PinterestEmulator
 from .factories import (
@@ -33,19 +33,13 @@ from .factories import (
     SocialAccountFactory,
     VideoAssetFactory,
 )
+from .support.engine import drain
 
 TOKEN = "pina_SecretAccessToken-never-leaks"
 REFRESH = "pinr_SecretRefreshToken-never-leaks"
 CLIENT_ID, CLIENT_SECRET = "1500001", "pinterest-client-secret"
 CAPTION = "Hello from Crosspost #launch"
 MEDIA_HOST = "https://media.crosspost.test"
-
-
-def drain(now=None):
-    results = {}
-    for claim in claim_due(now=now or timezone.now() + timedelta(days=30)):
-        results[claim.execution_id] = execution_publish(claim.execution_id, claim.token)
-    return results
 
 
 @pytest.fixture(autouse=True)
@@ -93,10 +87,13 @@ def account(make_account):
     return make_account(handle="crosspost")
 
 
-def make_post(account, media_type="photo", *, images=1, caption=CAPTION, options=None, duration=6.0):
+def make_post(account, media_type="photo", *, images=1, caption=CAPTION, options=None, prerendered=True):
+    """Videos are a real 4 s clip (Pinterest's minimum) with its pinterest_video rendition made in
+    advance, unless ``prerendered=False``: then the engine renders it (drain)."""
     post = PostFactory(workspace=account.workspace, media_type=media_type, caption=caption, options=options or {})
     if media_type in ("video", "reel"):
-        assets = [VideoAssetFactory(workspace=account.workspace, duration=duration)]
+        renditions = ["pinterest_video"] if prerendered else []
+        assets = [VideoAssetFactory(workspace=account.workspace, renditions=renditions)]
     else:
         assets = [MediaAssetFactory(workspace=account.workspace) for _ in range(images)]
     for position, asset in enumerate(assets):
@@ -112,10 +109,16 @@ def publish(post) -> Execution:
     return Execution.objects.get(post=post)
 
 
+def renditions(post) -> list[Rendition]:
+    """What Pinterest gets: each asset's pinterest_image (4:5 JPEG) or pinterest_video (9:16) rendition."""
+    profile = "pinterest_video" if post.media_type in ("video", "reel") else "pinterest_image"
+    return [Rendition.objects.get(asset=pm.asset, profile=profile) for pm in post.media.order_by("position")]
+
+
 def contents(post) -> list[bytes]:
     result = []
-    for pm in post.media.order_by("position"):
-        with pm.asset.file.open("rb") as handle:
+    for rendition in renditions(post):
+        with rendition.file.open("rb") as handle:
             result.append(handle.read())
     return result
 
@@ -135,7 +138,7 @@ class TestPublish:
             "description": CAPTION,
             "media_source": {
                 "source_type": "image_base64",
-                "content_type": "image/png",
+                "content_type": "image/jpeg",
                 "data": base64.b64encode(contents(post)[0]).decode(),
             },
             "title": "Launch",
@@ -146,12 +149,14 @@ class TestPublish:
         assert execution.remote_id == created["id"]
         assert execution.remote_url == f"https://www.pinterest.com/pin/{created['id']}/"
         assert execution.raw_response["source_type"] == "image_base64"
+        assert [(r.width, r.height) for r in renditions(post)] == [(1080, 1350)]
 
     def test_it_pins_an_image_by_its_public_url(self, pin, account, settings):
         settings.PUBLIC_MEDIA_BASE_URL = MEDIA_HOST
-        execution = publish(make_post(account))
+        post = make_post(account)
+        execution = publish(post)
         source = pin.calls("POST", "/v5/pins")[0].json["media_source"]
-        assert source["source_type"] == "image_url" and source["url"].startswith(f"{MEDIA_HOST}/")
+        assert source["source_type"] == "image_url" and source["url"] == f"{MEDIA_HOST}{renditions(post)[0].file.url}"
         assert set(source) == {"source_type", "url"}
         assert execution.status == ExecutionStatus.SUCCESS
 
@@ -163,14 +168,16 @@ class TestPublish:
         assert source["source_type"] == "multiple_image_base64"
         assert [base64.b64decode(i["data"]) for i in source["items"]] == contents(post)
         settings.PUBLIC_MEDIA_BASE_URL = MEDIA_HOST
-        publish(make_post(account, "carousel", images=2))
+        post = make_post(account, "carousel", images=2)
+        publish(post)
         source = pin.calls("POST", "/v5/pins")[1].json["media_source"]
-        assert source["source_type"] == "multiple_image_urls" and len(source["items"]) == 2
+        assert source["source_type"] == "multiple_image_urls"
+        assert [i["url"] for i in source["items"]] == [f"{MEDIA_HOST}{r.file.url}" for r in renditions(post)]
         assert pin.pins[1]["media"]["media_type"] == "multiple_images"
 
     @pytest.mark.parametrize("media_type", ["video", "reel"])
     def test_it_uploads_a_video_then_pins_it_once_processed(self, pin, board, account, media_type):
-        post = make_post(account, media_type)
+        post = make_post(account, media_type, prerendered=False)
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         flow = [(r.method, r.path) for r in pin.requests]
@@ -188,7 +195,9 @@ class TestPublish:
         assert upload.form["key"] == [pin.media[media_id]["key"]]
         assert upload.form["Content-Type"] == ["multipart/form-data"]
         assert upload.body.find(b'name="file"') > upload.body.find(b'name="x-amz-signature"')
-        assert upload.files["file"][2] == contents(post)[0]
+        (video,) = renditions(post)
+        assert (video.width, video.height) == (1080, 1920)
+        assert upload.files["file"][1:] == ("video/mp4", contents(post)[0])
         assert pin.requests[-1].json["media_source"] == {
             "source_type": "video_id",
             "media_id": media_id,

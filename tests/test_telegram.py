@@ -12,12 +12,12 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus
-from publishing.dispatcher import claim_due
+from media.models import Rendition
 from publishing.models import ActivityLog, Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base
 from publishing.platforms.registry import get_adapter
-from publishing.publisher import execution_publish, reconcile_unconfirmed
+from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.telegram import FAILURES, TelegramEmulator
 from .factories import (
@@ -30,19 +30,12 @@ from .factories import (
     SocialAccountFactory,
     VideoAssetFactory,
 )
+from .support.engine import drain
 
 TOKEN = "7012345678:AAHsecretTokenValue_never-leaks-42"
 CHANNEL = "crosspost_news"
 CAPTION = "Hello from Crosspost #launch"
 MB = 1024 * 1024
-
-
-def drain(now=None):
-    """One dispatcher run, then every claimed execution published in-process."""
-    results = {}
-    for claim in claim_due(now=now or timezone.now() + timedelta(days=30)):
-        results[claim.execution_id] = execution_publish(claim.execution_id, claim.token)
-    return results
 
 
 def free_port() -> int:
@@ -116,8 +109,12 @@ def sent(telegram, method):
     return [r for r in telegram.requests if r.path.endswith(f"/{method}")]
 
 
-def file_bytes(asset) -> bytes:
-    with asset.file.open("rb") as handle:
+def rendition(asset, profile) -> Rendition:
+    return Rendition.objects.get(asset=asset, profile=profile)
+
+
+def file_bytes(row: Rendition) -> bytes:
+    with row.file.open("rb") as handle:
         return handle.read()
 
 
@@ -142,8 +139,9 @@ class TestPublish:
         assert request.headers["Content-Type"].startswith("multipart/form-data")
         assert request.form == {"chat_id": [f"@{CHANNEL}"], "caption": [CAPTION]}
         filename, content_type, data = request.files["photo"]
-        asset = post.media.get().asset
-        assert data == file_bytes(asset) and content_type == "image/png" and filename.endswith(".png")
+        photo = rendition(post.media.get().asset, "telegram_photo")  # 4:5, JPEG
+        assert (photo.width, photo.height) == (1080, 1350)
+        assert data == file_bytes(photo) and content_type == "image/jpeg" and filename == "telegram_photo.jpg"
         assert execution.raw_response["message_ids"] == [1]
         assert telegram.messages[0]["caption"] == CAPTION
 
@@ -152,14 +150,15 @@ class TestPublish:
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         (request,) = sent(telegram, "sendVideo")
-        assert request.files["video"][2] == file_bytes(post.media.get().asset)
-        assert request.files["video"][1] == "video/mp4"
+        clip = rendition(post.media.get().asset, "telegram_video")  # 16:9
+        assert request.files["video"][2] == file_bytes(clip)
+        assert request.files["video"][:2] == ("telegram_video.mp4", "video/mp4")
         assert {k: v[0] for k, v in request.form.items()} == {
             "chat_id": f"@{CHANNEL}",
             "caption": CAPTION,
             "duration": "4",
-            "width": "1080",
-            "height": "1920",
+            "width": "1920",
+            "height": "1080",
             "supports_streaming": "true",
         }
 
@@ -174,7 +173,11 @@ class TestPublish:
         assert media[0]["caption"] == CAPTION
         assert all("caption" not in m for m in media[1:])
         assets = [pm.asset for pm in post.media.order_by("position")]
-        assert [request.files[f"file{i}"][2] for i in range(3)] == [file_bytes(a) for a in assets]
+        profiles = ["telegram_photo", "telegram_photo", "telegram_video"]
+        renditions = [rendition(a, p) for a, p in zip(assets, profiles, strict=True)]
+        assert [request.files[f"file{i}"][2] for i in range(3)] == [file_bytes(r) for r in renditions]
+        assert [request.files[f"file{i}"][1] for i in range(3)] == ["image/jpeg", "image/jpeg", "video/mp4"]
+        assert (media[2]["width"], media[2]["height"], media[2]["duration"]) == (1920, 1080, 4)
         assert execution.remote_id == "1"
         assert execution.raw_response["message_ids"] == [1, 2, 3]
         assert len({m["media_group_id"] for m in telegram.messages}) == 1

@@ -15,13 +15,13 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus, SocialAccount
-from publishing.dispatcher import claim_due
+from media.models import Rendition
 from publishing.models import ActivityLog, Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base, tiktok
 from publishing.platforms.registry import get_adapter
 from publishing.platforms.tiktok import UNAUDITED_MESSAGE, TikTokAdapter
-from publishing.publisher import execution_publish, reconcile_unconfirmed
+from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.tiktok import TikTokEmulator
 from .factories import (
@@ -33,6 +33,7 @@ from .factories import (
     SocialAccountFactory,
     VideoAssetFactory,
 )
+from .support.engine import drain, render_pending
 
 TOKEN = "act.1!SecretAccessToken-never-leaks"
 REFRESH = "rft.1!SecretRefreshToken-never-leaks"
@@ -40,13 +41,6 @@ CLIENT_KEY, CLIENT_SECRET = "client-key-1", "client-secret-1"
 KIB = 1024
 CAPTION = "Hello from Crosspost #launch"
 MEDIA_HOST = "https://media.crosspost.test"
-
-
-def drain(now=None):
-    results = {}
-    for claim in claim_due(now=now or timezone.now() + timedelta(days=30)):
-        results[claim.execution_id] = execution_publish(claim.execution_id, claim.token)
-    return results
 
 
 @pytest.fixture(autouse=True)
@@ -90,11 +84,13 @@ def account(make_account):
     return make_account(handle="@crosspost")
 
 
-def make_post(account, media_type="video", *, photos=1, video=None, caption=CAPTION, options=None, duration=12.0):
+def make_post(account, media_type="video", *, photos=1, caption=CAPTION, options=None, prerendered=True):
+    """Videos are a real 4 s clip with its tiktok_video rendition made in advance, unless
+    ``prerendered=False``: then the engine renders it (drain)."""
     post = PostFactory(workspace=account.workspace, media_type=media_type, caption=caption, options=options or {})
     if media_type in ("video", "reel"):
-        fields = {"content": video} if video is not None else {}
-        assets = [VideoAssetFactory(workspace=account.workspace, duration=duration, **fields)]
+        renditions = ["tiktok_video"] if prerendered else []
+        assets = [VideoAssetFactory(workspace=account.workspace, renditions=renditions)]
     else:
         assets = [
             MediaAssetFactory(workspace=account.workspace, mime="image/jpeg", original_name=f"p{i}.jpg") for i in range(photos)
@@ -112,23 +108,36 @@ def publish(post) -> Execution:
     return Execution.objects.get(post=post)
 
 
+def rendition(post) -> Rendition:
+    """The tiktok_video rendition of the post's video: the file TikTok gets."""
+    return Rendition.objects.get(asset=post.media.get().asset, profile="tiktok_video")
+
+
 def file_bytes(post) -> bytes:
-    with post.media.get().asset.file.open("rb") as handle:
+    with rendition(post).file.open("rb") as handle:
         return handle.read()
 
 
-def megabyte(seed: int = 0) -> bytes:
-    return bytes(range(256)) * 3906 + seed.to_bytes(64, "big")  # 1 000 000 bytes, one file per seed
+def publish_in_three_chunks(post, tt, monkeypatch) -> tuple[Execution, int, int]:
+    """Plan and render the post, then lower TikTok's chunk size (ours and the emulator's minimum) to
+    a third of the rendition, so that it goes up in 3 chunks; returns (execution, size, chunk size)."""
+    assert post_publish(post=post).created == 1
+    render_pending()
+    size = rendition(post).size
+    chunk = size // 3
+    monkeypatch.setattr(tiktok, "CHUNK_BYTES", chunk)
+    tt.min_chunk = chunk
+    drain()
+    return Execution.objects.get(post=post), size, chunk
 
 
 @pytest.mark.django_db
 class TestPublish:
     def test_it_uploads_a_video_in_chunks_then_waits_for_publish_complete(self, tt, account, monkeypatch):
-        monkeypatch.setattr(tiktok, "CHUNK_BYTES", 256 * KIB)
-        tt.min_chunk = 256 * KIB
-        post = make_post(account, video=megabyte())
-        execution = publish(post)
+        post = make_post(account, prerendered=False)
+        execution, size, chunk = publish_in_three_chunks(post, tt, monkeypatch)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
+        assert (rendition(post).width, rendition(post).height) == (1080, 1920)  # 9:16
 
         paths = [r.path.removeprefix("/v2/post/publish/") for r in tt.requests]
         assert paths == [
@@ -152,13 +161,13 @@ class TestPublish:
                 "brand_content_toggle": False,
                 "brand_organic_toggle": False,
             },
-            "source_info": {"source": "FILE_UPLOAD", "video_size": 1000000, "chunk_size": 262144, "total_chunk_count": 3},
+            "source_info": {"source": "FILE_UPLOAD", "video_size": size, "chunk_size": chunk, "total_chunk_count": 3},
         }
         uploads = tt.uploads()
         assert [u.headers["Content-Range"] for u in uploads] == [
-            "bytes 0-262143/1000000",
-            "bytes 262144-524287/1000000",
-            "bytes 524288-999999/1000000",
+            f"bytes 0-{chunk - 1}/{size}",
+            f"bytes {chunk}-{2 * chunk - 1}/{size}",
+            f"bytes {2 * chunk}-{size - 1}/{size}",  # the last chunk takes the remainder
         ]
         assert all(u.method == "PUT" and u.headers["Content-Type"] == "video/mp4" for u in uploads)
         assert "Authorization" not in uploads[0].headers  # the upload_url carries its own token
@@ -173,10 +182,11 @@ class TestPublish:
         assert logged.details == {"publish_id": publish_id, "source": "FILE_UPLOAD"}
 
     def test_it_sends_a_small_video_as_one_chunk(self, tt, account):
-        post = make_post(account, "reel")
+        post = make_post(account, "reel", prerendered=False)
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         size = len(file_bytes(post))
+        assert size == rendition(post).size < 5 * KIB * KIB  # below TikTok's 5 MB minimum chunk
         (init,) = tt.calls("video/init")
         assert init.json["source_info"] == {
             "source": "FILE_UPLOAD",
@@ -197,13 +207,14 @@ class TestPublish:
 
     def test_it_lets_tiktok_pull_a_video_from_its_public_url(self, tt, make_account):
         account = make_account(options={"pull_from_url": True})
-        post = make_post(account, options={"tiktok": {"disable_duet": True, "video_cover_timestamp_ms": 1500, "is_aigc": True}})
+        options = {"tiktok": {"disable_duet": True, "video_cover_timestamp_ms": 1500, "is_aigc": True}}
+        post = make_post(account, options=options, prerendered=False)
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         (init,) = tt.calls("video/init")
         url = init.json["source_info"]["video_url"]
         assert init.json["source_info"] == {"source": "PULL_FROM_URL", "video_url": url}
-        assert url.startswith(f"{MEDIA_HOST}/") and url.endswith(".mp4")
+        assert url == f"{MEDIA_HOST}{rendition(post).file.url}"
         assert init.json["post_info"]["disable_duet"] is True
         assert init.json["post_info"]["video_cover_timestamp_ms"] == 1500
         assert init.json["post_info"]["is_aigc"] is True
@@ -232,7 +243,10 @@ class TestPublish:
             },
             "source_info": {"source": "PULL_FROM_URL", "photo_images": urls, "photo_cover_index": 0},
         }
-        assert len(urls) == photos and all(u.startswith(f"{MEDIA_HOST}/") for u in urls)
+        assets = [pm.asset for pm in post.media.order_by("position")]
+        photo_renditions = [Rendition.objects.get(asset=asset, profile="tiktok_photo") for asset in assets]
+        assert urls == [f"{MEDIA_HOST}{r.file.url}" for r in photo_renditions]
+        assert {(r.width, r.height, r.file.name.rsplit(".", 1)[1]) for r in photo_renditions} == {(1080, 1920, "jpg")}
         post_id = tt.posts[0]["id"]
         assert execution.remote_url == f"https://www.tiktok.com/@crosspost/photo/{post_id}"
         assert execution.raw_response["publish_id"].startswith("p_pub_url~")
@@ -253,10 +267,10 @@ class TestPublish:
         assert not tt.calls("video/init")
 
     def test_it_refuses_a_video_longer_than_the_creator_may_post(self, tt, make_account):
-        tt.add_creator("act.short", username="short", max_video_post_duration_sec=60)
-        execution = publish(make_post(make_account(token="act.short"), duration=90))
+        tt.add_creator("act.short", username="short", max_video_post_duration_sec=3)
+        execution = publish(make_post(make_account(token="act.short")))  # the rendition lasts 4 s
         assert (execution.status, execution.error_code) == (ExecutionStatus.FAILED, "media_rejected")
-        assert execution.error_message == "The video lasts 90 s; this TikTok account may post videos up to 60 s."
+        assert execution.error_message == "The video lasts 4 s; this TikTok account may post videos up to 3 s."
         assert not tt.calls("video/init")
 
 
@@ -327,17 +341,17 @@ class TestErrors:
         assert account.status == account_status
 
     def test_it_sends_a_chunk_again_after_a_5xx(self, tt, account, monkeypatch):
-        monkeypatch.setattr(tiktok, "CHUNK_BYTES", 256 * KIB)
-        tt.min_chunk = 256 * KIB
         tt.fail_next({"endpoint": "upload", "status": 503})
-        execution = publish(make_post(account, video=megabyte()))
+        post = make_post(account)
+        execution, size, chunk = publish_in_three_chunks(post, tt, monkeypatch)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         assert [u.headers["Content-Range"] for u in tt.uploads()] == [
-            "bytes 0-262143/1000000",
-            "bytes 0-262143/1000000",
-            "bytes 262144-524287/1000000",
-            "bytes 524288-999999/1000000",
+            f"bytes 0-{chunk - 1}/{size}",
+            f"bytes 0-{chunk - 1}/{size}",
+            f"bytes {chunk}-{2 * chunk - 1}/{size}",
+            f"bytes {2 * chunk}-{size - 1}/{size}",
         ]
+        assert b"".join(u.body for u in tt.uploads()[1:]) == file_bytes(post)
 
     def test_it_leaves_a_post_still_processing_unconfirmed_then_settles_it_from_its_publish_id(self, tt, account, monkeypatch):
         monkeypatch.setattr(TikTokAdapter, "poll_attempts", 2)
@@ -443,9 +457,7 @@ def test_it_sends_everything_through_the_accounts_proxy(tt, account):
 @pytest.mark.django_db
 def test_it_never_leaks_a_token_or_secret(tt, make_account, caplog, monkeypatch):
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setattr(tiktok, "CHUNK_BYTES", 256 * KIB)
-    tt.min_chunk = 256 * KIB
-    outcomes = [publish(make_post(make_account(), video=megabyte())).status]
+    outcomes = [publish_in_three_chunks(make_post(make_account()), tt, monkeypatch)[0].status]
     tt.expire(TOKEN)
     renewed = make_account()
     outcomes.append(publish(make_post(renewed)).status)

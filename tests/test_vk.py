@@ -11,13 +11,13 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus
-from publishing.dispatcher import claim_due
+from media.models import Rendition
 from publishing.models import ActivityLog, Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base
 from publishing.platforms.registry import get_adapter
 from publishing.platforms.vk import VkAdapter
-from publishing.publisher import execution_publish, reconcile_unconfirmed
+from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.vk import VkEmulator
 from .factories import (
@@ -30,20 +30,13 @@ from .factories import (
     VideoAssetFactory,
     png_bytes,
 )
+from .support.engine import drain
 
 USER_TOKEN = "vk1.a.userSecretToken_never-leaks_0123456789"
 GROUP_TOKEN = "vk1.a.communitySecretToken_9876543210"
 USER_ID, GROUP_ID = 100, 1
 CAPTION = "Hello from Crosspost #launch"
 MB = 1024 * 1024
-
-
-def drain(now=None):
-    """One dispatcher run, then every claimed execution published in-process."""
-    results = {}
-    for claim in claim_due(now=now or timezone.now() + timedelta(days=30)):
-        results[claim.execution_id] = execution_publish(claim.execution_id, claim.token)
-    return results
 
 
 @pytest.fixture
@@ -109,8 +102,12 @@ def calls(vk, method=None):
     return found
 
 
-def file_bytes(asset) -> bytes:
-    with asset.file.open("rb") as handle:
+def rendition(asset, profile) -> Rendition:
+    return Rendition.objects.get(asset=asset, profile=profile)
+
+
+def file_bytes(row: Rendition) -> bytes:
+    with row.file.open("rb") as handle:
         return handle.read()
 
 
@@ -148,7 +145,9 @@ class TestPublish:
         assert (server["method"], server["group_id"]) == ("photos.getWallUploadServer", "1")
         (upload,) = [r for r in vk.requests if r.path.startswith("/upload/photo/")]
         assert list(upload.files) == ["photo"]
-        assert upload.files["photo"][2] == file_bytes(post.media.get().asset)
+        photo = rendition(post.media.get().asset, "vk_photo")  # 4:5, JPEG
+        assert (photo.width, photo.height) == (1080, 1350)
+        assert upload.files["photo"] == ("vk_photo.jpg", "image/jpeg", file_bytes(photo))
         assert save["method"] == "photos.saveWallPhoto" and save["group_id"] == "1"
         assert save["server"] == "856312" and save["hash"] and save["photo"].startswith("[{")
         (photo,) = vk.photos.values()
@@ -169,7 +168,7 @@ class TestPublish:
         ]
         assert calls(vk, "wall.post")[0]["attachments"] == "photo-1_5,photo-1_6"
         assets = [pm.asset for pm in post.media.order_by("position")]
-        assert [data for field, _, data in vk.uploaded] == [file_bytes(a) for a in assets]
+        assert vk.uploaded == [("photo", "vk_photo.jpg", file_bytes(rendition(a, "vk_photo"))) for a in assets]
         assert execution.raw_response["attachments"] == ["photo-1_5", "photo-1_6"]
 
     def test_it_uploads_a_video_and_attaches_it(self, vk, account):
@@ -185,7 +184,9 @@ class TestPublish:
         }
         (upload,) = [r for r in vk.requests if r.path.startswith("/upload/video/")]
         assert list(upload.files) == ["video_file"]
-        assert upload.files["video_file"][2] == file_bytes(post.media.get().asset)
+        clip = rendition(post.media.get().asset, "vk_video")  # 16:9
+        assert (clip.width, clip.height) == (1920, 1080)
+        assert upload.files["video_file"] == ("vk_video.mp4", "video/mp4", file_bytes(clip))
         (video,) = vk.videos.values()
         assert video["uploaded"]
         assert wall_post["attachments"] == f"video-1_{video['id']}"

@@ -15,13 +15,13 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus
-from publishing.dispatcher import claim_due
+from media.models import Rendition
 from publishing.models import ActivityLog, Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base, youtube
 from publishing.platforms.registry import get_adapter
 from publishing.platforms.youtube import YouTubeAdapter
-from publishing.publisher import execution_publish, reconcile_unconfirmed
+from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.youtube import SCOPE_UPLOAD, UPLOAD, YouTubeEmulator
 from .factories import (
@@ -32,23 +32,14 @@ from .factories import (
     SocialAccountFactory,
     VideoAssetFactory,
 )
+from .support.engine import drain, render_pending
 
 REFRESH = "1//0gSecretRefreshToken-never-leaks"
 CLIENT_ID, CLIENT_SECRET = "1234-abc.apps.googleusercontent.com", "GOCSPX-SecretClientSecret"
 CAPTION = "Launch day at Crosspost\nEverything you need to know. #launch"
 KIB = 1024
-TOTAL = 1_000_000
-
-
-def drain(now=None):
-    results = {}
-    for claim in claim_due(now=now or timezone.now() + timedelta(days=30)):
-        results[claim.execution_id] = execution_publish(claim.execution_id, claim.token)
-    return results
-
-
-def megabyte(seed: int = 0) -> bytes:
-    return bytes(range(256)) * 3906 + seed.to_bytes(64, "big")  # 1 000 000 bytes, one file per seed
+CHUNK = 256 * KIB  # YOUTUBE_UPLOAD_CHUNK_BYTES in these tests
+PROFILES = {"video": "youtube_video", "reel": "youtube_short", "story": "youtube_short"}
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +53,7 @@ def yt(settings):
     with YouTubeEmulator() as emulator:
         settings.YOUTUBE_API_BASE_URL = emulator.url
         settings.GOOGLE_OAUTH_TOKEN_URL = f"{emulator.url}/token"
-        settings.YOUTUBE_UPLOAD_CHUNK_BYTES = 256 * KIB
+        settings.YOUTUBE_UPLOAD_CHUNK_BYTES = CHUNK
         emulator.add_channel(refresh_token=REFRESH, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
         yield emulator
 
@@ -93,26 +84,38 @@ def account(make_account):
     return make_account(handle="Crosspost Channel")
 
 
-def make_post(
-    account, media_type="video", *, content=None, width=1920, height=1080, duration=42.0, caption=CAPTION, options=None
-):
+def make_post(account, media_type="video", *, caption=CAPTION, options=None, prerendered=True):
+    """A post of a real 4 s clip: YouTube gets its youtube_video (16:9) or youtube_short (9:16) rendition.
+    Made ready in advance unless ``prerendered=False``: then the engine renders it (drain)."""
     post = PostFactory(workspace=account.workspace, media_type=media_type, caption=caption, options=options or {})
-    fields = {"content": content} if content is not None else {}
-    asset = VideoAssetFactory(workspace=account.workspace, width=width, height=height, duration=duration, **fields)
-    PostMediaFactory(post=post, asset=asset)
+    renditions = [PROFILES[media_type]] if prerendered else []
+    PostMediaFactory(post=post, asset=VideoAssetFactory(workspace=account.workspace, renditions=renditions))
     post.target_accounts.set([account])
     return post
 
 
 def publish(post) -> Execution:
-    plan = post_publish(post=post)
-    assert plan.created == 1, plan.as_dict()
+    render(post)
     drain()
     return Execution.objects.get(post=post)
 
 
+def render(post) -> int:
+    """Plan the post and render its video; returns the size of the rendition YouTube will get.
+    Tests that aim failures at a byte of the upload call this first, then ``publish``."""
+    if not Execution.objects.filter(post=post).exists():
+        plan = post_publish(post=post)
+        assert plan.created == 1, plan.as_dict()
+    render_pending()
+    return rendition(post).size
+
+
+def rendition(post) -> Rendition:
+    return Rendition.objects.get(asset=post.media.get().asset, profile=PROFILES[post.media_type])
+
+
 def file_bytes(post) -> bytes:
-    with post.media.get().asset.file.open("rb") as handle:
+    with rendition(post).file.open("rb") as handle:
         return handle.read()
 
 
@@ -120,16 +123,28 @@ def ranges(yt) -> list[str]:
     return [r.headers["Content-Range"] for r in yt.uploads()]
 
 
+def chunk_ranges(size: int, start: int = 0) -> list[str]:
+    """The Content-Range of each chunk when bytes ``start``… of a ``size``-byte file go up in CHUNK pieces."""
+    return [f"bytes {first}-{min(first + CHUNK, size) - 1}/{size}" for first in range(start, size, CHUNK)]
+
+
+def last_chunk(size: int) -> int:
+    return (size - 1) // CHUNK * CHUNK
+
+
 @pytest.mark.django_db
 class TestPublish:
     def test_it_uploads_a_video_in_resumable_chunks(self, yt, account):
-        post = make_post(account, content=megabyte(), options={"youtube": {"tags": ["crosspost", "launch day"]}})
+        post = make_post(account, options={"youtube": {"tags": ["crosspost", "launch day"]}}, prerendered=False)
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
+        video = rendition(post)
+        assert (video.width, video.height) == (1920, 1080)  # a plain video goes up 16:9
+        size = video.size
 
         (insert,) = [r for r in yt.requests if r.method == "POST" and r.path == UPLOAD]
         assert insert.query == {"uploadType": ["resumable"], "part": ["snippet,status"]}
-        assert insert.headers["X-Upload-Content-Length"] == str(TOTAL)
+        assert insert.headers["X-Upload-Content-Length"] == str(size)
         assert insert.headers["X-Upload-Content-Type"] == "video/mp4"
         assert insert.headers["Content-Type"] == "application/json; charset=UTF-8"
         assert insert.json == {
@@ -142,19 +157,15 @@ class TestPublish:
             },
             "status": {"privacyStatus": "private", "selfDeclaredMadeForKids": False, "containsSyntheticMedia": False},
         }
-        assert ranges(yt) == [
-            "bytes 0-262143/1000000",
-            "bytes 262144-524287/1000000",
-            "bytes 524288-786431/1000000",
-            "bytes 786432-999999/1000000",
-        ]
+        assert len(chunk_ranges(size)) >= 4 and ranges(yt) == chunk_ranges(size)
+        assert ranges(yt)[:2] == [f"bytes 0-262143/{size}", f"bytes 262144-524287/{size}"]
         assert b"".join(r.body for r in yt.uploads()) == file_bytes(post)
         video_id = execution.remote_id
         assert yt.video_bytes(video_id) == file_bytes(post)
         assert execution.remote_url == f"https://www.youtube.com/watch?v={video_id}"
         assert execution.raw_response["short"] is False
         assert execution.raw_response["processing"] == {"upload_status": "processed", "processing_status": "succeeded"}
-        assert execution.raw_response["upload"] == {"chunks": 4, "resumed": 0}
+        assert execution.raw_response["upload"] == {"chunks": len(chunk_ranges(size)), "resumed": 0}
         polls = [r for r in yt.requests if r.path == "/youtube/v3/videos"]
         assert len(polls) == 2 and polls[0].query["part"] == ["status,processingDetails"]
 
@@ -175,78 +186,99 @@ class TestPublish:
         title = yt.videos[execution.remote_id]["resource"]["snippet"]["title"]
         assert len(title) <= 100 and title.endswith("word…")
 
-    @pytest.mark.parametrize(
-        ("media_type", "width", "height"), [("reel", 1080, 1920), ("story", 1080, 1920), ("video", 1080, 1080)]
-    )
-    def test_it_publishes_a_vertical_or_square_video_of_up_to_3_minutes_as_a_short(self, yt, account, media_type, width, height):
-        execution = publish(make_post(account, media_type, width=width, height=height, duration=180))
+    @pytest.mark.parametrize("media_type", ["reel", "story"])
+    def test_it_publishes_a_reel_or_story_as_a_short(self, yt, account, media_type):
+        post = make_post(account, media_type, prerendered=False)
+        execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
+        short = rendition(post)
+        assert (short.profile, short.width, short.height) == ("youtube_short", 1080, 1920)  # rendered vertical
+        assert yt.video_bytes(execution.remote_id) == file_bytes(post)
         snippet = yt.videos[execution.remote_id]["resource"]["snippet"]
         assert snippet["description"] == f"{CAPTION}\n\n#Shorts"
         assert snippet["title"] == "Launch day at Crosspost"
         assert execution.remote_url == f"https://youtube.com/shorts/{execution.remote_id}"
         assert execution.raw_response["short"] is True
 
-    def test_it_keeps_a_longer_vertical_video_a_regular_video(self, yt, account):
-        execution = publish(make_post(account, width=1080, height=1920, duration=181))
-        assert execution.remote_url == f"https://www.youtube.com/watch?v={execution.remote_id}"
-        assert "#Shorts" not in yt.videos[execution.remote_id]["resource"]["snippet"]["description"]
+    @pytest.mark.parametrize(
+        ("width", "height", "duration", "short"),
+        [(1080, 1920, 180, True), (1080, 1080, 180, True), (1080, 1920, 181, False), (1920, 1080, 60, False)],
+    )
+    def test_it_makes_a_short_of_a_vertical_or_square_video_of_up_to_3_minutes(
+        self, yt, account, tmp_path, width, height, duration, short
+    ):
+        # The rule on the media the adapter is given (the engine hands it a 16:9 or 9:16 rendition).
+        path = tmp_path / "clip.mp4"
+        path.write_bytes(b"\x00" * 1000)
+        item = base.MediaItem(str(path), "", "video", "video/mp4", 1000, width, height, float(duration))
+        request = base.PublishRequest(account=account, caption=CAPTION, media_type="video", media=(item,), marker="cp-1")
+        result = get_adapter("youtube").publish(request)
+        description = yt.videos[result.remote_id]["resource"]["snippet"]["description"]
+        assert description.endswith("\n\n#Shorts") is short
+        assert result.url == (
+            f"https://youtube.com/shorts/{result.remote_id}" if short else f"https://www.youtube.com/watch?v={result.remote_id}"
+        )
 
 
 @pytest.mark.django_db
 class TestResume:
     def test_it_resumes_after_a_dropped_connection_from_the_byte_youtube_acknowledged(self, yt, account):
         yt.fail_next({"endpoint": "upload", "drop": True, "keep": 100_000, "at": 262144})
-        post = make_post(account, content=megabyte())
+        post = make_post(account)
+        size = render(post)
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
+        rest = chunk_ranges(size, start=362144)  # 308 Range: bytes=0-362143
         assert ranges(yt) == [
-            "bytes 0-262143/1000000",
-            "bytes 262144-524287/1000000",  # cut off after 100 000 bytes arrived
-            "bytes */1000000",  # where are we?
-            "bytes 362144-624287/1000000",  # 308 Range: bytes=0-362143
-            "bytes 624288-886431/1000000",
-            "bytes 886432-999999/1000000",
+            f"bytes 0-262143/{size}",
+            f"bytes 262144-524287/{size}",  # cut off after 100 000 bytes arrived
+            f"bytes */{size}",  # where are we?
+            *rest,
         ]
+        assert rest[0] == f"bytes 362144-624287/{size}"
         assert sum(r.startswith("bytes 0-") for r in ranges(yt)) == 1  # never re-sent from zero
         assert yt.uploads()[2].body == b""
         assert yt.video_bytes(execution.remote_id) == file_bytes(post)
-        assert execution.raw_response["upload"] == {"chunks": 5, "resumed": 1}
+        assert execution.raw_response["upload"] == {"chunks": 2 + len(rest), "resumed": 1}
 
     def test_it_resumes_after_a_503(self, yt, account):
         yt.fail_next({"endpoint": "upload", "status": 503, "at": 524288})
-        post = make_post(account, content=megabyte())
+        post = make_post(account)
+        size = render(post)
         execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
         assert ranges(yt) == [
-            "bytes 0-262143/1000000",
-            "bytes 262144-524287/1000000",
-            "bytes 524288-786431/1000000",  # 503
-            "bytes */1000000",
-            "bytes 524288-786431/1000000",
-            "bytes 786432-999999/1000000",
+            f"bytes 0-262143/{size}",
+            f"bytes 262144-524287/{size}",
+            f"bytes 524288-786431/{size}",  # 503
+            f"bytes */{size}",
+            *chunk_ranges(size, start=524288),  # that chunk again, then the rest
         ]
         assert yt.video_bytes(execution.remote_id) == file_bytes(post)
 
     def test_it_finds_the_finished_video_when_the_last_answer_is_lost(self, yt, account):
-        yt.fail_next({"endpoint": "upload", "drop": True, "after": True, "at": 786432})
-        execution = publish(make_post(account, content=megabyte()))
+        post = make_post(account)
+        size = render(post)
+        yt.fail_next({"endpoint": "upload", "drop": True, "after": True, "at": last_chunk(size)})
+        execution = publish(post)
         assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
-        assert ranges(yt)[-2:] == ["bytes 786432-999999/1000000", "bytes */1000000"]
+        assert ranges(yt)[-2:] == [f"bytes {last_chunk(size)}-{size - 1}/{size}", f"bytes */{size}"]
         assert len(yt.videos) == 1
 
     def test_it_gives_up_on_an_upload_that_keeps_failing_and_retries_it_later(self, yt, account, monkeypatch):
         monkeypatch.setattr(YouTubeAdapter, "upload_retries", 2)
         yt.fail_next({"endpoint": "upload", "status": 503}, times=3)
-        execution = publish(make_post(account, content=megabyte()))
+        post = make_post(account)
+        execution = publish(post)
         assert (execution.status, execution.error_code) == (ExecutionStatus.RETRY_WAIT, "transient")
-        assert "kept failing at byte 0 of 1000000" in execution.error_message
+        assert f"kept failing at byte 0 of {rendition(post).size}" in execution.error_message
         assert not yt.videos
 
     def test_it_leaves_a_video_whose_end_was_never_confirmed_to_lookup(self, yt, account, monkeypatch):
         monkeypatch.setattr(YouTubeAdapter, "upload_retries", 0)
-        yt.fail_next({"endpoint": "upload", "drop": True, "after": True, "at": 786432})
-        execution = publish(make_post(account, content=megabyte()))
+        post = make_post(account)
+        yt.fail_next({"endpoint": "upload", "drop": True, "after": True, "at": last_chunk(render(post))})
+        execution = publish(post)
         assert execution.status == ExecutionStatus.UNCONFIRMED
         assert "may exist" in execution.error_message
         assert reconcile_unconfirmed()["published"] == 1
@@ -256,10 +288,12 @@ class TestResume:
 
     def test_it_starts_over_later_when_the_upload_session_expired(self, yt, account):
         yt.fail_next({"endpoint": "upload", "status": 503, "at": 0, "forget": True})
-        execution = publish(make_post(account, content=megabyte()))
+        post = make_post(account)
+        execution = publish(post)
         assert (execution.status, execution.error_code) == (ExecutionStatus.RETRY_WAIT, "transient")
         assert "upload session expired" in execution.error_message
-        assert ranges(yt) == ["bytes 0-262143/1000000", "bytes */1000000"]
+        size = rendition(post).size
+        assert ranges(yt) == [f"bytes 0-262143/{size}", f"bytes */{size}"]
 
 
 @pytest.mark.django_db
@@ -424,9 +458,9 @@ def test_it_sends_everything_through_the_accounts_proxy(yt, account):
 @pytest.mark.django_db
 def test_it_never_leaks_a_token_or_secret(yt, make_account, caplog):
     caplog.set_level(logging.DEBUG)
-    outcomes = [publish(make_post(make_account(), content=megabyte())).status]
+    outcomes = [publish(make_post(make_account())).status]
     yt.fail_next({"endpoint": "upload", "drop": True, "keep": 1000, "at": 262144})
-    outcomes.append(publish(make_post(make_account(), content=megabyte(1))).status)
+    outcomes.append(publish(make_post(make_account())).status)
     for failure in ("forbidden", "backendError", "invalidTitle"):
         yt.fail_next(failure)
         outcomes.append(publish(make_post(make_account())).status)
