@@ -169,6 +169,12 @@ class PublishingPolicyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PublishingPolicy
 
+    class Params:
+        # Pacing that never makes a test wait: publish every account at once.
+        fast = factory.Trait(
+            min_interval_s=1, stagger_min_s=0, stagger_max_s=0, warmup_curve=[100], warmup_ramp_days=0, daily_limit=100
+        )
+
     workspace = factory.SubFactory(WorkspaceFactory)
     platform = Platform.SANDBOX
 

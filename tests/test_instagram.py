@@ -108,16 +108,7 @@ def instagram(monkeypatch, settings):
 
 @pytest.fixture
 def make_account(workspace):
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform="instagram",
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-        daily_limit=100,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform="instagram", fast=True)
 
     def make(handle=USERNAME, password=PASSWORD, **fields):
         fields.setdefault("device_id", "android-0123456789abcdef")

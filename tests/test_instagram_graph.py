@@ -57,16 +57,7 @@ def meta(settings, monkeypatch, host):
 
 @pytest.fixture
 def make_account(workspace):
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform="instagram",
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-        daily_limit=100,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform="instagram", fast=True)
 
     def make(token=TOKEN, ig_user_id=IG_USER_ID, **fields):
         return SocialAccountFactory(

@@ -63,16 +63,7 @@ def board(pin):
 
 @pytest.fixture
 def make_account(workspace, pin, board):
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform="pinterest",
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-        daily_limit=100,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform="pinterest", fast=True)
 
     def make(token=TOKEN, refresh=REFRESH, board_id=None, **fields):
         credentials = {"access_token": token, "refresh_token": refresh, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}

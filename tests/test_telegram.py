@@ -59,16 +59,7 @@ def channel(telegram):
 
 @pytest.fixture
 def make_account(workspace):
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform="telegram",
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-        daily_limit=100,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform="telegram", fast=True)
 
     def make(chat_id=f"@{CHANNEL}", token=TOKEN, **fields):
         return SocialAccountFactory(

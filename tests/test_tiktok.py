@@ -60,16 +60,7 @@ def tt(settings):
 
 @pytest.fixture
 def make_account(workspace, tt):
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform="tiktok",
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-        daily_limit=100,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform="tiktok", fast=True)
 
     def make(token=TOKEN, refresh=REFRESH, **fields):
         credentials = {"access_token": token, "refresh_token": refresh, "client_key": CLIENT_KEY, "client_secret": CLIENT_SECRET}

@@ -51,16 +51,7 @@ def vk(settings, monkeypatch):
 
 @pytest.fixture
 def make_account(workspace):
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform="vk",
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-        daily_limit=100,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform="vk", fast=True)
 
     def make(owner_id=-GROUP_ID, token=USER_TOKEN, **fields):
         return SocialAccountFactory(

@@ -60,16 +60,7 @@ def yt(settings):
 
 @pytest.fixture
 def make_account(workspace, yt):
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform="youtube",
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-        daily_limit=100,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform="youtube", fast=True)
 
     def make(refresh=REFRESH, **fields):
         credentials = {"refresh_token": refresh, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
