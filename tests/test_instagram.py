@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.urls import reverse
@@ -34,15 +35,12 @@ from .emulators.instagram_private import InstagramPrivateEmulator
 from .emulators.proxies import HttpProxy
 from .factories import (
     ExecutionFactory,
-    MediaAssetFactory,
-    PostFactory,
-    PostMediaFactory,
     ProxyFactory,
     PublishingPolicyFactory,
     SocialAccountFactory,
-    VideoAssetFactory,
 )
-from .support.engine import drain
+from .support.engine import publish_one as publish
+from .support.posts import make_post as shared_make_post
 
 USERNAME = "crosspost.demo"
 PASSWORD = "Pa55word-never-leaks-7"
@@ -66,22 +64,7 @@ def no_sleep(monkeypatch) -> None:
             monkeypatch.setattr(module, "time", _NoSleep())
 
 
-def make_post(account, media_type="photo", *, images=1, videos=0, caption=CAPTION, **fields):
-    """Videos are real clips: instagrapi reads their boxes and takes a thumbnail from the rendition."""
-    post = PostFactory(workspace=account.workspace, media_type=media_type, caption=caption, **fields)
-    assets = [MediaAssetFactory(workspace=account.workspace) for _ in range(images)]
-    assets += [VideoAssetFactory(workspace=account.workspace) for _ in range(videos)]
-    for position, asset in enumerate(assets):
-        PostMediaFactory(post=post, asset=asset, position=position)
-    post.target_accounts.set([account])
-    return post
-
-
-def publish(post) -> Execution:
-    plan = post_publish(post=post)
-    assert plan.created == 1, plan.as_dict()
-    drain()
-    return Execution.objects.get(post=post)
+make_post = partial(shared_make_post, caption=CAPTION)
 
 
 def rendition_bytes(asset, profile) -> bytes:

@@ -32,6 +32,7 @@ from .factories import (
     VideoAssetFactory,
 )
 from .support.engine import drain, render_pending
+from .support.engine import publish_one as publish
 
 TOKEN = "EAAGraphLongLivedToken_never-leaks_1234567890"
 IG_USER_ID = "17841400000000001"
@@ -88,13 +89,6 @@ def make_post(account, media_type="photo", *, images=1, videos=0, caption=CAPTIO
         PostMediaFactory(post=post, asset=asset, position=position)
     post.target_accounts.set([account])
     return post, assets
-
-
-def publish(post) -> Execution:
-    plan = post_publish(post=post)
-    assert plan.created == 1, plan.as_dict()
-    drain()
-    return Execution.objects.get(post=post)
 
 
 def created(meta):

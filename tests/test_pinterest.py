@@ -33,7 +33,7 @@ from .factories import (
     SocialAccountFactory,
     VideoAssetFactory,
 )
-from .support.engine import drain
+from .support.engine import publish_one as publish
 
 TOKEN = "pina_SecretAccessToken-never-leaks"
 REFRESH = "pinr_SecretRefreshToken-never-leaks"
@@ -91,13 +91,6 @@ def make_post(account, media_type="photo", *, images=1, caption=CAPTION, options
         PostMediaFactory(post=post, asset=asset, position=position)
     post.target_accounts.set([account])
     return post
-
-
-def publish(post) -> Execution:
-    plan = post_publish(post=post)
-    assert plan.created == 1, plan.as_dict()
-    drain()
-    return Execution.objects.get(post=post)
 
 
 def renditions(post) -> list[Rendition]:

@@ -7,6 +7,7 @@ import json
 import logging
 import socket
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -22,15 +23,12 @@ from publishing.publisher import reconcile_unconfirmed
 from .emulators.telegram import FAILURES, TelegramEmulator
 from .factories import (
     ExecutionFactory,
-    MediaAssetFactory,
-    PostFactory,
-    PostMediaFactory,
     ProxyFactory,
     PublishingPolicyFactory,
     SocialAccountFactory,
-    VideoAssetFactory,
 )
-from .support.engine import drain
+from .support.engine import publish_one as publish
+from .support.posts import make_post as shared_make_post
 
 TOKEN = "7012345678:AAHsecretTokenValue_never-leaks-42"
 CHANNEL = "crosspost_news"
@@ -78,22 +76,7 @@ def account(make_account, channel):
     return make_account(handle=f"@{CHANNEL}")
 
 
-def make_post(account, media_type="photo", *, images=1, videos=0, caption=CAPTION, **fields):
-    post = PostFactory(workspace=account.workspace, media_type=media_type, caption=caption, **fields)
-    if media_type != "text":
-        assets = [MediaAssetFactory(workspace=account.workspace) for _ in range(images)]
-        assets += [VideoAssetFactory(workspace=account.workspace) for _ in range(videos)]
-        for position, asset in enumerate(assets):
-            PostMediaFactory(post=post, asset=asset, position=position)
-    post.target_accounts.set([account])
-    return post
-
-
-def publish(post) -> Execution:
-    plan = post_publish(post=post)
-    assert plan.created == 1, plan.as_dict()
-    drain()
-    return Execution.objects.get(post=post)
+make_post = partial(shared_make_post, caption=CAPTION)
 
 
 def sent(telegram, method):

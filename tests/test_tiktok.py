@@ -34,6 +34,7 @@ from .factories import (
     VideoAssetFactory,
 )
 from .support.engine import drain, render_pending
+from .support.engine import publish_one as publish
 
 TOKEN = "act.1!SecretAccessToken-never-leaks"
 REFRESH = "rft.1!SecretRefreshToken-never-leaks"
@@ -90,13 +91,6 @@ def make_post(account, media_type="video", *, photos=1, caption=CAPTION, options
         PostMediaFactory(post=post, asset=asset, position=position)
     post.target_accounts.set([account])
     return post
-
-
-def publish(post) -> Execution:
-    plan = post_publish(post=post)
-    assert plan.created == 1, plan.as_dict()
-    drain()
-    return Execution.objects.get(post=post)
 
 
 def rendition(post) -> Rendition:

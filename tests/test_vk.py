@@ -6,6 +6,7 @@ answer, validate() — and the access token never showing up in a URL or a log."
 import json
 import logging
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -13,7 +14,6 @@ from django.utils import timezone
 from accounts.models import AccountEvent, AccountStatus
 from media.models import Rendition
 from publishing.models import ActivityLog, Execution, ExecutionStatus
-from publishing.planner import post_publish
 from publishing.platforms import base
 from publishing.platforms.registry import get_adapter
 from publishing.platforms.vk import VkAdapter
@@ -22,15 +22,13 @@ from publishing.publisher import reconcile_unconfirmed
 from .emulators.vk import VkEmulator
 from .factories import (
     ExecutionFactory,
-    MediaAssetFactory,
-    PostFactory,
-    PostMediaFactory,
     PublishingPolicyFactory,
     SocialAccountFactory,
-    VideoAssetFactory,
     png_bytes,
 )
 from .support.engine import drain
+from .support.engine import publish_one as publish
+from .support.posts import make_post as shared_make_post
 
 USER_TOKEN = "vk1.a.userSecretToken_never-leaks_0123456789"
 GROUP_TOKEN = "vk1.a.communitySecretToken_9876543210"
@@ -66,22 +64,7 @@ def account(vk, make_account):
     return make_account(handle="club1")
 
 
-def make_post(account, media_type="photo", *, images=1, videos=0, caption=CAPTION, **fields):
-    post = PostFactory(workspace=account.workspace, media_type=media_type, caption=caption, **fields)
-    if media_type != "text":
-        assets = [MediaAssetFactory(workspace=account.workspace) for _ in range(images)]
-        assets += [VideoAssetFactory(workspace=account.workspace) for _ in range(videos)]
-        for position, asset in enumerate(assets):
-            PostMediaFactory(post=post, asset=asset, position=position)
-    post.target_accounts.set([account])
-    return post
-
-
-def publish(post) -> Execution:
-    plan = post_publish(post=post)
-    assert plan.created == 1, plan.as_dict()
-    drain()
-    return Execution.objects.get(post=post)
+make_post = partial(shared_make_post, caption=CAPTION)
 
 
 def calls(vk, method=None):

@@ -26,3 +26,14 @@ def drain(now=None, limit: int = 500) -> dict[int, str]:
     for claim in claim_due(now=now or timezone.now() + timedelta(days=30), limit=limit):
         results[claim.execution_id] = execution_publish(claim.execution_id, claim.token)
     return results
+
+
+def publish_one(post):
+    """Plan ``post`` (to exactly one target account) and run the engine once; returns its execution."""
+    from publishing.models import Execution
+    from publishing.planner import post_publish
+
+    plan = post_publish(post=post)
+    assert plan.created == 1, plan.as_dict()
+    drain()
+    return Execution.objects.get(post=post)
