@@ -55,6 +55,13 @@ PERIODIC_TASKS: list[Periodic] = [
         description="Re-checks accounts not checked for ACCOUNT_CHECK_INTERVAL_SECONDS, in batches; recovers or flags them.",
     ),
     Periodic(
+        name="requeue stale renders",
+        task="media.tasks.requeue_stale_renders",
+        every_seconds=300,
+        queue="media",
+        description="Pending renditions nobody has worked on for 10 minutes are enqueued again.",
+    ),
+    Periodic(
         name="clean up old media",
         task="media.tasks.cleanup_media",
         every_seconds=3600,

@@ -301,6 +301,8 @@ YOUTUBE_API_BASE_URL = env.str("YOUTUBE_API_BASE_URL", default="https://www.goog
 PINTEREST_API_BASE_URL = env.str("PINTEREST_API_BASE_URL", default="https://api.pinterest.com/v5")
 GOOGLE_OAUTH_TOKEN_URL = env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token")
 TIKTOK_OAUTH_TOKEN_URL = env.str("TIKTOK_OAUTH_TOKEN_URL", default="")  # empty: TIKTOK_API_BASE_URL + /v2/oauth/token/
+# instagrapi's pause before each private API request (it imitates a person; 0 in tests).
+INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS = env.float("INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS", default=1.0)
 YOUTUBE_UPLOAD_CHUNK_BYTES = env.int("YOUTUBE_UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 DEEPL_SERVER_URL = env.str("DEEPL_SERVER_URL", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")

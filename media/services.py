@@ -283,6 +283,23 @@ def _enqueue_renders(asset_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda asset_id=asset_id: render_asset.delay(asset_id))
 
 
+def renders_requeue_stale(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Enqueue again the renders of pending renditions nobody holds and nothing touched lately.
+
+    A render message lost on the way (broker restart, a worker killed before it
+    leased) would otherwise keep its executions pending for ever. A render that
+    is still queued is harmless to enqueue twice: the lease lets one run work.
+    """
+    now = timezone.now()
+    stale = Rendition.objects.filter(status=MediaStatus.PENDING, updated_at__lt=now - older_than).filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    )
+    asset_ids = set(stale.values_list("asset_id", flat=True))
+    stale.update(updated_at=now)  # one re-queue per period, not one per sweep
+    _enqueue_renders(asset_ids)
+    return len(asset_ids)
+
+
 @dataclass(frozen=True)
 class RenditionReport:
     """Readiness of the renditions some executions wait for."""

@@ -377,26 +377,30 @@ def execution_mark_published(*, execution: Execution, remote_url: str = "", remo
 
 def refresh_post_status(post_id: int) -> str:
     """The post's status follows its executions: publishing → completed / partial / failed."""
-    counts = Execution.objects.filter(post_id=post_id).aggregate(
-        open=Count("pk", filter=Q(status__in=OPEN_EXECUTION_STATUSES)),
-        success=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
-        total=Count("pk"),
-    )
-    post = Post.objects.only("status").get(pk=post_id)
-    if counts["open"] or not counts["total"]:
-        return post.status
-    if post.status == PostStatus.CANCELLED:
-        new = PostStatus.CANCELLED
-    elif counts["success"] == counts["total"]:
-        new = PostStatus.COMPLETED
-    elif counts["success"]:
-        new = PostStatus.PARTIAL
-    else:
-        new = PostStatus.FAILED
-    now = timezone.now()
-    # Conditional on the status changing: of two executions finishing at once, only one notifies.
-    if Post.objects.filter(pk=post_id).exclude(status=new).update(status=new, finished_at=now, updated_at=now):
-        notify_post_finished(post_id)
-    else:
-        Post.objects.filter(pk=post_id).update(finished_at=now, updated_at=now)
-    return new
+    with transaction.atomic():
+        # Lock the post before counting: of two executions finishing at once, the
+        # second waits and then sees the first as finished, so the post never stays
+        # "publishing" with nothing open.
+        post = Post.objects.select_for_update().only("status").get(pk=post_id)
+        counts = Execution.objects.filter(post_id=post_id).aggregate(
+            open=Count("pk", filter=Q(status__in=OPEN_EXECUTION_STATUSES)),
+            success=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+            total=Count("pk"),
+        )
+        if counts["open"] or not counts["total"]:
+            return post.status
+        if post.status == PostStatus.CANCELLED:
+            new = PostStatus.CANCELLED
+        elif counts["success"] == counts["total"]:
+            new = PostStatus.COMPLETED
+        elif counts["success"]:
+            new = PostStatus.PARTIAL
+        else:
+            new = PostStatus.FAILED
+        now = timezone.now()
+        # Conditional on the status changing: of two executions finishing at once, only one notifies.
+        if Post.objects.filter(pk=post_id).exclude(status=new).update(status=new, finished_at=now, updated_at=now):
+            notify_post_finished(post_id)
+        else:
+            Post.objects.filter(pk=post_id).update(finished_at=now, updated_at=now)
+        return new

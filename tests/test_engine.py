@@ -431,3 +431,19 @@ class TestRenditions:
         text = post_to(accounts=[SocialAccountFactory(workspace=workspace)], media_type="text", caption="No media here")
         publish(post=text)
         assert set(drain().values()) == {ExecutionStatus.SUCCESS}
+
+
+@pytest.mark.django_db
+def test_it_requeues_a_render_whose_message_was_lost(workspace, post_to, django_capture_on_commit_callbacks):
+    from media.models import Rendition
+    from media.services import renders_requeue_stale
+
+    post = post_to(accounts=[SocialAccountFactory(workspace=workspace)])
+    post_publish(post=post)  # its render message is "lost": on_commit callbacks do not run here
+    Rendition.objects.update(updated_at=timezone.now() - timedelta(minutes=11))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert renders_requeue_stale() == 1
+    assert len(callbacks) == 1  # one render_asset enqueued for the asset
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert renders_requeue_stale() == 0  # touched: not again until the next period
+    assert not callbacks

@@ -43,6 +43,36 @@ def stack_env(broker_url: str, var_dir: Path, **overrides) -> dict:
     return env
 
 
+@contextmanager
+def tasks_sent_to(broker_url: str):
+    """Tasks this (test) process sends go to ``broker_url``, where the stack's workers listen.
+
+    Services enqueue work on commit (``render_asset.delay`` after ``post_publish``), as the web
+    process does in production; without this they would land in the test settings' filesystem
+    broker (the checkout's var/broker), where no test worker looks.
+    """
+    from crosspost.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url, app.conf.broker_transport_options = broker_url, {"visibility_timeout": 3600}
+    _reset_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        _reset_connections(app)
+
+
+def _reset_connections(app) -> None:
+    """Close this process's broker connections and forget the app's pools, made for the previous URL
+    (what Celery does after a fork)."""
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 def flush_redis(url: str) -> None:
     import redis
 
