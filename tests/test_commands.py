@@ -358,3 +358,17 @@ def test_it_lifts_only_expired_cooldowns(workspace):
     banned.refresh_from_db()
     assert waiting.status == AccountStatus.COOLDOWN and banned.status == AccountStatus.BANNED
     assert not AccountEvent.objects.filter(account__in=[waiting, banned]).exists()
+
+
+@pytest.mark.django_db
+def test_it_seeds_a_demo_post_that_plans_for_every_account_in_its_language():
+    from posts.models import Post
+    from publishing.planner import post_publish
+
+    call_command("seed_demo", stdout=io.StringIO())
+    post = Post.objects.get(workspace__slug="demo")
+    plan = post_publish(post=post, dry_run=True)
+    assert (plan.as_dict()["planned"], plan.as_dict()["blocked"]) == (20, 0)
+    captions = {e.language: e.caption for e in plan.entries}
+    assert captions["de"].startswith("Willkommen") and captions["es"].startswith("¡Bienvenido")
+    assert captions["en"].startswith("Welcome")

@@ -14,6 +14,7 @@ from accounts.services import account_create, proxy_create, secret_to_credential
 from media.services import media_upload
 from posts.models import MediaType, Post
 from posts.services import post_create
+from translations.services import post_set_caption
 
 DEFAULT_PASSWORD = "crosspost-demo"  # noqa: S105 - the documented demo login (README, scripts/run.sh)
 USERNAME = "demo"
@@ -33,6 +34,16 @@ POST_TITLE = "Welcome to Crosspost"
 POST_CAPTION = (
     "Welcome to Crosspost! Write a post once and publish it to every account, translated and paced for each platform. #crosspost"
 )
+
+# The operator's own captions for the other demo languages (Post.options["captions"]), so the
+# demo publishes to every account without a translation provider; with DEEPL_API_KEY or
+# OPENAI_API_KEY set, removing them lets the providers translate instead.
+POST_CAPTIONS = {
+    "de": "Willkommen bei Crosspost! Einmal schreiben, überall veröffentlichen – übersetzt und getaktet für jede Plattform. "
+    "#crosspost",
+    "es": "¡Bienvenido a Crosspost! Escribe una vez y publica en todas tus cuentas, traducido y espaciado para cada "
+    "plataforma. #crosspost",
+}
 
 
 def welcome_image() -> bytes:
@@ -174,7 +185,7 @@ class Command(BaseCommand):
             return
         upload = SimpleUploadedFile("welcome.jpg", welcome_image(), content_type="image/jpeg")
         asset, _ = media_upload(workspace=workspace, file=upload, actor=user)
-        post_create(
+        post = post_create(
             workspace=workspace,
             author=user,
             title=POST_TITLE,
@@ -184,4 +195,6 @@ class Command(BaseCommand):
             target_groups=groups,
             media=[asset],
         )
+        for language, caption in POST_CAPTIONS.items():
+            post_set_caption(post=post, language=language, caption=caption, actor=user)
         self._report(f"Draft post {POST_TITLE!r}", True, f" with a {asset.width}×{asset.height} image, targeting every group")
