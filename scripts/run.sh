@@ -46,6 +46,7 @@ fi
 cat <<MSG
 
   Crosspost is running.
+    Dashboard  http://$HOST:$PORT/
     Admin      http://$HOST:$PORT/admin/
     API docs   http://$HOST:$PORT/api/docs/
     Health     http://$HOST:$PORT/health/
