@@ -9,6 +9,7 @@ applies all three without knowing anything about the platform.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -238,6 +239,37 @@ class Adapter:
 
     def login(self, account: SocialAccount) -> Health:
         raise NotImplementedError(f"{self.platform} accounts have no separate login step.")
+
+
+def media_shape_problems(
+    request: PublishRequest,
+    *,
+    platform: str,
+    album: tuple[int, int],
+    item_problems: Callable[[MediaItem, str], list[Problem]],
+) -> list[Problem]:
+    """How many media of which kind a photo, video or carousel post carries, and each item's own checks.
+
+    ``album`` is the (min, max) size of a carousel; a photo or video post takes exactly one item of its kind.
+    """
+    media, problems = request.media, []
+    if request.media_type == "carousel":
+        low, high = album
+        if not low <= len(media) <= high:
+            problems.append(
+                Problem("carousel_size", f"A {platform} album takes {low} to {high} photos or videos; this one has {len(media)}.")
+            )
+        for index, item in enumerate(media[:high], start=1):
+            problems += item_problems(item, f"Media {index}")
+        return problems
+    kind = "image" if request.media_type == "photo" else "video"
+    if len(media) != 1 or media[0].kind != kind:
+        problems.append(
+            Problem("media_count", f"A {request.media_type} post takes exactly one {kind}; use a carousel for several items.")
+        )
+    else:
+        problems += item_problems(media[0], f"The {request.media_type}")
+    return problems
 
 
 def execution_marker(execution_id: int) -> str:

@@ -285,28 +285,9 @@ class TelegramAdapter(base.Adapter):
                     f"The caption has {len(caption)} characters; Telegram allows {CAPTION_LIMIT} under a photo, video or album.",
                 )
             )
-        media = request.media
-        if request.media_type == "carousel":
-            if not ALBUM_MIN <= len(media) <= ALBUM_MAX:
-                problems.append(
-                    base.Problem(
-                        "carousel_size",
-                        f"A Telegram album takes {ALBUM_MIN} to {ALBUM_MAX} photos or videos; this one has {len(media)}.",
-                    )
-                )
-            for index, item in enumerate(media[:ALBUM_MAX], start=1):
-                problems += _item_problems(item, f"Media {index}")
-            return problems
-        kind = "image" if request.media_type == "photo" else "video"
-        if len(media) != 1 or media[0].kind != kind:
-            problems.append(
-                base.Problem(
-                    "media_count", f"A {request.media_type} post takes exactly one {kind}; use a carousel for several items."
-                )
-            )
-        else:
-            problems += _item_problems(media[0], f"The {request.media_type}")
-        return problems
+        return problems + base.media_shape_problems(
+            request, platform="Telegram", album=(ALBUM_MIN, ALBUM_MAX), item_problems=_item_problems
+        )
 
     def publish(self, request: base.PublishRequest) -> base.PublishResult:
         chat_id = _chat_id(request.account)

@@ -269,31 +269,11 @@ class VkAdapter(base.Adapter):
                     "owner_id", "Set options.owner_id to the wall to post to: a user id, or minus the community id (-123456)."
                 )
             )
-        media = request.media
         if request.media_type == "text":
             if not (request.caption or "").strip():
                 problems.append(base.Problem("empty_text", "A text post needs text."))
             return problems
-        if request.media_type == "carousel":
-            if not 2 <= len(media) <= MAX_MEDIA:
-                problems.append(
-                    base.Problem(
-                        "carousel_size", f"A VK post takes 2 to {MAX_MEDIA} photos or videos; this one has {len(media)}."
-                    )
-                )
-            for index, item in enumerate(media[:MAX_MEDIA], start=1):
-                problems += _item_problems(item, f"Media {index}")
-            return problems
-        kind = "image" if request.media_type == "photo" else "video"
-        if len(media) != 1 or media[0].kind != kind:
-            problems.append(
-                base.Problem(
-                    "media_count", f"A {request.media_type} post takes exactly one {kind}; use a carousel for several items."
-                )
-            )
-        else:
-            problems += _item_problems(media[0], f"The {request.media_type}")
-        return problems
+        return problems + base.media_shape_problems(request, platform="VK", album=(2, MAX_MEDIA), item_problems=_item_problems)
 
     def publish(self, request: base.PublishRequest) -> base.PublishResult:
         owner_id = _owner_id(request.account)

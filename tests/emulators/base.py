@@ -9,6 +9,7 @@ Failures are injected with ``emulator.fail_next(...)`` per emulator.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -75,6 +76,16 @@ def parse_body(headers, body: bytes) -> tuple[dict, dict, Any]:
     return form, files, parsed_json
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that stopped listening (the "lost answer" tests) is expected, not an error.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Emulator:
     """Base of every loopback emulator; use as a context manager."""
 
@@ -123,8 +134,7 @@ class Emulator:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         # A short poll interval makes shutdown (every test's teardown) fast.
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
