@@ -12,9 +12,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -39,6 +40,7 @@ from media.models import Rendition
 from posts.models import PostMedia
 from publishing.models import ActivityLog, ExecutionStatus, SandboxPost
 
+from .health import account_check
 from .login import LoginUnsupported, account_login
 from .models import (
     PLATFORM_SECRET_KEY,
@@ -54,6 +56,8 @@ from .models import (
     Workspace,
     parse_proxy_url,
 )
+from .proxies import proxies_import, proxy_check
+from .selectors import workspaces_for
 from .services import (
     account_create,
     account_set_status,
@@ -68,6 +72,7 @@ from .services import (
 
 User = get_user_model()
 LOGIN_ACTION_LIMIT = 10
+PROXY_CHECK_ACTION_LIMIT = 20
 
 
 def _count_in(model, related_field: str) -> Coalesce:
@@ -252,10 +257,24 @@ class ProxyForm(WorkspaceModelForm):
             add_validation_error(self, exc)
 
 
+class ProxyImportForm(forms.Form):
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.none())
+    text = forms.CharField(
+        label="Proxy URLs",
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "placeholder": "socks5://user:pass@203.0.113.5:1080"}),
+        help_text="One URL per line (http, https or socks5, with credentials if needed); blank lines and # comments are ignored.",
+    )
+    country = forms.CharField(max_length=2, required=False, help_text="ISO code for every imported proxy, e.g. DE.")
+    max_accounts = forms.IntegerField(min_value=1, initial=1)
+    skip_invalid = forms.BooleanField(required=False, help_text="Import the valid lines even if some are bad.")
+
+
 @admin.register(Proxy)
 class ProxyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     form = ProxyForm
     write_only_fields = ("url",)
+    actions = ("check_proxies",)
+    change_list_template = "admin/accounts/proxy/change_list.html"
     list_display = (
         "display_url",
         "scheme",
@@ -309,6 +328,67 @@ class ProxyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         return fieldsets[:1] if obj is None else fieldsets
+
+    @admin.action(description="Check selected proxies now", permissions=["change"])
+    def check_proxies(self, request, queryset):
+        proxies = list(self.writable_or_warn(request, queryset)[:PROXY_CHECK_ACTION_LIMIT])
+        for proxy in proxies:
+            result = proxy_check(proxy=proxy, actor=request.user)
+            detail = f"exit IP {result.exit_ip}, {result.latency_ms} ms" if result.ok else result.error
+            self.message_user(
+                request, f"{proxy.display_url}: {result.status} — {detail}", messages.SUCCESS if result.ok else messages.ERROR
+            )
+        if queryset.count() > PROXY_CHECK_ACTION_LIMIT:
+            self.message_user(request, f"Checked the first {PROXY_CHECK_ACTION_LIMIT}; select the others next.", messages.WARNING)
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="accounts_proxy_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        """Paste a list of proxy URLs; every line is validated before anything is imported."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        writable = workspaces_for(request.user, self.add_role or Role.ADMIN)
+        form = ProxyImportForm(request.POST or None)
+        form.fields["workspace"].queryset = writable
+        if writable.count() == 1:
+            form.fields["workspace"].initial = writable.first()
+        report = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                report = proxies_import(
+                    workspace=data["workspace"],
+                    text=data["text"],
+                    country=data["country"],
+                    max_accounts=data["max_accounts"],
+                    skip_invalid=data["skip_invalid"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error("text", exc)
+            else:
+                if report.created:
+                    self.message_user(request, f"Imported {len(report.created)} proxy(ies).", messages.SUCCESS)
+                if not report.errors:
+                    return redirect("admin:accounts_proxy_changelist")
+                if not report.created:
+                    self.message_user(
+                        request, "Nothing was imported: fix the lines below (or tick “skip invalid”).", messages.ERROR
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import proxies",
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/accounts/proxy/import.html", context)
 
     @admin.display(description="URL", ordering="host")
     def display_url(self, obj):
@@ -462,7 +542,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     search_fields = ("handle", "external_id", "group__name")
     autocomplete_fields = ("group", "proxy")
     list_select_related = ("group", "proxy", "workspace")
-    actions = ("enable_accounts", "disable_accounts", "assign_group", "assign_proxy", "log_in")
+    actions = ("enable_accounts", "disable_accounts", "assign_group", "assign_proxy", "check_accounts", "log_in")
     readonly_fields = (
         "credential_keys",
         "session_stored",
@@ -616,6 +696,23 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def disable_accounts(self, request, queryset):
         changed = accounts_set_enabled(accounts=self.writable_or_warn(request, queryset), enabled=False, actor=request.user)
         self.message_user(request, f"Disabled {changed} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Check selected accounts on their platform now", permissions=["change"])
+    def check_accounts(self, request, queryset):
+        """Each check is a platform round trip made while the operator waits: a few accounts at a time."""
+        accounts = self.writable_or_warn(request, queryset).select_related("proxy", "workspace")
+        if accounts.count() > LOGIN_ACTION_LIMIT:
+            self.message_user(
+                request, f"Checking the first {LOGIN_ACTION_LIMIT} accounts; select the others next.", messages.WARNING
+            )
+        for account in accounts[:LOGIN_ACTION_LIMIT]:
+            health = account_check(account=account, actor=request.user)
+            account.refresh_from_db(fields=["status"])
+            self.message_user(
+                request,
+                f"{account}: {health.detail or ('ok' if health.ok else 'failed')} — now {account.get_status_display().lower()}.",
+                messages.SUCCESS if health.ok else messages.ERROR,
+            )
 
     @admin.action(description="Log in selected accounts on their platform", permissions=["change"])
     def log_in(self, request, queryset):

@@ -44,9 +44,30 @@ def safe_error(text: str, proxy_url: str) -> str:
         secrets = ()
     text = redact(text)
     for secret in secrets:
-        if secret:
+        # A one- or two-letter user name would mangle ordinary words; such values are no secret anyway.
+        if secret and len(secret) >= 3:
             text = text.replace(secret, "<redacted>")
     return text[:MAX_ERROR_LENGTH]
+
+
+# Phrases of the low-level error that tell an operator what went wrong, most specific first.
+_FAILURE_PHRASES = (
+    ("Connection refused", "the proxy refused the connection (nothing listens on that port?)"),
+    ("timed out", "the proxy did not answer in time"),
+    ("Name or service not known", "the proxy's host name does not resolve"),
+    ("407", "the proxy refused its credentials"),
+    ("SOCKS", "the SOCKS handshake failed"),
+    ("certificate", "a TLS certificate was refused"),
+)
+
+
+def describe_failure(exc: requests.RequestException) -> str:
+    """A short, operator-readable reason for a failed check (the full text stays out of the UI)."""
+    text = str(exc)
+    for needle, reason in _FAILURE_PHRASES:
+        if needle.lower() in text.lower():
+            return f"{type(exc).__name__}: {reason}."
+    return f"{type(exc).__name__}: {text}"
 
 
 def ewma(rate: float, ok: bool, alpha: float | None = None) -> float:
@@ -95,7 +116,7 @@ def proxy_probe(proxy_url: str, *, check_url: str | None = None, timeout: float 
         with session:
             response = session.get(check_url, timeout=timeout or settings.PROXY_CHECK_TIMEOUT_SECONDS)
     except requests.RequestException as exc:
-        return ProbeOutcome(ok=False, error=safe_error(f"{type(exc).__name__}: {exc}", proxy_url))
+        return ProbeOutcome(ok=False, error=safe_error(describe_failure(exc), proxy_url))
     latency_ms = int((time.monotonic() - started) * 1000)
     if response.status_code == 407:
         return ProbeOutcome(ok=False, latency_ms=latency_ms, error="The proxy refused its credentials (HTTP 407).")

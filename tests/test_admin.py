@@ -236,7 +236,7 @@ def test_it_offers_only_the_members_workspaces_groups_and_proxies(client, member
     )
     ids = {row["id"] for row in search.json()["results"]}
     assert ids == {str(own_proxy.pk)}
-    assert str(foreign_proxy.pk) not in search.content.decode()
+    assert foreign_proxy.display_url not in search.content.decode()
 
 
 def test_it_refuses_a_group_of_another_workspace_on_save(client, member, workspace):
@@ -773,3 +773,67 @@ def test_it_publishes_a_post_from_the_admin_and_reports_blocked_accounts(client,
     assert Execution.objects.filter(post=post).count() == 2
     post.refresh_from_db()
     assert post.status == "publishing"
+
+
+@pytest.mark.django_db
+def test_it_checks_accounts_and_proxies_from_the_admin(client, member, workspace, settings):
+    import socket
+
+    from .factories import SocialAccountFactory
+
+    client.force_login(member("admin"))
+    healthy = SocialAccountFactory(workspace=workspace)
+    locked_out = SocialAccountFactory(workspace=workspace, options={"fail": "auth_required"})
+    response = client.post(
+        "/admin/accounts/socialaccount/",
+        {"action": "check_accounts", "_selected_action": [healthy.pk, locked_out.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    locked_out.refresh_from_db()
+    healthy.refresh_from_db()
+    assert (healthy.status, locked_out.status) == ("active", "login_required")
+    assert "now login required" in response.content.decode()
+
+    with socket.socket() as sock:  # a port nothing listens on: the proxy is dead
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proxy = ProxyFactory(workspace=workspace, host="127.0.0.1", port=port, url=f"http://u:pw@127.0.0.1:{port}")
+    settings.PROXY_CHECK_TIMEOUT_SECONDS = 2
+    response = client.post("/admin/accounts/proxy/", {"action": "check_proxies", "_selected_action": [proxy.pk]}, follow=True)
+    proxy.refresh_from_db()
+    assert proxy.status == "failed" and proxy.last_check_at is not None
+    import re
+    notes = re.findall(r'<li class="(?:success|error|warning|info)">(.*?)</li>', response.content.decode())
+    assert any(f"://127.0.0.1:{port}: failed" in note and "refused the connection" in note for note in notes), notes
+
+
+@pytest.mark.django_db
+def test_it_imports_a_proxy_list_only_when_every_line_is_valid(client, member, workspace):
+    from accounts.models import Proxy
+
+    client.force_login(member("admin"))
+    page = client.get("/admin/accounts/proxy/import/")
+    assert page.status_code == 200
+    bad = client.post(
+        "/admin/accounts/proxy/import/",
+        {"workspace": workspace.pk, "text": "socks5://a:b@198.51.100.1:1080\nftp://198.51.100.2:21\n", "max_accounts": 1},
+    )
+    assert bad.status_code == 200 and "line" in bad.content.decode() and "ftp" in bad.content.decode()
+    assert not Proxy.objects.filter(workspace=workspace).exists()
+    good = client.post(
+        "/admin/accounts/proxy/import/",
+        {
+            "workspace": workspace.pk,
+            "text": "# reserve\nsocks5://a:b@198.51.100.1:1080\nhttp://198.51.100.2:3128\n",
+            "country": "DE",
+            "max_accounts": 2,
+        },
+    )
+    assert good.status_code == 302
+    assert set(Proxy.objects.filter(workspace=workspace).values_list("host", "country", "max_accounts")) == {
+        ("198.51.100.1", "DE", 2),
+        ("198.51.100.2", "DE", 2),
+    }
+    assert "a:b" not in client.get("/admin/accounts/proxy/").content.decode()
+    assert member("viewer").memberships.exists()

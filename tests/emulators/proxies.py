@@ -248,8 +248,8 @@ class Socks5Proxy(LoopbackProxy):
         offered = set(recv_exact(client, count))
         wanted = 0x02 if self.credentials is not None else 0x00
         if wanted not in offered:
+            self._refuse(None)  # recorded before answering: the client may look as soon as it reads the answer
             client.sendall(b"\x05\xff")
-            self._refuse(None)
             return
         client.sendall(bytes([5, wanted]))
         sent = None
@@ -259,8 +259,8 @@ class Socks5Proxy(LoopbackProxy):
             (password_length,) = recv_exact(client, 1)
             sent = (user, recv_exact(client, password_length).decode())
             if sent != self.credentials:
-                client.sendall(b"\x01\x01")
                 self._refuse(sent)
+                client.sendall(b"\x01\x01")
                 return
             client.sendall(b"\x01\x00")
         _version, command, _reserved, address_type = recv_exact(client, 4)
