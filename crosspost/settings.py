@@ -352,6 +352,9 @@ if SENTRY_DSN:
 
     sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=env.float("SENTRY_TRACES", default=0.0))
 
+# /metrics (Prometheus): open when empty, else requires "Authorization: Bearer <token>".
+METRICS_TOKEN = env_secret("METRICS_TOKEN", default="")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from publishing.views import sandbox_feed
 
 from .health import health
+from .metrics import metrics
 
 admin.site.site_header = "Crosspost"
 admin.site.site_title = "Crosspost admin"
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", health, name="health"),
+    path("metrics", metrics, name="metrics"),
     path("sandbox/", sandbox_feed, name="sandbox-feed"),
     path("i18n/", include("django.conf.urls.i18n")),
     # The operator dashboard (overview, composer, posts, accounts, proxies, activity).

@@ -388,3 +388,19 @@ def test_it_merges_refreshed_credentials_encrypted():
     assert fresh.session == {"cookie": "c-1"} and fresh.last_login_at is not None
     raw = raw_column("accounts_socialaccount", "credentials", account.pk)
     assert "at-new" not in raw and raw.startswith("gAAAAA")
+
+
+@pytest.mark.django_db
+def test_it_exposes_prometheus_metrics(client, settings, alive):
+    ExecutionFactory(status="success")
+    ExecutionFactory(status="failed", priority="high")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert 'crosspost_executions{priority="normal",status="success"} 1.0' in text
+    assert 'crosspost_executions{priority="high",status="failed"} 1.0' in text
+    assert 'crosspost_accounts{platform="sandbox",status="active"} 2.0' in text
+    assert 'crosspost_heartbeat_age_seconds{component="worker"}' in text
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert client.get("/metrics").status_code == 403
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
