@@ -243,6 +243,10 @@ def encoder_args(profile: Profile, *, fps: float | None, kbps: int, has_audio: b
     return [*args, "-movflags", "+faststart", "-use_editlist", "0", "-map_metadata", "-1", "-map_chapters", "-1"]
 
 
+# How long after ``cover_at`` a frame still counts as the cover (covers any frame rate ≥ 2 fps).
+COVER_WINDOW_SECONDS = 0.5
+
+
 def video_command(
     source: Path, info: MediaInfo, planned: Sequence[tuple[Job, Placement, float, int]], workdir: Path
 ) -> list[str]:
@@ -260,13 +264,15 @@ def video_command(
         graph.append(picture_filter(placement, profile.size, f"in{i}", f"pic{i}", str(i)))
         fps = output_fps(profile, source_fps)
         cover_at = min(COVER_AT_SECONDS, duration / 3)
-        # Cover: the first frame, then the one at ``cover_at`` overwrites it when the picture lasts
-        # that long (a still over long audio has one frame). Its own scale converts to the full range
+        # Cover: the first frame, then one at ``cover_at`` overwrites it when the picture lasts
+        # that long (a still over long audio has one frame). Selecting only those (not every frame
+        # after ``cover_at``) keeps the cover branch from converting the whole video. Its own scale converts to the full range
         # JPEG wants; without it newer ffmpegs negotiate full range for the whole split, and the H.264
         # output would become yuvj420p.
         graph.append(
             f"[pic{i}]{f'fps={fps},' if fps else ''}format=yuv420p,split=2[v{i}][c{i}];"
-            f"[c{i}]select=max(eq(n\\,0)\\,gte(t\\,{cover_at:.3f})),scale=out_range=pc[cover{i}]"
+            f"[c{i}]select=max(eq(n\\,0)\\,between(t\\,{cover_at:.3f}\\,{cover_at + COVER_WINDOW_SECONDS:.3f})),"
+            f"scale=out_range=pc[cover{i}]"
         )
         outputs += ["-map", f"[v{i}]", "-map", "0:a:0?"]
         outputs += encoder_args(profile, fps=fps or source_fps, kbps=kbps, has_audio=has_audio)
