@@ -67,3 +67,36 @@ def overview(user, workspace_id: int | None = None) -> dict:
         },
         "queue": {"by_priority": queue, "total": sum(queue.values())},
     }
+
+
+def _outcomes(prefix: str, now: datetime) -> dict:
+    """Published and failed counts over 24 h and 7 days, as annotations on rows related to executions."""
+    windows = {"24h": now - timedelta(days=1), "7d": now - timedelta(days=7)}
+    return {
+        f"{outcome}_{window}": Count(
+            f"{prefix}pk", filter=Q(**{f"{prefix}status": status, f"{prefix}finished_at__gte": since}), distinct=True
+        )
+        for window, since in windows.items()
+        for outcome, status in (("published", ExecutionStatus.SUCCESS), ("failed", ExecutionStatus.FAILED))
+    }
+
+
+def account_stats(user, workspace_id: int | None = None):
+    """Per account: published and failed over 24 h / 7 d (one query per page)."""
+    accounts = scope(SocialAccount.objects.select_related("group"), user)
+    if workspace_id is not None:
+        accounts = accounts.filter(workspace_id=workspace_id)
+    return accounts.annotate(**_outcomes("executions__", timezone.now())).order_by("platform", "handle", "pk")
+
+
+def post_stats(user, workspace_id: int | None = None):
+    """Per post: executions by outcome (one query per page), newest first."""
+    posts = scope(Post.objects.all(), user)
+    if workspace_id is not None:
+        posts = posts.filter(workspace_id=workspace_id)
+    return posts.annotate(
+        total=Count("executions"),
+        published=Count("executions", filter=Q(executions__status=ExecutionStatus.SUCCESS)),
+        failed=Count("executions", filter=Q(executions__status=ExecutionStatus.FAILED)),
+        waiting=Count("executions", filter=Q(executions__status__in=(*WAITING_STATUSES, ExecutionStatus.POSTING))),
+    ).order_by("-created_at", "-pk")

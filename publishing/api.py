@@ -10,10 +10,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from accounts.models import Role
-from crosspost.api import DetailSerializer, ScopedFilterSet, WorkspaceOwnedSerializer, WorkspaceScopedMixin
+from accounts.models import Role, SocialAccount
+from crosspost.api import DetailSerializer, Pagination, ScopedFilterSet, WorkspaceOwnedSerializer, WorkspaceScopedMixin
 from crosspost.logging import redact
+from crosspost.stats import account_stats as stats_accounts
 from crosspost.stats import overview as stats_overview
+from crosspost.stats import post_stats as stats_posts
 from translations.services import execution_set_caption
 
 from .activity import log_activity
@@ -312,8 +314,76 @@ OverviewSerializer = inline_serializer(
 )
 
 
+class AccountStatsRowSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    platform = serializers.CharField()
+    handle = serializers.CharField()
+    group = serializers.CharField(source="group.name", default=None)
+    status = serializers.CharField()
+    last_post_at = serializers.DateTimeField()
+    published_24h = serializers.IntegerField()
+    failed_24h = serializers.IntegerField()
+    published_7d = serializers.IntegerField()
+    failed_7d = serializers.IntegerField()
+    success_rate_7d = serializers.SerializerMethodField()
+
+    def get_success_rate_7d(self, obj) -> float | None:
+        done = obj.published_7d + obj.failed_7d
+        return round(obj.published_7d / done, 4) if done else None
+
+
+class PostStatsRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    published = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+
+
+def _workspace_param(request) -> int | None:
+    workspace = request.query_params.get("workspace")
+    if workspace is not None and not workspace.isdigit():
+        raise ValidationError({"workspace": ["A workspace id is a number."]})
+    return int(workspace) if workspace else None
+
+
 class StatsViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
     """Dashboard numbers over the workspaces you belong to."""
+
+    pagination_class = Pagination
+
+    def get_queryset(self):
+        """Only for schema generation: each action scopes its own rows (crosspost.stats)."""
+        return SocialAccount.objects.none()
+
+    def _page(self, queryset, serializer_class):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")],
+        responses=AccountStatsRowSerializer(many=True),
+        filters=False,
+    )
+    @action(detail=False, methods=["get"])
+    def accounts(self, request):
+        """Per account: published and failed executions over 24 h and 7 days, and the 7-day success rate."""
+        return self._page(stats_accounts(request.user, workspace_id=_workspace_param(request)), AccountStatsRowSerializer)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")],
+        responses=PostStatsRowSerializer(many=True),
+        filters=False,
+    )
+    @action(detail=False, methods=["get"])
+    def posts(self, request):
+        """Per post, newest first: executions in total, published, failed and still waiting."""
+        return self._page(stats_posts(request.user, workspace_id=_workspace_param(request)), PostStatsRowSerializer)
 
     @extend_schema(
         parameters=[OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")],
@@ -323,7 +393,4 @@ class StatsViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
     def overview(self, request):
         """Accounts by status, posts today and in the last 7 days, executions by status,
         success rates over 24 h and 7 days, and the queue depth by priority."""
-        workspace = request.query_params.get("workspace")
-        if workspace is not None and not workspace.isdigit():
-            raise ValidationError({"workspace": ["A workspace id is a number."]})
-        return Response(stats_overview(request.user, workspace_id=int(workspace) if workspace else None))
+        return Response(stats_overview(request.user, workspace_id=_workspace_param(request)))

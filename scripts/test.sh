@@ -17,6 +17,8 @@ echo "==> lint and migrations"
 .venv/bin/ruff check .
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null \
   || { echo "models changed without a migration: run manage.py makemigrations" >&2; exit 1; }
+.venv/bin/python manage.py spectacular --validate --fail-on-warn --file "$CROSSPOST_VAR_DIR/schema.yml" \
+  || { echo "the OpenAPI schema has warnings (see above)" >&2; exit 1; }
 
 echo "==> pass 1: SQLite (everything not needing PostgreSQL)"
 "${PYTEST[@]}" -n "$WORKERS" -m "not postgres" "$@"

@@ -636,3 +636,31 @@ def test_it_lets_an_operator_mark_an_unconfirmed_execution_published(api, worksp
     assert execution.status == "success" and execution.remote_url == "https://vk.com/wall-1_2"
     again = client.post(f"{V1}/executions/{execution.pk}/mark-published/")
     assert again.status_code == 400
+
+
+def test_it_reports_per_account_and_per_post_stats_of_the_own_workspace_only(api, workspace, django_assert_max_num_queries):
+    from django.utils import timezone
+
+    from .factories import SocialAccountFactory, WorkspaceFactory
+
+    client = api(Role.VIEWER)
+    account = SocialAccountFactory(workspace=workspace, handle="stats_me")
+    post = PostFactory(workspace=workspace, title="Stats post")
+    now = timezone.now()
+    ExecutionFactory(post=post, account=account, status="success", finished_at=now)
+    ExecutionFactory(post=PostFactory(workspace=workspace), account=account, status="failed", finished_at=now)
+    ExecutionFactory(post=post, account=SocialAccountFactory(workspace=workspace), status="queued")
+    foreign = SocialAccountFactory(workspace=WorkspaceFactory(), handle="not_mine")
+    ExecutionFactory(account=foreign, post=PostFactory(workspace=foreign.workspace), status="success", finished_at=now)
+
+    accounts = client.get(f"{V1}/stats/accounts/").json()
+    rows = {row["handle"]: row for row in accounts["results"]}
+    assert "not_mine" not in rows
+    mine = rows["stats_me"]
+    assert (mine["published_24h"], mine["failed_24h"], mine["published_7d"], mine["success_rate_7d"]) == (1, 1, 1, 0.5)
+
+    posts = client.get(f"{V1}/stats/posts/").json()
+    row = next(r for r in posts["results"] if r["id"] == post.pk)
+    assert (row["total"], row["published"], row["failed"], row["waiting"]) == (2, 1, 0, 1)
+    assert len(posts["results"]) == 2
+    assert client.get(f"{V1}/stats/posts/?workspace=abc").status_code == 400
