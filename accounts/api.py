@@ -33,11 +33,6 @@ from .services import (
     secret_to_credentials,
 )
 
-
-def not_implemented(message: str) -> Response:
-    return Response({"detail": message}, status=status.HTTP_501_NOT_IMPLEMENTED)
-
-
 # --- Accounts -------------------------------------------------------------------------
 
 

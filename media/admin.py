@@ -17,7 +17,7 @@ from crosspost.admin_utils import (
 )
 
 from .models import MediaAsset, MediaKind, Rendition
-from .services import media_upload
+from .services import media_upload, renditions_retry
 
 
 def asset_thumbnail(asset: MediaAsset | None, css_class: str = "cp-thumb") -> str:
@@ -163,6 +163,16 @@ class RenditionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_filter = ("status", "aspect", "profile")
     search_fields = ("profile", "asset__original_name", "asset__sha256")
     list_select_related = ("asset",)
+    actions = ("render_again",)
+
+    def has_render_permission(self, request) -> bool:
+        return self._allowed(request, Role.EDITOR)
+
+    @admin.action(description="Render failed renditions again", permissions=["render"])
+    def render_again(self, request, queryset):
+        """After fixing the cause (e.g. allowing a trim), queue failed renditions again."""
+        count = renditions_retry(renditions=self.writable_or_warn(request, queryset, Role.EDITOR))
+        self.message_user(request, f"Queued {count} failed rendition(s) for rendering.", messages.SUCCESS)
 
     @admin.display(description="asset", ordering="asset")
     def asset_link(self, obj):

@@ -139,8 +139,3 @@ PLATFORM_PROFILES: dict[tuple[str, str], tuple[str, ...]] = {
     (Platform.PINTEREST, "reel"): ("pinterest_video",),
     (Platform.PINTEREST, "carousel"): ("pinterest_image",),
 }
-
-
-def platform_profile_names(platform: str) -> set[str]:
-    """Every profile any media type of ``platform`` uses."""
-    return {name for (p, _), names in PLATFORM_PROFILES.items() if p == platform for name in names}

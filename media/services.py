@@ -369,11 +369,6 @@ def media_item_for(rendition: Rendition) -> MediaItem:
     )
 
 
-def cover_url(rendition: Rendition) -> str:
-    """Absolute URL of a video rendition's cover JPEG ("" for images)."""
-    return public_url(rendition.cover) if rendition.cover else ""
-
-
 def original_media_item(asset: MediaAsset) -> MediaItem:
     """The original file as a MediaItem (for platforms and media types without a profile)."""
     return MediaItem(

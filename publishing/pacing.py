@@ -140,28 +140,6 @@ def _advance(pacing: Pacing, account: AccountPacing, at: datetime) -> datetime:
     return at
 
 
-def violations(pacing: Pacing, account: AccountPacing, at: datetime) -> list[str]:
-    """Every rule a post of ``account`` at ``at`` would break (empty: none)."""
-    problems = []
-    busy = account.busy
-    i = bisect.bisect_left(busy, at - pacing.min_interval + EPSILON)
-    if i < len(busy) and busy[i] < at + pacing.min_interval:
-        problems.append("min_interval")
-    if in_quiet_hours(pacing, at, account.tz) is not None:
-        problems.append("quiet_hours")
-    if account.not_before and at < account.not_before:
-        problems.append("not_before")
-    times = sorted([*busy, at])
-    for k, t in enumerate(times):
-        if t < at or t >= at + DAY:
-            continue
-        count = k - bisect.bisect_right(times, t - DAY) + 1
-        if count > daily_limit_at(pacing, account, t):
-            problems.append("daily_limit")
-            break
-    return problems
-
-
 def stagger_offsets(pacing: Pacing, count: int, rng: random.Random) -> list[timedelta]:
     """Cumulative start offsets for ``count`` accounts of one post: 0, then each a random stagger later."""
     offsets, total = [], 0.0

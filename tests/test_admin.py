@@ -837,3 +837,27 @@ def test_it_imports_a_proxy_list_only_when_every_line_is_valid(client, member, w
     }
     assert "a:b" not in client.get("/admin/accounts/proxy/").content.decode()
     assert member("viewer").memberships.exists()
+
+
+@pytest.mark.django_db
+def test_it_queues_failed_renditions_again_from_the_admin(client, member, workspace, django_capture_on_commit_callbacks):
+    from .factories import RenditionFactory
+
+    failed = RenditionFactory(asset__workspace=workspace, status="failed", error="too long for the profile")
+    ready = RenditionFactory(asset__workspace=workspace, profile="image_1x1", status="ready")
+    client.force_login(member("viewer"))
+    denied = client.post("/admin/media/rendition/", {"action": "render_again", "_selected_action": [failed.pk]})
+    assert denied.status_code == 200  # the action is not offered to a viewer: the changelist comes back
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+
+    client.force_login(member("editor"))
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            "/admin/media/rendition/", {"action": "render_again", "_selected_action": [failed.pk, ready.pk]}, follow=True
+        )
+    assert "Queued 1 failed rendition(s)" in response.content.decode()
+    failed.refresh_from_db()
+    ready.refresh_from_db()
+    assert (failed.status, failed.error, ready.status) == ("pending", "", "ready")
+    assert len(callbacks) == 1  # one render task for the asset
