@@ -9,6 +9,7 @@ from accounts.models import AccountStatus, SocialAccount
 from accounts.selectors import scope
 from posts.models import Post, Priority
 from publishing.models import Execution, ExecutionStatus
+from publishing.selectors import outcome_counts
 
 # Executions waiting for a worker, by the queue they will go to.
 WAITING_STATUSES = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT)
@@ -94,9 +95,4 @@ def post_stats(user, workspace_id: int | None = None):
     posts = scope(Post.objects.all(), user)
     if workspace_id is not None:
         posts = posts.filter(workspace_id=workspace_id)
-    return posts.annotate(
-        total=Count("executions"),
-        published=Count("executions", filter=Q(executions__status=ExecutionStatus.SUCCESS)),
-        failed=Count("executions", filter=Q(executions__status=ExecutionStatus.FAILED)),
-        waiting=Count("executions", filter=Q(executions__status__in=(*WAITING_STATUSES, ExecutionStatus.POSTING))),
-    ).order_by("-created_at", "-pk")
+    return posts.annotate(**outcome_counts("executions__")).order_by("-created_at", "-pk")

@@ -8,7 +8,6 @@ edited on the executions and the post is only cancelled (publishing.services).
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html
@@ -23,8 +22,9 @@ from crosspost.admin_utils import (
 )
 from media.admin import asset_thumbnail
 from publishing.admin import remote_link
-from publishing.models import Execution, ExecutionStatus
+from publishing.models import Execution
 from publishing.planner import post_publish
+from publishing.selectors import outcome_counts
 from publishing.services import post_cancel
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
@@ -180,11 +180,8 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     actions = ("publish_posts", "preview_plans", "cancel_posts")
 
     def annotate_changelist(self, request, queryset):
-        return queryset.annotate(
-            n_executions=Count("executions"),
-            n_success=Count("executions", filter=Q(executions__status=ExecutionStatus.SUCCESS)),
-            n_failed=Count("executions", filter=Q(executions__status=ExecutionStatus.FAILED)),
-        )
+        counts = outcome_counts("executions__")
+        return queryset.annotate(n_executions=counts["total"], n_success=counts["published"], n_failed=counts["failed"])
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.status not in EDITABLE_POST_STATUSES:

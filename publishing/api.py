@@ -341,7 +341,11 @@ class PostStatsRowSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     published = serializers.IntegerField()
     failed = serializers.IntegerField()
-    waiting = serializers.IntegerField()
+    open = serializers.IntegerField(help_text="Not finished yet: pending, queued, posting, waiting to retry, unconfirmed.")
+    stopped = serializers.IntegerField(help_text="Cancelled or skipped.")
+
+
+WORKSPACE_PARAMETER = OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")
 
 
 def _workspace_param(request) -> int | None:
@@ -366,7 +370,7 @@ class StatsViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
     @extend_schema(
-        parameters=[OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")],
+        parameters=[WORKSPACE_PARAMETER],
         responses=AccountStatsRowSerializer(many=True),
         filters=False,
     )
@@ -376,17 +380,17 @@ class StatsViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
         return self._page(stats_accounts(request.user, workspace_id=_workspace_param(request)), AccountStatsRowSerializer)
 
     @extend_schema(
-        parameters=[OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")],
+        parameters=[WORKSPACE_PARAMETER],
         responses=PostStatsRowSerializer(many=True),
         filters=False,
     )
     @action(detail=False, methods=["get"])
     def posts(self, request):
-        """Per post, newest first: executions in total, published, failed and still waiting."""
+        """Per post, newest first: executions in total, published, failed, still open and stopped."""
         return self._page(stats_posts(request.user, workspace_id=_workspace_param(request)), PostStatsRowSerializer)
 
     @extend_schema(
-        parameters=[OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")],
+        parameters=[WORKSPACE_PARAMETER],
         responses=OverviewSerializer,
     )
     @action(detail=False, methods=["get"])

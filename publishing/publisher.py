@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
@@ -31,7 +31,7 @@ from media.services import MediaNotReady, MediaUnavailable, media_items_for
 from posts.models import Post, PostStatus, Priority
 
 from .activity import log_activity
-from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, LogStatus, PublishingPolicy
+from .models import Execution, ExecutionStatus, LogStatus, PublishingPolicy
 from .notifications import notify_post_finished
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
 from .planner import policy_for
@@ -45,6 +45,7 @@ from .platforms.base import (
     execution_marker,
 )
 from .platforms.registry import get_adapter
+from .selectors import outcome_counts
 
 logger = logging.getLogger(__name__)
 
@@ -382,18 +383,14 @@ def refresh_post_status(post_id: int) -> str:
         # second waits and then sees the first as finished, so the post never stays
         # "publishing" with nothing open.
         post = Post.objects.select_for_update().only("status").get(pk=post_id)
-        counts = Execution.objects.filter(post_id=post_id).aggregate(
-            open=Count("pk", filter=Q(status__in=OPEN_EXECUTION_STATUSES)),
-            success=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
-            total=Count("pk"),
-        )
+        counts = Execution.objects.filter(post_id=post_id).aggregate(**outcome_counts())
         if counts["open"] or not counts["total"]:
             return post.status
         if post.status == PostStatus.CANCELLED:
             new = PostStatus.CANCELLED
-        elif counts["success"] == counts["total"]:
+        elif counts["published"] == counts["total"]:
             new = PostStatus.COMPLETED
-        elif counts["success"]:
+        elif counts["published"]:
             new = PostStatus.PARTIAL
         else:
             new = PostStatus.FAILED

@@ -777,9 +777,8 @@ def test_it_publishes_a_post_from_the_admin_and_reports_blocked_accounts(client,
 
 @pytest.mark.django_db
 def test_it_checks_accounts_and_proxies_from_the_admin(client, member, workspace, settings):
-    import socket
-
     from .factories import SocialAccountFactory
+    from .support.net import dead_proxy
 
     client.force_login(member("admin"))
     healthy = SocialAccountFactory(workspace=workspace)
@@ -795,15 +794,14 @@ def test_it_checks_accounts_and_proxies_from_the_admin(client, member, workspace
     assert (healthy.status, locked_out.status) == ("active", "login_required")
     assert "now login required" in response.content.decode()
 
-    with socket.socket() as sock:  # a port nothing listens on: the proxy is dead
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proxy = ProxyFactory(workspace=workspace, host="127.0.0.1", port=port, url=f"http://u:pw@127.0.0.1:{port}")
+    proxy = dead_proxy(workspace)
+    port = proxy.port
     settings.PROXY_CHECK_TIMEOUT_SECONDS = 2
     response = client.post("/admin/accounts/proxy/", {"action": "check_proxies", "_selected_action": [proxy.pk]}, follow=True)
     proxy.refresh_from_db()
     assert proxy.status == "failed" and proxy.last_check_at is not None
     import re
+
     notes = re.findall(r'<li class="(?:success|error|warning|info)">(.*?)</li>', response.content.decode())
     assert any(f"://127.0.0.1:{port}: failed" in note and "refused the connection" in note for note in notes), notes
 

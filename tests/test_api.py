@@ -661,6 +661,6 @@ def test_it_reports_per_account_and_per_post_stats_of_the_own_workspace_only(api
 
     posts = client.get(f"{V1}/stats/posts/").json()
     row = next(r for r in posts["results"] if r["id"] == post.pk)
-    assert (row["total"], row["published"], row["failed"], row["waiting"]) == (2, 1, 0, 1)
+    assert (row["total"], row["published"], row["failed"], row["open"], row["stopped"]) == (2, 1, 0, 1, 0)
     assert len(posts["results"]) == 2
     assert client.get(f"{V1}/stats/posts/?workspace=abc").status_code == 400

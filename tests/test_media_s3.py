@@ -5,7 +5,6 @@ URLs that work, cleanup deleting the objects."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -22,21 +21,16 @@ from media.models import MediaStatus, Rendition
 from media.services import asset_render, media_cleanup, media_item_for, request_renditions
 
 from .factories import PostFactory, PostMediaFactory
+from .support.net import unused_port
 from .test_media import face_picture, jpeg_bytes, make_video, upload_now
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint():
     """moto_server on a free loopback port for this module; stopped afterwards."""
-    port = _free_port()
+    port = unused_port()
     binary = Path(sys.executable).parent / "moto_server"
     server = subprocess.Popen(
         [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

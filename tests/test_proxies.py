@@ -4,7 +4,6 @@ rotation to a reserve proxy, bulk import, and the proxy API actions."""
 import datetime
 import ipaddress
 import json
-import socket
 import ssl
 import threading
 
@@ -49,13 +48,6 @@ def proxy_for(workspace, loopback, **fields) -> Proxy:
     return ProxyFactory(
         workspace=workspace, scheme=loopback.scheme, host="127.0.0.1", port=loopback.port, url=loopback.url(), **fields
     )
-
-
-def dead_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Echo(Emulator):

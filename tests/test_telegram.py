@@ -5,7 +5,6 @@ is part of every URL, never showing up anywhere an operator or a log can see."""
 
 import json
 import logging
-import socket
 from datetime import timedelta
 from functools import partial
 
@@ -28,18 +27,13 @@ from .factories import (
     SocialAccountFactory,
 )
 from .support.engine import publish_one as publish
+from .support.net import unused_port
 from .support.posts import make_post as shared_make_post
 
 TOKEN = "7012345678:AAHsecretTokenValue_never-leaks-42"
 CHANNEL = "crosspost_news"
 CAPTION = "Hello from Crosspost #launch"
 MB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -228,14 +222,14 @@ class TestErrors:
         assert "set the account's chat_id to -1009" in execution.error_message
 
     def test_it_retries_when_telegram_is_unreachable(self, settings, account):
-        settings.TELEGRAM_API_BASE_URL = f"http://127.0.0.1:{free_port()}"
+        settings.TELEGRAM_API_BASE_URL = f"http://127.0.0.1:{unused_port()}"
         execution = publish(make_post(account))
         assert (execution.status, execution.error_code) == (ExecutionStatus.RETRY_WAIT, "transient")
         account.refresh_from_db()
         assert account.status == AccountStatus.ACTIVE
 
     def test_it_reports_a_failing_proxy(self, telegram, account):
-        port = free_port()
+        port = unused_port()
         account.proxy = ProxyFactory(
             workspace=account.workspace, host="127.0.0.1", port=port, url=f"http://user:pw@127.0.0.1:{port}"
         )
@@ -272,7 +266,7 @@ def test_it_never_leaks_the_bot_token(telegram, channel, make_account, caplog, s
     settings.HTTP_TIMEOUT_SECONDS = 0.5
     telegram.fail_next({"stall": 1.5, "after": True})
     outcomes["lost"] = publish(make_post(account)).status
-    port = free_port()
+    port = unused_port()
     account = make_account(proxy=ProxyFactory(host="127.0.0.1", port=port, url=f"http://u:p@127.0.0.1:{port}"))
     outcomes["proxy"] = publish(make_post(account)).status
     health = get_adapter("telegram").check(make_account(token="7012345678:AAHrevokedButStillSecret"))

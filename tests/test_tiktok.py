@@ -7,7 +7,6 @@ any log, message or stored response."""
 
 import json
 import logging
-import socket
 from datetime import timedelta
 
 import pytest
@@ -28,13 +27,13 @@ from .factories import (
     MediaAssetFactory,
     PostFactory,
     PostMediaFactory,
-    ProxyFactory,
     PublishingPolicyFactory,
     SocialAccountFactory,
     VideoAssetFactory,
 )
 from .support.engine import drain, render_pending
 from .support.engine import publish_one as publish
+from .support.net import dead_proxy
 
 TOKEN = "act.1!SecretAccessToken-never-leaks"
 REFRESH = "rft.1!SecretRefreshToken-never-leaks"
@@ -427,10 +426,7 @@ class TestTokens:
 
 @pytest.mark.django_db
 def test_it_sends_everything_through_the_accounts_proxy(tt, account):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    account.proxy = ProxyFactory(workspace=account.workspace, host="127.0.0.1", port=port, url=f"http://u:p@127.0.0.1:{port}")
+    account.proxy = dead_proxy(account.workspace)
     account.save()
     execution = publish(make_post(account))
     assert (execution.status, execution.error_code) == (ExecutionStatus.RETRY_WAIT, "proxy_failed")

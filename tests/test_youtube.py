@@ -7,7 +7,6 @@ or secret in any log, message or stored response."""
 
 import json
 import logging
-import socket
 from datetime import timedelta
 
 import pytest
@@ -27,12 +26,12 @@ from .emulators.youtube import SCOPE_UPLOAD, UPLOAD, YouTubeEmulator
 from .factories import (
     PostFactory,
     PostMediaFactory,
-    ProxyFactory,
     PublishingPolicyFactory,
     SocialAccountFactory,
     VideoAssetFactory,
 )
 from .support.engine import drain, render_pending
+from .support.net import dead_proxy
 
 REFRESH = "1//0gSecretRefreshToken-never-leaks"
 CLIENT_ID, CLIENT_SECRET = "1234-abc.apps.googleusercontent.com", "GOCSPX-SecretClientSecret"
@@ -434,10 +433,7 @@ class TestTokens:
 
 @pytest.mark.django_db
 def test_it_sends_everything_through_the_accounts_proxy(yt, account):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    account.proxy = ProxyFactory(workspace=account.workspace, host="127.0.0.1", port=port, url=f"http://u:p@127.0.0.1:{port}")
+    account.proxy = dead_proxy(account.workspace)
     account.save()
     execution = publish(make_post(account))
     assert (execution.status, execution.error_code) == (ExecutionStatus.RETRY_WAIT, "proxy_failed")

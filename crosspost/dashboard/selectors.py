@@ -16,7 +16,8 @@ from accounts.selectors import scope, workspaces_for
 from crosspost.models import Heartbeat
 from crosspost.stats import overview
 from posts.models import Post
-from publishing.models import OPEN_EXECUTION_STATUSES, ActivityLog, Execution, ExecutionStatus
+from publishing.models import ActivityLog, Execution, ExecutionStatus
+from publishing.selectors import outcome_counts
 
 # Account columns a list needs; the encrypted credentials and session are never decrypted for a page.
 ACCOUNT_LIST_FIELDS = (
@@ -275,14 +276,7 @@ def overview_context(user) -> dict:
 
 def progress_counts(queryset: QuerySet[Execution]) -> dict:
     """Published / open / failed / cancelled+skipped / total over ``queryset``, in one aggregate."""
-    counts = queryset.order_by().aggregate(
-        total=Count("pk"),
-        published=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
-        open=Count("pk", filter=Q(status__in=OPEN_EXECUTION_STATUSES)),
-        posting=Count("pk", filter=Q(status=ExecutionStatus.POSTING)),
-        failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
-        stopped=Count("pk", filter=Q(status__in=(ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED))),
-    )
+    counts = queryset.order_by().aggregate(**outcome_counts(), posting=Count("pk", filter=Q(status=ExecutionStatus.POSTING)))
     return with_percentages(counts)
 
 
@@ -305,13 +299,7 @@ def attach_progress(posts: list[Post]) -> None:
         for row in Execution.objects.filter(post__in=[p.pk for p in posts])
         .order_by()
         .values("post_id")
-        .annotate(
-            total=Count("pk"),
-            published=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
-            open=Count("pk", filter=Q(status__in=OPEN_EXECUTION_STATUSES)),
-            failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
-            stopped=Count("pk", filter=Q(status__in=(ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED))),
-        )
+        .annotate(**outcome_counts())
     }
     empty = {"total": 0, "published": 0, "open": 0, "failed": 0, "stopped": 0}
     for post in posts:

@@ -68,8 +68,16 @@ def main() -> None:
         }
         subprocess.run([sys.executable, "manage.py", "setup_periodic_tasks"], cwd=ROOT, env=env, check=True, capture_output=True)
         workspace = Workspace.objects.create(name="Bench", slug="bench")
-        PublishingPolicy.objects.create(workspace=workspace, platform="sandbox", min_interval_s=1, stagger_min_s=0,
-                                        stagger_max_s=0, daily_limit=1000, warmup_curve=[1000], warmup_ramp_days=0)
+        PublishingPolicy.objects.create(
+            workspace=workspace,
+            platform="sandbox",
+            min_interval_s=1,
+            stagger_min_s=0,
+            stagger_max_s=0,
+            daily_limit=1000,
+            warmup_curve=[1000],
+            warmup_ramp_days=0,
+        )
 
         def make_post(count, tag):
             group = AccountGroup.objects.create(workspace=workspace, name=tag)
@@ -81,8 +89,11 @@ def main() -> None:
             return post
 
         log = open(var / "stack.log", "ab")
-        worker = start(["worker", "-Q", "high,normal,low,media", "-c", "2", "--without-gossip", "--without-mingle",
-                        "--loglevel", "WARNING"], env, log)
+        worker = start(
+            ["worker", "-Q", "high,normal,low,media", "-c", "2", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+            env,
+            log,
+        )
         beat = start(["beat", "--loglevel", "WARNING", "-s", str(var / "beat-schedule")], env, log)
         try:
             time.sleep(4)  # workers up
