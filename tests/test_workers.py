@@ -52,16 +52,7 @@ def broker():
 
 def fast_sandbox_post(workspace, count: int, start_in: float = 2.0):
     """A post to ``count`` sandbox accounts with pacing fast enough for a test."""
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform="sandbox",
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        daily_limit=100,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform="sandbox", fast=True)
     group = AccountGroupFactory(workspace=workspace)
     SocialAccountFactory.create_batch(count, workspace=workspace, group=group)
     post = PostFactory(workspace=workspace, scheduled_at=timezone.now() + timedelta(seconds=start_in))
@@ -358,16 +349,7 @@ EMULATED = {
 def test_it_publishes_exactly_once_through_a_platform_emulator(workspace, broker, tmp_path, settings, case):
     """4 worker processes, one account per target on a loopback platform emulator: one post arrives per target."""
     spec = EMULATED[case]()
-    PublishingPolicyFactory(
-        workspace=workspace,
-        platform=spec.platform,
-        min_interval_s=1,
-        stagger_min_s=0,
-        stagger_max_s=0,
-        daily_limit=100,
-        warmup_curve=[100],
-        warmup_ramp_days=0,
-    )
+    PublishingPolicyFactory(workspace=workspace, platform=spec.platform, fast=True)
     group = AccountGroupFactory(workspace=workspace)
     with ExitStack() as stack:
         emulator, platform_env = spec.start(stack)

@@ -89,59 +89,30 @@ def manage(env: dict, *args: str) -> str:
 
 
 @contextmanager
+def celery(args: Sequence[str], env: dict, log: Path | None = None):
+    """A Celery process (``celery -A crosspost <args>``) in its own process group, stopped on exit."""
+    with open(log or os.devnull, "ab") as out:
+        proc = subprocess.Popen([*CELERY, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            yield proc
+        finally:
+            kill_group(proc, signal.SIGTERM)
+
+
 def worker(env: dict, concurrency: int = 4, log: Path | None = None, include: Sequence[str] = ()):
-    """A Celery worker (prefork, ``concurrency`` processes) in its own process group.
+    """A Celery worker (prefork, ``concurrency`` processes) on every queue.
 
     ``include``: extra modules the worker imports at start (test seams, see worker_seams.py)."""
-    out = open(log or os.devnull, "ab")
-    proc = subprocess.Popen(
-        [
-            *CELERY,
-            "worker",
-            "-Q",
-            "high,normal,low,media",
-            "-c",
-            str(concurrency),
-            "--pool",
-            "prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"test{time.monotonic_ns()}@%h",
-            *(["--include", ",".join(include)] if include else []),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield proc
-    finally:
-        kill_group(proc, signal.SIGTERM)
-        out.close()
+    args = ["worker", "-Q", "high,normal,low,media", "-c", str(concurrency), "--pool", "prefork"]
+    args += ["--without-gossip", "--without-mingle", "--loglevel", "INFO", "-n", f"test{time.monotonic_ns()}@%h"]
+    if include:
+        args += ["--include", ",".join(include)]
+    return celery(args, env, log)
 
 
-@contextmanager
 def beat(env: dict, log: Path | None = None):
-    out = open(log or os.devnull, "ab")
-    schedule = Path(env["CROSSPOST_VAR_DIR"]) / "beat-schedule"
-    proc = subprocess.Popen(
-        [*CELERY, "beat", "--loglevel", "INFO", "-s", str(schedule)],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield proc
-    finally:
-        kill_group(proc, signal.SIGTERM)
-        out.close()
+    """Celery beat with the DatabaseScheduler, its state file in the stack's var dir."""
+    return celery(["beat", "--loglevel", "INFO", "-s", str(Path(env["CROSSPOST_VAR_DIR"]) / "beat-schedule")], env, log)
 
 
 def kill_group(proc: subprocess.Popen, sig: int) -> None:
