@@ -31,7 +31,7 @@ class FFmpegFailed(RuntimeError):
 @functools.cache
 def ffmpeg_binary() -> str:
     """The path of the ffmpeg to run (looked up once per process)."""
-    configured = getattr(settings, "FFMPEG_BINARY", "")
+    configured = settings.FFMPEG_BINARY
     if configured:
         if not Path(configured).exists() and shutil.which(configured) is None:
             raise FFmpegMissing(f"FFMPEG_BINARY={configured} does not exist.")

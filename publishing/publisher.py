@@ -288,11 +288,11 @@ def sweep_expired_leases(*, now: datetime | None = None) -> dict[str, int]:
         status=ExecutionStatus.PENDING, lease_token="", lease_expires_at=None, updated_at=now
     )
     crashed = list(
-        Execution.objects.filter(status=ExecutionStatus.POSTING, lease_expires_at__lt=now).values_list("pk", "lease_token")
+        Execution.objects.filter(status=ExecutionStatus.POSTING, lease_expires_at__lt=now).select_related("account", "workspace")
     )
-    for pk, token in crashed:
-        execution = Execution.objects.select_related("account", "workspace").get(pk=pk)
-        _mark_unconfirmed(execution, token, "The worker stopped while publishing; checking with the platform before any retry.")
+    for execution in crashed:
+        reason = "The worker stopped while publishing; checking with the platform before any retry."
+        _mark_unconfirmed(execution, execution.lease_token, reason)
     return {"requeued": requeued, "unconfirmed": len(crashed)}
 
 

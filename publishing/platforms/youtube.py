@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 KIB = 1024
 MIB = 1024 * KIB
 CHUNK_UNIT = 256 * KIB
-DEFAULT_CHUNK_BYTES = 8 * MIB
 TITLE_LIMIT = 100
 DESCRIPTION_LIMIT_BYTES = 5000
 TAGS_LIMIT = 500
@@ -100,12 +99,12 @@ class UploadUnconfirmed(base.DeliveryUnknown):
 
 def chunk_bytes() -> int:
     """The upload chunk size: YOUTUBE_UPLOAD_CHUNK_BYTES rounded down to a multiple of 256 KiB."""
-    size = int(getattr(settings, "YOUTUBE_UPLOAD_CHUNK_BYTES", DEFAULT_CHUNK_BYTES))
+    size = int(settings.YOUTUBE_UPLOAD_CHUNK_BYTES)
     return max(CHUNK_UNIT, size - size % CHUNK_UNIT)
 
 
 def token_url() -> str:
-    return getattr(settings, "GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token")
+    return settings.GOOGLE_OAUTH_TOKEN_URL
 
 
 def next_pacific_midnight(now: datetime | None = None) -> datetime:

@@ -73,7 +73,7 @@ def public_media_url(item: base.MediaItem) -> str:
     """The absolute URL Meta can fetch ``item`` from, or "" when there is none."""
     if item.url.startswith(("http://", "https://")):
         return item.url
-    base_url = getattr(settings, "PUBLIC_MEDIA_BASE_URL", "").rstrip("/")
+    base_url = settings.PUBLIC_MEDIA_BASE_URL.rstrip("/")
     if item.url and base_url:
         return f"{base_url}/{item.url.lstrip('/')}"
     return ""

@@ -184,7 +184,7 @@ def new_client(account: SocialAccount) -> CrosspostClient:
     client = CrosspostClient(
         logger=library_logger,
         with_challenge_flow=False,
-        request_timeout=getattr(settings, "INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS", 1.0),
+        request_timeout=settings.INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS,
     )
     client.handle_exception = _reraise
     client.challenge_code_handler = _refuse_prompt
