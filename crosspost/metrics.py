@@ -1,14 +1,16 @@
 """/metrics: Prometheus text exposition, computed from the database at scrape time.
 
 Counts come from the database rather than in-process counters, so every web
-process answers the same numbers however many workers publish.
+process answers the same numbers however many workers publish. Closed by
+default: a scraper sends ``Authorization: Bearer <METRICS_TOKEN>`` and sees the
+whole installation; a logged-in member sees only their own workspaces' rows.
 """
 
 import hmac
 
 from django.conf import settings
 from django.db.models import Count
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -17,6 +19,14 @@ from prometheus_client.core import GaugeMetricFamily
 
 
 class CrosspostCollector:
+    def __init__(self, user=None):
+        self.user = user  # None: the whole installation (a scraper with the token)
+
+    def _scoped(self, queryset, field):
+        from accounts.selectors import scope
+
+        return queryset if self.user is None else scope(queryset, self.user, field=field)
+
     def collect(self):
         from accounts.models import SocialAccount
         from publishing.models import Execution
@@ -26,14 +36,16 @@ class CrosspostCollector:
         executions = GaugeMetricFamily(
             "crosspost_executions", "Executions by status and priority.", labels=["status", "priority"]
         )
-        for row in Execution.objects.values("status", "priority").annotate(n=Count("pk")).order_by():
+        rows = self._scoped(Execution.objects.all(), "post__workspace")
+        for row in rows.values("status", "priority").annotate(n=Count("pk")).order_by():
             executions.add_metric([row["status"], row["priority"]], row["n"])
         yield executions
 
         accounts = GaugeMetricFamily(
             "crosspost_accounts", "Social accounts by platform and status.", labels=["platform", "status"]
         )
-        for row in SocialAccount.objects.values("platform", "status").annotate(n=Count("pk")).order_by():
+        rows = self._scoped(SocialAccount.objects.all(), "workspace")
+        for row in rows.values("platform", "status").annotate(n=Count("pk")).order_by():
             accounts.add_metric([row["platform"], row["status"]], row["n"])
         yield accounts
 
@@ -50,10 +62,19 @@ class CrosspostCollector:
 @require_GET
 def metrics(request):
     token = settings.METRICS_TOKEN
-    if token:
-        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent.encode(), token.encode()):
-            return HttpResponseForbidden("A valid bearer token (METRICS_TOKEN) is required.")
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token and sent and hmac.compare_digest(sent.encode(), token.encode()):
+        collector = CrosspostCollector()
+    elif request.user.is_authenticated and request.user.is_active:
+        collector = CrosspostCollector(user=request.user)
+    else:
+        response = HttpResponse(
+            "Log in, or scrape with 'Authorization: Bearer <token>' where the token is the METRICS_TOKEN setting.\n",
+            status=401,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     registry = CollectorRegistry()
-    registry.register(CrosspostCollector())
+    registry.register(collector)
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

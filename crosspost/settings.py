@@ -6,6 +6,7 @@ environment variables documented in README.md switch each one to its real
 counterpart (PostgreSQL, Redis, S3). Secrets may be given as ``NAME_FILE``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "axes",
     "template_partials",
     "crosspost",
     "accounts",
@@ -90,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.MemberTimezoneMiddleware",
+    # Last, so it turns a login refused by the lockout into a 429 page (see crosspost/security.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crosspost.urls"
@@ -127,6 +131,26 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The lockout backend comes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = ["crosspost.security.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# --- Brute-force protection (django-axes; crosspost/security.py) ------------------------
+# Failures are counted per (username, client IP): another user, or the same user from
+# another client, is never locked out by someone else's failures.
+AXES_ENABLED = env.bool("LOGIN_LOCKOUT_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "crosspost.security.lockout_response"
+AXES_VERBOSE = False
+# Behind TRUSTED_PROXY_COUNT reverse proxies the client address is taken from X-Forwarded-For,
+# the same way for the lockout and the API throttles.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "crosspost.security.client_ip"
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"LOGIN_FAILURE_LIMIT must be at least 1, not {AXES_FAILURE_LIMIT}.")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -269,7 +293,18 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "6000/min"},
+    # 429 with Retry-After past these rates; "auth" is the token endpoints, per client address.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # 0: REMOTE_ADDR only, so a client cannot pick its own X-Forwarded-For
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+        "user": env.str("API_THROTTLE_USER", default="6000/min"),
+        "auth": env.str("API_THROTTLE_AUTH", default="20/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crosspost API",
@@ -282,8 +317,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-from datetime import timedelta  # noqa: E402
-
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
@@ -339,6 +372,13 @@ DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=30.0)
 # A publish lease outlives the task's hard time limit, so only a dead worker lets it expire.
 PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=330)
+if PUBLISH_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    # A lease that can run out while a live worker is still publishing lets the sweeper
+    # treat that execution as crashed and publish it a second time.
+    raise ImproperlyConfigured(
+        f"PUBLISH_LEASE_SECONDS ({PUBLISH_LEASE_SECONDS}) must be longer than the publish task's hard time limit "
+        f"({CELERY_TASK_TIME_LIMIT} s); use at least {CELERY_TASK_TIME_LIMIT + 30}."
+    )
 # How long a claimed execution may wait in the broker before the sweeper re-dispatches it.
 QUEUED_LEASE_SECONDS = env.int("QUEUED_LEASE_SECONDS", default=600)
 LEASE_SWEEP_INTERVAL_SECONDS = env.float("LEASE_SWEEP_INTERVAL_SECONDS", default=30.0)
@@ -369,6 +409,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # urllib3 logs request URLs, and the Bot API puts the token in the URL.
         "urllib3.connectionpool": {"filters": ["redact"]},
+        # axes logs every cleanup at INFO; its lockouts (WARNING) are what an operator needs.
+        "axes": {"level": "WARNING"},
     },
 }
 

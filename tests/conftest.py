@@ -31,6 +31,14 @@ def _services_for_marked_tests(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """API throttles count in the cache: every test starts with none of another test's requests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "files"
     settings.CELERY_TASK_ALWAYS_EAGER = False

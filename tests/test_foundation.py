@@ -391,16 +391,36 @@ def test_it_merges_refreshed_credentials_encrypted():
 
 
 @pytest.mark.django_db
-def test_it_exposes_prometheus_metrics(client, settings, alive):
+def test_it_exposes_prometheus_metrics_to_a_scraper_with_the_token(client, settings, alive):
     ExecutionFactory(status="success")
     ExecutionFactory(status="failed", priority="high")
-    response = client.get("/metrics")
+    settings.METRICS_TOKEN = "scrape-secret"
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
     assert response.status_code == 200
     text = response.content.decode()
     assert 'crosspost_executions{priority="normal",status="success"} 1.0' in text
     assert 'crosspost_executions{priority="high",status="failed"} 1.0' in text
     assert 'crosspost_accounts{platform="sandbox",status="active"} 2.0' in text
     assert 'crosspost_heartbeat_age_seconds{component="worker"}' in text
-    settings.METRICS_TOKEN = "scrape-secret"
-    assert client.get("/metrics").status_code == 403
-    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+
+
+@pytest.mark.django_db
+def test_it_keeps_metrics_closed_by_default(client, settings, alive):
+    ExecutionFactory(status="success")
+    settings.METRICS_TOKEN = ""
+    response = client.get("/metrics")
+    assert response.status_code == 401
+    assert "METRICS_TOKEN" in response.content.decode()
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+
+
+@pytest.mark.django_db
+def test_it_counts_only_the_members_workspaces_in_metrics(client, member, alive):
+    ExecutionFactory(status="success")  # another workspace
+    mine = ExecutionFactory(status="failed")
+    client.force_login(member(ws=mine.post.workspace))
+    text = client.get("/metrics").content.decode()
+    assert 'crosspost_executions{priority="normal",status="failed"} 1.0' in text
+    assert 'status="success"' not in text
+    assert 'crosspost_accounts{platform="sandbox",status="active"} 1.0' in text
