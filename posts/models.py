@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import AccountGroup, SocialAccount, Workspace, choices_check
 from media.models import MediaAsset
 
+from .options import validate_post_options
+
 MAX_MEDIA_PER_POST = 10
 
 
@@ -48,7 +50,9 @@ class Post(models.Model):
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     scheduled_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: publish as soon as possible."))
     status = models.CharField(max_length=12, choices=PostStatus.choices, default=PostStatus.DRAFT)
-    options = models.JSONField(default=dict, blank=True, help_text=_("Per-platform options, keyed by platform."))
+    options = models.JSONField(
+        default=dict, blank=True, validators=[validate_post_options], help_text=_("Per-platform options, keyed by platform.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

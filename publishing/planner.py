@@ -27,6 +27,7 @@ from accounts.models import AccountStatus, Platform, SocialAccount
 from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
 from posts.models import Post, PostStatus, Priority
+from posts.options import check_stored_options, platform_post_options
 from translations.products import product_facts
 from translations.services import CaptionResult, caption_overrides, captions_for
 from translations.templates import render_caption
@@ -144,6 +145,7 @@ def post_publish(
     now = now or timezone.now()
     if priority is not None and priority not in Priority.values:
         raise ValidationError({"priority": f"Choose one of {', '.join(Priority.values)}."})
+    check_stored_options(post)
     # Translation and product look-ups call the network: do them before any
     # transaction, so no lock (on SQLite: the database write lock) waits on them.
     texts = _captions(post)
@@ -315,7 +317,7 @@ def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia
         caption=caption.caption,
         media_type=post.media_type,
         media=media.items(account.platform),
-        options=(post.options or {}).get(account.platform, {}),
+        options=platform_post_options(post.options, account.platform),
     )
     problems = media.problems(account.platform) + [p.message for p in adapter.validate(request)]
     policy = saved_policies.get(account.platform)

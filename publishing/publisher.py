@@ -29,6 +29,7 @@ from accounts.services import account_set_status
 from media.selectors import assets_of
 from media.services import MediaNotReady, MediaUnavailable, media_items_for
 from posts.models import Post, PostStatus, Priority
+from posts.options import platform_post_options
 
 from .activity import log_activity
 from .models import Execution, ExecutionStatus, LogStatus, PublishingPolicy
@@ -71,10 +72,46 @@ def execution_publish(execution_id: int, token: str) -> str:
     execution = Execution.objects.select_related("account__proxy", "account__workspace", "post").get(pk=execution_id)
     account = execution.account
 
+    try:
+        prepared = _prepare(execution, account, token, now)
+    except ValidationError as exc:
+        # The post itself is wrong (e.g. options saved before they were checked): no retry can help.
+        message = " ".join(exc.messages)
+        _finish(execution, token, ExecutionStatus.FAILED, error_code="invalid_post", error_message=message)
+        return ExecutionStatus.FAILED
+    except Exception as exc:
+        # Nothing was sent to the platform yet, so this is an ordinary failure with its real
+        # reason, retried like a transient one — never a lease that runs out as if the worker died.
+        logger.exception("Could not prepare execution %s for publishing", execution_id)
+        reason = f"Could not prepare the publish: {type(exc).__name__}: {exc}"
+        if execution.attempts < settings.PUBLISH_MAX_ATTEMPTS:
+            return _retry_later(execution, token, "prepare_failed", reason, backoff(execution.attempts), now)
+        _finish(execution, token, ExecutionStatus.FAILED, error_code="prepare_failed", error_message=reason)
+        return ExecutionStatus.FAILED
+    if isinstance(prepared, str):
+        return prepared
+    adapter, request = prepared
+    started = time.monotonic()
+    try:
+        result = adapter.publish(request)
+    except PlatformError as error:
+        return _record_error(execution, token, error, duration_ms=_ms(started))
+    except DeliveryUnknown as exc:
+        return _mark_unconfirmed(execution, token, str(exc))
+    except Exception as exc:
+        # We cannot tell whether the platform accepted the post before this
+        # failed: never guess — reconcile like a crash.
+        logger.exception("Unexpected error publishing execution %s", execution_id)
+        return _mark_unconfirmed(execution, token, f"Unexpected error while publishing: {type(exc).__name__}: {exc}")
+    return _record_success(execution, token, result, duration_ms=_ms(started))
+
+
+def _prepare(execution: Execution, account: SocialAccount, token: str, now: datetime):
+    """The adapter and request for a claimed execution, or the status it got instead (str)."""
     blocked = _account_blocks(execution, account, now)
     if blocked:
         return blocked
-
+    options = platform_post_options(execution.post.options, account.platform)
     try:
         media = media_items_for(assets=assets_of(execution.post), platform=account.platform, media_type=execution.post.media_type)
     except MediaNotReady:
@@ -90,29 +127,15 @@ def execution_publish(execution_id: int, token: str) -> str:
     except MediaUnavailable as exc:
         _finish(execution, token, ExecutionStatus.FAILED, error_code="media_failed", error_message=str(exc))
         return ExecutionStatus.FAILED
-
-    adapter = get_adapter(account.platform)
     request = PublishRequest(
         account=account,
         caption=execution.caption,
         media_type=execution.post.media_type,
         media=media,
-        options=(execution.post.options or {}).get(account.platform, {}),
+        options=options,
         marker=execution_marker(execution.pk),
     )
-    started = time.monotonic()
-    try:
-        result = adapter.publish(request)
-    except PlatformError as error:
-        return _record_error(execution, token, error, duration_ms=_ms(started))
-    except DeliveryUnknown as exc:
-        return _mark_unconfirmed(execution, token, str(exc))
-    except Exception as exc:
-        # We cannot tell whether the platform accepted the post before this
-        # failed: never guess — reconcile like a crash.
-        logger.exception("Unexpected error publishing execution %s", execution_id)
-        return _mark_unconfirmed(execution, token, f"Unexpected error while publishing: {type(exc).__name__}: {exc}")
-    return _record_success(execution, token, result, duration_ms=_ms(started))
+    return get_adapter(account.platform), request
 
 
 def _ms(started: float) -> int:

@@ -22,6 +22,7 @@ from django.db.models import F
 
 from accounts.models import Workspace
 from posts.models import Post, PostStatus
+from posts.options import check_stored_options
 from publishing.activity import log_activity
 from publishing.models import Execution, ExecutionStatus, LogStatus
 
@@ -253,6 +254,7 @@ def post_set_caption(*, post: Post, language: str, caption: str | None, actor=No
     locked = Post.objects.select_for_update().get(pk=post.pk)
     if locked.status == PostStatus.CANCELLED:
         raise ValidationError("This post was cancelled; its captions can no longer change.")
+    check_stored_options(locked)
     options = dict(locked.options or {})
     captions = {k: v for k, v in caption_overrides(locked).items() if k.lower() != language.lower()}
     if caption is not None:
