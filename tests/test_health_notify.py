@@ -104,12 +104,21 @@ def test_it_moves_an_account_to_what_its_check_implies(workspace, start, fail, e
     assert ActivityLog.objects.get(action="account.check", account=account).status == ("success" if fail is None else "failed")
 
 
-def test_it_rests_a_rate_limited_account_until_a_cooldown_ends(workspace):
-    account = sandbox_account(workspace, fail="rate_limited")
+@pytest.mark.parametrize(("options", "seconds"), [({}, 60), ({"retry_after": 600}, 600), ({"fail_rate": 1.0, "retry_after": 120}, 120)])
+def test_it_rests_a_rate_limited_account_as_long_as_the_platform_asks(workspace, options, seconds):
+    account = SocialAccountFactory(workspace=workspace, options={"fail": "rate_limited", **options})
     account_check(account=account)
     account.refresh_from_db()
     assert account.status == "cooldown"
-    assert timezone.now() + timedelta(minutes=50) < account.cooldown_until < timezone.now() + timedelta(minutes=70)
+    expected = timezone.now() + timedelta(seconds=seconds)
+    assert expected - timedelta(seconds=10) < account.cooldown_until <= expected
+
+
+def test_it_passes_the_check_of_a_sandbox_account_whose_random_failure_did_not_strike(workspace):
+    account = SocialAccountFactory(workspace=workspace, options={"fail": "rate_limited", "fail_rate": 0.0})
+    assert account_check(account=account).ok
+    account.refresh_from_db()
+    assert account.status == "active"
 
 
 def test_it_lifts_a_cooldown_only_by_expiry(workspace):
@@ -344,7 +353,7 @@ def test_it_checks_an_account_from_the_api(api, workspace):
     response = api(Role.ADMIN).post(f"{V1}/accounts/{account.pk}/check/")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["health"] == {"ok": False, "detail": "Sandbox: injected account_banned.", "account_status": "banned"}
+    assert body["health"] == {"ok": False, "detail": "account_banned: Sandbox: injected account_banned.", "account_status": "banned"}
     assert body["account"]["status"] == "banned"
     assert body["account"]["last_check_at"] is not None
     assert "sandbox-secret-token" not in response.content.decode()

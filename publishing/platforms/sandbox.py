@@ -91,10 +91,9 @@ class SandboxAdapter(base.Adapter):
         raise error(f"Sandbox: injected {code}.", raw={"injected": code}, **kwargs)
 
     def check(self, account) -> base.Health:
-        code = (account.options or {}).get("fail")
-        error = ERRORS.get(code or "")
-        if error is not None and error.account_status:
-            return base.Health(ok=False, detail=f"Sandbox: injected {code}.", account_status=error.account_status)
+        # The same injected failure as a publish would meet (fail_rate, retry_after and all),
+        # raised as the platform error it stands for, so a check honours its retry_after.
+        self._maybe_fail(account, account.options or {})
         return base.Health(ok=True, detail="Sandbox account is reachable.")
 
     def lookup(self, execution) -> base.PublishResult | None:
