@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "posts",
     "publishing",
     "translations",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -245,7 +246,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded broker: one folder shared by every process on this machine.
     (BROKER_DIR / "queue").mkdir(parents=True, exist_ok=True)
     (BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
+    (BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # kombu's default is ./control in the working directory: it belongs under var/, not in the checkout.
+        "control_folder": str(BROKER_DIR / "control"),
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),

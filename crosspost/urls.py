@@ -22,7 +22,7 @@ urlpatterns = [
     path("sandbox/", sandbox_feed, name="sandbox-feed"),
     path("i18n/", include("django.conf.urls.i18n")),
     # The operator dashboard (overview, composer, posts, accounts, proxies, activity).
-    path("", include("crosspost.dashboard.urls")),
+    path("", include("dashboard.urls")),
 ]
 
 if settings.DEBUG:
