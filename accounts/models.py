@@ -1,8 +1,9 @@
 """Tenancy, operators, account groups, proxies and the social accounts themselves."""
 
+import re
 import uuid
 import zoneinfo
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -163,8 +164,12 @@ class Proxy(models.Model):
 
 
 def parse_proxy_url(raw: str) -> dict:
-    """Split a proxy URL into the clear-text fields; raise ValidationError naming the problem."""
-    raw = (raw or "").strip()
+    """Split a proxy URL into the clear-text fields; raise ValidationError naming the problem.
+
+    ``host:port:user:password``, the way proxy sellers list them, is taken as the HTTP proxy
+    ``http://user:password@host:port`` (the returned ``url``).
+    """
+    raw = proxy_url_from_list_line((raw or "").strip())
     if not raw:
         raise ValidationError(_("Enter a proxy URL such as http://user:pass@203.0.113.5:8080."))
     try:
@@ -193,8 +198,26 @@ def parse_proxy_url(raw: str) -> dict:
         "scheme": scheme,
         "host": parts.hostname,
         "port": port,
-        "has_credentials": bool(parts.username),
+        # A password alone (http://:secret@host:port) is a credential too.
+        "has_credentials": bool(parts.username or parts.password),
     }
+
+
+LIST_HOST_RE = re.compile(r"[A-Za-z0-9.-]+")  # a host name or IPv4 address
+
+
+def proxy_url_from_list_line(line: str) -> str:
+    """``host:port:user:password`` as ``http://user:password@host:port``; anything else unchanged.
+
+    The password may contain colons; user and password are percent-encoded for the URL.
+    """
+    fields = line.split(":", 3)
+    if "://" in line or len(fields) != 4 or not all(fields):
+        return line
+    host, port, user, password = fields
+    if not (LIST_HOST_RE.fullmatch(host) and port.isdigit()):
+        return line
+    return f"http://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}"
 
 
 class AccountStatus(models.TextChoices):

@@ -8,6 +8,7 @@ task can probe many proxies in parallel and write the results one by one.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
@@ -48,6 +49,22 @@ def safe_error(text: str, proxy_url: str) -> str:
         if secret and len(secret) >= 3:
             text = text.replace(secret, "<redacted>")
     return text[:MAX_ERROR_LENGTH]
+
+
+# What follows host and port on a line that is not a URL (host:port:user:password, host port user password).
+_AFTER_HOST_AND_PORT = re.compile(r"^([^\s:]+[\s:]+[^\s:]+[\s:]+).+$")
+
+
+def redact_proxy_line(line: str) -> str:
+    """A pasted proxy line fit to show back, even one that could not be parsed: whatever stands
+    where credentials would (a URL's ``user:password@``, anything after ``host:port``) is masked."""
+    if "@" in line:
+        head, _, endpoint = line.rpartition("@")
+        scheme, separator, _ = head.rpartition("://")
+        return f"{scheme}{separator}<redacted>@{endpoint}"
+    if "://" not in line:
+        line = _AFTER_HOST_AND_PORT.sub(r"\1<redacted>", line)
+    return line
 
 
 # Phrases of the low-level error that tell an operator what went wrong, most specific first.
@@ -353,7 +370,8 @@ def proxies_import(
     skip_invalid: bool = False,
     actor=None,
 ) -> ProxyImportReport:
-    """Import one proxy URL per line; blank lines and ``#`` comments are ignored.
+    """Import one proxy per line — a URL, or ``host:port:user:password`` (an HTTP proxy);
+    blank lines and ``#`` comments are ignored. A bad line is reported with its credentials masked.
 
     Every line is validated first (syntax, duplicates within the text, proxies
     already in the workspace). Any bad line imports nothing, unless
@@ -388,7 +406,9 @@ def proxies_import(
             proxy = Proxy(workspace=workspace, country=country, max_accounts=max_accounts, **fields)
             proxy.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
-            report.errors.append(ImportLineError(line=number, text=safe_error(line, line), message=" ".join(exc.messages)))
+            report.errors.append(
+                ImportLineError(line=number, text=safe_error(redact_proxy_line(line), line), message=" ".join(exc.messages))
+            )
             continue
         valid.append(proxy)
     if not report.lines:

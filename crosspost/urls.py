@@ -1,8 +1,11 @@
+import re
+
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from media.views import media_file
 from publishing.views import sandbox_feed
 
 from .health import health
@@ -21,11 +24,8 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("sandbox/", sandbox_feed, name="sandbox-feed"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Local media files, in development only (the view answers 404 unless DEBUG).
+    re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", media_file, name="media-file"),
     # The operator dashboard (overview, composer, posts, accounts, proxies, activity).
     path("", include("dashboard.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,5 +1,7 @@
 """Uploaded media and the per-platform renditions made from them."""
 
+from pathlib import PurePosixPath
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -18,17 +20,31 @@ class MediaStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+# The extension a stored file gets for each media type Crosspost accepts or renders. Web servers
+# and S3 derive the type they serve from the extension, so it comes from the type sniffed from the
+# bytes (or rendered), never from the uploader's file name: a picture named x.html stays a .jpg.
+MEDIA_EXTENSIONS: dict[str, str] = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
+}
+MEDIA_TYPES: dict[str, str] = {extension: mime for mime, extension in MEDIA_EXTENSIONS.items()}
+
+
 def asset_upload_to(instance: "MediaAsset", filename: str) -> str:
-    return f"assets/{instance.workspace_id}/{instance.sha256[:2]}/{instance.sha256}{_suffix(filename)}"
+    extension = MEDIA_EXTENSIONS.get(instance.mime, "")
+    return f"assets/{instance.workspace_id}/{instance.sha256[:2]}/{instance.sha256}{extension}"
 
 
 def rendition_upload_to(instance: "Rendition", filename: str) -> str:
-    return f"renditions/{instance.asset.workspace_id}/{instance.asset_id}/{instance.profile}{_suffix(filename)}"
-
-
-def _suffix(filename: str) -> str:
-    dot = filename.rfind(".")
-    return filename[dot:].lower() if dot != -1 else ""
+    """``filename`` is the renderer's, named after its output type; any other extension is dropped."""
+    suffix = PurePosixPath(filename).suffix.lower()
+    extension = suffix if suffix in MEDIA_TYPES else ""
+    return f"renditions/{instance.asset.workspace_id}/{instance.asset_id}/{instance.profile}{extension}"
 
 
 class MediaAsset(models.Model):

@@ -9,14 +9,20 @@ Videos are opened with PyAV, which bundles FFmpeg's libraries in its wheel, so
 probing needs neither ``ffprobe`` (absent from imageio-ffmpeg) nor parsing the
 text of ``ffmpeg -i``. One pass over the packets decodes the first frames
 (the codec really decodes; the display matrix gives the rotation) and demuxes
-the rest without decoding, so a file cut short ends before its declared
-duration and is caught without the cost of a full decode.
+the rest without decoding. The durations a container declares are claims (an
+MP4's movie and track headers, a WebM's segment Duration): the length is
+measured from the timestamps of the packets, and a declared one is kept only
+when it agrees. Data that stops well before the declared end is a file cut
+short only when the container's own structure runs past the end of the file
+(an interrupted upload); otherwise the header was wrong.
 
 Every refusal is a :class:`ProbeError` whose message an operator can act on.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import BinaryIO
@@ -31,9 +37,11 @@ Image.MAX_IMAGE_PIXELS = settings.MEDIA_MAX_IMAGE_PIXELS
 
 # EXIF orientations that turn the picture by 90° (width and height swap).
 SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
-# A video track whose packets stop before this share of its declared duration (less the slack) was cut off.
+# Packets that stop before this share of the declared duration (less the slack) are short of it.
 TRUNCATION_TOLERANCE = 0.9
 TRUNCATION_SLACK = 0.5  # seconds
+# A declared duration this close to the measured one is kept (rounding, audio priming, the last frame's length).
+DURATION_AGREEMENT = 0.25  # seconds
 FIRST_FRAME_PACKETS = 300
 
 
@@ -96,12 +104,12 @@ def probe_video(path: str) -> MediaInfo:
         ) from exc
     with container:
         try:
-            return _probe_container(container)
+            return _probe_container(container, path)
         except av.error.FFmpegError as exc:
             raise ProbeError(f"The video is damaged ({_reason(exc)}). Re-export it as MP4 (H.264/AAC).") from exc
 
 
-def _probe_container(container) -> MediaInfo:
+def _probe_container(container, path: str) -> MediaInfo:
     if not container.streams.video:
         if container.streams.audio:
             codec = container.streams.audio[0].codec_context
@@ -123,23 +131,25 @@ def _probe_container(container) -> MediaInfo:
         raise ProbeError("The sound track uses a codec this server cannot decode. Re-export it with AAC audio.")
 
     declared = _declared_duration(container)
-    video_declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else declared
-    first_frame, packets_end = _scan(container, stream)
+    first_frame, video_length, measured = _scan(container, stream, audio)
     if first_frame is None:
         raise ProbeError(
             f"No picture could be decoded from the {codec.name} video track: the file is damaged or cut off. "
             "Re-export it as MP4 (H.264/AAC)."
         )
-    declared = declared or packets_end
-    if not declared or declared <= 0:
-        raise ProbeError("The video has no duration: the file is damaged. Re-export it as MP4 (H.264/AAC).")
-    # The video track's own declared length: a still picture over long audio is not "cut off".
-    video_declared = video_declared or declared
-    if packets_end is not None and packets_end < video_declared * TRUNCATION_TOLERANCE - TRUNCATION_SLACK:
+    short = declared and measured is not None and measured < declared * TRUNCATION_TOLERANCE - TRUNCATION_SLACK
+    if short and _runs_past_end(path):
         raise ProbeError(
-            f"The video is cut off: it should last {video_declared:.1f} s but its data stops at {packets_end:.1f} s "
+            f"The video is cut off: it should last {declared:.1f} s but its data stops at {measured:.1f} s "
             "(an interrupted upload or copy). Upload the complete file."
         )
+    header_agrees = measured is None or (declared and abs(declared - measured) <= DURATION_AGREEMENT)
+    # Where the header disagrees with the data, the data says how long the video really is.
+    duration = declared if header_agrees else measured
+    if not duration or duration <= 0:
+        raise ProbeError("The video has no duration: the file is damaged. Re-export it as MP4 (H.264/AAC).")
+    # libavformat derives the bit rate from the header's duration too.
+    bitrate = container.bit_rate if header_agrees else round(os.path.getsize(path) * 8 / duration)
 
     rotation = round(getattr(first_frame, "rotation", 0) or 0) % 360
     sar = stream.sample_aspect_ratio or Fraction(1)
@@ -155,39 +165,112 @@ def _probe_container(container) -> MediaInfo:
         "sar": f"{sar.numerator}:{sar.denominator}",
         "rotation": rotation,
         "fps": round(float(fps), 3) if fps else None,
-        "video_duration": round(min(video_declared, packets_end or video_declared), 3),
-        "bitrate": container.bit_rate or None,
+        # The picture's own length: a still picture over long audio is one frame long.
+        "video_duration": round(min(video_length or duration, duration), 3),
+        "bitrate": bitrate or None,
         "audio": audio.codec_context.name if audio is not None else None,
         "audio_rate": audio.codec_context.sample_rate if audio is not None else None,
         "audio_channels": audio.codec_context.channels if audio is not None else None,
         "container": container.format.name,
     }
-    return MediaInfo(width=upright[0], height=upright[1], duration=round(declared, 3), codecs=codecs)
+    return MediaInfo(width=upright[0], height=upright[1], duration=round(duration, 3), codecs=codecs)
 
 
 def _declared_duration(container) -> float | None:
     return container.duration / av.time_base if container.duration else None
 
 
-def _scan(container, stream):
-    """Decode the first frame; demux every later packet; return (first frame, end time of the data in s)."""
+def _scan(container, video, audio):
+    """Decode the first frame; demux every later packet of the video and audio tracks.
+
+    Returns (first frame, length of the video track's data, length of all the data) in seconds,
+    each from the first packet's start to the last packet's end; None where no packet had a time.
+    """
     first_frame = None
-    end = None
-    for index, packet in enumerate(container.demux(stream)):
+    video_packets = 0
+    spans: dict[int, tuple[float, float]] = {}
+    for packet in container.demux(*([video] if audio is None else [video, audio])):
         if packet.pts is not None and packet.time_base is not None:
-            packet_end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-            end = packet_end if end is None else max(end, packet_end)
-        if first_frame is None and index < FIRST_FRAME_PACKETS:
+            start = float(packet.pts * packet.time_base)
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            earliest, latest = spans.get(packet.stream.index, (start, end))
+            spans[packet.stream.index] = (min(earliest, start), max(latest, end))
+        if packet.stream.index != video.index:
+            continue
+        video_packets += 1
+        if first_frame is None and video_packets <= FIRST_FRAME_PACKETS:
             frames = packet.decode()
             if frames:
                 first_frame = frames[0]
     if first_frame is None:
         # Some decoders hold frames back until flushed.
-        frames = stream.codec_context.decode(None)
+        frames = video.codec_context.decode(None)
         first_frame = frames[0] if frames else None
-    if end is not None and stream.start_time is not None and stream.time_base is not None:
-        end -= float(stream.start_time * stream.time_base)
-    return first_frame, end
+    video_span = spans.get(video.index)
+    video_length = video_span[1] - video_span[0] if video_span else None
+    if not spans:
+        return first_frame, video_length, None
+    return first_frame, video_length, max(end for _, end in spans.values()) - min(start for start, _ in spans.values())
+
+
+def _runs_past_end(path: str) -> bool:
+    """Whether the container's top-level structure claims more bytes than the file holds (it was cut off).
+
+    MP4/MOV: the sizes of the top-level boxes; Matroska/WebM: the size of the segment.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        if fh.read(4) == EBML_MAGIC:
+            return _ebml_segment_end(fh, size) > size
+        position = 0
+        while position + 8 <= size:
+            fh.seek(position)
+            box_size, _ = struct.unpack(">I4s", fh.read(8))
+            if box_size == 1:  # a 64-bit size follows the type
+                box_size = struct.unpack(">Q", fh.read(8))[0]
+            elif box_size == 0:  # the last box, up to the end of the file by definition
+                return False
+            if box_size < 8:
+                return False  # not a box structure: nothing to tell from it
+            position += box_size
+        return position > size
+
+
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+MATROSKA_SEGMENT = 0x18538067
+
+
+def _ebml_segment_end(fh: BinaryIO, size: int) -> int:
+    """Where the Matroska segment says it ends (0 when its size is unknown, as a live stream's is)."""
+    fh.seek(0)
+    while fh.tell() < size:
+        element = _ebml_number(fh, keep_marker=True)
+        length = _ebml_number(fh, keep_marker=False)
+        if element is None or length is None:
+            return 0
+        if element == MATROSKA_SEGMENT:
+            return 0 if length < 0 else fh.tell() + length
+        if length < 0:
+            return 0
+        fh.seek(length, os.SEEK_CUR)
+    return 0
+
+
+def _ebml_number(fh: BinaryIO, *, keep_marker: bool) -> int | None:
+    """An EBML variable-length number: an element id (marker kept) or a size (-1: unknown)."""
+    first = fh.read(1)
+    if not first or first[0] == 0:
+        return None
+    width = 9 - first[0].bit_length()
+    rest = fh.read(width - 1)
+    if len(rest) != width - 1:
+        return None
+    value = first[0] if keep_marker else first[0] & (0xFF >> width)
+    for byte in rest:
+        value = value << 8 | byte
+    if not keep_marker and value == (1 << (7 * width)) - 1:
+        return -1  # all ones: unknown size
+    return value
 
 
 def _reason(exc: Exception) -> str:

@@ -43,7 +43,7 @@ from accounts.models import Workspace
 from publishing.platforms.base import MediaItem
 
 from .ffmpeg import FFmpegMissing
-from .models import MediaAsset, MediaKind, MediaStatus, Rendition
+from .models import MEDIA_EXTENSIONS, MediaAsset, MediaKind, MediaStatus, Rendition
 from .probe import MediaInfo, ProbeError, probe_image, probe_video
 from .profiles import PLATFORM_PROFILES, PROFILES, Profile
 from .render import Job, Output, render_image, render_video, video_plan_problem
@@ -51,6 +51,7 @@ from .render import Job, Output, render_image, render_video, video_plan_problem
 logger = logging.getLogger(__name__)
 
 CLEANUP_BATCH = 200
+COVER_MIME = "image/jpeg"  # video renditions' cover frames (render.video_command)
 
 
 # --- upload --------------------------------------------------------------------------------------
@@ -136,9 +137,12 @@ def media_upload(*, workspace: Workspace, file: UploadedFile, actor=None) -> tup
         uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
         **fields,
     )
+    # S3 records the ContentType django-storages reads from here before the name: the sniffed type,
+    # not the one the client claimed. (Set on the upload itself so a large one is still moved, not copied.)
+    file.content_type = kind.mime
     try:
         with transaction.atomic():
-            asset.file.save(file.name or f"upload.{kind.mime.rsplit('/', 1)[-1]}", file, save=False)
+            asset.file.save(sha256, file, save=False)  # asset_upload_to names it after the sniffed type
             asset.save()
     except IntegrityError:
         # The same file was uploaded concurrently: keep the first copy.
@@ -567,11 +571,12 @@ def _store(row: Rendition, output: Output) -> bool:
     storage = row.file.storage
     for name in old:
         storage.delete(name)  # a re-render replaces the previous files under the same names
+    profile = PROFILES[row.profile]
     with output.path.open("rb") as fh:
-        row.file.save(f"{row.profile}{output.path.suffix}", File(fh), save=False)
+        row.file.save(f"{row.profile}{profile.extension}", _typed(fh, profile.mime), save=False)
     if output.cover is not None:
         with output.cover.open("rb") as fh:
-            row.cover.save(f"{row.profile}{output.cover.suffix}", File(fh), save=False)
+            row.cover.save(f"{row.profile}{MEDIA_EXTENSIONS[COVER_MIME]}", _typed(fh, COVER_MIME), save=False)
     updated = current.update(
         file=row.file.name,
         cover=row.cover.name if output.cover is not None else "",
@@ -590,6 +595,13 @@ def _store(row: Rendition, output: Output) -> bool:
                 storage.delete(name)
         return False
     return True
+
+
+def _typed(stream: BinaryIO, mime: str) -> File:
+    """A file to store with its type: S3 records it as the object's ContentType."""
+    file = File(stream)
+    file.content_type = mime
+    return file
 
 
 # --- cleanup -------------------------------------------------------------------------------------

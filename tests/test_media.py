@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
+from accounts.models import Role
 from crosspost.celery import app as celery_app
 from media import ffmpeg as ffmpeg_module
 from media import services
@@ -277,6 +280,114 @@ def test_it_fails_only_the_broken_video_with_the_reason(
     assert broken.status == MediaStatus.FAILED
     assert reason in broken.error
     assert fine.status == MediaStatus.READY, fine.error
+
+
+def _mp4_claiming(data: bytes, seconds: float | None) -> bytes:
+    """The MP4 ``data`` with the duration its movie, track and media headers declare replaced by
+    ``seconds`` (None: 0xFFFFFFFF, the most a version-0 header holds); the samples stay as they are."""
+    out = bytearray(data)
+    movie_scale = 1
+
+    def walk(start: int, end: int) -> None:
+        nonlocal movie_scale
+        pos = start
+        while pos < end:
+            size, kind = struct.unpack(">I4s", out[pos : pos + 8])
+            body = pos + 8
+            if kind in (b"moov", b"trak", b"mdia"):
+                walk(body, pos + size)
+            elif kind in (b"mvhd", b"mdhd", b"tkhd"):
+                assert out[body] == 0  # version 0: after version/flags, creation and modification time (4 bytes each)
+                if kind == b"tkhd":  # track id, reserved, then the duration in the movie's time scale
+                    scale, at = movie_scale, body + 20
+                else:  # the time scale, then the duration
+                    scale, at = struct.unpack(">I", out[body + 12 : body + 16])[0], body + 16
+                    if kind == b"mvhd":
+                        movie_scale = scale
+                out[at : at + 4] = struct.pack(">I", 0xFFFFFFFF if seconds is None else round(seconds * scale))
+            pos += size
+
+    walk(0, len(out))
+    return bytes(out)
+
+
+def _webm_claiming(data: bytes, seconds: float) -> bytes:
+    """The WebM ``data`` with the Duration of its segment info (a float in milliseconds) replaced by ``seconds``."""
+    at = data.find(b"\x44\x89\x88")  # the Duration element, 8-byte float
+    assert at != -1
+    return data[: at + 3] + struct.pack(">d", seconds * 1000) + data[at + 11 :]
+
+
+def make_webm(path: Path, *, seconds: float) -> Path:
+    """A VP8 + Opus WebM of a moving test pattern."""
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-t", f"{seconds}", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k",
+         "-c:a", "libopus", str(path)],
+        timeout=120,
+    )  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "lying"),
+    [
+        ("clip.mp4", lambda work: _mp4_claiming(make_video(work / "clip.mp4", seconds=4.0).read_bytes(), None)),
+        ("clip.mp4", lambda work: _mp4_claiming(make_video(work / "clip.mp4", seconds=4.0).read_bytes(), 2.0)),
+        ("clip.webm", lambda work: _webm_claiming(make_webm(work / "clip.webm", seconds=4.0).read_bytes(), 4.29e9)),
+    ],
+    ids=["mp4-headers-at-max", "mp4-headers-claim-2s", "webm-claims-4.29e9s"],
+)
+def test_it_measures_a_video_whose_header_lies_about_its_length(
+    workspace, tmp_path, django_capture_on_commit_callbacks, name, lying
+):
+    # Really 4 s long; the headers say otherwise.
+    asset = upload_now(workspace, lying(tmp_path), name, django_capture_on_commit_callbacks)
+    assert asset.status == MediaStatus.READY, asset.error
+    assert asset.duration == pytest.approx(4.0, abs=0.1)
+    assert asset.codecs["video_duration"] == pytest.approx(4.0, abs=0.1)
+
+    # Planning sees the real length: an Instagram reel takes 3 s to 15 min.
+    assert media_problems(assets=[asset], platform="instagram", media_type="reel") == []
+    (planned,) = services.planned_media_items(assets=[asset], platform="instagram", media_type="reel")
+    assert planned.duration == pytest.approx(4.0, abs=0.1)
+    with django_capture_on_commit_callbacks(execute=False):
+        request_renditions(assets=[asset], profiles=["instagram_reel"])
+    summary = services.asset_render(asset_id=asset.pk)
+    assert summary.rendered == ["instagram_reel"], summary.failed
+    assert Rendition.objects.get(asset=asset).duration == pytest.approx(4.0, abs=0.15)
+
+
+# --- stored names and serving ----------------------------------------------------------------------
+
+
+def test_it_stores_and_serves_an_upload_by_its_sniffed_type_never_its_name(api, client, settings):
+    settings.DEBUG = True  # the app serves local files in development only
+    data = jpeg_bytes(Image.new("RGB", (40, 30), (200, 30, 30))) + b"<script>alert(document.cookie)</script>"
+    upload = SimpleUploadedFile("x.html", data, content_type="text/html")
+    response = api(Role.EDITOR).post("/api/v1/media/", {"file": upload}, format="multipart")
+    assert response.status_code == 201, response.content
+    asset = MediaAsset.objects.get(pk=response.json()["id"])
+    assert (asset.mime, asset.original_name) == ("image/jpeg", "x.html")
+    assert asset.file.name.endswith(f"{asset.sha256}.jpg")
+
+    served = client.get(asset.file.url)
+    assert served.status_code == 200
+    assert served["Content-Type"] == "image/jpeg"
+    assert served["X-Content-Type-Options"] == "nosniff"
+    assert not served.get("Content-Disposition", "").startswith("attachment")
+    assert b"".join(served.streaming_content) == data
+
+
+def test_it_serves_a_stored_file_of_no_media_type_as_a_download(client, settings):
+    settings.DEBUG = True
+    # e.g. stored before names came from the sniffed type
+    name = default_storage.save("assets/1/ab/old.html", ContentFile(b"<script>alert(1)</script>"))
+    served = client.get(default_storage.url(name))
+    assert served.status_code == 200
+    assert served["Content-Type"] == "application/octet-stream"
+    assert served["Content-Disposition"] == 'attachment; filename="old.html"'
+    assert served["X-Content-Type-Options"] == "nosniff"
 
 
 # --- profiles and rendition requests ---------------------------------------------------------------

@@ -15,10 +15,12 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from media.models import MediaStatus, Rendition
-from media.services import asset_render, media_cleanup, media_item_for, request_renditions
+from media.services import asset_render, media_cleanup, media_item_for, media_upload, request_renditions
 
 from .factories import PostFactory, PostMediaFactory
 from .support.net import unused_port
@@ -97,6 +99,22 @@ def test_it_stores_uploads_in_the_bucket_and_reads_them_back(workspace, bucket, 
     assert objects(bucket) == {asset.file.name: data}
     with asset.file.open("rb") as stored:
         assert stored.read() == data
+
+
+def test_it_gives_objects_the_sniffed_content_type_whatever_the_upload_claims(
+    workspace, bucket, django_capture_on_commit_callbacks
+):
+    data = jpeg_bytes(Image.new("RGB", (64, 48), (200, 30, 30))) + b"<script>alert(document.cookie)</script>"
+    asset, _ = media_upload(workspace=workspace, file=SimpleUploadedFile("x.html", data, content_type="text/html"))
+    with django_capture_on_commit_callbacks(execute=False):
+        request_renditions(assets=[asset], profiles=["image_1x1"])
+    assert asset_render(asset_id=asset.pk).rendered == ["image_1x1"]
+    rendition = Rendition.objects.get(asset=asset)
+
+    for name in (asset.file.name, rendition.file.name):
+        assert name.endswith(".jpg")
+        assert bucket.head_object(Bucket=bucket.bucket_name, Key=name)["ContentType"] == "image/jpeg"
+    assert fetch(asset.file.url).headers["Content-Type"] == "image/jpeg"
 
 
 def test_it_renders_a_remote_video_to_the_bucket_with_working_presigned_urls(

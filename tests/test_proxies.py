@@ -393,6 +393,53 @@ def test_it_reports_a_line_that_is_not_even_a_url(workspace):
     assert report.created == []
 
 
+def test_it_imports_a_host_port_user_password_line_as_an_http_proxy(workspace, ip_check):
+    user, password = "p@user", "pa:ss/w@rd"  # characters a URL would need escaped
+    with HttpProxy(credentials=(user, password)) as loopback:
+        report = proxies_import(
+            workspace=workspace, text=f"10.6.6.6:3128:puser:SECRET\n127.0.0.1:{loopback.port}:{user}:{password}\n"
+        )
+        assert report.ok and len(report.created) == 2
+        listed = Proxy.objects.get(host="10.6.6.6")
+        assert (listed.url, listed.scheme, listed.port, listed.has_credentials) == (
+            "http://puser:SECRET@10.6.6.6:3128",
+            "http",
+            3128,
+            True,
+        )
+        assert proxy_check(proxy=Proxy.objects.get(host="127.0.0.1")).ok
+        assert loopback.relays[0].credentials == (user, password)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "10.6.6.6:notaport:puser:SECRET",
+        "10.6.6.6:99999:puser:SECRET",
+        "10.6.6.6 3128 puser SECRET",
+        "ftp://puser:SECRET@10.6.6.6:21",
+        "http://puser:SECRET@10.6.6.6",
+        "http://puser:SECRET@[::1",
+        "socks4://:SECRET@10.6.6.6:1080",
+    ],
+)
+def test_it_never_echoes_the_password_of_a_bad_line(api, workspace, line):
+    report = proxies_import(workspace=workspace, text=line)
+    (error,) = report.errors
+    assert "SECRET" not in json.dumps(report.as_dict())
+    assert error.text.startswith(("10.6.6.6", "ftp://", "http://", "socks4://"))  # still recognisable
+    refused = api(Role.ADMIN).post(f"{V1}/proxies/import/", {"text": line}, format="json")
+    assert refused.status_code == 400 and "SECRET" not in refused.content.decode()
+
+
+def test_it_counts_a_password_without_a_user_name_as_credentials(api, workspace):
+    created = api(Role.ADMIN).post(f"{V1}/proxies/", {"url": "http://:secret@203.0.113.30:8080"}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["has_credentials"] is True
+    (imported,) = proxies_import(workspace=workspace, text="socks5://:secret@203.0.113.31:1080").created
+    assert imported.has_credentials
+
+
 # --- API --------------------------------------------------------------------------------------------------------
 
 
