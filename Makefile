@@ -1,4 +1,4 @@
-.PHONY: run test lint bench services-stop
+.PHONY: run test lint bench faults services-stop
 
 run:            ## set up and run the platform on embedded defaults
 	scripts/run.sh
@@ -11,6 +11,9 @@ lint:
 
 bench:          ## benchmarks: JSON lines (name, value, unit) on stdout
 	scripts/bench.sh
+
+faults:         ## the fault run: workers killed, Redis and PostgreSQL restarted, platform errors; JSON lines
+	scripts/faults.sh
 
 services-stop:
 	scripts/services.sh stop

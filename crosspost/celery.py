@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from .liveness import ConsumerWatchdog, ProbeConsumer
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crosspost.settings")
 
 app = Celery("crosspost")
@@ -14,3 +16,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue("high"), Queue("normal"), Queue("low"), Queue("media")]
 app.conf.task_routes = {"media.tasks.*": {"queue": "media"}}
 app.autodiscover_tasks()
+# A worker that stops consuming exits so that its supervisor restarts it (crosspost/liveness.py).
+app.steps["worker"].add(ConsumerWatchdog)
+app.steps["consumer"].add(ProbeConsumer)

@@ -374,20 +374,27 @@ MAX_CONCURRENT_PUBLISHES = env.int("MAX_CONCURRENT_PUBLISHES", default=50)
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=4)
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=30.0)
+# One publish may run this long (hard limit; the soft one leaves it time to record its outcome).
+PUBLISH_TIME_LIMIT_SECONDS = env.int("PUBLISH_TIME_LIMIT_SECONDS", default=CELERY_TASK_TIME_LIMIT)
+PUBLISH_SOFT_TIME_LIMIT_SECONDS = max(1, PUBLISH_TIME_LIMIT_SECONDS - min(60, PUBLISH_TIME_LIMIT_SECONDS // 2))
 # A publish lease outlives the task's hard time limit, so only a dead worker lets it expire.
-PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=330)
-if PUBLISH_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
+PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=PUBLISH_TIME_LIMIT_SECONDS + 30)
+if PUBLISH_LEASE_SECONDS <= PUBLISH_TIME_LIMIT_SECONDS:
     # A lease that can run out while a live worker is still publishing lets the sweeper
     # treat that execution as crashed and publish it a second time.
     raise ImproperlyConfigured(
         f"PUBLISH_LEASE_SECONDS ({PUBLISH_LEASE_SECONDS}) must be longer than the publish task's hard time limit "
-        f"({CELERY_TASK_TIME_LIMIT} s); use at least {CELERY_TASK_TIME_LIMIT + 30}."
+        f"(PUBLISH_TIME_LIMIT_SECONDS, {PUBLISH_TIME_LIMIT_SECONDS} s); use at least {PUBLISH_TIME_LIMIT_SECONDS + 30}."
     )
 # How long a claimed execution may wait in the broker before the sweeper re-dispatches it.
 QUEUED_LEASE_SECONDS = env.int("QUEUED_LEASE_SECONDS", default=600)
 LEASE_SWEEP_INTERVAL_SECONDS = env.float("LEASE_SWEEP_INTERVAL_SECONDS", default=30.0)
 HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=15.0)
 HEARTBEAT_STALE_SECONDS = env.float("HEARTBEAT_STALE_SECONDS", default=90.0)
+# Each worker sends itself a probe through the broker this often; one that has consumed none for
+# WORKER_STALE_SECONDS exits to be restarted (crosspost/liveness.py; 0 turns the watchdog off).
+WORKER_PROBE_INTERVAL_SECONDS = env.float("WORKER_PROBE_INTERVAL_SECONDS", default=10.0)
+WORKER_STALE_SECONDS = env.float("WORKER_STALE_SECONDS", default=60.0)
 
 # --- Observability -----------------------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

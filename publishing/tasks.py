@@ -2,6 +2,7 @@
 leave every decision to the dispatcher and publisher modules."""
 
 from celery import shared_task
+from django.conf import settings
 
 from . import dispatcher, publisher
 
@@ -11,7 +12,14 @@ def dispatch_due() -> int:
     return dispatcher.dispatch()
 
 
-@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+# The hard limit is what PUBLISH_LEASE_SECONDS must outlast (settings refuse anything else).
+@shared_task(
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=settings.PUBLISH_TIME_LIMIT_SECONDS,
+    soft_time_limit=settings.PUBLISH_SOFT_TIME_LIMIT_SECONDS,
+)
 def publish_execution(execution_id: int, token: str) -> str:
     return publisher.execution_publish(execution_id, token)
 

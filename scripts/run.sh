@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The run command (README: `make run`): set up and start Crosspost on embedded
 # defaults — SQLite, local files, the filesystem Celery broker, the sandbox
-# platform. Starts web + worker + beat; Ctrl-C stops all three.
+# platform. Starts web + worker + beat (the last two under scripts/supervise.sh, which restarts
+# them when they exit); Ctrl-C stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,9 +28,12 @@ trap stop EXIT INT TERM
 .venv/bin/gunicorn crosspost.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
   --access-logfile var/log/web-access.log --error-logfile var/log/web.log &
 pids+=($!)
-.venv/bin/celery -A crosspost worker -Q high,normal,low,media --concurrency 2 --loglevel INFO >var/log/worker.log 2>&1 &
+# The worker and beat are restarted whenever they exit (a crash, or a worker that stopped
+# consuming and exited by itself); each restart is logged in their log.
+scripts/supervise.sh worker .venv/bin/celery -A crosspost worker -Q high,normal,low,media --concurrency 2 --loglevel INFO \
+  >var/log/worker.log 2>&1 &
 pids+=($!)
-.venv/bin/celery -A crosspost beat --loglevel INFO >var/log/beat.log 2>&1 &
+scripts/supervise.sh beat .venv/bin/celery -A crosspost beat --loglevel INFO >var/log/beat.log 2>&1 &
 pids+=($!)
 
 # The first worker and beat heartbeats take a few seconds: wait for a green /health/.

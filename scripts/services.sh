@@ -2,6 +2,7 @@
 # Start throw-away PostgreSQL 15 and Redis servers for the tests, installing the
 # Debian packages when they are missing. Prints `export` lines to eval:
 #   eval "$(scripts/services.sh start)"      scripts/services.sh stop
+# CROSSPOST_SERVICES_DIR, PG_PORT and REDIS_PORT select another pair of servers (`make faults` runs its own).
 # PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,5 +67,14 @@ case "${1:-start}" in
     [ -n "$PG_BIN" ] && as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg/data" -m fast stop >/dev/null 2>&1 || true
     redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
     ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  # Faults for `make faults`: every client connection is dropped; Redis also loses its data.
+  restart-postgres)
+    as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg/data" -l "$DIR/pg/server.log" -m fast -w restart >/dev/null
+    ;;
+  restart-redis)
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    sleep "${REDIS_DOWN_SECONDS:-2}"
+    start_redis
+    ;;
+  *) echo "usage: $0 start|stop|restart-postgres|restart-redis" >&2; exit 2 ;;
 esac

@@ -101,4 +101,5 @@ def test_it_refuses_a_publish_lease_shorter_than_the_task_time_limit():
         check=False,
     )
     assert result.returncode != 0
-    assert "PUBLISH_LEASE_SECONDS (120) must be longer than the publish task's hard time limit (300 s)" in result.stderr
+    assert "(PUBLISH_TIME_LIMIT_SECONDS, 300 s); use at least 330" in result.stderr
+    assert "PUBLISH_LEASE_SECONDS (120) must be longer than the publish task's hard time limit" in result.stderr

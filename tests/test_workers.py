@@ -102,7 +102,8 @@ def test_it_reconciles_a_worker_killed_mid_publish_without_a_duplicate(workspace
     post_publish(post=post)
     execution = Execution.objects.get(post=post)
 
-    env = stack_env(broker, tmp_path, PUBLISH_LEASE_SECONDS=2)
+    # A lease must outlast the publish time limit (settings refuse less), so both are short here.
+    env = stack_env(broker, tmp_path, PUBLISH_LEASE_SECONDS=3, PUBLISH_TIME_LIMIT_SECONDS=2)
     with worker(env, concurrency=1, log=tmp_path / "worker.log") as proc:
         # The dispatcher leaves the execution pending until the worker has rendered the post's image.
         wait_for(

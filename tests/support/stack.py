@@ -16,6 +16,7 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = [sys.executable, "-m", "celery", "-A", "crosspost"]
+SUPERVISE = ROOT / "scripts" / "supervise.sh"
 
 
 def database_url_for_subprocesses() -> str:
@@ -89,30 +90,130 @@ def manage(env: dict, *args: str) -> str:
 
 
 @contextmanager
-def celery(args: Sequence[str], env: dict, log: Path | None = None):
-    """A Celery process (``celery -A crosspost <args>``) in its own process group, stopped on exit."""
+def celery(args: Sequence[str], env: dict, log: Path | None = None, supervised: bool = False):
+    """A Celery process (``celery -A crosspost <args>``) in its own process group, stopped on exit.
+
+    ``supervised``: run it under scripts/supervise.sh, as ``make run`` does, which starts it again
+    whenever it exits; the supervisor is then the process yielded."""
+    command = [*CELERY, *args]
+    if supervised:
+        command = [str(SUPERVISE), args[0], *command]
     with open(log or os.devnull, "ab") as out:
-        proc = subprocess.Popen([*CELERY, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield proc
         finally:
             kill_group(proc, signal.SIGTERM)
 
 
-def worker(env: dict, concurrency: int = 4, log: Path | None = None, include: Sequence[str] = ()):
-    """A Celery worker (prefork, ``concurrency`` processes) on every queue.
+def worker(
+    env: dict,
+    concurrency: int = 4,
+    log: Path | None = None,
+    include: Sequence[str] = (),
+    name: str | None = None,
+    supervised: bool = False,
+):
+    """A Celery worker (prefork, ``concurrency`` processes) on every queue, node ``name`` (default: a new one).
 
     ``include``: extra modules the worker imports at start (test seams, see worker_seams.py)."""
     args = ["worker", "-Q", "high,normal,low,media", "-c", str(concurrency), "--pool", "prefork"]
-    args += ["--without-gossip", "--without-mingle", "--loglevel", "INFO", "-n", f"test{time.monotonic_ns()}@%h"]
+    args += ["--without-gossip", "--without-mingle", "--loglevel", "INFO", "-n", name or f"test{time.monotonic_ns()}@%h"]
     if include:
         args += ["--include", ",".join(include)]
-    return celery(args, env, log)
+    return celery(args, env, log, supervised)
 
 
-def beat(env: dict, log: Path | None = None):
+def beat(env: dict, log: Path | None = None, supervised: bool = False):
     """Celery beat with the DatabaseScheduler, its state file in the stack's var dir."""
-    return celery(["beat", "--loglevel", "INFO", "-s", str(Path(env["CROSSPOST_VAR_DIR"]) / "beat-schedule")], env, log)
+    schedule = str(Path(env["CROSSPOST_VAR_DIR"]) / "beat-schedule")
+    return celery(["beat", "--loglevel", "INFO", "-s", schedule], env, log, supervised)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid …" — comm may contain spaces and parentheses.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def kill_supervised(supervisor: subprocess.Popen) -> int:
+    """SIGKILL the process a supervisor runs, with its own children (a worker's pool), but not the
+    supervisor, which then starts it again. Returns how many processes were killed."""
+    victims = []
+    for pid in child_pids(supervisor.pid):
+        victims += [pid, *child_pids(pid)]
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(victims)
+
+
+class RedisServer:
+    """A throw-away redis-server on a free loopback port, without persistence, that a test may stop,
+    start again and freeze — never the shared test server."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        from .net import unused_port
+
+        self.directory = directory
+        self.port = port or unused_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "RedisServer":
+        self.directory.mkdir(parents=True, exist_ok=True)
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args += ["--dir", str(self.directory)]
+        with open(self.directory / "redis.log", "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self.ping, timeout=10, interval=0.05, message=f"redis-server on port {self.port}")
+        return self
+
+    def client(self):
+        import redis
+
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def ping(self) -> bool:
+        import redis
+
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        """What a Redis restart does to its clients: every connection is closed, the data is gone."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)  # in case it is frozen
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def freeze(self) -> None:
+        """Connections stay open but nothing is answered (a hung server, a network partition)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def kill_group(proc: subprocess.Popen, sig: int) -> None:

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Keep one process running: start COMMAND, and start it again whenever it exits — crashed,
+# killed, or exited by itself because it stopped consuming (crosspost/liveness.py). Used by
+# `make run` for the worker and beat (docker's restart policy does the same in production).
+#   scripts/supervise.sh NAME COMMAND [ARG...]
+# Each restart is logged on stderr. SIGTERM/SIGINT stop COMMAND (gracefully) and then this loop.
+set -uo pipefail
+
+name=$1
+shift
+child=""
+
+log() { echo "[$(date '+%Y-%m-%d %H:%M:%S')] supervise: $*" >&2; }
+
+stop() {
+  trap - TERM INT
+  if [ -n "$child" ]; then
+    kill -TERM "$child" 2>/dev/null
+    wait "$child" 2>/dev/null
+  fi
+  exit 0
+}
+trap stop TERM INT
+
+delay=1
+while :; do
+  started=$SECONDS
+  "$@" &
+  child=$!
+  wait "$child"
+  status=$?
+  child=""
+  # A process that ran for a while gets restarted at once; one that keeps dying right after its
+  # start (a broker that is down, a bad setting) is restarted less and less often, up to every 30 s.
+  if (( SECONDS - started >= 60 )); then delay=1; fi
+  log "$name exited with status $status; restarting it in ${delay}s"
+  sleep "$delay" &
+  child=$!
+  wait "$child"
+  child=""
+  delay=$(( delay * 2 > 30 ? 30 : delay * 2 ))
+done
