@@ -1,15 +1,18 @@
 """API for social accounts, account groups and proxies. Secrets go in, never out."""
 
+import zoneinfo
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
 from crosspost.api import (
-    DetailSerializer,
+    CharField,
     ScopedPrimaryKeyRelatedField,
     WorkspaceOwnedSerializer,
     WorkspaceScopedMixin,
@@ -38,9 +41,14 @@ from .services import (
 
 class AccountSerializer(WorkspaceOwnedSerializer):
     group = ScopedPrimaryKeyRelatedField(queryset=AccountGroup.objects.all(), required=False, allow_null=True)
-    group_name = serializers.CharField(source="group.name", read_only=True, default=None)
+    group_name = serializers.SerializerMethodField(help_text="Null without a group.")
     proxy = ScopedPrimaryKeyRelatedField(queryset=Proxy.objects.all(), required=False, allow_null=True)
-    proxy_display_url = serializers.CharField(source="proxy.display_url", read_only=True, default=None)
+    proxy_display_url = serializers.SerializerMethodField(help_text="The proxy's URL without credentials; null without one.")
+    timezone = serializers.ChoiceField(
+        choices=["", *sorted(zoneinfo.available_timezones())],
+        required=False,
+        help_text="IANA time zone for quiet hours; empty: the workspace's.",
+    )
     credentials = serializers.DictField(
         child=serializers.JSONField(allow_null=True),
         write_only=True,
@@ -48,7 +56,7 @@ class AccountSerializer(WorkspaceOwnedSerializer):
         help_text='Secrets as a JSON object, e.g. {"password": "…"}. Write-only; merged into the stored ones '
         "on update, a key set to null is removed.",
     )
-    secret = serializers.CharField(
+    secret = CharField(
         write_only=True,
         required=False,
         style={"input_type": "password"},
@@ -105,6 +113,13 @@ class AccountSerializer(WorkspaceOwnedSerializer):
         # Uniqueness is checked in validate() with a message naming the handle.
         validators = []
 
+    # Method fields, not source="group.name" with a default: DRF leaves such a field out of a PATCH answer.
+    def get_group_name(self, obj: SocialAccount) -> str | None:
+        return obj.group.name if obj.group else None
+
+    def get_proxy_display_url(self, obj: SocialAccount) -> str | None:
+        return obj.proxy.display_url if obj.proxy else None
+
     def get_has_session(self, obj: SocialAccount) -> bool:
         return bool(obj.session)
 
@@ -114,14 +129,16 @@ class AccountSerializer(WorkspaceOwnedSerializer):
         errors = same_workspace_errors(workspace, group=attrs.get("group"), proxy=attrs.get("proxy"))
         platform = attrs.get("platform", instance.platform if instance else None)
         if instance is not None and platform != instance.platform:
-            errors["platform"] = ["An account's platform cannot change; create a new account instead."]
+            message = "An account's platform cannot change; create a new account instead."
+            errors["platform"] = [ErrorDetail(message, code="conflict")]
         if "handle" in attrs:
             attrs["handle"] = attrs["handle"].strip()
             clash = SocialAccount.objects.filter(workspace=workspace, platform=platform, handle=attrs["handle"])
             if instance is not None:
                 clash = clash.exclude(pk=instance.pk)
             if clash.exists():
-                errors["handle"] = [f"A {platform} account with the handle {attrs['handle']!r} already exists in this workspace."]
+                message = f"A {platform} account with the handle {attrs['handle']!r} already exists in this workspace."
+                errors["handle"] = [ErrorDetail(message, code="unique")]
         if errors:
             raise serializers.ValidationError(errors)
         secret = attrs.pop("secret", "")
@@ -204,19 +221,18 @@ class AccountViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
                     "account": AccountSerializer(),
                 },
             ),
-            400: DetailSerializer,
         },
     )
     @action(detail=True, methods=["post"])
     def login(self, request, pk=None):
         """Log the account in on its platform now and store the session (with a stored
         session: prove it still works). Success reactivates a login_required account;
-        a refusal moves it to login_required. Platforms without sessions answer 400."""
+        a refusal moves it to login_required. Platforms without sessions answer 409."""
         account = self.get_object()
         try:
             health = account_login(account=account, actor=request.user)
         except LoginUnsupported as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         account = self.get_queryset().get(pk=account.pk)
         return Response(
             {
@@ -266,7 +282,7 @@ class AccountGroupSerializer(WorkspaceOwnedSerializer):
                 clash = clash.exclude(pk=self.instance.pk)
             if clash.exists():
                 raise serializers.ValidationError(
-                    {"name": [f"A group named {attrs['name']!r} already exists in this workspace."]}
+                    {"name": [f"A group named {attrs['name']!r} already exists in this workspace."]}, code="unique"
                 )
         return attrs
 
@@ -318,7 +334,7 @@ def reread_annotated(view, serializer) -> None:
 
 
 class ProxySerializer(WorkspaceOwnedSerializer):
-    url = serializers.CharField(
+    url = CharField(
         write_only=True,
         help_text="scheme://[user:password@]host:port with scheme http, https or socks5. Write-only; stored encrypted.",
     )
@@ -390,11 +406,13 @@ class ProxySerializer(WorkspaceOwnedSerializer):
             if self.instance is not None:
                 clash = clash.exclude(pk=self.instance.pk)
             if clash.exists():
-                errors["url"] = [f"{parsed['scheme']}://{parsed['host']}:{parsed['port']} is already a proxy in this workspace."]
+                message = f"{parsed['scheme']}://{parsed['host']}:{parsed['port']} is already a proxy in this workspace."
+                errors["url"] = [ErrorDetail(message, code="unique")]
         if self.instance is not None and "max_accounts" in attrs:
             used = self.instance.accounts.count()
             if attrs["max_accounts"] < used:
-                errors["max_accounts"] = [f"{used} accounts use this proxy; move some first or keep max_accounts ≥ {used}."]
+                message = f"{used} accounts use this proxy; move some first or keep max_accounts ≥ {used}."
+                errors["max_accounts"] = [ErrorDetail(message, code="conflict")]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -441,10 +459,10 @@ class ProxyImportSerializer(serializers.Serializer):
     workspace = serializers.PrimaryKeyRelatedField(
         queryset=Workspace.objects.all(), required=False, help_text="Optional when you are an admin of one workspace only."
     )
-    text = serializers.CharField(
+    text = CharField(
         trim_whitespace=False, style={"base_template": "textarea.html"}, help_text="One proxy URL per line; # starts a comment."
     )
-    country = serializers.CharField(required=False, allow_blank=True, default="", help_text="ISO country code for all of them.")
+    country = CharField(required=False, allow_blank=True, default="", help_text="ISO country code for all of them.")
     max_accounts = serializers.IntegerField(min_value=1, default=1)
     skip_invalid = serializers.BooleanField(default=False, help_text="Import the good lines and report the bad ones.")
 

@@ -296,7 +296,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crosspost.schema.AutoSchema",
     # 429 with Retry-After past these rates; "auth" is the token endpoints, per client address.
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -316,6 +316,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Bodies are documented as JSON (media uploads as multipart): a form cannot spell null, an
+    # object or an empty list the way the schemas say. Forms are still parsed, for the browsable API.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # 400/401/403/404/409/429 with one error body on every operation (crosspost/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "crosspost.schema.document_error_responses"],
     # Swagger UI assets are served from static/, so /api/docs/ works on a closed network.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -11,6 +11,9 @@ from publishing.views import sandbox_feed
 from .health import health
 from .metrics import metrics
 
+# Under /api/ a 404 for a URL no route matches is JSON like every other API answer.
+handler404 = "crosspost.api.not_found"
+
 admin.site.site_header = "Crosspost"
 admin.site.site_title = "Crosspost admin"
 admin.site.index_title = "Accounts, posts and publishing"

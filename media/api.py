@@ -9,18 +9,16 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.models import Role, Workspace
-from crosspost.api import DetailSerializer, WorkspaceScopedMixin, default_workspace
+from crosspost.api import ModelSerializer, WorkspaceScopedMixin, default_workspace
 
 from .models import MediaAsset
 from .services import asset_file_names, media_upload
 
 
-class MediaAssetSerializer(serializers.ModelSerializer):
+class MediaAssetSerializer(ModelSerializer):
     url = serializers.SerializerMethodField()
-    posts_count = serializers.IntegerField(
-        read_only=True,
-        default=None,
-        help_text="Posts that use this asset; it cannot be deleted while > 0. Null inside a post's media list.",
+    posts_count = serializers.SerializerMethodField(
+        help_text="Posts that use this asset; it cannot be deleted while > 0. Null inside a post's media list."
     )
 
     class Meta:
@@ -43,6 +41,9 @@ class MediaAssetSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_posts_count(self, obj: MediaAsset) -> int | None:
+        return getattr(obj, "posts_count", None)  # annotated by the media endpoints only
 
     def get_url(self, obj: MediaAsset) -> str:
         url = obj.file.url
@@ -91,13 +92,10 @@ class MediaAssetViewSet(
         asset = self.get_queryset().get(pk=asset.pk)
         return Response(self.get_serializer(asset).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(responses={204: None, 400: DetailSerializer})
-    def destroy(self, request, *args, **kwargs):
-        return super().destroy(request, *args, **kwargs)
-
     def perform_destroy(self, instance: MediaAsset) -> None:
         refused = ValidationError(
-            {"detail": f"This asset is used by {instance.posts_count or 'a'} post(s); remove it from them before deleting it."}
+            {"detail": f"This asset is used by {instance.posts_count or 'a'} post(s); remove it from them before deleting it."},
+            code="conflict",
         )
         if instance.posts_count:
             raise refused

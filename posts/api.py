@@ -4,9 +4,8 @@ from dataclasses import asdict
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
-from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,7 +13,12 @@ from rest_framework.response import Response
 from accounts.models import AccountGroup, Platform, Role, SocialAccount
 from accounts.selectors import scope
 from crosspost.api import (
-    DetailSerializer,
+    MAX_ID,
+    VISIBLE_TEXT,
+    CharField,
+    DateTimeField,
+    DateTimeRangeFilter,
+    JSONField,
     LocalDateTimeField,
     ScopedFilterSet,
     ScopedPrimaryKeyRelatedField,
@@ -25,12 +29,14 @@ from media.api import MediaAssetSerializer
 from media.models import MediaAsset
 from publishing.api import ExecutionSerializer, executions_queryset
 from publishing.planner import post_publish
+from publishing.platforms import options as platform_options
 from publishing.services import post_cancel
 from translations.ai import generate_ai_caption
 from translations.selectors import post_caption_preview
 from translations.services import caption_overrides, post_set_caption
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, Priority
+from .options import PRODUCT_KEYS, validate_post_options
 from .services import post_create, post_delete, post_update
 
 
@@ -48,7 +54,7 @@ class PostMediaField(serializers.Field):
     default_error_messages = {
         "not_a_list": "Expected a list of media asset ids, got {input_type}.",
         "too_many": "A post carries at most {max} media; {count} were given.",
-        "invalid_id": "Media asset ids are integers; {value!r} is not one.",
+        "invalid_id": "Media asset ids are whole numbers from 1; {value!r} is not one.",
         "repeated": "Each asset may appear once in a post; repeated: {ids}.",
         "does_not_exist": "No media asset with id(s) {ids} in your workspaces.",
     }
@@ -63,7 +69,8 @@ class PostMediaField(serializers.Field):
             self.fail("too_many", max=MAX_MEDIA_PER_POST, count=len(data))
         ids = []
         for value in data:
-            if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+            text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+            if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID):
                 self.fail("invalid_id", value=value)
             ids.append(int(value))
         repeated = sorted({i for i in ids if ids.count(i) > 1})
@@ -84,12 +91,47 @@ class PostMediaFieldExtension(OpenApiSerializerFieldExtension):
         if direction == "request":
             return {
                 "type": "array",
-                "items": {"type": "integer"},
+                "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                 "maxItems": MAX_MEDIA_PER_POST,
+                "uniqueItems": True,
                 "description": "Media asset ids in display order.",
             }
         item = auto_schema.resolve_serializer(PostMediaItemSerializer, direction)
         return {"type": "array", "items": item.ref}
+
+
+_OPTION_SCHEMAS = {
+    platform_options.BOOL: {"type": "boolean"},
+    platform_options.INT: {"type": "integer"},
+    platform_options.NUMBER: {"type": "number"},
+    platform_options.STR: {"type": "string"},
+    platform_options.STR_LIST: {"type": "array", "items": {"type": "string"}},
+}
+
+
+def _platform_options_schema(platform: str) -> dict:
+    known = {**platform_options.COMMON, **platform_options.POST_OPTIONS[platform]}
+    return {
+        "type": "object",
+        "properties": {key: _OPTION_SCHEMAS[kind] for key, kind in known.items()},
+        "additionalProperties": False,
+    }
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            **{str(platform): _platform_options_schema(platform) for platform in platform_options.POST_OPTIONS},
+            "allow_trim": {"type": "boolean"},
+            "captions": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Captions by language."},
+            "product": {"type": "object", "properties": {key: {} for key in PRODUCT_KEYS}, "additionalProperties": False},
+        },
+        "additionalProperties": False,
+    }
+)
+class PostOptionsField(JSONField):
+    """``Post.options``: validate_post_options checks it, and its schema spells out what that accepts."""
 
 
 class PostSerializer(WorkspaceOwnedSerializer):
@@ -99,7 +141,12 @@ class PostSerializer(WorkspaceOwnedSerializer):
     scheduled_at = LocalDateTimeField(
         required=False,
         allow_null=True,
-        help_text="ISO 8601. Without a UTC offset the time is read in your time zone. Empty: as soon as possible.",
+        help_text="RFC 3339. Without a UTC offset the time is read in your time zone. Empty: as soon as possible.",
+    )
+    options = PostOptionsField(
+        required=False,
+        validators=[validate_post_options],
+        help_text="Per-platform options keyed by platform, and the post's own: captions, product, allow_trim.",
     )
 
     class Meta:
@@ -133,8 +180,8 @@ class PostSerializer(WorkspaceOwnedSerializer):
 
 
 class PostFilter(ScopedFilterSet):
-    scheduled_at = filters.IsoDateTimeFromToRangeFilter(help_text="scheduled_at_after / scheduled_at_before (ISO).")
-    created_at = filters.IsoDateTimeFromToRangeFilter(help_text="created_at_after / created_at_before (ISO).")
+    scheduled_at = DateTimeRangeFilter(help_text="scheduled_at_after / scheduled_at_before (RFC 3339).")
+    created_at = DateTimeRangeFilter(help_text="created_at_after / created_at_before (RFC 3339).")
 
     class Meta:
         model = Post
@@ -157,6 +204,10 @@ class PublishInputSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(required=False, default=False)
 
 
+class PublishQuerySerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(required=False, help_text="Return the plan without creating executions.")
+
+
 PlanSerializer = inline_serializer(
     "Plan",
     {
@@ -173,7 +224,7 @@ PlanSerializer = inline_serializer(
                 "platform": serializers.CharField(),
                 "language": serializers.CharField(),
                 "status": serializers.ChoiceField(choices=["planned", "exists", "blocked"]),
-                "scheduled_for": serializers.DateTimeField(allow_null=True),
+                "scheduled_for": DateTimeField(allow_null=True),
                 "caption": serializers.CharField(),
                 "problems": serializers.ListField(child=serializers.CharField()),
                 "execution_id": serializers.IntegerField(allow_null=True),
@@ -207,7 +258,7 @@ TranslationPreviewSerializer = inline_serializer(
 
 
 class CaptionOverrideInputSerializer(serializers.Serializer):
-    caption = serializers.CharField(trim_whitespace=False)
+    caption = CharField(trim_whitespace=False, validators=[VISIBLE_TEXT])
 
 
 CaptionOverridesSerializer = inline_serializer(
@@ -218,7 +269,7 @@ CaptionOverridesSerializer = inline_serializer(
 
 class AICaptionInputSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=Platform.choices)
-    language = serializers.CharField(max_length=20)
+    language = CharField(max_length=20)
 
 
 AICaptionSerializer = inline_serializer(
@@ -262,8 +313,8 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         request=PublishInputSerializer,
-        parameters=[OpenApiParameter("dry_run", bool, description="Return the plan without creating executions.")],
-        responses={200: PlanSerializer, 201: PlanSerializer, 400: DetailSerializer},
+        parameters=[PublishQuerySerializer],
+        responses={200: PlanSerializer, 201: PlanSerializer},
     )
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
@@ -275,7 +326,9 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         post = self.get_object()
         data = PublishInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        dry_run = data.validated_data.get("dry_run") or request.query_params.get("dry_run") in ("1", "true", "yes")
+        query = PublishQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        dry_run = data.validated_data["dry_run"] or query.validated_data.get("dry_run", False)
         plan = post_publish(
             post=post,
             actor=request.user,
@@ -285,7 +338,7 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         )
         return Response(plan.as_dict(), status=status.HTTP_201_CREATED if plan.created and not dry_run else status.HTTP_200_OK)
 
-    @extend_schema(request=None, responses={200: TranslationPreviewSerializer, 400: DetailSerializer})
+    @extend_schema(request=None, responses={200: TranslationPreviewSerializer})
     @action(detail=True, methods=["post"])
     def translate(self, request, pk=None):
         """Review before publishing: the caption in every target account's language.
@@ -296,12 +349,12 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         post = self.get_object()
         languages = post_caption_preview(post=post)
         if not languages:
-            raise DjangoValidationError("The post has no target accounts: add target groups or accounts.")
+            raise DjangoValidationError("The post has no target accounts: add target groups or accounts.", code="conflict")
         return Response({"post": post.pk, "source_language": post.language, "languages": languages})
 
     @extend_schema(
         request=CaptionOverrideInputSerializer,
-        responses={200: CaptionOverridesSerializer, 400: DetailSerializer},
+        responses={200: CaptionOverridesSerializer},
         description="PUT/PATCH set the operator's caption for one language (never overwritten by re-translation); "
         "DELETE removes it so the language is translated again.",
     )
@@ -322,7 +375,7 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
             post_set_caption(post=post, language=language, caption=data.validated_data["caption"], actor=request.user)
         return Response({"post": post.pk, "captions": caption_overrides(post)})
 
-    @extend_schema(request=AICaptionInputSerializer, responses={200: AICaptionSerializer, 400: DetailSerializer})
+    @extend_schema(request=AICaptionInputSerializer, responses={200: AICaptionSerializer})
     @action(detail=True, methods=["post"], url_path="ai-caption")
     def ai_caption(self, request, pk=None):
         """Preview an AI caption for one platform and language from the post's brief (and product facts).
@@ -337,7 +390,7 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         result = generate_ai_caption(post=post, **data.validated_data)
         return Response(asdict(result))
 
-    @extend_schema(request=None, responses={200: CancelResultSerializer, 400: DetailSerializer})
+    @extend_schema(request=None, responses={200: CancelResultSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel the post: queued executions stop; those already posting finish and are reported."""

@@ -25,7 +25,9 @@ def _check_targets(
         strangers = [obj for obj in objects or () if obj.workspace_id != workspace.pk]
         if strangers:
             names = ", ".join(f"{obj} (#{obj.pk})" for obj in strangers)
-            errors[field] = f"These belong to another workspace than the post's ({workspace}): {names}."
+            errors[field] = ValidationError(
+                f"These belong to another workspace than the post's ({workspace}): {names}.", code="conflict"
+            )
     if errors:
         raise ValidationError(errors)
 
@@ -34,7 +36,8 @@ def _check_editable(post: Post) -> None:
     if post.status not in EDITABLE_STATUSES:
         raise ValidationError(
             f"Only draft or scheduled posts can be edited; this one is {post.get_status_display().lower()}. "
-            "Create a new post instead."
+            "Create a new post instead.",
+            code="conflict",
         )
 
 
@@ -123,7 +126,8 @@ def post_set_media(*, post: Post, assets: Sequence[MediaAsset]) -> list[PostMedi
     strangers = [asset for asset in assets if asset.workspace_id != post.workspace_id]
     if strangers:
         names = ", ".join(f"{asset} (#{asset.pk})" for asset in strangers)
-        raise ValidationError({"media": f"These assets belong to another workspace than the post's: {names}."})
+        message = f"These assets belong to another workspace than the post's: {names}."
+        raise ValidationError({"media": ValidationError(message, code="conflict")})
     PostMedia.objects.filter(post=post).delete()
     return PostMedia.objects.bulk_create(
         [PostMedia(post=post, asset=asset, position=position) for position, asset in enumerate(assets)]
@@ -135,7 +139,7 @@ def post_delete(*, post: Post, actor=None) -> None:
     """Delete a post with its executions; refused while it is being published."""
     locked = Post.objects.select_for_update().get(pk=post.pk)
     if locked.status == PostStatus.PUBLISHING:
-        raise ValidationError("A post that is publishing cannot be deleted; cancel it first.")
+        raise ValidationError("A post that is publishing cannot be deleted; cancel it first.", code="conflict")
     log_activity(
         action="post.delete",
         workspace=post.workspace,

@@ -1,17 +1,27 @@
 """API for executions (read, retry, cancel), publishing policies, the activity log and dashboard stats."""
 
-import re
-
 from django.db import transaction
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 
 from accounts.models import Role, SocialAccount
-from crosspost.api import DetailSerializer, Pagination, ScopedFilterSet, WorkspaceOwnedSerializer, WorkspaceScopedMixin
+from crosspost.api import (
+    MAX_ID,
+    VISIBLE_TEXT,
+    CharField,
+    DateTimeField,
+    DateTimeRangeFilter,
+    FullMatchValidator,
+    ModelSerializer,
+    Pagination,
+    ScopedFilterSet,
+    WorkspaceOwnedSerializer,
+    WorkspaceScopedMixin,
+)
 from crosspost.logging import redact
 from crosspost.stats import account_stats as stats_accounts
 from crosspost.stats import overview as stats_overview
@@ -26,10 +36,12 @@ from .services import execution_cancel, execution_retry
 # --- Executions -----------------------------------------------------------------------
 
 
-class ExecutionSerializer(serializers.ModelSerializer):
+class ExecutionSerializer(ModelSerializer):
     post_title = serializers.CharField(source="post.title", read_only=True)
     account_handle = serializers.CharField(source="account.handle", read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)
+    # Not format "uri": the sandbox links its feed relatively (/sandbox/#post-7).
+    remote_url = serializers.CharField(read_only=True, help_text="The post on the platform; empty until published.")
     error_message = serializers.SerializerMethodField()
 
     class Meta:
@@ -73,13 +85,24 @@ def executions_queryset():
 
 class ExecutionFilter(ScopedFilterSet):
     status = filters.MultipleChoiceFilter(choices=Execution._meta.get_field("status").choices)
-    scheduled_for = filters.IsoDateTimeFromToRangeFilter(
-        help_text="scheduled_for_after / scheduled_for_before (ISO; without offset: your time zone)."
+    scheduled_for = DateTimeRangeFilter(
+        help_text="scheduled_for_after / scheduled_for_before (RFC 3339; without offset: your time zone)."
     )
 
     class Meta:
         model = Execution
         fields = ["workspace", "status", "post", "account", "account__platform", "priority", "scheduled_for"]
+
+
+class ExecutionCaptionSerializer(serializers.Serializer):
+    caption = CharField(
+        trim_whitespace=False, validators=[VISIBLE_TEXT], help_text="Not blank; at most the platform's caption length."
+    )
+
+
+class MarkPublishedSerializer(serializers.Serializer):
+    remote_url = serializers.URLField(required=False, allow_blank=True, max_length=500, default="")
+    remote_id = CharField(required=False, allow_blank=True, max_length=200, default="")
 
 
 class ExecutionViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
@@ -91,68 +114,55 @@ class ExecutionViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["scheduled_for", "created_at", "finished_at", "status", "priority"]
     action_roles = {"retry": Role.EDITOR, "cancel": Role.EDITOR, "mark_published": Role.EDITOR, "caption": Role.EDITOR}
 
-    @extend_schema(request=None, responses={200: ExecutionSerializer, 400: DetailSerializer})
+    @extend_schema(request=None, responses={200: ExecutionSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Send a failed, cancelled, skipped or unconfirmed execution out again, now, on the low queue."""
         execution = execution_retry(execution=self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
 
-    @extend_schema(request=None, responses={200: ExecutionSerializer, 400: DetailSerializer})
+    @extend_schema(request=None, responses={200: ExecutionSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel an execution that has not reached a worker yet."""
         execution = execution_cancel(execution=self.get_object(), actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
 
-    @extend_schema(
-        request=inline_serializer("ExecutionCaption", {"caption": serializers.CharField(trim_whitespace=False)}),
-        responses={200: ExecutionSerializer, 400: DetailSerializer},
-    )
+    @extend_schema(request=ExecutionCaptionSerializer, responses={200: ExecutionSerializer})
     @action(detail=True, methods=["patch"])
     def caption(self, request, pk=None):
         """Edit the caption of an execution that is still waiting (pending, queued, retry wait)."""
-        body = request.data if hasattr(request.data, "get") else {}
-        if not isinstance(body.get("caption"), str):
-            raise ValidationError({"caption": ["Send the new caption as text."]})
-        execution = execution_set_caption(execution=self.get_object(), caption=body["caption"], actor=request.user)
+        execution = self.get_object()
+        body = ExecutionCaptionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution = execution_set_caption(execution=execution, caption=body.validated_data["caption"], actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
 
-    @extend_schema(
-        request=inline_serializer(
-            "MarkPublished",
-            {"remote_url": serializers.URLField(required=False), "remote_id": serializers.CharField(required=False)},
-        ),
-        responses={200: ExecutionSerializer, 400: DetailSerializer},
-    )
+    @extend_schema(request=MarkPublishedSerializer, responses={200: ExecutionSerializer})
     @action(detail=True, methods=["post"], url_path="mark-published")
     def mark_published(self, request, pk=None):
         """Confirm an unconfirmed execution is live on the platform (after checking it there)."""
-        body = request.data if hasattr(request.data, "get") else {}
-        execution = execution_mark_published(
-            execution=self.get_object(),
-            remote_url=str(body.get("remote_url", ""))[:500],
-            remote_id=str(body.get("remote_id", ""))[:200],
-            actor=request.user,
-        )
+        execution = self.get_object()
+        body = MarkPublishedSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution = execution_mark_published(execution=execution, **body.validated_data, actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=execution.pk)).data)
 
 
 # --- Publishing policies -------------------------------------------------------------------
 
-_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-def validate_clock_time(value: str) -> None:
-    if not _CLOCK_TIME.match(value):
-        raise serializers.ValidationError(f"{value!r} is not a time of day as HH:MM (e.g. 09:00).")
+validate_clock_time = FullMatchValidator(
+    r"^([01]\d|2[0-3]):[0-5]\d$", message="%(value)r is not a time of day as HH:MM (e.g. 09:00).", code="clock"
+)
 
 
 class PublishingPolicySerializer(WorkspaceOwnedSerializer):
     warmup_curve = serializers.ListField(child=serializers.IntegerField(min_value=0), required=False)
-    optimal_times = serializers.ListField(child=serializers.CharField(validators=[validate_clock_time]), required=False)
-    forbidden_words = serializers.ListField(child=serializers.CharField(), required=False)
-    required_hashtags = serializers.ListField(child=serializers.CharField(), required=False)
+    optimal_times = serializers.ListField(
+        child=CharField(trim_whitespace=False, validators=[validate_clock_time]), required=False
+    )
+    forbidden_words = serializers.ListField(child=CharField(), required=False)
+    required_hashtags = serializers.ListField(child=CharField(), required=False)
 
     class Meta:
         model = PublishingPolicy
@@ -190,11 +200,13 @@ class PublishingPolicySerializer(WorkspaceOwnedSerializer):
 
         errors = {}
         if instance is not None and "platform" in attrs and attrs["platform"] != instance.platform:
-            errors["platform"] = ["A policy's platform cannot change; create a policy for the other platform."]
+            message = "A policy's platform cannot change; create a policy for the other platform."
+            errors["platform"] = [ErrorDetail(message, code="conflict")]
         elif "platform" in attrs:
             clash = PublishingPolicy.objects.filter(workspace=self.target_workspace, platform=attrs["platform"])
             if clash.exists():
-                errors["platform"] = [f"This workspace already has a {attrs['platform']} policy; edit that one."]
+                message = f"This workspace already has a {attrs['platform']} policy; edit that one."
+                errors["platform"] = [ErrorDetail(message, code="unique")]
         if value("stagger_min_s") > value("stagger_max_s"):
             errors["stagger_min_s"] = ["stagger_min_s must not be greater than stagger_max_s."]
         if value("hashtag_min") > value("hashtag_max"):
@@ -241,8 +253,8 @@ class PublishingPolicyViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
 # --- Activity log ----------------------------------------------------------------------------
 
 
-class ActivityLogSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", read_only=True, default=None)
+class ActivityLogSerializer(ModelSerializer):
+    actor = serializers.SerializerMethodField(help_text="Who did it; null for the system (workers, beat).")
 
     class Meta:
         model = ActivityLog
@@ -262,9 +274,12 @@ class ActivityLogSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_actor(self, obj: ActivityLog) -> str | None:
+        return obj.actor.username if obj.actor else None
+
 
 class ActivityLogFilter(ScopedFilterSet):
-    created_at = filters.IsoDateTimeFromToRangeFilter(help_text="created_at_after / created_at_before (ISO).")
+    created_at = DateTimeRangeFilter(help_text="created_at_after / created_at_before (RFC 3339).")
     action = filters.CharFilter(help_text="Exact action, or a prefix ending in a dot (e.g. 'account.').", method="filter_action")
 
     class Meta:
@@ -318,9 +333,9 @@ class AccountStatsRowSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     platform = serializers.CharField()
     handle = serializers.CharField()
-    group = serializers.CharField(source="group.name", default=None)
+    group = serializers.CharField(source="group.name", default=None, allow_null=True)
     status = serializers.CharField()
-    last_post_at = serializers.DateTimeField()
+    last_post_at = DateTimeField(allow_null=True)
     published_24h = serializers.IntegerField()
     failed_24h = serializers.IntegerField()
     published_7d = serializers.IntegerField()
@@ -336,8 +351,8 @@ class PostStatsRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     status = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    created_at = DateTimeField()
+    finished_at = DateTimeField(allow_null=True)
     total = serializers.IntegerField()
     published = serializers.IntegerField()
     failed = serializers.IntegerField()
@@ -345,14 +360,20 @@ class PostStatsRowSerializer(serializers.Serializer):
     stopped = serializers.IntegerField(help_text="Cancelled or skipped.")
 
 
-WORKSPACE_PARAMETER = OpenApiParameter("workspace", int, description="Only this workspace (one of yours).")
+WORKSPACE_PARAMETER = OpenApiParameter(
+    "workspace",
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    description="Only this workspace (one of yours; another id counts nothing).",
+)
 
 
 def _workspace_param(request) -> int | None:
     workspace = request.query_params.get("workspace")
-    if workspace is not None and not workspace.isdigit():
-        raise ValidationError({"workspace": ["A workspace id is a number."]})
-    return int(workspace) if workspace else None
+    if workspace is None:
+        return None
+    if not (workspace.isascii() and workspace.isdigit() and 1 <= int(workspace) <= MAX_ID):
+        raise ValidationError({"workspace": [f"A workspace id is a whole number from 1 to {MAX_ID}."]})
+    return int(workspace)
 
 
 class StatsViewSet(WorkspaceScopedMixin, viewsets.ViewSet):

@@ -153,7 +153,7 @@ def post_publish(
         if not dry_run:
             post = Post.objects.select_for_update().get(pk=post.pk)
         if post.status == PostStatus.CANCELLED:
-            raise ValidationError("This post was cancelled; duplicate it to publish again.")
+            raise ValidationError("This post was cancelled; duplicate it to publish again.", code="conflict")
         if scheduled_at is not None:
             post.scheduled_at = scheduled_at
         if priority is not None:
@@ -202,7 +202,7 @@ def _captions(post: Post) -> _Texts:
 def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: _PlatformMedia) -> Plan:
     accounts = list(target_accounts(post))
     if not accounts:
-        raise ValidationError("The post has no target accounts: add target groups or accounts.")
+        raise ValidationError("The post has no target accounts: add target groups or accounts.", code="conflict")
     existing = {
         account_id: (pk, scheduled_for, caption)
         for account_id, pk, scheduled_for, caption in Execution.objects.filter(post=post).values_list(

@@ -164,7 +164,9 @@ def _account_blocks(execution: Execution, account: SocialAccount, now: datetime)
         AccountStatus.BANNED: "The account is banned",
         AccountStatus.DISABLED: "The account is disabled",
     }[account.status]
-    detail = f"{reason}{': ' + account.status_reason if account.status_reason else ''}."
+    # The stored reason is usually a sentence of its own ("Sandbox: injected auth_required."): one full stop.
+    detail = f"{reason}: {account.status_reason.strip()}" if account.status_reason.strip() else reason
+    detail = detail if detail.endswith((".", "!", "?")) else f"{detail}."
     if account.status == AccountStatus.PROXY_ERROR and execution.attempts < settings.PUBLISH_MAX_ATTEMPTS:
         return _retry_later(execution, execution.lease_token, "account_unavailable", detail, backoff(execution.attempts), now)
     _finish(execution, execution.lease_token, ExecutionStatus.FAILED, error_code="account_unavailable", error_message=detail)
@@ -379,7 +381,7 @@ def reconcile_unconfirmed(*, limit: int = 200) -> dict[str, int]:
 def execution_mark_published(*, execution: Execution, remote_url: str = "", remote_id: str = "", actor=None) -> Execution:
     """An operator confirms an unconfirmed execution is live on the platform."""
     if execution.status != ExecutionStatus.UNCONFIRMED:
-        raise ValidationError("Only an unconfirmed execution can be marked as published.")
+        raise ValidationError("Only an unconfirmed execution can be marked as published.", code="conflict")
     _finish(
         execution,
         execution.lease_token,

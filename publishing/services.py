@@ -23,7 +23,9 @@ def post_cancel(*, post: Post, actor=None) -> dict:
     """
     post = Post.objects.select_for_update().get(pk=post.pk)
     if post.status in FINISHED_POST_STATUSES:
-        raise ValidationError(f"The post is already {post.get_status_display().lower()}; there is nothing to cancel.")
+        raise ValidationError(
+            f"The post is already {post.get_status_display().lower()}; there is nothing to cancel.", code="conflict"
+        )
     now = timezone.now()
     cancelled = Execution.objects.filter(post=post, status__in=CANCELLABLE).update(
         status=ExecutionStatus.CANCELLED, finished_at=now, error_message="Cancelled by an operator.", updated_at=now
@@ -49,7 +51,8 @@ def execution_cancel(*, execution: Execution, actor=None) -> Execution:
     if execution.status not in CANCELLABLE:
         raise ValidationError(
             f"An execution that is {execution.get_status_display().lower()} cannot be cancelled"
-            + (" — it is being published right now and will be reported when done." if execution.status == "posting" else ".")
+            + (" — it is being published right now and will be reported when done." if execution.status == "posting" else "."),
+            code="conflict",
         )
     execution.status = ExecutionStatus.CANCELLED
     execution.finished_at = timezone.now()
@@ -70,7 +73,8 @@ def execution_retry(*, execution: Execution, actor=None) -> Execution:
     if execution.status not in RETRYABLE:
         raise ValidationError(
             f"Only failed, cancelled, skipped or unconfirmed executions can be retried; this one is "
-            f"{execution.get_status_display().lower()}."
+            f"{execution.get_status_display().lower()}.",
+            code="conflict",
         )
     previous = execution.status
     now = timezone.now()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command (README: `make test`). Runs the suite on SQLite, then the
-# PostgreSQL/Redis-marked tests against real servers it starts itself, then
-# ruff and the migrations check. Extra arguments go to both pytest runs.
+# The test command (README: `make test`). Runs ruff, the migrations and schema
+# checks, the suite on SQLite, then the PostgreSQL/Redis-marked tests against real
+# servers it starts itself, then schemathesis against a live server
+# (scripts/api-fuzz.sh). Extra arguments go to both pytest runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +26,6 @@ echo "==> pass 1: SQLite (everything not needing PostgreSQL)"
 
 echo "==> pass 2: PostgreSQL (tests marked postgres)"
 CROSSPOST_DB_PASS=postgres DATABASE_URL="$TEST_DATABASE_URL" "${PYTEST[@]}" -m postgres "$@"
+
+echo "==> pass 3: the live API against its OpenAPI schema (schemathesis)"
+scripts/api-fuzz.sh

@@ -223,6 +223,18 @@ def test_it_applies_each_error_class(workspace, post_to, code, execution_status,
 
 
 @pytest.mark.django_db
+def test_it_ends_the_message_of_an_account_that_needs_a_login_with_one_full_stop(workspace, post_to):
+    account = SocialAccountFactory(workspace=workspace, options={"fail": "auth_required"})
+    publish(post=post_to(accounts=[account]))
+    later = post_to(accounts=[account])
+    publish(post=later)
+    drain()  # the first publish loses the login; the second finds the account needing one
+    execution = Execution.objects.get(post=later)
+    assert execution.error_code == "account_unavailable"
+    assert execution.error_message == "The account needs a new login: Sandbox: injected auth_required."
+
+
+@pytest.mark.django_db
 def test_it_backs_off_then_gives_up_after_max_attempts(workspace, post_to, settings):
     settings.PUBLISH_MAX_ATTEMPTS = 4
     account = SocialAccountFactory(workspace=workspace, options={"fail": "transient"})

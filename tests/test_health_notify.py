@@ -104,7 +104,9 @@ def test_it_moves_an_account_to_what_its_check_implies(workspace, start, fail, e
     assert ActivityLog.objects.get(action="account.check", account=account).status == ("success" if fail is None else "failed")
 
 
-@pytest.mark.parametrize(("options", "seconds"), [({}, 60), ({"retry_after": 600}, 600), ({"fail_rate": 1.0, "retry_after": 120}, 120)])
+@pytest.mark.parametrize(
+    ("options", "seconds"), [({}, 60), ({"retry_after": 600}, 600), ({"fail_rate": 1.0, "retry_after": 120}, 120)]
+)
 def test_it_rests_a_rate_limited_account_as_long_as_the_platform_asks(workspace, options, seconds):
     account = SocialAccountFactory(workspace=workspace, options={"fail": "rate_limited", **options})
     account_check(account=account)
@@ -353,7 +355,8 @@ def test_it_checks_an_account_from_the_api(api, workspace):
     response = api(Role.ADMIN).post(f"{V1}/accounts/{account.pk}/check/")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["health"] == {"ok": False, "detail": "account_banned: Sandbox: injected account_banned.", "account_status": "banned"}
+    detail = "account_banned: Sandbox: injected account_banned."
+    assert body["health"] == {"ok": False, "detail": detail, "account_status": "banned"}
     assert body["account"]["status"] == "banned"
     assert body["account"]["last_check_at"] is not None
     assert "sandbox-secret-token" not in response.content.decode()

@@ -483,10 +483,10 @@ class TestLoginAction:
         assert api().post(login_url(account)).json()["ok"] is True
         assert instagram.login_calls == []
 
-    def test_it_answers_400_for_platforms_without_a_login_step(self, api, workspace):
+    def test_it_answers_409_for_platforms_without_a_login_step(self, api, workspace):
         account = SocialAccountFactory(workspace=workspace, platform="sandbox")
         response = api().post(login_url(account))
-        assert response.status_code == 400
+        assert response.status_code == 409
         assert "no separate login step" in response.json()["detail"]
 
     def test_it_needs_the_admin_role(self, instagram, account, api):

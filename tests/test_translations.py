@@ -311,7 +311,7 @@ def test_it_refuses_an_empty_override_and_a_post_without_targets(api, workspace)
     post = PostFactory(workspace=workspace)
     assert client.put(f"{V1}/posts/{post.pk}/captions/de/", {"caption": "  "}, format="json").status_code == 400
     response = client.post(f"{V1}/posts/{post.pk}/translate/")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "no target accounts" in response.json()["detail"]
 
 
@@ -335,7 +335,7 @@ def test_it_refuses_to_edit_a_caption_that_can_no_longer_change(api, workspace):
     client = api(Role.EDITOR)
     done = ExecutionFactory(post=PostFactory(workspace=workspace), status="success")
     response = client.patch(f"{V1}/executions/{done.pk}/caption/", {"caption": "late"}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "while the execution waits" in response.json()["detail"]
     waiting = ExecutionFactory(post=PostFactory(workspace=workspace), account__platform="pinterest")
     response = client.patch(f"{V1}/executions/{waiting.pk}/caption/", {"caption": "x" * 501}, format="json")

@@ -253,7 +253,7 @@ def post_set_caption(*, post: Post, language: str, caption: str | None, actor=No
         raise ValidationError({"language": str(exc)}) from exc
     locked = Post.objects.select_for_update().get(pk=post.pk)
     if locked.status == PostStatus.CANCELLED:
-        raise ValidationError("This post was cancelled; its captions can no longer change.")
+        raise ValidationError("This post was cancelled; its captions can no longer change.", code="conflict")
     check_stored_options(locked)
     options = dict(locked.options or {})
     captions = {k: v for k, v in caption_overrides(locked).items() if k.lower() != language.lower()}
@@ -286,7 +286,8 @@ def execution_set_caption(*, execution: Execution, caption: str, actor=None) -> 
     if execution.status not in CAPTION_EDITABLE:
         raise ValidationError(
             f"The caption can change only while the execution waits to be published; this one is "
-            f"{execution.get_status_display().lower()}."
+            f"{execution.get_status_display().lower()}.",
+            code="conflict",
         )
     if not caption or not caption.strip():
         raise ValidationError({"caption": "A caption cannot be empty."})
