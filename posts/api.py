@@ -105,7 +105,7 @@ _OPTION_SCHEMAS = {
     platform_options.INT: {"type": "integer"},
     platform_options.NUMBER: {"type": "number"},
     platform_options.STR: {"type": "string"},
-    platform_options.STR_LIST: {"type": "array", "items": {"type": "string"}},
+    platform_options.STR_LIST: {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
 }
 
 

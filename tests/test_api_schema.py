@@ -37,7 +37,7 @@ MALFORMED_OPTIONS = [
     {"bogus": {}},
     {"telegram": {"silent": True}},
     {"telegram": {"disable_notification": "yes"}},
-    {"youtube": {"tags": "a,b"}},
+    {"youtube": {"tags": [1, 2]}},
     {"vk": "wall"},
     {"captions": {"de": 5}},
     {"product": {"sku": 1}},

@@ -27,7 +27,7 @@ V1 = "/api/v1"
         ({"bogus": {}, "teleggram": {}}, "unknown keys: bogus, teleggram"),
         ({"telegram": {"silent": True}}, "options.telegram has unknown keys: silent"),
         ({"telegram": {"disable_notification": "yes"}}, "options.telegram.disable_notification must be a boolean"),
-        ({"youtube": {"tags": "a,b"}}, "options.youtube.tags must be a list of strings"),
+        ({"youtube": {"tags": [1, 2]}}, "options.youtube.tags must be a list of strings"),
         ({"vk": "wall"}, "options.vk must be an object"),
         ({"captions": {"de": 5}}, "options.captions must be an object of captions by language"),
     ],
@@ -44,6 +44,7 @@ def test_it_accepts_options_every_platform_understands(api):
     options = {
         "telegram": {"disable_notification": True},
         "youtube": {"title": "Demo", "tags": ["a", "b"], "allow_trim": True},
+        "pinterest": {"title": "Pin", "link": "https://example.com/p", "alt_text": "a red shoe"},
         "tiktok": {"privacy_level": "SELF_ONLY", "video_cover_timestamp_ms": 1000},
         "captions": {"de": "Hallo"},
         "product": {"marketplace": "wildberries", "article": 123456},

@@ -11,7 +11,8 @@ from typing import Any
 from accounts.models import Platform
 
 # A JSON type as Python sees it after json.loads; bool is checked before int (bool is an int).
-BOOL, INT, NUMBER, STR, STR_LIST = "boolean", "integer", "number", "string", "list of strings"
+BOOL, INT, NUMBER, STR = "boolean", "integer", "number", "string"
+STR_LIST = "list of strings (or one comma-separated string)"
 
 # Understood by every platform: allow the media pipeline to trim a video that is too long.
 COMMON = {"allow_trim": BOOL}
@@ -46,6 +47,9 @@ POST_OPTIONS: dict[str, dict[str, str]] = {
     Platform.PINTEREST: {
         "board_id": STR,
         "board_section_id": STR,
+        "title": STR,
+        "link": STR,
+        "alt_text": STR,
         "cover_image_url": STR,
         "cover_image_key_frame_time": NUMBER,
     },
@@ -63,7 +67,7 @@ def matches(value: Any, kind: str) -> bool:
     if kind == STR:
         return isinstance(value, str)
     if kind == STR_LIST:
-        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
     raise ValueError(f"unknown option type {kind!r}")
 
 
