@@ -39,12 +39,12 @@ def moto_endpoint():
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
-                requests.get(endpoint, timeout=1)
+                requests.get(endpoint, timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer on a busy machine
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"moto_server did not start on {endpoint}") from None
                 time.sleep(0.1)
