@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from common import ROOT, report, scratch_database
+from common import ROOT, report, scratch_database, unpaced_policy
 
 CELERY = [sys.executable, "-m", "celery", "-A", "crosspost"]
 
@@ -48,7 +48,7 @@ def main() -> None:
 
         from accounts.models import AccountGroup, SocialAccount, Workspace
         from posts.models import Post
-        from publishing.models import Execution, PublishingPolicy
+        from publishing.models import Execution
         from publishing.planner import post_publish
 
         redis.Redis.from_url(broker).flushdb()
@@ -68,16 +68,7 @@ def main() -> None:
         }
         subprocess.run([sys.executable, "manage.py", "setup_periodic_tasks"], cwd=ROOT, env=env, check=True, capture_output=True)
         workspace = Workspace.objects.create(name="Bench", slug="bench")
-        PublishingPolicy.objects.create(
-            workspace=workspace,
-            platform="sandbox",
-            min_interval_s=1,
-            stagger_min_s=0,
-            stagger_max_s=0,
-            daily_limit=1000,
-            warmup_curve=[1000],
-            warmup_ramp_days=0,
-        )
+        unpaced_policy(workspace, "sandbox")
 
         def make_post(count, tag):
             group = AccountGroup.objects.create(workspace=workspace, name=tag)

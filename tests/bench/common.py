@@ -28,3 +28,19 @@ def scratch_database():
         yield name
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)
+
+
+def unpaced_policy(workspace, platform: str):
+    """A publishing policy that lets every account post at once: the runs measure the engine, not pacing."""
+    from publishing.models import PublishingPolicy
+
+    return PublishingPolicy.objects.create(
+        workspace=workspace,
+        platform=platform,
+        min_interval_s=1,
+        stagger_min_s=0,
+        stagger_max_s=0,
+        daily_limit=1000,
+        warmup_curve=[1000],
+        warmup_ramp_days=0,
+    )

@@ -29,7 +29,7 @@ from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from tests.bench.common import ROOT, report, scratch_database
+from tests.bench.common import ROOT, report, scratch_database, unpaced_policy
 from tests.emulators.telegram import TelegramEmulator
 
 EXECUTIONS = 500
@@ -38,9 +38,11 @@ WINDOW = 90.0  # the executions are due evenly over this many seconds, while the
 FAULT_RATE = 0.10
 HTTP_TIMEOUT = 2.0  # the workers' HTTP_TIMEOUT_SECONDS; a stalled answer takes longer
 STALL = 3.5
-# The smallest lease the settings accept (longer than the task's 300 s hard limit): an execution
-# whose worker is killed mid-publish stays "posting" this long before it is reconciled.
-PUBLISH_LEASE = 305
+# A publish here takes seconds, so its hard time limit is short, and with it the lease the settings
+# accept (longer than that limit): an execution whose worker is killed mid-publish stays "posting"
+# this long before it is reconciled.
+PUBLISH_TIME_LIMIT = 20
+PUBLISH_LEASE = 30
 FAULTS = [(10, "kill"), (25, "redis"), (45, "kill"), (60, "postgres"), (75, "kill")]  # seconds after the first due execution
 RECOVERY_LIMIT = 30.0
 SEND_METHODS = {"sendmessage", "sendphoto", "sendvideo", "sendmediagroup"}
@@ -101,7 +103,7 @@ def run(broker: str) -> int:
     from crosspost.models import Heartbeat
     from crosspost.tasks import heartbeat
     from posts.models import Post
-    from publishing.models import Execution, ExecutionStatus, PublishingPolicy
+    from publishing.models import Execution, ExecutionStatus
     from publishing.planner import post_publish
     from tests.support.stack import beat, flush_redis, kill_supervised, manage, stack_env, tasks_sent_to, worker
 
@@ -134,16 +136,7 @@ def run(broker: str) -> int:
     with FaultyTelegram(FAULT_RATE) as tg, ExitStack() as stack:
         settings.TELEGRAM_API_BASE_URL = tg.url  # the planner validates with what the workers get
         workspace = Workspace.objects.create(name="Faults", slug="faults")
-        PublishingPolicy.objects.create(
-            workspace=workspace,
-            platform=Platform.TELEGRAM,
-            min_interval_s=1,
-            stagger_min_s=0,
-            stagger_max_s=0,
-            daily_limit=1000,
-            warmup_curve=[1000],
-            warmup_ramp_days=0,
-        )
+        unpaced_policy(workspace, Platform.TELEGRAM)
         group = AccountGroup.objects.create(workspace=workspace, name="Channels")
         chat_of: dict[str, int] = {}  # account handle → its chat id
         accounts = []
@@ -184,6 +177,7 @@ def run(broker: str) -> int:
             DISPATCH_INTERVAL_SECONDS=1,
             LEASE_SWEEP_INTERVAL_SECONDS=2,
             HEARTBEAT_INTERVAL_SECONDS=1,
+            PUBLISH_TIME_LIMIT_SECONDS=PUBLISH_TIME_LIMIT,
             PUBLISH_LEASE_SECONDS=PUBLISH_LEASE,
             QUEUED_LEASE_SECONDS=20,  # messages lost with Redis or a killed worker are re-dispatched after this
             WORKER_PROBE_INTERVAL_SECONDS=2,
