@@ -28,7 +28,7 @@ from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
 from posts.models import Post, PostStatus, Priority
 from posts.options import check_stored_options, platform_post_options
-from translations.products import product_facts
+from products.services import product_facts
 from translations.services import CaptionResult, caption_overrides, captions_for
 from translations.templates import render_caption
 
@@ -196,7 +196,7 @@ def _captions(post: Post) -> _Texts:
         overrides=caption_overrides(post),
         title=post.title,
     )
-    return _Texts(captions=captions, product=product_facts(post))
+    return _Texts(captions=captions, product=product_facts((post.options or {}).get("product")))
 
 
 def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: _PlatformMedia) -> Plan:

@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from products.services import ProductFacts
 from publishing.models import ActivityLog, PublishingPolicy
-from translations.products import ProductFacts
 from translations.templates import render_caption, split_hashtags
 
 from .factories import PostFactory, PublishingPolicyFactory

@@ -18,13 +18,13 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Platform
 from posts.models import Post
+from products.services import ProductFacts, product_facts
 from publishing.models import PublishingPolicy
 from publishing.rules import HASHTAG, check_rules
 
 from . import prompts
 from .exceptions import TranslationError, UnsupportedLanguage
 from .languages import check_code, language_name
-from .products import ProductFacts, product_facts
 from .providers import get_provider, is_configured
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -103,7 +103,7 @@ def generate_ai_caption(*, post: Post, platform: str, language: str, facts: Prod
     except UnsupportedLanguage as exc:
         raise ValidationError({"language": str(exc)}) from exc
     if facts is None:
-        facts = product_facts(post)
+        facts = product_facts((post.options or {}).get("product"))
     fact_dict = facts.as_dict() if facts else {}
     if not is_configured("openai"):
         return AICaption(platform, language, None, ["AI captions need OpenAI: set OPENAI_API_KEY."], facts=fact_dict)

@@ -14,8 +14,7 @@ from publishing.rules import HASHTAG
 
 if TYPE_CHECKING:
     from posts.models import Post
-
-    from .products import ProductFacts
+    from products.services import ProductFacts
 
 FIELDS = ("title", "description", "hashtags", "brand", "composition", "care")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
