@@ -1,4 +1,4 @@
-"""Composing posts: create, edit, order their media, delete. Publishing them is the planner's job."""
+"""Composing posts: create, edit, order their media, captions written by hand, delete. Publishing them is the planner's job."""
 
 from collections.abc import Sequence
 
@@ -9,8 +9,11 @@ from accounts.models import AccountGroup, SocialAccount, Workspace
 from media.models import MediaAsset
 from publishing.activity import log_activity
 from publishing.models import LogStatus
+from translations.exceptions import UnsupportedLanguage
+from translations.languages import check_code
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
+from .options import caption_overrides, check_stored_options
 
 EDITABLE_STATUSES = (PostStatus.DRAFT, PostStatus.SCHEDULED)
 # Fields post_update may change; status moves only through publish/cancel.
@@ -148,3 +151,42 @@ def post_delete(*, post: Post, actor=None) -> None:
         message=f"Deleted post #{post.pk}: {post}",
     )
     locked.delete()
+
+
+@transaction.atomic
+def post_set_caption(*, post: Post, language: str, caption: str | None, actor=None) -> Post:
+    """Set (or with ``caption=None`` remove) the operator's caption of ``post`` in ``language``.
+
+    Stored in ``Post.options["captions"]``; re-translation never overwrites it and the
+    planner uses it instead of translating. Refused for cancelled posts.
+    """
+    try:
+        language = check_code(language)
+    except UnsupportedLanguage as exc:
+        raise ValidationError({"language": str(exc)}) from exc
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    if locked.status == PostStatus.CANCELLED:
+        raise ValidationError("This post was cancelled; its captions can no longer change.", code="conflict")
+    check_stored_options(locked)
+    options = dict(locked.options or {})
+    captions = {k: v for k, v in caption_overrides(locked).items() if k.lower() != language.lower()}
+    if caption is not None:
+        if not caption.strip():
+            raise ValidationError({"caption": "A caption cannot be empty; remove the override to translate again."})
+        captions[language] = caption
+    if captions:
+        options["captions"] = captions
+    else:
+        options.pop("captions", None)
+    locked.options = options
+    locked.save(update_fields=["options", "updated_at"])
+    post.options = locked.options
+    log_activity(
+        action="post.caption_override" if caption is not None else "post.caption_override_removed",
+        post=locked,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        message=f"{'Set' if caption is not None else 'Removed'} the {language} caption by hand.",
+        details={"language": language, "length": len(caption or "")},
+    )
+    return post

@@ -5,8 +5,8 @@ cached, and a failing marketplace never blocks a caption or a publish."""
 import pytest
 
 from products.services import product_facts, wildberries_facts
+from publishing.ai_captions import generate_ai_caption
 from publishing.planner import post_publish
-from translations.ai import generate_ai_caption
 
 from .factories import PostFactory, SocialAccountFactory
 from .translations_support import _no_providers, openai_api, wb_api  # noqa: F401

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from publishing.rules import HASHTAG
+from .rules import HASHTAG
 
 if TYPE_CHECKING:
     from posts.models import Post
