@@ -1,12 +1,19 @@
-"""Composing posts: create, edit, order their media, captions written by hand, delete. Publishing them is the planner's job."""
+"""Composing posts: create, edit, order their media, captions written by hand, delete; and the
+retention of their media (``media_cleanup``). Publishing them is the planner's job."""
 
+import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError, Q
+from django.utils import timezone
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from media.models import MediaAsset
+from media.services import assets_delete
 from publishing.activity import log_activity
 from publishing.models import LogStatus
 from translations.exceptions import UnsupportedLanguage
@@ -14,6 +21,10 @@ from translations.languages import check_code
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
 from .options import caption_overrides, check_stored_options
+
+logger = logging.getLogger(__name__)
+
+CLEANUP_BATCH = 200
 
 EDITABLE_STATUSES = (PostStatus.DRAFT, PostStatus.SCHEDULED)
 # Fields post_update may change; status moves only through publish/cancel.
@@ -190,3 +201,39 @@ def post_set_caption(*, post: Post, language: str, caption: str | None, actor=No
         details={"language": language, "length": len(caption or "")},
     )
     return post
+
+
+# --- media retention -----------------------------------------------------------------------------
+
+
+def media_cleanup(*, now: datetime | None = None, batch: int = CLEANUP_BATCH) -> dict[str, int]:
+    """Delete originals and renditions (rows and files) used only by posts finished more than
+    MEDIA_RETENTION_DAYS ago. An asset any other post uses — unfinished, or finished recently —
+    is kept whole. Files go after commit."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.MEDIA_RETENTION_DAYS)
+    still_needed = PostMedia.objects.filter(Q(post__finished_at__isnull=True) | Q(post__finished_at__gte=cutoff)).values(
+        "asset_id"
+    )
+    deleted = {"assets": 0, "files": 0}
+    while True:
+        ids = list(
+            MediaAsset.objects.filter(post_media__post__finished_at__lt=cutoff)
+            .exclude(pk__in=still_needed)
+            .values_list("pk", flat=True)
+            .distinct()[:batch]
+        )
+        if not ids:
+            return deleted
+        try:
+            with transaction.atomic():
+                assets = list(MediaAsset.objects.filter(pk__in=ids).exclude(pk__in=still_needed).select_for_update())
+                PostMedia.objects.filter(asset__in=assets, post__finished_at__lt=cutoff).delete()
+                files = assets_delete(assets)
+        except ProtectedError:
+            # A post took one of them up meanwhile: the next run sees it as still needed.
+            logger.info("Media cleanup skipped a batch that a post started using.")
+            return deleted
+        deleted["assets"] += len(assets)
+        deleted["files"] += files
+        if len(ids) < batch:
+            return deleted
