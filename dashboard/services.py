@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 
 from posts.models import Post
 from publishing.planner import post_publish
-from translations.selectors import post_caption_preview
+from publishing.selectors import post_caption_preview
 
 # Rows of the per-account plan a page shows; the summary counts every account.
 PREVIEW_ROWS = 200

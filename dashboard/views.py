@@ -34,7 +34,7 @@ from crosspost.logging import redact
 from media.models import MediaAsset
 from media.services import media_upload
 from posts.models import Post, PostMedia, PostStatus
-from posts.services import EDITABLE_STATUSES, post_create, post_update
+from posts.services import EDITABLE_STATUSES, post_create, post_set_caption, post_update
 from publishing.models import Execution, ExecutionStatus, LogStatus
 from publishing.planner import post_publish
 from publishing.services import (
@@ -46,7 +46,6 @@ from publishing.services import (
     executions_retry,
     post_cancel,
 )
-from translations.services import post_set_caption
 
 from . import selectors
 from .forms import (

@@ -13,8 +13,8 @@ run), ``rendition_status`` reports ready / pending / failed, and
 publish. ``media_problems`` and ``planned_media_items`` serve the planner's
 preflight before anything is rendered.
 
-Cleanup: ``media_cleanup`` deletes originals and renditions of posts finished
-more than ``MEDIA_RETENTION_DAYS`` ago, never a file another post still needs.
+Cleanup: ``assets_delete`` deletes assets with their renditions and files; which
+ones may go is the caller's decision (``posts.services.media_cleanup``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import Q
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
@@ -50,7 +50,6 @@ from .render import Job, Output, render_image, render_video, video_plan_problem
 
 logger = logging.getLogger(__name__)
 
-CLEANUP_BATCH = 200
 COVER_MIME = "image/jpeg"  # video renditions' cover frames (render.video_command)
 
 
@@ -607,42 +606,14 @@ def _typed(stream: BinaryIO, mime: str) -> File:
 # --- cleanup -------------------------------------------------------------------------------------
 
 
-def media_cleanup(*, now: datetime | None = None, batch: int = CLEANUP_BATCH) -> dict[str, int]:
-    """Delete originals and renditions (rows and files) used only by posts finished more than
-    MEDIA_RETENTION_DAYS ago. An asset any other post uses — unfinished, or finished recently —
-    is kept whole. Files go after commit."""
-    from posts.models import PostMedia
-
-    cutoff = (now or timezone.now()) - timedelta(days=settings.MEDIA_RETENTION_DAYS)
-    still_needed = PostMedia.objects.filter(Q(post__finished_at__isnull=True) | Q(post__finished_at__gte=cutoff)).values(
-        "asset_id"
-    )
-    deleted = {"assets": 0, "files": 0}
-    while True:
-        ids = list(
-            MediaAsset.objects.filter(post_media__post__finished_at__lt=cutoff)
-            .exclude(pk__in=still_needed)
-            .values_list("pk", flat=True)
-            .distinct()[:batch]
-        )
-        if not ids:
-            return deleted
-        try:
-            with transaction.atomic():
-                assets = list(MediaAsset.objects.filter(pk__in=ids).exclude(pk__in=still_needed).select_for_update())
-                names = [name for asset in assets for name in asset_file_names(asset)]
-                PostMedia.objects.filter(asset__in=assets, post__finished_at__lt=cutoff).delete()
-                MediaAsset.objects.filter(pk__in=[a.pk for a in assets]).delete()
-                storage = MediaAsset._meta.get_field("file").storage
-                transaction.on_commit(lambda names=names, storage=storage: _delete_files(storage, names))
-        except ProtectedError:
-            # A post took one of them up meanwhile: the next run sees it as still needed.
-            logger.info("Media cleanup skipped a batch that a post started using.")
-            return deleted
-        deleted["assets"] += len(assets)
-        deleted["files"] += len(names)
-        if len(ids) < batch:
-            return deleted
+def assets_delete(assets: Sequence[MediaAsset]) -> int:
+    """Delete ``assets`` and their renditions now and their stored files after commit (call it in a
+    transaction, once nothing uses them); the number of files. ProtectedError while something still does."""
+    names = [name for asset in assets for name in asset_file_names(asset)]
+    MediaAsset.objects.filter(pk__in=[a.pk for a in assets]).delete()
+    storage = MediaAsset._meta.get_field("file").storage
+    transaction.on_commit(lambda names=names, storage=storage: _delete_files(storage, names))
+    return len(names)
 
 
 def _delete_files(storage, names: list[str]) -> None:

@@ -41,12 +41,6 @@ def render_asset(self, asset_id: int) -> dict:
 
 
 @shared_task(ignore_result=True)
-def cleanup_media() -> dict:
-    """Delete originals and renditions of posts finished more than MEDIA_RETENTION_DAYS ago."""
-    return services.media_cleanup()
-
-
-@shared_task(ignore_result=True)
 def requeue_stale_renders() -> int:
     """Re-enqueue renders whose message was lost, so no execution waits on them for ever."""
     return services.renders_requeue_stale()

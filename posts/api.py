@@ -27,17 +27,16 @@ from crosspost.api import (
 )
 from media.api import MediaAssetSerializer
 from media.models import MediaAsset
+from publishing.ai_captions import generate_ai_caption
 from publishing.api import ExecutionSerializer, executions_queryset
 from publishing.planner import post_publish
 from publishing.platforms import options as platform_options
+from publishing.selectors import post_caption_preview
 from publishing.services import post_cancel
-from translations.ai import generate_ai_caption
-from translations.selectors import post_caption_preview
-from translations.services import caption_overrides, post_set_caption
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, Priority
-from .options import PRODUCT_KEYS, validate_post_options
-from .services import post_create, post_delete, post_update
+from .options import PRODUCT_KEYS, caption_overrides, validate_post_options
+from .services import post_create, post_delete, post_set_caption, post_update
 
 
 class PostMediaItemSerializer(serializers.ModelSerializer):

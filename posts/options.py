@@ -60,6 +60,12 @@ def check_stored_options(post) -> None:
         )
 
 
+def caption_overrides(post) -> dict[str, str]:
+    """The operator's captions for ``post`` by language, as stored by ``posts.services.post_set_caption``."""
+    stored = (post.options or {}).get("captions") or {}
+    return {lang: text for lang, text in stored.items() if isinstance(text, str)} if isinstance(stored, dict) else {}
+
+
 def platform_post_options(options: Any, platform: str) -> dict:
     """The options of ``platform`` from a post's options; ValidationError when they are malformed."""
     validate_post_options(options)

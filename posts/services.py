@@ -1,16 +1,30 @@
-"""Composing posts: create, edit, order their media, delete. Publishing them is the planner's job."""
+"""Composing posts: create, edit, order their media, captions written by hand, delete; and the
+retention of their media (``media_cleanup``). Publishing them is the planner's job."""
 
+import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError, Q
+from django.utils import timezone
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from media.models import MediaAsset
+from media.services import assets_delete
 from publishing.activity import log_activity
 from publishing.models import LogStatus
+from translations.exceptions import UnsupportedLanguage
+from translations.languages import check_code
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
+from .options import caption_overrides, check_stored_options
+
+logger = logging.getLogger(__name__)
+
+CLEANUP_BATCH = 200
 
 EDITABLE_STATUSES = (PostStatus.DRAFT, PostStatus.SCHEDULED)
 # Fields post_update may change; status moves only through publish/cancel.
@@ -148,3 +162,78 @@ def post_delete(*, post: Post, actor=None) -> None:
         message=f"Deleted post #{post.pk}: {post}",
     )
     locked.delete()
+
+
+@transaction.atomic
+def post_set_caption(*, post: Post, language: str, caption: str | None, actor=None) -> Post:
+    """Set (or with ``caption=None`` remove) the operator's caption of ``post`` in ``language``.
+
+    Stored in ``Post.options["captions"]``; re-translation never overwrites it and the
+    planner uses it instead of translating. Refused for cancelled posts.
+    """
+    try:
+        language = check_code(language)
+    except UnsupportedLanguage as exc:
+        raise ValidationError({"language": str(exc)}) from exc
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    if locked.status == PostStatus.CANCELLED:
+        raise ValidationError("This post was cancelled; its captions can no longer change.", code="conflict")
+    check_stored_options(locked)
+    options = dict(locked.options or {})
+    captions = {k: v for k, v in caption_overrides(locked).items() if k.lower() != language.lower()}
+    if caption is not None:
+        if not caption.strip():
+            raise ValidationError({"caption": "A caption cannot be empty; remove the override to translate again."})
+        captions[language] = caption
+    if captions:
+        options["captions"] = captions
+    else:
+        options.pop("captions", None)
+    locked.options = options
+    locked.save(update_fields=["options", "updated_at"])
+    post.options = locked.options
+    log_activity(
+        action="post.caption_override" if caption is not None else "post.caption_override_removed",
+        post=locked,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        message=f"{'Set' if caption is not None else 'Removed'} the {language} caption by hand.",
+        details={"language": language, "length": len(caption or "")},
+    )
+    return post
+
+
+# --- media retention -----------------------------------------------------------------------------
+
+
+def media_cleanup(*, now: datetime | None = None, batch: int = CLEANUP_BATCH) -> dict[str, int]:
+    """Delete originals and renditions (rows and files) used only by posts finished more than
+    MEDIA_RETENTION_DAYS ago. An asset any other post uses — unfinished, or finished recently —
+    is kept whole. Files go after commit."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.MEDIA_RETENTION_DAYS)
+    still_needed = PostMedia.objects.filter(Q(post__finished_at__isnull=True) | Q(post__finished_at__gte=cutoff)).values(
+        "asset_id"
+    )
+    deleted = {"assets": 0, "files": 0}
+    while True:
+        ids = list(
+            MediaAsset.objects.filter(post_media__post__finished_at__lt=cutoff)
+            .exclude(pk__in=still_needed)
+            .values_list("pk", flat=True)
+            .distinct()[:batch]
+        )
+        if not ids:
+            return deleted
+        try:
+            with transaction.atomic():
+                assets = list(MediaAsset.objects.filter(pk__in=ids).exclude(pk__in=still_needed).select_for_update())
+                PostMedia.objects.filter(asset__in=assets, post__finished_at__lt=cutoff).delete()
+                files = assets_delete(assets)
+        except ProtectedError:
+            # A post took one of them up meanwhile: the next run sees it as still needed.
+            logger.info("Media cleanup skipped a batch that a post started using.")
+            return deleted
+        deleted["assets"] += len(assets)
+        deleted["files"] += files
+        if len(ids) < batch:
+            return deleted

@@ -26,12 +26,11 @@ from crosspost.logging import redact
 from crosspost.stats import account_stats as stats_accounts
 from crosspost.stats import overview as stats_overview
 from crosspost.stats import post_stats as stats_posts
-from translations.services import execution_set_caption
 
 from .activity import log_activity
 from .models import ActivityLog, Execution, LogStatus, PublishingPolicy
 from .publisher import execution_mark_published
-from .services import execution_cancel, execution_retry
+from .services import execution_cancel, execution_retry, execution_set_caption
 
 # --- Executions -----------------------------------------------------------------------
 

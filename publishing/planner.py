@@ -27,12 +27,12 @@ from accounts.models import AccountStatus, Platform, SocialAccount
 from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
 from posts.models import Post, PostStatus, Priority
-from posts.options import check_stored_options, platform_post_options
-from translations.products import product_facts
-from translations.services import CaptionResult, caption_overrides, captions_for
-from translations.templates import render_caption
+from posts.options import caption_overrides, check_stored_options, platform_post_options
+from products.services import product_facts
+from translations.services import CaptionResult, captions_for
 
 from .activity import log_activity
+from .caption_templates import render_caption
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, LogStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, schedule_post
 from .platforms.base import MediaItem, PublishRequest
@@ -196,7 +196,7 @@ def _captions(post: Post) -> _Texts:
         overrides=caption_overrides(post),
         title=post.title,
     )
-    return _Texts(captions=captions, product=product_facts(post))
+    return _Texts(captions=captions, product=product_facts((post.options or {}).get("product")))
 
 
 def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: _PlatformMedia) -> Plan:

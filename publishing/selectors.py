@@ -1,8 +1,16 @@
-"""Reads of executions shared by the engine, the admin, the API and the dashboard."""
+"""Reads of executions shared by the engine, the admin, the API and the dashboard, and the
+caption preview of the review screen."""
+
+from collections import Counter
 
 from django.db.models import Count, Q
 
+from posts.models import Post
+from posts.options import caption_overrides
+from translations.services import captions_for
+
 from .models import OPEN_EXECUTION_STATUSES, ExecutionStatus
+from .planner import target_accounts
 
 STOPPED_STATUSES = (ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED)
 
@@ -24,3 +32,30 @@ def outcome_counts(via: str = "") -> dict[str, Count]:
         "failed": count(status=ExecutionStatus.FAILED),
         "stopped": count(status__in=STOPPED_STATUSES),
     }
+
+
+def post_caption_preview(*, post: Post) -> list[dict]:
+    """Per target language: the caption the planner would use (override, cache or provider), its
+    provider, any problem and how many accounts read it. Translates (and caches); publishes nothing."""
+    languages = Counter(target_accounts(post).values_list("language", flat=True))
+    overrides = caption_overrides(post)
+    results = captions_for(
+        text=post.caption,
+        source=post.language,
+        targets=set(languages),
+        workspace=post.workspace_id,
+        overrides=overrides,
+        title=post.title,
+    )
+    return [
+        {
+            "language": language,
+            "accounts": languages[language],
+            "caption": result.caption,
+            "title": result.title,
+            "provider": result.provider,
+            "overridden": result.provider == "override",
+            "problem": result.problem,
+        }
+        for language, result in sorted(results.items())
+    ]

@@ -1,4 +1,4 @@
-"""State changes of posts and executions that operators trigger: cancel and retry."""
+"""State changes of posts and executions that operators trigger: cancel, retry and caption edits."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -8,11 +8,14 @@ from posts.models import Post, PostStatus, Priority
 
 from .activity import log_activity
 from .models import Execution, ExecutionStatus, LogStatus
+from .prompts import CAPTION_LIMITS
 
 # Executions that have not reached a worker yet can be cancelled outright.
 CANCELLABLE = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT)
 RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED, ExecutionStatus.UNCONFIRMED)
 FINISHED_POST_STATUSES = (PostStatus.COMPLETED, PostStatus.PARTIAL, PostStatus.FAILED, PostStatus.CANCELLED)
+# Executions whose caption may still change: no worker has picked them up.
+CAPTION_EDITABLE = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT)
 
 
 @transaction.atomic
@@ -111,3 +114,34 @@ def executions_retry(*, executions, actor=None) -> tuple[int, list[str]]:
         except ValidationError as exc:
             problems.append(f"#{execution.pk}: {' '.join(exc.messages)}")
     return retried, problems
+
+
+@transaction.atomic
+def execution_set_caption(*, execution: Execution, caption: str, actor=None) -> Execution:
+    """Replace one execution's caption before it is published; marks it ``caption_edited``."""
+    execution = Execution.objects.select_for_update().select_related("account").get(pk=execution.pk)
+    if execution.status not in CAPTION_EDITABLE:
+        raise ValidationError(
+            f"The caption can change only while the execution waits to be published; this one is "
+            f"{execution.get_status_display().lower()}.",
+            code="conflict",
+        )
+    if not caption or not caption.strip():
+        raise ValidationError({"caption": "A caption cannot be empty."})
+    limit = CAPTION_LIMITS.get(execution.account.platform)
+    if limit and len(caption) > limit:
+        platform = execution.account.get_platform_display()
+        raise ValidationError({"caption": f"{platform} accepts at most {limit} characters; this has {len(caption)}."})
+    previous = execution.caption
+    execution.caption = caption
+    execution.caption_edited = True
+    execution.save(update_fields=["caption", "caption_edited", "updated_at"])
+    log_activity(
+        action="execution.caption_edit",
+        execution=execution,
+        account=execution.account,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        details={"previous_length": len(previous), "length": len(caption)},
+    )
+    return execution

@@ -5,9 +5,9 @@ content rules, one repair attempt, and only the facts we were given."""
 import pytest
 
 from accounts.models import Role
+from publishing.ai_captions import generate_ai_caption
+from publishing.prompts import CAPTION_LIMITS, PLATFORM_PROMPTS
 from publishing.rules import hashtags
-from translations.ai import generate_ai_caption
-from translations.prompts import CAPTION_LIMITS, PLATFORM_PROMPTS
 
 from .factories import PostFactory, PublishingPolicyFactory
 from .translations_support import _no_providers, openai_api, wb_api  # noqa: F401

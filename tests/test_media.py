@@ -32,7 +32,6 @@ from media.selectors import assets_of, renditions_pending
 from media.services import (
     MediaNotReady,
     MediaUnavailable,
-    media_cleanup,
     media_item_for,
     media_items_for,
     media_problems,
@@ -42,6 +41,7 @@ from media.services import (
     request_renditions,
 )
 from posts.models import PostMedia
+from posts.services import media_cleanup
 from publishing.models import Execution
 
 from .factories import (

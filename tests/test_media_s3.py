@@ -20,7 +20,8 @@ from django.utils import timezone
 from PIL import Image
 
 from media.models import MediaStatus, Rendition
-from media.services import asset_render, media_cleanup, media_item_for, media_upload, request_renditions
+from media.services import asset_render, media_item_for, media_upload, request_renditions
+from posts.services import media_cleanup
 
 from .factories import PostFactory, PostMediaFactory
 from .support.net import unused_port

@@ -1,7 +1,8 @@
-"""Captions in every target language, and the operator's edits to them.
+"""Captions in every target language, from plain text.
 
-A caption in the post's own language passes through untouched; an operator's
-override for a language (``Post.options["captions"][lang]``) wins over any
+A caption in its source language passes through untouched; an operator's
+override for a language (the caller passes them in; a post keeps them in
+``Post.options["captions"][lang]``) wins over any
 translation and is never overwritten by one. Any other language is translated
 by the workspace's providers (DeepL first, then OpenAI), one provider call per
 language with every text of the post, through the TranslationCache. With no
@@ -13,40 +14,30 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import F
 
 from accounts.models import Workspace
-from posts.models import Post, PostStatus
-from posts.options import check_stored_options
-from publishing.activity import log_activity
-from publishing.models import Execution, ExecutionStatus, LogStatus
 
-from .exceptions import TranslationError, UnsupportedLanguage
-from .languages import base_language, check_code, same_language
+from .exceptions import TranslationError
+from .languages import base_language, same_language
 from .models import Glossary, TranslationCache, TranslationProvider, TranslationSettings, translation_key
 from .placeholders import TAG, protect, restore
-from .prompts import CAPTION_LIMITS
 from .providers import Provider, get_provider, is_configured
 
 logger = logging.getLogger(__name__)
 
 # Part of every cache key: bump when protection or prompts change what a provider returns.
 CACHE_VERSION = 1
-# Executions whose caption may still change: no worker has picked them up.
-CAPTION_EDITABLE = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT)
 
 __all__ = [
     "CaptionResult",
-    "caption_overrides",
+    "ai_completer",
+    "ai_configured",
     "captions_for",
     "configured_providers",
-    "execution_set_caption",
-    "post_set_caption",
     "same_language",
     "translate_texts",
 ]
@@ -80,12 +71,6 @@ def _provider_choice(workspace: Workspace | int | None) -> str:
     return choice or TranslationProvider.AUTO
 
 
-def caption_overrides(post: Post) -> dict[str, str]:
-    """The operator's captions for ``post`` by language, as stored by :func:`post_set_caption`."""
-    stored = (post.options or {}).get("captions") or {}
-    return {lang: text for lang, text in stored.items() if isinstance(text, str)} if isinstance(stored, dict) else {}
-
-
 def _override_for(target: str, overrides: dict[str, str]) -> str | None:
     """Exact language first (pt-BR), then an override for the bare language (de serves de-AT)."""
     lowered = {lang.lower(): text for lang, text in overrides.items()}
@@ -105,7 +90,7 @@ def captions_for(
 ) -> dict[str, CaptionResult]:
     """One caption per target language: at most one call per provider and language, never per account.
 
-    ``overrides`` are the operator's captions by language (see :func:`caption_overrides`);
+    ``overrides`` are the operator's captions by language (a post's: ``posts.options.caption_overrides``);
     ``title`` is translated in the same call, for caption templates. Never raises for a
     provider failure: the language's result carries ``caption=None`` and the problem.
     """
@@ -237,74 +222,15 @@ def translate_texts(
     return [found[key] for key in keys]
 
 
-# --- Operator edits ------------------------------------------------------------------------------
+# --- AI completions ------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def post_set_caption(*, post: Post, language: str, caption: str | None, actor=None) -> Post:
-    """Set (or with ``caption=None`` remove) the operator's caption of ``post`` in ``language``.
-
-    Stored in ``Post.options["captions"]``; re-translation never overwrites it and the
-    planner uses it instead of translating. Refused for cancelled posts.
-    """
-    try:
-        language = check_code(language)
-    except UnsupportedLanguage as exc:
-        raise ValidationError({"language": str(exc)}) from exc
-    locked = Post.objects.select_for_update().get(pk=post.pk)
-    if locked.status == PostStatus.CANCELLED:
-        raise ValidationError("This post was cancelled; its captions can no longer change.", code="conflict")
-    check_stored_options(locked)
-    options = dict(locked.options or {})
-    captions = {k: v for k, v in caption_overrides(locked).items() if k.lower() != language.lower()}
-    if caption is not None:
-        if not caption.strip():
-            raise ValidationError({"caption": "A caption cannot be empty; remove the override to translate again."})
-        captions[language] = caption
-    if captions:
-        options["captions"] = captions
-    else:
-        options.pop("captions", None)
-    locked.options = options
-    locked.save(update_fields=["options", "updated_at"])
-    post.options = locked.options
-    log_activity(
-        action="post.caption_override" if caption is not None else "post.caption_override_removed",
-        post=locked,
-        actor=actor,
-        status=LogStatus.SUCCESS,
-        message=f"{'Set' if caption is not None else 'Removed'} the {language} caption by hand.",
-        details={"language": language, "length": len(caption or "")},
-    )
-    return post
+def ai_configured() -> bool:
+    """Whether AI completions (OpenAI) can be called; nothing is called."""
+    return is_configured("openai")
 
 
-@transaction.atomic
-def execution_set_caption(*, execution: Execution, caption: str, actor=None) -> Execution:
-    """Replace one execution's caption before it is published; marks it ``caption_edited``."""
-    execution = Execution.objects.select_for_update().select_related("account").get(pk=execution.pk)
-    if execution.status not in CAPTION_EDITABLE:
-        raise ValidationError(
-            f"The caption can change only while the execution waits to be published; this one is "
-            f"{execution.get_status_display().lower()}.",
-            code="conflict",
-        )
-    if not caption or not caption.strip():
-        raise ValidationError({"caption": "A caption cannot be empty."})
-    limit = CAPTION_LIMITS.get(execution.account.platform)
-    if limit and len(caption) > limit:
-        platform = execution.account.get_platform_display()
-        raise ValidationError({"caption": f"{platform} accepts at most {limit} characters; this has {len(caption)}."})
-    previous = execution.caption
-    execution.caption = caption
-    execution.caption_edited = True
-    execution.save(update_fields=["caption", "caption_edited", "updated_at"])
-    log_activity(
-        action="execution.caption_edit",
-        execution=execution,
-        account=execution.account,
-        actor=actor,
-        status=LogStatus.SUCCESS,
-        details={"previous_length": len(previous), "length": len(caption)},
-    )
-    return execution
+def ai_completer() -> Callable[[list[dict]], str]:
+    """OpenAI's JSON-mode chat completion for callers that write their own prompts (AI captions):
+    chat messages in, the assistant's text out; raises a TranslationError. Only when :func:`ai_configured`."""
+    return get_provider("openai").complete

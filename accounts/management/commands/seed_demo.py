@@ -13,8 +13,7 @@ from accounts.models import AccountGroup, Membership, Platform, Proxy, ProxyStat
 from accounts.services import account_create, proxy_create, secret_to_credentials
 from media.services import media_upload
 from posts.models import MediaType, Post
-from posts.services import post_create
-from translations.services import post_set_caption
+from posts.services import post_create, post_set_caption
 
 DEFAULT_PASSWORD = "crosspost-demo"  # noqa: S105 - the documented demo login (README, scripts/run.sh)
 USERNAME = "demo"

@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from publishing.rules import HASHTAG
+from .rules import HASHTAG
 
 if TYPE_CHECKING:
     from posts.models import Post
-
-    from .products import ProductFacts
+    from products.services import ProductFacts
 
 FIELDS = ("title", "description", "hashtags", "brand", "composition", "care")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -3,9 +3,9 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from products.services import ProductFacts
+from publishing.caption_templates import render_caption, split_hashtags
 from publishing.models import ActivityLog, PublishingPolicy
-from translations.products import ProductFacts
-from translations.templates import render_caption, split_hashtags
 
 from .factories import PostFactory, PublishingPolicyFactory
 

@@ -18,14 +18,14 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Platform
 from posts.models import Post
-from publishing.models import PublishingPolicy
-from publishing.rules import HASHTAG, check_rules
+from products.services import ProductFacts, product_facts
+from translations.exceptions import TranslationError, UnsupportedLanguage
+from translations.languages import check_code, language_name
+from translations.services import ai_completer, ai_configured
 
 from . import prompts
-from .exceptions import TranslationError, UnsupportedLanguage
-from .languages import check_code, language_name
-from .products import ProductFacts, product_facts
-from .providers import get_provider, is_configured
+from .models import PublishingPolicy
+from .rules import HASHTAG, check_rules
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 URL = re.compile(r"(?:https?://|www\.)\S+")
@@ -103,9 +103,9 @@ def generate_ai_caption(*, post: Post, platform: str, language: str, facts: Prod
     except UnsupportedLanguage as exc:
         raise ValidationError({"language": str(exc)}) from exc
     if facts is None:
-        facts = product_facts(post)
+        facts = product_facts((post.options or {}).get("product"))
     fact_dict = facts.as_dict() if facts else {}
-    if not is_configured("openai"):
+    if not ai_configured():
         return AICaption(platform, language, None, ["AI captions need OpenAI: set OPENAI_API_KEY."], facts=fact_dict)
 
     policy = _policy(post, platform)
@@ -123,14 +123,14 @@ def generate_ai_caption(*, post: Post, platform: str, language: str, facts: Prod
         forbidden_words=list(policy.forbidden_words or []),
     )
     allowed_source = " ".join([post.caption, post.title, json.dumps(fact_dict, ensure_ascii=False)])
-    provider = get_provider("openai")
+    complete = ai_completer()
     problems: list[str] = []
     answer = ""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         if attempt > 1:
             messages = prompts.repair_messages(messages, answer, problems)
         try:
-            answer = provider.complete(messages)
+            answer = complete(messages)
         except TranslationError as exc:
             return AICaption(platform, language, None, [f"OpenAI: {exc}"], attempts=attempt, facts=fact_dict)
         caption, problem = _assemble(answer, required)

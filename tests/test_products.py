@@ -4,9 +4,9 @@ cached, and a failing marketplace never blocks a caption or a publish."""
 
 import pytest
 
+from products.services import product_facts, wildberries_facts
+from publishing.ai_captions import generate_ai_caption
 from publishing.planner import post_publish
-from translations.ai import generate_ai_caption
-from translations.products import product_facts, wildberries_facts
 
 from .factories import PostFactory, SocialAccountFactory
 from .translations_support import _no_providers, openai_api, wb_api  # noqa: F401
@@ -62,7 +62,7 @@ def test_it_ignores_posts_without_a_valid_product(wb_api, workspace):
         {"product": {"marketplace": "ozon", "article": 1}},
         {"product": {**PRODUCT, "article": "x"}},
     ):
-        assert product_facts(PostFactory(workspace=workspace, options=options)) is None
+        assert product_facts(PostFactory(workspace=workspace, options=options).options.get("product")) is None
     assert wb_api.requests == []
 
 

@@ -1,7 +1,8 @@
 """Product facts from a marketplace, for AI captions and caption templates.
 
-A post names its product in ``Post.options["product"]``, e.g.
-``{"marketplace": "wildberries", "article": 123456}``. Facts come from
+A product is named by a reference such as
+``{"marketplace": "wildberries", "article": 123456}`` (a post keeps it in
+``Post.options["product"]``; the caller passes it in). Facts come from
 Wildberries' public (undocumented) card API and are cached. A marketplace that
 refuses (anti-bot 403, 429, 5xx, timeout) or knows no such card never blocks
 publishing: the facts are simply missing (``None``) and the reason is logged.
@@ -15,10 +16,7 @@ from dataclasses import asdict, dataclass, field
 import requests
 from django.conf import settings
 from django.core.cache import cache
-
-from posts.models import Post
-from publishing.platforms.base import PlatformError
-from publishing.platforms.http import http_session
+from requests.adapters import HTTPAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +45,8 @@ class ProductFacts:
         return {k: v for k, v in asdict(self).items() if v not in ("", None, [])}
 
 
-def product_reference(post: Post) -> tuple[str, int] | None:
-    """(marketplace, article) from the post's options, or None when it names no (valid) product."""
-    product = (post.options or {}).get("product")
+def product_reference(product: object) -> tuple[str, int] | None:
+    """(marketplace, article) from a product reference, or None when it names no (valid) product."""
     if not isinstance(product, dict):
         return None
     marketplace = str(product.get("marketplace", "")).lower()
@@ -63,9 +60,10 @@ def product_reference(post: Post) -> tuple[str, int] | None:
     return (marketplace, article) if article > 0 else None
 
 
-def product_facts(post: Post) -> ProductFacts | None:
-    """The facts of the post's product, or None (no product, or the marketplace failed)."""
-    reference = product_reference(post)
+def product_facts(product: object) -> ProductFacts | None:
+    """The facts of the referenced product (e.g. a post's ``options["product"]``), or None
+    (no valid reference, or the marketplace failed)."""
+    reference = product_reference(product)
     if reference is None:
         return None
     return wildberries_facts(reference[1])
@@ -79,12 +77,11 @@ def wildberries_facts(article: int) -> ProductFacts | None:
         return ProductFacts(**cached)
     url = settings.WB_CARD_BASE_URL.rstrip("/") + WB_DETAIL_PATH
     params = {"appType": 1, "curr": "rub", "dest": WB_DEST_MOSCOW, "nm": article}
-    session = http_session(user_agent=BROWSER_USER_AGENT)
-    session.headers["Accept"] = "application/json"
+    session = _session()
     try:
         response = session.get(url, params=params, timeout=settings.WB_TIMEOUT_SECONDS)
-    except (PlatformError, requests.RequestException) as exc:
-        logger.warning("Wildberries card %s unavailable: %s", article, exc)
+    except requests.RequestException as exc:
+        logger.warning("Wildberries card %s unavailable: network error (%s)", article, exc.__class__.__name__)
         return None
     finally:
         session.close()
@@ -102,6 +99,17 @@ def wildberries_facts(article: int) -> ProductFacts | None:
         return None
     cache.set(key, asdict(facts), settings.WB_CARD_CACHE_SECONDS)
     return facts
+
+
+def _session() -> requests.Session:
+    """A plain session: no machine-wide proxy, no retries (a failure only means no facts)."""
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", HTTPAdapter(max_retries=0))
+    session.mount("https://", HTTPAdapter(max_retries=0))
+    session.headers["User-Agent"] = BROWSER_USER_AGENT
+    session.headers["Accept"] = "application/json"
+    return session
 
 
 def parse_wildberries(data: object, article: int) -> ProductFacts | None:

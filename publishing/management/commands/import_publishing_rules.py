@@ -8,7 +8,7 @@ import yaml
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Workspace
-from translations.rules_import import RulesError, import_publishing_rules, parse_rules
+from publishing.rules_import import RulesError, import_publishing_rules, parse_rules
 
 
 class Command(BaseCommand):
