@@ -36,9 +36,10 @@ from crosspost.admin_utils import (
     role_allows,
     status_badge,
 )
+from crosspost.models import ActivityLog
 from media.models import Rendition
 from posts.models import PostMedia
-from publishing.models import ActivityLog, ExecutionStatus, SandboxPost
+from publishing.models import ExecutionStatus, SandboxPost
 
 from .health import account_check
 from .login import LoginUnsupported, account_login

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
+from crosspost.activity import log_activity
 from crosspost.api import (
     CharField,
     ScopedPrimaryKeyRelatedField,
@@ -20,8 +21,7 @@ from crosspost.api import (
     same_workspace_errors,
 )
 from crosspost.logging import redact
-from publishing.activity import log_activity
-from publishing.models import LogStatus
+from crosspost.models import LogStatus
 
 from .health import account_check
 from .login import LoginUnsupported, account_login

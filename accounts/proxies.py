@@ -21,9 +21,9 @@ from django.db.models import Count
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
+from crosspost.activity import log_activity
 from crosspost.logging import redact
-from publishing.activity import log_activity
-from publishing.models import LogStatus
+from crosspost.models import LogStatus
 from publishing.notifications import notify_proxy_down
 from publishing.platforms.http import requests_proxy_url
 

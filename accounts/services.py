@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from publishing.activity import log_activity
-from publishing.models import LogStatus
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 from publishing.notifications import notify_account_problem
 
 from .models import (

@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 from media.models import MediaAsset
-from publishing.activity import log_activity
-from publishing.models import LogStatus
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
 

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 
 from accounts.models import Role, SocialAccount
+from crosspost.activity import log_activity
 from crosspost.api import (
     MAX_ID,
     VISIBLE_TEXT,
@@ -23,13 +24,13 @@ from crosspost.api import (
     WorkspaceScopedMixin,
 )
 from crosspost.logging import redact
+from crosspost.models import ActivityLog, LogStatus
 from crosspost.stats import account_stats as stats_accounts
 from crosspost.stats import overview as stats_overview
 from crosspost.stats import post_stats as stats_posts
 from translations.services import execution_set_caption
 
-from .activity import log_activity
-from .models import ActivityLog, Execution, LogStatus, PublishingPolicy
+from .models import Execution, PublishingPolicy
 from .publisher import execution_mark_published
 from .services import execution_cancel, execution_retry
 

@@ -3,7 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from publishing.models import ActivityLog, PublishingPolicy
+from crosspost.models import ActivityLog
+from publishing.models import PublishingPolicy
 from translations.products import ProductFacts
 from translations.templates import render_caption, split_hashtags
 

@@ -27,8 +27,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Platform, Workspace
-from publishing.activity import log_activity
-from publishing.models import LogStatus, PublishingPolicy
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
+from publishing.models import PublishingPolicy
 from publishing.planner import policy_for
 
 from .templates import check_template

@@ -21,10 +21,11 @@ from django.db import transaction
 from django.db.models import F
 
 from accounts.models import Workspace
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 from posts.models import Post, PostStatus
 from posts.options import check_stored_options
-from publishing.activity import log_activity
-from publishing.models import Execution, ExecutionStatus, LogStatus
+from publishing.models import Execution, ExecutionStatus
 
 from .exceptions import TranslationError, UnsupportedLanguage
 from .languages import base_language, check_code, same_language
