@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, change_url, excerpt, status_badge
 from accounts.models import Role
 from crosspost.activity import scrub
-from crosspost.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, change_url, excerpt, status_badge
 from crosspost.models import ActivityLog
 
 from .models import Execution, ExecutionStatus, PublishingPolicy, SandboxPost
