@@ -21,7 +21,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from crosspost.admin_utils import (
+from crosspost.models import ActivityLog
+from media.models import Rendition
+from posts.models import PostMedia
+from publishing.models import ExecutionStatus, SandboxPost
+
+from .admin_utils import (
     SUPERUSER,
     ReadOnlyInline,
     WorkspaceModelForm,
@@ -36,10 +41,6 @@ from crosspost.admin_utils import (
     role_allows,
     status_badge,
 )
-from media.models import Rendition
-from posts.models import PostMedia
-from publishing.models import ActivityLog, ExecutionStatus, SandboxPost
-
 from .health import account_check
 from .login import LoginUnsupported, account_login
 from .models import (

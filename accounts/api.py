@@ -11,7 +11,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
-from crosspost.api import (
+from crosspost.activity import log_activity
+from crosspost.logging import redact
+from crosspost.models import LogStatus
+
+from .api_base import (
     CharField,
     ScopedPrimaryKeyRelatedField,
     WorkspaceOwnedSerializer,
@@ -19,10 +23,6 @@ from crosspost.api import (
     default_workspace,
     same_workspace_errors,
 )
-from crosspost.logging import redact
-from publishing.activity import log_activity
-from publishing.models import LogStatus
-
 from .health import account_check
 from .login import LoginUnsupported, account_login
 from .models import AccountGroup, Proxy, Role, SocialAccount, Workspace, parse_proxy_url

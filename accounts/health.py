@@ -20,9 +20,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from crosspost.activity import log_activity
 from crosspost.logging import redact
-from publishing.activity import log_activity
-from publishing.models import LogStatus
+from crosspost.models import LogStatus
 from publishing.platforms.base import Health, PlatformError
 from publishing.platforms.registry import UnknownPlatform, get_adapter
 

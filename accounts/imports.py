@@ -16,9 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.db.models.functions import Lower
 
+from crosspost.activity import log_activity
 from crosspost.logging import redact
-from publishing.activity import log_activity
-from publishing.models import LogStatus
+from crosspost.models import LogStatus
 
 from .models import PLATFORM_SECRET_KEY, AccountGroup, Platform, Proxy, SocialAccount, Workspace, parse_proxy_url
 from .services import account_create, proxy_create, secret_to_credentials

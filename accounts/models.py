@@ -12,16 +12,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crosspost.crypto import EncryptedJSONField, EncryptedTextField
+from crosspost.models import choices_check
 
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("%(value)s is not a known IANA time zone (e.g. Europe/Berlin)."), params={"value": value})
-
-
-def choices_check(field: str, choices: type[models.TextChoices], name: str) -> models.CheckConstraint:
-    """A database constraint that keeps ``field`` inside ``choices``."""
-    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
 
 
 class Platform(models.TextChoices):

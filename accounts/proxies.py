@@ -21,14 +21,14 @@ from django.db.models import Count
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
+from crosspost.activity import log_activity
 from crosspost.logging import redact
-from publishing.activity import log_activity
-from publishing.models import LogStatus
-from publishing.notifications import notify_proxy_down
+from crosspost.models import LogStatus
 from publishing.platforms.http import requests_proxy_url
 
 from .models import AccountStatus, Proxy, ProxyStatus, SocialAccount, Workspace, parse_proxy_url
 from .services import account_set_status
+from .signals import proxy_went_down
 
 MAX_ERROR_LENGTH = 500
 
@@ -235,7 +235,7 @@ def _proxy_went_down(proxy: Proxy, error: str, *, actor=None) -> None:
         message=f"Proxy {proxy.display_url} is down: {error}",
         details={"proxy": proxy.display_url, "accounts": proxy.accounts.count()},
     )
-    notify_proxy_down(proxy)
+    proxy_went_down.send(sender=Proxy, proxy=proxy)  # publishing notifies the admins; never raises
 
 
 # --- rotation -------------------------------------------------------------------------------------

@@ -7,9 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from publishing.activity import log_activity
-from publishing.models import LogStatus
-from publishing.notifications import notify_account_problem
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 
 from .models import (
     PLATFORM_SECRET_KEY,
@@ -22,6 +21,7 @@ from .models import (
     Workspace,
     parse_proxy_url,
 )
+from .signals import account_status_changed
 
 # Instagram Android app user agents look like this; each account keeps the one
 # it was created with so the platform sees one stable device per account.
@@ -154,7 +154,8 @@ def account_set_status(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
     if previous != status:
-        notify_account_problem(account, status, reason)  # banned / login_required / proxy_error only; never raises
+        # publishing notifies the admins of banned / login_required / proxy_error; its receiver never raises.
+        account_status_changed.send(sender=SocialAccount, account=account, status=status, reason=reason)
     failed = status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
     log_activity(
         action="account.status",

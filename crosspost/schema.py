@@ -3,7 +3,7 @@
 Every operation documents the refusals the API actually gives, with one body shape
 (``Error``): 400 a malformed request, 401 no or bad credentials, 403 a missing role,
 404 an object that is not in your workspaces, 409 a well-formed request that conflicts
-with stored data (see ``crosspost.api.CONFLICT_CODES``), 429 too many requests or
+with stored data (see ``accounts.api_base.CONFLICT_CODES``), 429 too many requests or
 logins (with ``Retry-After``). ``scripts/api-fuzz.sh`` holds the API to this schema.
 """
 

@@ -5,14 +5,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from dashboard.metrics import metrics
 from media.views import media_file
 from publishing.views import sandbox_feed
 
 from .health import health
-from .metrics import metrics
 
 # Under /api/ a 404 for a URL no route matches is JSON like every other API answer.
-handler404 = "crosspost.api.not_found"
+handler404 = "accounts.api_base.not_found"
 
 admin.site.site_header = "Crosspost"
 admin.site.site_title = "Crosspost admin"

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from accounts.models import ROLE_RANK, AccountGroup, AccountStatus, Membership, Proxy, Role, SocialAccount, Workspace
 from accounts.selectors import scope, workspaces_for
-from crosspost.models import Heartbeat
-from crosspost.stats import overview
+from crosspost.models import ActivityLog, Heartbeat
 from posts.models import Post
-from publishing.models import ActivityLog, Execution, ExecutionStatus
+from publishing.models import Execution, ExecutionStatus
 from publishing.selectors import outcome_counts
+from publishing.stats import overview
 
 # Account columns a list needs; the encrypted credentials and session are never decrypted for a page.
 ACCOUNT_LIST_FIELDS = (

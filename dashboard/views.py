@@ -31,11 +31,12 @@ from accounts.models import AccountEvent, AccountStatus, Proxy, Role, SocialAcco
 from accounts.selectors import scope
 from accounts.services import accounts_assign_group, accounts_assign_proxy, accounts_set_enabled
 from crosspost.logging import redact
+from crosspost.models import LogStatus
 from media.models import MediaAsset
 from media.services import media_upload
 from posts.models import Post, PostMedia, PostStatus
 from posts.services import EDITABLE_STATUSES, post_create, post_set_caption, post_update
-from publishing.models import Execution, ExecutionStatus, LogStatus
+from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.services import (
     CANCELLABLE,

@@ -7,14 +7,14 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
-from accounts.models import Role
-from crosspost.admin_utils import (
+from accounts.admin_utils import (
     ReadOnlyInline,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     change_url,
     status_badge,
 )
+from accounts.models import Role
 
 from .models import MediaAsset, MediaKind, Rendition
 from .services import media_upload, renditions_retry

@@ -8,8 +8,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from accounts.api_base import ModelSerializer, WorkspaceScopedMixin, default_workspace
 from accounts.models import Role, Workspace
-from crosspost.api import ModelSerializer, WorkspaceScopedMixin, default_workspace
 
 from .models import MediaAsset
 from .services import asset_file_names, media_upload

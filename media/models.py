@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Workspace, choices_check
+from accounts.models import Workspace
+from crosspost.models import choices_check
 
 
 class MediaKind(models.TextChoices):

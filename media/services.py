@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -148,8 +149,7 @@ def media_upload(*, workspace: Workspace, file: UploadedFile, actor=None) -> tup
         asset.file.delete(save=False)
         return MediaAsset.objects.get(workspace=workspace, sha256=sha256), False
     if status == MediaStatus.PENDING:
-        from .tasks import probe_asset
-
+        probe_asset = current_app.tasks["media.tasks.probe_asset"]  # by name: tasks import services, not the reverse
         transaction.on_commit(lambda: probe_asset.delay(asset.pk))
     return asset, True
 
@@ -280,8 +280,7 @@ def renditions_retry(*, renditions: Iterable[Rendition]) -> int:
 
 
 def _enqueue_renders(asset_ids: Iterable[int]) -> None:
-    from .tasks import render_asset
-
+    render_asset = current_app.tasks["media.tasks.render_asset"]  # by name: tasks import services, not the reverse
     for asset_id in sorted(asset_ids):
         transaction.on_commit(lambda asset_id=asset_id: render_asset.delay(asset_id))
 

@@ -12,14 +12,14 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.models import Role
-from crosspost.admin_utils import (
+from accounts.admin_utils import (
     ReadOnlyInline,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     WorkspaceScopedInline,
     status_badge,
 )
+from accounts.models import Role
 from media.admin import asset_thumbnail
 from publishing.admin import remote_link
 from publishing.models import Execution

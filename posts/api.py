@@ -10,9 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.models import AccountGroup, Platform, Role, SocialAccount
-from accounts.selectors import scope
-from crosspost.api import (
+from accounts.api_base import (
     MAX_ID,
     VISIBLE_TEXT,
     CharField,
@@ -25,6 +23,8 @@ from crosspost.api import (
     WorkspaceOwnedSerializer,
     WorkspaceScopedMixin,
 )
+from accounts.models import AccountGroup, Platform, Role, SocialAccount
+from accounts.selectors import scope
 from media.api import MediaAssetSerializer
 from media.models import MediaAsset
 from publishing.ai_captions import generate_ai_caption

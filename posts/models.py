@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AccountGroup, SocialAccount, Workspace, choices_check
+from accounts.models import AccountGroup, SocialAccount, Workspace
+from crosspost.models import choices_check
 from media.models import MediaAsset
 
 from .options import validate_post_options

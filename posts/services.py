@@ -12,10 +12,10 @@ from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 from media.models import MediaAsset
 from media.services import assets_delete
-from publishing.activity import log_activity
-from publishing.models import LogStatus
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 

@@ -9,11 +9,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, change_url, excerpt, status_badge
 from accounts.models import Role
-from crosspost.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, change_url, excerpt, status_badge
+from crosspost.activity import scrub
+from crosspost.models import ActivityLog
 
-from .activity import scrub
-from .models import ActivityLog, Execution, ExecutionStatus, PublishingPolicy, SandboxPost
+from .models import Execution, ExecutionStatus, PublishingPolicy, SandboxPost
 from .publisher import execution_mark_published
 from .services import execution_cancel, executions_retry
 

@@ -8,8 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 
-from accounts.models import Role, SocialAccount
-from crosspost.api import (
+from accounts.api_base import (
     MAX_ID,
     VISIBLE_TEXT,
     CharField,
@@ -22,15 +21,17 @@ from crosspost.api import (
     WorkspaceOwnedSerializer,
     WorkspaceScopedMixin,
 )
+from accounts.models import Role, SocialAccount
+from crosspost.activity import log_activity
 from crosspost.logging import redact
-from crosspost.stats import account_stats as stats_accounts
-from crosspost.stats import overview as stats_overview
-from crosspost.stats import post_stats as stats_posts
+from crosspost.models import ActivityLog, LogStatus
 
-from .activity import log_activity
-from .models import ActivityLog, Execution, LogStatus, PublishingPolicy
+from .models import Execution, PublishingPolicy
 from .publisher import execution_mark_published
 from .services import execution_cancel, execution_retry, execution_set_caption
+from .stats import account_stats as stats_accounts
+from .stats import overview as stats_overview
+from .stats import post_stats as stats_posts
 
 # --- Executions -----------------------------------------------------------------------
 
@@ -381,7 +382,7 @@ class StatsViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
     pagination_class = Pagination
 
     def get_queryset(self):
-        """Only for schema generation: each action scopes its own rows (crosspost.stats)."""
+        """Only for schema generation: each action scopes its own rows (publishing.stats)."""
         return SocialAccount.objects.none()
 
     def _page(self, queryset, serializer_class):

@@ -3,3 +3,13 @@ from django.apps import AppConfig
 
 class PublishingConfig(AppConfig):
     name = "publishing"
+
+    def ready(self) -> None:
+        from accounts import signals as account_signals
+
+        from . import notification_tasks, notifications, tasks  # noqa: F401  (registers the tasks enqueued by name)
+
+        account_signals.account_status_changed.connect(
+            notifications.on_account_status_changed, dispatch_uid="publishing.notify_account_problem"
+        )
+        account_signals.proxy_went_down.connect(notifications.on_proxy_went_down, dispatch_uid="publishing.notify_proxy_down")

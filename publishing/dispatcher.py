@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, IntegerField, Value, When
@@ -82,8 +83,7 @@ def claim_due(*, now: datetime | None = None, limit: int = 500) -> list[Claim]:
 
 def dispatch(*, now: datetime | None = None) -> int:
     """Claim and enqueue; returns the number of executions sent to the publisher."""
-    from .tasks import publish_execution
-
+    publish_execution = current_app.tasks["publishing.tasks.publish_execution"]  # by name: tasks import the dispatcher
     now = now or timezone.now()
     claims = claim_due(now=now)
     for claim in claims:

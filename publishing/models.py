@@ -1,11 +1,11 @@
-"""Executions (one per post × account), publishing policies and the audit log."""
+"""Executions (one per post × account), publishing policies and the sandbox feed."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Platform, SocialAccount, Workspace, choices_check
+from accounts.models import Platform, SocialAccount, Workspace
+from crosspost.models import choices_check
 from posts.models import Post, Priority
 
 
@@ -124,40 +124,6 @@ class PublishingPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace} · {self.get_platform_display()}"
-
-
-class LogStatus(models.TextChoices):
-    SUCCESS = "success", _("Success")
-    FAILED = "failed", _("Failed")
-    INFO = "info", _("Info")
-
-
-class ActivityLog(models.Model):
-    """The operator's audit trail: who did what, to which account or execution, and how it went."""
-
-    workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="activity")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    account = models.ForeignKey(SocialAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
-    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
-    execution = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
-    action = models.CharField(max_length=64)
-    status = models.CharField(max_length=8, choices=LogStatus.choices, default=LogStatus.INFO)
-    message = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [choices_check("status", LogStatus, "activity_valid_status")]
-        indexes = [
-            models.Index(fields=["workspace", "-created_at"], name="activity_ws_recent"),
-            models.Index(fields=["account", "-created_at"], name="activity_account_recent"),
-            models.Index(fields=["action", "-created_at"], name="activity_action_recent"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} [{self.status}]"
 
 
 class SandboxPost(models.Model):

@@ -3,7 +3,7 @@
 The ``notify_*`` functions are called from services, often inside a transaction
 (``account_set_status`` runs inside the publisher's). They never block on the
 network and never raise: when a bot token and a chat are configured they
-enqueue :func:`publishing.notification_tasks.send_notification` after commit,
+enqueue ``publishing.notification_tasks.send_notification`` after commit,
 and the task builds the text from the rows as they are then and sends it.
 Nothing is enqueued when the token or the workspace's chat is unset.
 """
@@ -17,6 +17,7 @@ from typing import ParamSpec
 from urllib.parse import urlsplit
 
 import requests
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
@@ -81,10 +82,22 @@ def notify_proxy_down(proxy: Proxy) -> None:
     _enqueue(proxy.workspace, PROXY_DOWN, proxy.pk)
 
 
+# Receivers of accounts.signals (connected in PublishingConfig.ready): accounts never imports publishing.
+
+
+def on_account_status_changed(sender, *, account: SocialAccount, status: str, reason: str = "", **kwargs) -> None:
+    notify_account_problem(account, status, reason)
+
+
+def on_proxy_went_down(sender, *, proxy: Proxy, **kwargs) -> None:
+    notify_proxy_down(proxy)
+
+
 def _enqueue(workspace: Workspace | None, kind: str, object_id, **extra) -> None:
     if not notifications_enabled(workspace):
         return
-    from .notification_tasks import send_notification
+    # By name: the task module imports this one, never the reverse.
+    send_notification = current_app.tasks["publishing.notification_tasks.send_notification"]
 
     def send() -> None:
         try:

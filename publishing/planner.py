@@ -24,6 +24,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AccountStatus, Platform, SocialAccount
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
 from posts.models import Post, PostStatus, Priority
@@ -31,9 +33,8 @@ from posts.options import caption_overrides, check_stored_options, platform_post
 from products.services import product_facts
 from translations.services import CaptionResult, captions_for
 
-from .activity import log_activity
 from .caption_templates import render_caption
-from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, LogStatus, PublishingPolicy
+from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, schedule_post
 from .platforms.base import MediaItem, PublishRequest
 from .platforms.registry import get_adapter, has_adapter

@@ -26,13 +26,14 @@ from django.utils import timezone
 from accounts.models import AccountStatus, SocialAccount
 from accounts.proxies import account_rotate_proxy
 from accounts.services import account_set_status
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 from media.selectors import assets_of
 from media.services import MediaNotReady, MediaUnavailable, media_items_for
 from posts.models import Post, PostStatus, Priority
 from posts.options import platform_post_options
 
-from .activity import log_activity
-from .models import Execution, ExecutionStatus, LogStatus, PublishingPolicy
+from .models import Execution, ExecutionStatus, PublishingPolicy
 from .notifications import notify_post_finished
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
 from .planner import policy_for

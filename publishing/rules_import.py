@@ -27,10 +27,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Platform, Workspace
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 
-from .activity import log_activity
 from .caption_templates import check_template
-from .models import LogStatus, PublishingPolicy
+from .models import PublishingPolicy
 from .planner import policy_for
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

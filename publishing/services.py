@@ -4,10 +4,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 from posts.models import Post, PostStatus, Priority
 
-from .activity import log_activity
-from .models import Execution, ExecutionStatus, LogStatus
+from .models import Execution, ExecutionStatus
 from .prompts import CAPTION_LIMITS
 
 # Executions that have not reached a worker yet can be cancelled outright.

@@ -16,12 +16,13 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import AccountEvent, AccountGroup, Membership, Platform, Proxy, Role, SocialAccount, Workspace
+from crosspost.models import ActivityLog
 from media.models import MediaAsset, MediaKind, MediaStatus, Rendition
 from media.probe import probe_video
 from media.profiles import PROFILES
 from media.render import Job, render_video
 from posts.models import Post, PostMedia
-from publishing.models import ActivityLog, Execution, PublishingPolicy
+from publishing.models import Execution, PublishingPolicy
 from translations.models import TranslationCache, translation_key
 
 from .support.media import mp4_bytes

@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountGroup, Membership, Proxy, Role, SocialAccount, Workspace
 from accounts.services import account_create, proxy_create
+from crosspost.models import ActivityLog
 from media.models import MediaAsset, Rendition
 from posts.models import Post, PostMedia, PostStatus
-from publishing.models import ActivityLog, Execution, ExecutionStatus, PublishingPolicy, SandboxPost
+from publishing.models import Execution, ExecutionStatus, PublishingPolicy, SandboxPost
 from translations.models import Glossary, TranslationCache, TranslationSettings
 
 from .factories import (

@@ -15,10 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus, Membership, Proxy, Role, SocialAccount
+from crosspost.models import ActivityLog
 from crosspost.tasks import beat
 from media.models import MediaAsset
 from posts.models import Post, PostStatus
-from publishing.models import ActivityLog, Execution, ExecutionStatus, SandboxPost
+from publishing.models import Execution, ExecutionStatus, SandboxPost
 
 from .factories import (
     AccountGroupFactory,

@@ -358,7 +358,7 @@ def test_it_redacts_secrets_from_log_records(message, secret):
 
 @pytest.mark.django_db
 def test_it_scrubs_secrets_from_activity_details():
-    from publishing.activity import log_activity
+    from crosspost.activity import log_activity
 
     entry = log_activity(
         action="account.login",

@@ -13,9 +13,9 @@ from accounts.models import AccountEvent, AccountStatus, Platform, ProxyStatus, 
 from accounts.proxies import proxy_check
 from accounts.services import account_set_status
 from accounts.tasks import check_accounts
+from crosspost.models import ActivityLog
 from crosspost.periodic import PERIODIC_TASKS
 from publishing import notification_tasks
-from publishing.models import ActivityLog
 from publishing.notifications import notify_account_problem, notify_post_finished, notify_proxy_down
 from publishing.platforms import base
 from publishing.platforms.http import http_session

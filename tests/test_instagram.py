@@ -23,8 +23,9 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import AccountEvent, AccountStatus, Role, SocialAccount
+from crosspost.models import ActivityLog
 from media.models import Rendition
-from publishing.models import ActivityLog, Execution, ExecutionStatus
+from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base
 from publishing.platforms.instagram import private

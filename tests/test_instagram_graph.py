@@ -12,9 +12,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AccountStatus
+from crosspost.models import ActivityLog
 from media.models import Rendition
 from media.services import profile_for_kind, profiles_for
-from publishing.models import ActivityLog, Execution, ExecutionStatus
+from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base
 from publishing.platforms.instagram import graph

@@ -17,7 +17,7 @@ from django.db import connection
 from accounts.models import AccountEvent, AccountStatus, Proxy, ProxyStatus, Role, SocialAccount
 from accounts.proxies import account_rotate_proxy, ewma, proxies_import, proxy_check
 from accounts.tasks import check_proxies
-from publishing.models import ActivityLog
+from crosspost.models import ActivityLog
 from publishing.platforms.base import ProxyFailed
 from publishing.platforms.http import http_session
 

@@ -3,9 +3,10 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from crosspost.models import ActivityLog
 from products.services import ProductFacts
 from publishing.caption_templates import render_caption, split_hashtags
-from publishing.models import ActivityLog, PublishingPolicy
+from publishing.models import PublishingPolicy
 
 from .factories import PostFactory, PublishingPolicyFactory
 

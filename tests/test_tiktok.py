@@ -14,8 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus, SocialAccount
+from crosspost.models import ActivityLog
 from media.models import Rendition
-from publishing.models import ActivityLog, Execution, ExecutionStatus
+from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.platforms import base, tiktok
 from publishing.platforms.registry import get_adapter

@@ -9,9 +9,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role
+from crosspost.models import ActivityLog
 from posts.models import Post
 from publishing.dispatcher import claim_due
-from publishing.models import ActivityLog, Execution, SandboxPost
+from publishing.models import Execution, SandboxPost
 from publishing.planner import post_publish
 from publishing.publisher import execution_publish
 from translations.models import TranslationCache

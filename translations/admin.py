@@ -4,8 +4,8 @@ belong to a workspace: editors keep glossaries, admins choose the provider."""
 
 from django.contrib import admin
 
+from accounts.admin_utils import WorkspaceScopedAdmin, excerpt
 from accounts.models import Role
-from crosspost.admin_utils import WorkspaceScopedAdmin, excerpt
 
 from .models import Glossary, TranslationCache, TranslationSettings
 

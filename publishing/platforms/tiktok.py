@@ -51,9 +51,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Platform, SocialAccount
+from crosspost.activity import log_activity
+from crosspost.models import ActivityLog
 
-from ..activity import log_activity
-from ..models import ActivityLog, Execution
+from ..models import Execution
 from . import base
 from .http import may_have_arrived
 from .oauth import OAuthClient

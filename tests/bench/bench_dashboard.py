@@ -25,8 +25,9 @@ def main() -> None:
         from django.utils import timezone
 
         from accounts.models import AccountGroup, Membership, Proxy, SocialAccount, Workspace
+        from crosspost.models import ActivityLog
         from posts.models import Post
-        from publishing.models import ActivityLog, Execution
+        from publishing.models import Execution
 
         workspace = Workspace.objects.create(name="Bench", slug="bench", timezone="Europe/Berlin")
         user = get_user_model().objects.create_user("bench", password="bench-pw-123", is_staff=True)

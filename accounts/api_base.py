@@ -27,9 +27,9 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
-from accounts.middleware import activate_member_timezone
-from accounts.models import Role, Workspace
-from accounts.selectors import has_role, scope, workspaces_for
+from .middleware import activate_member_timezone
+from .models import Role, Workspace
+from .selectors import has_role, scope, workspaces_for
 
 # The largest id a (Big)AutoField holds; a larger one is refused before it reaches the database
 # (SQLite raises OverflowError on it).

@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from crosspost.logging import redact
-
+from .logging import redact
 from .models import ActivityLog, LogStatus
 
 SECRET_KEYS = {

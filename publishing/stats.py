@@ -8,8 +8,9 @@ from django.utils import timezone
 from accounts.models import AccountStatus, SocialAccount
 from accounts.selectors import scope
 from posts.models import Post, Priority
-from publishing.models import Execution, ExecutionStatus
-from publishing.selectors import outcome_counts
+
+from .models import Execution, ExecutionStatus
+from .selectors import outcome_counts
 
 # Executions waiting for a worker, by the queue they will go to.
 WAITING_STATUSES = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT)

@@ -29,9 +29,8 @@ class CrosspostCollector:
 
     def collect(self):
         from accounts.models import SocialAccount
+        from crosspost.models import Heartbeat
         from publishing.models import Execution
-
-        from .models import Heartbeat
 
         executions = GaugeMetricFamily(
             "crosspost_executions", "Executions by status and priority.", labels=["status", "priority"]

@@ -17,8 +17,8 @@ from django.db.models import Model, QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.models import ROLE_RANK, Membership, Role, Workspace
-from accounts.selectors import scope, workspaces_for
+from .models import ROLE_RANK, Membership, Role, Workspace
+from .selectors import scope, workspaces_for
 
 # A role requirement that only superusers meet (creating or deleting a tenant).
 SUPERUSER = "superuser"
