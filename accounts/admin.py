@@ -38,10 +38,11 @@ from crosspost.admin_utils import (
 )
 from media.models import Rendition
 from posts.models import PostMedia
+from publishing.health import account_check
+from publishing.login import LoginUnsupported, account_login
 from publishing.models import ActivityLog, ExecutionStatus, SandboxPost
+from publishing.proxy_checks import proxy_check
 
-from .health import account_check
-from .login import LoginUnsupported, account_login
 from .models import (
     PLATFORM_SECRET_KEY,
     AccountEvent,
@@ -56,7 +57,7 @@ from .models import (
     Workspace,
     parse_proxy_url,
 )
-from .proxies import proxies_import, proxy_check
+from .proxies import proxies_import
 from .selectors import workspaces_for
 from .services import (
     account_create,

@@ -21,12 +21,13 @@ from crosspost.api import (
 )
 from crosspost.logging import redact
 from publishing.activity import log_activity
+from publishing.health import account_check
+from publishing.login import LoginUnsupported, account_login
 from publishing.models import LogStatus
+from publishing.proxy_checks import proxy_check
 
-from .health import account_check
-from .login import LoginUnsupported, account_login
 from .models import AccountGroup, Proxy, Role, SocialAccount, Workspace, parse_proxy_url
-from .proxies import proxies_import, proxy_check
+from .proxies import proxies_import
 from .services import (
     account_create,
     account_set_status,

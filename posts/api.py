@@ -27,9 +27,9 @@ from crosspost.api import (
 )
 from media.api import MediaAssetSerializer
 from media.models import MediaAsset
+from platforms import options as platform_options
 from publishing.api import ExecutionSerializer, executions_queryset
 from publishing.planner import post_publish
-from publishing.platforms import options as platform_options
 from publishing.services import post_cancel
 from translations.ai import generate_ai_caption
 from translations.selectors import post_caption_preview

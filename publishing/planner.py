@@ -26,6 +26,8 @@ from django.utils import timezone
 from accounts.models import AccountStatus, Platform, SocialAccount
 from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
+from platforms.base import MediaItem, PublishRequest
+from platforms.registry import get_adapter, has_adapter
 from posts.models import Post, PostStatus, Priority
 from posts.options import check_stored_options, platform_post_options
 from translations.products import product_facts
@@ -33,10 +35,9 @@ from translations.services import CaptionResult, caption_overrides, captions_for
 from translations.templates import render_caption
 
 from .activity import log_activity
+from .adapters import account_snapshot
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, LogStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, schedule_post
-from .platforms.base import MediaItem, PublishRequest
-from .platforms.registry import get_adapter, has_adapter
 from .rules import check_rules
 
 # Accounts in these states get no execution; the plan says why.
@@ -109,7 +110,7 @@ def target_accounts(post: Post):
     return (
         SocialAccount.objects.filter(workspace_id=post.workspace_id)
         .filter(Q(pk__in=post.target_accounts.values("pk")) | Q(group__in=post.target_groups.values("pk")))
-        .select_related("workspace")
+        .select_related("workspace", "proxy")
         .order_by("platform", "handle", "pk")
         .distinct()
     )
@@ -313,7 +314,7 @@ def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia
         return [caption.problem]
     adapter = get_adapter(account.platform)
     request = PublishRequest(
-        account=account,
+        account=account_snapshot(account),
         caption=caption.caption,
         media_type=post.media_type,
         media=media.items(account.platform),
