@@ -1,6 +1,7 @@
 """What the OAuth platforms (TikTok, YouTube, Pinterest) share: the account's proxied
-session, access-token reuse and renewal under a row lock, and scrubbing the
-account's secrets out of anything that is kept (raw responses, messages)."""
+session, access-token reuse and renewal under the caller's row lock
+(``AccountSnapshot.update_credentials``), and scrubbing the account's secrets out of
+anything that is kept (raw responses, messages)."""
 
 from __future__ import annotations
 
