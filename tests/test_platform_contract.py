@@ -15,11 +15,14 @@ from datetime import datetime
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 
 from platforms import base, registry
 from platforms.names import AccountStatus, Platform
+from platforms.pinterest import PinterestAdapter
 from platforms.vk import VkAdapter
 
+from .emulators.pinterest import PinterestEmulator
 from .emulators.telegram import TelegramEmulator
 from .emulators.vk import VkEmulator
 
@@ -189,3 +192,79 @@ class TestVk(AdapterContract):
         return base.AccountSnapshot(
             id="vk-2", platform=Platform.VK, credentials={"access_token": "vk1.a.expired"}, options={"owner_id": -1}
         )
+
+
+PINTEREST_TOKEN = "pina_ContractAccessToken-never-leaks"
+PINTEREST_REFRESH = "pinr_ContractRefreshToken-never-leaks"
+
+
+class TestPinterest(AdapterContract):
+    platform = Platform.PINTEREST
+
+    @pytest.fixture(autouse=True)
+    def fast(self, monkeypatch, settings):
+        monkeypatch.setattr(PinterestAdapter, "media_poll_interval", 0)
+        settings.PUBLIC_MEDIA_BASE_URL = ""
+
+    @pytest.fixture
+    def emulator(self, settings):
+        with PinterestEmulator() as emulator:
+            settings.PINTEREST_API_BASE_URL = f"{emulator.url}/v5"
+            emulator.add_user(PINTEREST_TOKEN, refresh_token=PINTEREST_REFRESH, username="contract")
+            emulator.board = emulator.add_board(PINTEREST_TOKEN, name="Launches")
+            yield emulator
+
+    @pytest.fixture
+    def image(self, tmp_path):
+        path = tmp_path / "pin.jpg"
+        Image.new("RGB", (1000, 1500), (200, 30, 30)).save(path, "JPEG")
+        return base.MediaItem(
+            path=str(path), url="", kind="image", mime="image/jpeg", size=path.stat().st_size, width=1000, height=1500
+        )
+
+    @pytest.fixture
+    def stored(self):
+        """The credentials the caller stored through ``update_credentials``."""
+        return {}
+
+    def snapshot(self, emulator, stored, token: str, refresh: str) -> base.AccountSnapshot:
+        credentials = {
+            "access_token": token,
+            "refresh_token": refresh,
+            "client_id": "1500001",
+            "client_secret": "pinterest-client-secret",
+        }
+
+        def update_credentials(renew):
+            updates = renew(dict(credentials))
+            stored.update(updates or {})
+            return {**credentials, **(updates or {})}
+
+        return base.AccountSnapshot(
+            id="pinterest-1",
+            platform=Platform.PINTEREST,
+            handle="contract",
+            credentials=credentials,
+            options={"board_id": emulator.board["id"]},
+            update_credentials=update_credentials,
+        )
+
+    @pytest.fixture
+    def account(self, emulator, stored, image):
+        self.image = image
+        return self.snapshot(emulator, stored, PINTEREST_TOKEN, PINTEREST_REFRESH)
+
+    @pytest.fixture
+    def refused_account(self, emulator, stored):
+        return self.snapshot(emulator, stored, "pina_gone", "pinr_gone")
+
+    def publish_request(self, account, marker):
+        return base.PublishRequest(account=account, caption=CAPTION, media_type="photo", media=(self.image,), marker=marker)
+
+    def lookup_request(self, account, execution_id, since):
+        return replace(super().lookup_request(account, execution_id, since), media_type="photo", media_kinds=("image",))
+
+    def test_it_hands_a_renewed_token_to_the_caller(self, emulator, account, stored):
+        emulator.expire(PINTEREST_TOKEN)
+        assert self.adapter.check(account).ok
+        assert stored["access_token"] not in ("", PINTEREST_TOKEN)
