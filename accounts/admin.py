@@ -24,7 +24,10 @@ from django.utils.html import format_html, format_html_join
 from crosspost.models import ActivityLog
 from media.models import Rendition
 from posts.models import PostMedia
+from publishing.health import account_check
+from publishing.login import LoginUnsupported, account_login
 from publishing.models import ExecutionStatus, SandboxPost
+from publishing.proxy_checks import proxy_check
 
 from .admin_utils import (
     SUPERUSER,
@@ -41,8 +44,6 @@ from .admin_utils import (
     role_allows,
     status_badge,
 )
-from .health import account_check
-from .login import LoginUnsupported, account_login
 from .models import (
     PLATFORM_SECRET_KEY,
     AccountEvent,
@@ -57,7 +58,7 @@ from .models import (
     Workspace,
     parse_proxy_url,
 )
-from .proxies import proxies_import, proxy_check
+from .proxies import proxies_import
 from .selectors import workspaces_for
 from .services import (
     account_create,

@@ -14,6 +14,9 @@ from rest_framework.response import Response
 from crosspost.activity import log_activity
 from crosspost.logging import redact
 from crosspost.models import LogStatus
+from publishing.health import account_check
+from publishing.login import LoginUnsupported, account_login
+from publishing.proxy_checks import proxy_check
 
 from .api_base import (
     CharField,
@@ -23,10 +26,8 @@ from .api_base import (
     default_workspace,
     same_workspace_errors,
 )
-from .health import account_check
-from .login import LoginUnsupported, account_login
 from .models import AccountGroup, Proxy, Role, SocialAccount, Workspace, parse_proxy_url
-from .proxies import proxies_import, proxy_check
+from .proxies import proxies_import
 from .services import (
     account_create,
     account_set_status,

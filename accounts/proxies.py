@@ -1,30 +1,25 @@
 """Proxy health, rotation and bulk import.
 
-A check is split into a network half (:func:`proxy_probe`, no database, safe in
-threads) and a recording half (:func:`proxy_record_check`), so the periodic
-task can probe many proxies in parallel and write the results one by one.
+A check is split into a network half (``publishing.proxy_checks.proxy_probe``, no
+database, safe in threads) and a recording half (:func:`proxy_record_check`, here),
+so the periodic task can probe many proxies in parallel and write the results one by one.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
 
 from crosspost.activity import log_activity
 from crosspost.logging import redact
 from crosspost.models import LogStatus
-from publishing.platforms.http import requests_proxy_url
 
 from .models import AccountStatus, Proxy, ProxyStatus, SocialAccount, Workspace, parse_proxy_url
 from .services import account_set_status
@@ -67,26 +62,6 @@ def redact_proxy_line(line: str) -> str:
     return line
 
 
-# Phrases of the low-level error that tell an operator what went wrong, most specific first.
-_FAILURE_PHRASES = (
-    ("Connection refused", "the proxy refused the connection (nothing listens on that port?)"),
-    ("timed out", "the proxy did not answer in time"),
-    ("Name or service not known", "the proxy's host name does not resolve"),
-    ("407", "the proxy refused its credentials"),
-    ("SOCKS", "the SOCKS handshake failed"),
-    ("certificate", "a TLS certificate was refused"),
-)
-
-
-def describe_failure(exc: requests.RequestException) -> str:
-    """A short, operator-readable reason for a failed check (the full text stays out of the UI)."""
-    text = str(exc)
-    for needle, reason in _FAILURE_PHRASES:
-        if needle.lower() in text.lower():
-            return f"{type(exc).__name__}: {reason}."
-    return f"{type(exc).__name__}: {text}"
-
-
 def ewma(rate: float, ok: bool, alpha: float | None = None) -> float:
     """The new success rate after one observation: alpha·outcome + (1 − alpha)·rate, kept in [0, 1]."""
     alpha = settings.PROXY_EWMA_ALPHA if alpha is None else alpha
@@ -117,53 +92,6 @@ class ProxyCheckResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def proxy_probe(proxy_url: str, *, check_url: str | None = None, timeout: float | None = None) -> ProbeOutcome:
-    """GET the check URL through the proxy and read the exit IP. Network only: no database access."""
-    check_url = check_url or settings.PROXY_CHECK_URL
-    session = requests.Session()
-    session.trust_env = False  # only this proxy, never a machine-wide one
-    session.mount("http://", HTTPAdapter(max_retries=0))
-    session.mount("https://", HTTPAdapter(max_retries=0))
-    routed = requests_proxy_url(proxy_url)
-    session.proxies = {"http": routed, "https": routed}
-    started = time.monotonic()
-    try:
-        with session:
-            response = session.get(check_url, timeout=timeout or settings.PROXY_CHECK_TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
-        return ProbeOutcome(ok=False, error=safe_error(describe_failure(exc), proxy_url))
-    latency_ms = int((time.monotonic() - started) * 1000)
-    if response.status_code == 407:
-        return ProbeOutcome(ok=False, latency_ms=latency_ms, error="The proxy refused its credentials (HTTP 407).")
-    if response.status_code != 200:
-        return ProbeOutcome(ok=False, latency_ms=latency_ms, error=f"The check URL answered HTTP {response.status_code}.")
-    exit_ip = _exit_ip(response)
-    if exit_ip is None:
-        return ProbeOutcome(
-            ok=False, latency_ms=latency_ms, error=safe_error(f"The check URL answered no IP: {response.text[:100]!r}", proxy_url)
-        )
-    return ProbeOutcome(ok=True, exit_ip=exit_ip, latency_ms=latency_ms)
-
-
-def _exit_ip(response: requests.Response) -> str | None:
-    text = response.text.strip()
-    try:
-        payload = response.json()
-    except ValueError:
-        candidate = text
-    else:
-        candidate = str(payload.get("ip", "")) if isinstance(payload, dict) else ""
-    try:
-        return str(ipaddress.ip_address(candidate.strip()))
-    except ValueError:
-        return None
-
-
-def proxy_check(*, proxy: Proxy, actor=None) -> ProxyCheckResult:
-    """Check one proxy now and record the outcome (status, exit IP, latency, success rate)."""
-    return proxy_record_check(proxy=proxy, outcome=proxy_probe(proxy.url), actor=actor)
 
 
 def proxy_record_check(*, proxy: Proxy, outcome: ProbeOutcome, actor=None) -> ProxyCheckResult:

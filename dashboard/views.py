@@ -62,11 +62,12 @@ from .forms import (
 from .services import post_caption_review
 
 try:  # account and proxy checks arrive with the health services; without them the buttons are not shown
-    from accounts.health import account_check
+    from publishing.health import account_check
 except ImportError:  # pragma: no cover - depends on the installed services
     account_check = None
 try:
-    from accounts.proxies import proxies_import, proxy_check
+    from accounts.proxies import proxies_import
+    from publishing.proxy_checks import proxy_check
 except ImportError:  # pragma: no cover
     proxies_import = proxy_check = None
 

@@ -41,7 +41,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from accounts.models import Workspace
-from publishing.platforms.base import MediaItem
+from platforms.base import MediaItem
 
 from .ffmpeg import FFmpegMissing
 from .models import MEDIA_EXTENSIONS, MediaAsset, MediaKind, MediaStatus, Rendition

@@ -27,10 +27,10 @@ from accounts.models import AccountGroup, Platform, Role, SocialAccount
 from accounts.selectors import scope
 from media.api import MediaAssetSerializer
 from media.models import MediaAsset
+from platforms import options as platform_options
 from publishing.ai_captions import generate_ai_caption
 from publishing.api import ExecutionSerializer, executions_queryset
 from publishing.planner import post_publish
-from publishing.platforms import options as platform_options
 from publishing.selectors import post_caption_preview
 from publishing.services import post_cancel
 

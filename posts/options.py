@@ -1,7 +1,7 @@
 """What ``Post.options`` may hold: one JSON object, checked wherever a post is written.
 
 Keys are platform names (each an object of the options that platform
-understands, see ``publishing/platforms/options.py``) and three of the post's
+understands, see ``platforms/options.py``) and three of the post's
 own: ``captions`` (the operator's caption per language), ``product`` (the
 marketplace product the post is about) and ``allow_trim``. Anything else is
 refused with the keys named, so a typo is caught when the post is saved, not
@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from publishing.platforms import options as platform_options
+from platforms import options as platform_options
 
 POST_KEYS = ("allow_trim", "captions", "product")
 PRODUCT_KEYS = ("marketplace", "article")
@@ -55,9 +55,7 @@ def check_stored_options(post) -> None:
     """Refuse to act on a post whose stored options are malformed (saved before they were checked)."""
     problems = post_options_problems(post.options)
     if problems:
-        raise ValidationError(
-            {"options": f"This post's options are invalid: {' '.join(problems)} Correct them, then try again."}
-        )
+        raise ValidationError({"options": f"This post's options are invalid: {' '.join(problems)} Correct them, then try again."})
 
 
 def caption_overrides(post) -> dict[str, str]:

@@ -13,3 +13,7 @@ class PublishingConfig(AppConfig):
             notifications.on_account_status_changed, dispatch_uid="publishing.notify_account_problem"
         )
         account_signals.proxy_went_down.connect(notifications.on_proxy_went_down, dispatch_uid="publishing.notify_proxy_down")
+
+        from .adapters import configure_adapters
+
+        configure_adapters()

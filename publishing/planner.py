@@ -28,16 +28,17 @@ from crosspost.activity import log_activity
 from crosspost.models import LogStatus
 from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
+from platforms.base import MediaItem, PublishRequest
+from platforms.registry import get_adapter, has_adapter
 from posts.models import Post, PostStatus, Priority
 from posts.options import caption_overrides, check_stored_options, platform_post_options
 from products.services import product_facts
 from translations.services import CaptionResult, captions_for
 
+from .adapters import account_snapshot
 from .caption_templates import render_caption
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, schedule_post
-from .platforms.base import MediaItem, PublishRequest
-from .platforms.registry import get_adapter, has_adapter
 from .rules import check_rules
 
 # Accounts in these states get no execution; the plan says why.
@@ -110,7 +111,7 @@ def target_accounts(post: Post):
     return (
         SocialAccount.objects.filter(workspace_id=post.workspace_id)
         .filter(Q(pk__in=post.target_accounts.values("pk")) | Q(group__in=post.target_groups.values("pk")))
-        .select_related("workspace")
+        .select_related("workspace", "proxy")
         .order_by("platform", "handle", "pk")
         .distinct()
     )
@@ -314,7 +315,7 @@ def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia
         return [caption.problem]
     adapter = get_adapter(account.platform)
     request = PublishRequest(
-        account=account,
+        account=account_snapshot(account),
         caption=caption.caption,
         media_type=post.media_type,
         media=media.items(account.platform),

@@ -30,14 +30,7 @@ from crosspost.activity import log_activity
 from crosspost.models import LogStatus
 from media.selectors import assets_of
 from media.services import MediaNotReady, MediaUnavailable, media_items_for
-from posts.models import Post, PostStatus, Priority
-from posts.options import platform_post_options
-
-from .models import Execution, ExecutionStatus, PublishingPolicy
-from .notifications import notify_post_finished
-from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
-from .planner import policy_for
-from .platforms.base import (
+from platforms.base import (
     DeliveryUnknown,
     LookupUnsupported,
     PlatformError,
@@ -46,7 +39,15 @@ from .platforms.base import (
     PublishResult,
     execution_marker,
 )
-from .platforms.registry import get_adapter
+from platforms.registry import get_adapter
+from posts.models import Post, PostStatus, Priority
+from posts.options import platform_post_options
+
+from .adapters import account_snapshot, lookup_request
+from .models import Execution, ExecutionStatus, PublishingPolicy
+from .notifications import notify_post_finished
+from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
+from .planner import policy_for
 from .selectors import outcome_counts
 
 logger = logging.getLogger(__name__)
@@ -128,13 +129,18 @@ def _prepare(execution: Execution, account: SocialAccount, token: str, now: date
     except MediaUnavailable as exc:
         _finish(execution, token, ExecutionStatus.FAILED, error_code="media_failed", error_message=str(exc))
         return ExecutionStatus.FAILED
+
+    def record(action: str, message: str, details: dict) -> None:
+        log_activity(action=action, account=account, execution=execution, message=message, details=details)
+
     request = PublishRequest(
-        account=account,
+        account=account_snapshot(account),
         caption=execution.caption,
         media_type=execution.post.media_type,
         media=media,
         options=options,
         marker=execution_marker(execution.pk),
+        record=record,
     )
     return get_adapter(account.platform), request
 
@@ -329,11 +335,13 @@ def reconcile_unconfirmed(*, limit: int = 200) -> dict[str, int]:
     operator (mark published, or retry) — it is never posted again blindly.
     """
     counts = {"published": 0, "retried": 0, "failed": 0, "left": 0}
-    unconfirmed = Execution.objects.filter(status=ExecutionStatus.UNCONFIRMED).select_related("account", "post")[:limit]
+    unconfirmed = Execution.objects.filter(status=ExecutionStatus.UNCONFIRMED).select_related(
+        "account__proxy", "account__workspace", "post"
+    )[:limit]
     for execution in unconfirmed:
         adapter = get_adapter(execution.account.platform)
         try:
-            found = adapter.lookup(execution)
+            found = adapter.lookup(lookup_request(execution))
         except (LookupUnsupported, PlatformError):
             counts["left"] += 1
             continue

@@ -2,7 +2,7 @@
 
 import re
 
-from .platforms.base import Problem
+from platforms.base import Problem
 
 HASHTAG = re.compile(r"(?<![\w#])#(\w[\w-]*)", re.UNICODE)
 

@@ -1,10 +1,26 @@
-"""Celery tasks of the publishing engine. They take ids, are idempotent, and
-leave every decision to the dispatcher and publisher modules."""
+"""Celery tasks of the publishing engine and of the platform checks of accounts and proxies.
+They take ids, are idempotent, and leave every decision to the dispatcher, publisher and
+health modules."""
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import AccountStatus, Proxy, SocialAccount
+from accounts.proxies import proxy_record_check
+from platforms.registry import ADAPTERS
 
 from . import dispatcher, publisher
+from .health import account_check
+from .proxy_checks import proxy_probe
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -29,3 +45,70 @@ def sweep_leases() -> dict:
     swept = publisher.sweep_expired_leases()
     swept.update(publisher.reconcile_unconfirmed())
     return swept
+
+
+# --- health checks ----------------------------------------------------------------------------------
+
+# A run stops starting new checks after this long, well inside CELERY_TASK_SOFT_TIME_LIMIT;
+# what is left is checked first by the next run (oldest check first).
+CHECK_RUN_BUDGET_SECONDS = 180
+# Proxy probes are network waits: they run in threads, the results are written one by one.
+PROXY_CHECK_THREADS = 16
+
+
+# Named as when they lived in accounts.tasks: the beat schedule (crosspost/periodic.py) calls them so.
+@shared_task(name="accounts.tasks.check_proxies", ignore_result=True)
+def check_proxies() -> dict[str, int]:
+    """Check every proxy, the longest-unchecked first; one failing check never stops the others."""
+    deadline = time.monotonic() + CHECK_RUN_BUDGET_SECONDS
+    proxies = list(Proxy.objects.order_by(F("last_check_at").asc(nulls_first=True), "pk"))
+    counts = {"ok": 0, "failed": 0, "errors": 0}
+    with ThreadPoolExecutor(max_workers=PROXY_CHECK_THREADS) as pool:
+        for start in range(0, len(proxies), PROXY_CHECK_THREADS):
+            if time.monotonic() > deadline:
+                break
+            chunk = proxies[start : start + PROXY_CHECK_THREADS]
+            probes = [pool.submit(proxy_probe, proxy.url) for proxy in chunk]
+            for proxy, probe in zip(chunk, probes, strict=True):
+                try:
+                    result = proxy_record_check(proxy=proxy, outcome=probe.result())
+                except Exception:
+                    logger.exception("Checking proxy %s failed", proxy.display_url)
+                    counts["errors"] += 1
+                else:
+                    counts["ok" if result.ok else "failed"] += 1
+    return counts
+
+
+@shared_task(name="accounts.tasks.check_accounts", ignore_result=True)
+def check_accounts() -> dict[str, int]:
+    """Check accounts not checked for ACCOUNT_CHECK_INTERVAL_SECONDS (active, proxy_error, login_required).
+
+    At most ACCOUNT_CHECK_BATCH per run, the longest-unchecked first. Each account
+    is claimed with a conditional update of last_check_at, so overlapping runs
+    never check one account twice.
+    """
+    deadline = time.monotonic() + CHECK_RUN_BUDGET_SECONDS
+    stale = timezone.now() - timedelta(seconds=settings.ACCOUNT_CHECK_INTERVAL_SECONDS)
+    due = (
+        SocialAccount.objects.filter(
+            status__in=(AccountStatus.ACTIVE, AccountStatus.PROXY_ERROR, AccountStatus.LOGIN_REQUIRED),
+            platform__in=list(ADAPTERS),
+        )
+        .filter(Q(last_check_at__isnull=True) | Q(last_check_at__lt=stale))
+        .order_by(F("last_check_at").asc(nulls_first=True), "pk")
+    )
+    counts = {"ok": 0, "failed": 0, "errors": 0}
+    for pk, last_check_at in list(due.values_list("pk", "last_check_at")[: settings.ACCOUNT_CHECK_BATCH]):
+        if time.monotonic() > deadline:
+            break
+        if not SocialAccount.objects.filter(pk=pk, last_check_at=last_check_at).update(last_check_at=timezone.now()):
+            continue  # another run took it
+        try:
+            health = account_check(account=SocialAccount.objects.select_related("proxy", "workspace").get(pk=pk))
+        except Exception:
+            logger.exception("Checking account %s failed", pk)
+            counts["errors"] += 1
+        else:
+            counts["ok" if health.ok else "failed"] += 1
+    return counts

@@ -519,7 +519,7 @@ def test_it_shows_an_accounts_history_and_executions(client, member, world):
 
 
 def test_it_imports_and_checks_proxies(client, member, workspace, monkeypatch):
-    from accounts import proxies as proxy_services
+    from publishing import proxy_checks as proxy_services
 
     login(client, member, Role.ADMIN)
     response = client.post(

@@ -315,8 +315,8 @@ class TestCrashSafety:
     def test_it_leaves_unconfirmed_executions_for_an_operator_when_lookup_is_impossible(
         self, workspace, post_to, settings, monkeypatch
     ):
-        from publishing.platforms.base import LookupUnsupported
-        from publishing.platforms.sandbox import SandboxAdapter
+        from platforms.base import LookupUnsupported
+        from platforms.sandbox import SandboxAdapter
 
         def cannot_look_up(self, execution):
             raise LookupUnsupported("this platform has no search")
@@ -343,7 +343,7 @@ class TestCrashSafety:
 @pytest.mark.django_db
 class TestCancelAndRetry:
     def test_it_cancels_queued_executions_and_lets_in_flight_ones_finish(self, workspace, post_to):
-        from publishing.platforms.base import PublishResult
+        from platforms.base import PublishResult
         from publishing.publisher import _record_success
 
         post = post_to(accounts=SocialAccountFactory.create_batch(3, workspace=workspace))

@@ -8,19 +8,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.health import account_check
 from accounts.models import AccountEvent, AccountStatus, Platform, ProxyStatus, Role, SocialAccount
-from accounts.proxies import proxy_check
 from accounts.services import account_set_status
-from accounts.tasks import check_accounts
 from crosspost.models import ActivityLog
 from crosspost.periodic import PERIODIC_TASKS
+from platforms import base
+from platforms.http import http_session
+from platforms.registry import ADAPTERS
+from platforms.sandbox import SandboxAdapter
 from publishing import notification_tasks
+from publishing.health import account_check
 from publishing.notifications import notify_account_problem, notify_post_finished, notify_proxy_down
-from publishing.platforms import base
-from publishing.platforms.http import http_session
-from publishing.platforms.registry import ADAPTERS
-from publishing.platforms.sandbox import SandboxAdapter
+from publishing.proxy_checks import proxy_check
+from publishing.tasks import check_accounts
 
 from .emulators.base import Emulator, Recorded, Reply
 from .emulators.proxies import HttpProxy, IpCheck, Socks5Proxy

@@ -25,11 +25,12 @@ from PIL import Image
 from accounts.models import AccountEvent, AccountStatus, Role, SocialAccount
 from crosspost.models import ActivityLog
 from media.models import Rendition
+from platforms import base
+from platforms.instagram import private
+from platforms.registry import get_adapter
+from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
-from publishing.platforms import base
-from publishing.platforms.instagram import private
-from publishing.platforms.registry import get_adapter
 from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.instagram_private import InstagramPrivateEmulator
@@ -276,9 +277,12 @@ class TestSession:
 
     def test_it_derives_the_device_from_the_account_alone(self, make_account):
         account = make_account()
-        first, second = private.device_identity(account), private.device_identity(SocialAccount.objects.get(pk=account.pk))
+        first, second = (
+            private.device_identity(account_snapshot(account)),
+            private.device_identity(account_snapshot(SocialAccount.objects.get(pk=account.pk))),
+        )
         assert first == second
-        other = private.device_identity(make_account(handle="other", device_id="android-1111111111111111"))
+        other = private.device_identity(account_snapshot(make_account(handle="other", device_id="android-1111111111111111")))
         assert other["uuids"]["uuid"] != first["uuids"]["uuid"]
 
     def test_it_goes_through_the_accounts_proxy(self, instagram, make_account, workspace):
@@ -409,9 +413,9 @@ class TestLookup:
         adapter = get_adapter("instagram")
         self._add(instagram, caption=CAPTION, age=timedelta(days=2))  # same caption, long before
         self._add(instagram, caption="Something else", age=timedelta(minutes=1))
-        assert adapter.lookup(execution) is None
+        assert adapter.lookup(lookup_request(execution)) is None
         ours = self._add(instagram, caption="  Hello from   Crosspost #launch ", age=timedelta(minutes=5))
-        found = adapter.lookup(execution)
+        found = adapter.lookup(lookup_request(execution))
         assert (found.remote_id, found.raw["found_by"]) == (ours["pk"], "lookup")
         assert found.url == f"https://www.instagram.com/p/{ours['code']}/"
         (feed, *_) = [r for r in instagram.calls(f"/feed/user/{instagram.users[USERNAME].pk}/") if r.method == "GET"]
@@ -421,22 +425,22 @@ class TestLookup:
         execution = self._execution(account, media_type="story")
         adapter = get_adapter("instagram")
         self._add(instagram, caption="", age=timedelta(minutes=2), media_type=2, story=True)  # a video: not ours
-        assert adapter.lookup(execution) is None
+        assert adapter.lookup(lookup_request(execution)) is None
         ours = self._add(instagram, caption="", age=timedelta(minutes=1), story=True)
-        assert adapter.lookup(execution).remote_id == ours["pk"]
+        assert adapter.lookup(lookup_request(execution)).remote_id == ours["pk"]
 
 
 @pytest.mark.django_db
 class TestCheck:
     def test_it_reports_an_account_that_never_logged_in(self, instagram, account):
-        health = get_adapter("instagram").check(account)
+        health = get_adapter("instagram").check(account_snapshot(account))
         assert (health.ok, health.account_status) == (False, None)
         assert instagram.requests == []
 
     def test_it_proves_the_stored_session_works(self, instagram, account):
         publish(make_post(account))
         instagram.requests.clear()
-        health = get_adapter("instagram").check(SocialAccount.objects.get(pk=account.pk))
+        health = get_adapter("instagram").check(account_snapshot(SocialAccount.objects.get(pk=account.pk)))
         assert health.ok and USERNAME in health.detail
         assert [r.path for r in instagram.requests] == ["/api/v1/accounts/current_user/"]
 
@@ -444,7 +448,7 @@ class TestCheck:
         publish(make_post(account))
         instagram.fail("current_user", "challenge_required")
         with pytest.raises(base.ChallengeRequired):
-            get_adapter("instagram").check(SocialAccount.objects.get(pk=account.pk))
+            get_adapter("instagram").check(account_snapshot(SocialAccount.objects.get(pk=account.pk)))
 
 
 def login_url(account) -> str:
@@ -549,7 +553,9 @@ class TestValidate:
             item = base.MediaItem(
                 path="", url="/files/a.jpg", kind="image", mime="image/jpeg", size=1000, width=1080, height=1080
             )
-            request = base.PublishRequest(account=account, caption=caption, media_type=media_type, media=media or (item,))
+            request = base.PublishRequest(
+                account=account_snapshot(account), caption=caption, media_type=media_type, media=media or (item,)
+            )
             return [p.code for p in get_adapter("instagram").validate(request)]
 
         return run

@@ -15,11 +15,12 @@ from accounts.models import AccountStatus
 from crosspost.models import ActivityLog
 from media.models import Rendition
 from media.services import profile_for_kind, profiles_for
+from platforms import base
+from platforms.instagram import graph
+from platforms.registry import get_adapter
+from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
-from publishing.platforms import base
-from publishing.platforms.instagram import graph
-from publishing.platforms.registry import get_adapter
 from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.instagram_graph import InstagramGraphEmulator, MediaHost
@@ -298,9 +299,9 @@ class TestLookup:
         adapter = get_adapter("instagram")
         meta.add_published(IG_USER_ID, caption=CAPTION, when=timezone.now() - timedelta(days=1))
         meta.add_published(IG_USER_ID, caption="Another post", when=timezone.now())
-        assert adapter.lookup(execution) is None
+        assert adapter.lookup(lookup_request(execution)) is None
         ours = meta.add_published(IG_USER_ID, caption=CAPTION, when=timezone.now() - timedelta(minutes=1))
-        found = adapter.lookup(execution)
+        found = adapter.lookup(lookup_request(execution))
         assert (found.remote_id, found.url, found.raw["found_by"]) == (ours.id, ours.permalink, "lookup")
         assert meta.calls("GET", f"/{IG_USER_ID}/media")[-1].query["limit"] == ["20"]
 
@@ -310,22 +311,22 @@ class TestLookup:
             post=post, account=account, status="unconfirmed", started_at=timezone.now() - timedelta(minutes=5)
         )
         meta.add_published(IG_USER_ID, caption="", when=timezone.now(), product="STORY", kind="VIDEO")
-        assert get_adapter("instagram").lookup(execution) is None
+        assert get_adapter("instagram").lookup(lookup_request(execution)) is None
         ours = meta.add_published(IG_USER_ID, caption="", when=timezone.now(), product="STORY")
-        assert get_adapter("instagram").lookup(execution).remote_id == ours.id
+        assert get_adapter("instagram").lookup(lookup_request(execution)).remote_id == ours.id
 
 
 @pytest.mark.django_db
 class TestCheckAndLogin:
     def test_it_checks_the_token_and_the_limit(self, meta, account):
         meta.accounts[IG_USER_ID].quota_usage = 7
-        health = get_adapter("instagram").check(account)
+        health = get_adapter("instagram").check(account_snapshot(account))
         assert health.ok
         assert health.detail == f"The token works for @{USERNAME}; 7 of 50 API posts used in 24 h."
 
     def test_it_asks_for_a_new_token_when_it_stops_working(self, meta, make_account):
         with pytest.raises(base.AuthRequired):
-            get_adapter("instagram").check(make_account(token="EAArevoked"))
+            get_adapter("instagram").check(account_snapshot(make_account(token="EAArevoked")))
 
     def test_it_logs_a_graph_account_in_by_proving_the_token(self, meta, make_account, api):
         account = make_account(status=AccountStatus.LOGIN_REQUIRED)
@@ -346,7 +347,9 @@ class TestValidate:
             item = base.MediaItem(
                 path="", url="/files/a.jpg", kind="image", mime="image/jpeg", size=1000, width=1080, height=1080
             )
-            request = base.PublishRequest(account=account, caption=caption, media_type=media_type, media=media or (item,))
+            request = base.PublishRequest(
+                account=account_snapshot(account), caption=caption, media_type=media_type, media=media or (item,)
+            )
             return [p.code for p in get_adapter("instagram").validate(request)]
 
         return run

@@ -22,8 +22,9 @@ from media.models import MediaStatus, Rendition
 from media.profiles import PROFILES, SIZES
 from media.services import asset_render, media_item_for, media_items_for, request_renditions
 from media.smartcrop import Box, detector_backend, find_faces, plan_placement
-from publishing.platforms.base import PublishRequest
-from publishing.platforms.registry import get_adapter
+from platforms.base import PublishRequest
+from platforms.registry import get_adapter
+from publishing.adapters import account_snapshot
 
 from .factories import SocialAccountFactory
 from .test_media import face_picture, jpeg_bytes, make_rotated_phone_video, make_video, upload_now
@@ -91,7 +92,7 @@ def moov_before_mdat(path: str) -> bool:
 
 def sandbox_problems(rendition_items, media_type: str) -> list[str]:
     account = SocialAccountFactory.build(platform=Platform.SANDBOX)
-    request = PublishRequest(account=account, caption="hi", media_type=media_type, media=tuple(rendition_items))
+    request = PublishRequest(account=account_snapshot(account), caption="hi", media_type=media_type, media=tuple(rendition_items))
     return [p.message for p in get_adapter(Platform.SANDBOX).validate(request)]
 
 

@@ -16,11 +16,12 @@ from django.utils import timezone
 from accounts.models import AccountEvent, AccountStatus
 from crosspost.models import ActivityLog
 from media.models import Rendition
+from platforms import base
+from platforms.pinterest import PinterestAdapter
+from platforms.registry import get_adapter
+from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
-from publishing.platforms import base
-from publishing.platforms.pinterest import PinterestAdapter
-from publishing.platforms.registry import get_adapter
 from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.pinterest import FAILURES, PinterestEmulator
@@ -325,7 +326,9 @@ def test_it_never_leaks_a_token_or_secret(pin, make_account, caplog):
         pin.fail_next(failure)
         outcomes.append(publish(make_post(make_account(token=renewed.credentials["access_token"]))).status)
     outcomes.append(publish(make_post(make_account(token="pina_gone-Secret", refresh="pinr_gone-Secret"))).status)
-    health = get_adapter("pinterest").check(make_account(token="pina_check-Secret", refresh="pinr_check-Secret"))
+    health = get_adapter("pinterest").check(
+        account_snapshot(make_account(token="pina_check-Secret", refresh="pinr_check-Secret"))
+    )
     assert outcomes == ["success", "success", "failed", "retry_wait", "failed", "failed"]
 
     renewed.refresh_from_db()
@@ -343,7 +346,7 @@ class TestLookup:
     def test_it_finds_nothing_when_the_pin_is_not_on_the_board(self, pin, account):
         post = make_post(account)
         post_publish(post=post)
-        assert get_adapter("pinterest").lookup(Execution.objects.get(post=post)) is None
+        assert get_adapter("pinterest").lookup(lookup_request(Execution.objects.get(post=post))) is None
 
     def test_it_leaves_ambiguous_matches_to_an_operator(self, pin, account):
         first = publish(make_post(account))
@@ -351,31 +354,31 @@ class TestLookup:
         pin.fail_next({"endpoint": "pins/create", "drop": True})
         second = publish(make_post(account))
         with pytest.raises(base.LookupUnsupported, match="Several Pins match"):
-            get_adapter("pinterest").lookup(second)
+            get_adapter("pinterest").lookup(lookup_request(second))
 
     def test_it_skips_pins_other_executions_recorded(self, pin, account):
         publish(make_post(account))
         pin.fail_next({"endpoint": "pins/create", "drop": True})
         lost = publish(make_post(account))
-        found = get_adapter("pinterest").lookup(lost)
+        found = get_adapter("pinterest").lookup(lookup_request(lost))
         assert found.remote_id == pin.pins[1]["id"]
 
 
 @pytest.mark.django_db
 class TestCheck:
     def test_it_checks_the_token_and_the_board(self, pin, account):
-        health = get_adapter("pinterest").check(account)
+        health = get_adapter("pinterest").check(account_snapshot(account))
         assert health.ok, health.detail
         assert health.detail == "Pinterest @crosspost can pin to the board Launches."
         assert [r.path for r in pin.requests] == ["/v5/user_account", f"/v5/boards/{account.options['board_id']}"]
 
     def test_it_reports_a_missing_board(self, pin, make_account):
-        assert "options.board_id is not set" in get_adapter("pinterest").check(make_account(options={})).detail
-        health = get_adapter("pinterest").check(make_account(board_id="999"))
+        assert "options.board_id is not set" in get_adapter("pinterest").check(account_snapshot(make_account(options={}))).detail
+        health = get_adapter("pinterest").check(account_snapshot(make_account(board_id="999")))
         assert not health.ok and health.account_status is None and "Board not found" in health.detail
 
     def test_it_asks_for_a_login_when_the_token_cannot_be_renewed(self, pin, make_account):
-        health = get_adapter("pinterest").check(make_account(token="pina_gone", refresh="pinr_gone"))
+        health = get_adapter("pinterest").check(account_snapshot(make_account(token="pina_gone", refresh="pinr_gone")))
         assert not health.ok and health.account_status == AccountStatus.LOGIN_REQUIRED
 
 
@@ -393,7 +396,9 @@ def video(**fields):
 class TestValidate:
     def problems(self, account, media_type="photo", media=None, caption=CAPTION, options=None):
         media = (image(),) if media is None else tuple(media)
-        request = base.PublishRequest(account=account, caption=caption, media_type=media_type, media=media, options=options or {})
+        request = base.PublishRequest(
+            account=account_snapshot(account), caption=caption, media_type=media_type, media=media, options=options or {}
+        )
         return [p.code for p in get_adapter("pinterest").validate(request)]
 
     def test_it_accepts_what_pinterest_accepts(self, account):

@@ -15,11 +15,13 @@ from cryptography.x509.oid import NameOID
 from django.db import connection
 
 from accounts.models import AccountEvent, AccountStatus, Proxy, ProxyStatus, Role, SocialAccount
-from accounts.proxies import account_rotate_proxy, ewma, proxies_import, proxy_check
-from accounts.tasks import check_proxies
+from accounts.proxies import account_rotate_proxy, ewma, proxies_import
 from crosspost.models import ActivityLog
-from publishing.platforms.base import ProxyFailed
-from publishing.platforms.http import http_session
+from platforms.base import ProxyFailed
+from platforms.http import http_session
+from publishing.adapters import account_snapshot
+from publishing.proxy_checks import proxy_check
+from publishing.tasks import check_proxies
 
 from .emulators.base import Emulator, Recorded, Reply
 from .emulators.proxies import HttpProxy, IpCheck, Socks5Proxy
@@ -150,7 +152,7 @@ def test_it_makes_proxy_error_accounts_due_for_a_check_when_their_proxy_recovers
 
 
 def test_it_checks_every_proxy_even_when_one_check_breaks(workspace, ip_check, monkeypatch):
-    from accounts import tasks
+    from publishing import tasks
 
     with HttpProxy() as alive, HttpProxy() as dead:
         good, bad, broken = proxy_for(workspace, alive), proxy_for(workspace, dead), ProxyFactory(workspace=workspace)
@@ -176,7 +178,7 @@ def test_it_checks_every_proxy_even_when_one_check_breaks(workspace, ip_check, m
 def test_it_routes_an_accounts_requests_through_its_proxy(workspace, loopback):
     with Echo() as target:
         account = SocialAccountFactory(workspace=workspace, proxy=proxy_for(workspace, loopback))
-        response = http_session(account).get(f"{target.url}/me")
+        response = http_session(account_snapshot(account)).get(f"{target.url}/me")
     assert response.json() == {"path": "/me"}
     assert loopback.targets == [target.url.removeprefix("http://")]
     assert loopback.relays[0].credentials == CREDENTIALS
@@ -187,7 +189,7 @@ def test_it_raises_proxy_failed_when_the_accounts_proxy_is_dead(workspace, loopb
     account = SocialAccountFactory(workspace=workspace, proxy=proxy_for(workspace, loopback))
     loopback.kill()
     with Echo() as target, pytest.raises(ProxyFailed) as raised:
-        http_session(account).get(f"{target.url}/me")
+        http_session(account_snapshot(account)).get(f"{target.url}/me")
     assert target.requests == []
     assert CREDENTIALS[1] not in str(raised.value)
 
@@ -227,7 +229,7 @@ def test_it_tunnels_https_through_the_accounts_proxy(workspace, loopback, tls_fi
     account = SocialAccountFactory(workspace=workspace, proxy=proxy_for(workspace, loopback))
     with target:
         port = target.server.server_address[1]
-        response = http_session(account).get(f"https://127.0.0.1:{port}/secure", verify=str(cert))
+        response = http_session(account_snapshot(account)).get(f"https://127.0.0.1:{port}/secure", verify=str(cert))
     assert response.json() == {"path": "/secure"}
     assert loopback.relays[0].target == f"127.0.0.1:{port}"
     assert loopback.relays[0].method == ("CONNECT" if loopback.scheme == "http" else "SOCKS5")
@@ -236,7 +238,7 @@ def test_it_tunnels_https_through_the_accounts_proxy(workspace, loopback, tls_fi
 def test_it_forwards_a_post_body_through_the_http_proxy(workspace):
     with HttpProxy() as loopback, Echo() as target:
         account = SocialAccountFactory(workspace=workspace, proxy=proxy_for(workspace, loopback))
-        http_session(account).post(f"{target.url}/upload?x=1", data={"caption": "hi"})
+        http_session(account_snapshot(account)).post(f"{target.url}/upload?x=1", data={"caption": "hi"})
     assert target.requests[0].form == {"caption": ["hi"]}
     assert (loopback.relays[0].method, loopback.relays[0].path) == ("POST", "/upload?x=1")
 

@@ -14,10 +14,11 @@ from django.utils import timezone
 from accounts.models import AccountEvent, AccountStatus
 from crosspost.models import ActivityLog
 from media.models import Rendition
+from platforms import base
+from platforms.registry import get_adapter
+from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
-from publishing.platforms import base
-from publishing.platforms.registry import get_adapter
 from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.telegram import FAILURES, TelegramEmulator
@@ -153,7 +154,9 @@ class TestPublish:
 
     def test_it_sends_media_by_url_when_there_is_no_local_file(self, telegram, account):
         item = base.MediaItem(path="", url="https://cdn.example.test/a.jpg", kind="image", mime="image/jpeg", size=2000)
-        request = base.PublishRequest(account=account, caption="From storage", media_type="photo", media=(item,))
+        request = base.PublishRequest(
+            account=account_snapshot(account), caption="From storage", media_type="photo", media=(item,)
+        )
         result = get_adapter("telegram").publish(request)
         (sent_photo,) = sent(telegram, "sendPhoto")
         assert sent_photo.files == {}
@@ -166,7 +169,9 @@ class TestPublish:
         adapter = get_adapter("telegram")
         urls = []
         for chat_id in ("-1001234567890", "4242"):
-            request = base.PublishRequest(account=make_account(chat_id=chat_id), caption="Hi", media_type="text")
+            request = base.PublishRequest(
+                account=account_snapshot(make_account(chat_id=chat_id)), caption="Hi", media_type="text"
+            )
             urls.append(adapter.publish(request).url)
         assert urls == ["https://t.me/c/1234567890/1", ""]
 
@@ -270,7 +275,7 @@ def test_it_never_leaks_the_bot_token(telegram, channel, make_account, caplog, s
     port = unused_port()
     account = make_account(proxy=ProxyFactory(host="127.0.0.1", port=port, url=f"http://u:p@127.0.0.1:{port}"))
     outcomes["proxy"] = publish(make_post(account)).status
-    health = get_adapter("telegram").check(make_account(token="7012345678:AAHrevokedButStillSecret"))
+    health = get_adapter("telegram").check(account_snapshot(make_account(token="7012345678:AAHrevokedButStillSecret")))
     assert outcomes == {
         None: "success",
         "kicked": "failed",
@@ -293,7 +298,7 @@ def test_it_never_leaks_the_bot_token(telegram, channel, make_account, caplog, s
 @pytest.mark.django_db
 class TestCheck:
     def test_it_confirms_the_bot_may_post_to_the_channel(self, telegram, account):
-        health = get_adapter("telegram").check(account)
+        health = get_adapter("telegram").check(account_snapshot(account))
         assert health.ok, health.detail
         assert health.detail == f"The bot @crosspost_bot can post to channel Crosspost News (@{CHANNEL})."
         assert [r.path.rsplit("/", 1)[1] for r in telegram.requests] == ["getMe", "getChat", "getChatMember"]
@@ -302,13 +307,13 @@ class TestCheck:
 
     def test_it_reports_a_bot_that_is_no_channel_administrator(self, telegram, channel, account):
         telegram.set_member(channel, TOKEN, "left")
-        health = get_adapter("telegram").check(account)
+        health = get_adapter("telegram").check(account_snapshot(account))
         assert not health.ok and health.account_status is None
         assert "is not an administrator" in health.detail
 
     def test_it_reports_an_administrator_without_the_right_to_post(self, telegram, channel, account):
         telegram.set_member(channel, TOKEN, "administrator", can_post_messages=False)
-        health = get_adapter("telegram").check(account)
+        health = get_adapter("telegram").check(account_snapshot(account))
         assert not health.ok
         assert "enable 'Post messages'" in health.detail
 
@@ -316,11 +321,11 @@ class TestCheck:
     def test_it_accepts_group_members(self, telegram, make_account, status, ok):
         group = telegram.add_chat(chat_type="supergroup", chat_id=-1005550001, title="Team")
         telegram.set_member(group, TOKEN, status)
-        health = get_adapter("telegram").check(make_account(chat_id="-1005550001"))
+        health = get_adapter("telegram").check(account_snapshot(make_account(chat_id="-1005550001")))
         assert health.ok is ok, health.detail
 
     def test_it_asks_for_a_new_login_when_the_token_is_revoked(self, telegram, make_account):
-        health = get_adapter("telegram").check(make_account(token="7012345678:AAHrevoked"))
+        health = get_adapter("telegram").check(account_snapshot(make_account(token="7012345678:AAHrevoked")))
         assert not health.ok
         assert health.account_status == AccountStatus.LOGIN_REQUIRED
         assert "@BotFather" in health.detail
@@ -328,13 +333,13 @@ class TestCheck:
     def test_it_raises_what_says_nothing_about_the_account(self, telegram, account):
         telegram.fail_next("flood")
         with pytest.raises(base.RateLimited):
-            get_adapter("telegram").check(account)
+            get_adapter("telegram").check(account_snapshot(account))
         telegram.fail_next(TelegramEmulator.error(502, "Bad Gateway", method="getChatMember"))
         with pytest.raises(base.Transient):
-            get_adapter("telegram").check(account)
+            get_adapter("telegram").check(account_snapshot(account))
 
     def test_it_reports_a_chat_the_bot_cannot_see(self, telegram, make_account):
-        health = get_adapter("telegram").check(make_account(chat_id="-1009999"))
+        health = get_adapter("telegram").check(account_snapshot(make_account(chat_id="-1009999")))
         assert not health.ok and health.account_status is None
         assert health.detail.startswith("The bot @crosspost_bot cannot reach -1009999")
         assert "chat not found" in health.detail
@@ -346,7 +351,7 @@ def test_it_cannot_look_a_message_up(make_account):
     adapter = get_adapter("telegram")
     assert adapter.can_lookup is False
     with pytest.raises(base.LookupUnsupported, match="cannot search a chat's history"):
-        adapter.lookup(ExecutionFactory(account=account, post__workspace=account.workspace))
+        adapter.lookup(lookup_request(ExecutionFactory(account=account, post__workspace=account.workspace)))
     assert "only sees *updates*" in adapter.lookup.__doc__
 
 
@@ -366,7 +371,7 @@ class TestValidate:
 
     def problems(self, account, media_type="photo", caption=CAPTION, media=None):
         media = (image(),) if media is None else tuple(media)
-        request = base.PublishRequest(account=account, caption=caption, media_type=media_type, media=media)
+        request = base.PublishRequest(account=account_snapshot(account), caption=caption, media_type=media_type, media=media)
         return [p.code for p in get_adapter("telegram").validate(request)]
 
     def test_it_accepts_what_telegram_accepts(self, account):
@@ -391,7 +396,7 @@ class TestValidate:
         assert self.problems(account, "photo", media=[image(width=9000, height=2000)]) == ["photo_dimensions"]
 
     def test_it_refuses_reels_and_stories(self, account):
-        request = base.PublishRequest(account=account, caption="", media_type="reel", media=(video(),))
+        request = base.PublishRequest(account=account_snapshot(account), caption="", media_type="reel", media=(video(),))
         (problem,) = get_adapter("telegram").validate(request)
         assert problem.message == "A Telegram bot cannot publish a reel: choose text, photo, video or carousel."
         assert self.problems(account, "story", media=[image()]) == ["media_type"]

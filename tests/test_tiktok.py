@@ -16,11 +16,12 @@ from django.utils import timezone
 from accounts.models import AccountEvent, AccountStatus, SocialAccount
 from crosspost.models import ActivityLog
 from media.models import Rendition
+from platforms import base, tiktok
+from platforms.registry import get_adapter
+from platforms.tiktok import UNAUDITED_MESSAGE, TikTokAdapter
+from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
-from publishing.platforms import base, tiktok
-from publishing.platforms.registry import get_adapter
-from publishing.platforms.tiktok import UNAUDITED_MESSAGE, TikTokAdapter
 from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.tiktok import TikTokEmulator
@@ -369,7 +370,7 @@ class TestErrors:
         post_publish(post=post)
         execution = Execution.objects.get(post=post)
         with pytest.raises(base.LookupUnsupported, match="never returned a publish_id"):
-            get_adapter("tiktok").lookup(execution)
+            get_adapter("tiktok").lookup(lookup_request(execution))
         assert "cannot list or search a creator's posts" in TikTokAdapter.lookup.__doc__
 
 
@@ -449,7 +450,7 @@ def test_it_never_leaks_a_token_or_secret(tt, make_account, caplog, monkeypatch)
             publish(make_post(make_account(token=SocialAccount.objects.get(pk=renewed.pk).credentials["access_token"]))).status
         )
     outcomes.append(publish(make_post(make_account(token="act.revoked-Secret", refresh="rft.revoked-Secret"))).status)
-    health = get_adapter("tiktok").check(make_account(token="act.check-Secret", refresh="rft.check-Secret"))
+    health = get_adapter("tiktok").check(account_snapshot(make_account(token="act.check-Secret", refresh="rft.check-Secret")))
     assert outcomes == ["success", "success", "failed", "retry_wait", "failed", "failed"]
 
     renewed.refresh_from_db()
@@ -467,19 +468,21 @@ def test_it_never_leaks_a_token_or_secret(tt, make_account, caplog, monkeypatch)
 @pytest.mark.django_db
 class TestCheck:
     def test_it_reports_the_creator_and_their_privacy_options(self, tt, account):
-        health = get_adapter("tiktok").check(account)
+        health = get_adapter("tiktok").check(account_snapshot(account))
         assert health.ok, health.detail
         assert health.detail == "@crosspost can post to TikTok (SELF_ONLY)."
         assert health.raw["privacy_level_options"] == ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
 
     def test_it_flags_a_privacy_level_the_creator_does_not_offer(self, tt, make_account):
         tt.add_creator("act.private", username="private", private=True)
-        health = get_adapter("tiktok").check(make_account(token="act.private", options={"privacy_level": "PUBLIC_TO_EVERYONE"}))
+        health = get_adapter("tiktok").check(
+            account_snapshot(make_account(token="act.private", options={"privacy_level": "PUBLIC_TO_EVERYONE"}))
+        )
         assert not health.ok and health.account_status is None
         assert "does not offer the privacy level PUBLIC_TO_EVERYONE" in health.detail
 
     def test_it_asks_for_a_login_when_the_token_cannot_be_renewed(self, tt, make_account):
-        health = get_adapter("tiktok").check(make_account(token="act.gone", refresh="rft.gone"))
+        health = get_adapter("tiktok").check(account_snapshot(make_account(token="act.gone", refresh="rft.gone")))
         assert not health.ok and health.account_status == AccountStatus.LOGIN_REQUIRED
 
 
@@ -497,7 +500,9 @@ def photo(**fields):
 class TestValidate:
     def problems(self, account, media_type="video", media=None, caption=CAPTION, options=None):
         media = (video(),) if media is None else tuple(media)
-        request = base.PublishRequest(account=account, caption=caption, media_type=media_type, media=media, options=options or {})
+        request = base.PublishRequest(
+            account=account_snapshot(account), caption=caption, media_type=media_type, media=media, options=options or {}
+        )
         return [p.code for p in get_adapter("tiktok").validate(request)]
 
     def test_it_accepts_what_tiktok_accepts(self, account):

@@ -14,10 +14,11 @@ from django.utils import timezone
 from accounts.models import AccountEvent, AccountStatus
 from crosspost.models import ActivityLog
 from media.models import Rendition
+from platforms import base
+from platforms.registry import get_adapter
+from platforms.vk import VkAdapter
+from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
-from publishing.platforms import base
-from publishing.platforms.registry import get_adapter
-from publishing.platforms.vk import VkAdapter
 from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.vk import VkEmulator
@@ -187,7 +188,9 @@ class TestPublish:
     def test_it_fetches_media_that_lives_only_in_remote_storage(self, vk, account):
         vk.files["remote.png"] = png_bytes(32, 32)
         item = base.MediaItem(path="", url=f"{vk.url}/files/remote.png", kind="image", mime="image/png", size=100)
-        request = base.PublishRequest(account=account, caption="From S3", media_type="photo", media=(item,), marker="cp-9")
+        request = base.PublishRequest(
+            account=account_snapshot(account), caption="From S3", media_type="photo", media=(item,), marker="cp-9"
+        )
         result = get_adapter("vk").publish(request)
         assert vk.uploaded == [("photo", "remote.png", vk.files["remote.png"])]
         assert result.remote_id == "-1_1"
@@ -313,7 +316,7 @@ class TestLookup:
     def test_it_answers_none_when_the_post_is_not_there(self, vk, account):
         execution = ExecutionFactory(account=account, post=make_post(account, "text", images=0), caption=CAPTION)
         vk.walls[-1].append({"id": 7, "owner_id": -1, "date": int(timezone.now().timestamp()), "text": "Another post"})
-        assert get_adapter("vk").lookup(execution) is None
+        assert get_adapter("vk").lookup(lookup_request(execution)) is None
         assert calls(vk) == [{"method": "wall.get", "owner_id": "-1", "count": "100", "v": "5.199", "access_token": USER_TOKEN}]
 
     def test_it_ignores_older_posts_and_posts_of_other_executions(self, vk, account):
@@ -326,22 +329,22 @@ class TestLookup:
             {"id": 3, "owner_id": -1, "date": now, "text": CAPTION, "attachments": [{"type": "photo", "photo": {}}]},
         ]
         assert recorded.remote_id == "-1_2"
-        assert get_adapter("vk").lookup(execution) is None
+        assert get_adapter("vk").lookup(lookup_request(execution)) is None
         vk.walls[-1].append({"id": 4, "owner_id": -1, "date": now, "text": f"  {CAPTION}\n"})
-        assert get_adapter("vk").lookup(execution).remote_id == "-1_4"
+        assert get_adapter("vk").lookup(lookup_request(execution)).remote_id == "-1_4"
 
     def test_it_leaves_ambiguous_matches_to_an_operator(self, vk, account):
         execution = ExecutionFactory(account=account, post=make_post(account, "text", images=0), caption=CAPTION)
         now = int(timezone.now().timestamp())
         vk.walls[-1] += [{"id": i, "owner_id": -1, "date": now, "text": CAPTION} for i in (1, 2)]
         with pytest.raises(base.LookupUnsupported, match="Several VK posts match"):
-            get_adapter("vk").lookup(execution)
+            get_adapter("vk").lookup(lookup_request(execution))
 
 
 @pytest.mark.django_db
 class TestCheck:
     def test_it_confirms_an_editor_may_post_as_the_community(self, vk, account):
-        health = get_adapter("vk").check(account)
+        health = get_adapter("vk").check(account_snapshot(account))
         assert health.ok, health.detail
         assert health.detail == "Ivan Petrov (id100) can post to Crosspost (vk.com/crosspost) as the community."
         assert [c["method"] for c in calls(vk)] == ["users.get", "groups.getById"]
@@ -350,36 +353,36 @@ class TestCheck:
     @pytest.mark.parametrize("level", [None, 1])
     def test_it_reports_a_user_who_may_not_post_as_the_community(self, vk, make_account, level):
         vk.add_group(2, "Other", "other", admins={USER_ID: level} if level else {})
-        health = get_adapter("vk").check(make_account(owner_id=-2))
+        health = get_adapter("vk").check(account_snapshot(make_account(owner_id=-2)))
         assert not health.ok and health.account_status is None
         assert health.detail == "Ivan Petrov (id100) is not an editor or administrator of Other (vk.com/other): make them one."
 
     def test_it_checks_user_walls(self, vk, make_account):
         vk.add_user(200, "other-token", first_name="Anna", open_wall=False)
-        assert get_adapter("vk").check(make_account(owner_id=USER_ID)).ok
-        health = get_adapter("vk").check(make_account(owner_id=200))
+        assert get_adapter("vk").check(account_snapshot(make_account(owner_id=USER_ID))).ok
+        health = get_adapter("vk").check(account_snapshot(make_account(owner_id=200)))
         assert not health.ok and "may not post to the wall of id200" in health.detail
 
     def test_it_asks_for_a_new_login_when_the_token_is_invalid(self, vk, make_account):
-        health = get_adapter("vk").check(make_account(token="vk1.a.expired"))
+        health = get_adapter("vk").check(account_snapshot(make_account(token="vk1.a.expired")))
         assert not health.ok
         assert health.account_status == AccountStatus.LOGIN_REQUIRED
         assert "error 5" in health.detail
 
     def test_it_refuses_a_community_token(self, vk, make_account):
         vk.add_group_token(GROUP_TOKEN, GROUP_ID)
-        health = get_adapter("vk").check(make_account(token=GROUP_TOKEN))
+        health = get_adapter("vk").check(account_snapshot(make_account(token=GROUP_TOKEN)))
         assert not health.ok and health.account_status == AccountStatus.LOGIN_REQUIRED
         assert "not a user access token" in health.detail
 
     def test_it_raises_what_says_nothing_about_the_account(self, vk, account):
         vk.fail_next({"code": 6, "method": "groups.getById"})
         with pytest.raises(base.RateLimited):
-            get_adapter("vk").check(account)
+            get_adapter("vk").check(account_snapshot(account))
 
     def test_it_reports_a_banned_account(self, vk, account):
         vk.fail_next(18)
-        health = get_adapter("vk").check(account)
+        health = get_adapter("vk").check(account_snapshot(account))
         assert (health.ok, health.account_status) == (False, AccountStatus.BANNED)
 
 
@@ -391,7 +394,7 @@ def test_it_never_leaks_the_access_token(vk, make_account, caplog):
         if failure:
             vk.fail_next(failure)
         publish(make_post(account, "photo"))
-    health = get_adapter("vk").check(make_account(token="vk1.a.revokedButSecret"))
+    health = get_adapter("vk").check(account_snapshot(make_account(token="vk1.a.revokedButSecret")))
     seen = [caplog.text, health.detail, json.dumps(health.raw)]
     seen += [json.dumps([log.message, log.details]) for log in ActivityLog.objects.all()]
     seen += [json.dumps([e.error_message, e.raw_response, e.remote_url]) for e in Execution.objects.all()]
@@ -416,7 +419,7 @@ class TestValidate:
 
     def problems(self, account, media_type="photo", caption=CAPTION, media=None):
         media = (image(),) if media is None else tuple(media)
-        request = base.PublishRequest(account=account, caption=caption, media_type=media_type, media=media)
+        request = base.PublishRequest(account=account_snapshot(account), caption=caption, media_type=media_type, media=media)
         return [p.code for p in get_adapter("vk").validate(request)]
 
     def test_it_accepts_what_vk_accepts(self, account):

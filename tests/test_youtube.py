@@ -16,11 +16,12 @@ from django.utils import timezone
 from accounts.models import AccountEvent, AccountStatus
 from crosspost.models import ActivityLog
 from media.models import Rendition
+from platforms import base, youtube
+from platforms.registry import get_adapter
+from platforms.youtube import YouTubeAdapter
+from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
-from publishing.platforms import base, youtube
-from publishing.platforms.registry import get_adapter
-from publishing.platforms.youtube import YouTubeAdapter
 from publishing.publisher import reconcile_unconfirmed
 
 from .emulators.youtube import SCOPE_UPLOAD, UPLOAD, YouTubeEmulator
@@ -202,7 +203,9 @@ class TestPublish:
         path = tmp_path / "clip.mp4"
         path.write_bytes(b"\x00" * 1000)
         item = base.MediaItem(str(path), "", "video", "video/mp4", 1000, width, height, float(duration))
-        request = base.PublishRequest(account=account, caption=CAPTION, media_type="video", media=(item,), marker="cp-1")
+        request = base.PublishRequest(
+            account=account_snapshot(account), caption=CAPTION, media_type="video", media=(item,), marker="cp-1"
+        )
         result = get_adapter("youtube").publish(request)
         description = yt.videos[result.remote_id]["resource"]["snippet"]["description"]
         assert description.endswith("\n\n#Shorts") is short
@@ -453,7 +456,7 @@ def test_it_never_leaks_a_token_or_secret(yt, make_account, caplog):
         yt.fail_next(failure)
         outcomes.append(publish(make_post(make_account())).status)
     outcomes.append(publish(make_post(make_account(refresh="1//revoked-Secret"))).status)
-    health = get_adapter("youtube").check(make_account(refresh="1//check-Secret"))
+    health = get_adapter("youtube").check(account_snapshot(make_account(refresh="1//check-Secret")))
     assert outcomes == ["success", "success", "failed", "retry_wait", "failed", "failed"]
 
     secrets = [REFRESH, CLIENT_SECRET, "1//revoked-Secret", "1//check-Secret", *yt.access_tokens]
@@ -468,25 +471,25 @@ def test_it_never_leaks_a_token_or_secret(yt, make_account, caplog):
 class TestLookupAndCheck:
     def test_it_finds_a_video_by_its_marker_tag(self, yt, account):
         execution = publish(make_post(account))
-        found = get_adapter("youtube").lookup(execution)
+        found = get_adapter("youtube").lookup(lookup_request(execution))
         assert (found.remote_id, found.url) == (execution.remote_id, f"https://www.youtube.com/watch?v={execution.remote_id}")
         unpublished = make_post(account)
         post_publish(post=unpublished)
-        assert get_adapter("youtube").lookup(Execution.objects.get(post=unpublished)) is None
+        assert get_adapter("youtube").lookup(lookup_request(Execution.objects.get(post=unpublished))) is None
 
     def test_it_cannot_look_up_without_the_readonly_scope(self, yt, make_account):
         yt.add_channel(refresh_token="1//upload-only", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, scopes=(SCOPE_UPLOAD,))
         execution = publish(make_post(make_account(refresh="1//upload-only")))
         with pytest.raises(base.LookupUnsupported, match=r"grant youtube\.readonly"):
-            get_adapter("youtube").lookup(execution)
+            get_adapter("youtube").lookup(lookup_request(execution))
 
     def test_it_checks_the_token_and_the_channel(self, yt, account, make_account):
-        health = get_adapter("youtube").check(account)
+        health = get_adapter("youtube").check(account_snapshot(account))
         assert health.ok and health.detail == "YouTube channel Crosspost Channel is connected."
-        revoked = get_adapter("youtube").check(make_account(refresh="1//revoked"))
+        revoked = get_adapter("youtube").check(account_snapshot(make_account(refresh="1//revoked")))
         assert not revoked.ok and revoked.account_status == AccountStatus.LOGIN_REQUIRED
         yt.add_channel(refresh_token="1//upload-only", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, scopes=(SCOPE_UPLOAD,))
-        limited = get_adapter("youtube").check(make_account(refresh="1//upload-only"))
+        limited = get_adapter("youtube").check(account_snapshot(make_account(refresh="1//upload-only")))
         assert limited.ok and "youtube.readonly" in limited.detail
 
 
@@ -500,7 +503,9 @@ def item(**fields):
 class TestValidate:
     def problems(self, account, media_type="video", media=None, caption=CAPTION, options=None):
         media = (item(),) if media is None else tuple(media)
-        request = base.PublishRequest(account=account, caption=caption, media_type=media_type, media=media, options=options or {})
+        request = base.PublishRequest(
+            account=account_snapshot(account), caption=caption, media_type=media_type, media=media, options=options or {}
+        )
         return [p.code for p in get_adapter("youtube").validate(request)]
 
     def test_it_accepts_what_youtube_accepts(self, account):
@@ -525,7 +530,7 @@ class TestValidate:
         assert self.problems(account, media=[item(), item()]) == ["media_count"]
         bare = SocialAccountFactory(workspace=workspace, platform="youtube", credentials={"refresh_token": "1//x"})
         (problem,) = get_adapter("youtube").validate(
-            base.PublishRequest(account=bare, caption=CAPTION, media_type="video", media=(item(),))
+            base.PublishRequest(account=account_snapshot(bare), caption=CAPTION, media_type="video", media=(item(),))
         )
         assert (
             problem.message == "The account lacks client_id, client_secret: connect the YouTube channel (OAuth, offline access)."

@@ -3,7 +3,7 @@
 instagrapi has no base-URL setting: its hosts (``i.instagram.com``,
 ``b.i.instagram.com``, ``www.instagram.com``) are literal ``https://`` strings.
 :meth:`InstagramPrivateEmulator.route` is a client hook (see
-``publishing.platforms.instagram.private.client_hooks``) that mounts a
+``platforms.instagram.private.client_hooks``) that mounts a
 URL-rewriting transport for exactly those hosts on both of instagrapi's
 sessions; the request keeps its path, query, headers and the account's proxy.
 

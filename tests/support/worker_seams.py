@@ -6,7 +6,7 @@ environment asks for, as an in-process test would with monkeypatch:
 
 * ``INSTAGRAM_PRIVATE_EMULATOR_URL`` — instagrapi has no base-URL setting (its
   Instagram hosts are literal ``https://`` strings), so the private Instagram
-  backend offers ``publishing.platforms.instagram.private.client_hooks``, a list
+  backend offers ``platforms.instagram.private.client_hooks``, a list
   in the process's memory. A hook is appended that mounts the emulator's
   URL-rewriting transport on both of the client's sessions, exactly what
   ``InstagramPrivateEmulator.route`` does in-process.
@@ -28,7 +28,7 @@ def _install(**kwargs) -> None:
     url = os.environ.get("INSTAGRAM_PRIVATE_EMULATOR_URL", "")
     if not url:
         return
-    from publishing.platforms.instagram import private
+    from platforms.instagram import private
     from tests.emulators.instagram_private import HOSTS, RewriteAdapter
 
     delay = os.environ.get("INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS", "")

@@ -9,21 +9,44 @@ applies all three without knowing anything about the platform.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from django.utils import timezone
 
-from accounts.models import AccountStatus
-
-if TYPE_CHECKING:
-    from accounts.models import SocialAccount
-    from publishing.models import Execution
-
+from .names import AccountStatus
 
 # --- requests and results --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """What an adapter knows of an account: plain data, secrets decrypted, built by the caller.
+
+    Adapters never write to an account; what they must keep goes back through the callbacks:
+    ``update_credentials(renew)`` calls ``renew(current)`` with the stored credentials read
+    under a row lock and stores what it returns (a dict of updates; None: nothing to store),
+    then returns the credentials now stored; ``save_session(session, logged_in)`` stores a
+    platform session (and stamps the login when ``logged_in``).
+    """
+
+    id: Any
+    platform: str
+    handle: str = ""
+    external_id: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    session: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    proxy_url: str = ""  # the account's proxy as stored (scheme://user:password@host:port), or ""
+    proxy_country: str = ""
+    user_agent: str = ""
+    device_id: str = ""
+    language: str = ""
+    timezone: str = ""  # the account's, else its workspace's
+    update_credentials: Callable[[Callable[[dict], dict | None]], dict] | None = field(default=None, repr=False, compare=False)
+    save_session: Callable[[dict, bool], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -42,14 +65,39 @@ class MediaItem:
 
 @dataclass(frozen=True)
 class PublishRequest:
-    account: SocialAccount
+    account: AccountSnapshot
     caption: str
-    media_type: str  # posts.models.MediaType
+    media_type: str  # a post media type: photo, video, carousel, reel, story, text
     media: tuple[MediaItem, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
     # A unique marker for this execution; adapters that can search their
     # platform use it to find a post after a crash (see ``lookup``).
     marker: str = ""
+    # Keeps what an adapter must be able to read back in ``lookup`` (TikTok's publish_id):
+    # ``record(action, message, details)``; the caller stores it with the execution.
+    record: Callable[[str, str, dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LookupRequest:
+    """What ``lookup`` knows of an execution that may have published: plain data, built by the caller."""
+
+    account: AccountSnapshot
+    execution_id: int
+    caption: str
+    media_type: str  # the post's media type
+    created_at: datetime
+    started_at: datetime | None = None
+    media_kinds: tuple[str, ...] = ()  # the post's media ("image" | "video"), in order
+    # Remote ids other executions of the account recorded: a post found there is not this one's.
+    recorded_remote_ids: frozenset[str] = frozenset()
+    # What ``PublishRequest.record`` kept for this execution, the latest details per action
+    # (only the actions the adapter names in ``lookup_records``).
+    records: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def marker(self) -> str:
+        return execution_marker(self.execution_id)
 
 
 @dataclass(frozen=True)
@@ -206,6 +254,8 @@ class Adapter:
     can_lookup: ClassVar[bool] = False
     # Platforms whose sessions need a separate login step (instagrapi).
     has_sessions: ClassVar[bool] = False
+    # The ``PublishRequest.record`` actions ``lookup`` reads back (``LookupRequest.records``).
+    lookup_records: ClassVar[tuple[str, ...]] = ()
 
     def supports(self, media_type: str) -> bool:
         return media_type in self.media_types
@@ -227,17 +277,17 @@ class Adapter:
     def publish(self, request: PublishRequest) -> PublishResult:
         raise NotImplementedError
 
-    def check(self, account: SocialAccount) -> Health:
+    def check(self, account: AccountSnapshot) -> Health:
         raise NotImplementedError
 
-    def lookup(self, execution: Execution) -> PublishResult | None:
+    def lookup(self, execution: LookupRequest) -> PublishResult | None:
         """Find the post an execution may have published; None if it is not there.
 
         Raises LookupUnsupported when the platform cannot answer.
         """
         raise LookupUnsupported(f"{self.platform} offers no way to look a post up.")
 
-    def login(self, account: SocialAccount) -> Health:
+    def login(self, account: AccountSnapshot) -> Health:
         raise NotImplementedError(f"{self.platform} accounts have no separate login step.")
 
 
@@ -270,6 +320,27 @@ def media_shape_problems(
     else:
         problems += item_problems(media[0], f"The {request.media_type}")
     return problems
+
+
+class SandboxStore(Protocol):
+    """Where the sandbox platform keeps its posts (the caller provides it: ``registry.configure``)."""
+
+    def create(self, *, account_id: Any, marker: str, caption: str, media_type: str, media: list[dict]) -> dict[str, Any]:
+        """Store a post; returns its ``id``, ``marker`` and ``created_at`` (a datetime)."""
+
+    def find(self, *, account_id: Any, marker: str) -> Any | None:
+        """The id of the account's post with ``marker``, or None."""
+
+    def attempts(self, *, account_id: Any) -> int:
+        """How many publishing attempts the account's executions have made so far."""
+
+
+class FrameUnavailable(Exception):
+    """A video frame could not be taken on this machine (no ffmpeg): another worker may succeed."""
+
+
+class FrameFailed(Exception):
+    """The video has no frame to take."""
 
 
 def execution_marker(execution_id: int) -> str:

@@ -23,15 +23,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import requests
 import urllib3
 
-from ..base import DeliveryUnknown, MediaItem, Problem, PublishRequest
-
-if TYPE_CHECKING:
-    from publishing.models import Execution
+from ..base import DeliveryUnknown, LookupRequest, MediaItem, Problem, PublishRequest
 
 CAPTION_LIMIT = 2200
 HASHTAG_LIMIT = 30
@@ -136,9 +132,8 @@ def is_our_story(*, is_video: bool, taken_at: datetime | None, expected_video: b
     return is_video == expected_video
 
 
-def first_media_kind(execution: Execution) -> str:
-    first = execution.post.media.select_related("asset").order_by("position").first()
-    return first.asset.kind if first else ""
+def first_media_kind(execution: LookupRequest) -> str:
+    return execution.media_kinds[0] if execution.media_kinds else ""
 
 
 # libcurl errors raised before a request left: resolve proxy/host, connect, TLS handshake.
@@ -148,7 +143,7 @@ _CURL_NOT_SENT = {5, 6, 7, 35}
 def may_have_arrived(cause: BaseException | None) -> bool:
     """Whether a request that failed with ``cause`` may have reached Instagram (unsure: yes).
 
-    Stricter than :func:`publishing.platforms.http.may_have_arrived`: instagrapi's
+    Stricter than :func:`platforms.http.may_have_arrived`: instagrapi's
     curl transport reports libcurl error codes, and an unknown cause counts as sent.
     """
     if cause is None:
@@ -168,7 +163,7 @@ def may_have_arrived(cause: BaseException | None) -> bool:
 class PublishOutcomeUnknown(DeliveryUnknown):
     """The publishing call went out and no usable answer came back: the post may exist.
 
-    Deliberately not a :class:`~publishing.platforms.base.PlatformError`: the
+    Deliberately not a :class:`~platforms.base.PlatformError`: the
     publisher then marks the execution unconfirmed, and reconciliation asks
     ``lookup`` before anything is posted again.
     """

@@ -14,21 +14,14 @@ find a post again after a crash by the rule in :mod:`.common`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from accounts.models import Platform
-
 from .. import base
+from ..names import Platform
 from .common import CAPTION_LIMIT, aspect_problems, caption_problems, shape_problems
 from .graph import GraphBackend
 from .private import PrivateBackend
 
-if TYPE_CHECKING:
-    from accounts.models import SocialAccount
-    from publishing.models import Execution
 
-
-def uses_graph_api(account: SocialAccount) -> bool:
+def uses_graph_api(account: base.AccountSnapshot) -> bool:
     return bool((account.credentials or {}).get("access_token") and (account.options or {}).get("ig_user_id"))
 
 
@@ -43,7 +36,7 @@ class InstagramAdapter(base.Adapter):
         self.graph = GraphBackend()
         self.private = PrivateBackend()
 
-    def backend(self, account: SocialAccount) -> GraphBackend | PrivateBackend:
+    def backend(self, account: base.AccountSnapshot) -> GraphBackend | PrivateBackend:
         return self.graph if uses_graph_api(account) else self.private
 
     def validate(self, request: base.PublishRequest) -> list[base.Problem]:
@@ -59,12 +52,12 @@ class InstagramAdapter(base.Adapter):
     def publish(self, request: base.PublishRequest) -> base.PublishResult:
         return self.backend(request.account).publish(request)
 
-    def check(self, account: SocialAccount) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         return self.backend(account).check(account)
 
-    def lookup(self, execution: Execution) -> base.PublishResult | None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         return self.backend(execution.account).lookup(execution)
 
-    def login(self, account: SocialAccount) -> base.Health:
+    def login(self, account: base.AccountSnapshot) -> base.Health:
         """Private API: log in and store the session. Graph API: prove the token works."""
         return self.backend(account).login(account)

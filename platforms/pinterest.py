@@ -42,11 +42,9 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import Platform, SocialAccount
-
-from ..models import Execution
 from . import base
 from .http import may_have_arrived
+from .names import Platform
 from .oauth import OAuthClient
 
 if TYPE_CHECKING:
@@ -85,7 +83,7 @@ def _options(request: base.PublishRequest) -> dict[str, Any]:
     return {**(request.account.options or {}), **post}
 
 
-def _board_id(account: SocialAccount) -> str:
+def _board_id(account: base.AccountSnapshot) -> str:
     return str((account.options or {}).get("board_id") or "").strip()
 
 
@@ -449,7 +447,7 @@ class PinterestAdapter(base.Adapter):
 
     # --- check / lookup -------------------------------------------------------------------------
 
-    def check(self, account: SocialAccount) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         """GET /user_account (the token) and GET /boards/{board_id} (the board is there and visible)."""
         board_id = _board_id(account)
         try:
@@ -469,7 +467,7 @@ class PinterestAdapter(base.Adapter):
             detail += f" (owned by @{owner})"
         return base.Health(ok=True, detail=detail + ".", raw=raw)
 
-    def lookup(self, execution: Execution) -> base.PublishResult | None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         """Find the Pin an unconfirmed execution may have created, on the account's board.
 
         Nothing invisible can be attached to a Pin, so it is recognised by what was
@@ -485,14 +483,9 @@ class PinterestAdapter(base.Adapter):
         api = _Api(execution.account)
         page = api.call("GET", f"/boards/{board_id}/pins", "boards/list_pins", page_size=LOOKUP_PAGE)
         since = execution.created_at - CLOCK_SKEW
-        kind = _pin_media_kind(execution.post.media_type)
+        kind = _pin_media_kind(execution.media_type)
         text = _normalised(execution.caption)
-        recorded = set(
-            Execution.objects.filter(account_id=execution.account_id)
-            .exclude(pk=execution.pk)
-            .exclude(remote_id="")
-            .values_list("remote_id", flat=True)
-        )
+        recorded = execution.recorded_remote_ids
         found = []
         for pin in page.get("items") or []:
             try:

@@ -21,15 +21,16 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from accounts.models import AccountStatus, SocialAccount
+from accounts.services import account_set_status
 from crosspost.activity import log_activity
 from crosspost.logging import redact
 from crosspost.models import LogStatus
-from publishing.platforms.base import Health, PlatformError
-from publishing.platforms.registry import UnknownPlatform, get_adapter
+from platforms.base import Health, PlatformError
+from platforms.registry import UnknownPlatform, get_adapter
 
+from .adapters import account_snapshot
 from .health import FAILURE_FROM, UNTOUCHABLE
-from .models import AccountStatus, SocialAccount
-from .services import account_set_status
 
 DEFAULT_LOGIN_COOLDOWN = timedelta(hours=1)
 
@@ -53,7 +54,7 @@ def account_login(*, account: SocialAccount, actor=None) -> Health:
     started = time.monotonic()
     error: PlatformError | None = None
     try:
-        health = adapter.login(account)
+        health = adapter.login(account_snapshot(account))
     except PlatformError as exc:
         error = exc
         health = Health(ok=False, detail=f"{exc.code}: {exc.message}", account_status=exc.account_status)

@@ -22,19 +22,14 @@ import json
 import os
 import re
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from django.conf import settings
 
-from accounts.models import Platform
-
 from . import base
 from .http import http_session, may_have_arrived
-
-if TYPE_CHECKING:
-    from accounts.models import SocialAccount
-    from publishing.models import Execution
+from .names import Platform
 
 MB = 1024 * 1024
 TEXT_LIMIT = 4096
@@ -84,7 +79,7 @@ NOT_A_VERDICT = (base.RateLimited, base.QuotaExceeded, base.ProxyFailed, base.Tr
 class _Bot:
     """One account's Bot API client."""
 
-    def __init__(self, account: SocialAccount) -> None:
+    def __init__(self, account: base.AccountSnapshot) -> None:
         self.token = str((account.credentials or {}).get("bot_token") or "")
         if not self.token:
             raise base.AuthRequired("The account has no bot token: add the token from @BotFather as credentials.bot_token.")
@@ -166,7 +161,7 @@ class _Bot:
         return base.ContentRejected(text, raw=raw)
 
 
-def _chat_id(account: SocialAccount) -> str:
+def _chat_id(account: base.AccountSnapshot) -> str:
     return str((account.options or {}).get("chat_id") or "").strip()
 
 
@@ -343,7 +338,7 @@ class TelegramAdapter(base.Adapter):
             raw=bot.scrub({"method": method, "message_ids": ids, "result": result}),
         )
 
-    def check(self, account: SocialAccount) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         """getMe (the token), getChat (the bot sees the chat) and getChatMember (it may post there).
 
         A verdict on the account comes back as a Health; rate limits, proxy and
@@ -380,7 +375,7 @@ class TelegramAdapter(base.Adapter):
         ok, detail = _can_post(name, chat, member)
         return base.Health(ok=ok, detail=detail, raw=raw)
 
-    def lookup(self, execution: Execution) -> base.PublishResult | None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         """Not possible with the Bot API: always raises LookupUnsupported.
 
         A bot cannot read or search a chat's history — there is no method for

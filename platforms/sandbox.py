@@ -1,5 +1,6 @@
 """The sandbox platform: a built-in local target that really publishes, into the
-SandboxPost feed shown at /sandbox/, so the whole flow runs with no external account.
+feed shown at /sandbox/, so the whole flow runs with no external account. Where its
+posts are kept is the caller's: a :class:`base.SandboxStore` given to ``registry.configure``.
 
 Failure injection for demos and tests, from the account's ``options``:
 
@@ -18,10 +19,9 @@ from __future__ import annotations
 import random
 import time
 
-from accounts.models import Platform
-
-from ..models import SandboxPost
 from . import base
+from .names import Platform
+from .registry import NotConfigured, provided
 
 ERRORS: dict[str, type[base.PlatformError]] = {
     cls.code: cls
@@ -59,8 +59,8 @@ class SandboxAdapter(base.Adapter):
         if options.get("delay_ms"):
             time.sleep(float(options["delay_ms"]) / 1000)
         self._maybe_fail(request.account, options)
-        post = SandboxPost.objects.create(
-            account=request.account,
+        post = _store().create(
+            account_id=request.account.id,
             marker=request.marker,
             caption=request.caption,
             media_type=request.media_type,
@@ -69,12 +69,12 @@ class SandboxAdapter(base.Adapter):
         if options.get("delay_after_ms"):
             time.sleep(float(options["delay_after_ms"]) / 1000)
         return base.PublishResult(
-            remote_id=str(post.pk),
-            url=f"/sandbox/#post-{post.pk}",
-            raw={"id": post.pk, "marker": post.marker, "created_at": post.created_at.isoformat()},
+            remote_id=str(post["id"]),
+            url=f"/sandbox/#post-{post['id']}",
+            raw={"id": post["id"], "marker": post["marker"], "created_at": post["created_at"].isoformat()},
         )
 
-    def _maybe_fail(self, account, options: dict) -> None:
+    def _maybe_fail(self, account: base.AccountSnapshot, options: dict) -> None:
         code = options.get("fail")
         if not code:
             return
@@ -82,24 +82,29 @@ class SandboxAdapter(base.Adapter):
         if error is None:
             raise base.ContentRejected(f"Sandbox: unknown failure {code!r} in the account's options.")
         if "fail_times" in options:
-            published_or_tried = account.executions.filter(attempts__gt=0).values_list("attempts", flat=True)
-            if sum(published_or_tried) > int(options["fail_times"]):
+            if _store().attempts(account_id=account.id) > int(options["fail_times"]):
                 return
         elif "fail_rate" in options and random.random() >= float(options["fail_rate"]):
             return
         kwargs = {"retry_after": float(options.get("retry_after", 60))} if code == "rate_limited" else {}
         raise error(f"Sandbox: injected {code}.", raw={"injected": code}, **kwargs)
 
-    def check(self, account) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         # The same injected failure as a publish would meet (fail_rate, retry_after and all),
         # raised as the platform error it stands for, so a check honours its retry_after.
         self._maybe_fail(account, account.options or {})
         return base.Health(ok=True, detail="Sandbox account is reachable.")
 
-    def lookup(self, execution) -> base.PublishResult | None:
-        post = SandboxPost.objects.filter(account_id=execution.account_id, marker=base.execution_marker(execution.pk)).first()
-        if post is None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
+        post_id = _store().find(account_id=execution.account.id, marker=execution.marker)
+        if post_id is None:
             return None
         return base.PublishResult(
-            remote_id=str(post.pk), url=f"/sandbox/#post-{post.pk}", raw={"id": post.pk, "found_by": "lookup"}
+            remote_id=str(post_id), url=f"/sandbox/#post-{post_id}", raw={"id": post_id, "found_by": "lookup"}
         )
+
+
+def _store() -> base.SandboxStore:
+    if provided.sandbox_store is None:
+        raise NotConfigured("No sandbox store: the caller gives one to platforms.registry.configure().")
+    return provided.sandbox_store

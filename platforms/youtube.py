@@ -51,10 +51,8 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import Platform, SocialAccount
-
-from ..models import Execution
 from . import base
+from .names import Platform
 from .oauth import OAuthClient
 
 if TYPE_CHECKING:
@@ -526,7 +524,7 @@ class YouTubeAdapter(base.Adapter):
 
     # --- check / lookup -------------------------------------------------------------------------
 
-    def check(self, account: SocialAccount) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         """Renew the access token (the refresh token and OAuth client work), then read the channel."""
         try:
             api = _Api(account)
@@ -547,7 +545,7 @@ class YouTubeAdapter(base.Adapter):
         name = (channel.get("snippet") or {}).get("title") or channel.get("id")
         return base.Health(ok=True, detail=f"YouTube channel {name} is connected.", raw={"channel_id": channel.get("id")})
 
-    def lookup(self, execution: Execution) -> base.PublishResult | None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         """Find the video an unconfirmed execution may have uploaded, by the tag it carries.
 
         Every upload is tagged with the execution marker (``cp-<id>``; tags are not
@@ -560,7 +558,7 @@ class YouTubeAdapter(base.Adapter):
         Needs the ``youtube.readonly`` scope; without it → LookupUnsupported, and an
         operator checks the channel, then marks the execution published or retries it.
         """
-        marker = base.execution_marker(execution.pk)
+        marker = execution.marker
         try:
             api = _Api(execution.account)
             channels = api.get("channels", "channels.list", part="contentDetails", mine="true").get("items") or []

@@ -40,7 +40,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import re
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,13 +49,9 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import Platform, SocialAccount
-from crosspost.activity import log_activity
-from crosspost.models import ActivityLog
-
-from ..models import Execution
 from . import base
 from .http import may_have_arrived
+from .names import Platform
 from .oauth import OAuthClient
 
 if TYPE_CHECKING:
@@ -161,11 +156,6 @@ def _pull(options: dict, item: base.MediaItem) -> str:
     if url and (options.get("pull_from_url") or not item.path):
         return url
     return ""
-
-
-def _execution_id(marker: str) -> int | None:
-    match = re.fullmatch(r"cp-(\d+)", marker or "")
-    return int(match[1]) if match else None
 
 
 class _Api(OAuthClient):
@@ -308,6 +298,7 @@ class TikTokAdapter(base.Adapter):
     platform = Platform.TIKTOK
     media_types = frozenset({"video", "reel", "photo", "carousel"})
     can_lookup = True  # from the recorded publish_id; see lookup()
+    lookup_records = (ACCEPTED_ACTION,)
     # status/fetch polling: every poll_interval seconds, at most poll_attempts times (tests set 0); TikTok allows
     # 30 status calls a minute. A post still processing after that is settled later by lookup().
     poll_interval = 5.0
@@ -586,14 +577,11 @@ class TikTokAdapter(base.Adapter):
         publish_id = str(data.get("publish_id") or "")
         if not publish_id:
             raise PublishPending("TikTok accepted the post without a publish_id: check the TikTok profile.")
-        execution_id = _execution_id(request.marker)
-        if execution_id is not None and Execution.objects.filter(pk=execution_id).exists():
-            log_activity(
-                action=ACCEPTED_ACTION,
-                account=request.account,
-                execution=Execution(pk=execution_id),
-                message=f"TikTok accepted the post: publish_id {publish_id} ({source}).",
-                details={"publish_id": publish_id, "source": source},
+        if request.record is not None:
+            request.record(
+                ACCEPTED_ACTION,
+                f"TikTok accepted the post: publish_id {publish_id} ({source}).",
+                {"publish_id": publish_id, "source": source},
             )
         return publish_id
 
@@ -626,7 +614,7 @@ class TikTokAdapter(base.Adapter):
 
     # --- check / lookup -------------------------------------------------------------------------
 
-    def check(self, account: SocialAccount) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         """creator_info/query: the token works, the creator may post, and with which privacy levels."""
         try:
             creator = _Api(account).call("/v2/post/publish/creator_info/query/")
@@ -646,7 +634,7 @@ class TikTokAdapter(base.Adapter):
             )
         return base.Health(ok=True, detail=f"{who} can post to TikTok ({privacy}).", raw=raw)
 
-    def lookup(self, execution: Execution) -> base.PublishResult | None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         """Settle an unconfirmed execution from the ``publish_id`` TikTok gave it.
 
         The Content Posting API cannot list or search a creator's posts; it can
@@ -662,10 +650,7 @@ class TikTokAdapter(base.Adapter):
         operator checks the TikTok profile, then marks the execution published or
         retries it.
         """
-        entry = (
-            ActivityLog.objects.filter(execution_id=execution.pk, action=ACCEPTED_ACTION).order_by("-created_at", "-pk").first()
-        )
-        publish_id = str((entry.details or {}).get("publish_id") or "") if entry else ""
+        publish_id = str((execution.records.get(ACCEPTED_ACTION) or {}).get("publish_id") or "")
         if not publish_id:
             raise base.LookupUnsupported(
                 "TikTok never returned a publish_id for this execution and cannot list a creator's posts: check the "

@@ -1,6 +1,7 @@
 """What the OAuth platforms (TikTok, YouTube, Pinterest) share: the account's proxied
-session, access-token reuse and renewal under a row lock, and scrubbing the
-account's secrets out of anything that is kept (raw responses, messages)."""
+session, access-token reuse and renewal under the caller's row lock
+(``AccountSnapshot.update_credentials``), and scrubbing the account's secrets out of
+anything that is kept (raw responses, messages)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,6 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
-from django.db import transaction
-
-from accounts.models import SocialAccount
-from accounts.services import account_update_credentials
 
 from . import base
 from .http import http_session
@@ -39,9 +36,11 @@ class OAuthClient:
     # A stored token of unknown age: renew it first (Google tokens live an hour) or use it until refused.
     renew_without_expiry: ClassVar[bool] = False
 
-    def __init__(self, account: SocialAccount) -> None:
+    def __init__(self, account: base.AccountSnapshot) -> None:
         self.account = account
-        credentials = account.credentials or {}
+        # The credentials in use: the snapshot's, then what a renewal stored.
+        self.credentials: dict = dict(account.credentials or {})
+        credentials = self.credentials
         if not credentials.get("access_token") and not credentials.get("refresh_token"):
             raise base.AuthRequired(self.missing_credentials)
         self.session = http_session(account)
@@ -52,7 +51,7 @@ class OAuthClient:
 
     def secrets(self) -> list[str]:
         """The credentials' tokens and client secret (not ids: scrubbing those could mangle remote ids)."""
-        credentials = self.account.credentials or {}
+        credentials = self.credentials
         return [str(v) for k, v in credentials.items() if (k.endswith("token") or "secret" in k) and v and len(str(v)) >= 6]
 
     def scrub(self, value: Any) -> Any:
@@ -84,41 +83,44 @@ class OAuthClient:
         return float(expires_at) - TOKEN_MARGIN_SECONDS > time.time()
 
     def token(self) -> str:
-        credentials = self.account.credentials or {}
+        credentials = self.credentials
         if not self.usable(credentials) and not (self.renewed and credentials.get("access_token")):
             self.renew(str(credentials.get("access_token") or ""))
-        return str(self.account.credentials["access_token"])
+        return str(self.credentials["access_token"])
 
     def renew(self, stale: str) -> None:
-        """A new access token from the refresh token, stored encrypted with its expiry.
+        """A new access token from the refresh token, stored (by the caller, encrypted) with its expiry.
 
-        Under a row lock: when another worker renewed it meanwhile, its token is used instead.
+        Under the caller's row lock: when another worker renewed it meanwhile, its token is used instead.
         """
         self.renewed = True
-        with transaction.atomic():
-            current = SocialAccount.objects.select_for_update().only("credentials").get(pk=self.account.pk).credentials or {}
-            if self.usable(current, stale):
-                self.account.credentials = current
-                return
-            response = self.request_token(current)
-            if response.status_code >= 500:
-                raise base.Transient(f"{self.name}'s token endpoint answered HTTP {response.status_code}.")
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            body = body if isinstance(body, dict) else {}
-            if response.status_code != 200 or not body.get("access_token"):
-                raise self.refused(body, response.status_code)
-            now = time.time()
-            updates: dict[str, Any] = {
-                "access_token": body["access_token"],
-                "access_token_expires_at": int(now + int(body.get("expires_in") or self.default_lifetime)),
-            }
-            if body.get("refresh_token"):  # refresh tokens may rotate: keep the newest
-                updates["refresh_token"] = body["refresh_token"]
-            if body.get("refresh_expires_in"):
-                updates["refresh_token_expires_at"] = int(now + int(body["refresh_expires_in"]))
-            elif body.get("refresh_token_expires_at"):
-                updates["refresh_token_expires_at"] = int(body["refresh_token_expires_at"])
-            account_update_credentials(account=self.account, updates=updates)
+        if self.account.update_credentials is None:
+            raise base.AuthRequired(f"{self.name}: the access token must be renewed, and nothing can store a new one.")
+        self.credentials = dict(self.account.update_credentials(lambda current: self._renewed(current, stale)))
+
+    def _renewed(self, current: dict, stale: str) -> dict | None:
+        """The credential updates a renewal gives (None: ``current`` holds a token another worker renewed)."""
+        if self.usable(current, stale):
+            return None
+        response = self.request_token(current)
+        if response.status_code >= 500:
+            raise base.Transient(f"{self.name}'s token endpoint answered HTTP {response.status_code}.")
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if response.status_code != 200 or not body.get("access_token"):
+            raise self.refused(body, response.status_code)
+        now = time.time()
+        updates: dict[str, Any] = {
+            "access_token": body["access_token"],
+            "access_token_expires_at": int(now + int(body.get("expires_in") or self.default_lifetime)),
+        }
+        if body.get("refresh_token"):  # refresh tokens may rotate: keep the newest
+            updates["refresh_token"] = body["refresh_token"]
+        if body.get("refresh_expires_in"):
+            updates["refresh_token_expires_at"] = int(now + int(body["refresh_expires_in"]))
+        elif body.get("refresh_token_expires_at"):
+            updates["refresh_token_expires_at"] = int(body["refresh_token_expires_at"])
+        return updates

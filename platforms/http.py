@@ -13,15 +13,15 @@ from requests.adapters import HTTPAdapter
 from .base import ProxyFailed, Transient
 
 if TYPE_CHECKING:
-    from accounts.models import SocialAccount
+    from .base import AccountSnapshot
 
 DEFAULT_USER_AGENT = "Crosspost/1.0 (+https://github.com/crosspost)"
 
 
-def proxy_url_for(account: SocialAccount) -> str | None:
-    if not account.proxy_id:
+def proxy_url_for(account: AccountSnapshot) -> str | None:
+    if not account.proxy_url:
         return None
-    return requests_proxy_url(account.proxy.url)
+    return requests_proxy_url(account.proxy_url)
 
 
 def requests_proxy_url(url: str) -> str:
@@ -29,7 +29,7 @@ def requests_proxy_url(url: str) -> str:
     return "socks5h://" + url.split("://", 1)[1] if url.startswith("socks5://") else url
 
 
-def http_session(account: SocialAccount | None = None, *, user_agent: str | None = None) -> requests.Session:
+def http_session(account: AccountSnapshot | None = None, *, user_agent: str | None = None) -> requests.Session:
     """A requests session for one account: its proxy for every scheme, its user agent."""
     session = requests.Session()
     session.trust_env = False  # never pick up a machine-wide proxy by accident

@@ -8,7 +8,7 @@ adapters so checking a post does not import any platform's client library.
 
 from typing import Any
 
-from accounts.models import Platform
+from .names import Platform
 
 # A JSON type as Python sees it after json.loads; bool is checked before int (bool is an int).
 BOOL, INT, NUMBER, STR = "boolean", "integer", "number", "string"

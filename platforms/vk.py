@@ -32,20 +32,15 @@ import re
 import time
 from collections import Counter
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import AccountStatus, Platform
-
-from ..models import Execution
 from . import base
 from .http import http_session, may_have_arrived
-
-if TYPE_CHECKING:
-    from accounts.models import SocialAccount
+from .names import AccountStatus, Platform
 
 API_VERSION = "5.199"
 MB = 1024 * 1024
@@ -72,7 +67,7 @@ TRANSIENT_ERRORS = {1, 10}
 NOT_A_VERDICT = (base.RateLimited, base.QuotaExceeded, base.ProxyFailed, base.Transient)
 
 
-def _owner_id(account: SocialAccount) -> int | None:
+def _owner_id(account: base.AccountSnapshot) -> int | None:
     value = (account.options or {}).get("owner_id")
     try:
         owner_id = int(value)
@@ -84,7 +79,7 @@ def _owner_id(account: SocialAccount) -> int | None:
 class _Api:
     """One account's VK API client; paces its calls (user tokens: 3 requests/s)."""
 
-    def __init__(self, account: SocialAccount, *, interval: float) -> None:
+    def __init__(self, account: base.AccountSnapshot, *, interval: float) -> None:
         self.token = str((account.credentials or {}).get("access_token") or "")
         if not self.token:
             raise base.AuthRequired("The account has no VK access token: add a user access token as credentials.access_token.")
@@ -325,7 +320,7 @@ class VkAdapter(base.Adapter):
             raise base.MediaRejected("VK's upload server did not accept the video.", raw={"upload": api.scrub(uploaded)})
         return f"video{saved.get('owner_id') or owner_id}_{saved['video_id']}"
 
-    def check(self, account: SocialAccount) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         """users.get (the token is a valid user token), then the right to post on the wall:
         editor or administrator of the community, or the user's own / an open wall.
 
@@ -371,7 +366,7 @@ class VkAdapter(base.Adapter):
         except base.PlatformError as error:
             return base.Health(ok=False, detail=error.message, account_status=error.account_status, raw=error.raw)
 
-    def lookup(self, execution: Execution) -> base.PublishResult | None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         """Find the wall post published for ``execution`` after a crash or a lost answer.
 
         wall.get does not return the ``guid`` the post was made with, so the post
@@ -392,16 +387,11 @@ class VkAdapter(base.Adapter):
             raise base.LookupUnsupported("The account has no wall (options.owner_id): nothing to look at.")
         api = _Api(account, interval=self.call_interval)
         page = api.call("wall.get", {"owner_id": owner_id, "count": LOOKUP_COUNT})
-        kinds = [] if execution.post.media_type == "text" else execution.post.media.values_list("asset__kind", flat=True)
+        kinds = [] if execution.media_type == "text" else execution.media_kinds
         media = Counter("photo" if kind == "image" else "video" for kind in kinds)
         text = _normalised(execution.caption)
         since = (execution.created_at - CLOCK_SKEW).timestamp()
-        recorded = set(
-            Execution.objects.filter(account_id=execution.account_id)
-            .exclude(pk=execution.pk)
-            .exclude(remote_id="")
-            .values_list("remote_id", flat=True)
-        )
+        recorded = execution.recorded_remote_ids
         found = [
             post
             for post in page.get("items", [])

@@ -20,15 +20,16 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from accounts.models import AccountStatus, ProxyStatus, SocialAccount
+from accounts.proxies import account_rotate_proxy
+from accounts.services import account_set_status
 from crosspost.activity import log_activity
 from crosspost.logging import redact
 from crosspost.models import LogStatus
-from publishing.platforms.base import Health, PlatformError
-from publishing.platforms.registry import UnknownPlatform, get_adapter
+from platforms.base import Health, PlatformError
+from platforms.registry import UnknownPlatform, get_adapter
 
-from .models import AccountStatus, ProxyStatus, SocialAccount
-from .proxies import account_rotate_proxy
-from .services import account_set_status
+from .adapters import account_snapshot
 
 # A platform that reports a rate limit from a check without saying for how long.
 DEFAULT_CHECK_COOLDOWN = timedelta(hours=1)
@@ -75,7 +76,7 @@ def account_check(*, account: SocialAccount, actor=None) -> Health:
 def _probe(account: SocialAccount) -> tuple[Health, PlatformError | None]:
     """The adapter's verdict as a Health; a raised PlatformError becomes one carrying its account state."""
     try:
-        return get_adapter(account.platform).check(account), None
+        return get_adapter(account.platform).check(account_snapshot(account)), None
     except PlatformError as error:
         return Health(ok=False, detail=f"{error.code}: {error.message}", account_status=error.account_status), error
     except UnknownPlatform as exc:

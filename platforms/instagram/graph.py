@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -43,10 +43,6 @@ from .common import (
     may_have_arrived,
     mime_problems,
 )
-
-if TYPE_CHECKING:
-    from accounts.models import SocialAccount
-    from publishing.models import Execution
 
 IMAGE_MIMES = {"image/jpeg": "JPEG"}
 VIDEO_MIMES = {"video/mp4": "MP4", "video/quicktime": "MOV"}
@@ -125,7 +121,7 @@ def graph_error(payload: dict, response: requests.Response | None) -> Exception:
 class _Api:
     """One account's Graph API client."""
 
-    def __init__(self, account: SocialAccount) -> None:
+    def __init__(self, account: base.AccountSnapshot) -> None:
         self.token = str((account.credentials or {}).get("access_token") or "")
         self.ig_user_id = str((account.options or {}).get("ig_user_id") or "")
         if not self.token or not self.ig_user_id:
@@ -329,7 +325,7 @@ class GraphBackend:
 
     # --- checks and lookups
 
-    def check(self, account: SocialAccount) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         api = _Api(account)
         user = api.get(api.ig_user_id, fields="username")
         quota = self._quota_state(api)
@@ -346,16 +342,16 @@ class GraphBackend:
             return f"; {error.message}"
         return f"; {state['usage']} of {state['total']} API posts used in 24 h" if state["total"] else ""
 
-    def login(self, account: SocialAccount) -> base.Health:
+    def login(self, account: base.AccountSnapshot) -> base.Health:
         """Graph accounts log in with their token: proving it works is the login."""
         try:
             return self.check(account)
         except base.PlatformError as error:
             return base.Health(ok=False, detail=f"{error.code}: {error.message}", account_status=error.account_status)
 
-    def lookup(self, execution: Execution) -> base.PublishResult | None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         api = _Api(execution.account)
-        story = execution.post.media_type == "story"
+        story = execution.media_type == "story"
         edge = "stories" if story else "media"
         items = api.get(f"{api.ig_user_id}/{edge}", fields="id,caption,media_type,timestamp,permalink", limit=LOOKUP_RECENT)
         expected_video = story and first_media_kind(execution) == "video"

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -50,12 +50,10 @@ from instagrapi import Client, config
 from instagrapi import exceptions as ig
 from instagrapi.utils.video import read_video_metadata
 
-from accounts.services import account_save_session
-from crosspost.logging import RedactSecretsFilter, redact
-from media.ffmpeg import FFmpegFailed, FFmpegMissing, run_ffmpeg
-
 from .. import base
 from ..http import http_session, proxy_url_for
+from ..redact import RedactSecretsFilter, redact
+from ..registry import NotConfigured, provided
 from .common import (
     LOOKUP_RECENT,
     PublishOutcomeUnknown,
@@ -65,10 +63,6 @@ from .common import (
     may_have_arrived,
     mime_problems,
 )
-
-if TYPE_CHECKING:
-    from accounts.models import SocialAccount
-    from publishing.models import Execution
 
 IMAGE_MIMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP"}
 VIDEO_MIMES = {"video/mp4": "MP4"}
@@ -89,7 +83,7 @@ library_logger.addFilter(RedactSecretsFilter())
 # Test seam: called with every new client and its account once the client is configured.
 # tests/emulators/instagram_private.py appends one that sends Instagram's hosts to a
 # loopback emulator (instagrapi has no base-URL setting). Production leaves it empty.
-client_hooks: list[Callable[[Client, SocialAccount], None]] = []
+client_hooks: list[Callable[[Client, base.AccountSnapshot], None]] = []
 
 _UUID_NAMESPACE = uuid.UUID("0b5f3c1e-6f0e-4d8e-9d6a-2c7f0a1e9b42")
 _SESSION_UUIDS = ("phone_id", "uuid", "client_session_id", "advertising_id", "request_id", "tray_session_id")
@@ -121,14 +115,14 @@ _SESSION_GONE = ("login_required", "user_has_logged_out")
 _NEEDS_HUMAN = ("checkpoint", "consent_required", "geoblock")
 
 
-def device_identity(account: SocialAccount) -> dict[str, Any]:
+def device_identity(account: base.AccountSnapshot) -> dict[str, Any]:
     """The account's phone as instagrapi settings: uuids, device and user agent.
 
     A function of ``device_id`` and ``user_agent`` only, so it never changes for an
     account. The user agent is the stored one when it names an app version
     instagrapi supports; otherwise instagrapi's current app on the account's hardware.
     """
-    seed = account.device_id or f"account-{account.pk}"
+    seed = account.device_id or f"account-{account.id}"
     uuids = {key: str(uuid.uuid5(_UUID_NAMESPACE, f"{seed}/{key}")) for key in _SESSION_UUIDS}
     uuids["android_device_id"] = seed if _ANDROID_ID.fullmatch(seed) else f"android-{sha256(seed.encode()).hexdigest()[:16]}"
     device = dict(config.DEVICE_SETTINGS)
@@ -144,13 +138,13 @@ def device_identity(account: SocialAccount) -> dict[str, Any]:
     return {"uuids": uuids, "device_settings": device, "user_agent": user_agent, "locale": locale}
 
 
-def _settings(account: SocialAccount) -> dict[str, Any]:
+def _settings(account: base.AccountSnapshot) -> dict[str, Any]:
     stored = {k: v for k, v in (account.session or {}).items() if k not in _PROCESS_SETTINGS}
-    zone = zoneinfo.ZoneInfo(account.timezone or account.workspace.timezone or "UTC")
+    zone = zoneinfo.ZoneInfo(account.timezone or "UTC")
     offset = datetime.now(zone).utcoffset()
     extra: dict[str, Any] = {"timezone_offset": int(offset.total_seconds()) if offset else 0, "timezone_name": zone.key}
-    if account.proxy_id and account.proxy.country:
-        extra["country"] = account.proxy.country
+    if account.proxy_url and account.proxy_country:
+        extra["country"] = account.proxy_country
     return {**stored, **device_identity(account), **extra}
 
 
@@ -179,7 +173,7 @@ class CrosspostClient(Client):
         return super().video_rupload(path, thumbnail or self.thumbnails.get(str(path)), *args, **kwargs)
 
 
-def new_client(account: SocialAccount) -> CrosspostClient:
+def new_client(account: base.AccountSnapshot) -> CrosspostClient:
     """A client for ``account``: its device, session, proxy; timeouts; never a prompt."""
     client = CrosspostClient(
         logger=library_logger,
@@ -244,7 +238,7 @@ def _retry_after(exc: BaseException, default: int) -> int:
 class _Connection:
     """One account's client for one call: login when needed, one relogin, the session saved back."""
 
-    def __init__(self, account: SocialAccount) -> None:
+    def __init__(self, account: base.AccountSnapshot) -> None:
         self.account = account
         self.client = new_client(account)
         self.relogged = False
@@ -254,7 +248,8 @@ class _Connection:
         return bool(self.client.user_id)
 
     def save(self, *, logged_in: bool = False) -> None:
-        account_save_session(account=self.account, session=_storable(self.client.get_settings()), logged_in=logged_in)
+        if self.account.save_session is not None:
+            self.account.save_session(_storable(self.client.get_settings()), logged_in)
 
     def ensure_login(self) -> None:
         if not self.logged_in:
@@ -408,11 +403,13 @@ class _Files:
 
     def _thumbnail(self, position: int, video: Path) -> Path:
         target = self.dir / f"{position}.thumbnail.jpg"
+        if provided.extract_frame is None:
+            raise NotConfigured("No frame extractor: the caller gives one to platforms.registry.configure().")
         try:
-            run_ffmpeg(["-i", str(video), "-frames:v", "1", "-q:v", "3", str(target)], timeout=120)
-        except FFmpegMissing as exc:
+            provided.extract_frame(str(video), str(target))
+        except base.FrameUnavailable as exc:
             raise base.Transient(f"No thumbnail for video {position}: {exc}") from None
-        except FFmpegFailed as exc:
+        except base.FrameFailed as exc:
             raise base.MediaRejected(f"No thumbnail could be taken from video {position}: {exc}") from None
         return target
 
@@ -485,7 +482,7 @@ class PrivateBackend:
             },
         )
 
-    def check(self, account: SocialAccount) -> base.Health:
+    def check(self, account: base.AccountSnapshot) -> base.Health:
         connection = _Connection(account)
         if not connection.logged_in:
             return base.Health(ok=False, detail="Not logged in yet: use 'Log in' (the first publish logs in too).")
@@ -495,7 +492,7 @@ class PrivateBackend:
             connection.save()
         return base.Health(ok=True, detail=f"The session of @{user.username} works.", raw={"user_id": str(user.pk)})
 
-    def login(self, account: SocialAccount) -> base.Health:
+    def login(self, account: base.AccountSnapshot) -> base.Health:
         """Log in (or, with a stored session, prove it still works) and store the session."""
         connection = _Connection(account)
         try:
@@ -510,9 +507,9 @@ class PrivateBackend:
             connection.save(logged_in=connection.logged_in)
         return base.Health(ok=True, detail=f"Logged in as @{user.username}.", raw={"user_id": str(user.pk)})
 
-    def lookup(self, execution: Execution) -> base.PublishResult | None:
+    def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         connection = _Connection(execution.account)
-        story = execution.post.media_type == "story"
+        story = execution.media_type == "story"
         try:
             connection.ensure_login()
             user_id = connection.client.user_id
@@ -548,7 +545,7 @@ class PrivateBackend:
                 )
             if found:
                 pk, code = str(item.get("pk")), str(item.get("code") or "")
-                media_type = execution.post.media_type
+                media_type = execution.media_type
                 return base.PublishResult(
                     remote_id=pk,
                     url=_post_url(media_type, code=code, pk=pk, username=execution.account.handle),

@@ -1,0 +1,116 @@
+"""What publishing gives the platform adapters (``platforms``, a library of plain data):
+an account as an :class:`AccountSnapshot` whose callbacks store what an adapter
+renewed, an execution as a :class:`LookupRequest`, and — once, at start-up — the
+sandbox's store and the video-frame extractor (``configure_adapters``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import SocialAccount
+from accounts.services import account_save_session, account_update_credentials
+from crosspost.models import ActivityLog
+from media.ffmpeg import FFmpegFailed, FFmpegMissing, run_ffmpeg
+from platforms import registry
+from platforms.base import AccountSnapshot, FrameFailed, FrameUnavailable, LookupRequest
+from platforms.registry import get_adapter
+
+from .models import Execution, SandboxPost
+
+
+def account_snapshot(account: SocialAccount) -> AccountSnapshot:
+    """``account`` as the adapters see it; what they renew is stored back on ``account``, encrypted."""
+
+    def update_credentials(renew) -> dict:
+        # Under a row lock: when another worker renewed the token meanwhile, ``renew`` keeps it.
+        with transaction.atomic():
+            current = SocialAccount.objects.select_for_update().only("credentials").get(pk=account.pk).credentials or {}
+            updates = renew(dict(current))
+            if updates is None:
+                account.credentials = current
+            else:
+                account_update_credentials(account=account, updates=updates)
+        return dict(account.credentials or {})
+
+    def save_session(session: dict, logged_in: bool = False) -> None:
+        account_save_session(account=account, session=session, logged_in=logged_in)
+
+    proxy = account.proxy if account.proxy_id else None
+    return AccountSnapshot(
+        id=account.pk,
+        platform=account.platform,
+        handle=account.handle,
+        external_id=account.external_id,
+        options=account.options or {},
+        credentials=account.credentials or {},
+        session=account.session or {},
+        proxy_url=proxy.url if proxy else "",
+        proxy_country=(proxy.country or "") if proxy else "",
+        user_agent=account.user_agent,
+        device_id=account.device_id,
+        language=account.language,
+        timezone=account.timezone or account.workspace.timezone,
+        update_credentials=update_credentials,
+        save_session=save_session,
+    )
+
+
+def lookup_request(execution: Execution) -> LookupRequest:
+    """What its platform adapter's ``lookup`` needs to know of ``execution``."""
+    records = get_adapter(execution.account.platform).lookup_records
+    post = execution.post
+    kinds = tuple(post.media.order_by("position").values_list("asset__kind", flat=True))
+    recorded = frozenset(
+        Execution.objects.filter(account_id=execution.account_id)
+        .exclude(pk=execution.pk)
+        .exclude(remote_id="")
+        .values_list("remote_id", flat=True)
+    )
+    kept: dict[str, dict[str, Any]] = {}
+    for action in records:
+        entry = ActivityLog.objects.filter(execution_id=execution.pk, action=action).order_by("-created_at", "-pk").first()
+        if entry is not None:
+            kept[action] = entry.details or {}
+    return LookupRequest(
+        account=account_snapshot(execution.account),
+        execution_id=execution.pk,
+        caption=execution.caption,
+        media_type=post.media_type,
+        created_at=execution.created_at,
+        started_at=execution.started_at,
+        media_kinds=kinds,
+        recorded_remote_ids=recorded,
+        records=kept,
+    )
+
+
+class SandboxPosts:
+    """The sandbox platform's feed, kept as SandboxPost rows."""
+
+    def create(self, *, account_id: Any, marker: str, caption: str, media_type: str, media: list[dict]) -> dict[str, Any]:
+        post = SandboxPost.objects.create(
+            account_id=account_id, marker=marker, caption=caption, media_type=media_type, media=media
+        )
+        return {"id": post.pk, "marker": post.marker, "created_at": post.created_at}
+
+    def find(self, *, account_id: Any, marker: str) -> Any | None:
+        return SandboxPost.objects.filter(account_id=account_id, marker=marker).values_list("pk", flat=True).first()
+
+    def attempts(self, *, account_id: Any) -> int:
+        return sum(Execution.objects.filter(account_id=account_id, attempts__gt=0).values_list("attempts", flat=True))
+
+
+def extract_first_frame(video: str, target: str) -> None:
+    """The video's first frame as a JPEG (ffmpeg), for adapters that upload a thumbnail."""
+    try:
+        run_ffmpeg(["-i", video, "-frames:v", "1", "-q:v", "3", target], timeout=120)
+    except FFmpegMissing as exc:
+        raise FrameUnavailable(str(exc)) from None
+    except FFmpegFailed as exc:
+        raise FrameFailed(str(exc)) from None
+
+
+def configure_adapters() -> None:
+    registry.configure(sandbox_store=SandboxPosts(), extract_frame=extract_first_frame)
