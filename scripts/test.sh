@@ -16,6 +16,8 @@ WORKERS=${TEST_WORKERS:-2}
 
 echo "==> lint and migrations"
 .venv/bin/ruff check .
+# Imports point down the floors of ARCHITECTURE.md (contracts in .importlinter).
+.venv/bin/lint-imports
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null \
   || { echo "models changed without a migration: run manage.py makemigrations" >&2; exit 1; }
 .venv/bin/python manage.py spectacular --validate --fail-on-warn --file "$CROSSPOST_VAR_DIR/schema.yml" \
