@@ -12,10 +12,24 @@ child=""
 
 log() { echo "[$(date '+%Y-%m-%d %H:%M:%S')] supervise: $*" >&2; }
 
+# How long a stopping worker may finish its tasks (Celery's warm shutdown) before it is killed. A
+# TERM sent to the whole process group also reaches the pool's children, and Celery's pool can then
+# wait forever on a lock one of them held: a bound keeps `make run` from leaving a worker behind.
+STOP_TIMEOUT=${SUPERVISE_STOP_TIMEOUT:-60}
+
 stop() {
   trap - TERM INT
   if [ -n "$child" ]; then
     kill -TERM "$child" 2>/dev/null
+    for _ in $(seq $((STOP_TIMEOUT * 10))); do
+      kill -0 "$child" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$child" 2>/dev/null; then
+      log "$name did not stop within ${STOP_TIMEOUT}s; killing it"
+      pkill -KILL -P "$child" 2>/dev/null
+      kill -KILL "$child" 2>/dev/null
+    fi
     wait "$child" 2>/dev/null
   fi
   exit 0
