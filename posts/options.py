@@ -64,10 +64,9 @@ def caption_overrides(post) -> dict[str, str]:
     return {lang: text for lang, text in stored.items() if isinstance(text, str)} if isinstance(stored, dict) else {}
 
 
-def platform_post_options(options: Any, platform: str) -> dict:
-    """The options of ``platform`` from a post's options; ValidationError when they are malformed."""
-    validate_post_options(options)
-    return dict(options.get(platform) or {})
+def platform_post_options(post, platform: str) -> dict:
+    """The options of ``platform`` from a post whose options passed :func:`check_stored_options`."""
+    return dict((post.options or {}).get(platform) or {})
 
 
 def _json_type(value: Any) -> str:

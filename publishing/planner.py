@@ -319,7 +319,7 @@ def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia
         caption=caption.caption,
         media_type=post.media_type,
         media=media.items(account.platform),
-        options=platform_post_options(post.options, account.platform),
+        options=platform_post_options(post, account.platform),  # checked once, in post_publish
     )
     problems = media.problems(account.platform) + [p.message for p in adapter.validate(request)]
     policy = saved_policies.get(account.platform)

@@ -41,7 +41,7 @@ from platforms.base import (
 )
 from platforms.registry import get_adapter
 from posts.models import Post, PostStatus, Priority
-from posts.options import platform_post_options
+from posts.options import check_stored_options, platform_post_options
 
 from .adapters import account_snapshot, lookup_request
 from .models import Execution, ExecutionStatus, PublishingPolicy
@@ -113,7 +113,8 @@ def _prepare(execution: Execution, account: SocialAccount, token: str, now: date
     blocked = _account_blocks(execution, account, now)
     if blocked:
         return blocked
-    options = platform_post_options(execution.post.options, account.platform)
+    check_stored_options(execution.post)  # they may have been stored before they were checked
+    options = platform_post_options(execution.post, account.platform)
     try:
         media = media_items_for(assets=assets_of(execution.post), platform=account.platform, media_type=execution.post.media_type)
     except MediaNotReady:
