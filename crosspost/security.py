@@ -15,7 +15,7 @@ from math import ceil
 from axes.backends import AxesStandaloneBackend
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -54,13 +54,12 @@ def lockout_message(seconds: int) -> str:
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
-    """AXES_LOCKOUT_CALLABLE: 429 + Retry-After, JSON for API clients, a page for people."""
+    """AXES_LOCKOUT_CALLABLE, for the admin login: a 429 page with Retry-After.
+
+    The API's token views answer their own JSON 429 (``_LockedOutTokenMixin``): axes flags the DRF
+    request there, which this middleware hook never sees."""
     seconds = lockout_seconds(request)
-    message = lockout_message(seconds)
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": message}, status=429)
-    else:
-        response = render(request, "security/locked_out.html", {"message": message}, status=429)
+    response = render(request, "security/locked_out.html", {"message": lockout_message(seconds)}, status=429)
     response["Retry-After"] = str(seconds)
     return response
 
