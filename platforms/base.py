@@ -256,6 +256,8 @@ class Adapter:
     has_sessions: ClassVar[bool] = False
     # The ``PublishRequest.record`` actions ``lookup`` reads back (``LookupRequest.records``).
     lookup_records: ClassVar[tuple[str, ...]] = ()
+    # True when ``lookup`` reads ``LookupRequest.recorded_remote_ids`` (the caller queries them only then).
+    lookup_uses_recorded_ids: ClassVar[bool] = False
 
     def supports(self, media_type: str) -> bool:
         return media_type in self.media_types

@@ -277,6 +277,7 @@ class PinterestAdapter(base.Adapter):
     platform = Platform.PINTEREST
     media_types = frozenset({"photo", "carousel", "video", "reel"})
     can_lookup = True
+    lookup_uses_recorded_ids = True
     # GET /media/{id} polling after a video upload (tests set the interval to 0); bounded well inside
     # the publish task's time limit — a video still processing is uploaded again on the retry.
     media_poll_interval = 3.0

@@ -238,6 +238,7 @@ class VkAdapter(base.Adapter):
     media_types = frozenset({"text", "photo", "video", "carousel"})
     caption_limit = MESSAGE_LIMIT
     can_lookup = True
+    lookup_uses_recorded_ids = True
     # Seconds between two API calls of one publish (user tokens: 3 requests per second).
     call_interval = 0.34
 

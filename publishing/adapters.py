@@ -59,17 +59,19 @@ def account_snapshot(account: SocialAccount) -> AccountSnapshot:
 
 def lookup_request(execution: Execution) -> LookupRequest:
     """What its platform adapter's ``lookup`` needs to know of ``execution``."""
-    records = get_adapter(execution.account.platform).lookup_records
+    adapter = get_adapter(execution.account.platform)
     post = execution.post
     kinds = tuple(post.media.order_by("position").values_list("asset__kind", flat=True))
-    recorded = frozenset(
-        Execution.objects.filter(account_id=execution.account_id)
-        .exclude(pk=execution.pk)
-        .exclude(remote_id="")
-        .values_list("remote_id", flat=True)
-    )
+    recorded = frozenset()
+    if adapter.lookup_uses_recorded_ids:  # every remote id the account ever got: only for those who read it
+        recorded = frozenset(
+            Execution.objects.filter(account_id=execution.account_id)
+            .exclude(pk=execution.pk)
+            .exclude(remote_id="")
+            .values_list("remote_id", flat=True)
+        )
     kept: dict[str, dict[str, Any]] = {}
-    for action in records:
+    for action in adapter.lookup_records:
         entry = ActivityLog.objects.filter(execution_id=execution.pk, action=action).order_by("-created_at", "-pk").first()
         if entry is not None:
             kept[action] = entry.details or {}
