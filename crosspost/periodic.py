@@ -29,6 +29,12 @@ PERIODIC_TASKS: list[Periodic] = [
         description="Re-dispatches lost queue messages; marks crashed publishes unconfirmed and reconciles them.",
     ),
     Periodic(
+        name="re-plan blocked executions",
+        task="publishing.tasks.replan_blocked",
+        every_seconds=60,
+        description="Plans again targets blocked for a temporary cause (a translation provider's rate limit) once it passes.",
+    ),
+    Periodic(
         name="heartbeat",
         task="crosspost.tasks.heartbeat",
         every_seconds=settings.HEARTBEAT_INTERVAL_SECONDS,

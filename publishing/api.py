@@ -358,6 +358,11 @@ class PostStatsRowSerializer(serializers.Serializer):
     failed = serializers.IntegerField()
     open = serializers.IntegerField(help_text="Not finished yet: pending, queued, posting, waiting to retry, unconfirmed.")
     stopped = serializers.IntegerField(help_text="Cancelled or skipped.")
+    blocked = serializers.IntegerField(help_text="Target accounts the planner could not publish to; the reason is on each.")
+    waiting = serializers.IntegerField(help_text="Of the blocked: those planned again by themselves (a temporary cause).")
+    unconfirmed = serializers.IntegerField(
+        help_text="Needs attention: published or not, the platform could not confirm; check it there, then settle them."
+    )
 
 
 WORKSPACE_PARAMETER = OpenApiParameter(

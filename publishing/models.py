@@ -19,6 +19,11 @@ class ExecutionStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
     SKIPPED = "skipped", _("Skipped")
     UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+    # A target account the planner could not publish to (no caption, banned, rules…): the
+    # reason is in error_message. With next_attempt_at set the cause is temporary and the
+    # execution is planned again then (publishing.publisher.replan_due_blocked); without it
+    # it stays blocked until an operator publishes the post again.
+    BLOCKED = "blocked", _("Blocked")
 
 
 # States an execution can still leave on its own.
@@ -29,6 +34,9 @@ OPEN_EXECUTION_STATUSES = (
     ExecutionStatus.RETRY_WAIT,
     ExecutionStatus.UNCONFIRMED,
 )
+# BLOCKED is not open: it takes no slot in an account's pacing and no worker picks it up. A
+# post with a blocked execution that waits for its automatic retry is still not finished
+# (publisher.refresh_post_status); one whose blocked executions wait for nobody ends partial.
 
 
 class Execution(models.Model):

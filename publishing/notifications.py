@@ -1,4 +1,5 @@
-"""Admin notifications to a Telegram chat: a post finished, an account needs attention, a proxy is down.
+"""Admin notifications to a Telegram chat: a post finished, an account needs attention, a proxy is down,
+a publish the platform cannot confirm.
 
 The ``notify_*`` functions are called from services, often inside a transaction
 (``account_set_status`` runs inside the publisher's). They never block on the
@@ -38,6 +39,7 @@ TELEGRAM_TEXT_LIMIT = 4096
 PROBLEM_STATUSES = (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
 
 POST_FINISHED, ACCOUNT_PROBLEM, PROXY_DOWN = "post_finished", "account_problem", "proxy_down"
+UNCONFIRMED = "unconfirmed"
 
 
 def admin_chat_id(workspace: Workspace | None) -> str:
@@ -75,6 +77,12 @@ def notify_account_problem(account: SocialAccount, status: str, reason: str = ""
     """An account became banned, login_required or proxy_error (other states are not reported)."""
     if status in PROBLEM_STATUSES:
         _enqueue(account.workspace, ACCOUNT_PROBLEM, str(account.pk), status=status, reason=redact(reason))
+
+
+@_never_raises
+def notify_unconfirmed(execution_id: int, workspace_id: int) -> None:
+    """An execution stays unconfirmed and the platform cannot look it up: an operator must check."""
+    _enqueue(Workspace.objects.filter(pk=workspace_id).first(), UNCONFIRMED, execution_id)
 
 
 @_never_raises
@@ -117,6 +125,7 @@ def deliver(kind: str, object_id, *, status: str = "", reason: str = "") -> bool
         POST_FINISHED: post_finished_message,
         ACCOUNT_PROBLEM: lambda pk: account_problem_message(pk, status, reason),
         PROXY_DOWN: proxy_down_message,
+        UNCONFIRMED: unconfirmed_message,
     }
     built = builders[kind](object_id)
     if built is None:  # the object was deleted meanwhile
@@ -134,6 +143,7 @@ def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:
         total=Count("pk"),
         success=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
         failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+        blocked=Count("pk", filter=Q(status=ExecutionStatus.BLOCKED)),
     )
     links = list(
         executions.filter(status=ExecutionStatus.SUCCESS)
@@ -143,11 +153,27 @@ def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:
     )
     lines = [
         f"Post #{post.pk} «{post}» finished: {post.status}",
-        f"Published {counts['success']} of {counts['total']}, failed {counts['failed']}.",
+        f"Published {counts['success']} of {counts['total']}, failed {counts['failed']}"
+        + (f", blocked {counts['blocked']}." if counts["blocked"] else "."),
     ]
     lines += [f"• {e.account}: {e.remote_url}" for e in links[:MAX_LINKS]]
     if counts["success"] > MAX_LINKS:
         lines.append(f"…and {counts['success'] - MAX_LINKS} more.")
+    return post.workspace, "\n".join(lines)
+
+
+def unconfirmed_message(execution_id: int) -> tuple[Workspace, str] | None:
+    execution = Execution.objects.select_related("post__workspace", "account").filter(pk=execution_id).first()
+    if execution is None or execution.status != ExecutionStatus.UNCONFIRMED:
+        return None  # settled meanwhile
+    post = execution.post
+    lines = [
+        f"Post #{post.pk} «{post}» needs attention: {execution.account} could not confirm the publish.",
+        "The platform offers no way to look it up. Check the account on the platform, then on the post's page "
+        "mark it published or retry it.",
+    ]
+    if execution.error_message:
+        lines.append(f"Reason: {redact(execution.error_message)}")
     return post.workspace, "\n".join(lines)
 
 

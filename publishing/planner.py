@@ -7,6 +7,14 @@ the plan — per account, when it will post or why it will not. The number of
 queries does not depend on the number of accounts, and publishing twice never
 creates a second execution for an account (the (post, account) constraint plus
 ``ignore_conflicts``).
+
+A target that cannot be published to is not dropped: it gets a ``blocked``
+execution with the reason, so every total counts it. When the cause is
+temporary (a translation provider's rate limit or outage) the execution keeps
+``next_attempt_at`` and ``publisher.replan_due_blocked`` plans it again then;
+publishing the post again re-plans every blocked one. A blocked execution
+becomes pending through a conditional update, so two runs never both plan it.
+Pending renditions are not a block: the publisher waits for them.
 """
 
 from __future__ import annotations
@@ -16,12 +24,14 @@ import random
 import uuid
 import zoneinfo
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import AccountStatus, Platform, SocialAccount
 from crosspost.activity import log_activity
@@ -48,6 +58,12 @@ INELIGIBLE_REASONS = {
     AccountStatus.BANNED: "The account is banned.",
     AccountStatus.DISABLED: "The account is disabled.",
 }
+
+# Automatic re-plans of a temporarily blocked target, each waiting at least the provider's
+# retry_after and twice as long as the one before (up to an hour); after the last one the
+# target stays blocked until an operator publishes again.
+BLOCKED_MAX_REPLANS = 12
+BLOCKED_MAX_WAIT = timedelta(hours=1)
 
 # The sandbox paces in seconds so a demo finishes in a couple of minutes;
 # real platforms keep the real anti-ban pacing (the model's field defaults).
@@ -81,6 +97,10 @@ class PlanEntry:
     caption: str = ""
     problems: list[str] = field(default_factory=list)
     execution_id: int | None = None
+    # Blocked for a temporary cause: seconds until it is planned again by itself.
+    retry_after: int | None = None
+    # An existing blocked execution this run leaves as it is (a periodic re-plan of other targets).
+    unchanged: bool = field(default=False, repr=False)
 
 
 @dataclass
@@ -93,6 +113,35 @@ class Plan:
     def created(self) -> int:
         return sum(1 for e in self.entries if e.status == "planned")
 
+    @property
+    def blocked(self) -> int:
+        return sum(1 for e in self.entries if e.status == "blocked")
+
+    def nothing_to_publish(self) -> str:
+        """Why not one target can be published to, grouped by reason ('' when some can)."""
+        if any(e.status != "blocked" for e in self.entries):
+            return ""
+        reasons: dict[str, list[str]] = {}
+        for entry in self.entries:
+            reasons.setdefault("; ".join(entry.problems), []).append(entry.handle)
+        shown = []
+        for reason, handles in list(reasons.items())[:5]:
+            names = ", ".join(handles[:5])
+            if len(handles) > 5:
+                names += " " + _("and %(count)d more") % {"count": len(handles) - 5}
+            shown.append(f"{names}: {reason}")
+        total = len(self.entries)
+        return (
+            ngettext(
+                "Nothing was published: the only target account is blocked.",
+                "Nothing was published: all %(count)d target accounts are blocked.",
+                total,
+            )
+            % {"count": total}
+            + " "
+            + " · ".join(shown)
+        )
+
     def as_dict(self) -> dict:
         return {
             "post": self.post_id,
@@ -101,7 +150,11 @@ class Plan:
             "existing": sum(1 for e in self.entries if e.status == "exists"),
             "blocked": sum(1 for e in self.entries if e.status == "blocked"),
             "accounts": [
-                {**asdict(e), "scheduled_for": e.scheduled_for.isoformat() if e.scheduled_for else None} for e in self.entries
+                {
+                    **{k: v for k, v in asdict(e).items() if k != "unchanged"},
+                    "scheduled_for": e.scheduled_for.isoformat() if e.scheduled_for else None,
+                }
+                for e in self.entries
             ],
         }
 
@@ -142,15 +195,22 @@ def post_publish(
     priority: str | None = None,
     seed: int | None = None,
     now: datetime | None = None,
+    due_only: bool = False,
 ) -> Plan:
-    """Plan (and unless ``dry_run``, create) the executions of ``post``."""
+    """Plan (and unless ``dry_run``, create) the executions of ``post``.
+
+    Every target gets an execution: pending, or blocked with the reason. When not one
+    target can be published to, nothing is created and a ValidationError says why
+    (the post stays as it was). Existing blocked executions are planned again — with
+    ``due_only`` (the periodic re-plan) only those whose ``next_attempt_at`` has come.
+    """
     now = now or timezone.now()
     if priority is not None and priority not in Priority.values:
         raise ValidationError({"priority": f"Choose one of {', '.join(Priority.values)}."})
     check_stored_options(post)
     # Translation and product look-ups call the network: do them before any
     # transaction, so no lock (on SQLite: the database write lock) waits on them.
-    texts = _captions(post)
+    texts = _captions(post, now=now, due_only=due_only)
     with transaction.atomic():
         if not dry_run:
             post = Post.objects.select_for_update().get(pk=post.pk)
@@ -161,17 +221,20 @@ def post_publish(
         if priority is not None:
             post.priority = priority
         media = _PlatformMedia(post)
-        plan = _plan(post, now=now, seed=seed, texts=texts, media=media)
+        plan = _plan(post, now=now, seed=seed, texts=texts, media=media, due_only=due_only)
         if dry_run:
             return plan
-        _create_executions(post, plan, now=now)
+        nothing = plan.nothing_to_publish()
+        if nothing and not due_only:
+            raise ValidationError(nothing, code="nothing_to_publish")
+        _create_executions(post, plan, now=now, due_only=due_only)
         media.request_renditions({e.platform for e in plan.entries if e.status == "planned"})
         log_activity(
             action="post.publish",
             post=post,
             actor=actor,
             status=LogStatus.SUCCESS if plan.created else LogStatus.INFO,
-            message=f"Planned {plan.created} execution(s); {sum(1 for e in plan.entries if e.status == 'blocked')} blocked.",
+            message=f"Planned {plan.created} execution(s); {plan.blocked} blocked.",
             details={k: v for k, v in plan.as_dict().items() if k != "accounts"},
         )
     return plan
@@ -183,13 +246,13 @@ class _Texts:
     product: dict | None
 
 
-def _captions(post: Post) -> _Texts:
+def _captions(post: Post, *, now: datetime, due_only: bool) -> _Texts:
     """Each target language's caption (operator override, cache or provider) and the product facts."""
-    languages = set(
-        target_accounts(post)
-        .exclude(pk__in=Execution.objects.filter(post=post).values("account_id"))
-        .values_list("language", flat=True)
-    )
+    replannable = Q(status=ExecutionStatus.BLOCKED)
+    if due_only:
+        replannable &= Q(next_attempt_at__lte=now)
+    settled = Execution.objects.filter(post=post).exclude(replannable)
+    languages = set(target_accounts(post).exclude(pk__in=settled.values("account_id")).values_list("language", flat=True))
     captions = captions_for(
         text=post.caption,
         source=post.language,
@@ -201,14 +264,25 @@ def _captions(post: Post) -> _Texts:
     return _Texts(captions=captions, product=product_facts((post.options or {}).get("product")))
 
 
-def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: _PlatformMedia) -> Plan:
+@dataclass(frozen=True)
+class _Existing:
+    pk: int
+    status: str
+    scheduled_for: datetime
+    caption: str
+    next_attempt_at: datetime | None
+    error_message: str
+    attempts: int
+
+
+def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: _PlatformMedia, due_only: bool = False) -> Plan:
     accounts = list(target_accounts(post))
     if not accounts:
         raise ValidationError("The post has no target accounts: add target groups or accounts.", code="conflict")
     existing = {
-        account_id: (pk, scheduled_for, caption)
-        for account_id, pk, scheduled_for, caption in Execution.objects.filter(post=post).values_list(
-            "account_id", "pk", "scheduled_for", "caption"
+        row[0]: _Existing(*row[1:])
+        for row in Execution.objects.filter(post=post).values_list(
+            "account_id", "pk", "status", "scheduled_for", "caption", "next_attempt_at", "error_message", "attempts"
         )
     }
     saved_policies = {p.platform: p for p in PublishingPolicy.objects.filter(workspace_id=post.workspace_id)}
@@ -229,10 +303,16 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: 
             status="planned",
         )
         entries[account.pk] = entry
-        if account.pk in existing:
-            entry.execution_id, entry.scheduled_for, entry.caption = existing[account.pk]
-            entry.status = "exists"
-            continue
+        found = existing.get(account.pk)
+        if found is not None:
+            entry.execution_id = found.pk
+            if found.status != ExecutionStatus.BLOCKED:
+                entry.scheduled_for, entry.caption = found.scheduled_for, found.caption
+                entry.status = "exists"
+                continue
+            if due_only and not (found.next_attempt_at and found.next_attempt_at <= now):
+                entry.status, entry.problems, entry.unchanged = "blocked", [found.error_message], True
+                continue
         caption = texts.captions.get(account.language) or CaptionResult(
             account.language, None, problem="The post's targets changed while it was being planned: publish again."
         )
@@ -247,6 +327,11 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: 
         entry.problems = _problems(post, account, caption, media, saved_policies)
         if entry.problems:
             entry.status = "blocked"
+            if caption.retry_after is not None and entry.problems == [caption.problem]:
+                replans = found.attempts + 1 if due_only and found is not None else 0
+                if replans < BLOCKED_MAX_REPLANS:
+                    wait = min(max(caption.retry_after, 60 * 2**replans), BLOCKED_MAX_WAIT.total_seconds())
+                    entry.retry_after = int(wait)
             continue
         policy = policy_for(post.workspace_id, account.platform, saved_policies)
         pacing_for.setdefault(account.platform, Pacing.from_policy(policy))
@@ -327,28 +412,68 @@ def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia
     return problems
 
 
-def _create_executions(post: Post, plan: Plan, *, now: datetime) -> None:
-    new = [
-        Execution(
+def _blocked_fields(entry: PlanEntry, now: datetime) -> dict:
+    retry_at = now + timedelta(seconds=entry.retry_after) if entry.retry_after is not None else None
+    return {
+        "status": ExecutionStatus.BLOCKED,
+        "caption": entry.caption,
+        "scheduled_for": retry_at or now,
+        "next_attempt_at": retry_at,
+        "error_code": "blocked_retry_later" if retry_at else "blocked",
+        "error_message": "\n".join(entry.problems),
+    }
+
+
+def _create_executions(post: Post, plan: Plan, *, now: datetime, due_only: bool = False) -> None:
+    def execution(entry: PlanEntry, **fields) -> Execution:
+        return Execution(
             workspace_id=post.workspace_id,
             post_id=post.pk,
             account_id=entry.account_id,
             language=entry.language,
-            caption=entry.caption,
             priority=post.priority,
-            scheduled_for=entry.scheduled_for,
-            status=ExecutionStatus.PENDING,
+            **fields,
         )
-        for entry in plan.entries
+
+    new = [
+        execution(entry, caption=entry.caption, scheduled_for=entry.scheduled_for, status=ExecutionStatus.PENDING)
         if entry.status == "planned"
+        else execution(entry, **_blocked_fields(entry, now))
+        for entry in plan.entries
+        if entry.execution_id is None and entry.status in ("planned", "blocked")
     ]
     # One statement on PostgreSQL whatever the count; SQLite splits it at its 999-parameter limit.
     Execution.objects.bulk_create(new, ignore_conflicts=True)
+    for entry in plan.entries:
+        if entry.execution_id is None or entry.unchanged or entry.status == "exists":
+            continue
+        # Blocked before. Conditional on still being blocked: of two runs, one plans it.
+        still_blocked = Execution.objects.filter(pk=entry.execution_id, status=ExecutionStatus.BLOCKED)
+        if entry.status == "planned":
+            replanned = still_blocked.update(
+                status=ExecutionStatus.PENDING,
+                language=entry.language,
+                caption=entry.caption,
+                priority=post.priority,
+                scheduled_for=entry.scheduled_for,
+                next_attempt_at=None,
+                attempts=0,
+                error_code="",
+                error_message="",
+                finished_at=None,
+                updated_at=now,
+            )
+            if not replanned:
+                entry.status = "exists"
+        else:
+            # Counted in ``attempts`` while it is blocked; an operator's publish starts the count again.
+            still_blocked.update(**_blocked_fields(entry, now), attempts=F("attempts") + 1 if due_only else 0, updated_at=now)
     ids = dict(Execution.objects.filter(post=post).values_list("account_id", "pk"))
     for entry in plan.entries:
         entry.execution_id = ids.get(uuid.UUID(entry.account_id), entry.execution_id)
     plan.dry_run = False
-    if ids and post.status not in (PostStatus.PUBLISHING, PostStatus.SCHEDULED):
+    waiting = any(e.status == "blocked" and e.retry_after is not None and not e.unchanged for e in plan.entries)
+    if (plan.created or waiting) and post.status not in (PostStatus.PUBLISHING, PostStatus.SCHEDULED):
         post.status = PostStatus.SCHEDULED if post.scheduled_at and post.scheduled_at > now else PostStatus.PUBLISHING
         post.finished_at = None
     post.save(update_fields=["status", "priority", "scheduled_at", "finished_at", "updated_at"])

@@ -45,14 +45,16 @@ from posts.options import check_stored_options, platform_post_options
 
 from .adapters import account_snapshot, lookup_request
 from .models import Execution, ExecutionStatus, PublishingPolicy
-from .notifications import notify_post_finished
+from .notifications import notify_post_finished, notify_unconfirmed
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
-from .planner import policy_for
+from .planner import policy_for, post_publish
 from .selectors import outcome_counts
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_SECONDS = (60, 300, 900, 3600)  # 1 m → 5 m → 15 m → 1 h
+# The error code of an unconfirmed execution the platform cannot look up: it needs an operator.
+NO_LOOKUP_CODE = "unconfirmed_no_lookup"
 
 
 def backoff(attempt: int) -> timedelta:
@@ -343,7 +345,18 @@ def reconcile_unconfirmed(*, limit: int = 200) -> dict[str, int]:
         adapter = get_adapter(execution.account.platform)
         try:
             found = adapter.lookup(lookup_request(execution))
-        except (LookupUnsupported, PlatformError):
+        except LookupUnsupported:
+            # Only an operator can settle it; they hear about it once (the code changes once).
+            marked = (
+                Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.UNCONFIRMED)
+                .exclude(error_code=NO_LOOKUP_CODE)
+                .update(error_code=NO_LOOKUP_CODE, updated_at=timezone.now())
+            )
+            if marked:
+                notify_unconfirmed(execution.pk, execution.workspace_id)
+            counts["left"] += 1
+            continue
+        except PlatformError:
             counts["left"] += 1
             continue
         token = execution.lease_token
@@ -408,18 +421,61 @@ def execution_mark_published(*, execution: Execution, remote_url: str = "", remo
     return execution
 
 
+# --- blocked targets ---------------------------------------------------------------------------------
+
+
+def replan_due_blocked(*, now: datetime | None = None, limit: int = 50) -> dict[str, int]:
+    """Plan again the blocked executions whose ``next_attempt_at`` has come (a temporary cause).
+
+    Per post: ``post_publish(due_only=True)`` turns each into pending when its cause has
+    passed (a conditional update: two runs never both do it), or sets its next attempt —
+    none after the last, and then the post may finish. Never creates a second execution.
+    """
+    now = now or timezone.now()
+    post_ids = list(
+        Execution.objects.filter(status=ExecutionStatus.BLOCKED, next_attempt_at__lte=now)
+        .exclude(post__status=PostStatus.CANCELLED)
+        .order_by("next_attempt_at")
+        .values_list("post_id", flat=True)
+        .distinct()[:limit]
+    )
+    counts = {"posts": 0, "planned": 0, "blocked": 0, "errors": 0}
+    for post_id in dict.fromkeys(post_ids):
+        post = Post.objects.filter(pk=post_id).first()
+        if post is None:
+            continue
+        try:
+            plan = post_publish(post=post, due_only=True, now=now)
+        except ValidationError as exc:
+            # The post cannot be planned at all any more (its targets were removed): stop waiting.
+            Execution.objects.filter(post_id=post_id, status=ExecutionStatus.BLOCKED).update(
+                next_attempt_at=None, error_message=" ".join(exc.messages), updated_at=now
+            )
+            counts["errors"] += 1
+        else:
+            counts["planned"] += plan.created
+            counts["blocked"] += sum(1 for e in plan.entries if e.status == "blocked" and not e.unchanged)
+        counts["posts"] += 1
+        refresh_post_status(post_id)
+    return counts
+
+
 # --- post status -----------------------------------------------------------------------------------
 
 
 def refresh_post_status(post_id: int) -> str:
-    """The post's status follows its executions: publishing → completed / partial / failed."""
+    """The post's status follows its executions: publishing → completed / partial / failed.
+
+    Blocked executions count in the total, so a post with any ends partial (or failed).
+    """
     with transaction.atomic():
         # Lock the post before counting: of two executions finishing at once, the
         # second waits and then sees the first as finished, so the post never stays
         # "publishing" with nothing open.
         post = Post.objects.select_for_update().only("status").get(pk=post_id)
         counts = Execution.objects.filter(post_id=post_id).aggregate(**outcome_counts())
-        if counts["open"] or not counts["total"]:
+        # A target blocked for a temporary cause will be planned again: the post is not done yet.
+        if counts["open"] or counts["waiting"] or not counts["total"]:
             return post.status
         if post.status == PostStatus.CANCELLED:
             new = PostStatus.CANCELLED

@@ -17,7 +17,9 @@ STOPPED_STATUSES = (ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED)
 
 def outcome_counts(via: str = "") -> dict[str, Count]:
     """Count expressions of executions by outcome, for ``aggregate``/``annotate``:
-    total, published, open, failed and stopped (cancelled or skipped).
+    total, published, open, failed, stopped (cancelled or skipped), blocked (of which
+    ``waiting``: blocked for a temporary cause, planned again by itself) and unconfirmed
+    (open, but waiting for an operator where the platform cannot confirm).
 
     ``via`` reaches executions through a relation (``"executions__"`` on posts).
     """
@@ -31,6 +33,9 @@ def outcome_counts(via: str = "") -> dict[str, Count]:
         "open": count(status__in=OPEN_EXECUTION_STATUSES),
         "failed": count(status=ExecutionStatus.FAILED),
         "stopped": count(status__in=STOPPED_STATUSES),
+        "blocked": count(status=ExecutionStatus.BLOCKED),
+        "waiting": count(status=ExecutionStatus.BLOCKED, next_attempt_at__isnull=False),
+        "unconfirmed": count(status=ExecutionStatus.UNCONFIRMED),
     }
 
 

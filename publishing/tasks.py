@@ -41,6 +41,11 @@ def publish_execution(execution_id: int, token: str) -> str:
 
 
 @shared_task(ignore_result=True)
+def replan_blocked() -> dict:
+    return publisher.replan_due_blocked()
+
+
+@shared_task(ignore_result=True)
 def sweep_leases() -> dict:
     swept = publisher.sweep_expired_leases()
     swept.update(publisher.reconcile_unconfirmed())

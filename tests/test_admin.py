@@ -771,7 +771,8 @@ def test_it_publishes_a_post_from_the_admin_and_reports_blocked_accounts(client,
 
     published = client.post(url, {"action": "publish_posts", "_selected_action": [post.pk]}, follow=True)
     assert "planned 2 execution(s)" in published.content.decode()
-    assert Execution.objects.filter(post=post).count() == 2
+    assert Execution.objects.filter(post=post, status="pending").count() == 2
+    assert Execution.objects.get(post=post, account=german).status == "blocked"
     post.refresh_from_db()
     assert post.status == "publishing"
 

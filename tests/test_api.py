@@ -612,7 +612,9 @@ def test_it_publishes_a_post_with_a_plan_and_is_idempotent(api, workspace):
 
     again = client.post(f"{V1}/posts/{post.pk}/publish/")
     assert again.status_code == 200 and again.json()["planned"] == 0 and again.json()["existing"] == 3
-    assert Execution.objects.filter(post=post).count() == 3
+    # One execution per account: the German one recorded as blocked, with its reason.
+    assert Execution.objects.filter(post=post).count() == 4
+    assert Execution.objects.get(post=post, account=german).status == "blocked"
     assert set(Execution.objects.filter(post=post).values_list("priority", flat=True)) == {"high"}
 
 

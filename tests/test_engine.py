@@ -89,7 +89,10 @@ class TestPlanner:
         assert plan[str(german.pk)].status == "blocked"
         assert "No translation provider is configured for de" in plan[str(german.pk)].problems[0]
         assert plan[str(british.pk)].status == "planned"  # en-GB passes through from en
-        assert Execution.objects.filter(post=post).count() == 1
+        # The blocked targets are recorded with their reason, permanent ones without a retry time.
+        statuses = dict(Execution.objects.filter(post=post).values_list("account_id", "status"))
+        assert statuses == {banned.pk: "blocked", german.pk: "blocked", british.pk: "pending"}
+        assert not Execution.objects.filter(post=post, status="blocked", next_attempt_at__isnull=False).exists()
 
     def test_it_reports_adapter_and_policy_problems(self, workspace, post_to):
         from .factories import PublishingPolicyFactory

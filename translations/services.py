@@ -21,7 +21,7 @@ from django.db.models import F
 
 from accounts.models import Workspace
 
-from .exceptions import TranslationError
+from .exceptions import TranslationError, TranslationRetryLater
 from .languages import base_language, same_language
 from .models import Glossary, TranslationCache, TranslationProvider, TranslationSettings, translation_key
 from .placeholders import TAG, protect, restore
@@ -50,6 +50,9 @@ class CaptionResult:
     problem: str = ""
     provider: str = ""  # "source", "override", or the provider's name
     title: str = ""  # the post's title in this language, for caption templates
+    # With no caption: seconds after which asking again may work (a provider's rate limit or
+    # outage); None when only an operator can fix the problem (no provider, quota, bad key).
+    retry_after: int | None = None
 
 
 def configured_providers(workspace: Workspace | int | None = None) -> list[str]:
@@ -157,15 +160,21 @@ def _translate_language(
 ) -> CaptionResult:
     """The first provider that translates ``texts`` into ``target`` wins; otherwise every provider's reason."""
     failures = list(setup_problems)
+    waits: list[int] = []
     for provider in providers:
         try:
             caption, *rest = translate_texts(provider, texts, source=source, target=target, glossary=glossary)
         except TranslationError as exc:
             logger.info("%s could not translate into %s: %s", provider.label, target, exc)
             failures.append(f"{provider.label}: {exc}")
+            if isinstance(exc, TranslationRetryLater):
+                waits.append(exc.retry_after)
             continue
         return CaptionResult(target, caption, provider=provider.name, title=rest[0] if rest else "")
-    return CaptionResult(target, None, problem=f"No {target} caption — " + " · ".join(failures))
+    # The soonest provider that only asked to wait may translate then.
+    return CaptionResult(
+        target, None, problem=f"No {target} caption — " + " · ".join(failures), retry_after=min(waits) if waits else None
+    )
 
 
 def _needs_translation(protected_text: str) -> bool:
