@@ -268,21 +268,35 @@ def overview_context(user) -> dict:
         "chart_totals": {"success": sum(d.success for d in days), "failed": sum(d.failed for d in days)},
         "groups": group_stats(user),
         "problem_accounts": problem_accounts(user),
+        "needs_attention": needs_attention(user),
     }
+
+
+def needs_attention(user, limit: int = 10) -> dict:
+    """Posts with unconfirmed executions (only an operator can settle them), most recent first,
+    each with ``n_unconfirmed``; and how many posts that is in all. Two queries."""
+    posts = (
+        scope(Post.objects.all(), user)
+        .filter(executions__status=ExecutionStatus.UNCONFIRMED)
+        .annotate(n_unconfirmed=Count("executions", filter=Q(executions__status=ExecutionStatus.UNCONFIRMED)))
+        .order_by("-updated_at", "-pk")
+    )
+    return {"posts": list(posts.only("id", "title", "caption", "workspace_id", "status")[:limit]), "total": posts.count()}
 
 
 # --- posts ------------------------------------------------------------------------------------------------
 
 
 def progress_counts(queryset: QuerySet[Execution]) -> dict:
-    """Published / open / failed / cancelled+skipped / total over ``queryset``, in one aggregate."""
+    """Published / open / failed / cancelled+skipped / blocked / unconfirmed / total over ``queryset``,
+    in one aggregate."""
     counts = queryset.order_by().aggregate(**outcome_counts(), posting=Count("pk", filter=Q(status=ExecutionStatus.POSTING)))
     return with_percentages(counts)
 
 
 def with_percentages(counts: dict) -> dict:
     total = counts["total"] or 0
-    for key in ("published", "open", "failed", "stopped"):
+    for key in ("published", "open", "failed", "stopped", "blocked"):
         counts[f"{key}_pct"] = round(100 * (counts[key] or 0) / total, 2) if total else 0
     return counts
 
@@ -301,7 +315,7 @@ def attach_progress(posts: list[Post]) -> None:
         .values("post_id")
         .annotate(**outcome_counts())
     }
-    empty = {"total": 0, "published": 0, "open": 0, "failed": 0, "stopped": 0}
+    empty = {"total": 0, "published": 0, "open": 0, "failed": 0, "stopped": 0, "blocked": 0, "waiting": 0, "unconfirmed": 0}
     for post in posts:
         post.progress = with_percentages(dict(rows.get(post.pk, empty)))
 

@@ -41,11 +41,13 @@ from publishing.planner import post_publish
 from publishing.services import (
     CANCELLABLE,
     FINISHED_POST_STATUSES,
+    RESOLVE_PUBLISHED,
     RETRYABLE,
     execution_cancel,
     execution_retry,
     executions_retry,
     post_cancel,
+    post_resolve_unconfirmed,
 )
 
 from . import selectors
@@ -255,6 +257,48 @@ def post_retry_failed(request, pk: int):
     return progress_response(request, post, request.GET.get("page"))
 
 
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_resolve_unconfirmed_view(request, pk: int, resolution: str):
+    """Settle all of a post's unconfirmed executions: the operator checked the platform."""
+    post = scoped_post(request, pk)
+    require_role_in(request, post.workspace_id, Role.EDITOR)
+    try:
+        result = post_resolve_unconfirmed(post=post, resolution=resolution, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        if resolution == RESOLVE_PUBLISHED:
+            done = _("Marked %(count)d unconfirmed execution(s) as published.")
+        else:
+            done = _("Retrying %(count)d unconfirmed execution(s).")
+        messages.success(request, done % {"count": result["resolved"]})
+        for problem in result["problems"]:
+            messages.error(request, problem)
+    return progress_response(request, post, request.GET.get("page"))
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_publish_again(request, pk: int):
+    """Plan the post's blocked accounts again, once the operator has fixed what blocked them."""
+    post = scoped_post(request, pk)
+    require_role_in(request, post.workspace_id, Role.EDITOR)
+    try:
+        plan = post_publish(post=post, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        report = messages.warning if plan.blocked else messages.success
+        report(
+            request,
+            _("Publishing to %(planned)d account(s); %(blocked)d blocked.") % {"planned": plan.created, "blocked": plan.blocked},
+        )
+    return progress_response(request, post, request.GET.get("page"))
+
+
 # --- composer -------------------------------------------------------------------------------------
 
 
@@ -375,9 +419,11 @@ def compose_publish(request, post: Post, form: ComposeForm):
         messages.error(request, error_text(exc))
         url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    blocked = sum(1 for entry in plan.entries if entry.status == "blocked")
-    messages.success(
-        request, _("Publishing to %(planned)d account(s); %(blocked)d blocked.") % {"planned": plan.created, "blocked": blocked}
+    # Some targets blocked is not a plain success: say so in the warning colour.
+    report = messages.warning if plan.blocked else messages.success
+    report(
+        request,
+        _("Publishing to %(planned)d account(s); %(blocked)d blocked.") % {"planned": plan.created, "blocked": plan.blocked},
     )
     url = reverse("dashboard:post", args=[post.pk])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -25,7 +25,7 @@ from publishing.admin import remote_link
 from publishing.models import Execution
 from publishing.planner import post_publish
 from publishing.selectors import outcome_counts
-from publishing.services import post_cancel
+from publishing.services import RESOLVE_PUBLISHED, RESOLVE_RETRY, post_cancel, post_resolve_unconfirmed
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
 from .services import EDITABLE_FIELDS, post_create, post_delete, post_set_media, post_update
@@ -177,11 +177,17 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         ("State", {"fields": ("status", "author", "created_at", "updated_at", "finished_at")}),
     )
     inlines = (PostMediaInline, ExecutionInline)
-    actions = ("publish_posts", "preview_plans", "cancel_posts")
+    actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
 
     def annotate_changelist(self, request, queryset):
         counts = outcome_counts("executions__")
-        return queryset.annotate(n_executions=counts["total"], n_success=counts["published"], n_failed=counts["failed"])
+        return queryset.annotate(
+            n_executions=counts["total"],
+            n_success=counts["published"],
+            n_failed=counts["failed"],
+            n_blocked=counts["blocked"],
+            n_unconfirmed=counts["unconfirmed"],
+        )
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.status not in EDITABLE_POST_STATUSES:
@@ -202,13 +208,21 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         if not obj.n_executions:
             return "-"
         failed = format_html(' <span class="cp-failed">{} failed</span>', obj.n_failed) if obj.n_failed else ""
+        blocked = format_html(' <span class="cp-failed">{} blocked</span>', obj.n_blocked) if obj.n_blocked else ""
+        attention = (
+            format_html(' <span class="cp-failed">needs attention: {} unconfirmed</span>', obj.n_unconfirmed)
+            if obj.n_unconfirmed
+            else ""
+        )
         return format_html(
-            '<span class="cp-progress"><meter min="0" max="{}" value="{}"></meter>{}/{}{}</span>',
+            '<span class="cp-progress"><meter min="0" max="{}" value="{}"></meter>{}/{}{}{}{}</span>',
             obj.n_executions,
             obj.n_success,
             obj.n_success,
             obj.n_executions,
             failed,
+            blocked,
+            attention,
         )
 
     # -- saving through posts.services
@@ -293,6 +307,26 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             self.message_user(request, f"Cancelled {cancelled} post(s).", messages.SUCCESS)
         for problem in problems:
             self.message_user(request, problem, messages.ERROR)
+
+    @admin.action(description="Unconfirmed: mark all as published (I checked the platform)", permissions=["change"])
+    def mark_unconfirmed_published(self, request, queryset):
+        self._resolve_unconfirmed(request, queryset, RESOLVE_PUBLISHED)
+
+    @admin.action(description="Unconfirmed: retry all (I checked: not on the platform)", permissions=["change"])
+    def retry_unconfirmed(self, request, queryset):
+        self._resolve_unconfirmed(request, queryset, RESOLVE_RETRY)
+
+    def _resolve_unconfirmed(self, request, queryset, resolution: str) -> None:
+        for post in self.writable_or_warn(request, queryset):
+            try:
+                result = post_resolve_unconfirmed(post=post, resolution=resolution, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{post}: {' '.join(exc.messages)}", messages.WARNING)
+                continue
+            done = "marked published" if resolution == RESOLVE_PUBLISHED else "sent out again"
+            self.message_user(request, f"{post}: {result['resolved']} unconfirmed execution(s) {done}.", messages.SUCCESS)
+            for problem in result["problems"]:
+                self.message_user(request, f"{post}: {problem}", messages.ERROR)
 
 
 @admin.register(PostMedia)

@@ -32,7 +32,7 @@ from publishing.ai_captions import generate_ai_caption
 from publishing.api import ExecutionSerializer, executions_queryset
 from publishing.planner import post_publish
 from publishing.selectors import post_caption_preview
-from publishing.services import post_cancel
+from publishing.services import RESOLUTIONS, post_cancel, post_resolve_unconfirmed
 
 from .models import MAX_MEDIA_PER_POST, Post, PostMedia, Priority
 from .options import PRODUCT_KEYS, caption_overrides, validate_post_options
@@ -197,6 +197,23 @@ CancelResultSerializer = inline_serializer(
 )
 
 
+class ResolveUnconfirmedInputSerializer(serializers.Serializer):
+    resolution = serializers.ChoiceField(
+        choices=RESOLUTIONS,
+        help_text="published: you checked, they are live on the platform; retry: they are not, send them again.",
+    )
+
+
+ResolveUnconfirmedSerializer = inline_serializer(
+    "ResolveUnconfirmedResult",
+    {
+        "status": serializers.CharField(),
+        "resolved": serializers.IntegerField(help_text="Unconfirmed executions settled."),
+        "problems": serializers.ListField(child=serializers.CharField(), help_text="Those settled meanwhile by others."),
+    },
+)
+
+
 class PublishInputSerializer(serializers.Serializer):
     scheduled_at = LocalDateTimeField(required=False, allow_null=True, help_text="Publish at this time; empty: now.")
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
@@ -227,6 +244,9 @@ PlanSerializer = inline_serializer(
                 "caption": serializers.CharField(),
                 "problems": serializers.ListField(child=serializers.CharField()),
                 "execution_id": serializers.IntegerField(allow_null=True),
+                "retry_after": serializers.IntegerField(
+                    allow_null=True, help_text="Blocked for a temporary cause: planned again by itself in this many seconds."
+                ),
             },
             many=True,
         ),
@@ -319,8 +339,11 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     def publish(self, request, pk=None):
         """Plan the post's executions on its target accounts and start publishing.
 
-        Answers with the plan: per account, when it will post or why it will not.
-        Idempotent: publishing again never creates a second execution for an account.
+        Answers with the plan: per account, when it will post or why it will not (a blocked
+        account gets a ``blocked`` execution with the reason). When not one account can be
+        published to, it answers 400 with every reason and creates nothing.
+        Idempotent: publishing again never creates a second execution for an account; it plans
+        the blocked ones again.
         """
         post = self.get_object()
         data = PublishInputSerializer(data=request.data, context=self.get_serializer_context())
@@ -388,6 +411,18 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         data.is_valid(raise_exception=True)
         result = generate_ai_caption(post=post, **data.validated_data)
         return Response(asdict(result))
+
+    @extend_schema(request=ResolveUnconfirmedInputSerializer, responses={200: ResolveUnconfirmedSerializer})
+    @action(detail=True, methods=["post"], url_path="resolve-unconfirmed")
+    def resolve_unconfirmed(self, request, pk=None):
+        """Settle every unconfirmed execution of the post after checking the platform:
+        ``published`` marks them published, ``retry`` sends them out again."""
+        post = self.get_object()
+        data = ResolveUnconfirmedInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = post_resolve_unconfirmed(post=post, resolution=data.validated_data["resolution"], actor=request.user)
+        post.refresh_from_db(fields=["status"])
+        return Response({"status": post.status, **result})
 
     @extend_schema(request=None, responses={200: CancelResultSerializer})
     @action(detail=True, methods=["post"])

@@ -1,8 +1,10 @@
-"""State changes of posts and executions that operators trigger: cancel, retry and caption edits."""
+"""State changes of posts and executions that operators trigger: cancel, retry, caption edits and
+settling unconfirmed executions."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
@@ -10,9 +12,11 @@ from posts.models import Post, PostStatus, Priority
 
 from .models import Execution, ExecutionStatus
 from .prompts import CAPTION_LIMITS
+from .publisher import execution_mark_published
 
-# Executions that have not reached a worker yet can be cancelled outright.
-CANCELLABLE = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT)
+# Executions that have not reached a worker yet can be cancelled outright (a blocked one then
+# waits for no automatic re-plan).
+CANCELLABLE = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT, ExecutionStatus.BLOCKED)
 RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED, ExecutionStatus.UNCONFIRMED)
 FINISHED_POST_STATUSES = (PostStatus.COMPLETED, PostStatus.PARTIAL, PostStatus.FAILED, PostStatus.CANCELLED)
 # Executions whose caption may still change: no worker has picked them up.
@@ -115,6 +119,43 @@ def executions_retry(*, executions, actor=None) -> tuple[int, list[str]]:
         except ValidationError as exc:
             problems.append(f"#{execution.pk}: {' '.join(exc.messages)}")
     return retried, problems
+
+
+RESOLVE_PUBLISHED, RESOLVE_RETRY = "published", "retry"
+RESOLUTIONS = (RESOLVE_PUBLISHED, RESOLVE_RETRY)
+
+
+def post_resolve_unconfirmed(*, post: Post, resolution: str, actor=None) -> dict:
+    """Settle every unconfirmed execution of ``post`` at once, after the operator checked the platform.
+
+    ``published``: they are live (each becomes published); ``retry``: they are not (each is sent
+    out again). Returns ``{"resolved": n, "problems": [...]}``; a ValidationError when there is
+    nothing to settle or the resolution is unknown.
+    """
+    if resolution not in RESOLUTIONS:
+        raise ValidationError({"resolution": _("Choose %(choices)s.") % {"choices": " or ".join(RESOLUTIONS)}}, code="invalid")
+    unconfirmed = list(Execution.objects.filter(post=post, status=ExecutionStatus.UNCONFIRMED).select_related("account"))
+    if not unconfirmed:
+        raise ValidationError(_("This post has no unconfirmed executions."), code="conflict")
+    if resolution == RESOLVE_RETRY:
+        resolved, problems = executions_retry(executions=unconfirmed, actor=actor)
+    else:
+        resolved, problems = 0, []
+        for execution in unconfirmed:
+            try:
+                execution_mark_published(execution=execution, actor=actor)
+                resolved += 1
+            except ValidationError as exc:  # a worker or another operator settled it meanwhile
+                problems.append(f"#{execution.pk}: {' '.join(exc.messages)}")
+    log_activity(
+        action="post.resolve_unconfirmed",
+        post=post,
+        actor=actor,
+        status=LogStatus.SUCCESS if resolved else LogStatus.INFO,
+        message=f"{resolution}: {resolved} unconfirmed execution(s) settled.",
+        details={"resolution": resolution, "resolved": resolved, "problems": len(problems)},
+    )
+    return {"resolved": resolved, "problems": problems}
 
 
 @transaction.atomic

@@ -349,13 +349,15 @@ def test_it_previews_the_plan_edits_a_caption_and_publishes(client, member, work
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("dashboard:post", args=[post.pk])
     executions = Execution.objects.filter(post=post)
-    assert {e.account for e in executions} == set(english)
-    assert {e.caption for e in executions} == {"Edited by hand #launch"}
-    assert not executions.filter(account=blocked).exists()
+    assert {e.account for e in executions.filter(status=ExecutionStatus.PENDING)} == set(english)
+    assert {e.caption for e in executions.filter(status=ExecutionStatus.PENDING)} == {"Edited by hand #launch"}
+    # The banned account is recorded as blocked, with its reason, not left out.
+    assert executions.get(account=blocked).status == ExecutionStatus.BLOCKED
+    assert executions.get(account=blocked).error_message == "The account is banned."
 
     drain()
     assert set(SandboxPost.objects.values_list("caption", flat=True)) == {"Edited by hand #launch"}
-    assert Post.objects.get().status == PostStatus.COMPLETED
+    assert Post.objects.get().status == PostStatus.PARTIAL
 
 
 def test_it_uploads_files_sent_with_the_form_when_javascript_is_off(client, member, workspace):
