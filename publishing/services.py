@@ -12,7 +12,7 @@ from posts.models import Post, PostStatus, Priority
 
 from .models import Execution, ExecutionStatus
 from .prompts import CAPTION_LIMITS
-from .publisher import execution_mark_published
+from .publisher import execution_mark_published, refresh_post_status
 
 # Executions that have not reached a worker yet can be cancelled outright (a blocked one then
 # waits for no automatic re-plan).
@@ -66,6 +66,8 @@ def execution_cancel(*, execution: Execution, actor=None) -> Execution:
     execution.finished_at = timezone.now()
     execution.error_message = "Cancelled by an operator."
     execution.save(update_fields=["status", "finished_at", "error_message", "updated_at"])
+    # It may have been the last one open (or the last blocked one waiting for a retry).
+    refresh_post_status(execution.post_id)
     log_activity(action="execution.cancel", execution=execution, account=execution.account, actor=actor, status=LogStatus.SUCCESS)
     return execution
 

@@ -119,6 +119,19 @@ def test_it_keeps_waiting_while_the_provider_still_refuses_then_gives_up_partial
     assert post.status == PostStatus.PARTIAL
 
 
+def test_it_finishes_the_post_when_the_operator_cancels_the_blocked_targets_it_waited_for(rate_limited_post):
+    from publishing.services import execution_cancel
+
+    post = rate_limited_post
+    post_publish(post=post)
+    drain()
+    for execution in Execution.objects.filter(post=post, status=ExecutionStatus.BLOCKED):
+        execution_cancel(execution=execution)
+    post.refresh_from_db()
+    assert post.status == PostStatus.PARTIAL
+    assert replan_due_blocked(now=timezone.now() + timedelta(hours=1))["posts"] == 0
+
+
 def test_it_ends_partial_with_permanently_blocked_targets_until_the_operator_publishes_again(workspace, client, member):
     banned = SocialAccountFactory(workspace=workspace, status=AccountStatus.BANNED)
     active = SocialAccountFactory(workspace=workspace)
