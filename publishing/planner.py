@@ -13,7 +13,8 @@ execution with the reason, so every total counts it. When the cause is
 temporary (a translation provider's rate limit or outage) the execution keeps
 ``next_attempt_at`` and ``publisher.replan_due_blocked`` plans it again then;
 publishing the post again re-plans every blocked one. A blocked execution
-becomes pending through a conditional update, so two runs never both plan it.
+becomes pending through a conditional update, so two runs never both plan it
+(re-planning costs one such UPDATE per blocked execution).
 Pending renditions are not a block: the publisher waits for them.
 """
 

@@ -102,6 +102,22 @@ def test_it_plans_blocked_targets_again_after_the_providers_retry_after_and_neve
     assert set(SandboxPost.objects.filter(account__language="de").values_list("caption", flat=True)) == {"[DE] Summer sale"}
 
 
+def test_it_turns_a_blocked_execution_pending_only_once_when_two_plans_race(rate_limited_post):
+    from publishing.planner import _create_executions
+
+    post = rate_limited_post
+    start = timezone.now()
+    post_publish(post=post, now=start)
+    later = start + timedelta(minutes=2)
+    # Two runs read the same blocked executions before either writes (as two workers would).
+    first, second = (post_publish(post=post, dry_run=True, due_only=True, now=later) for _ in range(2))
+    _create_executions(post, first, now=later, due_only=True)
+    _create_executions(post, second, now=later, due_only=True)
+    assert first.created == 3 and second.created == 0
+    assert by_status(post) == {ExecutionStatus.PENDING: 5}
+    assert Execution.objects.filter(post=post).values("account_id").distinct().count() == 5
+
+
 def test_it_keeps_waiting_while_the_provider_still_refuses_then_gives_up_partial(rate_limited_post, deepl_api, settings):
     from publishing.planner import BLOCKED_MAX_REPLANS
 
