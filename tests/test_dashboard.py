@@ -2,6 +2,7 @@
 HTMX actions, form errors next to their fields, the composer flow through the
 services, and a constant number of queries per page."""
 
+import re
 import uuid
 import zoneinfo
 from datetime import timedelta
@@ -240,17 +241,51 @@ def test_it_shows_live_progress_and_polls_until_the_post_is_finished(client, mem
 
     response = client.get(url, **HX)
     body = response.content.decode()
-    assert "15/20 published, 3 queued, 2 failed" in body
+    assert "Published: 15 · Failed: 2 · Queued: 3" in text_of(body) and "of 20 executions" in body
     assert 'hx-trigger="every 2s"' in body
     assert body.count("View post") == 15
-    assert "15/20 published, 3 queued, 2 failed" in client.get(reverse("dashboard:posts")).content.decode()
+    assert "Published: 15 · Failed: 2 · Queued: 3" in text_of(client.get(reverse("dashboard:posts")).content.decode())
     assert "<html" not in body and body.lstrip().startswith('<section id="progress"')
 
     Execution.objects.filter(post=post, status="queued").update(status="success")
     Post.objects.filter(pk=post.pk).update(status=PostStatus.PARTIAL)
     body = client.get(url, **HX).content.decode()
-    assert "18/20 published, 0 queued, 2 failed" in body
+    assert "Published: 18 · Failed: 2" in text_of(body) and "Queued" not in text_of(body)
     assert "hx-trigger" not in body  # finished: the region renders without polling
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def test_it_names_every_status_in_the_summary_as_its_rows_do(client, member, workspace):
+    login(client, member, Role.EDITOR)
+    post = PostFactory(workspace=workspace, status=PostStatus.PUBLISHING)
+    for status in ["pending"] * 3 + ["success", "retry_wait", "cancelled"]:
+        ExecutionFactory(post=post, status=status)
+    body = client.get(reverse("dashboard:post", args=[post.pk])).content.decode()
+    summary = text_of(re.search(r'data-testid="progress-summary">(.*?)</span> <small', body, re.S).group(1))
+    assert summary == "Published: 1 · Waiting to retry: 1 · Pending: 3 · Cancelled: 1"
+    # Each number is rows on the page with that very label.
+    for label, count in (("Pending", 3), ("Waiting to retry", 1), ("Cancelled", 1), ("Published", 1)):
+        assert body.count(f">{label}</span></td>") == count, label
+    assert "queued" not in summary.lower()
+
+
+def test_it_counts_posts_that_went_out_today_not_drafts(client, member, workspace, alive):
+    login(client, member, Role.VIEWER)
+    now = timezone.now()
+    PostFactory.create_batch(3, workspace=workspace)  # drafts
+    PostFactory(workspace=workspace, status=PostStatus.SCHEDULED)  # waits for its time
+    ExecutionFactory(post__workspace=workspace, post__status=PostStatus.COMPLETED, status="success", finished_at=now)
+    ExecutionFactory(post__workspace=workspace, post__status=PostStatus.PUBLISHING, status="pending")
+    long_ago = ExecutionFactory(
+        post__workspace=workspace, post__status=PostStatus.COMPLETED, status="success", finished_at=now - timedelta(days=3)
+    )
+    response = client.get(reverse("dashboard:overview"))
+    assert response.context["numbers"]["posts"] == {"today": 2, "last_7_days": 3}
+    assert re.search(r'data-testid="posts-today">2<', response.content.decode())
+    assert long_ago.post.executions.count() == 1
 
 
 def test_it_retries_and_cancels_executions_through_the_services(client, member, workspace):
