@@ -488,7 +488,8 @@ def accounts_bulk(request):
             for error in errors:
                 messages.error(request, f"{label}: {error}" if label else error)
     if request.htmx:
-        return render_page(request, "dashboard/accounts.html", accounts_context(request), "table")
+        status = 400 if form.errors else 200
+        return render_page(request, "dashboard/accounts.html", accounts_context(request), "table", status=status)
     return redirect(back_to(request, reverse("dashboard:accounts")))
 
 
