@@ -10,6 +10,7 @@ in the object's workspace, else 403.
 from __future__ import annotations
 
 import io
+import uuid
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -35,7 +36,7 @@ from crosspost.models import LogStatus
 from media.models import MediaAsset
 from media.services import media_upload
 from posts.models import Post, PostMedia, PostStatus
-from posts.services import EDITABLE_STATUSES, post_create, post_set_caption, post_update
+from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, post_delete, post_set_caption, post_update
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.services import (
@@ -154,6 +155,8 @@ def posts(request):
     page = Paginator(selectors.posts_list(request.user), POSTS_PER_PAGE).get_page(request.GET.get("page"))
     selectors.attach_progress(list(page))
     access = selectors.access_for(request.user)
+    for post in page:
+        post.can_delete = post.status in DELETABLE_STATUSES and access.can(post.workspace_id, Role.EDITOR)
     return render_page(
         request,
         "dashboard/posts.html",
@@ -255,6 +258,25 @@ def post_retry_failed(request, pk: int):
     return progress_response(request, post, request.GET.get("page"))
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(Role.EDITOR)
+def post_delete_view(request, pk: int):
+    """Delete a draft or a finished post: GET asks (a page of its own, so it works without JS), POST deletes."""
+    post = scoped_post(request, pk)
+    require_role_in(request, post.workspace_id, Role.EDITOR)
+    context = {"post": post, "executions": post.executions.count()}
+    if request.method == "GET":
+        return render(request, "dashboard/post_delete.html", context)
+    try:
+        post_delete(post=post, actor=request.user)
+    except ValidationError as exc:
+        return render(request, "dashboard/post_delete.html", {**context, "error": error_text(exc)}, status=409)
+    messages.success(request, _("Deleted “%(post)s”.") % {"post": post})
+    url = reverse("dashboard:posts")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 # --- composer -------------------------------------------------------------------------------------
 
 
@@ -275,12 +297,45 @@ def bound_assets(request, form: ComposeForm) -> list[MediaAsset]:
     return [found[i] for i in ids if i in found]
 
 
+# A new composer page carries a key; the draft its first preview saves is remembered under it in
+# the session, so a second preview from the same page (back button, double submit, a history
+# snapshot) updates that draft instead of piling up another one.
+COMPOSE_DRAFTS = "compose_drafts"
+REMEMBERED_DRAFTS = 20
+
+
+def draft_key(request) -> str:
+    key = request.POST.get("draft_key", "")
+    return key if 0 < len(key) <= 64 and key.isalnum() else ""
+
+
+def session_draft(request) -> Post | None:
+    """The draft this composer page saved already, if it is still an editable draft of the user's."""
+    pk = request.session.get(COMPOSE_DRAFTS, {}).get(draft_key(request))
+    if pk is None:
+        return None
+    post = scope(Post.objects.select_related("workspace", "author"), request.user).filter(pk=pk, status=PostStatus.DRAFT).first()
+    if post is None or post.executions.exists() or not request.access.can(post.workspace_id, Role.EDITOR):
+        return None
+    return post
+
+
+def remember_draft(request, post: Post) -> None:
+    key = draft_key(request)
+    if key:
+        drafts = {k: v for k, v in request.session.get(COMPOSE_DRAFTS, {}).items() if k != key}
+        drafts[key] = post.pk
+        request.session[COMPOSE_DRAFTS] = dict(list(drafts.items())[-REMEMBERED_DRAFTS:])
+
+
 def compose_context(request, form: ComposeForm, post: Post | None, preview: dict | None = None, assets=None) -> dict:
     if assets is None:
         assets = bound_assets(request, form) if form.is_bound else (draft_media(post) if post is not None else [])
     return {
         "form": form,
         "post": post,
+        "draft_key": "" if post else (draft_key(request) or uuid.uuid4().hex),
+        "can_delete": post is not None and post.status in DELETABLE_STATUSES,
         "assets": assets,
         "preview": preview,
         "action_url": reverse("dashboard:compose-edit", args=[post.pk]) if post else reverse("dashboard:compose"),
@@ -299,6 +354,8 @@ def compose(request, pk: int | None = None):
     post = editable_draft(request, pk) if pk is not None else None
     if post is not None and (post.status not in EDITABLE_STATUSES or post.executions.exists()):
         return redirect("dashboard:post", pk=post.pk)
+    if post is None and request.method == "POST":
+        post = session_draft(request)
 
     if request.method == "GET":
         form = ComposeForm(user=request.user, post=post, initial=ComposeForm.initial_from(post) if post else None)
@@ -321,6 +378,7 @@ def compose(request, pk: int | None = None):
                 assets.append(asset)
         if post is None:
             post = post_create(workspace=workspace, author=request.user, media=assets, **form.post_fields())
+            remember_draft(request, post)
         else:
             post = post_update(post=post, actor=request.user, media=assets, **form.post_fields())
     except ValidationError as exc:

@@ -788,3 +788,60 @@ def test_local_dates_are_read_in_the_operators_zone(client, member, workspace):
     today_tokyo = timezone.localtime(entry.created_at, timezone=zoneinfo.ZoneInfo("Asia/Tokyo")).date()
     response = client.get(reverse("dashboard:activity") + f"?date_from={today_tokyo}&date_to={today_tokyo}", **HX)
     assert [e.action for e in response.context["page"]] == ["late.night"]
+
+
+# --- one draft per composing session, and deleting drafts -----------------------------------------
+
+
+def test_it_saves_one_draft_per_composing_session(client, member, workspace):
+    login(client, member, Role.EDITOR)
+    account = SocialAccountFactory(workspace=workspace)
+    asset = MediaAssetFactory(workspace=workspace)
+    page = client.get(reverse("dashboard:compose")).content.decode()
+    key = re.search(r'name="draft_key" value="(\w+)"', page).group(1)
+    data = compose_data(media=[asset.pk], target_accounts=[account.pk], draft_key=key)
+    # The first preview saves the draft; the same page previewed again (back button, a second
+    # click, JS off) updates it instead of saving another.
+    assert client.post(reverse("dashboard:compose"), data, **HX).status_code == 200
+    again = client.post(reverse("dashboard:compose"), {**data, "caption": "Second thoughts"})
+    post = Post.objects.get()
+    assert again.status_code == 302 and again["Location"] == reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
+    assert post.caption == "Second thoughts" and post.status == PostStatus.DRAFT
+    # A new composer page is a new draft.
+    other = re.search(r'name="draft_key" value="(\w+)"', client.get(reverse("dashboard:compose")).content.decode()).group(1)
+    assert other != key
+    client.post(reverse("dashboard:compose"), {**data, "draft_key": other}, **HX)
+    assert Post.objects.count() == 2
+
+
+def test_it_deletes_a_draft_after_asking_and_keeps_posts_under_way(client, member, workspace):
+    login(client, member, Role.EDITOR)
+    draft = PostFactory(workspace=workspace, title="Forgotten draft")
+    scheduled = PostFactory(workspace=workspace, title="Goes out tonight", status=PostStatus.SCHEDULED)
+    listing = client.get(reverse("dashboard:posts")).content.decode()
+    assert listing.count('data-testid="delete-post"') == 1
+    assert reverse("dashboard:post-delete", args=[draft.pk]) in listing
+    assert (
+        reverse("dashboard:post-delete", args=[draft.pk])
+        in client.get(reverse("dashboard:compose-edit", args=[draft.pk])).content.decode()
+    )
+
+    asked = client.get(reverse("dashboard:post-delete", args=[draft.pk]))
+    assert asked.status_code == 200 and "Delete “Forgotten draft”?" in asked.content.decode()
+    assert Post.objects.filter(pk=draft.pk).exists()  # asking deletes nothing
+    done = client.post(reverse("dashboard:post-delete", args=[draft.pk]), follow=True)
+    assert "Deleted “Forgotten draft”." in done.content.decode()
+    assert not Post.objects.filter(pk=draft.pk).exists()
+
+    refused = client.post(reverse("dashboard:post-delete", args=[scheduled.pk]))
+    assert refused.status_code == 409
+    assert "A scheduled post cannot be deleted; cancel it first." in refused.content.decode()
+    assert Post.objects.filter(pk=scheduled.pk).exists()
+
+
+def test_it_lets_only_editors_delete_posts(client, member, workspace):
+    login(client, member, Role.VIEWER)
+    draft = PostFactory(workspace=workspace)
+    assert 'data-testid="delete-post"' not in client.get(reverse("dashboard:posts")).content.decode()
+    assert client.post(reverse("dashboard:post-delete", args=[draft.pk])).status_code == 403
+    assert Post.objects.filter(pk=draft.pk).exists()

@@ -122,3 +122,33 @@ def test_it_shows_import_and_bulk_errors_in_place(page, live_server, db_lock, tm
     assert "scheme" in page.locator("#proxy-import .row-errors").inner_text()
     shot(page, "proxy-import-error")
     assert unexpected(page.console_problems) == []
+
+
+def test_it_keeps_one_draft_per_session_and_deletes_it_after_asking(page, live_server, db_lock):
+    operator(db_lock)
+    login(page, live_server.url, "editor", next_path="/compose/")
+    page.select_option("#id_media_type", "text")
+    page.fill("#id_caption", "Summer sale")
+    page.get_by_label("Shops").check()
+    page.get_by_role("button", name="Preview plan").click()
+    page.locator("#plan").wait_for()
+    # Back to the page as it was before the preview, and preview again: the same draft.
+    page.go_back()
+    page.wait_for_url(f"{live_server.url}/compose/")
+    page.select_option("#id_media_type", "text")
+    page.get_by_label("Shops").check()
+    page.fill("#id_caption", "Summer sale, second thoughts")
+    page.get_by_role("button", name="Preview plan").click()
+    page.locator("#plan").wait_for()
+    with db_lock:
+        post = Post.objects.get()
+        assert post.caption == "Summer sale, second thoughts"
+
+    page.get_by_role("link", name="Delete draft").click()
+    page.get_by_role("heading", name="Delete “Summer sale, second thoughts”?").wait_for()
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url(f"{live_server.url}/posts/")
+    page.locator("#flash", has_text="Deleted “Summer sale, second thoughts”.").wait_for()
+    with db_lock:
+        assert not Post.objects.exists()
+    assert unexpected(page.console_problems) == []
