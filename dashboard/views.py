@@ -60,7 +60,7 @@ from .forms import (
     ProxyImportForm,
     UploadForm,
 )
-from .services import post_caption_review
+from .services import post_caption_review, translations_of
 
 try:  # account and proxy checks arrive with the health services; without them the buttons are not shown
     from publishing.health import account_check
@@ -360,6 +360,8 @@ def compose(request, pk: int | None = None):
     if request.method == "GET":
         form = ComposeForm(user=request.user, post=post, initial=ComposeForm.initial_from(post) if post else None)
         preview = post_caption_review(post) if post is not None and request.GET.get("preview") else None
+        if preview is not None:
+            preview["confirm_reset"] = request.GET.get("confirm_reset", "")
         return render_page(request, "dashboard/compose.html", compose_context(request, form, post, preview), "composer")
 
     form = ComposeForm(request.POST, request.FILES, user=request.user, post=post)
@@ -449,8 +451,22 @@ def compose_caption(request, pk: int):
     post = editable_draft(request, pk)
     form = CaptionForm(request.POST)
     caption_error = None
-    if form.is_valid():
-        reset = request.POST.get("reset") == "1"
+    url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
+    reset = request.POST.get("reset") == "1"
+    if form.is_valid() and reset and request.POST.get("confirm") != "1":
+        # The hand-written caption is about to go: ask first (the JS confirm dialog sends confirm=1).
+        language = form.cleaned_data["language"]
+        if not request.htmx:
+            return redirect(f"{url}&{urlencode({'confirm_reset': language})}")
+        preview = post_caption_review(post)
+        preview["confirm_reset"] = language
+        context = {"post": post, "preview": preview, "assets": draft_media(post), "plan_only": True}
+        return render(request, "dashboard/compose.html#plan", context)
+    if form.is_valid() and reset:
+        fallback = translations_of(post, [form.cleaned_data["language"]])[form.cleaned_data["language"]]
+        if fallback.caption is None:
+            caption_error = (form.cleaned_data["language"], fallback.problem)
+    if form.is_valid() and caption_error is None:
         try:
             post_set_caption(
                 post=post,
@@ -461,10 +477,10 @@ def compose_caption(request, pk: int):
         except ValidationError as exc:
             caption_error = (form.cleaned_data["language"], error_text(exc))
         else:
-            messages.success(request, _("Saved the %(language)s caption.") % {"language": form.cleaned_data["language"]})
-    else:
+            done = _("The %(language)s caption is the translation again.") if reset else _("Saved the %(language)s caption.")
+            messages.success(request, done % {"language": form.cleaned_data["language"]})
+    elif not form.is_valid():
         caption_error = (request.POST.get("language", ""), " ".join(e for errs in form.errors.values() for e in errs))
-    url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
     if not request.htmx:
         if caption_error:
             messages.error(request, caption_error[1])

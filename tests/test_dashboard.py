@@ -845,3 +845,61 @@ def test_it_lets_only_editors_delete_posts(client, member, workspace):
     assert 'data-testid="delete-post"' not in client.get(reverse("dashboard:posts")).content.decode()
     assert client.post(reverse("dashboard:post-delete", args=[draft.pk])).status_code == 403
     assert Post.objects.filter(pk=draft.pk).exists()
+
+
+# --- "Use the translation" only where there is one, and never without asking -------------------------
+
+
+@pytest.fixture
+def deepl(settings):
+    from .emulators.deepl import DeepLEmulator
+
+    with DeepLEmulator() as emulator:
+        settings.DEEPL_API_KEY = emulator.auth_key
+        settings.DEEPL_SERVER_URL = emulator.url
+        settings.OPENAI_API_KEY = ""
+        settings.TRANSLATION_MAX_RETRIES = 0
+        yield emulator
+
+
+def german_draft(workspace) -> Post:
+    post = PostFactory(workspace=workspace, caption="Summer sale", options={"captions": {"de": "Mein eigener Text"}})
+    post.target_accounts.set([SocialAccountFactory(workspace=workspace, language="de")])
+    return post
+
+
+def test_it_offers_no_translation_when_no_provider_can_translate(client, member, workspace, settings):
+    settings.DEEPL_API_KEY = settings.OPENAI_API_KEY = ""
+    login(client, member, Role.EDITOR)
+    post = german_draft(workspace)
+    body = client.get(reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1").content.decode()
+    assert "Mein eigener Text" in body
+    assert "Use the translation" not in body
+    hint = re.search(r'data-testid="no-translation-de">(.*?)</p>', body, re.S).group(1)
+    assert "No translation to go back to" in hint and "DEEPL_API_KEY" in hint
+    # Sent anyway (an old page): refused, the hand-written caption stays.
+    refused = client.post(
+        reverse("dashboard:compose-caption", args=[post.pk]), {"language": "de", "reset": "1", "confirm": "1"}, **HX
+    )
+    assert refused.status_code == 400 and "DEEPL_API_KEY" in refused.content.decode()
+    assert Post.objects.get(pk=post.pk).options["captions"] == {"de": "Mein eigener Text"}
+
+
+def test_it_asks_before_replacing_a_written_caption_with_the_translation(client, member, workspace, deepl):
+    login(client, member, Role.EDITOR)
+    post = german_draft(workspace)
+    url = reverse("dashboard:compose-caption", args=[post.pk])
+    body = client.get(reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1").content.decode()
+    assert "Use the translation" in body and "hx-confirm=" in body
+
+    # Without JS the first click only asks.
+    asked = client.post(url, {"language": "de", "reset": "1"}, follow=True)
+    assert asked.redirect_chain[-1][0].endswith("?preview=1&confirm_reset=de")
+    page = asked.content.decode()
+    assert 'data-testid="confirm-reset-de"' in page and "[DE] Summer sale" in page
+    assert Post.objects.get(pk=post.pk).options["captions"] == {"de": "Mein eigener Text"}
+
+    confirmed = client.post(url, {"language": "de", "reset": "1", "confirm": "1"}, **HX)
+    assert confirmed.status_code == 200
+    assert "captions" not in Post.objects.get(pk=post.pk).options
+    assert "[DE] Summer sale" in confirmed.content.decode()

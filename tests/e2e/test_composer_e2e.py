@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import AccountGroup, Role
 from posts.models import Post
 
 from ..factories import AccountGroupFactory, MembershipFactory, SocialAccountFactory, UserFactory
@@ -151,4 +151,42 @@ def test_it_keeps_one_draft_per_session_and_deletes_it_after_asking(page, live_s
     page.locator("#flash", has_text="Deleted “Summer sale, second thoughts”.").wait_for()
     with db_lock:
         assert not Post.objects.exists()
+    assert unexpected(page.console_problems) == []
+
+
+def test_it_asks_before_the_translation_replaces_a_written_caption(page, live_server, db_lock, deepl):
+    member = operator(db_lock)
+    with db_lock:
+        SocialAccountFactory(
+            workspace=member.workspace,
+            group=AccountGroup.objects.get(workspace=member.workspace),
+            handle="laden_de",
+            language="de",
+        )
+    login(page, live_server.url, "editor", next_path="/compose/")
+    page.select_option("#id_media_type", "text")
+    page.fill("#id_caption", "Summer sale")
+    page.get_by_label("Shops").check()
+    page.get_by_role("button", name="Preview plan").click()
+    page.locator("#plan").wait_for()
+    page.fill("#caption-de", "Sommerschlussverkauf")
+    page.get_by_role("button", name="Save de caption").click()
+    page.locator("form[data-language=de]", has_text="edited by hand").wait_for()
+
+    questions: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Use the translation").click()
+    assert questions == ["Replace the de caption you wrote with the translation? Your text is lost."]
+    assert page.locator("#caption-de").input_value() == "Sommerschlussverkauf"
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.get_by_role("button", name="Use the translation").click()
+    page.locator("form[data-language=de]", has_text="translated by").wait_for()
+    assert page.locator("#caption-de").input_value() == "[DE] Summer sale"
+    assert page.get_by_role("button", name="Use the translation").count() == 0
     assert unexpected(page.console_problems) == []
