@@ -43,9 +43,16 @@ def yesterday() -> str:
     return (timezone.localdate() - timedelta(days=1)).isoformat()
 
 
-def test_it_shows_every_composer_error_in_place(page, live_server, db_lock):
+def test_it_shows_every_composer_error_in_place(page, live_server, db_lock, tmp_path):
     operator(db_lock)
     login(page, live_server.url, "editor", next_path="/compose/")
+
+    # A file that is no photo or video: the drop zone says why.
+    fake = tmp_path / "photo.png"
+    fake.write_bytes(b"not an image at all")
+    page.set_input_files("#id_files", str(fake))
+    page.locator(".upload-errors", has_text="Unsupported file type").wait_for()
+    assert page.locator("#media-list .media-item").count() == 0
 
     # A photo post for yesterday with no photo: both problems, next to their fields.
     page.fill("#id_caption", "Summer sale")
@@ -169,6 +176,10 @@ def test_it_asks_before_the_translation_replaces_a_written_caption(page, live_se
     page.get_by_label("Shops").check()
     page.get_by_role("button", name="Preview plan").click()
     page.locator("#plan").wait_for()
+    # An empty caption is refused in place.
+    page.fill("#caption-de", "  ")
+    page.get_by_role("button", name="Save de caption").click()
+    page.locator("form[data-language=de] .field-error", has_text="A caption cannot be empty").wait_for()
     page.fill("#caption-de", "Sommerschlussverkauf")
     page.get_by_role("button", name="Save de caption").click()
     page.locator("form[data-language=de]", has_text="edited by hand").wait_for()
