@@ -197,11 +197,14 @@ def post_detail(request, pk: int):
     return render_page(request, "dashboard/post_detail.html", progress_context(request, post), "progress")
 
 
-def progress_response(request, post: Post, anchor_page: str | None = None):
-    """After an action: the progress region for HTMX, else back to the post page."""
+def progress_response(request, post: Post, anchor_page: str | None = None, refused: bool = False):
+    """After an action: the progress region for HTMX (409 when the action was refused, its reason
+    in the flash area), else back to the post page."""
     if request.htmx:
         post.refresh_from_db()
-        return render(request, "dashboard/post_detail.html#progress", progress_context(request, post))
+        return render(
+            request, "dashboard/post_detail.html#progress", progress_context(request, post), status=409 if refused else 200
+        )
     url = reverse("dashboard:post", args=[post.pk])
     return redirect(url + (f"?page={anchor_page}" if anchor_page else ""))
 
@@ -217,9 +220,9 @@ def execution_action(request, pk: int, action: str):
         service(execution=execution, actor=request.user)
     except ValidationError as exc:
         messages.error(request, error_text(exc))
-    else:
-        done = _("Retry queued for %(handle)s.") if action == "retry" else _("Cancelled the post to %(handle)s.")
-        messages.success(request, done % {"handle": execution.account.handle})
+        return progress_response(request, execution.post, request.GET.get("page"), refused=True)
+    done = _("Retry queued for %(handle)s.") if action == "retry" else _("Cancelled the post to %(handle)s.")
+    messages.success(request, done % {"handle": execution.account.handle})
     return progress_response(request, execution.post, request.GET.get("page"))
 
 
@@ -233,11 +236,10 @@ def post_cancel_view(request, pk: int):
         result = post_cancel(post=post, actor=request.user)
     except ValidationError as exc:
         messages.error(request, error_text(exc))
-    else:
-        messages.success(
-            request,
-            _("Cancelled %(cancelled)d waiting execution(s); %(in_flight)d already posting will finish.") % result,
-        )
+        return progress_response(request, post, request.GET.get("page"), refused=True)
+    messages.success(
+        request, _("Cancelled %(cancelled)d waiting execution(s); %(in_flight)d already posting will finish.") % result
+    )
     return progress_response(request, post, request.GET.get("page"))
 
 
@@ -255,7 +257,7 @@ def post_retry_failed(request, pk: int):
         messages.success(request, _("Retrying %(count)d failed execution(s).") % {"count": retried})
     for problem in problems:
         messages.error(request, problem)
-    return progress_response(request, post, request.GET.get("page"))
+    return progress_response(request, post, request.GET.get("page"), refused=bool(problems) and not retried)
 
 
 @login_required

@@ -306,8 +306,10 @@ def test_it_retries_and_cancels_executions_through_the_services(client, member, 
     assert Execution.objects.get(pk=waiting.pk).status == ExecutionStatus.CANCELLED
 
     # Retrying something that is not retryable explains why instead of failing.
-    body = client.post(reverse("dashboard:execution-retry", args=[failed.pk]), **HX).content.decode()
-    assert "Only failed, cancelled, skipped or unconfirmed executions can be retried" in body
+    refused = client.post(reverse("dashboard:execution-retry", args=[failed.pk]), **HX)
+    assert refused.status_code == 409  # swapped all the same (htmx responseHandling in base.html)
+    assert "Only failed, cancelled, skipped or unconfirmed executions can be retried" in refused.content.decode()
+    assert 'id="progress"' in refused.content.decode()
 
 
 def test_it_cancels_a_post_and_retries_all_failed(client, member, workspace):
