@@ -14,13 +14,11 @@ from accounts.models import AccountGroup, AccountStatus, Platform, Proxy, Role, 
 from accounts.selectors import scope
 from media.models import MediaAsset
 from posts.models import MAX_MEDIA_PER_POST, MediaType, Post, Priority
+from posts.services import check_caption, check_scheduled_at
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
 from .selectors import workspaces_with_role
-
-# A scheduled time this far in the past is a mistake, not "now".
-PAST_TOLERANCE = timedelta(minutes=1)
 
 
 class WorkspaceField(forms.ModelChoiceField):
@@ -199,8 +197,11 @@ class ComposeForm(forms.Form):
             self.add_error("media", _("A carousel needs 2 to 10 photos or videos."))
         elif media_type and media_type != MediaType.TEXT and count == 0:
             self.add_error("media", _("Add a photo or video, or choose the media type Text."))
-        elif media_type == MediaType.TEXT and not (data.get("caption") or "").strip():
-            self.add_error("caption", _("A text post needs a caption."))
+        elif media_type:
+            try:
+                check_caption(media_type, data.get("caption") or "")
+            except ValidationError as exc:
+                self.add_error("caption", exc)
 
     def _clean_schedule(self, data: dict) -> None:
         data["scheduled_at"] = None
@@ -218,8 +219,10 @@ class ComposeForm(forms.Form):
         except ValidationError as exc:
             self.add_error("time", exc)
             return
-        if at < timezone.now() - PAST_TOLERANCE:
-            self.add_error("time", _("This time has passed; pick a later one or choose Now."))
+        try:
+            check_scheduled_at(at)
+        except ValidationError as exc:
+            self.add_error("time", exc)
             return
         data["scheduled_at"] = at
 

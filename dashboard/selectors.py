@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import ROLE_RANK, AccountGroup, AccountStatus, Membership, Proxy, Role, SocialAccount, Workspace
 from accounts.selectors import scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
-from posts.models import Post
+from posts.models import Post, PostStatus
 from publishing.models import Execution, ExecutionStatus
 from publishing.selectors import outcome_counts
 from publishing.stats import overview
@@ -257,8 +257,25 @@ def problem_accounts(user, limit: int = 5, now: datetime | None = None) -> list[
     return result
 
 
+def posts_published(user, now: datetime | None = None) -> dict[str, int]:
+    """Posts that went out today (local midnight on) and in the last 7 days: those with an
+    execution published in the window, or publishing now. Drafts and posts that only wait
+    for their time do not count — they went nowhere yet."""
+    now = now or timezone.now()
+    midnight = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
+    week_ago = now - timedelta(days=7)
+    published = Execution.objects.filter(post=OuterRef("pk"), status=ExecutionStatus.SUCCESS)
+    posts = scope(Post.objects.all(), user).order_by()
+    publishing = Q(status=PostStatus.PUBLISHING)
+    return {
+        "today": posts.filter(publishing | Exists(published.filter(finished_at__gte=midnight))).count(),
+        "last_7_days": posts.filter(publishing | Exists(published.filter(finished_at__gte=week_ago))).count(),
+    }
+
+
 def overview_context(user) -> dict:
     numbers = overview(user)
+    numbers["posts"] = posts_published(user)
     days = daily_outcomes(user)
     return {
         "numbers": numbers,
@@ -287,10 +304,32 @@ def needs_attention(user, limit: int = 10) -> dict:
 # --- posts ------------------------------------------------------------------------------------------------
 
 
+# The order a progress summary names the statuses in: outcomes first, then what is still under way.
+SUMMARY_ORDER = (
+    ExecutionStatus.SUCCESS,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.BLOCKED,
+    ExecutionStatus.UNCONFIRMED,
+    ExecutionStatus.POSTING,
+    ExecutionStatus.RETRY_WAIT,
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.PENDING,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.SKIPPED,
+)
+
+
+def status_counts() -> dict[str, Count]:
+    """One count per execution status, for ``aggregate``/``annotate`` (keys ``n_<status>``)."""
+    return {f"n_{status}": Count("pk", filter=Q(status=status)) for status in ExecutionStatus.values}
+
+
 def progress_counts(queryset: QuerySet[Execution]) -> dict:
     """Published / open / failed / cancelled+skipped / blocked / unconfirmed / total over ``queryset``,
-    in one aggregate."""
-    counts = queryset.order_by().aggregate(**outcome_counts(), posting=Count("pk", filter=Q(status=ExecutionStatus.POSTING)))
+    and the count of every status (``statuses``), in one aggregate."""
+    counts = queryset.order_by().aggregate(
+        **outcome_counts(), **status_counts(), posting=Count("pk", filter=Q(status=ExecutionStatus.POSTING))
+    )
     return with_percentages(counts)
 
 
@@ -298,6 +337,14 @@ def with_percentages(counts: dict) -> dict:
     total = counts["total"] or 0
     for key in ("published", "open", "failed", "stopped", "blocked"):
         counts[f"{key}_pct"] = round(100 * (counts[key] or 0) / total, 2) if total else 0
+    # The summary names statuses with the rows' own labels, so each number is rows one can count:
+    # Published always, every other status only when some execution is in it.
+    ordered = list(SUMMARY_ORDER) + [s for s in ExecutionStatus if s not in SUMMARY_ORDER]
+    counts["statuses"] = [
+        {"value": status.value, "label": status.label, "count": counts.get(f"n_{status.value}") or 0}
+        for status in ordered
+        if status == ExecutionStatus.SUCCESS or counts.get(f"n_{status.value}")
+    ]
     return counts
 
 
@@ -313,7 +360,7 @@ def attach_progress(posts: list[Post]) -> None:
         for row in Execution.objects.filter(post__in=[p.pk for p in posts])
         .order_by()
         .values("post_id")
-        .annotate(**outcome_counts())
+        .annotate(**outcome_counts(), **status_counts())
     }
     empty = {"total": 0, "published": 0, "open": 0, "failed": 0, "stopped": 0, "blocked": 0, "waiting": 0, "unconfirmed": 0}
     for post in posts:

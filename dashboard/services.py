@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from posts.models import Post
 from publishing.planner import post_publish
 from publishing.selectors import post_caption_preview
+from translations.services import CaptionResult, captions_for
 
 # Rows of the per-account plan a page shows; the summary counts every account.
 PREVIEW_ROWS = 200
@@ -23,6 +24,13 @@ def post_caption_review(post: Post) -> dict:
     except ValidationError as exc:
         return {"error": " ".join(exc.messages)}
     languages = post_caption_preview(post=post)
+    # What "Use the translation" would bring back for each caption written by hand; the button is
+    # offered only where there is one (a provider is configured and can translate that language).
+    fallback = translations_of(post, [row["language"] for row in languages if row["overridden"]])
+    for row in languages:
+        result = fallback.get(row["language"])
+        row["translation"] = result.caption if result else None
+        row["translation_problem"] = result.problem if result and result.caption is None else ""
     by_language = {row["language"]: row for row in languages}
     for entry in plan.entries:
         row = by_language.get(entry.language)
@@ -37,3 +45,12 @@ def post_caption_review(post: Post) -> dict:
         "entries": plan.entries[:PREVIEW_ROWS],
         "more": max(0, len(plan.entries) - PREVIEW_ROWS),
     }
+
+
+def translations_of(post: Post, languages: list[str]) -> dict[str, CaptionResult]:
+    """The captions ``languages`` would get from the post's own caption, ignoring the operator's
+    hand-written ones: the original for its language, else the configured providers' translation
+    (``caption=None`` and the problem when none can translate it)."""
+    if not languages:
+        return {}
+    return captions_for(text=post.caption, source=post.language, targets=languages, workspace=post.workspace_id, title=post.title)

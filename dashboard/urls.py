@@ -15,6 +15,7 @@ urlpatterns = [
     path("posts/", views.posts, name="posts"),
     path("posts/<int:pk>/", views.post_detail, name="post"),
     path("posts/<int:pk>/cancel/", views.post_cancel_view, name="post-cancel"),
+    path("posts/<int:pk>/delete/", views.post_delete_view, name="post-delete"),
     path("posts/<int:pk>/retry-failed/", views.post_retry_failed, name="post-retry-failed"),
     path("posts/<int:pk>/publish-again/", views.post_publish_again, name="post-publish-again"),
     path(

@@ -10,6 +10,7 @@ in the object's workspace, else 403.
 from __future__ import annotations
 
 import io
+import uuid
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -35,7 +36,7 @@ from crosspost.models import LogStatus
 from media.models import MediaAsset
 from media.services import media_upload
 from posts.models import Post, PostMedia, PostStatus
-from posts.services import EDITABLE_STATUSES, post_create, post_set_caption, post_update
+from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, post_delete, post_set_caption, post_update
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.services import (
@@ -61,7 +62,7 @@ from .forms import (
     ProxyImportForm,
     UploadForm,
 )
-from .services import post_caption_review
+from .services import post_caption_review, translations_of
 
 try:  # account and proxy checks arrive with the health services; without them the buttons are not shown
     from publishing.health import account_check
@@ -156,6 +157,8 @@ def posts(request):
     page = Paginator(selectors.posts_list(request.user), POSTS_PER_PAGE).get_page(request.GET.get("page"))
     selectors.attach_progress(list(page))
     access = selectors.access_for(request.user)
+    for post in page:
+        post.can_delete = post.status in DELETABLE_STATUSES and access.can(post.workspace_id, Role.EDITOR)
     return render_page(
         request,
         "dashboard/posts.html",
@@ -196,11 +199,14 @@ def post_detail(request, pk: int):
     return render_page(request, "dashboard/post_detail.html", progress_context(request, post), "progress")
 
 
-def progress_response(request, post: Post, anchor_page: str | None = None):
-    """After an action: the progress region for HTMX, else back to the post page."""
+def progress_response(request, post: Post, anchor_page: str | None = None, refused: bool = False):
+    """After an action: the progress region for HTMX (409 when the action was refused, its reason
+    in the flash area), else back to the post page."""
     if request.htmx:
         post.refresh_from_db()
-        return render(request, "dashboard/post_detail.html#progress", progress_context(request, post))
+        return render(
+            request, "dashboard/post_detail.html#progress", progress_context(request, post), status=409 if refused else 200
+        )
     url = reverse("dashboard:post", args=[post.pk])
     return redirect(url + (f"?page={anchor_page}" if anchor_page else ""))
 
@@ -216,9 +222,9 @@ def execution_action(request, pk: int, action: str):
         service(execution=execution, actor=request.user)
     except ValidationError as exc:
         messages.error(request, error_text(exc))
-    else:
-        done = _("Retry queued for %(handle)s.") if action == "retry" else _("Cancelled the post to %(handle)s.")
-        messages.success(request, done % {"handle": execution.account.handle})
+        return progress_response(request, execution.post, request.GET.get("page"), refused=True)
+    done = _("Retry queued for %(handle)s.") if action == "retry" else _("Cancelled the post to %(handle)s.")
+    messages.success(request, done % {"handle": execution.account.handle})
     return progress_response(request, execution.post, request.GET.get("page"))
 
 
@@ -232,11 +238,10 @@ def post_cancel_view(request, pk: int):
         result = post_cancel(post=post, actor=request.user)
     except ValidationError as exc:
         messages.error(request, error_text(exc))
-    else:
-        messages.success(
-            request,
-            _("Cancelled %(cancelled)d waiting execution(s); %(in_flight)d already posting will finish.") % result,
-        )
+        return progress_response(request, post, request.GET.get("page"), refused=True)
+    messages.success(
+        request, _("Cancelled %(cancelled)d waiting execution(s); %(in_flight)d already posting will finish.") % result
+    )
     return progress_response(request, post, request.GET.get("page"))
 
 
@@ -254,7 +259,26 @@ def post_retry_failed(request, pk: int):
         messages.success(request, _("Retrying %(count)d failed execution(s).") % {"count": retried})
     for problem in problems:
         messages.error(request, problem)
-    return progress_response(request, post, request.GET.get("page"))
+    return progress_response(request, post, request.GET.get("page"), refused=bool(problems) and not retried)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(Role.EDITOR)
+def post_delete_view(request, pk: int):
+    """Delete a draft or a finished post: GET asks (a page of its own, so it works without JS), POST deletes."""
+    post = scoped_post(request, pk)
+    require_role_in(request, post.workspace_id, Role.EDITOR)
+    context = {"post": post, "executions": post.executions.count()}
+    if request.method == "GET":
+        return render(request, "dashboard/post_delete.html", context)
+    try:
+        post_delete(post=post, actor=request.user)
+    except ValidationError as exc:
+        return render(request, "dashboard/post_delete.html", {**context, "error": error_text(exc)}, status=409)
+    messages.success(request, _("Deleted “%(post)s”.") % {"post": post})
+    url = reverse("dashboard:posts")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @login_required
@@ -319,12 +343,45 @@ def bound_assets(request, form: ComposeForm) -> list[MediaAsset]:
     return [found[i] for i in ids if i in found]
 
 
+# A new composer page carries a key; the draft its first preview saves is remembered under it in
+# the session, so a second preview from the same page (back button, double submit, a history
+# snapshot) updates that draft instead of piling up another one.
+COMPOSE_DRAFTS = "compose_drafts"
+REMEMBERED_DRAFTS = 20
+
+
+def draft_key(request) -> str:
+    key = request.POST.get("draft_key", "")
+    return key if 0 < len(key) <= 64 and key.isalnum() else ""
+
+
+def session_draft(request) -> Post | None:
+    """The draft this composer page saved already, if it is still an editable draft of the user's."""
+    pk = request.session.get(COMPOSE_DRAFTS, {}).get(draft_key(request))
+    if pk is None:
+        return None
+    post = scope(Post.objects.select_related("workspace", "author"), request.user).filter(pk=pk, status=PostStatus.DRAFT).first()
+    if post is None or post.executions.exists() or not request.access.can(post.workspace_id, Role.EDITOR):
+        return None
+    return post
+
+
+def remember_draft(request, post: Post) -> None:
+    key = draft_key(request)
+    if key:
+        drafts = {k: v for k, v in request.session.get(COMPOSE_DRAFTS, {}).items() if k != key}
+        drafts[key] = post.pk
+        request.session[COMPOSE_DRAFTS] = dict(list(drafts.items())[-REMEMBERED_DRAFTS:])
+
+
 def compose_context(request, form: ComposeForm, post: Post | None, preview: dict | None = None, assets=None) -> dict:
     if assets is None:
         assets = bound_assets(request, form) if form.is_bound else (draft_media(post) if post is not None else [])
     return {
         "form": form,
         "post": post,
+        "draft_key": "" if post else (draft_key(request) or uuid.uuid4().hex),
+        "can_delete": post is not None and post.status in DELETABLE_STATUSES,
         "assets": assets,
         "preview": preview,
         "action_url": reverse("dashboard:compose-edit", args=[post.pk]) if post else reverse("dashboard:compose"),
@@ -343,10 +400,14 @@ def compose(request, pk: int | None = None):
     post = editable_draft(request, pk) if pk is not None else None
     if post is not None and (post.status not in EDITABLE_STATUSES or post.executions.exists()):
         return redirect("dashboard:post", pk=post.pk)
+    if post is None and request.method == "POST":
+        post = session_draft(request)
 
     if request.method == "GET":
         form = ComposeForm(user=request.user, post=post, initial=ComposeForm.initial_from(post) if post else None)
         preview = post_caption_review(post) if post is not None and request.GET.get("preview") else None
+        if preview is not None:
+            preview["confirm_reset"] = request.GET.get("confirm_reset", "")
         return render_page(request, "dashboard/compose.html", compose_context(request, form, post, preview), "composer")
 
     form = ComposeForm(request.POST, request.FILES, user=request.user, post=post)
@@ -365,6 +426,7 @@ def compose(request, pk: int | None = None):
                 assets.append(asset)
         if post is None:
             post = post_create(workspace=workspace, author=request.user, media=assets, **form.post_fields())
+            remember_draft(request, post)
         else:
             post = post_update(post=post, actor=request.user, media=assets, **form.post_fields())
     except ValidationError as exc:
@@ -437,8 +499,22 @@ def compose_caption(request, pk: int):
     post = editable_draft(request, pk)
     form = CaptionForm(request.POST)
     caption_error = None
-    if form.is_valid():
-        reset = request.POST.get("reset") == "1"
+    url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
+    reset = request.POST.get("reset") == "1"
+    if form.is_valid() and reset and request.POST.get("confirm") != "1":
+        # The hand-written caption is about to go: ask first (the JS confirm dialog sends confirm=1).
+        language = form.cleaned_data["language"]
+        if not request.htmx:
+            return redirect(f"{url}&{urlencode({'confirm_reset': language})}")
+        preview = post_caption_review(post)
+        preview["confirm_reset"] = language
+        context = {"post": post, "preview": preview, "assets": draft_media(post), "plan_only": True}
+        return render(request, "dashboard/compose.html#plan", context)
+    if form.is_valid() and reset:
+        fallback = translations_of(post, [form.cleaned_data["language"]])[form.cleaned_data["language"]]
+        if fallback.caption is None:
+            caption_error = (form.cleaned_data["language"], fallback.problem)
+    if form.is_valid() and caption_error is None:
         try:
             post_set_caption(
                 post=post,
@@ -449,10 +525,10 @@ def compose_caption(request, pk: int):
         except ValidationError as exc:
             caption_error = (form.cleaned_data["language"], error_text(exc))
         else:
-            messages.success(request, _("Saved the %(language)s caption.") % {"language": form.cleaned_data["language"]})
-    else:
+            done = _("The %(language)s caption is the translation again.") if reset else _("Saved the %(language)s caption.")
+            messages.success(request, done % {"language": form.cleaned_data["language"]})
+    elif not form.is_valid():
         caption_error = (request.POST.get("language", ""), " ".join(e for errs in form.errors.values() for e in errs))
-    url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
     if not request.htmx:
         if caption_error:
             messages.error(request, caption_error[1])
@@ -534,7 +610,8 @@ def accounts_bulk(request):
             for error in errors:
                 messages.error(request, f"{label}: {error}" if label else error)
     if request.htmx:
-        return render_page(request, "dashboard/accounts.html", accounts_context(request), "table")
+        status = 400 if form.errors else 200
+        return render_page(request, "dashboard/accounts.html", accounts_context(request), "table", status=status)
     return redirect(back_to(request, reverse("dashboard:accounts")))
 
 

@@ -27,8 +27,17 @@ from publishing.planner import post_publish
 from publishing.selectors import outcome_counts
 from publishing.services import RESOLVE_PUBLISHED, RESOLVE_RETRY, post_cancel, post_resolve_unconfirmed
 
-from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
-from .services import EDITABLE_FIELDS, post_create, post_delete, post_set_media, post_update
+from .models import MAX_MEDIA_PER_POST, Post, PostMedia
+from .services import (
+    DELETABLE_STATUSES,
+    EDITABLE_FIELDS,
+    check_caption,
+    check_scheduled_at,
+    post_create,
+    post_delete,
+    post_set_media,
+    post_update,
+)
 from .services import EDITABLE_STATUSES as EDITABLE_POST_STATUSES
 
 
@@ -50,6 +59,15 @@ class PostForm(WorkspaceModelForm):
             foreign = [str(item) for item in cleaned.get(name) or () if item.workspace_id != workspace.pk]
             if foreign:
                 self.add_error(name, f"Not in the post's workspace ({workspace}): {', '.join(foreign)}.")
+        # The services' own checks, shown next to the fields instead of failing the save.
+        checks = [("caption", check_caption, (cleaned.get("media_type"), cleaned.get("caption") or ""))]
+        if "scheduled_at" in self.changed_data:
+            checks.append(("scheduled_at", check_scheduled_at, (cleaned.get("scheduled_at"),)))
+        for name, check, args in checks:
+            try:
+                check(*args)
+            except ValidationError as exc:
+                self.add_error(name, exc)
         return cleaned
 
 
@@ -195,7 +213,8 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.status == PostStatus.PUBLISHING:
+        # Only drafts and finished posts (post_delete refuses the rest: cancel them first).
+        if obj is not None and obj.status not in DELETABLE_STATUSES:
             return False
         return super().has_delete_permission(request, obj)
 
@@ -251,7 +270,10 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         for post in queryset:
-            post_delete(post=post, actor=request.user)
+            try:
+                post_delete(post=post, actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, f"{post}: {' '.join(exc.messages)}")
 
     @admin.action(description="Publish now (plan executions on every target account)", permissions=["change"])
     def publish_posts(self, request, queryset):

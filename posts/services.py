@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from crosspost.activity import log_activity
@@ -19,7 +20,7 @@ from media.services import assets_delete
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
-from .models import MAX_MEDIA_PER_POST, Post, PostMedia, PostStatus
+from .models import MAX_MEDIA_PER_POST, MediaType, Post, PostMedia, PostStatus
 from .options import caption_overrides, check_stored_options
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,11 @@ logger = logging.getLogger(__name__)
 CLEANUP_BATCH = 200
 
 EDITABLE_STATUSES = (PostStatus.DRAFT, PostStatus.SCHEDULED)
+# A post with executions waiting or running (scheduled, publishing) is cancelled first, then deleted.
+DELETABLE_STATUSES = (PostStatus.DRAFT, PostStatus.COMPLETED, PostStatus.PARTIAL, PostStatus.FAILED, PostStatus.CANCELLED)
+# A scheduled time this far in the past is clock skew between the operator's machine and ours;
+# further back it is a mistake, not "now".
+SCHEDULE_GRACE = timedelta(seconds=60)
 # Fields post_update may change; status moves only through publish/cancel.
 EDITABLE_FIELDS = ("title", "caption", "language", "media_type", "priority", "scheduled_at", "options")
 
@@ -42,6 +48,34 @@ def _check_targets(
             errors[field] = ValidationError(
                 f"These belong to another workspace than the post's ({workspace}): {names}.", code="conflict"
             )
+    if errors:
+        raise ValidationError(errors)
+
+
+def check_scheduled_at(scheduled_at: datetime | None, *, now: datetime | None = None) -> None:
+    """Refuse a time that has passed (beyond SCHEDULE_GRACE): publishing it would post at once."""
+    if scheduled_at is not None and scheduled_at < (now or timezone.now()) - SCHEDULE_GRACE:
+        raise ValidationError(_("This time has passed; pick a later one or choose Now."), code="past")
+
+
+def check_caption(media_type: str, caption: str) -> None:
+    """A text post is its caption: an empty one would publish empty posts."""
+    if media_type == MediaType.TEXT and not (caption or "").strip():
+        raise ValidationError(_("A text post needs a caption."), code="empty_text")
+
+
+def _check_content(post: Post, fields: dict, before: Post | None = None) -> None:
+    errors = {}
+    if "scheduled_at" in fields and (before is None or fields["scheduled_at"] != before.scheduled_at):
+        try:
+            check_scheduled_at(post.scheduled_at)
+        except ValidationError as exc:
+            errors["scheduled_at"] = exc
+    if before is None or "caption" in fields or "media_type" in fields:
+        try:
+            check_caption(post.media_type, post.caption)
+        except ValidationError as exc:
+            errors["caption"] = exc
     if errors:
         raise ValidationError(errors)
 
@@ -76,6 +110,7 @@ def post_create(
         **fields,
     )
     post.full_clean()
+    _check_content(post, fields)
     _check_targets(workspace, target_groups, target_accounts)
     post.save()
     post.target_groups.set(target_groups)
@@ -109,6 +144,7 @@ def post_update(
         setattr(post, name, value)
     post.status = locked.status
     post.full_clean()
+    _check_content(post, fields, before=locked)
     _check_targets(post.workspace, target_groups, target_accounts)
     post.save()
     if target_groups is not None:
@@ -150,10 +186,14 @@ def post_set_media(*, post: Post, assets: Sequence[MediaAsset]) -> list[PostMedi
 
 @transaction.atomic
 def post_delete(*, post: Post, actor=None) -> None:
-    """Delete a post with its executions; refused while it is being published."""
+    """Delete a draft or a finished post with its executions; a scheduled or publishing one is
+    refused (its executions would vanish mid-flight): cancel it first."""
     locked = Post.objects.select_for_update().get(pk=post.pk)
-    if locked.status == PostStatus.PUBLISHING:
-        raise ValidationError("A post that is publishing cannot be deleted; cancel it first.", code="conflict")
+    if locked.status not in DELETABLE_STATUSES:
+        raise ValidationError(
+            _("A %(status)s post cannot be deleted; cancel it first.") % {"status": locked.get_status_display().lower()},
+            code="conflict",
+        )
     log_activity(
         action="post.delete",
         workspace=post.workspace,

@@ -43,6 +43,7 @@ from platforms.base import MediaItem, PublishRequest
 from platforms.registry import get_adapter, has_adapter
 from posts.models import Post, PostStatus, Priority
 from posts.options import caption_overrides, check_stored_options, platform_post_options
+from posts.services import check_caption, check_scheduled_at
 from products.services import product_facts
 from translations.services import CaptionResult, captions_for
 
@@ -208,6 +209,14 @@ def post_publish(
     now = now or timezone.now()
     if priority is not None and priority not in Priority.values:
         raise ValidationError({"priority": f"Choose one of {', '.join(Priority.values)}."})
+    try:
+        check_scheduled_at(scheduled_at, now=now)
+    except ValidationError as exc:
+        raise ValidationError({"scheduled_at": exc}) from None
+    try:
+        check_caption(post.media_type, post.caption)
+    except ValidationError as exc:
+        raise ValidationError({"caption": exc}) from None
     check_stored_options(post)
     # Translation and product look-ups call the network: do them before any
     # transaction, so no lock (on SQLite: the database write lock) waits on them.

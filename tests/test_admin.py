@@ -862,3 +862,20 @@ def test_it_queues_failed_renditions_again_from_the_admin(client, member, worksp
     ready.refresh_from_db()
     assert (failed.status, failed.error, ready.status) == ("pending", "", "ready")
     assert len(callbacks) == 1  # one render task for the asset
+
+
+def test_it_deletes_only_drafts_and_finished_posts_in_the_admin(client, superuser, workspace):
+    client.force_login(superuser)
+    draft = PostFactory(workspace=workspace)
+    scheduled = PostFactory(workspace=workspace, status=PostStatus.SCHEDULED)
+    # Django's own confirmation page first, then the delete through post_delete.
+    assert "Are you sure" in client.get(url(Post, "delete", draft.pk)).content.decode()
+    client.post(url(Post, "delete", draft.pk), {"post": "yes"})
+    assert not Post.objects.filter(pk=draft.pk).exists()
+    assert client.get(url(Post, "delete", scheduled.pk)).status_code == 403
+    # The bulk action refuses it too (and says why) instead of deleting executions mid-flight.
+    response = client.post(
+        url(Post, "changelist"), {"action": "delete_selected", "_selected_action": [scheduled.pk], "post": "yes"}, follow=True
+    )
+    assert response.status_code in (200, 403)
+    assert Post.objects.filter(pk=scheduled.pk).exists()

@@ -2,6 +2,7 @@
 HTMX actions, form errors next to their fields, the composer flow through the
 services, and a constant number of queries per page."""
 
+import re
 import uuid
 import zoneinfo
 from datetime import timedelta
@@ -240,17 +241,51 @@ def test_it_shows_live_progress_and_polls_until_the_post_is_finished(client, mem
 
     response = client.get(url, **HX)
     body = response.content.decode()
-    assert "15/20 published, 3 queued, 2 failed" in body
+    assert "Published: 15 · Failed: 2 · Queued: 3" in text_of(body) and "of 20 executions" in body
     assert 'hx-trigger="every 2s"' in body
     assert body.count("View post") == 15
-    assert "15/20 published, 3 queued, 2 failed" in client.get(reverse("dashboard:posts")).content.decode()
+    assert "Published: 15 · Failed: 2 · Queued: 3" in text_of(client.get(reverse("dashboard:posts")).content.decode())
     assert "<html" not in body and body.lstrip().startswith('<section id="progress"')
 
     Execution.objects.filter(post=post, status="queued").update(status="success")
     Post.objects.filter(pk=post.pk).update(status=PostStatus.PARTIAL)
     body = client.get(url, **HX).content.decode()
-    assert "18/20 published, 0 queued, 2 failed" in body
+    assert "Published: 18 · Failed: 2" in text_of(body) and "Queued" not in text_of(body)
     assert "hx-trigger" not in body  # finished: the region renders without polling
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def test_it_names_every_status_in_the_summary_as_its_rows_do(client, member, workspace):
+    login(client, member, Role.EDITOR)
+    post = PostFactory(workspace=workspace, status=PostStatus.PUBLISHING)
+    for status in ["pending"] * 3 + ["success", "retry_wait", "cancelled"]:
+        ExecutionFactory(post=post, status=status)
+    body = client.get(reverse("dashboard:post", args=[post.pk])).content.decode()
+    summary = text_of(re.search(r'data-testid="progress-summary">(.*?)</span> <small', body, re.S).group(1))
+    assert summary == "Published: 1 · Waiting to retry: 1 · Pending: 3 · Cancelled: 1"
+    # Each number is rows on the page with that very label.
+    for label, count in (("Pending", 3), ("Waiting to retry", 1), ("Cancelled", 1), ("Published", 1)):
+        assert body.count(f">{label}</span></td>") == count, label
+    assert "queued" not in summary.lower()
+
+
+def test_it_counts_posts_that_went_out_today_not_drafts(client, member, workspace, alive):
+    login(client, member, Role.VIEWER)
+    now = timezone.now()
+    PostFactory.create_batch(3, workspace=workspace)  # drafts
+    PostFactory(workspace=workspace, status=PostStatus.SCHEDULED)  # waits for its time
+    ExecutionFactory(post__workspace=workspace, post__status=PostStatus.COMPLETED, status="success", finished_at=now)
+    ExecutionFactory(post__workspace=workspace, post__status=PostStatus.PUBLISHING, status="pending")
+    long_ago = ExecutionFactory(
+        post__workspace=workspace, post__status=PostStatus.COMPLETED, status="success", finished_at=now - timedelta(days=3)
+    )
+    response = client.get(reverse("dashboard:overview"))
+    assert response.context["numbers"]["posts"] == {"today": 2, "last_7_days": 3}
+    assert re.search(r'data-testid="posts-today">2<', response.content.decode())
+    assert long_ago.post.executions.count() == 1
 
 
 def test_it_retries_and_cancels_executions_through_the_services(client, member, workspace):
@@ -271,8 +306,10 @@ def test_it_retries_and_cancels_executions_through_the_services(client, member, 
     assert Execution.objects.get(pk=waiting.pk).status == ExecutionStatus.CANCELLED
 
     # Retrying something that is not retryable explains why instead of failing.
-    body = client.post(reverse("dashboard:execution-retry", args=[failed.pk]), **HX).content.decode()
-    assert "Only failed, cancelled, skipped or unconfirmed executions can be retried" in body
+    refused = client.post(reverse("dashboard:execution-retry", args=[failed.pk]), **HX)
+    assert refused.status_code == 409  # swapped all the same (htmx responseHandling in base.html)
+    assert "Only failed, cancelled, skipped or unconfirmed executions can be retried" in refused.content.decode()
+    assert 'id="progress"' in refused.content.decode()
 
 
 def test_it_cancels_a_post_and_retries_all_failed(client, member, workspace):
@@ -755,3 +792,118 @@ def test_local_dates_are_read_in_the_operators_zone(client, member, workspace):
     today_tokyo = timezone.localtime(entry.created_at, timezone=zoneinfo.ZoneInfo("Asia/Tokyo")).date()
     response = client.get(reverse("dashboard:activity") + f"?date_from={today_tokyo}&date_to={today_tokyo}", **HX)
     assert [e.action for e in response.context["page"]] == ["late.night"]
+
+
+# --- one draft per composing session, and deleting drafts -----------------------------------------
+
+
+def test_it_saves_one_draft_per_composing_session(client, member, workspace):
+    login(client, member, Role.EDITOR)
+    account = SocialAccountFactory(workspace=workspace)
+    asset = MediaAssetFactory(workspace=workspace)
+    page = client.get(reverse("dashboard:compose")).content.decode()
+    key = re.search(r'name="draft_key" value="(\w+)"', page).group(1)
+    data = compose_data(media=[asset.pk], target_accounts=[account.pk], draft_key=key)
+    # The first preview saves the draft; the same page previewed again (back button, a second
+    # click, JS off) updates it instead of saving another.
+    assert client.post(reverse("dashboard:compose"), data, **HX).status_code == 200
+    again = client.post(reverse("dashboard:compose"), {**data, "caption": "Second thoughts"})
+    post = Post.objects.get()
+    assert again.status_code == 302 and again["Location"] == reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
+    assert post.caption == "Second thoughts" and post.status == PostStatus.DRAFT
+    # A new composer page is a new draft.
+    other = re.search(r'name="draft_key" value="(\w+)"', client.get(reverse("dashboard:compose")).content.decode()).group(1)
+    assert other != key
+    client.post(reverse("dashboard:compose"), {**data, "draft_key": other}, **HX)
+    assert Post.objects.count() == 2
+
+
+def test_it_deletes_a_draft_after_asking_and_keeps_posts_under_way(client, member, workspace):
+    login(client, member, Role.EDITOR)
+    draft = PostFactory(workspace=workspace, title="Forgotten draft")
+    scheduled = PostFactory(workspace=workspace, title="Goes out tonight", status=PostStatus.SCHEDULED)
+    listing = client.get(reverse("dashboard:posts")).content.decode()
+    assert listing.count('data-testid="delete-post"') == 1
+    assert reverse("dashboard:post-delete", args=[draft.pk]) in listing
+    assert (
+        reverse("dashboard:post-delete", args=[draft.pk])
+        in client.get(reverse("dashboard:compose-edit", args=[draft.pk])).content.decode()
+    )
+
+    asked = client.get(reverse("dashboard:post-delete", args=[draft.pk]))
+    assert asked.status_code == 200 and "Delete “Forgotten draft”?" in asked.content.decode()
+    assert Post.objects.filter(pk=draft.pk).exists()  # asking deletes nothing
+    done = client.post(reverse("dashboard:post-delete", args=[draft.pk]), follow=True)
+    assert "Deleted “Forgotten draft”." in done.content.decode()
+    assert not Post.objects.filter(pk=draft.pk).exists()
+
+    refused = client.post(reverse("dashboard:post-delete", args=[scheduled.pk]))
+    assert refused.status_code == 409
+    assert "A scheduled post cannot be deleted; cancel it first." in refused.content.decode()
+    assert Post.objects.filter(pk=scheduled.pk).exists()
+
+
+def test_it_lets_only_editors_delete_posts(client, member, workspace):
+    login(client, member, Role.VIEWER)
+    draft = PostFactory(workspace=workspace)
+    assert 'data-testid="delete-post"' not in client.get(reverse("dashboard:posts")).content.decode()
+    assert client.post(reverse("dashboard:post-delete", args=[draft.pk])).status_code == 403
+    assert Post.objects.filter(pk=draft.pk).exists()
+
+
+# --- "Use the translation" only where there is one, and never without asking -------------------------
+
+
+@pytest.fixture
+def deepl(settings):
+    from .emulators.deepl import DeepLEmulator
+
+    with DeepLEmulator() as emulator:
+        settings.DEEPL_API_KEY = emulator.auth_key
+        settings.DEEPL_SERVER_URL = emulator.url
+        settings.OPENAI_API_KEY = ""
+        settings.TRANSLATION_MAX_RETRIES = 0
+        yield emulator
+
+
+def german_draft(workspace) -> Post:
+    post = PostFactory(workspace=workspace, caption="Summer sale", options={"captions": {"de": "Mein eigener Text"}})
+    post.target_accounts.set([SocialAccountFactory(workspace=workspace, language="de")])
+    return post
+
+
+def test_it_offers_no_translation_when_no_provider_can_translate(client, member, workspace, settings):
+    settings.DEEPL_API_KEY = settings.OPENAI_API_KEY = ""
+    login(client, member, Role.EDITOR)
+    post = german_draft(workspace)
+    body = client.get(reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1").content.decode()
+    assert "Mein eigener Text" in body
+    assert "Use the translation" not in body
+    hint = re.search(r'data-testid="no-translation-de">(.*?)</p>', body, re.S).group(1)
+    assert "No translation to go back to" in hint and "DEEPL_API_KEY" in hint
+    # Sent anyway (an old page): refused, the hand-written caption stays.
+    refused = client.post(
+        reverse("dashboard:compose-caption", args=[post.pk]), {"language": "de", "reset": "1", "confirm": "1"}, **HX
+    )
+    assert refused.status_code == 400 and "DEEPL_API_KEY" in refused.content.decode()
+    assert Post.objects.get(pk=post.pk).options["captions"] == {"de": "Mein eigener Text"}
+
+
+def test_it_asks_before_replacing_a_written_caption_with_the_translation(client, member, workspace, deepl):
+    login(client, member, Role.EDITOR)
+    post = german_draft(workspace)
+    url = reverse("dashboard:compose-caption", args=[post.pk])
+    body = client.get(reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1").content.decode()
+    assert "Use the translation" in body and "hx-confirm=" in body
+
+    # Without JS the first click only asks.
+    asked = client.post(url, {"language": "de", "reset": "1"}, follow=True)
+    assert asked.redirect_chain[-1][0].endswith("?preview=1&confirm_reset=de")
+    page = asked.content.decode()
+    assert 'data-testid="confirm-reset-de"' in page and "[DE] Summer sale" in page
+    assert Post.objects.get(pk=post.pk).options["captions"] == {"de": "Mein eigener Text"}
+
+    confirmed = client.post(url, {"language": "de", "reset": "1", "confirm": "1"}, **HX)
+    assert confirmed.status_code == 200
+    assert "captions" not in Post.objects.get(pk=post.pk).options
+    assert "[DE] Summer sale" in confirmed.content.decode()

@@ -126,6 +126,25 @@
     });
   }
 
+  // Answers htmx does not swap (403, 404, 500 …) and lost connections still say something.
+  function flashError(text) {
+    const flash = document.getElementById("flash");
+    if (!flash || !text) return;
+    const message = document.createElement("p");
+    message.className = "message error";
+    message.setAttribute("role", "alert");
+    message.textContent = text;
+    flash.appendChild(message);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    const status = xhr.status + (xhr.statusText ? " " + xhr.statusText : "");
+    flashError((document.body.getAttribute("data-error-text") || "").replace("%(status)s", status));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    flashError(document.body.getAttribute("data-offline-text"));
+  });
+
   if (window.htmx) {
     window.htmx.onLoad(setupDropzones);
   } else {
