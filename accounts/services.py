@@ -44,6 +44,19 @@ def generate_device() -> tuple[str, str]:
     return device_id, user_agent
 
 
+def uses_device_fingerprint(platform: str, credentials: dict | None, options: dict | None) -> bool:
+    """True for Instagram accounts on the private API: only they pose as the Instagram Android app.
+
+    Instagram accounts whose credentials hold an ``access_token`` and whose options hold the
+    ``ig_user_id`` use the official Graph API instead (the rule of
+    ``platforms.instagram.uses_graph_api``); every other platform is called with Crosspost's
+    own user agent, so a device id and app user agent there would only be a false fingerprint.
+    """
+    if platform != Platform.INSTAGRAM:
+        return False
+    return not ((credentials or {}).get("access_token") and (options or {}).get("ig_user_id"))
+
+
 def secret_to_credentials(platform: str, secret: str) -> dict:
     """Map one secret string (CSV import, quick add) to the platform's credential key."""
     return {PLATFORM_SECRET_KEY[Platform(platform)]: secret} if secret else {}
@@ -63,7 +76,11 @@ def account_create(
     actor=None,
     **fields,
 ) -> SocialAccount:
-    device_id, user_agent = generate_device()
+    device_id, user_agent = fields.pop("device_id", ""), fields.pop("user_agent", "")
+    if not uses_device_fingerprint(platform, credentials, options):
+        device_id, user_agent = "", ""
+    elif not (device_id and user_agent):
+        device_id, user_agent = generate_device()
     account = SocialAccount(
         workspace=workspace,
         platform=platform,
@@ -73,8 +90,8 @@ def account_create(
         proxy=proxy,
         credentials=credentials or {},
         options=options or {},
-        device_id=fields.pop("device_id", "") or device_id,
-        user_agent=fields.pop("user_agent", "") or user_agent,
+        device_id=device_id,
+        user_agent=user_agent,
         warmup_started_at=fields.pop("warmup_started_at", None) or timezone.now(),
         **fields,
     )
@@ -156,7 +173,7 @@ def account_set_status(
     if previous != status:
         # publishing notifies the admins of banned / login_required / proxy_error; its receiver never raises.
         account_status_changed.send(sender=SocialAccount, account=account, status=status, reason=reason)
-    failed = status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
+    failed = status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR, AccountStatus.NO_ACCESS)
     log_activity(
         action="account.status",
         account=account,

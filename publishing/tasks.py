@@ -82,7 +82,7 @@ def check_proxies() -> dict[str, int]:
 
 @shared_task(name="accounts.tasks.check_accounts", ignore_result=True)
 def check_accounts() -> dict[str, int]:
-    """Check accounts not checked for ACCOUNT_CHECK_INTERVAL_SECONDS (active, proxy_error, login_required).
+    """Check accounts not checked for ACCOUNT_CHECK_INTERVAL_SECONDS (active, proxy_error, login_required, no_access).
 
     At most ACCOUNT_CHECK_BATCH per run, the longest-unchecked first. Each account
     is claimed with a conditional update of last_check_at, so overlapping runs
@@ -92,7 +92,12 @@ def check_accounts() -> dict[str, int]:
     stale = timezone.now() - timedelta(seconds=settings.ACCOUNT_CHECK_INTERVAL_SECONDS)
     due = (
         SocialAccount.objects.filter(
-            status__in=(AccountStatus.ACTIVE, AccountStatus.PROXY_ERROR, AccountStatus.LOGIN_REQUIRED),
+            status__in=(
+                AccountStatus.ACTIVE,
+                AccountStatus.PROXY_ERROR,
+                AccountStatus.LOGIN_REQUIRED,
+                AccountStatus.NO_ACCESS,
+            ),
             platform__in=list(ADAPTERS),
         )
         .filter(Q(last_check_at__isnull=True) | Q(last_check_at__lt=stale))
