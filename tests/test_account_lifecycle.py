@@ -2,17 +2,22 @@
 the proxy it is given, its Instagram session growing old, and cooldowns that follow the policy
 that set them."""
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.imports import accounts_import_csv
 from accounts.models import AccountEvent, AccountStatus, Role, SocialAccount
-from accounts.services import account_create, account_set_status
+from accounts.services import account_create, account_set_status, language_countries
 from publishing.models import Execution, ExecutionStatus
 
-from .factories import PostFactory, PublishingPolicyFactory, SocialAccountFactory
+from .factories import PostFactory, ProxyFactory, PublishingPolicyFactory, SocialAccountFactory, WorkspaceFactory
 from .support.engine import publish_one
+from .test_admin import form_data
 
 V1 = "/api/v1"
 
@@ -106,3 +111,96 @@ def test_it_clears_the_fingerprints_stored_outside_instagram(workspace):
     telegram.refresh_from_db()
     assert instagram.device_id and instagram.user_agent
     assert (telegram.device_id, telegram.user_agent) == ("", "")
+
+
+# --- a new account gets a free healthy proxy -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "countries"),
+    [("de", ["DE"]), ("pt-BR", ["BR", "PT"]), ("en", ["US", "GB"]), ("en-GB", ["GB", "US"]), ("uk", ["UA"]), ("", [])],
+)
+def test_it_guesses_where_an_account_posts_from_by_its_language(language, countries):
+    assert language_countries(language) == countries
+
+
+@pytest.mark.django_db
+def test_it_gives_a_new_account_a_free_healthy_proxy_of_its_country(workspace):
+    taken = ProxyFactory(workspace=workspace, country="DE", max_accounts=1)
+    SocialAccountFactory(workspace=workspace, proxy=taken)
+    ProxyFactory(workspace=workspace, country="DE", status="failed")
+    ProxyFactory(workspace=WorkspaceFactory(), country="DE")  # another workspace's
+    us = ProxyFactory(workspace=workspace, country="US", max_accounts=5)
+    german = ProxyFactory(workspace=workspace, country="DE", max_accounts=2)
+
+    account = account_create(workspace=workspace, platform="telegram", handle="@news", language="de")
+    assert account.proxy == german and not account.proxy_missing
+    assert german.display_url in account.proxy_note
+    assert SocialAccount.objects.get(pk=account.pk).proxy == german
+
+    other = account_create(workspace=workspace, platform="vk", handle="club7", language="fi")  # no Finnish proxy: any
+    assert other.proxy == us  # least loaded first
+    third = account_create(workspace=workspace, platform="vk", handle="club8", language="de")
+    assert third.proxy == german  # its second slot
+    assert account_create(workspace=workspace, platform="vk", handle="club9", language="de").proxy == us
+
+
+@pytest.mark.django_db
+def test_it_creates_the_account_without_a_proxy_and_says_so_when_none_is_free(workspace, api):
+    full = ProxyFactory(workspace=workspace, max_accounts=1)
+    SocialAccountFactory(workspace=workspace, proxy=full)
+    ProxyFactory(workspace=workspace, status="failed")
+    client = api(Role.ADMIN)
+    answer = client.post(
+        f"{V1}/accounts/",
+        {"workspace": workspace.pk, "platform": "telegram", "handle": "@news", "secret": "1:A", "options": {"chat_id": "@news"}},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["proxy"] is None
+    assert "No healthy proxy with a free slot" in answer.json()["proxy_note"]
+    assert SocialAccount.objects.get(pk=answer.json()["id"]).proxy is None
+
+    ProxyFactory(workspace=workspace, country="DE")
+    answer = client.post(
+        f"{V1}/accounts/", {"workspace": workspace.pk, "platform": "vk", "handle": "club1", "secret": "vk1"}, format="json"
+    )
+    assert answer.json()["proxy_display_url"] and "was assigned automatically" in answer.json()["proxy_note"]
+    assert client.get(f"{V1}/accounts/{answer.json()['id']}/").json()["proxy_note"] == ""
+
+
+@pytest.mark.django_db
+def test_it_gives_sandbox_accounts_no_proxy(workspace):
+    ProxyFactory(workspace=workspace)
+    account = account_create(workspace=workspace, platform="sandbox", handle="demo")
+    assert (account.proxy, account.proxy_note) == (None, "")
+
+
+@pytest.mark.django_db
+def test_it_warns_in_the_admin_when_no_proxy_was_free(client, member, workspace):
+    client.force_login(member(Role.ADMIN))
+    add = reverse("admin:accounts_socialaccount_add")
+    data = form_data(client.get(add))
+    data.update({"workspace": workspace.pk, "platform": "telegram", "handle": "@news", "new_secret": "123:ABC"})
+    response = client.post(add, data)
+    assert response.status_code == 302
+    assert SocialAccount.objects.get(handle="@news").proxy is None
+    (message,) = [m for m in get_messages(response.wsgi_request) if "proxy" in m.message]
+    assert message.level_tag == "warning" and "No healthy proxy with a free slot" in message.message
+
+
+@pytest.mark.django_db
+def test_it_never_gives_a_row_without_a_proxy_one_a_later_row_names(workspace):
+    named = ProxyFactory(workspace=workspace, host="203.0.113.5", port=8080, max_accounts=1)
+    spare = ProxyFactory(workspace=workspace, max_accounts=1)
+    csv = (
+        "platform,handle,secret,language,group,proxy_url\n"
+        "vk,club1,tok1,en,,\n"
+        "vk,club2,tok2,en,,\n"
+        "vk,club3,tok3,en,,http://203.0.113.5:8080\n"
+    )
+    report = accounts_import_csv(workspace=workspace, stream=io.StringIO(csv))
+    assert report.errors == [] and report.created == 3
+    assert (report.proxies_assigned, report.without_proxy) == (1, ["club2"])
+    proxies = dict(SocialAccount.objects.filter(workspace=workspace).values_list("handle", "proxy"))
+    assert proxies == {"club1": spare.pk, "club2": None, "club3": named.pk}
