@@ -18,6 +18,7 @@ from platforms.registry import ADAPTERS
 
 from . import dispatcher, publisher
 from .health import account_check
+from .login import cleanup_old_sessions as retire_old_sessions
 from .proxy_checks import proxy_probe
 
 logger = logging.getLogger(__name__)
@@ -117,3 +118,9 @@ def check_accounts() -> dict[str, int]:
         else:
             counts["ok" if health.ok else "failed"] += 1
     return counts
+
+
+@shared_task(ignore_result=True)
+def cleanup_old_sessions() -> dict[str, int]:
+    """Retire Instagram sessions older than INSTAGRAM_SESSION_LIFETIME_DAYS (``login.cleanup_old_sessions``)."""
+    return retire_old_sessions()
