@@ -228,7 +228,7 @@ class PublishingPolicyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Through the service: cooldowns the old limits set are re-evaluated under the new ones.
-        policy_update(policy=obj, actor=request.user)
+        policy_update(policy=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}, actor=request.user)
 
     @admin.display(description="stagger (s)")
     def stagger(self, obj):

@@ -65,6 +65,19 @@ def test_it_recomputes_a_daily_limit_cooldown_under_the_new_limit(workspace, api
 
 
 @pytest.mark.django_db
+def test_it_lifts_a_daily_limit_cooldown_when_the_admin_raises_the_limit(workspace, client, member):
+    account = rest_at_daily_limit(workspace, 2)
+    policy = account.workspace.policies.get(platform="sandbox")
+    client.force_login(member(Role.ADMIN))
+    change = reverse("admin:publishing_publishingpolicy_change", args=[policy.pk])
+    data = form_data(client.get(change))
+    data["daily_limit"] = 3
+    assert client.post(change, data).status_code == 302
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+
+
+@pytest.mark.django_db
 def test_it_leaves_cooldowns_the_platform_asked_for(workspace, api):
     policy = PublishingPolicyFactory(workspace=workspace, fast=True, daily_limit=2)
     account = SocialAccountFactory(workspace=workspace)
