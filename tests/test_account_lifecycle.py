@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from publishing.models import Execution, ExecutionStatus
 from .factories import PostFactory, ProxyFactory, PublishingPolicyFactory, SocialAccountFactory, WorkspaceFactory
 from .support.engine import publish_one
 from .test_admin import form_data
+from .test_dashboard import HX, login
 
 V1 = "/api/v1"
 
@@ -217,3 +219,15 @@ def test_it_never_gives_a_row_without_a_proxy_one_a_later_row_names(workspace):
     assert (report.proxies_assigned, report.without_proxy) == (1, ["club2"])
     proxies = dict(SocialAccount.objects.filter(workspace=workspace).values_list("handle", "proxy"))
     assert proxies == {"club1": spare.pk, "club2": None, "club3": named.pk}
+
+
+@pytest.mark.django_db
+def test_it_warns_in_the_dashboard_import_about_accounts_left_without_a_proxy(client, member, workspace):
+    ProxyFactory(workspace=workspace, country="DE", max_accounts=1)
+    login(client, member, Role.ADMIN)
+    csv = "platform,handle,secret,language\nvk,club1,tok1,de\nvk,club2,tok2,de\n"
+    response = client.post(reverse("dashboard:accounts-import"), {"file": SimpleUploadedFile("a.csv", csv.encode())}, **HX)
+    body = response.content.decode()
+    assert response.status_code == 200 and "Created 2 account(s)" in body
+    assert "1 account without a proxy in the file was given a free one." in body
+    assert "No healthy proxy with a free slot was left for club2" in body
