@@ -3,11 +3,13 @@ the proxy it is given, its Instagram session growing old, and cooldowns that fol
 that set them."""
 
 import io
+import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -231,3 +233,30 @@ def test_it_warns_in_the_dashboard_import_about_accounts_left_without_a_proxy(cl
     assert response.status_code == 200 and "Created 2 account(s)" in body
     assert "1 account without a proxy in the file was given a free one." in body
     assert "No healthy proxy with a free slot was left for club2" in body
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_the_last_free_proxy_slot_to_one_of_two_accounts_created_at_once():
+    workspace = WorkspaceFactory()
+    proxy = ProxyFactory(workspace=workspace, max_accounts=1)
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def create(handle):
+        try:
+            barrier.wait()
+            results[handle] = account_create(workspace=workspace, platform="vk", handle=handle).proxy_id
+        except Exception as exc:
+            results[handle] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(handle,)) for handle in ("club1", "club2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results.values(), key=str) == sorted([None, proxy.pk], key=str), results
+    assert proxy.accounts.count() == 1
