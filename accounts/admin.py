@@ -671,6 +671,8 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 **{name: form.cleaned_data[name] for name in self._create_fields if name in form.cleaned_data},
             )
             vars(obj).update(vars(created))
+            if created.proxy_note:
+                self.message_user(request, created.proxy_note, messages.WARNING if created.proxy_missing else messages.INFO)
             return
 
         new_status, new_reason = obj.status, obj.status_reason

@@ -67,6 +67,10 @@ class AccountSerializer(WorkspaceOwnedSerializer):
         child=serializers.CharField(), read_only=True, help_text="Names of the stored secrets, never their values."
     )
     has_session = serializers.SerializerMethodField(help_text="Whether a platform session is stored.")
+    proxy_note = serializers.SerializerMethodField(
+        help_text="In the answer to a create: the proxy given automatically, or a warning that none was free "
+        "(the account is created either way). Empty otherwise."
+    )
 
     class Meta:
         model = SocialAccount
@@ -98,6 +102,7 @@ class AccountSerializer(WorkspaceOwnedSerializer):
             "secret",
             "credential_keys",
             "has_session",
+            "proxy_note",
             "created_at",
             "updated_at",
         ]
@@ -123,6 +128,9 @@ class AccountSerializer(WorkspaceOwnedSerializer):
 
     def get_has_session(self, obj: SocialAccount) -> bool:
         return bool(obj.session)
+
+    def get_proxy_note(self, obj: SocialAccount) -> str:
+        return getattr(obj, "proxy_note", "")
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)

@@ -43,6 +43,8 @@ class ImportReport:
     committed: bool = False
     groups_created: list[str] = field(default_factory=list)
     proxies_created: list[str] = field(default_factory=list)
+    proxies_assigned: int = 0  # accounts given a free proxy because their row named none
+    without_proxy: list[str] = field(default_factory=list)  # handles created without one: none was free
 
 
 @dataclass
@@ -220,6 +222,8 @@ def _write(rows: list[_Row], workspace: Workspace, skip_invalid: bool, actor, re
     proxies = {
         (p.scheme, p.host, p.port): p for p in Proxy.objects.select_for_update().filter(workspace=workspace, host__in=hosts)
     }
+    # Proxies rows name are theirs: an account of a row without one is never given them.
+    named = {p.pk for p in proxies.values()}
     for row in rows:
         group = groups.get(row.group) if row.group else None
         proxy = proxies.get(row.proxy_key) if row.proxy else None
@@ -231,7 +235,8 @@ def _write(rows: list[_Row], workspace: Workspace, skip_invalid: bool, actor, re
                     group = new_group = _group_create(workspace=workspace, name=row.group, actor=actor)
                 if row.proxy and proxy is None:
                     proxy = new_proxy = proxy_create(workspace=workspace, url=row.proxy["url"], actor=actor)
-                account_create(
+                    named.add(new_proxy.pk)
+                account = account_create(
                     workspace=workspace,
                     platform=row.platform,
                     handle=row.handle,
@@ -240,6 +245,7 @@ def _write(rows: list[_Row], workspace: Workspace, skip_invalid: bool, actor, re
                     proxy=proxy,
                     credentials=secret_to_credentials(row.platform, row.secret),
                     actor=actor,
+                    keep_proxies_free=frozenset(named),
                 )
         except (ValidationError, IntegrityError) as exc:
             message = " ".join(exc.messages) if isinstance(exc, ValidationError) else f"the database refused the row ({exc})."
@@ -254,6 +260,10 @@ def _write(rows: list[_Row], workspace: Workspace, skip_invalid: bool, actor, re
         if new_proxy is not None:
             proxies[row.proxy_key] = new_proxy
             report.proxies_created.append(new_proxy.display_url)
+        if account.proxy_missing:
+            report.without_proxy.append(account.handle)
+        elif account.proxy_note:
+            report.proxies_assigned += 1
         report.created += 1
     return True
 
@@ -341,4 +351,6 @@ def accounts_import_csv(
         report.created, report.skipped = 0, 0
         report.groups_created.clear()
         report.proxies_created.clear()
+        report.proxies_assigned = 0
+        report.without_proxy.clear()
     return report

@@ -221,6 +221,9 @@ class AccountStatus(models.TextChoices):
     COOLDOWN = "cooldown", _("Cooldown")
     LOGIN_REQUIRED = "login_required", _("Login required")
     PROXY_ERROR = "proxy_error", _("Proxy error")
+    # The platform took the right to post away (a bot kicked from its channel, a user no longer
+    # an editor of the community wall): nothing is planned until a check finds it back.
+    NO_ACCESS = "no_access", _("No access")
     BANNED = "banned", _("Banned")
     DISABLED = "disabled", _("Disabled")
 

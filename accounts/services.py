@@ -5,7 +5,9 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
@@ -17,6 +19,7 @@ from .models import (
     AccountStatus,
     Platform,
     Proxy,
+    ProxyStatus,
     SocialAccount,
     Workspace,
     parse_proxy_url,
@@ -44,9 +47,98 @@ def generate_device() -> tuple[str, str]:
     return device_id, user_agent
 
 
+def uses_device_fingerprint(platform: str, credentials: dict | None, options: dict | None) -> bool:
+    """True for Instagram accounts on the private API: only they pose as the Instagram Android app.
+
+    Instagram accounts whose credentials hold an ``access_token`` and whose options hold the
+    ``ig_user_id`` use the official Graph API instead (the rule of
+    ``platforms.instagram.uses_graph_api``); every other platform is called with Crosspost's
+    own user agent, so a device id and app user agent there would only be a false fingerprint.
+    """
+    if platform != Platform.INSTAGRAM:
+        return False
+    return not ((credentials or {}).get("access_token") and (options or {}).get("ig_user_id"))
+
+
 def secret_to_credentials(platform: str, secret: str) -> dict:
     """Map one secret string (CSV import, quick add) to the platform's credential key."""
     return {PLATFORM_SECRET_KEY[Platform(platform)]: secret} if secret else {}
+
+
+# The sandbox never opens a connection: its accounts never need a proxy. Every other
+# platform's calls go through the account's proxy (platforms.http.http_session).
+PROXIED_PLATFORMS = frozenset(Platform.values) - {Platform.SANDBOX}
+
+# Where a language is mostly spoken when its code is not also a country code (de → DE).
+_LANGUAGE_COUNTRIES = {
+    "en": ("US", "GB"),
+    "pt": ("BR", "PT"),
+    "zh": ("CN", "TW"),
+    "uk": ("UA",),
+    "be": ("BY",),
+    "kk": ("KZ",),
+    "ja": ("JP",),
+    "ko": ("KR",),
+    "sv": ("SE",),
+    "da": ("DK",),
+    "cs": ("CZ",),
+    "el": ("GR",),
+    "et": ("EE",),
+    "nb": ("NO",),
+    "sl": ("SI",),
+    "hi": ("IN",),
+    "vi": ("VN",),
+    "he": ("IL",),
+    "ar": ("SA", "AE", "EG"),
+}
+
+
+def language_countries(language: str) -> list[str]:
+    """Countries an account in ``language`` most likely posts from, best first (a loose guess).
+
+    The language's region when it names one (pt-BR → BR), then where the language is spoken
+    (de → DE, en → US, GB).
+    """
+    parts = (language or "").replace("_", "-").split("-")
+    base, region = parts[0].lower(), next((p.upper() for p in parts[1:] if len(p) == 2 and p.isalpha()), "")
+    countries = [region] if region else []
+    for country in _LANGUAGE_COUNTRIES.get(base, (base.upper(),) if len(base) == 2 else ()):
+        if country not in countries:
+            countries.append(country)
+    return countries
+
+
+def proxy_claim_free(*, workspace: Workspace, language: str = "", exclude: frozenset[int] = frozenset()) -> Proxy | None:
+    """Lock and return the best healthy proxy of ``workspace`` with a free slot; None when there is none.
+
+    Called inside a transaction. Best: a country the account's language points to
+    (:func:`language_countries`), then the least loaded, then the fastest. Each candidate is
+    locked (SKIP LOCKED: one another transaction is claiming is passed over rather than
+    waited on) and its accounts re-counted, so two accounts created at once never overfill
+    the last slot.
+    """
+    preferred = language_countries(language)
+    rows = (
+        Proxy.objects.filter(workspace=workspace, status=ProxyStatus.ACTIVE)
+        .exclude(pk__in=exclude)
+        .annotate(used=Count("accounts"))
+        .values("pk", "country", "used", "max_accounts", "latency_ms")
+    )
+    ranked = sorted(
+        (row for row in rows if row["used"] < row["max_accounts"]),
+        key=lambda row: (
+            preferred.index(row["country"]) if row["country"] in preferred else len(preferred),
+            row["used"],
+            row["latency_ms"] is None,
+            row["latency_ms"] or 0,
+            row["pk"],
+        ),
+    )
+    for row in ranked:
+        proxy = Proxy.objects.select_for_update(skip_locked=True).filter(pk=row["pk"], status=ProxyStatus.ACTIVE).first()
+        if proxy is not None and proxy.accounts.count() < proxy.max_accounts:
+            return proxy
+    return None
 
 
 @transaction.atomic
@@ -61,9 +153,37 @@ def account_create(
     credentials: dict | None = None,
     options: dict | None = None,
     actor=None,
+    assign_proxy: bool = True,
+    keep_proxies_free: frozenset[int] = frozenset(),
     **fields,
 ) -> SocialAccount:
-    device_id, user_agent = generate_device()
+    """Create an account (validated, with its first AccountEvent).
+
+    An account of a platform that uses proxies and is given none gets a free healthy proxy of
+    its workspace (:func:`proxy_claim_free`; ``keep_proxies_free``: proxies not to take, e.g.
+    those an import assigns to later rows), unless ``assign_proxy`` is False. The account is
+    created either way; ``account.proxy_note`` says what happened, for the admin, API or
+    import to show: "" when nothing was to be done, else an assignment or a warning
+    (``account.proxy_missing`` is True for the warning).
+    """
+    proxy_note, proxy_missing = "", False
+    if proxy is None and assign_proxy and platform in PROXIED_PLATFORMS:
+        proxy = proxy_claim_free(workspace=workspace, language=language, exclude=keep_proxies_free)
+        if proxy is not None:
+            proxy_note = _("Proxy %(proxy)s was assigned automatically.") % {
+                "proxy": f"{proxy.display_url} ({proxy.country})" if proxy.country else proxy.display_url
+            }
+        else:
+            proxy_missing = True
+            proxy_note = _(
+                "No healthy proxy with a free slot is left in this workspace: the account was created without a proxy "
+                "and connects directly. Add proxies or raise a proxy's max_accounts, then assign one."
+            )
+    device_id, user_agent = fields.pop("device_id", ""), fields.pop("user_agent", "")
+    if not uses_device_fingerprint(platform, credentials, options):
+        device_id, user_agent = "", ""
+    elif not (device_id and user_agent):
+        device_id, user_agent = generate_device()
     account = SocialAccount(
         workspace=workspace,
         platform=platform,
@@ -73,8 +193,8 @@ def account_create(
         proxy=proxy,
         credentials=credentials or {},
         options=options or {},
-        device_id=fields.pop("device_id", "") or device_id,
-        user_agent=fields.pop("user_agent", "") or user_agent,
+        device_id=device_id,
+        user_agent=user_agent,
         warmup_started_at=fields.pop("warmup_started_at", None) or timezone.now(),
         **fields,
     )
@@ -86,8 +206,10 @@ def account_create(
         account=account,
         actor=actor,
         status=LogStatus.SUCCESS,
-        details={"platform": platform, "handle": account.handle},
+        message=proxy_note,
+        details={"platform": platform, "handle": account.handle, "proxy": proxy.display_url if proxy else None},
     )
+    account.proxy_note, account.proxy_missing = proxy_note, proxy_missing
     return account
 
 
@@ -128,7 +250,7 @@ def account_set_status(
     re-evaluated against the new status — an account banned meanwhile is never
     silently "un-banned" by a stale caller.
     """
-    for _ in range(3):
+    for _attempt in range(3):
         previous = account.status
         if from_statuses is not None and previous not in from_statuses:
             return False
@@ -156,7 +278,7 @@ def account_set_status(
     if previous != status:
         # publishing notifies the admins of banned / login_required / proxy_error; its receiver never raises.
         account_status_changed.send(sender=SocialAccount, account=account, status=status, reason=reason)
-    failed = status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
+    failed = status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR, AccountStatus.NO_ACCESS)
     log_activity(
         action="account.status",
         account=account,

@@ -61,6 +61,14 @@ PERIODIC_TASKS: list[Periodic] = [
         description="Re-checks accounts not checked for ACCOUNT_CHECK_INTERVAL_SECONDS, in batches; recovers or flags them.",
     ),
     Periodic(
+        name="clean up old sessions",
+        task="publishing.tasks.cleanup_old_sessions",
+        every_seconds=6 * 3600,
+        queue="low",
+        description="Instagram sessions older than INSTAGRAM_SESSION_LIFETIME_DAYS are replaced by a fresh login, "
+        "or cleared (login_required when no password is stored); never while the account publishes.",
+    ),
+    Periodic(
         name="requeue stale renders",
         task="media.tasks.requeue_stale_renders",
         every_seconds=300,

@@ -346,6 +346,12 @@ GOOGLE_OAUTH_TOKEN_URL = env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oaut
 TIKTOK_OAUTH_TOKEN_URL = env.str("TIKTOK_OAUTH_TOKEN_URL", default="")  # empty: TIKTOK_API_BASE_URL + /v2/oauth/token/
 # instagrapi's pause before each private API request (it imitates a person; 0 in tests).
 INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS = env.float("INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS", default=1.0)
+# An Instagram private-API session older than this is replaced by a fresh login (or cleared).
+INSTAGRAM_SESSION_LIFETIME_DAYS = env.int("INSTAGRAM_SESSION_LIFETIME_DAYS", default=90)
+if INSTAGRAM_SESSION_LIFETIME_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"INSTAGRAM_SESSION_LIFETIME_DAYS ({INSTAGRAM_SESSION_LIFETIME_DAYS}) must be at least 1 day (default 90)."
+    )
 YOUTUBE_UPLOAD_CHUNK_BYTES = env.int("YOUTUBE_UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 DEEPL_SERVER_URL = env.str("DEEPL_SERVER_URL", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")

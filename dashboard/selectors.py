@@ -35,7 +35,13 @@ ACCOUNT_LIST_FIELDS = (
     "group_id",
     "proxy_id",
 )
-PROBLEM_STATUSES = (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR, AccountStatus.COOLDOWN)
+PROBLEM_STATUSES = (
+    AccountStatus.BANNED,
+    AccountStatus.LOGIN_REQUIRED,
+    AccountStatus.PROXY_ERROR,
+    AccountStatus.NO_ACCESS,
+    AccountStatus.COOLDOWN,
+)
 CHART_DAYS = 14
 
 

@@ -222,6 +222,16 @@ class PermissionDenied(PlatformError):
     permanent = True
 
 
+class AccessLost(PermissionDenied):
+    """The account lost the right to post where it posts (a bot kicked from its channel or no longer
+    an administrator, a user no longer an editor of the community): nothing is planned for it
+    until a check finds the right back. Only adapters whose ``check`` verifies that right raise it,
+    so the account cannot flap between a failing publish and a passing check."""
+
+    code = "access_lost"
+    account_status = AccountStatus.NO_ACCESS
+
+
 class Transient(PlatformError):
     """A temporary failure (5xx, timeout, connection reset): retry with backoff."""
 

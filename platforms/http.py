@@ -1,5 +1,10 @@
 """The one HTTP client factory for platform calls: the account's proxy, timeouts
-and user agent are applied here and nowhere else."""
+and user agent are applied here and nowhere else.
+
+Every call made here says honestly what it is (:data:`DEFAULT_USER_AGENT`). An
+account's Instagram app user agent and device id belong to the Instagram private
+API alone, which instagrapi speaks with its own client (see ``instagram.private``).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +35,8 @@ def requests_proxy_url(url: str) -> str:
 
 
 def http_session(account: AccountSnapshot | None = None, *, user_agent: str | None = None) -> requests.Session:
-    """A requests session for one account: its proxy for every scheme, its user agent."""
+    """A requests session for one account: its proxy for every scheme, Crosspost's own user agent
+    (or ``user_agent``, for a caller that must say something else)."""
     session = requests.Session()
     session.trust_env = False  # never pick up a machine-wide proxy by accident
     session.mount("http://", HTTPAdapter(max_retries=0))
@@ -38,7 +44,7 @@ def http_session(account: AccountSnapshot | None = None, *, user_agent: str | No
     proxy = proxy_url_for(account) if account is not None else None
     if proxy:
         session.proxies = {"http": proxy, "https": proxy}
-    session.headers["User-Agent"] = user_agent or (account.user_agent if account and account.user_agent else DEFAULT_USER_AGENT)
+    session.headers["User-Agent"] = user_agent or DEFAULT_USER_AGENT
     session.request = _with_timeout(session.request)  # type: ignore[method-assign]
     return session
 

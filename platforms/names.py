@@ -20,5 +20,6 @@ class AccountStatus:
     COOLDOWN = "cooldown"
     LOGIN_REQUIRED = "login_required"
     PROXY_ERROR = "proxy_error"
+    NO_ACCESS = "no_access"
     BANNED = "banned"
     DISABLED = "disabled"

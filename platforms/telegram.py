@@ -29,7 +29,7 @@ from django.conf import settings
 
 from . import base
 from .http import http_session, may_have_arrived
-from .names import Platform
+from .names import AccountStatus, Platform
 
 MB = 1024 * 1024
 TEXT_LIMIT = 4096
@@ -43,7 +43,8 @@ PHOTO_MAX_RATIO = 20
 
 CHAT_ID = re.compile(r"-?\d+|@[A-Za-z][A-Za-z0-9_]{3,31}")
 
-# 400 descriptions are free text "subject to change": match on stable fragments.
+# 400 descriptions are free text "subject to change": match on stable fragments. Each means the bot
+# lost (or never had) the right to post in the chat — what check() verifies with getChatMember.
 PERMISSION_MARKERS = (
     "not enough rights",
     "have no rights",
@@ -142,7 +143,8 @@ class _Bot:
                 f"{text}. Telegram rejected the bot token: issue a new one with @BotFather and update the account.", raw=raw
             )
         if code == 403:
-            return base.PermissionDenied(
+            # Kicked, not a member, blocked by the user: the bot is out of the chat until someone adds it back.
+            return base.AccessLost(
                 f"{text}. Add the bot to the chat (for a channel: as an administrator allowed to post).", raw=raw
             )
         if code == 413:
@@ -155,7 +157,7 @@ class _Bot:
                 raw=raw,
             )
         if any(marker in lowered for marker in PERMISSION_MARKERS):
-            return base.PermissionDenied(f"{text}. Give the bot the rights to post in this chat.", raw=raw)
+            return base.AccessLost(f"{text}. Give the bot the rights to post in this chat.", raw=raw)
         if any(marker in lowered for marker in MEDIA_MARKERS):
             return base.MediaRejected(text, raw=raw)
         return base.ContentRejected(text, raw=raw)
@@ -373,7 +375,7 @@ class TelegramAdapter(base.Adapter):
                 raw={**raw, "error": error.raw},
             )
         ok, detail = _can_post(name, chat, member)
-        return base.Health(ok=ok, detail=detail, raw=raw)
+        return base.Health(ok=ok, detail=detail, account_status=None if ok else AccountStatus.NO_ACCESS, raw=raw)
 
     def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         """Not possible with the Bot API: always raises LookupUnsupported.

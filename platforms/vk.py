@@ -59,7 +59,8 @@ AUTH_ERRORS = {5, 27, 28}  # invalid/expired token; community or app token where
 CHALLENGE_ERRORS = {14, 17, 24, 25}  # captcha, validation, confirmation required
 QUOTA_ERRORS = {9, 29, 214}  # flood control, daily method quota, adding posts refused
 MEDIA_ERRORS = {22, 100, 114, 118, 121, 129}
-PERMISSION_ERRORS = {7, 15, 200, 203, 204}
+PERMISSION_ERRORS = {7, 200, 204}  # the token's rights (scope), an album: check() cannot see them
+ACCESS_ERRORS = {15, 203}  # access denied, access to the group denied: the user no longer edits the wall
 TRANSIENT_ERRORS = {1, 10}
 
 
@@ -156,6 +157,11 @@ class _Api:
             return base.AccountBanned(text, raw=raw)
         if code in MEDIA_ERRORS:
             return base.MediaRejected(text, raw=raw)
+        if code in ACCESS_ERRORS:
+            return base.AccessLost(
+                f"{text}. The token's user may no longer post on this wall: make them an editor or administrator again.",
+                raw=raw,
+            )
         if code in PERMISSION_ERRORS:
             return base.PermissionDenied(f"{text}. The token's user may not do this on this wall.", raw=raw)
         if code in TRANSIENT_ERRORS:
@@ -353,7 +359,10 @@ class VkAdapter(base.Adapter):
                 if level >= EDITOR_LEVEL:
                     return base.Health(ok=True, detail=f"{who} can post to {where} as the community.", raw=raw)
                 return base.Health(
-                    ok=False, detail=f"{who} is not an editor or administrator of {where}: make them one.", raw=raw
+                    ok=False,
+                    detail=f"{who} is not an editor or administrator of {where}: make them one.",
+                    account_status=AccountStatus.NO_ACCESS,
+                    raw=raw,
                 )
             if owner_id == user["id"]:
                 return base.Health(ok=True, detail=f"{who} can post to their own wall.", raw=raw)
@@ -361,7 +370,12 @@ class VkAdapter(base.Adapter):
             raw["wall"] = {"id": owner_id, "can_post": bool(target and target[0].get("can_post"))}
             if raw["wall"]["can_post"]:
                 return base.Health(ok=True, detail=f"{who} can post to the wall of id{owner_id}.", raw=raw)
-            return base.Health(ok=False, detail=f"{who} may not post to the wall of id{owner_id}.", raw=raw)
+            return base.Health(
+                ok=False,
+                detail=f"{who} may not post to the wall of id{owner_id}.",
+                account_status=AccountStatus.NO_ACCESS,
+                raw=raw,
+            )
         except NOT_A_VERDICT:
             raise
         except base.PlatformError as error:

@@ -16,7 +16,7 @@ from crosspost.models import ActivityLog
 
 from .models import Execution, ExecutionStatus, PublishingPolicy, SandboxPost
 from .publisher import execution_mark_published
-from .services import execution_cancel, executions_retry
+from .services import execution_cancel, executions_retry, policy_update
 
 # An execution's caption may change until a worker picks it up.
 CAPTION_EDITABLE = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED)
@@ -225,6 +225,10 @@ class PublishingPolicyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         ),
         (None, {"fields": ("updated_at",)}),
     )
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: cooldowns the old limits set are re-evaluated under the new ones.
+        policy_update(policy=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}, actor=request.user)
 
     @admin.display(description="stagger (s)")
     def stagger(self, obj):

@@ -1,6 +1,5 @@
 """API for executions (read, retry, cancel), publishing policies, the activity log and dashboard stats."""
 
-from django.db import transaction
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
@@ -22,13 +21,12 @@ from accounts.api_base import (
     WorkspaceScopedMixin,
 )
 from accounts.models import Role, SocialAccount
-from crosspost.activity import log_activity
 from crosspost.logging import redact
-from crosspost.models import ActivityLog, LogStatus
+from crosspost.models import ActivityLog
 
 from .models import Execution, PublishingPolicy
 from .publisher import execution_mark_published
-from .services import execution_cancel, execution_retry, execution_set_caption
+from .services import execution_cancel, execution_retry, execution_set_caption, policy_update
 from .stats import account_stats as stats_accounts
 from .stats import overview as stats_overview
 from .stats import post_stats as stats_posts
@@ -223,20 +221,8 @@ class PublishingPolicySerializer(WorkspaceOwnedSerializer):
     def update(self, instance: PublishingPolicy, validated_data: dict) -> PublishingPolicy:
         return self._write(instance, validated_data)
 
-    @transaction.atomic
     def _write(self, policy: PublishingPolicy, validated_data: dict) -> PublishingPolicy:
-        for name, value in validated_data.items():
-            setattr(policy, name, value)
-        policy.full_clean()
-        policy.save()
-        log_activity(
-            action="policy.update",
-            workspace=policy.workspace,
-            actor=self.context["request"].user,
-            status=LogStatus.SUCCESS,
-            details={"platform": policy.platform, "fields": sorted(validated_data)},
-        )
-        return policy
+        return policy_update(policy=policy, changes=validated_data, actor=self.context["request"].user)
 
 
 class PublishingPolicyViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):

@@ -6,8 +6,11 @@ Transitions (each one an AccountEvent, through ``account_set_status``):
   (auth, challenge), banned, cooldown (rate limit, only from active), or, for a
   failed proxy, first a rotation to a reserve proxy and a second check through
   it, and proxy_error only when that is not possible or fails as well;
-* a passing check recovers proxy_error → active (when its proxy is not failed)
-  and login_required → active (the check just proved the login works);
+* a failing check that finds the account may no longer post where it posts (a bot
+  kicked from its channel) moves it to no_access;
+* a passing check recovers proxy_error → active (when its proxy is not failed),
+  login_required → active (the check just proved the login works) and
+  no_access → active (the right to post is back);
 * cooldown ends only by expiry (``lift_expired_cooldowns``); banned and disabled
   accounts may be checked on demand but are never changed by a check;
 * a check that fails without implying a state (timeout, 5xx) changes nothing.
@@ -36,15 +39,23 @@ DEFAULT_CHECK_COOLDOWN = timedelta(hours=1)
 
 # The states a failing check may move an account out of, per target state.
 FAILURE_FROM = {
-    AccountStatus.LOGIN_REQUIRED: (AccountStatus.ACTIVE, AccountStatus.COOLDOWN, AccountStatus.PROXY_ERROR),
+    AccountStatus.LOGIN_REQUIRED: (
+        AccountStatus.ACTIVE,
+        AccountStatus.COOLDOWN,
+        AccountStatus.PROXY_ERROR,
+        AccountStatus.NO_ACCESS,
+    ),
     AccountStatus.BANNED: (
         AccountStatus.ACTIVE,
         AccountStatus.COOLDOWN,
         AccountStatus.PROXY_ERROR,
         AccountStatus.LOGIN_REQUIRED,
+        AccountStatus.NO_ACCESS,
     ),
     AccountStatus.COOLDOWN: (AccountStatus.ACTIVE,),
     AccountStatus.PROXY_ERROR: (AccountStatus.ACTIVE,),
+    # The credentials work (a check got that far) but the right to post is gone.
+    AccountStatus.NO_ACCESS: (AccountStatus.ACTIVE, AccountStatus.COOLDOWN, AccountStatus.LOGIN_REQUIRED),
 }
 UNTOUCHABLE = (AccountStatus.BANNED, AccountStatus.DISABLED)
 
@@ -120,6 +131,14 @@ def _apply(account: SocialAccount, health: Health, error: PlatformError | None, 
                 reason=f"check passed, the login works again: {reason}",
                 actor=actor,
                 from_statuses=(AccountStatus.LOGIN_REQUIRED,),
+            )
+        elif status == AccountStatus.NO_ACCESS:
+            account_set_status(
+                account=account,
+                status=AccountStatus.ACTIVE,
+                reason=f"check passed, the account may post again: {reason}",
+                actor=actor,
+                from_statuses=(AccountStatus.NO_ACCESS,),
             )
         return
     target = health.account_status

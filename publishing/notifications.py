@@ -36,7 +36,7 @@ SEND_TIMEOUT_SECONDS = 5
 MAX_LINKS = 10
 TELEGRAM_TEXT_LIMIT = 4096
 # The account states an operator must hear about.
-PROBLEM_STATUSES = (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR)
+PROBLEM_STATUSES = (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR, AccountStatus.NO_ACCESS)
 
 POST_FINISHED, ACCOUNT_PROBLEM, PROXY_DOWN = "post_finished", "account_problem", "proxy_down"
 UNCONFIRMED = "unconfirmed"
@@ -185,6 +185,7 @@ def account_problem_message(account_id: str, status: str, reason: str) -> tuple[
         AccountStatus.BANNED: "The platform banned it; it will not publish.",
         AccountStatus.LOGIN_REQUIRED: "Log it in again (password, challenge or 2FA).",
         AccountStatus.PROXY_ERROR: "Its proxy fails and no free healthy proxy was left: add or fix proxies.",
+        AccountStatus.NO_ACCESS: "It may no longer post there (e.g. the bot was removed from the channel): give the right back.",
     }[status]
     lines = [f"Account {account} ({account.workspace}) is {AccountStatus(status).label.lower()}.", action]
     if reason:

@@ -57,6 +57,7 @@ from .rules import check_rules
 INELIGIBLE_REASONS = {
     AccountStatus.LOGIN_REQUIRED: "The account needs a new login.",
     AccountStatus.PROXY_ERROR: "The account's proxy is failing: fix or replace it.",
+    AccountStatus.NO_ACCESS: "The account lost the right to post there:",  # + the platform's words (status_reason)
     AccountStatus.BANNED: "The account is banned.",
     AccountStatus.DISABLED: "The account is disabled.",
 }
@@ -403,6 +404,8 @@ class _PlatformMedia:
 
 def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia, saved_policies) -> list[str]:
     if account.status in INELIGIBLE_REASONS:
+        if account.status == AccountStatus.NO_ACCESS:
+            return [f"{INELIGIBLE_REASONS[account.status]} {account.status_reason.strip() or 'a check will tell.'}"]
         return [INELIGIBLE_REASONS[account.status]]
     if not has_adapter(account.platform):
         return [f"Publishing to {account.get_platform_display()} is not available yet in this installation."]

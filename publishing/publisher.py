@@ -171,6 +171,7 @@ def _account_blocks(execution: Execution, account: SocialAccount, now: datetime)
     reason = {
         AccountStatus.LOGIN_REQUIRED: "The account needs a new login",
         AccountStatus.PROXY_ERROR: "The account's proxy is failing",
+        AccountStatus.NO_ACCESS: "The account lost the right to post there",
         AccountStatus.BANNED: "The account is banned",
         AccountStatus.DISABLED: "The account is disabled",
     }[account.status]

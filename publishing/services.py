@@ -1,16 +1,19 @@
-"""State changes of posts and executions that operators trigger: cancel, retry, caption edits and
-settling unconfirmed executions."""
+"""State changes of posts, executions and policies that operators trigger: cancel, retry,
+caption edits, settling unconfirmed executions and policy changes."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import AccountStatus, SocialAccount
+from accounts.services import account_set_status
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
 from posts.models import Post, PostStatus, Priority
 
-from .models import Execution, ExecutionStatus
+from .models import Execution, ExecutionStatus, PublishingPolicy
+from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
 from .prompts import CAPTION_LIMITS
 from .publisher import execution_mark_published, refresh_post_status
 
@@ -189,3 +192,72 @@ def execution_set_caption(*, execution: Execution, caption: str, actor=None) -> 
         details={"previous_length": len(previous), "length": len(caption)},
     )
     return execution
+
+
+# The reason the publisher gives a cooldown it derived from the policy's daily limit
+# (``publisher._cooldown_at_daily_limit``: "daily limit of N reached").
+DAILY_LIMIT_REASON_PREFIX = "daily limit of "
+
+
+@transaction.atomic
+def policy_update(*, policy: PublishingPolicy, changes: dict | None = None, actor=None) -> PublishingPolicy:
+    """Save a publishing policy (new or changed) and re-evaluate the cooldowns it set.
+
+    ``changes`` are applied before validation; admin forms pass an instance they already
+    filled and no changes. Cooldowns that came from the policy's daily limit are recomputed
+    from the new values (see :func:`policy_recompute_cooldowns`).
+    """
+    for name, value in (changes or {}).items():
+        setattr(policy, name, value)
+    policy.full_clean()
+    policy.save()
+    recomputed = policy_recompute_cooldowns(policy=policy, actor=actor)
+    log_activity(
+        action="policy.update",
+        workspace=policy.workspace,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        details={"platform": policy.platform, "fields": sorted(changes or {}), "cooldowns_recomputed": recomputed},
+    )
+    return policy
+
+
+def policy_recompute_cooldowns(*, policy: PublishingPolicy, actor=None) -> int:
+    """Cooldowns set under the policy's old daily limit (or warm-up) follow its current values.
+
+    Each account of the policy's workspace and platform resting at its daily limit is
+    re-read under a row lock: still at the (new) limit, it rests until the oldest post of
+    the 24 h window leaves it; under it, it becomes active through ``account_set_status``.
+    Cooldowns the platform asked for (rate limits, quotas) are not the policy's and stay.
+    Returns how many accounts changed.
+    """
+    now = timezone.now()
+    pacing = Pacing.from_policy(policy)
+    resting = SocialAccount.objects.filter(
+        workspace_id=policy.workspace_id,
+        platform=policy.platform,
+        status=AccountStatus.COOLDOWN,
+        status_reason__startswith=DAILY_LIMIT_REASON_PREFIX,
+    )
+    changed = 0
+    for account in resting.select_for_update():
+        state = AccountPacing(
+            key=account.pk, limit_override=account.posts_limit_per_day, warmup_started_at=account.warmup_started_at
+        )
+        limit = daily_limit_at(pacing, state, now)
+        recent = list(
+            Execution.objects.filter(account=account, status=ExecutionStatus.SUCCESS, finished_at__gt=now - DAY)
+            .order_by("finished_at")
+            .values_list("finished_at", flat=True)
+        )
+        until = recent[len(recent) - limit] + DAY if len(recent) >= limit else None
+        if until is not None and until > now:
+            reason = f"{DAILY_LIMIT_REASON_PREFIX}{limit} reached"
+            target = AccountStatus.COOLDOWN
+        else:
+            reason, until = f"the publishing policy changed: under the daily limit of {limit}", None
+            target = AccountStatus.ACTIVE
+        changed += account_set_status(
+            account=account, status=target, reason=reason, until=until, actor=actor, from_statuses=(AccountStatus.COOLDOWN,)
+        )
+    return changed

@@ -18,6 +18,7 @@ from platforms.registry import ADAPTERS
 
 from . import dispatcher, publisher
 from .health import account_check
+from .login import cleanup_old_sessions as retire_old_sessions
 from .proxy_checks import proxy_probe
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def check_proxies() -> dict[str, int]:
 
 @shared_task(name="accounts.tasks.check_accounts", ignore_result=True)
 def check_accounts() -> dict[str, int]:
-    """Check accounts not checked for ACCOUNT_CHECK_INTERVAL_SECONDS (active, proxy_error, login_required).
+    """Check accounts not checked for ACCOUNT_CHECK_INTERVAL_SECONDS (active, proxy_error, login_required, no_access).
 
     At most ACCOUNT_CHECK_BATCH per run, the longest-unchecked first. Each account
     is claimed with a conditional update of last_check_at, so overlapping runs
@@ -97,7 +98,12 @@ def check_accounts() -> dict[str, int]:
     stale = timezone.now() - timedelta(seconds=settings.ACCOUNT_CHECK_INTERVAL_SECONDS)
     due = (
         SocialAccount.objects.filter(
-            status__in=(AccountStatus.ACTIVE, AccountStatus.PROXY_ERROR, AccountStatus.LOGIN_REQUIRED),
+            status__in=(
+                AccountStatus.ACTIVE,
+                AccountStatus.PROXY_ERROR,
+                AccountStatus.LOGIN_REQUIRED,
+                AccountStatus.NO_ACCESS,
+            ),
             platform__in=list(ADAPTERS),
         )
         .filter(Q(last_check_at__isnull=True) | Q(last_check_at__lt=stale))
@@ -117,3 +123,9 @@ def check_accounts() -> dict[str, int]:
         else:
             counts["ok" if health.ok else "failed"] += 1
     return counts
+
+
+@shared_task(ignore_result=True)
+def cleanup_old_sessions() -> dict[str, int]:
+    """Retire Instagram sessions older than INSTAGRAM_SESSION_LIFETIME_DAYS (``login.cleanup_old_sessions``)."""
+    return retire_old_sessions()

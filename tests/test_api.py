@@ -526,6 +526,7 @@ def test_it_counts_the_overview(api, workspace):
         "cooldown": 1,
         "login_required": 0,
         "proxy_error": 0,
+        "no_access": 0,
         "banned": 1,
         "disabled": 0,
     }

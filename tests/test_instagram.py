@@ -32,6 +32,7 @@ from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.publisher import reconcile_unconfirmed
+from publishing.tasks import cleanup_old_sessions
 
 from .emulators.instagram_private import InstagramPrivateEmulator
 from .emulators.proxies import HttpProxy
@@ -587,3 +588,70 @@ class TestValidate:
         assert check("story", (tall,)) == []
         assert check(credentials={}, session={}) == ["credentials"]
         assert check(credentials={}, session={"authorization_data": {"ds_user_id": "1"}}) == []
+
+
+@pytest.mark.django_db
+class TestOldSessions:
+    def logged_in(self, account, days_ago: int) -> SocialAccount:
+        """``account`` after a real login whose session is ``days_ago`` days old."""
+        assert publish(make_post(account)).status == ExecutionStatus.SUCCESS
+        SocialAccount.objects.filter(pk=account.pk).update(last_login_at=timezone.now() - timedelta(days=days_ago))
+        return SocialAccount.objects.get(pk=account.pk)
+
+    def test_it_replaces_a_session_older_than_its_lifetime_by_a_new_login(self, instagram, account, settings):
+        settings.INSTAGRAM_SESSION_LIFETIME_DAYS = 90
+        old = self.logged_in(account, 91)
+        instagram.requests.clear()
+        assert cleanup_old_sessions() == {"refreshed": 1, "cleared": 0, "in_use": 0, "failed": 0}
+        account.refresh_from_db()
+        assert len(instagram.login_calls) == 1
+        assert account.session["authorization_data"]["sessionid"] != old.session["authorization_data"]["sessionid"]
+        assert account.last_login_at > timezone.now() - timedelta(minutes=1)
+        assert account.status == AccountStatus.ACTIVE
+        log = ActivityLog.objects.get(action="account.session_expired", account=account)
+        assert log.message.startswith("The Instagram session was 91 days old") and "replaced by a new login" in log.message
+        assert cleanup_old_sessions() == {"refreshed": 0, "cleared": 0, "in_use": 0, "failed": 0}  # young again
+
+    def test_it_leaves_a_session_younger_than_its_lifetime(self, instagram, account, settings):
+        settings.INSTAGRAM_SESSION_LIFETIME_DAYS = 30
+        session = self.logged_in(account, 29).session
+        assert cleanup_old_sessions() == {"refreshed": 0, "cleared": 0, "in_use": 0, "failed": 0}
+        assert SocialAccount.objects.get(pk=account.pk).session == session
+
+    def test_it_clears_the_session_and_asks_for_a_login_when_no_password_is_stored(self, instagram, account):
+        self.logged_in(account, 120)
+        SocialAccount.objects.filter(pk=account.pk).update(credentials={})
+        instagram.requests.clear()
+        assert cleanup_old_sessions()["cleared"] == 1
+        account.refresh_from_db()
+        assert (account.session, account.status) == ({}, AccountStatus.LOGIN_REQUIRED)
+        assert "no password is stored" in account.status_reason
+        assert AccountEvent.objects.filter(account=account, from_status="active", to_status="login_required").exists()
+        assert instagram.login_calls == []
+
+    def test_it_moves_an_account_whose_new_login_is_refused_to_login_required(self, instagram, account):
+        self.logged_in(account, 100)
+        SocialAccount.objects.filter(pk=account.pk).update(credentials={"password": "changed-by-the-owner-1"})
+        assert cleanup_old_sessions()["failed"] == 1
+        account.refresh_from_db()
+        assert not account.session.get("authorization_data")  # the old login is gone
+        assert account.status == AccountStatus.LOGIN_REQUIRED
+        assert ActivityLog.objects.get(action="account.session_expired", account=account).status == "failed"
+
+    @pytest.mark.parametrize("status", [ExecutionStatus.POSTING, ExecutionStatus.QUEUED])
+    def test_it_never_touches_a_session_while_the_account_publishes(self, instagram, account, status):
+        old = self.logged_in(account, 100)
+        ExecutionFactory(account=account, post__workspace=account.workspace, status=status)
+        instagram.requests.clear()
+        assert cleanup_old_sessions()["in_use"] == 1
+        account.refresh_from_db()
+        assert account.session == old.session and account.status == AccountStatus.ACTIVE
+        assert instagram.requests == []
+
+    def test_it_is_declared_as_a_periodic_task_with_a_90_day_default(self):
+        from django.conf import settings
+
+        from crosspost.periodic import PERIODIC_TASKS
+
+        assert "publishing.tasks.cleanup_old_sessions" in {p.task for p in PERIODIC_TASKS}
+        assert settings.INSTAGRAM_SESSION_LIFETIME_DAYS == 90

@@ -18,7 +18,7 @@ from accounts.models import AccountEvent, AccountStatus, Proxy, ProxyStatus, Rol
 from accounts.proxies import account_rotate_proxy, ewma, proxies_import
 from crosspost.models import ActivityLog
 from platforms.base import ProxyFailed
-from platforms.http import http_session
+from platforms.http import DEFAULT_USER_AGENT, http_session
 from publishing.adapters import account_snapshot
 from publishing.proxy_checks import proxy_check
 from publishing.tasks import check_proxies
@@ -182,7 +182,7 @@ def test_it_routes_an_accounts_requests_through_its_proxy(workspace, loopback):
     assert response.json() == {"path": "/me"}
     assert loopback.targets == [target.url.removeprefix("http://")]
     assert loopback.relays[0].credentials == CREDENTIALS
-    assert target.requests[0].headers["User-Agent"] == account.user_agent
+    assert target.requests[0].headers["User-Agent"] == DEFAULT_USER_AGENT  # never the Instagram fingerprint
 
 
 def test_it_raises_proxy_failed_when_the_accounts_proxy_is_dead(workspace, loopback):

@@ -11,15 +11,17 @@ from functools import partial
 import pytest
 from django.utils import timezone
 
-from accounts.models import AccountEvent, AccountStatus
+from accounts.models import AccountEvent, AccountStatus, SocialAccount
 from crosspost.models import ActivityLog
 from media.models import Rendition
 from platforms import base
+from platforms.http import DEFAULT_USER_AGENT
 from platforms.registry import get_adapter
 from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.publisher import reconcile_unconfirmed
+from publishing.tasks import check_accounts
 
 from .emulators.telegram import FAILURES, TelegramEmulator
 from .factories import (
@@ -183,9 +185,9 @@ class TestErrors:
         [
             ("flood", ExecutionStatus.RETRY_WAIT, "rate_limited", AccountStatus.COOLDOWN),
             ("unauthorized", ExecutionStatus.FAILED, "auth_required", AccountStatus.LOGIN_REQUIRED),
-            ("kicked", ExecutionStatus.FAILED, "permission_denied", AccountStatus.ACTIVE),
-            ("blocked", ExecutionStatus.FAILED, "permission_denied", AccountStatus.ACTIVE),
-            ("not_enough_rights", ExecutionStatus.FAILED, "permission_denied", AccountStatus.ACTIVE),
+            ("kicked", ExecutionStatus.FAILED, "access_lost", AccountStatus.NO_ACCESS),
+            ("blocked", ExecutionStatus.FAILED, "access_lost", AccountStatus.NO_ACCESS),
+            ("not_enough_rights", ExecutionStatus.FAILED, "access_lost", AccountStatus.NO_ACCESS),
             ("image_process_failed", ExecutionStatus.FAILED, "media_rejected", AccountStatus.ACTIVE),
             ("wrong_file", ExecutionStatus.FAILED, "media_rejected", AccountStatus.ACTIVE),
             ("url_content", ExecutionStatus.FAILED, "media_rejected", AccountStatus.ACTIVE),
@@ -308,7 +310,7 @@ class TestCheck:
     def test_it_reports_a_bot_that_is_no_channel_administrator(self, telegram, channel, account):
         telegram.set_member(channel, TOKEN, "left")
         health = get_adapter("telegram").check(account_snapshot(account))
-        assert not health.ok and health.account_status is None
+        assert not health.ok and health.account_status == AccountStatus.NO_ACCESS
         assert "is not an administrator" in health.detail
 
     def test_it_reports_an_administrator_without_the_right_to_post(self, telegram, channel, account):
@@ -411,3 +413,55 @@ class TestValidate:
         assert entry.status == "blocked"
         assert entry.problems == ["The caption has 1025 characters; Telegram allows 1024 under a photo, video or album."]
         assert not telegram.requests
+
+
+@pytest.mark.django_db
+class TestAccessLost:
+    def test_it_blocks_a_kicked_bots_account_until_a_check_finds_it_back(self, telegram, channel, account):
+        telegram.set_member(channel, TOKEN, "kicked")
+        execution = publish(make_post(account, "text", images=0))
+        assert (execution.status, execution.error_code) == (ExecutionStatus.FAILED, "access_lost")
+        account.refresh_from_db()
+        assert account.status == AccountStatus.NO_ACCESS
+        assert "Forbidden: bot was kicked from the channel chat" in account.status_reason
+        assert AccountEvent.objects.filter(account=account, from_status="active", to_status="no_access").exists()
+
+        (entry,) = post_publish(post=make_post(account, "text", images=0), dry_run=True).entries
+        assert entry.status == "blocked"
+        assert entry.problems[0].startswith("The account lost the right to post there: Telegram sendMessage: Forbidden")
+
+        stale = timezone.now() - timedelta(days=1)
+        SocialAccount.objects.filter(pk=account.pk).update(last_check_at=stale)
+        assert check_accounts() == {"ok": 0, "failed": 1, "errors": 0}  # still kicked: getChat answers 403
+        account.refresh_from_db()
+        assert account.status == AccountStatus.NO_ACCESS
+
+        telegram.set_member(channel, TOKEN, "administrator", can_post_messages=True)
+        SocialAccount.objects.filter(pk=account.pk).update(last_check_at=stale)
+        assert check_accounts() == {"ok": 1, "failed": 0, "errors": 0}
+        account.refresh_from_db()
+        assert account.status == AccountStatus.ACTIVE
+        assert publish(make_post(account, "text", images=0)).status == ExecutionStatus.SUCCESS
+
+    def test_it_answers_a_kicked_bot_as_the_bot_api_does(self, telegram, channel, account):
+        telegram.set_member(channel, TOKEN, "kicked")
+        health = get_adapter("telegram").check(account_snapshot(account))
+        assert not health.ok and health.account_status == AccountStatus.NO_ACCESS
+        assert health.raw["error"]["error_code"] == 403
+        assert health.raw["error"]["description"] == "Forbidden: bot was kicked from the channel chat"
+
+    def test_it_blocks_an_administrator_that_may_no_longer_post(self, telegram, channel, account):
+        telegram.set_member(channel, TOKEN, "administrator", can_post_messages=False)
+        SocialAccount.objects.filter(pk=account.pk).update(last_check_at=None)
+        assert check_accounts() == {"ok": 0, "failed": 1, "errors": 0}
+        account.refresh_from_db()
+        assert account.status == AccountStatus.NO_ACCESS
+        assert "enable 'Post messages'" in account.status_reason
+
+
+@pytest.mark.django_db
+def test_it_introduces_itself_as_crosspost_not_as_an_instagram_phone(telegram, account):
+    assert account.user_agent.startswith("Instagram")  # a fingerprint stored before it was cleared
+    get_adapter("telegram").check(account_snapshot(account))
+    assert {r.headers["User-Agent"] for r in telegram.requests} == {DEFAULT_USER_AGENT}
+    assert DEFAULT_USER_AGENT.startswith("Crosspost/")

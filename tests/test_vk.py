@@ -15,11 +15,13 @@ from accounts.models import AccountEvent, AccountStatus
 from crosspost.models import ActivityLog
 from media.models import Rendition
 from platforms import base
+from platforms.http import DEFAULT_USER_AGENT
 from platforms.registry import get_adapter
 from platforms.vk import VkAdapter
 from publishing.adapters import account_snapshot, lookup_request
 from publishing.models import Execution, ExecutionStatus
 from publishing.publisher import reconcile_unconfirmed
+from publishing.tasks import check_accounts
 
 from .emulators.vk import VkEmulator
 from .factories import (
@@ -225,9 +227,9 @@ class TestErrors:
             (121, ExecutionStatus.FAILED, "media_rejected", AccountStatus.ACTIVE),
             (129, ExecutionStatus.FAILED, "media_rejected", AccountStatus.ACTIVE),
             (7, ExecutionStatus.FAILED, "permission_denied", AccountStatus.ACTIVE),
-            (15, ExecutionStatus.FAILED, "permission_denied", AccountStatus.ACTIVE),
+            (15, ExecutionStatus.FAILED, "access_lost", AccountStatus.NO_ACCESS),
             (200, ExecutionStatus.FAILED, "permission_denied", AccountStatus.ACTIVE),
-            (203, ExecutionStatus.FAILED, "permission_denied", AccountStatus.ACTIVE),
+            (203, ExecutionStatus.FAILED, "access_lost", AccountStatus.NO_ACCESS),
             (1, ExecutionStatus.RETRY_WAIT, "transient", AccountStatus.ACTIVE),
             (10, ExecutionStatus.RETRY_WAIT, "transient", AccountStatus.ACTIVE),
         ],
@@ -295,7 +297,7 @@ class TestErrors:
     def test_it_refuses_a_community_the_user_does_not_edit(self, vk, make_account):
         vk.add_group(2, "Someone else's", admins={USER_ID: 1})
         execution = publish(make_post(make_account(owner_id=-2), "text", images=0))
-        assert (execution.status, execution.error_code) == (ExecutionStatus.FAILED, "permission_denied")
+        assert (execution.status, execution.error_code) == (ExecutionStatus.FAILED, "access_lost")
 
 
 @pytest.mark.django_db
@@ -354,7 +356,7 @@ class TestCheck:
     def test_it_reports_a_user_who_may_not_post_as_the_community(self, vk, make_account, level):
         vk.add_group(2, "Other", "other", admins={USER_ID: level} if level else {})
         health = get_adapter("vk").check(account_snapshot(make_account(owner_id=-2)))
-        assert not health.ok and health.account_status is None
+        assert not health.ok and health.account_status == AccountStatus.NO_ACCESS
         assert health.detail == "Ivan Petrov (id100) is not an editor or administrator of Other (vk.com/other): make them one."
 
     def test_it_checks_user_walls(self, vk, make_account):
@@ -449,3 +451,26 @@ class TestValidate:
     def test_it_needs_a_token_and_a_wall(self, make_account):
         assert self.problems(make_account(token="", owner_id=None)) == ["access_token", "owner_id"]
         assert self.problems(make_account(owner_id="club1")) == ["owner_id"]
+
+
+@pytest.mark.django_db
+def test_it_blocks_an_account_whose_user_no_longer_edits_the_community_until_they_do(vk, make_account):
+    vk.add_group(2, "Other", "other", admins={USER_ID: 1})
+    account = make_account(owner_id=-2)
+    execution = publish(make_post(account, "text", images=0))
+    assert (execution.status, execution.error_code) == (ExecutionStatus.FAILED, "access_lost")
+    account.refresh_from_db()
+    assert account.status == AccountStatus.NO_ACCESS
+    assert "error 15" in account.status_reason
+
+    vk.groups[2]["managers"][USER_ID] = 2
+    assert check_accounts() == {"ok": 1, "failed": 0, "errors": 0}
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+
+
+@pytest.mark.django_db
+def test_it_introduces_itself_as_crosspost_not_as_an_instagram_phone(vk, account):
+    assert account.user_agent.startswith("Instagram")  # a fingerprint stored before it was cleared
+    publish(make_post(account, "photo"))
+    assert {r.headers["User-Agent"] for r in vk.requests} == {DEFAULT_USER_AGENT}

@@ -190,7 +190,7 @@ class TelegramEmulator(Emulator):
         status = member["status"]
         kind = "channel" if chat["type"] == "channel" else "group"
         if status == "kicked":
-            return self._fail(403, f"Forbidden: bot was kicked from the {kind} chat")
+            return self._kicked(bot, chat)
         if status == "left":
             return self._fail(403, f"Forbidden: bot is not a member of the {kind} chat")
         if chat["type"] == "channel" and not (
@@ -267,10 +267,20 @@ class TelegramEmulator(Emulator):
     def _method_getme(self, bot: dict, request: Recorded) -> Reply:
         return Reply(200, {"ok": True, "result": bot})
 
+    def _kicked(self, bot: dict, chat: dict) -> Reply | None:
+        """What the Bot API answers a bot about a chat it was banned from: 403, whatever the method."""
+        if chat["members"].get(bot["id"], {}).get("status") == "kicked":
+            kind = "channel" if chat["type"] == "channel" else "group" if chat["type"] == "group" else "supergroup"
+            return self._fail(403, f"Forbidden: bot was kicked from the {kind} chat")
+        return None
+
     def _method_getchat(self, bot: dict, request: Recorded) -> Reply:
         chat = self._chat(request)
         if isinstance(chat, Reply):
             return chat
+        kicked = self._kicked(bot, chat)
+        if kicked:
+            return kicked
         outside = chat["members"].get(bot["id"], {}).get("status") in (None, "left", "kicked")
         if chat["type"] != "private" and outside and not chat.get("username"):
             return self._fail(400, "Bad Request: chat not found")  # a private chat the bot is not in is invisible to it
@@ -292,6 +302,9 @@ class TelegramEmulator(Emulator):
         chat = self._chat(request)
         if isinstance(chat, Reply):
             return chat
+        kicked = self._kicked(bot, chat)
+        if kicked:
+            return kicked
         user_id = int(request.param("user_id") or 0)
         user = next((b for b in self.bots.values() if b["id"] == user_id), None)
         if user is None:

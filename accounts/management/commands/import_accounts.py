@@ -66,6 +66,15 @@ class Command(BaseCommand):
             self.stdout.write(f"Groups that {verb} created: {', '.join(report.groups_created)}")
         if report.proxies_created:
             self.stdout.write(f"Proxies that {verb} created: {', '.join(report.proxies_created)}")
+        if report.proxies_assigned:
+            self.stdout.write(f"{report.proxies_assigned} account(s) without a proxy in the file {verb} given a free one.")
+        if report.without_proxy:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"No free healthy proxy was left for {', '.join(report.without_proxy)}: add proxies or raise "
+                    "max_accounts, then assign them one."
+                )
+            )
         line = f"{report.created} of {report.rows} account(s) {'would be imported' if dry_run else 'imported'} into {ws.slug}"
         if report.skipped:
             line += f"; {report.skipped} invalid row(s) skipped"
