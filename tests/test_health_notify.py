@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, AccountStatus, Platform, ProxyStatus, Role, SocialAccount
 from accounts.services import account_set_status
+from crosspost.celery import app as celery_app
 from crosspost.models import ActivityLog
 from crosspost.periodic import PERIODIC_TASKS
 from platforms import base
@@ -54,8 +55,14 @@ def bot(settings):
         settings.TELEGRAM_API_BASE_URL = emulator.url
         settings.TELEGRAM_ADMIN_BOT_TOKEN = BOT_TOKEN
         settings.TELEGRAM_ADMIN_CHAT_ID = "-100777"
-        settings.CELERY_TASK_ALWAYS_EAGER = True
-        yield emulator
+        # On the Celery app itself too: a test that set ``conf.task_always_eager`` directly
+        # (tests/test_media.py) pins it there, and the Django setting no longer reaches it.
+        previous = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = True
+        try:
+            yield emulator
+        finally:
+            celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

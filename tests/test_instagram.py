@@ -18,6 +18,7 @@ from datetime import timedelta
 from functools import partial
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -205,10 +206,14 @@ class TestPublishing:
         assert execution.remote_url.startswith("https://www.instagram.com/p/")
 
     def test_it_blocks_a_too_long_caption_before_anything_posts(self, instagram, account):
-        plan = post_publish(post=make_post(account, caption="x" * 2201))
-        (entry,) = plan.entries
+        post = make_post(account, caption="x" * 2201)
+        (entry,) = post_publish(post=post, dry_run=True).entries
         assert entry.status == "blocked"
         assert "2201 characters" in " ".join(entry.problems)
+        # Its only target blocked, publishing is refused outright and nothing is created.
+        with pytest.raises(ValidationError, match="2201 characters"):
+            post_publish(post=post)
+        assert not Execution.objects.filter(post=post).exists()
         assert instagram.requests == []
 
 
