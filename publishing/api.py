@@ -40,7 +40,7 @@ class ExecutionSerializer(ModelSerializer):
     post_title = serializers.CharField(source="post.title", read_only=True)
     account_handle = serializers.CharField(source="account.handle", read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)
-    # Not format "uri": the sandbox links its feed relatively (/sandbox/#post-7).
+    # Not format "uri": the sandbox links its feed relatively (/sandbox/?post=7#post-7).
     remote_url = serializers.CharField(read_only=True, help_text="The post on the platform; empty until published.")
     error_message = serializers.SerializerMethodField()
 

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
@@ -38,6 +39,17 @@ class SandboxFilterForm(forms.Form):
         self.fields["account"].queryset = accounts
 
 
+def _page_of(posts, post_id: str | None) -> int | None:
+    """The page ``?post=<id>`` (a sandbox post's link, /sandbox/?post=7#post-7) is on, if it is one of ``posts``."""
+    if not (post_id and post_id.isascii() and post_id.isdigit()):
+        return None
+    post = posts.filter(pk=int(post_id)).values("pk", "created_at").first()
+    if post is None:
+        return None
+    newer = posts.filter(Q(created_at__gt=post["created_at"]) | Q(created_at=post["created_at"], pk__gt=post["pk"])).count()
+    return newer // SANDBOX_PER_PAGE + 1
+
+
 @login_required
 @require_GET
 def sandbox_feed(request):
@@ -49,7 +61,8 @@ def sandbox_feed(request):
     if filters.is_bound and filters.is_valid() and filters.cleaned_data["account"]:
         posts = posts.filter(account=filters.cleaned_data["account"])
         query = urlencode({"account": filters.cleaned_data["account"].pk})
-    page = Paginator(posts.order_by("-created_at", "-id"), SANDBOX_PER_PAGE).get_page(request.GET.get("page"))
+    posts = posts.order_by("-created_at", "-id")
+    page = Paginator(posts, SANDBOX_PER_PAGE).get_page(_page_of(posts, request.GET.get("post")) or request.GET.get("page"))
     for post in page:
         post.items = [
             {**item, "kind": str(item.get("mime", "")).split("/", 1)[0]} for item in (post.media or []) if isinstance(item, dict)

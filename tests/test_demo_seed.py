@@ -73,5 +73,7 @@ def test_the_readme_failure_example_fails_n_times_then_publishes(fail_times):
     failing.refresh_from_db()
     assert failing.status == ExecutionStatus.SUCCESS, failing.error_message
     assert failing.attempts == fail_times + 1
+    # Its link opens the feed on the page the post is on (tests/test_sandbox_feed.py).
+    assert failing.remote_url == f"/sandbox/?post={failing.remote_id}#post-{failing.remote_id}"
     statuses = set(Execution.objects.filter(post=post).values_list("status", flat=True))
     assert statuses == {ExecutionStatus.SUCCESS}
