@@ -75,16 +75,20 @@ start beat env SUPERVISE_LOG="$LOG_DIR/beat.log" scripts/supervise.sh beat \
 # The first worker and beat heartbeats take a few seconds: wait for a green /health/ (its 503s
 # meanwhile are logged at DEBUG, crosspost/logging.py).
 healthy=no
+running=yes
 for _ in $(seq 120); do
-  if curl -fs -o /dev/null "http://$HOST:$PORT/health/"; then healthy=yes; break; fi
+  # A process that exited already (gunicorn finding the port taken, say) is reported below.
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || running=no; done
+  [ "$running" = yes ] || break
+  if curl -fs --max-time 2 -o /dev/null "http://$HOST:$PORT/health/"; then healthy=yes; break; fi
   sleep 0.5
 done
-if [ "$healthy" = no ]; then
+if [ "$healthy" = no ] && [ "$running" = yes ]; then
   echo "WARNING: /health/ is not green yet:" >&2
-  curl -s "http://$HOST:$PORT/health/" >&2 || true
+  curl -s --max-time 2 "http://$HOST:$PORT/health/" >&2 || true
   echo >&2
 fi
-cat <<MSG
+[ "$running" = no ] || cat <<MSG
 
   Crosspost is running.
     Dashboard  http://$HOST:$PORT/

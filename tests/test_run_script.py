@@ -110,3 +110,39 @@ def test_make_run_is_quiet_stops_cleanly_and_leaves_the_checkout_clean(tmp_path)
     # Nothing was written into the checkout (kombu's control/ folder used to land there).
     assert _git_status() == before
     assert not (ROOT / "control").exists()
+
+
+def test_make_run_reports_a_process_that_exits_and_stops_the_others(tmp_path):
+    # Something else holds the port: gunicorn cannot bind and exits; run.sh says so and stops.
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in _ENV_OVERRIDES}
+        env.update(HOST="127.0.0.1", PORT=str(port), CROSSPOST_VAR_DIR=str(tmp_path / "var"), DEBUG="true")
+        proc = subprocess.Popen(
+            [str(ROOT / "scripts" / "run.sh")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            text, _ = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    assert proc.returncode == 1, text
+    assert f"ERROR: web exited with status 1; see {tmp_path / 'var' / 'log' / 'web.log'}" in text
+    assert BANNER not in text and "WARNING" not in text
+    assert text.count("==> stopping") == 1
+    assert "Connection in use" in (tmp_path / "var" / "log" / "web.log").read_text()
+    # The worker and beat were stopped with it, and not restarted.
+    for name in ("worker.log", "beat.log"):
+        assert "restarting" not in (tmp_path / "var" / "log" / name).read_text()
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], leftovers
