@@ -38,6 +38,18 @@ def _git_status() -> str:
     ).stdout
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """After a failure: TERM lets run.sh stop its processes (each in a session of its own, out of
+    reach of a signal to its process group); KILL only if it does not."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def _get(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -75,9 +87,7 @@ def test_make_run_is_quiet_stops_cleanly_and_leaves_the_checkout_clean(tmp_path)
         code = proc.wait(timeout=20)
         stop_seconds = time.monotonic() - started
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
 
     text = output.read_text()
     assert code == 0, text
@@ -132,9 +142,7 @@ def test_make_run_reports_a_process_that_exits_and_stops_the_others(tmp_path):
         try:
             text, _ = proc.communicate(timeout=90)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            _stop(proc)
 
     assert proc.returncode == 1, text
     assert f"ERROR: web exited with status 1; see {tmp_path / 'var' / 'log' / 'web.log'}" in text
