@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from crosspost.models import ActivityLog
 from media.models import Rendition
@@ -28,6 +29,7 @@ from publishing.health import account_check
 from publishing.login import LoginUnsupported, account_login
 from publishing.models import ExecutionStatus, SandboxPost
 from publishing.proxy_checks import proxy_check
+from publishing.stats import SuccessRate, account_success_rates, success_rate_annotations
 
 from .admin_utils import (
     SUPERUSER,
@@ -516,6 +518,17 @@ def _proxy_choice_label(proxy: Proxy) -> str:
     return f"{proxy.display_url} — {proxy.n_accounts}/{proxy.max_accounts} used, {proxy.get_status_display().lower()}"
 
 
+def _success_rate_html(rate: SuccessRate):
+    """The rate in percent, with the counts on hover; "-" when nothing finished in the window."""
+    if rate.rate is None:
+        return "-"
+    title = _("%(published)s published of %(finished)s finished in the last 30 days") % {
+        "published": rate.published,
+        "finished": rate.finished,
+    }
+    return format_html('<span title="{}">{} %</span>', title, rate.percent)
+
+
 @admin.register(SocialAccount)
 class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     form = SocialAccountForm
@@ -530,6 +543,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         "proxy_display",
         "last_post_at",
         "posts_24h",
+        "success_rate_30d",
         "reason",
         "workspace",
     )
@@ -558,6 +572,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         "failed_attempts",
         "cooldown_until",
         "recent_events",
+        "success_rate",
     )
     fieldsets = (
         (None, {"fields": ("workspace", "platform", "handle", "external_id", "language", "timezone", "group", "proxy")}),
@@ -578,7 +593,18 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         ("Target options", {"fields": ("options",)}),
         (
             "Device and activity",
-            {"fields": ("device_id", "user_agent", "last_post_at", "last_login_at", "last_check_at", "created_at", "updated_at")},
+            {
+                "fields": (
+                    "device_id",
+                    "user_agent",
+                    "last_post_at",
+                    "success_rate",
+                    "last_login_at",
+                    "last_check_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
         ),
         ("Recent status changes", {"fields": ("recent_events",)}),
     )
@@ -588,7 +614,8 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def annotate_changelist(self, request, queryset):
         since = timezone.now() - timedelta(hours=24)
         published = Q(executions__status=ExecutionStatus.SUCCESS, executions__finished_at__gte=since)
-        return queryset.annotate(n_posts_24h=Count("executions", filter=published))
+        # The 30-day success rate counts over the same join, in the changelist's own query.
+        return queryset.annotate(n_posts_24h=Count("executions", filter=published, distinct=True), **success_rate_annotations())
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
@@ -617,6 +644,10 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def posts_24h(self, obj):
         return obj.n_posts_24h
 
+    @admin.display(description=_("success rate, 30 days"), ordering="published_30d")
+    def success_rate_30d(self, obj):
+        return _success_rate_html(SuccessRate(published=obj.published_30d, failed=obj.failed_30d))
+
     @admin.display(description="status reason")
     def reason(self, obj):
         return excerpt(obj.status_reason, 60)
@@ -630,6 +661,12 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     @admin.display(description="session stored")
     def session_stored(self, obj):
         return "yes" if obj.session else "no"
+
+    @admin.display(description=_("success rate, 30 days"))
+    def success_rate(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return _success_rate_html(account_success_rates([obj.pk])[obj.pk])
 
     @admin.display(description="recent status changes")
     def recent_events(self, obj):

@@ -241,7 +241,10 @@ FIELD_ENCRYPTION_KEY = FIELD_ENCRYPTION_KEYS
 
 # --- Celery -------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
+if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+    # kombu warns "No hostname was supplied" on every connection without one (it is unused here).
+    CELERY_BROKER_URL = "filesystem://localhost/"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded broker: one folder shared by every process on this machine.
@@ -422,13 +425,21 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "crosspost.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "crosspost.logging.RedactSecretsFilter"},
+        "request_log": {"()": "crosspost.logging.RequestLogFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default config gives "django" a console handler of its own (DEBUG on), so every
+        # record was printed twice, once bare and once by the root handler: the root's is enough.
+        "django": {"handlers": [], "propagate": True},
+        # 4xx and /health/ 503 lines repeat the access log: DEBUG (crosspost/logging.py).
+        "django.request": {"filters": ["request_log"]},
         "django.db.backends": {"level": "INFO"},
         # urllib3 logs request URLs, and the Bot API puts the token in the URL.
         "urllib3.connectionpool": {"filters": ["redact"]},

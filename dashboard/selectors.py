@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import ROLE_RANK, AccountGroup, AccountStatus, Membership, Proxy, Role, SocialAccount, Workspace
 from accounts.selectors import scope, workspaces_for
@@ -279,12 +280,31 @@ def posts_published(user, now: datetime | None = None) -> dict[str, int]:
     }
 
 
+def duration_label(seconds: float | None) -> str:
+    """A short duration for people: "45 s", "3 min 20 s", "2 h 5 min"; "—" for None."""
+    if seconds is None:
+        return "—"
+    total = round(seconds)
+    hours, rest = divmod(abs(total), 3600)
+    minutes, secs = divmod(rest, 60)
+    sign = "−" if total < 0 else ""
+    if hours:
+        return sign + _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return sign + _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": secs}
+    return sign + _("%(seconds)d s") % {"seconds": secs}
+
+
 def overview_context(user) -> dict:
     numbers = overview(user)
     numbers["posts"] = posts_published(user)
     days = daily_outcomes(user)
     return {
         "numbers": numbers,
+        "avg_publish": {
+            "day": duration_label(numbers["executions"]["avg_publish_seconds_24h"]),
+            "week": duration_label(numbers["executions"]["avg_publish_seconds_7d"]),
+        },
         "account_statuses": [(value, label, numbers["accounts"]["by_status"][value]) for value, label in AccountStatus.choices],
         "heartbeats": heartbeats(),
         "chart": chart_geometry(days),

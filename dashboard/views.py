@@ -50,6 +50,7 @@ from publishing.services import (
     post_cancel,
     post_resolve_unconfirmed,
 )
+from publishing.stats import account_success_rates
 
 from . import selectors
 from .forms import (
@@ -570,8 +571,10 @@ def accounts_context(request, bulk_form=None, import_form=None, import_report=No
     filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user))
     queryset = filters.apply(selectors.accounts_list(request.user))
     page = Paginator(queryset, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    rates = account_success_rates(account.pk for account in page)  # one query for the page
     for account in page:
         account.can_admin = access.can(account.workspace_id, Role.ADMIN)
+        account.success_rate = rates[account.pk]
     can_admin = access.can_anywhere(Role.ADMIN)
     admin_groups = [g for g in groups if access.can(g.workspace_id, Role.ADMIN)]
     proxies = selectors.free_proxies(request.user) if can_admin else []
@@ -701,6 +704,7 @@ def account_detail(request, pk):
             "can_admin": access.can(account.workspace_id, Role.ADMIN),
             "can_check": account_check is not None,
             "status_reason": redact(account.status_reason),
+            "success_rate": account_success_rates([account.pk])[account.pk],
             "active": AccountStatus.ACTIVE,
             "disabled": AccountStatus.DISABLED,
         },

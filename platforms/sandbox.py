@@ -70,7 +70,7 @@ class SandboxAdapter(base.Adapter):
             time.sleep(float(options["delay_after_ms"]) / 1000)
         return base.PublishResult(
             remote_id=str(post["id"]),
-            url=f"/sandbox/#post-{post['id']}",
+            url=f"/sandbox/?post={post['id']}#post-{post['id']}",
             raw={"id": post["id"], "marker": post["marker"], "created_at": post["created_at"].isoformat()},
         )
 
@@ -100,7 +100,7 @@ class SandboxAdapter(base.Adapter):
         if post_id is None:
             return None
         return base.PublishResult(
-            remote_id=str(post_id), url=f"/sandbox/#post-{post_id}", raw={"id": post_id, "found_by": "lookup"}
+            remote_id=str(post_id), url=f"/sandbox/?post={post_id}#post-{post_id}", raw={"id": post_id, "found_by": "lookup"}
         )
 
 

@@ -38,7 +38,7 @@ class ExecutionSerializer(ModelSerializer):
     post_title = serializers.CharField(source="post.title", read_only=True)
     account_handle = serializers.CharField(source="account.handle", read_only=True)
     platform = serializers.CharField(source="account.platform", read_only=True)
-    # Not format "uri": the sandbox links its feed relatively (/sandbox/#post-7).
+    # Not format "uri": the sandbox links its feed relatively (/sandbox/?post=7#post-7).
     remote_url = serializers.CharField(read_only=True, help_text="The post on the platform; empty until published.")
     error_message = serializers.SerializerMethodField()
 
@@ -308,6 +308,12 @@ OverviewSerializer = inline_serializer(
                 "by_status": _counts(),
                 "success_rate_24h": serializers.FloatField(allow_null=True),
                 "success_rate_7d": serializers.FloatField(allow_null=True),
+                "avg_publish_seconds_24h": serializers.FloatField(
+                    allow_null=True,
+                    help_text="Average time to publish, in seconds: from scheduled_for to finished_at over the executions "
+                    "published in the last 24 hours (null when none was).",
+                ),
+                "avg_publish_seconds_7d": serializers.FloatField(allow_null=True, help_text="The same over the last 7 days."),
             },
         ),
         "queue": inline_serializer("QueueStats", {"by_priority": _counts(), "total": serializers.IntegerField()}),
@@ -408,5 +414,5 @@ class StatsViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
     @action(detail=False, methods=["get"])
     def overview(self, request):
         """Accounts by status, posts today and in the last 7 days, executions by status,
-        success rates over 24 h and 7 days, and the queue depth by priority."""
+        success rates and average times to publish over 24 h and 7 days, and the queue depth by priority."""
         return Response(stats_overview(request.user, workspace_id=_workspace_param(request)))

@@ -1,8 +1,9 @@
 """Dashboard numbers for the user's workspaces: one aggregate query per table."""
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
@@ -16,8 +17,20 @@ from .selectors import outcome_counts
 WAITING_STATUSES = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RETRY_WAIT)
 
 
+# An account's success rate (its page, the accounts list, the admin) looks this far back.
+ACCOUNT_RATE_DAYS = 30
+
+
 def _rate(success: int, failed: int) -> float | None:
     return round(success / (success + failed), 4) if success + failed else None
+
+
+def _seconds(duration: timedelta | None) -> float | None:
+    return round(duration.total_seconds(), 1) if duration is not None else None
+
+
+# Time to publish: from the time an execution was scheduled for to its finish, for published ones.
+_TIME_TO_PUBLISH = ExpressionWrapper(F("finished_at") - F("scheduled_for"), output_field=DurationField())
 
 
 def overview(user, workspace_id: int | None = None) -> dict:
@@ -26,7 +39,10 @@ def overview(user, workspace_id: int | None = None) -> dict:
     "Today" starts at local midnight in the active time zone. A success rate
     is published / (published + failed) among executions finished in the
     window; cancelled and skipped ones do not count, and it is None when
-    nothing finished.
+    nothing finished. The average time to publish is, over the executions
+    published in the window, the mean time from ``scheduled_for`` (when the plan
+    wanted it out) to ``finished_at`` (when the platform had it), in seconds:
+    pacing, queueing and retries all count. None when nothing was published.
     """
     accounts, posts, executions = (scope(model.objects.all(), user) for model in (SocialAccount, Post, Execution))
     if workspace_id is not None:
@@ -52,6 +68,8 @@ def overview(user, workspace_id: int | None = None) -> dict:
         failed_24h=Count("pk", filter=failed & Q(finished_at__gte=day_ago)),
         success_7d=Count("pk", filter=success & Q(finished_at__gte=week_ago)),
         failed_7d=Count("pk", filter=failed & Q(finished_at__gte=week_ago)),
+        avg_publish_24h=Avg(_TIME_TO_PUBLISH, filter=success & Q(finished_at__gte=day_ago), output_field=DurationField()),
+        avg_publish_7d=Avg(_TIME_TO_PUBLISH, filter=success & Q(finished_at__gte=week_ago), output_field=DurationField()),
         **{f"q_{p}": Count("pk", filter=waiting & Q(priority=p)) for p in Priority.values},
     )
     queue = {p: execution_counts[f"q_{p}"] for p in Priority.values}
@@ -66,6 +84,8 @@ def overview(user, workspace_id: int | None = None) -> dict:
             "by_status": {s: execution_counts[f"n_{s}"] for s in ExecutionStatus.values},
             "success_rate_24h": _rate(execution_counts["success_24h"], execution_counts["failed_24h"]),
             "success_rate_7d": _rate(execution_counts["success_7d"], execution_counts["failed_7d"]),
+            "avg_publish_seconds_24h": _seconds(execution_counts["avg_publish_24h"]),
+            "avg_publish_seconds_7d": _seconds(execution_counts["avg_publish_7d"]),
         },
         "queue": {"by_priority": queue, "total": sum(queue.values())},
     }
@@ -97,3 +117,58 @@ def post_stats(user, workspace_id: int | None = None):
     if workspace_id is not None:
         posts = posts.filter(workspace_id=workspace_id)
     return posts.annotate(**outcome_counts("executions__")).order_by("-created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class SuccessRate:
+    """An account's published and failed executions finished in the last ACCOUNT_RATE_DAYS days."""
+
+    published: int = 0
+    failed: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.published + self.failed
+
+    @property
+    def rate(self) -> float | None:
+        """published / (published + failed); None when nothing finished (cancelled and skipped do not count)."""
+        return _rate(self.published, self.failed)
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.rate) if self.rate is not None else None
+
+
+def account_success_rates(account_ids, now: datetime | None = None) -> dict:
+    """{account id: SuccessRate} for these accounts, in one aggregate query (every id gets one)."""
+    account_ids = list(account_ids)
+    since = (now or timezone.now()) - timedelta(days=ACCOUNT_RATE_DAYS)
+    rows = (
+        Execution.objects.filter(
+            account_id__in=account_ids,
+            status__in=(ExecutionStatus.SUCCESS, ExecutionStatus.FAILED),
+            finished_at__gte=since,
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(
+            published=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+            failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+        )
+    )
+    rates = {account_id: SuccessRate() for account_id in account_ids}
+    for row in rows:
+        rates[row["account_id"]] = SuccessRate(published=row["published"], failed=row["failed"])
+    return rates
+
+
+def success_rate_annotations(prefix: str = "executions__", now: datetime | None = None) -> dict:
+    """``published_30d`` and ``failed_30d`` as annotations on rows related to executions (the admin's changelist)."""
+    since = (now or timezone.now()) - timedelta(days=ACCOUNT_RATE_DAYS)
+    return {
+        f"{outcome}_{ACCOUNT_RATE_DAYS}d": Count(
+            f"{prefix}pk", filter=Q(**{f"{prefix}status": status, f"{prefix}finished_at__gte": since}), distinct=True
+        )
+        for outcome, status in (("published", ExecutionStatus.SUCCESS), ("failed", ExecutionStatus.FAILED))
+    }

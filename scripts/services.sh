@@ -2,7 +2,8 @@
 # Start throw-away PostgreSQL 15 and Redis servers for the tests, installing the
 # Debian packages when they are missing. Prints `export` lines to eval:
 #   eval "$(scripts/services.sh start)"      scripts/services.sh stop
-# CROSSPOST_SERVICES_DIR, PG_PORT and REDIS_PORT select another pair of servers (`make faults` runs its own).
+# CROSSPOST_SERVICES_DIR, PG_PORT and REDIS_PORT select another pair of servers (`make faults` runs its own);
+# PG_DB another database name (default crosspost), created when missing.
 # PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,20 @@ start_postgres() {
   fi
 }
 
+# The database the printed TEST_DATABASE_URL names: created when missing (the server only has
+# "postgres" after initdb), then connected to, so a URL that does not work is never printed.
+PG_DB=${PG_DB:-crosspost}
+ensure_database() {
+  local psql=("$PG_BIN/psql" -h "$DIR/pg" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  if [ "$(as_pg "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" != 1 ]; then
+    as_pg "$PG_BIN/createdb" -h "$DIR/pg" -p "$PG_PORT" -U postgres "$PG_DB" >&2
+  fi
+  if ! as_pg "${psql[@]}" -h 127.0.0.1 -d "$PG_DB" -c "SELECT 1" >/dev/null; then
+    log "database $PG_DB on 127.0.0.1:$PG_PORT does not accept connections (see $DIR/pg/server.log)"
+    exit 1
+  fi
+}
+
 start_redis() {
   if ! command -v redis-server >/dev/null; then apt_install redis-server; fi
   mkdir -p "$DIR/redis"
@@ -59,8 +74,9 @@ start_redis() {
 case "${1:-start}" in
   start)
     start_postgres
+    ensure_database
     start_redis
-    echo "export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/crosspost"
+    echo "export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/$PG_DB"
     echo "export TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
     ;;
   stop)

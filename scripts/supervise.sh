@@ -3,14 +3,23 @@
 # killed, or exited by itself because it stopped consuming (crosspost/liveness.py). Used by
 # `make run` for the worker and beat (docker's restart policy does the same in production).
 #   scripts/supervise.sh NAME COMMAND [ARG...]
-# Each restart is logged on stderr. SIGTERM/SIGINT stop COMMAND (gracefully) and then this loop.
+# Each restart is logged on stderr. SIGTERM/SIGINT stop COMMAND (gracefully) and then this loop,
+# which never starts it again once told to stop.
+# SUPERVISE_LOG=FILE: COMMAND's output is appended to FILE, and each restart is logged there too
+# (stderr stays for the operator: `make run` shows it on the terminal).
 set -uo pipefail
 
 name=$1
 shift
 child=""
+stopping=""
 
-log() { echo "[$(date '+%Y-%m-%d %H:%M:%S')] supervise: $*" >&2; }
+log() {
+  local line
+  line="[$(date '+%Y-%m-%d %H:%M:%S')] supervise: $*"
+  echo "$line" >&2
+  if [ -n "${SUPERVISE_LOG:-}" ]; then echo "$line" >>"$SUPERVISE_LOG"; fi
+}
 
 # How long a stopping worker may finish its tasks (Celery's warm shutdown) before it is killed. A
 # TERM sent to the whole process group also reaches the pool's children, and Celery's pool can then
@@ -19,6 +28,7 @@ STOP_TIMEOUT=${SUPERVISE_STOP_TIMEOUT:-60}
 
 stop() {
   trap - TERM INT
+  stopping=yes
   if [ -n "$child" ]; then
     kill -TERM "$child" 2>/dev/null
     for _ in $(seq $((STOP_TIMEOUT * 10))); do
@@ -37,9 +47,13 @@ stop() {
 trap stop TERM INT
 
 delay=1
-while :; do
+while [ -z "$stopping" ]; do
   started=$SECONDS
-  "$@" &
+  if [ -n "${SUPERVISE_LOG:-}" ]; then
+    "$@" >>"$SUPERVISE_LOG" 2>&1 &
+  else
+    "$@" &
+  fi
   child=$!
   wait "$child"
   status=$?

@@ -10,7 +10,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFont
 
 from accounts.models import AccountGroup, Membership, Platform, Proxy, ProxyStatus, Role, SocialAccount, Workspace
-from accounts.services import account_create, proxy_create, secret_to_credentials
+from accounts.services import account_create, proxy_create, proxy_fields_from_url, secret_to_credentials
 from media.services import media_upload
 from posts.models import MediaType, Post
 from posts.services import post_create, post_set_caption
@@ -25,10 +25,16 @@ GROUPS = [
 ]
 LANGUAGES = ["en", "de", "es"]
 ACCOUNT_COUNT = 20
-PROXY_PORTS = [18080, 18081, 18082, 18083]
-PROXY_MAX_ACCOUNTS = 5
-# The first accounts get a proxy, three per proxy: the proxies keep free places to try assigning more.
-ACCOUNTS_PER_PROXY = 3
+# The sandbox publishes without a proxy, so the demo accounts have none. One example proxy shows
+# the proxy pages; nothing listens at its address (.invalid never resolves), so it is seeded red
+# with the reason, and every check keeps it red: expected, as its host name says.
+EXAMPLE_PROXY_URL = "http://demo:demo@example-not-connected-to-any-account.invalid:3128"
+EXAMPLE_PROXY_NOTE = (
+    "Example proxy from the demo: not connected to any account, and nothing listens at this address, "
+    "so its checks fail. Import your own proxies to replace it."
+)
+# Older demos pointed their accounts at proxies on these ports, where nothing listens either.
+OLD_DEMO_PROXY_PORTS = [18080, 18081, 18082, 18083]
 POST_TITLE = "Welcome to Crosspost"
 POST_CAPTION = (
     "Welcome to Crosspost! Write a post once and publish it to every account, translated and paced for each platform. #crosspost"
@@ -76,8 +82,8 @@ class Command(BaseCommand):
         workspace = self._workspace()
         user = self._operator(workspace, password)
         groups = self._groups(workspace)
-        proxies = self._proxies(workspace, user)
-        self._accounts(workspace, groups, proxies, user)
+        self._proxies(workspace, user)
+        self._accounts(workspace, groups, user)
         self._post(workspace, groups, user)
         shown = password if password == DEFAULT_PASSWORD else "the password in DEMO_PASSWORD"
         self.stdout.write(self.style.SUCCESS(f"Log in at /admin/ as {USERNAME} / {shown}"))
@@ -126,26 +132,22 @@ class Command(BaseCommand):
         self.stdout.write(f"Groups: {', '.join(g.name for g in groups)} ({created} created)")
         return groups
 
-    def _proxies(self, workspace: Workspace, user) -> list[Proxy]:
-        proxies, created = [], 0
-        for port in PROXY_PORTS:
-            proxy = Proxy.objects.filter(workspace=workspace, scheme="http", host="127.0.0.1", port=port).first()
-            if proxy is None:
-                proxy = proxy_create(
-                    workspace=workspace,
-                    url=f"http://demo:demo@127.0.0.1:{port}",
-                    country="DE",
-                    max_accounts=PROXY_MAX_ACCOUNTS,
-                    actor=user,
-                )
-                # A new proxy starts as "checking"; the demo ones are presented as ready to use.
-                Proxy.objects.filter(pk=proxy.pk).update(status=ProxyStatus.ACTIVE)
-                created += 1
-            proxies.append(proxy)
-        self.stdout.write(f"Proxies: {len(proxies)} on 127.0.0.1:{PROXY_PORTS[0]}–{PROXY_PORTS[-1]} ({created} created)")
-        return proxies
+    def _proxies(self, workspace: Workspace, user) -> None:
+        old = Proxy.objects.filter(workspace=workspace, scheme="http", host="127.0.0.1", port__in=OLD_DEMO_PROXY_PORTS)
+        removed = 0
+        if old.exists():
+            SocialAccount.objects.filter(workspace=workspace, platform=Platform.SANDBOX, proxy__in=old).update(proxy=None)
+            removed = old.count()
+            old.delete()
+        fields = proxy_fields_from_url(EXAMPLE_PROXY_URL)
+        created = not Proxy.objects.filter(workspace=workspace, host=fields["host"], port=fields["port"]).exists()
+        if created:
+            proxy = proxy_create(workspace=workspace, url=EXAMPLE_PROXY_URL, country="DE", actor=user)
+            Proxy.objects.filter(pk=proxy.pk).update(status=ProxyStatus.FAILED, last_error=EXAMPLE_PROXY_NOTE)
+        detail = f"; removed {removed} unreachable {'proxy' if removed == 1 else 'proxies'} of an older demo" if removed else ""
+        self._report(f"Example proxy {fields['host']} (not connected to any account)", created, detail)
 
-    def _accounts(self, workspace: Workspace, groups: list[AccountGroup], proxies: list[Proxy], user) -> None:
+    def _accounts(self, workspace: Workspace, groups: list[AccountGroup], user) -> None:
         existing = set(
             SocialAccount.objects.filter(workspace=workspace, platform=Platform.SANDBOX).values_list("handle", flat=True)
         )
@@ -157,16 +159,12 @@ class Command(BaseCommand):
             handle = f"{group.name.lower()}_{language}_{i + 1:02d}"
             if handle in existing:
                 continue
-            proxy = proxies[i // ACCOUNTS_PER_PROXY] if i < ACCOUNTS_PER_PROXY * len(proxies) else None
-            if proxy is not None and proxy.accounts.count() >= proxy.max_accounts:
-                proxy = None  # an operator filled it meanwhile; the account works without one
             account_create(
                 workspace=workspace,
                 platform=Platform.SANDBOX,
                 handle=handle,
                 language=language,
                 group=group,
-                proxy=proxy,
                 credentials=secret_to_credentials(Platform.SANDBOX, f"sandbox-demo-token-{i + 1:02d}"),
                 # Spread over warm-up (first days) and fully warmed-up accounts.
                 warmup_started_at=now - timedelta(days=1 + (i * 5) % 40),
