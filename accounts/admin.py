@@ -548,7 +548,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     write_only_fields = ("new_secret", "credentials_json")
     deletes_with = (AccountEvent, SandboxPost)
     # Few enough columns to fit the page next to the filters; the rest is on each row's page.
-    list_display = ("handle", "platform", "account_status", "group", "proxy_display", "last_post_at", "posts_24h")
+    list_display = ("account_name", "account_status", "group", "proxy_display", "last_post_at", "posts_24h")
     list_filter = (
         "platform",
         "status",
@@ -618,6 +618,10 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         return fieldsets
 
     # -- columns
+
+    @admin.display(description=_("account"), ordering="handle")
+    def account_name(self, obj):
+        return str(obj)  # platform and handle in one column
 
     @admin.display(description=_("status"), ordering="status")
     def account_status(self, obj):
@@ -844,7 +848,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 @admin.register(AccountEvent)
 class AccountEventAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     add_role = change_role = delete_role = None
-    list_display = ("created_at", "account_link", "from_badge", "to_badge", "reason_excerpt", "until", "actor", "workspace")
+    list_display = ("created_at", "account_link", "from_badge", "to_badge", "reason_excerpt", "until", "actor")
     list_filter = (
         "to_status",
         "from_status",

@@ -13,7 +13,6 @@ from accounts.admin_utils import (
     ReadOnlyInline,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
-    change_url,
     status_badge,
 )
 from accounts.models import Role
@@ -154,7 +153,7 @@ class MediaAssetAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 class RenditionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     workspace_field = "asset__workspace"
     add_role = change_role = delete_role = None
-    list_display = ("__str__", "asset_link", "profile", "aspect", "dimensions", "size_display", "rendition_status", "created_at")
+    list_display = ("__str__", "aspect", "dimensions", "size_display", "rendition_status", "created_at")
     list_filter = ("status", "aspect", "profile")
     search_fields = ("profile", "asset__original_name", "asset__sha256")
     list_select_related = ("asset",)
@@ -175,10 +174,6 @@ class RenditionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             % {"count": count},
             messages.SUCCESS,
         )
-
-    @admin.display(description=_("asset"), ordering="asset")
-    def asset_link(self, obj):
-        return format_html('<a href="{}">{}</a>', change_url(obj.asset), obj.asset)
 
     @admin.display(description=_("dimensions"))
     def dimensions(self, obj):

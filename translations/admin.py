@@ -73,7 +73,7 @@ class TranslationCacheAdmin(admin.ModelAdmin):
 
 @admin.register(Glossary)
 class GlossaryAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
-    list_display = ("__str__", "source_language", "target_language", "terms", "updated_at", "workspace")
+    list_display = ("__str__", "source_language", "target_language", "terms", "updated_at")
     list_filter = ("source_language", "target_language", ("workspace", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("workspace",)
     readonly_fields = ("updated_at",)

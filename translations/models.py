@@ -67,7 +67,7 @@ class Glossary(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.workspace} · {self.source_language}→{self.target_language} ({len(self.entries or {})} terms)"
+        return f"{self.workspace} · {self.source_language}→{self.target_language}"
 
     def clean(self) -> None:
         self.source_language = (self.source_language or "").split("-")[0].lower()
