@@ -60,6 +60,10 @@ class RenditionInline(ReadOnlyInline):
     fields = ("profile", "aspect", "dimensions", "size_display", "rendition_status", "error")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # Each row's title names the asset.
+        return super().get_queryset(request).select_related("asset")
+
     @admin.display(description=_("dimensions"))
     def dimensions(self, obj):
         return _dimensions(obj)

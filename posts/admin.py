@@ -113,7 +113,7 @@ class PostMediaInline(WorkspaceScopedInline, admin.TabularInline):
     ordering = ("position",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("asset")
+        return super().get_queryset(request).select_related("post", "asset")
 
     def _allowed(self, request, min_role, obj):
         # A post's media is fixed once it is being published.
@@ -133,7 +133,8 @@ class ExecutionInline(ReadOnlyInline):
     ordering = ("scheduled_for", "id")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account")
+        # Each row's title names the post and the account.
+        return super().get_queryset(request).select_related("post", "account")
 
     @admin.display(description=_("status"))
     def execution_status(self, obj):

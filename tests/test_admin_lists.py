@@ -13,7 +13,15 @@ from django.utils import timezone
 from accounts.models import AccountStatus
 from publishing.models import Execution, ExecutionStatus
 
-from .factories import AccountEventFactory, ExecutionFactory, PostFactory, PostMediaFactory, SocialAccountFactory, UserFactory
+from .factories import (
+    AccountEventFactory,
+    ExecutionFactory,
+    PostFactory,
+    PostMediaFactory,
+    RenditionFactory,
+    SocialAccountFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +65,22 @@ def test_it_lists_executions_newest_first_with_short_errors(root, workspace):
     assert "«Summer sale» →" in page
     label = re.search(r'<div class="form-row field-remote_link">.*?<label>(.*?)</label>', page, re.S).group(1)
     assert label.rstrip(":") == "Link on the platform"
+
+
+def test_it_titles_inline_rows_without_a_query_per_row(root, workspace):
+    post = PostFactory(workspace=workspace, title="Summer sale")
+    media = PostMediaFactory(post=post)
+
+    def queries_for_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert root.get(reverse("admin:posts_post_change", args=[post.pk])).status_code == 200
+            assert root.get(reverse("admin:media_mediaasset_change", args=[media.asset.pk])).status_code == 200
+        return len(queries)
+
+    ExecutionFactory(post=post)
+    RenditionFactory(asset=media.asset)
+    queries_for_page()  # warms the per-process caches (content types, session)
+    few = queries_for_page()
+    ExecutionFactory.create_batch(3, post=post)
+    RenditionFactory.create_batch(3, asset=media.asset)
+    assert queries_for_page() == few
