@@ -124,6 +124,7 @@ class WorkspaceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
 class MembershipForm(WorkspaceModelForm):
     user = forms.ModelChoiceField(
+        label=_("User"),
         queryset=User.objects.all(),
         to_field_name=User.USERNAME_FIELD,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),

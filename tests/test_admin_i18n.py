@@ -23,7 +23,7 @@ PROJECT_APPS = ("accounts", "posts", "media", "publishing", "translations", "pro
 ROOT = Path(__file__).resolve().parents[1]
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 # Names that read the same in Russian.
-LATIN_OK = {"URL", "SHA-256", "user agent"}
+LATIN_OK = {"URL", "SHA-256", "user agent", "User agent"}
 
 
 def project_models():
@@ -146,3 +146,23 @@ def test_it_shows_action_labels_on_the_activity_pages(client, member, workspace)
     admin_page = client.get(reverse("admin:crosspost_activitylog_changelist")).content.decode()
     assert re.search(r'<span title="execution\.publish">Publishing attempt</span>', admin_page)
     assert "?action=execution.publish" in admin_page  # the filter lists the action by its label
+
+
+def test_it_labels_every_change_form_in_russian(client, workspace):
+    rows = one_of_each(workspace)
+    russian_client(client)
+    for model, obj in rows.items():
+        opts = model._meta
+        for url in (
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_add"),
+        ):
+            response = client.get(url)
+            if response.status_code == 403:  # nobody adds audit rows
+                continue
+            html = response.content.decode()
+            fieldsets = re.findall(r'class="fieldset-heading">(.*?)</h[23]>', html, re.S)
+            labels = [text_of(label).rstrip(":") for label in re.findall(r"<label[^>]*>(.*?)</label>", html, re.S)]
+            assert labels, url
+            english = [t for t in (*map(text_of, fieldsets), *labels) if t and not CYRILLIC.search(t) and t not in LATIN_OK]
+            assert not english, (url, english)
