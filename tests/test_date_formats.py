@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 CREATED = datetime(2026, 3, 7, 9, 5, tzinfo=UTC)
 PUBLISHED = datetime(2026, 3, 7, 17, 40, tzinfo=UTC)
 EXPECTED = {
-    "en": ("7 Mar 2026, 12:05", "7 Mar 2026, 20:40"),
-    "ru": ("07.03.2026 12:05", "07.03.2026 20:40"),
+    "en": ("7 Mar 2026, 12:05", "7 Mar 2026, 20:40", "7 March"),
+    "ru": ("07.03.2026 12:05", "07.03.2026 20:40", "7 марта"),
 }
 
 
@@ -38,7 +38,7 @@ def dated(workspace, member):
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_it_shows_one_date_format_per_language_in_the_members_time_zone(client, dated, language):
-    created, published = EXPECTED[language]
+    created, published, day = EXPECTED[language]
     client.force_login(dated)
     client.cookies["django_language"] = language
 
@@ -46,6 +46,7 @@ def test_it_shows_one_date_format_per_language_in_the_members_time_zone(client, 
     assert created in dashboard
     admin = client.get(reverse("admin:posts_post_changelist")).content.decode()
     assert created in admin
+    assert day in admin  # the date drill-down above the list
     sandbox = client.get(reverse("sandbox-feed")).content.decode()
     assert published in sandbox
     for page in (dashboard, admin, sandbox):

@@ -4,3 +4,4 @@ SHORT_DATE_FORMAT = DATE_FORMAT
 TIME_FORMAT = "H:i"
 DATETIME_FORMAT = "d.m.Y H:i"
 SHORT_DATETIME_FORMAT = DATETIME_FORMAT
+MONTH_DAY_FORMAT = "j E"  # the admin's date drill-down: "5 декабря", not "5 Декабрь"
