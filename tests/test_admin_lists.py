@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import AccountStatus
 from publishing.models import Execution, ExecutionStatus
@@ -34,6 +34,7 @@ def root(client):
     return client
 
 
+@translation.override("en")  # a Russian request of an earlier test leaves Russian active
 def test_it_titles_rows_by_what_they_are(workspace):
     post = PostFactory(workspace=workspace, title="Summer sale")
     account = SocialAccountFactory(workspace=workspace, platform="sandbox", handle="@shop_en")
