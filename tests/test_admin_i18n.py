@@ -20,6 +20,14 @@ from .test_admin import one_of_each
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    """Russian requests leave Russian active in this thread; later tests expect English."""
+    yield
+    translation.activate("en")
+
+
 PROJECT_APPS = ("accounts", "posts", "media", "publishing", "translations", "products", "crosspost")
 ROOT = Path(__file__).resolve().parents[1]
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import Membership
 from posts.models import Post
@@ -13,6 +14,14 @@ from publishing.models import SandboxPost
 from .factories import PostFactory, SocialAccountFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    """Russian requests leave Russian active in this thread; later tests expect English."""
+    yield
+    translation.activate("en")
+
 
 # 09:05 UTC is 12:05 in Moscow, the workspace's time zone; 17:40 UTC is 20:40 there.
 CREATED = datetime(2026, 3, 7, 9, 5, tzinfo=UTC)
