@@ -20,7 +20,9 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from crosspost.models import ActivityLog
 from media.models import Rendition
@@ -112,22 +114,23 @@ class WorkspaceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def annotate_changelist(self, request, queryset):
         return queryset.annotate(n_members=_count_in(Membership, "workspace"), n_accounts=_count_in(SocialAccount, "workspace"))
 
-    @admin.display(description="members", ordering="n_members")
+    @admin.display(description=_("members"), ordering="n_members")
     def members(self, obj):
         return obj.n_members
 
-    @admin.display(description="accounts", ordering="n_accounts")
+    @admin.display(description=_("accounts"), ordering="n_accounts")
     def accounts(self, obj):
         return obj.n_accounts
 
 
 class MembershipForm(WorkspaceModelForm):
     user = forms.ModelChoiceField(
+        label=_("User"),
         queryset=User.objects.all(),
         to_field_name=User.USERNAME_FIELD,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        error_messages={"invalid_choice": "There is no user with this username."},
-        help_text="The operator's username (a superuser creates user logins).",
+        error_messages={"invalid_choice": _("There is no user with this username.")},
+        help_text=_("The operator's username (a superuser creates user logins)."),
     )
 
     class Meta:
@@ -139,7 +142,7 @@ class MembershipForm(WorkspaceModelForm):
         role = cleaned.get("role")
         workspace = cleaned.get("workspace") or (self.instance.workspace if self.instance.workspace_id else None)
         if role and workspace and not role_allows(self.admin_request, workspace.pk, role):
-            self.add_error("role", "You can grant at most your own role in this workspace.")
+            self.add_error("role", _("You can grant at most your own role in this workspace."))
         return cleaned
 
 
@@ -176,16 +179,16 @@ class GroupAccountsInline(ReadOnlyInline):
     fk_name = "group"
     fields = ("handle", "platform", "account_status", "language", "proxy_display", "last_post_at")
     readonly_fields = fields
-    verbose_name_plural = "accounts in this group"
+    verbose_name_plural = _("accounts in this group")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("proxy")
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def account_status(self, obj):
         return status_badge(obj)
 
-    @admin.display(description="proxy")
+    @admin.display(description=_("proxy"))
     def proxy_display(self, obj):
         return obj.proxy.display_url if obj.proxy else "-"
 
@@ -203,11 +206,11 @@ class AccountGroupAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def annotate_changelist(self, request, queryset):
         return queryset.annotate(n_accounts=Count("accounts"))
 
-    @admin.display(description="accounts", ordering="n_accounts")
+    @admin.display(description=_("accounts"), ordering="n_accounts")
     def accounts_count(self, obj):
         return obj.n_accounts
 
-    @admin.display(description="description")
+    @admin.display(description=_("description"))
     def description_excerpt(self, obj):
         return excerpt(obj.description, 60)
 
@@ -217,11 +220,13 @@ class AccountGroupAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
 class ProxyForm(WorkspaceModelForm):
     url = forms.CharField(
-        label="Proxy URL",
+        label=_("Proxy URL"),
         required=False,
         widget=WriteOnlyTextInput(attrs={"size": 60, "placeholder": "http://user:password@203.0.113.5:8080"}),
-        help_text="scheme://user:password@host:port (http, https or socks5). Write-only: the stored URL is never "
-        "shown. Leave blank to keep it.",
+        help_text=_(
+            "scheme://user:password@host:port (http, https or socks5). Write-only: the stored URL is never "
+            "shown. Leave blank to keep it."
+        ),
     )
 
     class Meta:
@@ -238,7 +243,7 @@ class ProxyForm(WorkspaceModelForm):
         if not url:
             if self.instance.pk:
                 return self.instance.url
-            raise ValidationError("Enter the proxy URL, e.g. http://user:password@203.0.113.5:8080.")
+            raise ValidationError(_("Enter the proxy URL, e.g. http://user:password@203.0.113.5:8080."))
         try:
             parse_proxy_url(url)
         except ValidationError as exc:
@@ -262,15 +267,21 @@ class ProxyForm(WorkspaceModelForm):
 
 
 class ProxyImportForm(forms.Form):
-    workspace = forms.ModelChoiceField(queryset=Workspace.objects.none())
+    workspace = forms.ModelChoiceField(label=_("Workspace"), queryset=Workspace.objects.none())
     text = forms.CharField(
-        label="Proxy URLs",
+        label=_("Proxy URLs"),
         widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "placeholder": "socks5://user:pass@203.0.113.5:1080"}),
-        help_text="One URL per line (http, https or socks5, with credentials if needed); blank lines and # comments are ignored.",
+        help_text=_(
+            "One URL per line (http, https or socks5, with credentials if needed); blank lines and # comments are ignored."
+        ),
     )
-    country = forms.CharField(max_length=2, required=False, help_text="ISO code for every imported proxy, e.g. DE.")
-    max_accounts = forms.IntegerField(min_value=1, initial=1)
-    skip_invalid = forms.BooleanField(required=False, help_text="Import the valid lines even if some are bad.")
+    country = forms.CharField(
+        label=_("Country"), max_length=2, required=False, help_text=_("ISO code for every imported proxy, e.g. DE.")
+    )
+    max_accounts = forms.IntegerField(label=_("Maximum accounts per proxy"), min_value=1, initial=1)
+    skip_invalid = forms.BooleanField(
+        label=_("Skip invalid lines"), required=False, help_text=_("Import the valid lines even if some are bad.")
+    )
 
 
 @admin.register(Proxy)
@@ -279,18 +290,8 @@ class ProxyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     write_only_fields = ("url",)
     actions = ("check_proxies",)
     change_list_template = "admin/accounts/proxy/change_list.html"
-    list_display = (
-        "display_url",
-        "scheme",
-        "country",
-        "proxy_status",
-        "latency_ms",
-        "success_pct",
-        "usage",
-        "last_check_at",
-        "exit_ip",
-        "workspace",
-    )
+    # Few enough columns to fit the page next to the filters; the rest is on each row's page.
+    list_display = ("display_url", "country", "proxy_status", "latency_ms", "success_pct", "usage", "last_check_at")
     list_filter = ("status", "scheme", "country", "has_credentials", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("host", "country", "exit_ip")
     list_select_related = ("workspace",)
@@ -311,7 +312,7 @@ class ProxyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("workspace", "url", "country", "max_accounts")}),
         (
-            "Endpoint and health",
+            _("Endpoint and health"),
             {
                 "fields": (
                     "display_url",
@@ -333,17 +334,26 @@ class ProxyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         return fieldsets[:1] if obj is None else fieldsets
 
-    @admin.action(description="Check selected proxies now", permissions=["change"])
+    @admin.action(description=_("Check selected proxies now"), permissions=["change"])
     def check_proxies(self, request, queryset):
         proxies = list(self.writable_or_warn(request, queryset)[:PROXY_CHECK_ACTION_LIMIT])
         for proxy in proxies:
             result = proxy_check(proxy=proxy, actor=request.user)
-            detail = f"exit IP {result.exit_ip}, {result.latency_ms} ms" if result.ok else result.error
+            if result.ok:
+                detail = _("exit IP %(ip)s, %(ms)s ms") % {"ip": result.exit_ip, "ms": result.latency_ms}
+            else:
+                detail = result.error
             self.message_user(
-                request, f"{proxy.display_url}: {result.status} — {detail}", messages.SUCCESS if result.ok else messages.ERROR
+                request,
+                f"{proxy.display_url}: {ProxyStatus(result.status).label.lower()} — {detail}",
+                messages.SUCCESS if result.ok else messages.ERROR,
             )
         if queryset.count() > PROXY_CHECK_ACTION_LIMIT:
-            self.message_user(request, f"Checked the first {PROXY_CHECK_ACTION_LIMIT}; select the others next.", messages.WARNING)
+            self.message_user(
+                request,
+                _("Checked the first %(limit)s; select the others next.") % {"limit": PROXY_CHECK_ACTION_LIMIT},
+                messages.WARNING,
+            )
 
     def get_urls(self):
         from django.urls import path
@@ -378,35 +388,40 @@ class ProxyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 form.add_error("text", exc)
             else:
                 if report.created:
-                    self.message_user(request, f"Imported {len(report.created)} proxy(ies).", messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        ngettext("Imported %(count)s proxy.", "Imported %(count)s proxies.", len(report.created))
+                        % {"count": len(report.created)},
+                        messages.SUCCESS,
+                    )
                 if not report.errors:
                     return redirect("admin:accounts_proxy_changelist")
                 if not report.created:
                     self.message_user(
-                        request, "Nothing was imported: fix the lines below (or tick “skip invalid”).", messages.ERROR
+                        request, _("Nothing was imported: fix the lines below (or tick “skip invalid”)."), messages.ERROR
                     )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Import proxies",
+            "title": _("Import proxies"),
             "form": form,
             "report": report,
         }
         return TemplateResponse(request, "admin/accounts/proxy/import.html", context)
 
-    @admin.display(description="URL", ordering="host")
+    @admin.display(description=_("URL"), ordering="host")
     def display_url(self, obj):
         return obj.display_url
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def proxy_status(self, obj):
         return status_badge(obj)
 
-    @admin.display(description="success", ordering="success_rate")
+    @admin.display(description=_("success"), ordering="success_rate")
     def success_pct(self, obj):
         return f"{obj.success_rate:.0%}"
 
-    @admin.display(description="accounts / max", ordering="n_accounts")
+    @admin.display(description=_("accounts / max"), ordering="n_accounts")
     def usage(self, obj):
         text = f"{obj.n_accounts} / {obj.max_accounts}"
         return badge("failed", text) if obj.n_accounts > obj.max_accounts else text
@@ -435,19 +450,20 @@ class ProxyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
 class SocialAccountForm(WorkspaceModelForm):
     new_secret = forms.CharField(
-        label="New secret",
+        label=_("New secret"),
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="The platform's main secret: "
-        + ", ".join(f"{Platform(p).label} → {key}" for p, key in PLATFORM_SECRET_KEY.items())
-        + ". Blank keeps the stored one.",
+        help_text=format_lazy(
+            _("The platform's main secret: {keys}. Blank keeps the stored one."),
+            keys=", ".join(f"{Platform(p).label} → {key}" for p, key in PLATFORM_SECRET_KEY.items()),
+        ),
     )
     credentials_json = forms.CharField(
-        label="More credentials (JSON)",
+        label=_("More credentials (JSON)"),
         required=False,
         widget=WriteOnlyTextarea(attrs={"placeholder": '{"access_token": "…", "refresh_token": "…"}'}),
-        help_text="A JSON object merged into the stored credentials (same keys are replaced). Write-only; blank keeps them.",
+        help_text=_("A JSON object merged into the stored credentials (same keys are replaced). Write-only; blank keeps them."),
     )
     always_validate = ("workspace", "platform")
 
@@ -463,9 +479,14 @@ class SocialAccountForm(WorkspaceModelForm):
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
             # The message names the position, never the content: it is a secret.
-            raise ValidationError(f"Invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+            raise ValidationError(
+                _("Invalid JSON: %(error)s (line %(line)s, column %(column)s).")
+                % {"error": exc.msg, "line": exc.lineno, "column": exc.colno}
+            ) from None
         if not isinstance(value, dict):
-            raise ValidationError(f'Enter a JSON object such as {{"password": "…"}}, not a JSON {type(value).__name__}.')
+            raise ValidationError(
+                _('Enter a JSON object such as {"password": "…"}, not a JSON %(type)s.') % {"type": type(value).__name__}
+            )
         return value
 
     def clean(self):
@@ -489,11 +510,11 @@ class SocialAccountForm(WorkspaceModelForm):
 
 
 class ProxyStatusFilter(admin.SimpleListFilter):
-    title = "proxy status"
+    title = _("proxy status")
     parameter_name = "proxy_status"
 
     def lookups(self, request, model_admin):
-        return [*ProxyStatus.choices, ("none", "No proxy")]
+        return [*ProxyStatus.choices, ("none", _("No proxy"))]
 
     def queryset(self, request, queryset):
         if self.value() == "none":
@@ -515,7 +536,12 @@ class AssignForm(forms.Form):
 
 
 def _proxy_choice_label(proxy: Proxy) -> str:
-    return f"{proxy.display_url} — {proxy.n_accounts}/{proxy.max_accounts} used, {proxy.get_status_display().lower()}"
+    return _("%(url)s — %(used)s/%(max)s used, %(status)s") % {
+        "url": proxy.display_url,
+        "used": proxy.n_accounts,
+        "max": proxy.max_accounts,
+        "status": proxy.get_status_display().lower(),
+    }
 
 
 def _success_rate_html(rate: SuccessRate):
@@ -534,19 +560,8 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     form = SocialAccountForm
     write_only_fields = ("new_secret", "credentials_json")
     deletes_with = (AccountEvent, SandboxPost)
-    list_display = (
-        "handle",
-        "platform",
-        "account_status",
-        "group",
-        "language",
-        "proxy_display",
-        "last_post_at",
-        "posts_24h",
-        "success_rate_30d",
-        "reason",
-        "workspace",
-    )
+    # Few enough columns to fit the page next to the filters; the rest is on each row's page.
+    list_display = ("account_name", "account_status", "group", "proxy_display", "last_post_at", "posts_24h", "success_rate_30d")
     list_filter = (
         "platform",
         "status",
@@ -577,7 +592,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("workspace", "platform", "handle", "external_id", "language", "timezone", "group", "proxy")}),
         (
-            "Status and limits",
+            _("Status and limits"),
             {
                 "fields": (
                     "status",
@@ -589,10 +604,10 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Secrets (write-only)", {"fields": ("credential_keys", "session_stored", "new_secret", "credentials_json")}),
-        ("Target options", {"fields": ("options",)}),
+        (_("Secrets (write-only)"), {"fields": ("credential_keys", "session_stored", "new_secret", "credentials_json")}),
+        (_("Target options"), {"fields": ("options",)}),
         (
-            "Device and activity",
+            _("Device and activity"),
             {
                 "fields": (
                     "device_id",
@@ -606,7 +621,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Recent status changes", {"fields": ("recent_events",)}),
+        (_("Recent status changes"), {"fields": ("recent_events",)}),
     )
     # Filled in by account_create on add.
     _create_fields = ("external_id", "timezone", "status", "status_reason", "posts_limit_per_day", "warmup_started_at")
@@ -624,23 +639,29 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
-            hidden = {"Device and activity", "Recent status changes"}
-            return [(title, opts) for title, opts in fieldsets if title not in hidden]
+            hidden = {"device_id", "recent_events"}
+            return [(title, opts) for title, opts in fieldsets if hidden.isdisjoint(opts["fields"])]
         return fieldsets
 
     # -- columns
 
-    @admin.display(description="status", ordering="status")
-    def account_status(self, obj):
-        return status_badge(obj)
+    @admin.display(description=_("account"), ordering="handle")
+    def account_name(self, obj):
+        return str(obj)  # platform and handle in one column
 
-    @admin.display(description="proxy", ordering="proxy__host")
+    @admin.display(description=_("status"), ordering="status")
+    def account_status(self, obj):
+        if not obj.status_reason:
+            return status_badge(obj)
+        return format_html('<span title="{}">{}</span>', obj.status_reason, status_badge(obj))
+
+    @admin.display(description=_("proxy"), ordering="proxy__host")
     def proxy_display(self, obj):
         if obj.proxy is None:
             return "-"
         return format_html("{} {}", obj.proxy.display_url, status_badge(obj.proxy))
 
-    @admin.display(description="posts 24 h", ordering="n_posts_24h")
+    @admin.display(description=_("posts 24 h"), ordering="n_posts_24h")
     def posts_24h(self, obj):
         return obj.n_posts_24h
 
@@ -648,19 +669,15 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def success_rate_30d(self, obj):
         return _success_rate_html(SuccessRate(published=obj.published_30d, failed=obj.failed_30d))
 
-    @admin.display(description="status reason")
-    def reason(self, obj):
-        return excerpt(obj.status_reason, 60)
-
     # -- read-only form fields
 
-    @admin.display(description="stored credentials")
+    @admin.display(description=_("stored credentials"))
     def credential_keys(self, obj):
-        return ", ".join(obj.credential_keys) or "none"
+        return ", ".join(obj.credential_keys) or _("none")
 
-    @admin.display(description="session stored")
+    @admin.display(description=_("session stored"))
     def session_stored(self, obj):
-        return "yes" if obj.session else "no"
+        return _("yes") if obj.session else _("no")
 
     @admin.display(description=_("success rate, 30 days"))
     def success_rate(self, obj):
@@ -668,11 +685,11 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             return "-"
         return _success_rate_html(account_success_rates([obj.pk])[obj.pk])
 
-    @admin.display(description="recent status changes")
+    @admin.display(description=_("recent status changes"))
     def recent_events(self, obj):
         events = list(obj.events.select_related("actor")[:10])
         if not events:
-            return "none"
+            return _("none")
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
@@ -682,13 +699,13 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                     e.get_from_status_display() or "∅",
                     e.get_to_status_display(),
                     excerpt(e.reason, 100),
-                    e.actor or "system",
+                    e.actor or _("system"),
                 )
                 for e in events
             ),
         )
         link = changelist_url(AccountEvent, account__id__exact=obj.pk)
-        return format_html('<table class="cp-events">{}</table><p><a href="{}">All status changes</a></p>', rows, link)
+        return format_html('<table class="cp-events">{}</table><p><a href="{}">{}</a></p>', rows, link, _("All status changes"))
 
     # -- saving through the services
 
@@ -728,40 +745,57 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
     # -- bulk actions
 
-    @admin.action(description="Enable selected accounts", permissions=["change"])
+    @admin.action(description=_("Enable selected accounts"), permissions=["change"])
     def enable_accounts(self, request, queryset):
         changed = accounts_set_enabled(accounts=self.writable_or_warn(request, queryset), enabled=True, actor=request.user)
-        self.message_user(request, f"Enabled {changed} account(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Enabled %(count)s account.", "Enabled %(count)s accounts.", changed) % {"count": changed},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Disable selected accounts", permissions=["change"])
+    @admin.action(description=_("Disable selected accounts"), permissions=["change"])
     def disable_accounts(self, request, queryset):
         changed = accounts_set_enabled(accounts=self.writable_or_warn(request, queryset), enabled=False, actor=request.user)
-        self.message_user(request, f"Disabled {changed} account(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Disabled %(count)s account.", "Disabled %(count)s accounts.", changed) % {"count": changed},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Check selected accounts on their platform now", permissions=["change"])
+    @admin.action(description=_("Check selected accounts on their platform now"), permissions=["change"])
     def check_accounts(self, request, queryset):
         """Each check is a platform round trip made while the operator waits: a few accounts at a time."""
         accounts = self.writable_or_warn(request, queryset).select_related("proxy", "workspace")
         if accounts.count() > LOGIN_ACTION_LIMIT:
             self.message_user(
-                request, f"Checking the first {LOGIN_ACTION_LIMIT} accounts; select the others next.", messages.WARNING
+                request,
+                _("Checking the first %(limit)s accounts; select the others next.") % {"limit": LOGIN_ACTION_LIMIT},
+                messages.WARNING,
             )
         for account in accounts[:LOGIN_ACTION_LIMIT]:
             health = account_check(account=account, actor=request.user)
             account.refresh_from_db(fields=["status"])
             self.message_user(
                 request,
-                f"{account}: {health.detail or ('ok' if health.ok else 'failed')} — now {account.get_status_display().lower()}.",
+                _("%(account)s: %(detail)s — now %(status)s.")
+                % {
+                    "account": account,
+                    "detail": health.detail or (_("ok") if health.ok else _("failed")),
+                    "status": account.get_status_display().lower(),
+                },
                 messages.SUCCESS if health.ok else messages.ERROR,
             )
 
-    @admin.action(description="Log in selected accounts on their platform", permissions=["change"])
+    @admin.action(description=_("Log in selected accounts on their platform"), permissions=["change"])
     def log_in(self, request, queryset):
         """Each login is a platform round trip made while the operator waits: a few accounts at a time."""
         accounts = self.writable_or_warn(request, queryset).select_related("proxy", "workspace")
         if accounts.count() > LOGIN_ACTION_LIMIT:
             self.message_user(
-                request, f"Logging in the first {LOGIN_ACTION_LIMIT} accounts; select the others next.", messages.WARNING
+                request,
+                _("Logging in the first %(limit)s accounts; select the others next.") % {"limit": LOGIN_ACTION_LIMIT},
+                messages.WARNING,
             )
         for account in accounts[:LOGIN_ACTION_LIMIT]:
             try:
@@ -771,29 +805,29 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 continue
             self.message_user(request, f"{account}: {health.detail}", messages.SUCCESS if health.ok else messages.ERROR)
 
-    @admin.action(description="Assign a group to selected accounts…", permissions=["change"])
+    @admin.action(description=_("Assign a group to selected accounts…"), permissions=["change"])
     def assign_group(self, request, queryset):
         return self._bulk_assign(
             request,
             queryset,
             action="assign_group",
-            title="Assign a group",
+            title=_("Assign a group"),
             choices=lambda ws: AccountGroup.objects.filter(workspace_id=ws),
-            label="Group",
-            empty_label="— no group (remove from group) —",
+            label=_("Group"),
+            empty_label=_("— no group (remove from group) —"),
             apply=lambda accounts, target: accounts_assign_group(accounts=accounts, group=target, actor=request.user),
         )
 
-    @admin.action(description="Assign a proxy to selected accounts…", permissions=["change"])
+    @admin.action(description=_("Assign a proxy to selected accounts…"), permissions=["change"])
     def assign_proxy(self, request, queryset):
         return self._bulk_assign(
             request,
             queryset,
             action="assign_proxy",
-            title="Assign a proxy",
+            title=_("Assign a proxy"),
             choices=lambda ws: Proxy.objects.filter(workspace_id=ws).annotate(n_accounts=Count("accounts")),
-            label="Proxy",
-            empty_label="— no proxy (direct connection) —",
+            label=_("Proxy"),
+            empty_label=_("— no proxy (direct connection) —"),
             apply=lambda accounts, target: accounts_assign_proxy(accounts=accounts, proxy=target, actor=request.user),
             label_from_instance=_proxy_choice_label,
         )
@@ -803,10 +837,10 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         accounts = self.writable_or_warn(request, queryset)
         workspace_ids = list(accounts.order_by().values_list("workspace_id", flat=True).distinct()[:2])
         if not workspace_ids:
-            self.message_user(request, "No selected account can be changed by you.", messages.WARNING)
+            self.message_user(request, _("No selected account can be changed by you."), messages.WARNING)
             return None
         if len(workspace_ids) > 1:
-            self.message_user(request, "Select accounts of one workspace at a time.", messages.ERROR)
+            self.message_user(request, _("Select accounts of one workspace at a time."), messages.ERROR)
             return None
         form_kwargs = {
             "queryset": choices(workspace_ids[0]),
@@ -823,7 +857,13 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 except ValidationError as exc:
                     self.message_validation_error(request, exc)
                     return None
-                self.message_user(request, f"{label} {target or 'removed'}: {count} account(s) updated.", messages.SUCCESS)
+                done = ngettext(
+                    "%(what)s: %(target)s — %(count)s account updated.",
+                    "%(what)s: %(target)s — %(count)s accounts updated.",
+                    count,
+                )
+                shown = target if target is not None else _("none")
+                self.message_user(request, done % {"what": label, "target": shown, "count": count}, messages.SUCCESS)
                 return None
         else:
             form = AssignForm(**form_kwargs)
@@ -846,7 +886,7 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 @admin.register(AccountEvent)
 class AccountEventAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     add_role = change_role = delete_role = None
-    list_display = ("created_at", "account_link", "from_badge", "to_badge", "reason_excerpt", "until", "actor", "workspace")
+    list_display = ("created_at", "account_link", "from_badge", "to_badge", "reason_excerpt", "until", "actor")
     list_filter = (
         "to_status",
         "from_status",
@@ -857,18 +897,18 @@ class AccountEventAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     search_fields = ("account__handle", "reason")
     list_select_related = ("account", "actor", "workspace")
 
-    @admin.display(description="account", ordering="account__handle")
+    @admin.display(description=_("account"), ordering="account__handle")
     def account_link(self, obj):
         return format_html('<a href="{}">{}</a>', change_url(obj.account), obj.account)
 
-    @admin.display(description="from", ordering="from_status")
+    @admin.display(description=_("from"), ordering="from_status")
     def from_badge(self, obj):
         return badge(obj.from_status, obj.get_from_status_display())
 
-    @admin.display(description="to", ordering="to_status")
+    @admin.display(description=_("to"), ordering="to_status")
     def to_badge(self, obj):
         return badge(obj.to_status, obj.get_to_status_display())
 
-    @admin.display(description="reason")
+    @admin.display(description=_("reason"))
     def reason_excerpt(self, obj):
         return excerpt(obj.reason, 80)

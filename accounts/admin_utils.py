@@ -16,6 +16,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Model, QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from .models import ROLE_RANK, Membership, Role, Workspace
 from .selectors import scope, workspaces_for
@@ -313,7 +314,12 @@ class WorkspaceScopedAdmin(_ScopedFormfields):
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} selected item(s) are in a workspace where your role does not allow this; they were left alone.",
+                ngettext(
+                    "%(count)s selected item is in a workspace where your role does not allow this; it was left alone.",
+                    "%(count)s selected items are in a workspace where your role does not allow this; they were left alone.",
+                    skipped,
+                )
+                % {"count": skipped},
                 messages.WARNING,
             )
         return allowed

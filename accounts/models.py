@@ -43,15 +43,20 @@ PLATFORM_SECRET_KEY = {
 
 
 class Workspace(models.Model):
-    name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=60, unique=True)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    slug = models.SlugField(max_length=60, unique=True, verbose_name=_("slug"))
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone], verbose_name=_("time zone"))
     telegram_admin_chat_id = models.CharField(
-        max_length=64, blank=True, help_text=_("Overrides TELEGRAM_ADMIN_CHAT_ID for this workspace.")
+        max_length=64,
+        blank=True,
+        help_text=_("Overrides TELEGRAM_ADMIN_CHAT_ID for this workspace."),
+        verbose_name=_("Telegram admin chat ID"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("workspace")
+        verbose_name_plural = _("workspaces")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -70,22 +75,30 @@ ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
-    timezone = models.CharField(
-        max_length=64, blank=True, validators=[validate_timezone], help_text=_("Empty: the workspace's time zone.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("workspace"))
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER, verbose_name=_("role"))
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text=_("Empty: the workspace's time zone."),
+        verbose_name=_("time zone"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique_user_workspace"),
             choices_check("role", Role, "membership_valid_role"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.workspace} ({self.role})"
+        return f"{self.user} @ {self.workspace} ({self.get_role_display()})"
 
     @property
     def effective_timezone(self) -> str:
@@ -93,12 +106,14 @@ class Membership(models.Model):
 
 
 class AccountGroup(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="groups")
-    name = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="groups", verbose_name=_("workspace"))
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("account group")
+        verbose_name_plural = _("account groups")
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="group_unique_name_per_workspace")]
 
@@ -122,24 +137,25 @@ class Proxy(models.Model):
     """An outbound proxy. The full URL (with credentials) is encrypted; host and
     port are kept in clear for display, search and de-duplication."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="proxies")
-    url = EncryptedTextField(help_text=_("scheme://user:password@host:port — stored encrypted."))
-    scheme = models.CharField(max_length=8, choices=ProxyScheme.choices)
-    host = models.CharField(max_length=255)
-    port = models.PositiveIntegerField()
-    has_credentials = models.BooleanField(default=False)
-    country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2, e.g. DE."))
-    status = models.CharField(max_length=10, choices=ProxyStatus.choices, default=ProxyStatus.CHECKING)
-    last_check_at = models.DateTimeField(null=True, blank=True)
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    success_rate = models.FloatField(default=1.0)
-    exit_ip = models.GenericIPAddressField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    max_accounts = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="proxies", verbose_name=_("workspace"))
+    url = EncryptedTextField(help_text=_("scheme://user:password@host:port — stored encrypted."), verbose_name=_("URL"))
+    scheme = models.CharField(max_length=8, choices=ProxyScheme.choices, verbose_name=_("scheme"))
+    host = models.CharField(max_length=255, verbose_name=_("host"))
+    port = models.PositiveIntegerField(verbose_name=_("port"))
+    has_credentials = models.BooleanField(default=False, verbose_name=_("has credentials"))
+    country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2, e.g. DE."), verbose_name=_("country"))
+    status = models.CharField(max_length=10, choices=ProxyStatus.choices, default=ProxyStatus.CHECKING, verbose_name=_("status"))
+    last_check_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last check"))
+    latency_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("latency (ms)"))
+    success_rate = models.FloatField(default=1.0, verbose_name=_("success rate"))
+    exit_ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("exit IP"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    max_accounts = models.PositiveIntegerField(default=1, verbose_name=_("maximum accounts"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
-        verbose_name_plural = "proxies"
+        verbose_name = _("proxy")
+        verbose_name_plural = _("proxies")
         ordering = ["host", "port"]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "scheme", "host", "port"], name="proxy_unique_endpoint"),
@@ -230,34 +246,52 @@ class AccountStatus(models.TextChoices):
 
 class SocialAccount(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="accounts")
-    platform = models.CharField(max_length=16, choices=Platform.choices)
-    handle = models.CharField(max_length=150, help_text=_("Username, channel (@name), wall id or board, per platform."))
-    external_id = models.CharField(max_length=64, blank=True)
-    group = models.ForeignKey(AccountGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
-    language = models.CharField(max_length=10, default="en", help_text=_("BCP-47 / DeepL code, e.g. en, de, pt-BR."))
-    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
-    proxy = models.ForeignKey(Proxy, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
-    credentials = EncryptedJSONField(help_text=_("Password, tokens, bot token, refresh token — encrypted."))
-    session = EncryptedJSONField(help_text=_("Platform session (instagrapi settings, cookies) — encrypted."))
-    options = models.JSONField(default=dict, blank=True, help_text=_("Non-secret target settings (chat id, board …)."))
-    device_id = models.CharField(max_length=64, blank=True)
-    user_agent = models.CharField(max_length=400, blank=True)
-    status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
-    status_reason = models.TextField(blank=True)
-    cooldown_until = models.DateTimeField(null=True, blank=True)
-    posts_limit_per_day = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Empty: the platform policy's daily limit.")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="accounts", verbose_name=_("workspace"))
+    platform = models.CharField(max_length=16, choices=Platform.choices, verbose_name=_("platform"))
+    handle = models.CharField(
+        max_length=150, help_text=_("Username, channel (@name), wall id or board, per platform."), verbose_name=_("handle")
     )
-    warmup_started_at = models.DateTimeField(null=True, blank=True)
-    last_post_at = models.DateTimeField(null=True, blank=True)
-    last_login_at = models.DateTimeField(null=True, blank=True)
-    last_check_at = models.DateTimeField(null=True, blank=True)
-    failed_attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    external_id = models.CharField(max_length=64, blank=True, verbose_name=_("external ID"))
+    group = models.ForeignKey(
+        AccountGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts", verbose_name=_("group")
+    )
+    language = models.CharField(
+        max_length=10, default="en", help_text=_("BCP-47 / DeepL code, e.g. en, de, pt-BR."), verbose_name=_("language")
+    )
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone], verbose_name=_("time zone"))
+    proxy = models.ForeignKey(
+        Proxy, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts", verbose_name=_("proxy")
+    )
+    credentials = EncryptedJSONField(
+        help_text=_("Password, tokens, bot token, refresh token — encrypted."), verbose_name=_("credentials")
+    )
+    session = EncryptedJSONField(
+        help_text=_("Platform session (instagrapi settings, cookies) — encrypted."), verbose_name=_("session")
+    )
+    options = models.JSONField(
+        default=dict, blank=True, help_text=_("Non-secret target settings (chat id, board …)."), verbose_name=_("options")
+    )
+    device_id = models.CharField(max_length=64, blank=True, verbose_name=_("device ID"))
+    user_agent = models.CharField(max_length=400, blank=True, verbose_name=_("user agent"))
+    status = models.CharField(
+        max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE, verbose_name=_("status")
+    )
+    status_reason = models.TextField(blank=True, verbose_name=_("status reason"))
+    cooldown_until = models.DateTimeField(null=True, blank=True, verbose_name=_("cooldown until"))
+    posts_limit_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Empty: the platform policy's daily limit."), verbose_name=_("posts per day limit")
+    )
+    warmup_started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("warm-up started"))
+    last_post_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last post"))
+    last_login_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last login"))
+    last_check_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last check"))
+    failed_attempts = models.PositiveIntegerField(default=0, verbose_name=_("failed attempts"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
+        verbose_name = _("social account")
+        verbose_name_plural = _("social accounts")
         ordering = ["platform", "handle"]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "platform", "handle"], name="account_unique_handle_per_platform"),
@@ -282,18 +316,20 @@ class SocialAccount(models.Model):
 class AccountEvent(models.Model):
     """One status transition of an account: the account's health history."""
 
-    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="events")
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="account_events")
-    from_status = models.CharField(max_length=16, choices=AccountStatus.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=AccountStatus.choices)
-    reason = models.TextField(blank=True)
-    until = models.DateTimeField(null=True, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="events", verbose_name=_("account"))
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="account_events", verbose_name=_("workspace"))
+    from_status = models.CharField(max_length=16, choices=AccountStatus.choices, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=16, choices=AccountStatus.choices, verbose_name=_("to status"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    until = models.DateTimeField(null=True, blank=True, verbose_name=_("until"))
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("actor"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("account status change")
+        verbose_name_plural = _("account status changes")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "-created_at"], name="account_event_recent")]
 
     def __str__(self) -> str:
-        return f"{self.account_id}: {self.from_status or '∅'} → {self.to_status}"
+        return f"{self.account}: {self.get_from_status_display() or '∅'} → {self.get_to_status_display()}"

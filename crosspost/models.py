@@ -20,8 +20,12 @@ class EncryptionCanary(models.Model):
     configured FIELD_ENCRYPTION_KEYS lost the key that wrote the data — the
     health check and the startup check say so instead of serving ciphertext."""
 
-    value = EncryptedTextField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    value = EncryptedTextField(verbose_name=_("value"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("encryption canary")
+        verbose_name_plural = _("encryption canaries")
 
     def __str__(self) -> str:
         return "encryption canary"
@@ -34,9 +38,13 @@ class Heartbeat(models.Model):
     worker or beat — work silently stuck in the queue — cannot go unnoticed.
     """
 
-    name = models.CharField(max_length=40, unique=True)
-    seen_at = models.DateTimeField()
-    detail = models.JSONField(default=dict, blank=True)
+    name = models.CharField(max_length=40, unique=True, verbose_name=_("name"))
+    seen_at = models.DateTimeField(verbose_name=_("last seen"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
@@ -48,26 +56,92 @@ class LogStatus(models.TextChoices):
     INFO = "info", _("Info")
 
 
+# What each ``action`` code written by crosspost.activity.log_activity means, for people: the dashboard's activity
+# page and the admin show these. A code missing here is shown as it is (see action_label).
+ACTION_LABELS = {
+    "account.check": _("Account checked"),
+    "account.create": _("Account added"),
+    "account.delete": _("Account deleted"),
+    "account.login": _("Account logged in"),
+    "account.status": _("Account status changed"),
+    "account.update": _("Account edited"),
+    "accounts.assign_group": _("Accounts moved to a group"),
+    "accounts.assign_proxy": _("Proxy assigned to accounts"),
+    "accounts.import": _("Accounts imported"),
+    "execution.cancel": _("Publication cancelled"),
+    "execution.caption_edit": _("Caption edited for one account"),
+    "execution.mark_published": _("Marked as published"),
+    "execution.publish": _("Publishing attempt"),
+    "execution.reconcile": _("Publication checked on the platform"),
+    "execution.retry": _("Publication retried"),
+    "execution.unconfirmed": _("Publication unconfirmed"),
+    "group.create": _("Group created"),
+    "policy.import": _("Publishing rules imported"),
+    "policy.update": _("Publishing policy edited"),
+    "post.cancel": _("Post cancelled"),
+    "post.caption_override": _("Caption override set"),
+    "post.caption_override_removed": _("Caption override removed"),
+    "post.create": _("Post created"),
+    "post.delete": _("Post deleted"),
+    "post.publish": _("Post publishing started"),
+    "post.update": _("Post edited"),
+    "proxy.check": _("Proxy checked"),
+    "proxy.create": _("Proxy added"),
+    "proxy.down": _("Proxy down"),
+    "proxy.import": _("Proxies imported"),
+    "proxy.recovered": _("Proxy recovered"),
+    "proxy.rotate": _("Proxy replaced"),
+    "proxy.update": _("Proxy edited"),
+    "tiktok.accepted": _("TikTok accepted the upload"),
+}
+
+
+def action_label(action: str) -> str:
+    """The human label of an activity ``action`` code; an unknown code is shown as it is."""
+    return str(ACTION_LABELS.get(action, action))
+
+
 class ActivityLog(models.Model):
     """The operator's audit trail: who did what, to which account or execution, and how it went."""
 
-    workspace = models.ForeignKey("accounts.Workspace", null=True, blank=True, on_delete=models.CASCADE, related_name="activity")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    workspace = models.ForeignKey(
+        "accounts.Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activity",
+        verbose_name=_("workspace"),
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("actor"))
     account = models.ForeignKey(
-        "accounts.SocialAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="activity"
+        "accounts.SocialAccount",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="activity",
+        verbose_name=_("account"),
     )
-    post = models.ForeignKey("posts.Post", null=True, blank=True, on_delete=models.SET_NULL, related_name="activity")
+    post = models.ForeignKey(
+        "posts.Post", null=True, blank=True, on_delete=models.SET_NULL, related_name="activity", verbose_name=_("post")
+    )
     execution = models.ForeignKey(
-        "publishing.Execution", null=True, blank=True, on_delete=models.SET_NULL, related_name="activity"
+        "publishing.Execution",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="activity",
+        verbose_name=_("execution"),
     )
-    action = models.CharField(max_length=64)
-    status = models.CharField(max_length=8, choices=LogStatus.choices, default=LogStatus.INFO)
-    message = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(max_length=64, verbose_name=_("action"))
+    status = models.CharField(max_length=8, choices=LogStatus.choices, default=LogStatus.INFO, verbose_name=_("status"))
+    message = models.TextField(blank=True, verbose_name=_("message"))
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("duration (ms)"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("activity log entry")
+        verbose_name_plural = _("activity log")
         db_table = "publishing_activitylog"
         ordering = ["-created_at", "-id"]
         constraints = [choices_check("status", LogStatus, "activity_valid_status")]
@@ -78,4 +152,7 @@ class ActivityLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} [{self.status}]"
+        return f"{self.get_action_display()} ({self.get_status_display()})"
+
+    def get_action_display(self) -> str:
+        return action_label(self.action)

@@ -48,9 +48,7 @@ def lockout_seconds(request: HttpRequest | None = None) -> int:
 
 def lockout_message(seconds: int) -> str:
     minutes = max(1, ceil(seconds / 60))
-    return _("Too many failed logins for this username from this address. Try again in %(minutes)d min.") % {
-        "minutes": minutes
-    }
+    return _("Too many failed logins for this username from this address. Try again in %(minutes)d min.") % {"minutes": minutes}
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:

@@ -170,6 +170,8 @@ USE_I18N = True
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date format per language, 24-hour, for every page and the admin (crosspost/formats/).
+FORMAT_MODULE_PATH = ["crosspost.formats"]
 
 # --- Static and media files -------------------------------------------------------
 STATIC_URL = "static/"

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AccountGroup, AccountStatus, Platform, Proxy, Role, SocialAccount, Workspace
 from accounts.selectors import scope
+from crosspost.models import action_label
 from media.models import MediaAsset
 from posts.models import MAX_MEDIA_PER_POST, MediaType, Post, Priority
 from posts.services import check_caption, check_scheduled_at
@@ -415,7 +416,7 @@ class ActivityFilterForm(forms.Form):
 
     def __init__(self, *args, actions: list[str], statuses, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("All actions"))] + [(a, a) for a in actions]
+        self.fields["action"].choices = [("", _("All actions"))] + [(a, action_label(a)) for a in actions]
         self.fields["status"].choices = [("", _("All statuses")), *statuses]
 
     def clean(self) -> dict:

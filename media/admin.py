@@ -6,12 +6,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.admin_utils import (
     ReadOnlyInline,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
-    change_url,
     status_badge,
 )
 from accounts.models import Role
@@ -32,7 +33,7 @@ def _dimensions(obj) -> str:
 
 
 class MediaUploadForm(WorkspaceModelForm):
-    upload = forms.FileField(label="File", help_text="A JPEG, PNG, WebP or GIF image, or an MP4, MOV or WebM video.")
+    upload = forms.FileField(label=_("File"), help_text=_("A JPEG, PNG, WebP or GIF image, or an MP4, MOV or WebM video."))
 
     class Meta:
         model = MediaAsset
@@ -59,15 +60,19 @@ class RenditionInline(ReadOnlyInline):
     fields = ("profile", "aspect", "dimensions", "size_display", "rendition_status", "error")
     readonly_fields = fields
 
-    @admin.display(description="size")
+    def get_queryset(self, request):
+        # Each row's title names the asset.
+        return super().get_queryset(request).select_related("asset")
+
+    @admin.display(description=_("dimensions"))
     def dimensions(self, obj):
         return _dimensions(obj)
 
-    @admin.display(description="bytes")
+    @admin.display(description=_("size"))
     def size_display(self, obj):
         return filesizeformat(obj.size) if obj.size else "-"
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def rendition_status(self, obj):
         return status_badge(obj)
 
@@ -77,19 +82,8 @@ class MediaAssetAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     add_role = change_role = Role.EDITOR
     delete_role = Role.ADMIN
     deletes_with = (Rendition,)
-    list_display = (
-        "thumbnail",
-        "__str__",
-        "kind",
-        "mime",
-        "size_display",
-        "dimensions",
-        "duration",
-        "asset_status",
-        "uploaded_by",
-        "created_at",
-        "workspace",
-    )
+    # Few enough columns to fit the page next to the filters; the rest is on each row's page.
+    list_display = ("thumbnail", "__str__", "kind", "size_display", "dimensions", "asset_status", "created_at")
     list_display_links = ("thumbnail", "__str__")
     list_filter = ("kind", "status", "mime", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("original_name", "sha256")
@@ -132,25 +126,29 @@ class MediaAssetAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             return
         vars(obj).update(vars(form.asset))
         if not form.created:
-            self.message_user(request, f"This file was already uploaded as “{form.asset}”; that asset is shown.", messages.INFO)
+            self.message_user(
+                request,
+                _("This file was already uploaded as “%(asset)s”; that asset is shown.") % {"asset": form.asset},
+                messages.INFO,
+            )
 
     @admin.display(description="")
     def thumbnail(self, obj):
         return asset_thumbnail(obj, "cp-thumb")
 
-    @admin.display(description="preview")
+    @admin.display(description=_("preview"))
     def preview(self, obj):
         return asset_thumbnail(obj, "cp-preview")
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=_("size"), ordering="size")
     def size_display(self, obj):
         return filesizeformat(obj.size)
 
-    @admin.display(description="dimensions")
+    @admin.display(description=_("dimensions"))
     def dimensions(self, obj):
         return _dimensions(obj)
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def asset_status(self, obj):
         return status_badge(obj)
 
@@ -159,7 +157,7 @@ class MediaAssetAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 class RenditionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     workspace_field = "asset__workspace"
     add_role = change_role = delete_role = None
-    list_display = ("__str__", "asset_link", "profile", "aspect", "dimensions", "size_display", "rendition_status", "created_at")
+    list_display = ("__str__", "aspect", "dimensions", "size_display", "rendition_status", "created_at")
     list_filter = ("status", "aspect", "profile")
     search_fields = ("profile", "asset__original_name", "asset__sha256")
     list_select_related = ("asset",)
@@ -168,24 +166,27 @@ class RenditionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def has_render_permission(self, request) -> bool:
         return self._allowed(request, Role.EDITOR)
 
-    @admin.action(description="Render failed renditions again", permissions=["render"])
+    @admin.action(description=_("Render failed renditions again"), permissions=["render"])
     def render_again(self, request, queryset):
         """After fixing the cause (e.g. allowing a trim), queue failed renditions again."""
         count = renditions_retry(renditions=self.writable_or_warn(request, queryset, Role.EDITOR))
-        self.message_user(request, f"Queued {count} failed rendition(s) for rendering.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "Queued %(count)s failed rendition for rendering.", "Queued %(count)s failed renditions for rendering.", count
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
-    @admin.display(description="asset", ordering="asset")
-    def asset_link(self, obj):
-        return format_html('<a href="{}">{}</a>', change_url(obj.asset), obj.asset)
-
-    @admin.display(description="dimensions")
+    @admin.display(description=_("dimensions"))
     def dimensions(self, obj):
         return _dimensions(obj)
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=_("size"), ordering="size")
     def size_display(self, obj):
         return filesizeformat(obj.size) if obj.size else "-"
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def rendition_status(self, obj):
         return status_badge(obj)

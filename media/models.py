@@ -49,23 +49,27 @@ def rendition_upload_to(instance: "Rendition", filename: str) -> str:
 
 
 class MediaAsset(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="media_assets")
-    file = models.FileField(upload_to=asset_upload_to, max_length=300)
-    original_name = models.CharField(max_length=255, blank=True)
-    sha256 = models.CharField(max_length=64)
-    mime = models.CharField(max_length=100)
-    kind = models.CharField(max_length=8, choices=MediaKind.choices)
-    size = models.PositiveBigIntegerField()
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    duration = models.FloatField(null=True, blank=True, help_text=_("Seconds (video)."))
-    codecs = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=8, choices=MediaStatus.choices, default=MediaStatus.PENDING)
-    error = models.TextField(blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="media_assets", verbose_name=_("workspace"))
+    file = models.FileField(upload_to=asset_upload_to, max_length=300, verbose_name=_("file"))
+    original_name = models.CharField(max_length=255, blank=True, verbose_name=_("original name"))
+    sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256"))
+    mime = models.CharField(max_length=100, verbose_name=_("MIME type"))
+    kind = models.CharField(max_length=8, choices=MediaKind.choices, verbose_name=_("kind"))
+    size = models.PositiveBigIntegerField(verbose_name=_("size"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    duration = models.FloatField(null=True, blank=True, help_text=_("Seconds (video)."), verbose_name=_("duration"))
+    codecs = models.JSONField(default=dict, blank=True, verbose_name=_("codecs"))
+    status = models.CharField(max_length=8, choices=MediaStatus.choices, default=MediaStatus.PENDING, verbose_name=_("status"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("uploaded by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("media asset")
+        verbose_name_plural = _("media assets")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "sha256"], name="asset_unique_content_per_workspace"),
@@ -85,28 +89,40 @@ class Aspect(models.TextChoices):
 
 
 class Rendition(models.Model):
-    asset = models.ForeignKey(MediaAsset, on_delete=models.CASCADE, related_name="renditions")
-    profile = models.CharField(max_length=40, help_text=_("Platform encoding profile, e.g. instagram_reel."))
-    aspect = models.CharField(max_length=5, choices=Aspect.choices)
-    file = models.FileField(upload_to=rendition_upload_to, max_length=300, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    size = models.PositiveBigIntegerField(null=True, blank=True)
-    duration = models.FloatField(null=True, blank=True, help_text=_("Seconds (video), after any trim."))
+    asset = models.ForeignKey(MediaAsset, on_delete=models.CASCADE, related_name="renditions", verbose_name=_("asset"))
+    profile = models.CharField(
+        max_length=40, help_text=_("Platform encoding profile, e.g. instagram_reel."), verbose_name=_("profile")
+    )
+    aspect = models.CharField(max_length=5, choices=Aspect.choices, verbose_name=_("aspect"))
+    file = models.FileField(upload_to=rendition_upload_to, max_length=300, blank=True, verbose_name=_("file"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    size = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("size"))
+    duration = models.FloatField(
+        null=True, blank=True, help_text=_("Seconds (video), after any trim."), verbose_name=_("duration")
+    )
     cover = models.FileField(
-        upload_to=rendition_upload_to, max_length=300, blank=True, help_text=_("Cover frame (JPEG) of a video rendition.")
+        upload_to=rendition_upload_to,
+        max_length=300,
+        blank=True,
+        help_text=_("Cover frame (JPEG) of a video rendition."),
+        verbose_name=_("cover"),
     )
     allow_trim = models.BooleanField(
-        default=False, help_text=_("A video longer than the profile allows is trimmed instead of failing.")
+        default=False,
+        help_text=_("A video longer than the profile allows is trimmed instead of failing."),
+        verbose_name=_("allow trimming"),
     )
-    status = models.CharField(max_length=8, choices=MediaStatus.choices, default=MediaStatus.PENDING)
-    error = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=MediaStatus.choices, default=MediaStatus.PENDING, verbose_name=_("status"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
     # Set while a worker renders it; a lapsed lease lets another worker take over.
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("lease expires"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
+        verbose_name = _("rendition")
+        verbose_name_plural = _("renditions")
         constraints = [
             models.UniqueConstraint(fields=["asset", "profile"], name="rendition_unique_profile"),
             choices_check("aspect", Aspect, "rendition_valid_aspect"),

@@ -10,7 +10,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.admin_utils import (
     ReadOnlyInline,
@@ -58,7 +61,11 @@ class PostForm(WorkspaceModelForm):
         for name in ("target_groups", "target_accounts"):
             foreign = [str(item) for item in cleaned.get(name) or () if item.workspace_id != workspace.pk]
             if foreign:
-                self.add_error(name, f"Not in the post's workspace ({workspace}): {', '.join(foreign)}.")
+                self.add_error(
+                    name,
+                    _("Not in the post's workspace (%(workspace)s): %(items)s.")
+                    % {"workspace": workspace, "items": ", ".join(foreign)},
+                )
         # The services' own checks, shown next to the fields instead of failing the save.
         checks = [("caption", check_caption, (cleaned.get("media_type"), cleaned.get("caption") or ""))]
         if "scheduled_at" in self.changed_data:
@@ -103,12 +110,12 @@ class PostMediaFormSet(BaseInlineFormSet):
             if asset is None or data.get("DELETE"):
                 continue
             if workspace_id and asset.workspace_id != workspace_id:
-                form.add_error("asset", "This media belongs to another workspace.")
+                form.add_error("asset", _("This media belongs to another workspace."))
             if asset.pk in seen:
-                form.add_error("asset", "This media is already in the post.")
+                form.add_error("asset", _("This media is already in the post."))
             seen.add(asset.pk)
         if len(self.kept_assets()) > MAX_MEDIA_PER_POST:
-            raise ValidationError(f"A post carries at most {MAX_MEDIA_PER_POST} media.")
+            raise ValidationError(_("A post carries at most %(max)s media.") % {"max": MAX_MEDIA_PER_POST})
 
 
 class PostMediaInline(WorkspaceScopedInline, admin.TabularInline):
@@ -124,7 +131,7 @@ class PostMediaInline(WorkspaceScopedInline, admin.TabularInline):
     ordering = ("position",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("asset")
+        return super().get_queryset(request).select_related("post", "asset")
 
     def _allowed(self, request, min_role, obj):
         # A post's media is fixed once it is being published.
@@ -132,7 +139,7 @@ class PostMediaInline(WorkspaceScopedInline, admin.TabularInline):
             return False
         return super()._allowed(request, min_role, obj)
 
-    @admin.display(description="preview")
+    @admin.display(description=_("preview"))
     def preview(self, obj):
         return asset_thumbnail(obj.asset if obj.asset_id else None)
 
@@ -144,13 +151,14 @@ class ExecutionInline(ReadOnlyInline):
     ordering = ("scheduled_for", "id")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account")
+        # Each row's title names the post and the account.
+        return super().get_queryset(request).select_related("post", "account")
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def execution_status(self, obj):
         return status_badge(obj)
 
-    @admin.display(description="published at")
+    @admin.display(description=_("link on the platform"))
     def remote_link(self, obj):
         return remote_link(obj)
 
@@ -162,17 +170,8 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     # Deleting removes the executions' history too: admins only, and never while publishing.
     delete_role = Role.ADMIN
     deletes_with = (PostMedia,)
-    list_display = (
-        "__str__",
-        "post_status",
-        "media_type",
-        "priority",
-        "scheduled_at",
-        "progress",
-        "author",
-        "created_at",
-        "workspace",
-    )
+    # Few enough columns to fit the page next to the filters; the rest is on each row's page.
+    list_display = ("__str__", "post_status", "media_type", "scheduled_at", "progress", "created_at")
     list_display_links = ("__str__",)
     list_filter = (
         "status",
@@ -189,10 +188,10 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at")
     fieldsets = (
         (None, {"fields": ("workspace", "title", "caption", "language", "media_type")}),
-        ("Targets", {"fields": ("target_groups", "target_accounts")}),
-        ("Schedule", {"fields": ("priority", "scheduled_at")}),
-        ("Per-platform options", {"fields": ("options",), "classes": ("collapse",)}),
-        ("State", {"fields": ("status", "author", "created_at", "updated_at", "finished_at")}),
+        (_("Targets"), {"fields": ("target_groups", "target_accounts")}),
+        (_("Schedule"), {"fields": ("priority", "scheduled_at")}),
+        (_("Per-platform options"), {"fields": ("options",), "classes": ("collapse",)}),
+        (_("State"), {"fields": ("status", "author", "created_at", "updated_at", "finished_at")}),
     )
     inlines = (PostMediaInline, ExecutionInline)
     actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
@@ -218,21 +217,21 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def post_status(self, obj):
         return status_badge(obj)
 
-    @admin.display(description="published", ordering="n_success")
+    @admin.display(description=_("progress"), ordering="n_success")
     def progress(self, obj):
         if not obj.n_executions:
             return "-"
-        failed = format_html(' <span class="cp-failed">{} failed</span>', obj.n_failed) if obj.n_failed else ""
-        blocked = format_html(' <span class="cp-failed">{} blocked</span>', obj.n_blocked) if obj.n_blocked else ""
-        attention = (
-            format_html(' <span class="cp-failed">needs attention: {} unconfirmed</span>', obj.n_unconfirmed)
-            if obj.n_unconfirmed
-            else ""
-        )
+
+        def badge(text: str, count: int) -> str:
+            return format_html(' <span class="cp-failed">{}</span>', text % {"count": count}) if count else ""
+
+        failed = badge(_("%(count)s failed"), obj.n_failed)
+        blocked = badge(_("%(count)s blocked"), obj.n_blocked)
+        attention = badge(_("needs attention: %(count)s unconfirmed"), obj.n_unconfirmed)
         return format_html(
             '<span class="cp-progress"><meter min="0" max="{}" value="{}"></meter>{}/{}{}{}{}</span>',
             obj.n_executions,
@@ -275,11 +274,11 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             except ValidationError as exc:
                 messages.error(request, f"{post}: {' '.join(exc.messages)}")
 
-    @admin.action(description="Publish now (plan executions on every target account)", permissions=["change"])
+    @admin.action(description=_("Publish now (plan executions on every target account)"), permissions=["change"])
     def publish_posts(self, request, queryset):
         self._plan(request, queryset, dry_run=False)
 
-    @admin.action(description="Preview the plan (dry run, nothing is saved)", permissions=["change"])
+    @admin.action(description=_("Preview the plan (dry run, nothing is saved)"), permissions=["change"])
     def preview_plans(self, request, queryset):
         self._plan(request, queryset, dry_run=True)
 
@@ -292,13 +291,29 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 self.message_user(request, f"{post}: {' '.join(exc.messages)}", messages.ERROR)
                 continue
             summary = plan.as_dict()
-            verb = "would plan" if dry_run else "planned"
             first = min((e.scheduled_for for e in plan.entries if e.scheduled_for), default=None)
-            when = f", first at {timezone.localtime(first):%Y-%m-%d %H:%M %Z}" if first else ""
+            if dry_run:
+                text = ngettext(
+                    "%(post)s: would plan %(planned)s execution; %(existing)s already existed; %(blocked)s blocked.",
+                    "%(post)s: would plan %(planned)s executions; %(existing)s already existed; %(blocked)s blocked.",
+                    summary["planned"],
+                )
+            else:
+                text = ngettext(
+                    "%(post)s: planned %(planned)s execution; %(existing)s already existed; %(blocked)s blocked.",
+                    "%(post)s: planned %(planned)s executions; %(existing)s already existed; %(blocked)s blocked.",
+                    summary["planned"],
+                )
+            if first:
+                text += " " + str(_("First at %(first)s."))
+            params = {
+                **summary,
+                "post": post,
+                "first": date_format(timezone.localtime(first), "SHORT_DATETIME_FORMAT") if first else "",
+            }
             self.message_user(
                 request,
-                f"{post}: {verb} {summary['planned']} execution(s){when}; {summary['existing']} already existed; "
-                f"{summary['blocked']} blocked.",
+                text % params,
                 messages.SUCCESS if summary["planned"] or summary["existing"] else messages.WARNING,
             )
             blocked = [e for e in plan.entries if e.status == "blocked"]
@@ -306,10 +321,14 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             for entry in blocked:
                 reasons.setdefault("; ".join(entry.problems), []).append(entry.handle)
             for reason, handles in list(reasons.items())[:10]:
-                shown = ", ".join(handles[:5]) + (f" and {len(handles) - 5} more" if len(handles) > 5 else "")
-                self.message_user(request, f"Blocked ({shown}): {reason}", messages.WARNING)
+                shown = ", ".join(handles[:5])
+                if len(handles) > 5:
+                    shown = _("%(handles)s and %(count)s more") % {"handles": shown, "count": len(handles) - 5}
+                self.message_user(
+                    request, _("Blocked (%(handles)s): %(reason)s") % {"handles": shown, "reason": reason}, messages.WARNING
+                )
 
-    @admin.action(description="Cancel selected posts", permissions=["change"])
+    @admin.action(description=_("Cancel selected posts"), permissions=["change"])
     def cancel_posts(self, request, queryset):
         cancelled, problems = 0, []
         for post in self.writable_or_warn(request, queryset):
@@ -322,11 +341,20 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             if result["in_flight"]:
                 self.message_user(
                     request,
-                    f"{post}: {result['in_flight']} execution(s) already posting will finish and be reported.",
+                    ngettext(
+                        "%(post)s: %(count)s execution already posting will finish and be reported.",
+                        "%(post)s: %(count)s executions already posting will finish and be reported.",
+                        result["in_flight"],
+                    )
+                    % {"post": post, "count": result["in_flight"]},
                     messages.WARNING,
                 )
         if cancelled:
-            self.message_user(request, f"Cancelled {cancelled} post(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Cancelled %(count)s post.", "Cancelled %(count)s posts.", cancelled) % {"count": cancelled},
+                messages.SUCCESS,
+            )
         for problem in problems:
             self.message_user(request, problem, messages.ERROR)
 
@@ -364,6 +392,6 @@ class PostMediaAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     fields = ("post", "asset", "position", "preview")
     readonly_fields = fields
 
-    @admin.display(description="preview")
+    @admin.display(description=_("preview"))
     def preview(self, obj):
         return asset_thumbnail(obj.asset)

@@ -40,25 +40,41 @@ class PostStatus(models.TextChoices):
 
 
 class Post(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="posts")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    title = models.CharField(max_length=200, blank=True, help_text=_("Internal name; also {title} in templates."))
-    caption = models.TextField(blank=True)
-    language = models.CharField(max_length=10, default="en", help_text=_("Language the caption is written in."))
-    media_type = models.CharField(max_length=10, choices=MediaType.choices, default=MediaType.PHOTO)
-    target_groups = models.ManyToManyField(AccountGroup, blank=True, related_name="posts")
-    target_accounts = models.ManyToManyField(SocialAccount, blank=True, related_name="targeted_by_posts")
-    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
-    scheduled_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: publish as soon as possible."))
-    status = models.CharField(max_length=12, choices=PostStatus.choices, default=PostStatus.DRAFT)
-    options = models.JSONField(
-        default=dict, blank=True, validators=[validate_post_options], help_text=_("Per-platform options, keyed by platform.")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="posts", verbose_name=_("workspace"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("author")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    title = models.CharField(
+        max_length=200, blank=True, help_text=_("Internal name; also {title} in templates."), verbose_name=_("title")
+    )
+    caption = models.TextField(blank=True, verbose_name=_("caption"))
+    language = models.CharField(
+        max_length=10, default="en", help_text=_("Language the caption is written in."), verbose_name=_("language")
+    )
+    media_type = models.CharField(max_length=10, choices=MediaType.choices, default=MediaType.PHOTO, verbose_name=_("media type"))
+    target_groups = models.ManyToManyField(AccountGroup, blank=True, related_name="posts", verbose_name=_("target groups"))
+    target_accounts = models.ManyToManyField(
+        SocialAccount, blank=True, related_name="targeted_by_posts", verbose_name=_("target accounts")
+    )
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL, verbose_name=_("priority"))
+    scheduled_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Empty: publish as soon as possible."), verbose_name=_("scheduled at")
+    )
+    status = models.CharField(max_length=12, choices=PostStatus.choices, default=PostStatus.DRAFT, verbose_name=_("status"))
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_post_options],
+        help_text=_("Per-platform options, keyed by platform."),
+        verbose_name=_("options"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
 
     class Meta:
+        verbose_name = _("post")
+        verbose_name_plural = _("posts")
         ordering = ["-created_at"]
         constraints = [
             choices_check("status", PostStatus, "post_valid_status"),
@@ -71,19 +87,20 @@ class Post(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title or (self.caption[:60] + ("…" if len(self.caption) > 60 else "")) or f"Post #{self.pk}"
+        return self.title or (self.caption[:60] + ("…" if len(self.caption) > 60 else "")) or _("Post #%(id)s") % {"id": self.pk}
 
 
 class PostMedia(models.Model):
     """An asset's place in a post; positions 0–9 and unique, so at most 10 per post."""
 
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="media")
-    asset = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="post_media")
-    position = models.PositiveSmallIntegerField(default=0)
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="media", verbose_name=_("post"))
+    asset = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="post_media", verbose_name=_("asset"))
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
+        verbose_name = _("post media item")
+        verbose_name_plural = _("post media")
         ordering = ["post", "position"]
-        verbose_name_plural = "post media"
         constraints = [
             models.UniqueConstraint(fields=["post", "position"], name="post_media_unique_position"),
             models.CheckConstraint(
@@ -92,4 +109,4 @@ class PostMedia(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.post_id}#{self.position}: {self.asset}"
+        return f"«{self.post}» #{self.position + 1}: {self.asset}"

@@ -7,12 +7,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import time_format
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, change_url, excerpt, status_badge
 from accounts.models import Role
 from crosspost.activity import scrub
-from crosspost.models import ActivityLog
+from crosspost.models import ActivityLog, action_label
 
 from .models import Execution, ExecutionStatus, PublishingPolicy, SandboxPost
 from .publisher import execution_mark_published
@@ -34,7 +37,7 @@ def remote_link(execution: Execution) -> str:
     if not execution.remote_url:
         return execution.remote_id or "-"
     return format_html(
-        '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', execution.remote_url, execution.remote_id or "open"
+        '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', execution.remote_url, execution.remote_id or _("open")
     )
 
 
@@ -49,7 +52,7 @@ class ExecutionForm(WorkspaceModelForm):
         if "caption" in self.changed_data:
             status = Execution.objects.filter(pk=self.instance.pk).values_list("status", flat=True).first()
             if status not in CAPTION_EDITABLE:
-                self.add_error("caption", "The execution has already started; its caption can no longer change.")
+                self.add_error("caption", _("The execution has already started; its caption can no longer change."))
         return cleaned
 
 
@@ -59,19 +62,9 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     add_role = None
     change_role = Role.EDITOR
     delete_role = Role.ADMIN
-    list_display = (
-        "id",
-        "post",
-        "account",
-        "platform",
-        "execution_status",
-        "priority",
-        "scheduled_for",
-        "attempts",
-        "remote_link",
-        "error_excerpt",
-        "finished_at",
-    )
+    # Few enough columns to fit the page next to the filters; the link, priority and full error are on the execution's page.
+    list_display = ("post", "account", "execution_status", "scheduled_for", "attempts", "error_excerpt", "finished_at")
+    list_display_links = ("post",)
     list_filter = (
         "status",
         "priority",
@@ -81,16 +74,17 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     )
     search_fields = ("account__handle", "post__title", "remote_id", "error_code", "error_message")
     list_select_related = ("post", "account")
+    ordering = ("-created_at", "-id")
     date_hierarchy = "scheduled_for"
     actions = ("retry_executions", "cancel_executions", "mark_published")
     fieldsets = (
         (None, {"fields": ("post", "account", "workspace", "language", "execution_status", "priority")}),
-        ("Caption", {"fields": ("caption", "caption_edited")}),
+        (_("Caption"), {"fields": ("caption", "caption_edited")}),
         (
-            "Timing",
+            _("Timing"),
             {"fields": ("scheduled_for", "attempts", "next_attempt_at", "lease_expires_at", "started_at", "finished_at")},
         ),
-        ("Result", {"fields": ("remote_id", "remote_link", "error_code", "error_message", "raw_response_pretty")}),
+        (_("Result"), {"fields": ("remote_id", "remote_link", "error_code", "error_message", "raw_response_pretty")}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
     _readonly = (
@@ -121,25 +115,26 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             return self._readonly
         return (*self._readonly, "caption")
 
-    @admin.display(description="platform", ordering="account__platform")
+    @admin.display(description=_("platform"), ordering="account__platform")
     def platform(self, obj):
         return obj.account.get_platform_display()
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def execution_status(self, obj):
         return status_badge(obj)
 
-    @admin.display(description="published at")
+    @admin.display(description=_("link on the platform"))
     def remote_link(self, obj):
         return remote_link(obj)
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def error_excerpt(self, obj):
         if not (obj.error_code or obj.error_message):
             return "-"
-        return format_html('<span title="{}">{}</span>', obj.error_message, excerpt(f"{obj.error_code} {obj.error_message}", 70))
+        full = ": ".join(part for part in (obj.error_code, obj.error_message) if part)
+        return format_html('<span class="cp-error" title="{}">{}</span>', full, excerpt(full, 40))
 
-    @admin.display(description="raw response")
+    @admin.display(description=_("raw response"))
     def raw_response_pretty(self, obj):
         return pretty_json(obj.raw_response)
 
@@ -151,20 +146,29 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             caption=obj.caption, caption_edited=True, updated_at=timezone.now()
         )
         if not updated:
-            self.message_user(request, "The execution started meanwhile; the caption was not changed.", messages.ERROR)
+            self.message_user(request, _("The execution started meanwhile; the caption was not changed."), messages.ERROR)
 
-    @admin.action(description="Retry selected executions", permissions=["change"])
+    @admin.action(description=_("Retry selected executions"), permissions=["change"])
     def retry_executions(self, request, queryset):
         executions = self.writable_or_warn(request, queryset).select_related("account", "post")
         retried, problems = executions_retry(executions=executions, actor=request.user)
         if retried:
-            self.message_user(request, f"Retrying {retried} execution(s) now, on the low-priority queue.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext(
+                    "Retrying %(count)s execution now, on the low-priority queue.",
+                    "Retrying %(count)s executions now, on the low-priority queue.",
+                    retried,
+                )
+                % {"count": retried},
+                messages.SUCCESS,
+            )
         for problem in problems[:20]:
             self.message_user(request, problem, messages.WARNING)
         if len(problems) > 20:
-            self.message_user(request, f"… and {len(problems) - 20} more not retried.", messages.WARNING)
+            self.message_user(request, _("… and %(count)s more not retried.") % {"count": len(problems) - 20}, messages.WARNING)
 
-    @admin.action(description="Mark unconfirmed executions as published (checked on the platform)", permissions=["change"])
+    @admin.action(description=_("Mark unconfirmed executions as published (checked on the platform)"), permissions=["change"])
     def mark_published(self, request, queryset):
         marked, skipped = 0, 0
         for execution in self.writable_or_warn(request, queryset).select_related("account"):
@@ -174,13 +178,25 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             except ValidationError:
                 skipped += 1
         if marked:
-            self.message_user(request, f"Marked {marked} execution(s) as published.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Marked %(count)s execution as published.", "Marked %(count)s executions as published.", marked)
+                % {"count": marked},
+                messages.SUCCESS,
+            )
         if skipped:
             self.message_user(
-                request, f"{skipped} execution(s) were not unconfirmed and were left as they are.", messages.WARNING
+                request,
+                ngettext(
+                    "%(count)s execution was not unconfirmed and was left as it is.",
+                    "%(count)s executions were not unconfirmed and were left as they are.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
             )
 
-    @admin.action(description="Cancel selected executions", permissions=["change"])
+    @admin.action(description=_("Cancel selected executions"), permissions=["change"])
     def cancel_executions(self, request, queryset):
         cancelled, problems = 0, []
         for execution in self.writable_or_warn(request, queryset):
@@ -190,37 +206,32 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             except ValidationError as exc:
                 problems.append(f"#{execution.pk}: {' '.join(exc.messages)}")
         if cancelled:
-            self.message_user(request, f"Cancelled {cancelled} execution(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Cancelled %(count)s execution.", "Cancelled %(count)s executions.", cancelled) % {"count": cancelled},
+                messages.SUCCESS,
+            )
         for problem in problems[:20]:
             self.message_user(request, problem, messages.WARNING)
         if len(problems) > 20:
-            self.message_user(request, f"… and {len(problems) - 20} more not cancelled.", messages.WARNING)
+            self.message_user(request, _("… and %(count)s more not cancelled.") % {"count": len(problems) - 20}, messages.WARNING)
 
 
 @admin.register(PublishingPolicy)
 class PublishingPolicyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
-    list_display = (
-        "__str__",
-        "platform",
-        "min_interval_s",
-        "stagger",
-        "daily_limit",
-        "warmup_ramp_days",
-        "quiet_hours",
-        "updated_at",
-        "workspace",
-    )
+    # Few enough columns to fit the page next to the filters; the rest is on each row's page.
+    list_display = ("__str__", "min_interval_s", "stagger", "daily_limit", "warmup_ramp_days", "quiet_hours", "updated_at")
     list_filter = ("platform", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("platform", "workspace__name")
     list_select_related = ("workspace",)
     readonly_fields = ("updated_at",)
     fieldsets = (
         (None, {"fields": ("workspace", "platform")}),
-        ("Pacing", {"fields": ("min_interval_s", ("stagger_min_s", "stagger_max_s"), "daily_limit")}),
-        ("Warm-up", {"fields": ("warmup_curve", "warmup_ramp_days")}),
-        ("Timing", {"fields": (("quiet_hours_start", "quiet_hours_end"), "optimal_times")}),
+        (_("Pacing"), {"fields": ("min_interval_s", ("stagger_min_s", "stagger_max_s"), "daily_limit")}),
+        (_("Warm-up"), {"fields": ("warmup_curve", "warmup_ramp_days")}),
+        (_("Timing"), {"fields": (("quiet_hours_start", "quiet_hours_end"), "optimal_times")}),
         (
-            "Content rules",
+            _("Content rules"),
             {"fields": (("hashtag_min", "hashtag_max"), "forbidden_words", "required_hashtags", "caption_template")},
         ),
         (None, {"fields": ("updated_at",)}),
@@ -230,41 +241,45 @@ class PublishingPolicyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         # Through the service: cooldowns the old limits set are re-evaluated under the new ones.
         policy_update(policy=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}, actor=request.user)
 
-    @admin.display(description="stagger (s)")
+    @admin.display(description=_("stagger (s)"))
     def stagger(self, obj):
         return f"{obj.stagger_min_s}–{obj.stagger_max_s}"
 
-    @admin.display(description="quiet hours")
+    @admin.display(description=_("quiet hours"))
     def quiet_hours(self, obj):
         if obj.quiet_hours_start is None or obj.quiet_hours_end is None:
             return "-"
-        return f"{obj.quiet_hours_start:%H:%M}–{obj.quiet_hours_end:%H:%M}"
+        return f"{time_format(obj.quiet_hours_start)}–{time_format(obj.quiet_hours_end)}"
+
+
+class ActionFilter(admin.SimpleListFilter):
+    """The logged actions by their human labels (the codes are in each label's tooltip)."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        actions = model_admin.get_queryset(request).order_by().values_list("action", flat=True).distinct()
+        return sorted(((action, action_label(action)) for action in actions), key=lambda choice: choice[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
 
 
 @admin.register(ActivityLog)
 class ActivityLogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     add_role = change_role = delete_role = None
-    list_display = (
-        "created_at",
-        "action",
-        "log_status",
-        "actor",
-        "account",
-        "post_link",
-        "execution",
-        "message_excerpt",
-        "duration_ms",
-        "workspace",
-    )
-    list_filter = ("status", "action", ("workspace", admin.RelatedOnlyFieldListFilter), "created_at")
+    # Few enough columns to fit the page next to the filters; the rest is on each row's page.
+    list_display = ("created_at", "action_label", "log_status", "actor", "account", "post_link", "message_excerpt")
+    list_filter = ("status", ActionFilter, ("workspace", admin.RelatedOnlyFieldListFilter), "created_at")
     search_fields = ("action", "message", "account__handle", "post__title")
-    list_select_related = ("actor", "account", "post", "execution", "workspace")
+    list_select_related = ("actor", "account", "post")
     date_hierarchy = "created_at"
     fields = (
         "created_at",
         "workspace",
         "actor",
-        "action",
+        "action_label",
         "log_status",
         "account",
         "post",
@@ -275,19 +290,23 @@ class ActivityLogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, obj):
+        return format_html('<span title="{}">{}</span>', obj.action, obj.get_action_display())
+
+    @admin.display(description=_("status"), ordering="status")
     def log_status(self, obj):
         return status_badge(obj)
 
-    @admin.display(description="post", ordering="post")
+    @admin.display(description=_("post"), ordering="post")
     def post_link(self, obj):
         return format_html('<a href="{}">{}</a>', change_url(obj.post), obj.post) if obj.post else "-"
 
-    @admin.display(description="message")
+    @admin.display(description=_("message"))
     def message_excerpt(self, obj):
-        return excerpt(obj.message, 90)
+        return format_html('<span title="{}">{}</span>', obj.message, excerpt(obj.message, 60))
 
-    @admin.display(description="details")
+    @admin.display(description=_("details"))
     def details_pretty(self, obj):
         return pretty_json(obj.details)
 
@@ -305,6 +324,6 @@ class SandboxPostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     fields = ("created_at", "account", "marker", "media_type", "caption", "media")
     readonly_fields = fields
 
-    @admin.display(description="caption")
+    @admin.display(description=_("caption"))
     def caption_excerpt(self, obj):
         return excerpt(obj.caption, 90)

@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import pgettext_lazy
 
 
 class PublishingConfig(AppConfig):
     name = "publishing"
+    verbose_name = pgettext_lazy("application", "Publishing")
 
     def ready(self) -> None:
         from accounts import signals as account_signals

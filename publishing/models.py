@@ -40,32 +40,38 @@ OPEN_EXECUTION_STATUSES = (
 
 
 class Execution(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="executions")
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="executions")
-    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="executions")
-    language = models.CharField(max_length=10)
-    caption = models.TextField(blank=True)
-    caption_edited = models.BooleanField(default=False, help_text=_("An operator edited this caption: never re-translate."))
-    status = models.CharField(max_length=12, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
-    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
-    scheduled_for = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="executions", verbose_name=_("workspace"))
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="executions", verbose_name=_("post"))
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="executions", verbose_name=_("account"))
+    language = models.CharField(max_length=10, verbose_name=_("language"))
+    caption = models.TextField(blank=True, verbose_name=_("caption"))
+    caption_edited = models.BooleanField(
+        default=False, help_text=_("An operator edited this caption: never re-translate."), verbose_name=_("caption edited")
+    )
+    status = models.CharField(
+        max_length=12, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING, verbose_name=_("status")
+    )
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL, verbose_name=_("priority"))
+    scheduled_for = models.DateTimeField(verbose_name=_("scheduled for"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt"))
+    lease_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("lease expires"))
     # Each claim by the dispatcher gets a new token; a task only acts on the
     # execution while its token matches, so a stale or duplicated message is a no-op.
-    lease_token = models.CharField(max_length=32, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    remote_id = models.CharField(max_length=200, blank=True)
-    remote_url = models.URLField(max_length=500, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    error_message = models.TextField(blank=True)
-    raw_response = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    lease_token = models.CharField(max_length=32, blank=True, verbose_name=_("lease token"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    remote_id = models.CharField(max_length=200, blank=True, verbose_name=_("remote ID"))
+    remote_url = models.URLField(max_length=500, blank=True, verbose_name=_("remote URL"))
+    error_code = models.CharField(max_length=64, blank=True, verbose_name=_("error code"))
+    error_message = models.TextField(blank=True, verbose_name=_("error message"))
+    raw_response = models.JSONField(default=dict, blank=True, verbose_name=_("raw response"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
+        verbose_name = _("execution")
+        verbose_name_plural = _("executions")
         ordering = ["scheduled_for", "id"]
         constraints = [
             models.UniqueConstraint(fields=["post", "account"], name="execution_one_per_post_account"),
@@ -84,44 +90,56 @@ class Execution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"post {self.post_id} → {self.account_id} [{self.status}]"
+        return f"«{self.post}» → {self.account} ({self.get_status_display()})"
 
 
 class PublishingPolicy(models.Model):
     """Anti-ban pacing and content rules for one platform within one workspace."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="policies")
-    platform = models.CharField(max_length=16, choices=Platform.choices)
-    min_interval_s = models.PositiveIntegerField(default=1800, help_text=_("Minimum seconds between two posts of one account."))
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="policies", verbose_name=_("workspace"))
+    platform = models.CharField(max_length=16, choices=Platform.choices, verbose_name=_("platform"))
+    min_interval_s = models.PositiveIntegerField(
+        default=1800, help_text=_("Minimum seconds between two posts of one account."), verbose_name=_("minimum interval (s)")
+    )
     stagger_min_s = models.PositiveIntegerField(
-        default=120, help_text=_("Random delay between accounts of one post: lower bound.")
+        default=120, help_text=_("Random delay between accounts of one post: lower bound."), verbose_name=_("stagger minimum (s)")
     )
     stagger_max_s = models.PositiveIntegerField(
-        default=300, help_text=_("Random delay between accounts of one post: upper bound.")
+        default=300, help_text=_("Random delay between accounts of one post: upper bound."), verbose_name=_("stagger maximum (s)")
     )
     daily_limit = models.PositiveIntegerField(
-        default=10, help_text=_("Posts per account per rolling 24 h (accounts may override).")
+        default=10, help_text=_("Posts per account per rolling 24 h (accounts may override)."), verbose_name=_("daily limit")
     )
     warmup_curve = models.JSONField(
         default=list,
         blank=True,
         help_text=_("Posts per day for the first days of warm-up, e.g. [1, 2, 2]; empty: the default."),
+        verbose_name=_("warm-up curve"),
     )
     warmup_ramp_days = models.PositiveIntegerField(
-        default=7, help_text=_("Days of linear ramp from the curve's last value to the daily limit.")
+        default=7,
+        help_text=_("Days of linear ramp from the curve's last value to the daily limit."),
+        verbose_name=_("warm-up ramp (days)"),
     )
-    quiet_hours_start = models.TimeField(null=True, blank=True, help_text=_("In the account's time zone."))
-    quiet_hours_end = models.TimeField(null=True, blank=True)
-    optimal_times = models.JSONField(default=list, blank=True, help_text=_('Preferred local times, e.g. ["09:00", "18:30"].'))
-    hashtag_min = models.PositiveSmallIntegerField(default=0)
-    hashtag_max = models.PositiveSmallIntegerField(default=30)
-    forbidden_words = models.JSONField(default=list, blank=True)
-    required_hashtags = models.JSONField(default=list, blank=True)
-    caption_template = models.TextField(blank=True, help_text=_("Uses {title}, {description}, {hashtags}."))
-    updated_at = models.DateTimeField(auto_now=True)
+    quiet_hours_start = models.TimeField(
+        null=True, blank=True, help_text=_("In the account's time zone."), verbose_name=_("quiet hours start")
+    )
+    quiet_hours_end = models.TimeField(null=True, blank=True, verbose_name=_("quiet hours end"))
+    optimal_times = models.JSONField(
+        default=list, blank=True, help_text=_('Preferred local times, e.g. ["09:00", "18:30"].'), verbose_name=_("optimal times")
+    )
+    hashtag_min = models.PositiveSmallIntegerField(default=0, verbose_name=_("minimum hashtags"))
+    hashtag_max = models.PositiveSmallIntegerField(default=30, verbose_name=_("maximum hashtags"))
+    forbidden_words = models.JSONField(default=list, blank=True, verbose_name=_("forbidden words"))
+    required_hashtags = models.JSONField(default=list, blank=True, verbose_name=_("required hashtags"))
+    caption_template = models.TextField(
+        blank=True, help_text=_("Uses {title}, {description}, {hashtags}."), verbose_name=_("caption template")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
-        verbose_name_plural = "publishing policies"
+        verbose_name = _("publishing policy")
+        verbose_name_plural = _("publishing policies")
         constraints = [
             models.UniqueConstraint(fields=["workspace", "platform"], name="policy_one_per_platform"),
             choices_check("platform", Platform, "policy_valid_platform"),
@@ -141,14 +159,16 @@ class SandboxPost(models.Model):
     a second row, which is how the exactly-once tests count.
     """
 
-    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="sandbox_posts")
-    marker = models.CharField(max_length=64, db_index=True)
-    caption = models.TextField(blank=True)
-    media_type = models.CharField(max_length=10)
-    media = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="sandbox_posts", verbose_name=_("account"))
+    marker = models.CharField(max_length=64, db_index=True, verbose_name=_("marker"))
+    caption = models.TextField(blank=True, verbose_name=_("caption"))
+    media_type = models.CharField(max_length=10, verbose_name=_("media type"))
+    media = models.JSONField(default=list, blank=True, verbose_name=_("media"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("sandbox post")
+        verbose_name_plural = _("sandbox posts")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

@@ -766,11 +766,11 @@ def test_it_publishes_a_post_from_the_admin_and_reports_blocked_accounts(client,
 
     preview = client.post(url, {"action": "preview_plans", "_selected_action": [post.pk]}, follow=True)
     text = preview.content.decode()
-    assert "would plan 2 execution(s)" in text and "berlin_shop" in text and "No translation provider" in text
+    assert "would plan 2 executions" in text and "berlin_shop" in text and "No translation provider" in text
     assert not Execution.objects.filter(post=post).exists()
 
     published = client.post(url, {"action": "publish_posts", "_selected_action": [post.pk]}, follow=True)
-    assert "planned 2 execution(s)" in published.content.decode()
+    assert "planned 2 executions" in published.content.decode()
     assert Execution.objects.filter(post=post, status="pending").count() == 2
     assert Execution.objects.get(post=post, account=german).status == "blocked"
     post.refresh_from_db()
@@ -857,7 +857,7 @@ def test_it_queues_failed_renditions_again_from_the_admin(client, member, worksp
         response = client.post(
             "/admin/media/rendition/", {"action": "render_again", "_selected_action": [failed.pk, ready.pk]}, follow=True
         )
-    assert "Queued 1 failed rendition(s)" in response.content.decode()
+    assert "Queued 1 failed rendition for rendering" in response.content.decode()
     failed.refresh_from_db()
     ready.refresh_from_db()
     assert (failed.status, failed.error, ready.status) == ("pending", "", "ready")

@@ -1,4 +1,3 @@
-
 # ruff: noqa: F811 — pytest fixtures imported from translations_support and test_health_notify are test arguments here.
 """Never let an operator believe something happened that did not (issue 20):
 

@@ -3,6 +3,7 @@ workspace and holds text from all of them. Glossaries and translation settings
 belong to a workspace: editors keep glossaries, admins choose the provider."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_utils import WorkspaceScopedAdmin, excerpt
 from accounts.models import Role
@@ -61,25 +62,25 @@ class TranslationCacheAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="source")
+    @admin.display(description=_("source"))
     def source_excerpt(self, obj):
         return excerpt(obj.source_text, 70)
 
-    @admin.display(description="translation")
+    @admin.display(description=_("translation"))
     def translated_excerpt(self, obj):
         return excerpt(obj.translated_text, 70)
 
 
 @admin.register(Glossary)
 class GlossaryAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
-    list_display = ("__str__", "source_language", "target_language", "terms", "updated_at", "workspace")
+    list_display = ("__str__", "source_language", "target_language", "terms", "updated_at")
     list_filter = ("source_language", "target_language", ("workspace", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("workspace",)
     readonly_fields = ("updated_at",)
     fields = ("workspace", ("source_language", "target_language"), "entries", "updated_at")
     add_role = change_role = delete_role = Role.EDITOR
 
-    @admin.display(description="terms")
+    @admin.display(description=_("terms"))
     def terms(self, obj):
         return len(obj.entries or {})
 

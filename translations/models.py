@@ -6,6 +6,7 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 def translation_key(text: str, source: str, target: str, provider: str, options: dict | None = None) -> str:
@@ -14,18 +15,19 @@ def translation_key(text: str, source: str, target: str, provider: str, options:
 
 
 class TranslationCache(models.Model):
-    key = models.CharField(max_length=64, unique=True)
-    source_text = models.TextField()
-    source_language = models.CharField(max_length=10)
-    target_language = models.CharField(max_length=10)
-    provider = models.CharField(max_length=20)
-    options = models.JSONField(default=dict, blank=True)
-    translated_text = models.TextField()
-    hits = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    key = models.CharField(max_length=64, unique=True, verbose_name=_("key"))
+    source_text = models.TextField(verbose_name=_("source text"))
+    source_language = models.CharField(max_length=10, verbose_name=_("source language"))
+    target_language = models.CharField(max_length=10, verbose_name=_("target language"))
+    provider = models.CharField(max_length=20, verbose_name=_("provider"))
+    options = models.JSONField(default=dict, blank=True, verbose_name=_("options"))
+    translated_text = models.TextField(verbose_name=_("translated text"))
+    hits = models.PositiveIntegerField(default=0, verbose_name=_("hits"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
-        verbose_name_plural = "translation cache"
+        verbose_name = _("cached translation")
+        verbose_name_plural = _("translation cache")
         indexes = [models.Index(fields=["target_language", "-created_at"], name="translation_target_recent")]
 
     def __str__(self) -> str:
@@ -40,14 +42,23 @@ class Glossary(models.Model):
     one glossary serves ``de`` and ``de-AT`` accounts alike.
     """
 
-    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="glossaries")
-    source_language = models.CharField(max_length=10, help_text="Base language code, e.g. en.")
-    target_language = models.CharField(max_length=10, help_text="Base language code, e.g. de.")
-    entries = models.JSONField(default=dict, blank=True, help_text='{"term": "translation"}; map a brand name to itself.')
-    updated_at = models.DateTimeField(auto_now=True)
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.CASCADE, related_name="glossaries", verbose_name=_("workspace")
+    )
+    source_language = models.CharField(
+        max_length=10, help_text=_("Base language code, e.g. en."), verbose_name=_("source language")
+    )
+    target_language = models.CharField(
+        max_length=10, help_text=_("Base language code, e.g. de."), verbose_name=_("target language")
+    )
+    entries = models.JSONField(
+        default=dict, blank=True, help_text=_('{"term": "translation"}; map a brand name to itself.'), verbose_name=_("entries")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
-        verbose_name_plural = "glossaries"
+        verbose_name = _("glossary")
+        verbose_name_plural = _("glossaries")
         ordering = ["workspace", "source_language", "target_language"]
         constraints = [
             models.UniqueConstraint(
@@ -56,7 +67,7 @@ class Glossary(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.workspace} · {self.source_language}→{self.target_language} ({len(self.entries or {})} terms)"
+        return f"{self.workspace} · {self.source_language}→{self.target_language}"
 
     def clean(self) -> None:
         self.source_language = (self.source_language or "").split("-")[0].lower()
@@ -65,7 +76,7 @@ class Glossary(models.Model):
         if not isinstance(entries, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in entries.items()
         ):
-            raise ValidationError({"entries": 'Entries are {"term": "translation"} pairs of non-empty texts.'})
+            raise ValidationError({"entries": _('Entries are {"term": "translation"} pairs of non-empty texts.')})
 
     @property
     def version(self) -> str:
@@ -75,21 +86,26 @@ class Glossary(models.Model):
 
 
 class TranslationProvider(models.TextChoices):
-    AUTO = "auto", "DeepL, then OpenAI"
-    DEEPL = "deepl", "DeepL only"
-    OPENAI = "openai", "OpenAI only"
-    NONE = "none", "No machine translation"
+    AUTO = "auto", _("DeepL, then OpenAI")
+    DEEPL = "deepl", _("DeepL only")
+    OPENAI = "openai", _("OpenAI only")
+    NONE = "none", _("No machine translation")
 
 
 class TranslationSettings(models.Model):
     """Per-workspace translation choices; a workspace without a row uses ``auto``."""
 
-    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="translation_settings")
-    provider = models.CharField(max_length=8, choices=TranslationProvider.choices, default=TranslationProvider.AUTO)
-    updated_at = models.DateTimeField(auto_now=True)
+    workspace = models.OneToOneField(
+        "accounts.Workspace", on_delete=models.CASCADE, related_name="translation_settings", verbose_name=_("workspace")
+    )
+    provider = models.CharField(
+        max_length=8, choices=TranslationProvider.choices, default=TranslationProvider.AUTO, verbose_name=_("provider")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
-        verbose_name_plural = "translation settings"
+        verbose_name = _("translation settings")
+        verbose_name_plural = _("translation settings")
 
     def __str__(self) -> str:
         return f"{self.workspace}: {self.get_provider_display()}"
