@@ -3,6 +3,7 @@ import re
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dashboard.metrics import metrics
@@ -15,8 +16,8 @@ from .health import health
 handler404 = "accounts.api_base.not_found"
 
 admin.site.site_header = "Crosspost"
-admin.site.site_title = "Crosspost admin"
-admin.site.index_title = "Accounts, posts and publishing"
+admin.site.site_title = _("Crosspost admin")
+admin.site.index_title = _("Accounts, posts and publishing")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -358,11 +358,11 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         for problem in problems:
             self.message_user(request, problem, messages.ERROR)
 
-    @admin.action(description="Unconfirmed: mark all as published (I checked the platform)", permissions=["change"])
+    @admin.action(description=_("Unconfirmed: mark all as published (I checked the platform)"), permissions=["change"])
     def mark_unconfirmed_published(self, request, queryset):
         self._resolve_unconfirmed(request, queryset, RESOLVE_PUBLISHED)
 
-    @admin.action(description="Unconfirmed: retry all (I checked: not on the platform)", permissions=["change"])
+    @admin.action(description=_("Unconfirmed: retry all (I checked: not on the platform)"), permissions=["change"])
     def retry_unconfirmed(self, request, queryset):
         self._resolve_unconfirmed(request, queryset, RESOLVE_RETRY)
 
@@ -373,8 +373,20 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             except ValidationError as exc:
                 self.message_user(request, f"{post}: {' '.join(exc.messages)}", messages.WARNING)
                 continue
-            done = "marked published" if resolution == RESOLVE_PUBLISHED else "sent out again"
-            self.message_user(request, f"{post}: {result['resolved']} unconfirmed execution(s) {done}.", messages.SUCCESS)
+            count = result["resolved"]
+            if resolution == RESOLVE_PUBLISHED:
+                text = ngettext(
+                    "%(post)s: %(count)s unconfirmed execution marked published.",
+                    "%(post)s: %(count)s unconfirmed executions marked published.",
+                    count,
+                )
+            else:
+                text = ngettext(
+                    "%(post)s: %(count)s unconfirmed execution sent out again.",
+                    "%(post)s: %(count)s unconfirmed executions sent out again.",
+                    count,
+                )
+            self.message_user(request, text % {"post": post, "count": count}, messages.SUCCESS)
             for problem in result["problems"]:
                 self.message_user(request, f"{post}: {problem}", messages.ERROR)
 

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PostsConfig(AppConfig):
     name = "posts"
-    verbose_name = _("Posts")
+    verbose_name = pgettext_lazy("application", "Posts")

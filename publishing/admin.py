@@ -16,6 +16,7 @@ from accounts.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, chang
 from accounts.models import Role
 from crosspost.activity import scrub
 from crosspost.models import ActivityLog, action_label
+from posts.models import MediaType
 
 from .models import Execution, ExecutionStatus, PublishingPolicy, SandboxPost
 from .publisher import execution_mark_published
@@ -311,14 +312,27 @@ class ActivityLogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         return pretty_json(obj.details)
 
 
+class SandboxMediaTypeFilter(admin.SimpleListFilter):
+    """The feed's media type codes, named with the post media types' labels."""
+
+    title = _("media type")
+    parameter_name = "media_type"
+
+    def lookups(self, request, model_admin):
+        return MediaType.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(media_type=self.value()) if self.value() else queryset
+
+
 @admin.register(SandboxPost)
 class SandboxPostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     """The sandbox platform's feed: what a dry run "published". Read-only."""
 
     workspace_field = "account__workspace"
     add_role = change_role = delete_role = None
-    list_display = ("created_at", "account", "marker", "media_type", "caption_excerpt")
-    list_filter = ("media_type",)
+    list_display = ("created_at", "account", "marker", "media_type_label", "caption_excerpt")
+    list_filter = (SandboxMediaTypeFilter,)
     search_fields = ("marker", "caption", "account__handle")
     list_select_related = ("account",)
     fields = ("created_at", "account", "marker", "media_type", "caption", "media")
@@ -327,3 +341,8 @@ class SandboxPostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     @admin.display(description=_("caption"))
     def caption_excerpt(self, obj):
         return excerpt(obj.caption, 90)
+
+    @admin.display(description=_("media type"), ordering="media_type")
+    def media_type_label(self, obj):
+        # The feed stores the platform-neutral code; people read the post's media type label.
+        return MediaType(obj.media_type).label if obj.media_type in MediaType.values else obj.media_type

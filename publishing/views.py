@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Platform, SocialAccount
 from accounts.selectors import scope
+from posts.models import MediaType
 
 from .models import SandboxPost
 
@@ -64,6 +65,7 @@ def sandbox_feed(request):
     posts = posts.order_by("-created_at", "-id")
     page = Paginator(posts, SANDBOX_PER_PAGE).get_page(_page_of(posts, request.GET.get("post")) or request.GET.get("page"))
     for post in page:
+        post.media_type_label = MediaType(post.media_type).label if post.media_type in MediaType.values else post.media_type
         post.items = [
             {**item, "kind": str(item.get("mime", "")).split("/", 1)[0]} for item in (post.media or []) if isinstance(item, dict)
         ]
