@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AccountGroup, AccountStatus, Platform, Proxy, Role, SocialAccount, Workspace
@@ -46,7 +47,8 @@ def aware_local(day, clock, zone) -> datetime:
     there (clocks jump forward) or exists twice (clocks go back) — never silently shifted."""
     naive = datetime.combine(day, clock)
     first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
-    params = {"value": naive.strftime("%Y-%m-%d %H:%M"), "zone": getattr(zone, "key", str(zone))}
+    # The operator's own input, in the locale's format like every other date on the page.
+    params = {"value": date_format(naive, "SHORT_DATETIME_FORMAT"), "zone": getattr(zone, "key", str(zone))}
     if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
         raise ValidationError(
             _("%(value)s does not exist in %(zone)s: the clocks jump forward at the daylight-saving change. Pick another time."),

@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import ROLE_RANK, AccountGroup, AccountStatus, Membership, Proxy, Role, SocialAccount, Workspace
 from accounts.selectors import scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
-from posts.models import Post, PostStatus
+from posts.models import Post
 from publishing.models import Execution, ExecutionStatus
 from publishing.selectors import outcome_counts
-from publishing.stats import overview
+from publishing.stats import overview, posts_went_out
 
 # Account columns a list needs; the encrypted credentials and session are never decrypted for a page.
 ACCOUNT_LIST_FIELDS = (
@@ -265,19 +265,8 @@ def problem_accounts(user, limit: int = 5, now: datetime | None = None) -> list[
 
 
 def posts_published(user, now: datetime | None = None) -> dict[str, int]:
-    """Posts that went out today (local midnight on) and in the last 7 days: those with an
-    execution published in the window, or publishing now. Drafts and posts that only wait
-    for their time do not count — they went nowhere yet."""
-    now = now or timezone.now()
-    midnight = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
-    week_ago = now - timedelta(days=7)
-    published = Execution.objects.filter(post=OuterRef("pk"), status=ExecutionStatus.SUCCESS)
-    posts = scope(Post.objects.all(), user).order_by()
-    publishing = Q(status=PostStatus.PUBLISHING)
-    return {
-        "today": posts.filter(publishing | Exists(published.filter(finished_at__gte=midnight))).count(),
-        "last_7_days": posts.filter(publishing | Exists(published.filter(finished_at__gte=week_ago))).count(),
-    }
+    """Posts that went out today and in the last 7 days (as the API's stats count them)."""
+    return posts_went_out(scope(Post.objects.all(), user), now=now)
 
 
 def duration_label(seconds: float | None) -> str:

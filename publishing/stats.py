@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
 from accounts.selectors import scope
-from posts.models import Post, Priority
+from posts.models import Post, PostStatus, Priority
 
 from .models import Execution, ExecutionStatus
 from .selectors import outcome_counts
@@ -49,16 +49,12 @@ def overview(user, workspace_id: int | None = None) -> dict:
         accounts, posts, executions = (qs.filter(workspace_id=workspace_id) for qs in (accounts, posts, executions))
 
     now = timezone.now()
-    midnight = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
     day_ago, week_ago = now - timedelta(hours=24), now - timedelta(days=7)
 
     account_counts = accounts.order_by().aggregate(
         total=Count("pk"), **{f"n_{s}": Count("pk", filter=Q(status=s)) for s in AccountStatus.values}
     )
-    post_counts = posts.order_by().aggregate(
-        today=Count("pk", filter=Q(created_at__gte=midnight)),
-        last_7_days=Count("pk", filter=Q(created_at__gte=week_ago)),
-    )
+    post_counts = posts_went_out(posts, now=now)
     success, failed = Q(status=ExecutionStatus.SUCCESS), Q(status=ExecutionStatus.FAILED)
     waiting = Q(status__in=WAITING_STATUSES)
     execution_counts = executions.order_by().aggregate(
@@ -172,3 +168,18 @@ def success_rate_annotations(prefix: str = "executions__", now: datetime | None 
         )
         for outcome, status in (("published", ExecutionStatus.SUCCESS), ("failed", ExecutionStatus.FAILED))
     }
+
+
+def posts_went_out(posts: QuerySet[Post], *, now: datetime | None = None) -> dict[str, int]:
+    """Of ``posts``, those that went out today (local midnight on) and in the last 7 days: with
+    an execution published in the window, or publishing now. Drafts and posts that only wait
+    for their time do not count — they went nowhere yet."""
+    now = now or timezone.now()
+    midnight = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
+    week_ago = now - timedelta(days=7)
+    published = Execution.objects.filter(post=OuterRef("pk"), status=ExecutionStatus.SUCCESS)
+    publishing = Q(status=PostStatus.PUBLISHING)
+    return posts.order_by().aggregate(
+        today=Count("pk", filter=publishing | Exists(published.filter(finished_at__gte=midnight))),
+        last_7_days=Count("pk", filter=publishing | Exists(published.filter(finished_at__gte=week_ago))),
+    )

@@ -503,10 +503,12 @@ def test_it_counts_the_overview(api, workspace):
     p1, p2, p3, p4 = PostFactory.create_batch(4, workspace=workspace)
     Post.objects.filter(pk=p3.pk).update(created_at=now - timedelta(days=3))
     Post.objects.filter(pk=p4.pk).update(created_at=now - timedelta(days=10))
+    # Posts that went out: p1 published today, p2 is publishing; the drafts p3 and p4 went nowhere.
+    Post.objects.filter(pk=p2.pk).update(status=PostStatus.PUBLISHING)
     for account, status, finished in zip(
         accounts,
         ("success", "success", "failed", "success", "failed"),
-        (timedelta(hours=1), timedelta(hours=2), timedelta(hours=3), timedelta(days=3), timedelta(days=3)),
+        (timedelta(minutes=1), timedelta(hours=2), timedelta(hours=3), timedelta(days=3), timedelta(days=3)),
         strict=True,
     ):
         ExecutionFactory(post=p1, account=account, status=status, finished_at=now - finished)
@@ -530,7 +532,7 @@ def test_it_counts_the_overview(api, workspace):
         "banned": 1,
         "disabled": 0,
     }
-    assert data["posts"] == {"today": 2, "last_7_days": 3}
+    assert data["posts"] == {"today": 2, "last_7_days": 2}
     assert data["executions"]["total"] == 10
     by_status = data["executions"]["by_status"]
     assert (by_status["success"], by_status["failed"], by_status["pending"], by_status["posting"]) == (3, 2, 2, 1)
