@@ -92,3 +92,16 @@ def alive(db):
 
     beat("worker")
     beat("beat")
+
+
+@pytest.fixture
+def deepl(settings):
+    """A loopback DeepL the translation settings point at (no OpenAI, no retries)."""
+    from .emulators.deepl import DeepLEmulator
+
+    with DeepLEmulator() as emulator:
+        settings.DEEPL_API_KEY = emulator.auth_key
+        settings.DEEPL_SERVER_URL = emulator.url
+        settings.OPENAI_API_KEY = ""
+        settings.TRANSLATION_MAX_RETRIES = 0
+        yield emulator

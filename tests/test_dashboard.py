@@ -854,18 +854,6 @@ def test_it_lets_only_editors_delete_posts(client, member, workspace):
 # --- "Use the translation" only where there is one, and never without asking -------------------------
 
 
-@pytest.fixture
-def deepl(settings):
-    from .emulators.deepl import DeepLEmulator
-
-    with DeepLEmulator() as emulator:
-        settings.DEEPL_API_KEY = emulator.auth_key
-        settings.DEEPL_SERVER_URL = emulator.url
-        settings.OPENAI_API_KEY = ""
-        settings.TRANSLATION_MAX_RETRIES = 0
-        yield emulator
-
-
 def german_draft(workspace) -> Post:
     post = PostFactory(workspace=workspace, caption="Summer sale", options={"captions": {"de": "Mein eigener Text"}})
     post.target_accounts.set([SocialAccountFactory(workspace=workspace, language="de")])

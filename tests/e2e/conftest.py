@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from ..emulators.deepl import DeepLEmulator
 from ..support.engine import drain
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -77,16 +76,6 @@ def db_lock(live_server, monkeypatch):
     server.set_app(serialized)
     yield lock
     server.set_app(app)
-
-
-@pytest.fixture
-def deepl(settings):
-    with DeepLEmulator() as emulator:
-        settings.DEEPL_API_KEY = emulator.auth_key
-        settings.DEEPL_SERVER_URL = emulator.url
-        settings.OPENAI_API_KEY = ""
-        settings.TRANSLATION_MAX_RETRIES = 0
-        yield emulator
 
 
 @pytest.fixture
