@@ -305,7 +305,7 @@ def test_it_resolves_unconfirmed_executions_with_the_admin_action(unconfirmed_po
     request._messages = FallbackStorage(request)
     PostAdmin(Post, site).retry_unconfirmed(request, Post.objects.filter(pk=post.pk))
     assert by_status(post) == {ExecutionStatus.PENDING: 2, ExecutionStatus.SUCCESS: 1}
-    assert "2 unconfirmed execution(s) sent out again" in " ".join(str(m) for m in request._messages)
+    assert "2 unconfirmed executions sent out again" in " ".join(str(m) for m in request._messages)
 
 
 def test_it_shows_needs_attention_on_the_post_the_posts_list_and_the_overview(unconfirmed_post, client, member):
