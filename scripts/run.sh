@@ -73,10 +73,11 @@ start beat env SUPERVISE_LOG="$LOG_DIR/beat.log" scripts/supervise.sh beat \
   .venv/bin/celery -A crosspost beat --loglevel INFO -s "$CROSSPOST_VAR_DIR/celerybeat-schedule"
 
 # The first worker and beat heartbeats take a few seconds: wait for a green /health/ (its 503s
-# meanwhile are logged at DEBUG, crosspost/logging.py).
+# meanwhile are logged at DEBUG, crosspost/logging.py). RUN_HEALTH_WAIT_SECONDS (60) bounds the wait
+# on a slow or busy machine.
 healthy=no
 running=yes
-for _ in $(seq 120); do
+for _ in $(seq $(( ${RUN_HEALTH_WAIT_SECONDS:-60} * 2 ))); do
   # A process that exited already (gunicorn finding the port taken, say) is reported below.
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || running=no; done
   [ "$running" = yes ] || break
