@@ -272,3 +272,24 @@ def test_it_leaves_a_caption_alone_without_a_template(workspace):
     assert render_caption(None, post, "As is #tag") == "As is #tag"
     assert render_caption(PublishingPolicyFactory(workspace=workspace), post, "As is") == "As is"
     assert split_hashtags("Text #inline\n#a #b\n#c") == ("Text #inline", ["#a", "#b", "#c"])
+
+
+def test_the_api_shows_and_edits_the_switch_optimal_times_and_media_limits(api, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    client = api()
+    created = client.post(
+        "/api/v1/policies/",
+        {"platform": "tiktok", "enabled": False, "use_optimal_times": True, "max_file_size_mb": 100, "min_video_quality": 720},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["enabled"], body["use_optimal_times"], body["max_file_size_mb"], body["min_video_quality"]) == (
+        False,
+        True,
+        100,
+        720,
+    )
+    bad = client.patch(f"/api/v1/policies/{body['id']}/", {"min_video_duration_s": 60, "max_video_duration_s": 15}, format="json")
+    assert bad.status_code == 400
+    assert "max_video_duration_s" in bad.json()["min_video_duration_s"][0]
