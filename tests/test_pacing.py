@@ -90,6 +90,12 @@ def test_it_keeps_every_invariant(pacing, raw_accounts, posts, seed):
             count = bisect.bisect_right(times, at) - bisect.bisect_right(times, at - DAY)
             assert count <= daily_limit_at(pacing, account, at)
             assert in_quiet_hours(pacing, at, account.tz) is None
+    # With optimal times (some outside the quiet hours), each post's first account (no stagger) posts at one.
+    usable = [t for t in pacing.optimal_times if in_quiet_hours(pacing, datetime.combine(T0.date(), t, tzinfo=UTC), UTC) is None]
+    if usable:
+        first = accounts[0]
+        for _, scheduled in plans:
+            assert scheduled[first.key].astimezone(first.tz).time() in usable
 
 
 @settings(max_examples=60, deadline=None)
