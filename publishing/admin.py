@@ -227,13 +227,17 @@ class PublishingPolicyAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_select_related = ("workspace",)
     readonly_fields = ("updated_at",)
     fieldsets = (
-        (None, {"fields": ("workspace", "platform")}),
+        (None, {"fields": ("workspace", "platform", "enabled")}),
         (_("Pacing"), {"fields": ("min_interval_s", ("stagger_min_s", "stagger_max_s"), "daily_limit")}),
         (_("Warm-up"), {"fields": ("warmup_curve", "warmup_ramp_days")}),
-        (_("Timing"), {"fields": (("quiet_hours_start", "quiet_hours_end"), "optimal_times")}),
+        (_("Timing"), {"fields": (("quiet_hours_start", "quiet_hours_end"), "optimal_times", "use_optimal_times")}),
         (
             _("Content rules"),
             {"fields": (("hashtag_min", "hashtag_max"), "forbidden_words", "required_hashtags", "caption_template")},
+        ),
+        (
+            _("Media limits"),
+            {"fields": (("min_video_duration_s", "max_video_duration_s"), "min_video_quality", "max_file_size_mb")},
         ),
         (None, {"fields": ("updated_at",)}),
     )

@@ -168,6 +168,7 @@ class PublishingPolicySerializer(WorkspaceOwnedSerializer):
             "id",
             "workspace",
             "platform",
+            "enabled",
             "min_interval_s",
             "stagger_min_s",
             "stagger_max_s",
@@ -177,11 +178,16 @@ class PublishingPolicySerializer(WorkspaceOwnedSerializer):
             "quiet_hours_start",
             "quiet_hours_end",
             "optimal_times",
+            "use_optimal_times",
             "hashtag_min",
             "hashtag_max",
             "forbidden_words",
             "required_hashtags",
             "caption_template",
+            "min_video_duration_s",
+            "max_video_duration_s",
+            "min_video_quality",
+            "max_file_size_mb",
             "updated_at",
         ]
         read_only_fields = ["updated_at"]
@@ -211,6 +217,9 @@ class PublishingPolicySerializer(WorkspaceOwnedSerializer):
             errors["hashtag_min"] = ["hashtag_min must not be greater than hashtag_max."]
         if value("daily_limit") < 1:
             errors["daily_limit"] = ["The daily limit is at least 1 post."]
+        shortest, longest = value("min_video_duration_s"), value("max_video_duration_s")
+        if shortest is not None and longest is not None and shortest > longest:
+            errors["min_video_duration_s"] = ["min_video_duration_s must not be greater than max_video_duration_s."]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

@@ -98,6 +98,11 @@ class PublishingPolicy(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="policies", verbose_name=_("workspace"))
     platform = models.CharField(max_length=16, choices=Platform.choices, verbose_name=_("platform"))
+    enabled = models.BooleanField(
+        default=True,
+        help_text=_("Off: the workspace's accounts on this platform get nothing published (the plan says why)."),
+        verbose_name=_("publishing enabled"),
+    )
     min_interval_s = models.PositiveIntegerField(
         default=1800, help_text=_("Minimum seconds between two posts of one account."), verbose_name=_("minimum interval (s)")
     )
@@ -128,12 +133,36 @@ class PublishingPolicy(models.Model):
     optimal_times = models.JSONField(
         default=list, blank=True, help_text=_('Preferred local times, e.g. ["09:00", "18:30"].'), verbose_name=_("optimal times")
     )
+    use_optimal_times = models.BooleanField(
+        default=False,
+        help_text=_("Post only at the optimal times (the next one after the earliest allowed moment)."),
+        verbose_name=_("use optimal times"),
+    )
     hashtag_min = models.PositiveSmallIntegerField(default=0, verbose_name=_("minimum hashtags"))
     hashtag_max = models.PositiveSmallIntegerField(default=30, verbose_name=_("maximum hashtags"))
     forbidden_words = models.JSONField(default=list, blank=True, verbose_name=_("forbidden words"))
     required_hashtags = models.JSONField(default=list, blank=True, verbose_name=_("required hashtags"))
     caption_template = models.TextField(
         blank=True, help_text=_("Uses {title}, {description}, {hashtags}."), verbose_name=_("caption template")
+    )
+    # Preflight limits on the post's media as uploaded (empty: no limit).
+    min_video_duration_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Shortest video allowed, in seconds."), verbose_name=_("minimum video duration (s)")
+    )
+    max_video_duration_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Longest video allowed, in seconds."), verbose_name=_("maximum video duration (s)")
+    )
+    min_video_quality = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Lowest video quality allowed: the shorter side in pixels, e.g. 720 for 720p."),
+        verbose_name=_("minimum video quality (p)"),
+    )
+    max_file_size_mb = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Largest media file allowed, in MB (1 MB = 1024 × 1024 bytes)."),
+        verbose_name=_("maximum file size (MB)"),
     )
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
@@ -146,6 +175,12 @@ class PublishingPolicy(models.Model):
             models.CheckConstraint(condition=Q(stagger_min_s__lte=models.F("stagger_max_s")), name="policy_stagger_range"),
             models.CheckConstraint(condition=Q(hashtag_min__lte=models.F("hashtag_max")), name="policy_hashtag_range"),
             models.CheckConstraint(condition=Q(daily_limit__gte=1), name="policy_daily_limit_positive"),
+            models.CheckConstraint(
+                condition=Q(min_video_duration_s__isnull=True)
+                | Q(max_video_duration_s__isnull=True)
+                | Q(min_video_duration_s__lte=models.F("max_video_duration_s")),
+                name="policy_video_duration_range",
+            ),
         ]
 
     def __str__(self) -> str:

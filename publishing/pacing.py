@@ -8,7 +8,11 @@ The rules (seed 001, per PublishingPolicy of a workspace × platform):
   counting successful, in-flight and planned executions; ``limit(t)`` is the
   warm-up limit of the account's age at ``t`` (curve for the first days, then
   a linear ramp to the daily limit);
-* never inside the quiet hours of the account's time zone.
+* never inside the quiet hours of the account's time zone;
+* with ``optimal_times`` (when the policy uses them), only at one of those local
+  times of the account's time zone — the first at or after the earliest allowed
+  moment — each account of a post keeping its stagger after it. Optimal times
+  inside the quiet hours are never used; with none left they are ignored.
 
 Randomness comes only from the ``random.Random`` passed in, so a plan is
 reproducible from its seed.
@@ -40,6 +44,7 @@ class Pacing:
     warmup_ramp_days: int = 7
     quiet_start: time | None = None
     quiet_end: time | None = None
+    optimal_times: tuple[time, ...] = ()  # local times of day; empty: any time
 
     @classmethod
     def from_policy(cls, policy) -> Pacing:
@@ -52,7 +57,19 @@ class Pacing:
             warmup_ramp_days=policy.warmup_ramp_days,
             quiet_start=policy.quiet_hours_start,
             quiet_end=policy.quiet_hours_end,
+            optimal_times=parse_times(policy.optimal_times) if policy.use_optimal_times else (),
         )
+
+
+def parse_times(values) -> tuple[time, ...]:
+    """Sorted, distinct times of day from "HH:MM" texts; anything else is skipped."""
+    times = set()
+    for value in values or ():
+        try:
+            times.add(time.fromisoformat(value))
+        except (TypeError, ValueError):
+            continue
+    return tuple(sorted(times))
 
 
 @dataclass
@@ -101,18 +118,45 @@ def in_quiet_hours(pacing: Pacing, at: datetime, tz: ZoneInfo) -> datetime | Non
     return datetime.combine(end_date, end, tzinfo=tz).astimezone(at.tzinfo)
 
 
-def next_slot(pacing: Pacing, account: AccountPacing, earliest: datetime) -> datetime:
-    """The first moment at or after ``earliest`` where a post of ``account`` breaks no rule."""
+def _quiet_time(pacing: Pacing, at: time) -> bool:
+    start, end = pacing.quiet_start, pacing.quiet_end
+    if start is None or end is None or start == end:
+        return False
+    return start <= at < end if start < end else (at >= start or at < end)
+
+
+def next_optimal(pacing: Pacing, at: datetime, tz: ZoneInfo) -> datetime:
+    """The first optimal local time (outside the quiet hours) at or after ``at``; ``at`` without any."""
+    times = [t for t in pacing.optimal_times if not _quiet_time(pacing, t)]
+    if not times:
+        return at
+    day = at.astimezone(tz).date()
+    for days in range(3):
+        for t in times:
+            slot = datetime.combine(day + timedelta(days=days), t, tzinfo=tz)
+            if slot.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != slot.replace(tzinfo=None):
+                continue  # skipped by a daylight-saving change that day
+            if slot >= at:
+                return slot.astimezone(at.tzinfo)
+    return at
+
+
+def next_slot(pacing: Pacing, account: AccountPacing, earliest: datetime, offset: timedelta = timedelta(0)) -> datetime:
+    """The first moment at or after ``earliest`` where a post of ``account`` breaks no rule.
+
+    ``offset`` is the account's stagger within its post: with optimal times, the post goes
+    ``offset`` after an optimal time.
+    """
     candidate = max(earliest, account.not_before) if account.not_before else earliest
     for _ in range(100_000):
-        moved = _advance(pacing, account, candidate)
+        moved = _advance(pacing, account, candidate, offset)
         if moved == candidate:
             return candidate
         candidate = moved
     raise RuntimeError("Pacing did not settle: the account's schedule is saturated.")
 
 
-def _advance(pacing: Pacing, account: AccountPacing, at: datetime) -> datetime:
+def _advance(pacing: Pacing, account: AccountPacing, at: datetime, offset: timedelta = timedelta(0)) -> datetime:
     """Fix the first rule ``at`` breaks by moving it forward; return ``at`` if it breaks none."""
     busy = account.busy
     # 1. Minimum interval to every other post, before and after.
@@ -137,6 +181,9 @@ def _advance(pacing: Pacing, account: AccountPacing, at: datetime) -> datetime:
         in_window = j - bisect.bisect_right(busy, later - DAY) + 1
         if in_window + 1 > daily_limit_at(pacing, account, later):
             return later + EPSILON
+    # 4. Optimal times: the next one (plus the account's stagger).
+    if pacing.optimal_times:
+        return next_optimal(pacing, at - offset, account.tz) + offset
     return at
 
 
@@ -168,7 +215,7 @@ def schedule_post(
     for platform, members in by_platform.items():
         pacing = pacing_for[platform]
         for account, offset in zip(members, stagger_offsets(pacing, len(members), rng), strict=True):
-            at = next_slot(pacing, account, start + offset)
+            at = next_slot(pacing, account, start + offset, offset)
             bisect.insort(account.busy, at)
             result[account.key] = at
     return result

@@ -51,7 +51,7 @@ from .adapters import account_snapshot
 from .caption_templates import render_caption
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, schedule_post
-from .rules import check_rules
+from .rules import check_rules, switched_off
 
 # Accounts in these states get no execution; the plan says why.
 INELIGIBLE_REASONS = {
@@ -403,6 +403,9 @@ class _PlatformMedia:
 
 
 def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia, saved_policies) -> list[str]:
+    policy = saved_policies.get(account.platform)
+    if off := switched_off(policy, account.get_platform_display()):
+        return [off]
     if account.status in INELIGIBLE_REASONS:
         if account.status == AccountStatus.NO_ACCESS:
             return [f"{INELIGIBLE_REASONS[account.status]} {account.status_reason.strip() or 'a check will tell.'}"]
@@ -420,8 +423,7 @@ def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia
         options=platform_post_options(post, account.platform),  # checked once, in post_publish
     )
     problems = media.problems(account.platform) + [p.message for p in adapter.validate(request)]
-    policy = saved_policies.get(account.platform)
-    problems += [p.message for p in check_rules(policy, caption.caption)]
+    problems += [p.message for p in check_rules(policy, caption.caption, media.assets)]
     return problems
 
 

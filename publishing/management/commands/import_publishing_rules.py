@@ -1,6 +1,7 @@
-"""Load content rules (hashtag range, forbidden words, required hashtags, caption
-template, daily limit, optimal times) from a publishing_rules YAML into a
-workspace's publishing policies. All or nothing; errors name the YAML path."""
+"""Load publishing rules (platform on/off, hashtag range, forbidden words, required
+hashtags, caption template, daily limit, optimal times, media limits) from a
+publishing_rules YAML into a workspace's publishing policies. All or nothing; errors
+name the YAML path; keys Crosspost does not know are listed as warnings."""
 
 from pathlib import Path
 
