@@ -59,7 +59,7 @@ def test_it_ignores_posts_without_a_valid_product(wb_api, workspace):
     for options in (
         {},
         {"product": "123"},
-        {"product": {"marketplace": "ozon", "article": 1}},
+        {"product": {"marketplace": "amazon", "article": 1}},
         {"product": {**PRODUCT, "article": "x"}},
     ):
         assert product_facts(PostFactory(workspace=workspace, options=options).options.get("product")) is None
