@@ -10,15 +10,16 @@ import pytest
 from django.utils import timezone
 from django.utils.translation import override
 
-from products.facts import Failure
+from products.facts import Failure, ProductUnavailable
 from products.models import Product
+from products.providers import get_provider
 from products.references import ProductRef
 from products.services import lookup, product_facts
 from publishing.planner import post_publish
 
 from .emulators.ozon import SAMPLE_SKU, OzonEmulator
 from .emulators.yandex_market import SAMPLE_ID, YandexMarketEmulator
-from .factories import PostFactory, SocialAccountFactory
+from .factories import PostFactory, SocialAccountFactory, UserFactory
 from .translations_support import wb_api  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -248,3 +249,58 @@ def test_a_refusing_marketplace_does_not_block_publishing(workspace, ozon_api, m
 def test_the_wildberries_provider_shares_the_cache(wb_api):
     assert lookup({"marketplace": "wildberries", "article": 123456}).facts.brand == "Acme"
     assert Product.objects.get(marketplace="wildberries").raw["id"] == 123456
+
+
+# --- The provider interface itself -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "permanent", "retry_after"),
+    [
+        (404, Failure.NOT_FOUND, True, None),
+        (403, Failure.REFUSED, False, None),
+        (429, Failure.RATE_LIMITED, False, "retry"),
+        (500, Failure.SERVER_ERROR, False, None),
+        ("garbage", Failure.UNREADABLE, False, None),
+    ],
+)
+@pytest.mark.parametrize("marketplace", ["ozon", "yandex_market"])
+def test_providers_raise_one_error_saying_whether_to_try_again(
+    ozon_api, market_api, marketplace, failure, code, permanent, retry_after
+):
+    emulator, article = (ozon_api, SAMPLE_SKU) if marketplace == "ozon" else (market_api, SAMPLE_ID)
+    emulator.fail_next(failure)
+
+    with pytest.raises(ProductUnavailable) as raised:
+        get_provider(marketplace).fetch(article)
+
+    expected_wait = {"ozon": 120, "yandex_market": 60}[marketplace] if retry_after else None
+    assert (raised.value.code, raised.value.permanent, raised.value.retry_after) == (code, permanent, expected_wait)
+    assert Product.objects.count() == 0  # providers only fetch; the cache is lookup's
+
+
+def test_an_unknown_marketplace_has_no_provider():
+    with pytest.raises(ProductUnavailable) as raised:
+        get_provider("amazon")
+    assert (raised.value.code, raised.value.permanent) == (Failure.UNSUPPORTED, True)
+
+
+# --- Admin -----------------------------------------------------------------------------------
+
+
+def test_the_admin_lists_products_read_only_with_search_and_filters(client, ozon_api, market_api):
+    product_facts(OZON)
+    market_api.fail_next(403)
+    lookup(MARKET)
+    client.force_login(UserFactory(username="root", is_superuser=True))
+
+    listing = client.get("/admin/products/product/", {"q": str(SAMPLE_SKU)})
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].result_list) == [Product.objects.get(marketplace="ozon")]
+    refused = client.get("/admin/products/product/", {"error_code__exact": "refused"})
+    assert [p.marketplace for p in refused.context["cl"].result_list] == ["yandex_market"]
+    assert client.get("/admin/products/product/add/").status_code == 403
+    row = Product.objects.get(marketplace="ozon")
+    page = client.get(f"/admin/products/product/{row.pk}/change/")
+    assert page.status_code == 200 and "Linen Lab" in page.content.decode()
+    assert client.post(f"/admin/products/product/{row.pk}/change/", {"title": "x"}).status_code == 403
