@@ -60,10 +60,19 @@ def test_ozon_facts_come_from_the_product_page_json(ozon_api):
         "price": 4990.0,
     }
     call = ozon_api.requests[0]
-    assert (call.path, call.query["url"]) == ("/api/entrypoint-api.bx/page/json/v2", [f"/product/{SAMPLE_SKU}/"])
+    assert (call.path, call.query["url"]) == ("/api/composer-api.bx/page/json/v2", [f"/product/{SAMPLE_SKU}/"])
     assert "Mozilla" in call.headers["User-Agent"]
     row = Product.objects.get(marketplace="ozon", article=SAMPLE_SKU)
     assert (row.title, row.error_code, row.raw["tracking"]["categoryName"]) == (facts.title, "", "Платья")
+
+
+def test_an_ozon_product_out_of_stock_has_facts_without_a_price(ozon_api):
+    ozon_api.fail_next("out-of-stock")
+
+    facts = product_facts(OZON)
+
+    assert (facts.title, facts.composition, facts.price) == ("Платье-рубашка из льна, миди", "лён 100%", None)
+    assert Product.objects.get().price is None
 
 
 def test_ozon_facts_are_cached_so_a_second_lookup_asks_nobody(ozon_api):

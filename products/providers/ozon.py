@@ -1,5 +1,6 @@
 """Ozon: the page-composer JSON the shop's own web client loads for a product page,
-``GET {OZON_BASE_URL}/api/entrypoint-api.bx/page/json/v2?url=/product/<sku>/``.
+``GET {OZON_BASE_URL}/api/composer-api.bx/page/json/v2?url=/product/<sku>/`` (older clients
+call the same page through ``entrypoint-api.bx``).
 
 Why this one: Ozon's documented Seller API (api-seller.ozon.ru, ``/v3/product/info/list``)
 needs a seller's Client-Id and Api-Key and only knows that seller's own goods; a
@@ -15,7 +16,11 @@ years): ``{"widgetStates": {"<widget>-<id>-default-1": "<JSON string>", …},
 * ``layoutTrackingInfo`` holds ``{"sku": …, "categoryName": …, "brandName": …, "hierarchy": …}``.
 
 Ozon's anti-bot answers 403 with an HTML challenge page (or 429); an unknown
-product is a 404. The emulator (tests/emulators/ozon.py) answers in these shapes.
+product is a 404; a product out of stock has no ``webPrice`` (facts without a price).
+Open-source price trackers report that the anti-bot blocks plain HTTP clients more
+and more (they drive a real browser now), so in production expect many "refused"
+answers: that is what the reason "no product facts: …" is for. The emulator
+(tests/emulators/ozon.py) answers in these shapes.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from django.conf import settings
 from ..facts import Marketplace, ProductFacts
 from .base import Provider, characteristic_facts, clean, rouble_amount
 
-OZON_PAGE_PATH = "/api/entrypoint-api.bx/page/json/v2"
+OZON_PAGE_PATH = "/api/composer-api.bx/page/json/v2"
 
 
 class OzonProvider(Provider):

@@ -1,4 +1,5 @@
-"""Loopback Ozon product-page JSON: /api/entrypoint-api.bx/page/json/v2?url=/product/<sku>/.
+"""Loopback Ozon product-page JSON: /api/composer-api.bx/page/json/v2?url=/product/<sku>/
+(and the older /api/entrypoint-api.bx/… path).
 
 Answers in the observed shape (see products/providers/ozon.py): ``widgetStates`` maps
 ``<widget>-<id>-default-1`` keys to JSON *strings*, ``layoutTrackingInfo`` is a JSON
@@ -6,7 +7,7 @@ string too. Products come from ``products`` (keyed by sku); the slug form
 ``/product/<slug>-<sku>/`` is accepted like the real site does; an unknown sku is a 404.
 Failures (``fail_next``): ``403`` (anti-bot challenge page), ``429`` (with Retry-After),
 ``404``, ``500``, ``"garbage"`` (200 with an HTML page), ``"no-heading"`` (200 JSON
-without the product heading), ``("slow", seconds)``.
+without the product heading), ``"out-of-stock"`` (no ``webPrice`` widget), ``("slow", seconds)``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class OzonEmulator(Emulator):
         self.products = {SAMPLE_SKU: SAMPLE_PRODUCT} if products is None else products
 
     def handle(self, request: Recorded) -> Reply:
-        if request.path != "/api/entrypoint-api.bx/page/json/v2":
+        if request.path not in ("/api/composer-api.bx/page/json/v2", "/api/entrypoint-api.bx/page/json/v2"):
             return Reply(404, "404 page not found")
         failure = self.take_failure()
         if isinstance(failure, tuple) and failure[0] == "slow":
@@ -107,4 +108,6 @@ class OzonEmulator(Emulator):
         data = page_json(product)
         if failure == "no-heading":
             data["widgetStates"].pop("webProductHeading-3385933-default-1")
+        if failure == "out-of-stock":
+            data["widgetStates"].pop("webPrice-3121879-default-1")
         return Reply(200, data)
