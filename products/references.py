@@ -22,6 +22,7 @@ once:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -70,15 +71,21 @@ TAG = re.compile(
 )
 
 
-def find_references(text: str, *, default_marketplace: str | None = None) -> list[ProductRef]:
-    """Every product the text names, in text order, each once."""
+def find_references(text: str, *, links: Iterable[str] = (), default_marketplace: str | None = None) -> list[ProductRef]:
+    """Every product the text names, in text order, each once; then those of ``links``
+    (URLs a message hides behind its words, e.g. Telegram's ``text_link`` entities)."""
     default = default_marketplace or settings.PRODUCT_DEFAULT_MARKETPLACE
+    text = text or ""
     found: list[tuple[int, ProductRef]] = []
-    for match in LINK.finditer(text or ""):
+    for match in LINK.finditer(text):
         ref = _link_reference(match.group(0))
         if ref is not None:
             found.append((match.start(), ref))
-    for match in TAG.finditer(text or ""):
+    for position, link in enumerate(links, start=len(text) + 1):
+        ref = _link_reference(str(link).strip())
+        if ref is not None:
+            found.append((position, ref))
+    for match in TAG.finditer(text):
         word = re.sub(r"\s+", " ", (match.group("market") or "").lower())
         marketplace = _WORD_TO_MARKETPLACE.get(word, default)
         for offset, article in _articles(match):

@@ -100,3 +100,13 @@ def test_short_links_are_reported_as_unresolved():
     text = "https://ozon.ru/t/AbC1dEf и https://www.ozon.ru/product/plate-1849590918/"
     assert unresolved_links(text) == ["https://ozon.ru/t/AbC1dEf"]
     assert find_references(text) == [ProductRef("ozon", 1849590918)]
+
+
+def test_links_hidden_behind_words_count_after_the_text():
+    text = "Новое платье, подробнее по ссылке. #art 12345678"
+    links = [
+        "https://www.ozon.ru/product/plate-1849590918/",
+        "https://t.me/channel",
+        "https://wb.ru/catalog/12345678/detail.aspx",
+    ]
+    assert find_references(text, links=links) == [ProductRef("wildberries", 12345678), ProductRef("ozon", 1849590918)]
