@@ -4,7 +4,7 @@ cached, and a failing marketplace never blocks a caption or a publish."""
 
 import pytest
 
-from products.services import product_facts, wildberries_facts
+from products.services import lookup, product_facts, wildberries_facts
 from publishing.ai_captions import generate_ai_caption
 from publishing.planner import post_publish
 
@@ -75,3 +75,8 @@ def test_a_failing_marketplace_blocks_neither_captions_nor_publishing(workspace,
     assert result.caption and result.facts == {}
     assert openai_api.user_payload(openai_api.completion_calls[0])["facts"] == {}
     assert post_publish(post=post).created == 1
+
+
+def test_a_card_without_a_name_is_unreadable_not_facts(wb_api):
+    wb_api.products[123456] = {**wb_api.products[123456], "name": " "}
+    assert lookup(PRODUCT).code == "unreadable"

@@ -28,6 +28,8 @@ class WildberriesProvider(Provider):
             raise self.unreadable(str(exc)) from exc
         if facts is None:
             raise ProductUnavailable(f"Wildberries has no card {article}", permanent=True, code=Failure.NOT_FOUND)
+        if not facts.title:  # a card without a name is no card we can describe
+            raise self.unreadable(f"card {article} has no name")
         return facts
 
 
