@@ -370,8 +370,16 @@ TRANSLATION_TIMEOUT_SECONDS = env.float("TRANSLATION_TIMEOUT_SECONDS", default=3
 TRANSLATION_RETRY_AFTER_SECONDS = env.int("TRANSLATION_RETRY_AFTER_SECONDS", default=60)
 DEEPL_LANGUAGES_CACHE_SECONDS = env.int("DEEPL_LANGUAGES_CACHE_SECONDS", default=86400)
 WB_CARD_BASE_URL = env.str("WB_CARD_BASE_URL", default="https://card.wb.ru")
-WB_CARD_CACHE_SECONDS = env.int("WB_CARD_CACHE_SECONDS", default=6 * 3600)
 WB_TIMEOUT_SECONDS = env.float("WB_TIMEOUT_SECONDS", default=5.0)
+OZON_BASE_URL = env.str("OZON_BASE_URL", default="https://www.ozon.ru")
+OZON_TIMEOUT_SECONDS = env.float("OZON_TIMEOUT_SECONDS", default=5.0)
+YANDEX_MARKET_BASE_URL = env.str("YANDEX_MARKET_BASE_URL", default="https://market.yandex.ru")
+YANDEX_MARKET_TIMEOUT_SECONDS = env.float("YANDEX_MARKET_TIMEOUT_SECONDS", default=5.0)
+# Product facts stay fresh this long; a refusing marketplace is asked again after its
+# Retry-After, or this many minutes when it sends none. Tags without a marketplace mean the default.
+PRODUCT_CACHE_HOURS = env.float("PRODUCT_CACHE_HOURS", default=24.0)
+PRODUCT_RETRY_MINUTES = env.float("PRODUCT_RETRY_MINUTES", default=10.0)
+PRODUCT_DEFAULT_MARKETPLACE = env.str("PRODUCT_DEFAULT_MARKETPLACE", default="wildberries")
 TELEGRAM_ADMIN_BOT_TOKEN = env_secret("TELEGRAM_ADMIN_BOT_TOKEN", default="")
 TELEGRAM_ADMIN_CHAT_ID = env.str("TELEGRAM_ADMIN_CHAT_ID", default="")
 PUBLIC_MEDIA_BASE_URL = env.str("PUBLIC_MEDIA_BASE_URL", default="")

@@ -1,52 +1,62 @@
 """Product facts from a marketplace, for AI captions and caption templates.
 
-A product is named by a reference such as
-``{"marketplace": "wildberries", "article": 123456}`` (a post keeps it in
-``Post.options["product"]``; the caller passes it in). Facts come from
-Wildberries' public (undocumented) card API and are cached. A marketplace that
-refuses (anti-bot 403, 429, 5xx, timeout) or knows no such card never blocks
-publishing: the facts are simply missing (``None``) and the reason is logged.
+A product is named by a reference such as ``{"marketplace": "wildberries",
+"article": 123456}`` (a post keeps it in ``Post.options["product"]``;
+``products.references.find_references`` finds them in a message's text) or a
+``ProductRef``. ``lookup`` asks the marketplace's provider (``products.providers``)
+and keeps the answer in ``Product``: facts stay fresh for PRODUCT_CACHE_HOURS; a
+refusal (anti-bot 403, 429, 5xx, timeout) is remembered until the marketplace's
+Retry-After or PRODUCT_RETRY_MINUTES, and a product the marketplace does not know
+for PRODUCT_CACHE_HOURS. A marketplace that refuses never blocks publishing:
+``lookup`` never raises for a marketplace's sake, it answers the facts or the
+reason there are none ("no product facts: <reason>").
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 
-import requests
 from django.conf import settings
-from django.core.cache import cache
-from requests.adapters import HTTPAdapter
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from .facts import Failure, Marketplace, ProductFacts, ProductUnavailable
+from .models import Product
+from .providers import get_provider
+from .providers.wildberries import parse_wildberries
+from .references import ProductRef
 
 logger = logging.getLogger(__name__)
 
-MARKETPLACES = ("wildberries",)
-# WB filters clients by fingerprint; a browser's user agent is what works.
-BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
-WB_DETAIL_PATH = "/cards/v4/detail"
-WB_DEST_MOSCOW = -1257786
-COMPOSITION_OPTIONS = ("состав", "composition")
-CARE_OPTIONS = ("уход за вещами", "уход", "care")
+MARKETPLACES = tuple(Marketplace.values)
+__all__ = ["MARKETPLACES", "ProductFacts", "ProductLookup", "lookup", "parse_wildberries", "product_facts", "product_reference"]
 
 
 @dataclass(frozen=True)
-class ProductFacts:
-    marketplace: str
-    article: int
-    title: str
-    brand: str = ""
-    composition: str = ""
-    care: str = ""
-    colors: list[str] = field(default_factory=list)
-    price: float | None = None  # roubles, after the marketplace's discounts
+class ProductLookup:
+    """The facts of a referenced product, or why there are none (``code``, a ``Failure``;
+    empty when nothing was referenced)."""
 
-    def as_dict(self) -> dict:
-        """The facts a prompt may use: only those we have."""
-        return {k: v for k, v in asdict(self).items() if v not in ("", None, [])}
+    facts: ProductFacts | None
+    code: str = ""
+
+    @property
+    def reason(self) -> str:
+        """Why there are no facts, in the active language ("" when there are facts or no reference)."""
+        return str(Failure(self.code).label) if self.code and self.facts is None else ""
+
+    @property
+    def note(self) -> str:
+        """What a post shows when a referenced product brought no facts."""
+        return gettext("no product facts: %(reason)s") % {"reason": self.reason} if self.reason else ""
 
 
 def product_reference(product: object) -> tuple[str, int] | None:
     """(marketplace, article) from a product reference, or None when it names no (valid) product."""
+    if isinstance(product, ProductRef):
+        return (product.marketplace, product.article)
     if not isinstance(product, dict):
         return None
     marketplace = str(product.get("marketplace", "")).lower()
@@ -62,91 +72,67 @@ def product_reference(product: object) -> tuple[str, int] | None:
 
 def product_facts(product: object) -> ProductFacts | None:
     """The facts of the referenced product (e.g. a post's ``options["product"]``), or None
-    (no valid reference, or the marketplace failed)."""
+    (no valid reference, or the marketplace gave none: ``lookup`` says why)."""
+    return lookup(product).facts
+
+
+def lookup(product: object) -> ProductLookup:
+    """The referenced product's facts, from ``Product`` while fresh, else from its marketplace."""
+    if product in (None, {}, ""):
+        return ProductLookup(None)
     reference = product_reference(product)
     if reference is None:
-        return None
-    return wildberries_facts(reference[1])
+        return ProductLookup(None, Failure.INVALID)
+    marketplace, article = reference
+    now = timezone.now()
+    row = Product.objects.filter(marketplace=marketplace, article=article).first()
+    if row is not None and now < _fresh_until(row):
+        return ProductLookup(row.facts(), "" if row.has_facts else row.error_code or Failure.UNREADABLE)
+    try:
+        facts = get_provider(marketplace).fetch(article)
+    except ProductUnavailable as exc:
+        logger.warning("Product %s %s: no facts (%s)", marketplace, article, exc.message)
+        return _remember_failure(row, marketplace, article, exc, now)
+    except Exception:  # a provider bug must not block publishing either
+        logger.exception("Product %s %s: the provider failed", marketplace, article)
+        exc = ProductUnavailable("provider error", permanent=False, code=Failure.UNREADABLE)
+        return _remember_failure(row, marketplace, article, exc, now)
+    Product.objects.update_or_create(
+        marketplace=marketplace,
+        article=article,
+        defaults={
+            **{k: v for k, v in asdict(facts).items() if k not in ("marketplace", "article")},
+            "error_code": "",
+            "error": "",
+            "fetched_at": now,
+            "retry_at": None,
+        },
+    )
+    return ProductLookup(facts)
 
 
 def wildberries_facts(article: int) -> ProductFacts | None:
-    """Facts of one Wildberries card (cached for WB_CARD_CACHE_SECONDS), or None with the reason logged."""
-    key = f"products:wildberries:{article}"
-    cached = cache.get(key)
-    if cached is not None:
-        return ProductFacts(**cached)
-    url = settings.WB_CARD_BASE_URL.rstrip("/") + WB_DETAIL_PATH
-    params = {"appType": 1, "curr": "rub", "dest": WB_DEST_MOSCOW, "nm": article}
-    session = _session()
-    try:
-        response = session.get(url, params=params, timeout=settings.WB_TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
-        logger.warning("Wildberries card %s unavailable: network error (%s)", article, exc.__class__.__name__)
-        return None
-    finally:
-        session.close()
-    if response.status_code != 200:
-        reason = "anti-bot refusal" if response.status_code == 403 else "rate limited" if response.status_code == 429 else "error"
-        logger.warning("Wildberries card %s unavailable: HTTP %s (%s)", article, response.status_code, reason)
-        return None
-    try:
-        facts = parse_wildberries(response.json(), article)
-    except ValueError as exc:
-        logger.warning("Wildberries card %s unreadable: %s", article, exc)
-        return None
-    if facts is None:
-        logger.info("Wildberries has no card %s", article)
-        return None
-    cache.set(key, asdict(facts), settings.WB_CARD_CACHE_SECONDS)
-    return facts
+    """Facts of one Wildberries card, or None (the reason is logged)."""
+    return product_facts({"marketplace": Marketplace.WILDBERRIES, "article": article})
 
 
-def _session() -> requests.Session:
-    """A plain session: no machine-wide proxy, no retries (a failure only means no facts)."""
-    session = requests.Session()
-    session.trust_env = False
-    session.mount("http://", HTTPAdapter(max_retries=0))
-    session.mount("https://", HTTPAdapter(max_retries=0))
-    session.headers["User-Agent"] = BROWSER_USER_AGENT
-    session.headers["Accept"] = "application/json"
-    return session
+def _fresh_until(row: Product):
+    return row.retry_at or row.fetched_at + timedelta(hours=settings.PRODUCT_CACHE_HOURS)
 
 
-def parse_wildberries(data: object, article: int) -> ProductFacts | None:
-    """Facts from a card answer: v4 ``{"products": [...]}`` or v2 ``{"data": {"products": [...]}}``."""
-    if not isinstance(data, dict):
-        raise ValueError("the answer is not a JSON object")
-    products = data.get("products")
-    if products is None and isinstance(data.get("data"), dict):
-        products = data["data"].get("products")
-    if not isinstance(products, list):
-        raise ValueError("the answer has no product list")
-    product = next((p for p in products if isinstance(p, dict) and p.get("id") == article), None)
-    if product is None:
-        return None
-    options = {
-        str(o.get("name", "")).strip().lower(): str(o.get("value", "")).strip()
-        for o in product.get("options") or []
-        if isinstance(o, dict)
-    }
-    compositions = ", ".join(str(c.get("name", "")).strip() for c in product.get("compositions") or [] if isinstance(c, dict))
-    return ProductFacts(
-        marketplace="wildberries",
-        article=article,
-        title=str(product.get("name", "")).strip(),
-        brand=str(product.get("brand", "")).strip(),
-        composition=compositions or next((options[k] for k in COMPOSITION_OPTIONS if options.get(k)), ""),
-        care=next((options[k] for k in CARE_OPTIONS if options.get(k)), ""),
-        colors=[str(c.get("name")).strip() for c in product.get("colors") or [] if isinstance(c, dict) and c.get("name")],
-        price=_price(product),
-    )
-
-
-def _price(product: dict) -> float | None:
-    """Price in roubles: ``sizes[].price.product`` (kopecks), else the old ``salePriceU``."""
-    for size in product.get("sizes") or []:
-        price = (size.get("price") or {}).get("product") if isinstance(size, dict) else None
-        if isinstance(price, int | float) and price > 0:
-            return price / 100
-    sale = product.get("salePriceU")
-    return sale / 100 if isinstance(sale, int | float) and sale > 0 else None
+def _remember_failure(row: Product | None, marketplace: str, article: int, exc: ProductUnavailable, now) -> ProductLookup:
+    """Remember why there are no facts until it is worth asking again. Facts we had stay
+    (a product that was there a moment ago is still better described by them) unless the
+    marketplace says the product is gone."""
+    if exc.permanent:
+        wait = timedelta(hours=settings.PRODUCT_CACHE_HOURS)
+    else:
+        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else timedelta(minutes=settings.PRODUCT_RETRY_MINUTES)
+    failure = {"error_code": exc.code, "error": exc.message[:500], "retry_at": now + wait}
+    if row is not None and row.has_facts and not exc.permanent:
+        Product.objects.filter(pk=row.pk).update(**failure)
+        return ProductLookup(row.facts())
+    blank = {name: "" for name in ("title", "brand", "category", "composition", "density", "care")}
+    blank |= {"colors": [], "price": None, "raw": {}}
+    Product.objects.update_or_create(marketplace=marketplace, article=article, defaults={**blank, **failure, "fetched_at": now})
+    return ProductLookup(None, exc.code)

@@ -4,7 +4,7 @@ cached, and a failing marketplace never blocks a caption or a publish."""
 
 import pytest
 
-from products.services import product_facts, wildberries_facts
+from products.services import lookup, product_facts, wildberries_facts
 from publishing.ai_captions import generate_ai_caption
 from publishing.planner import post_publish
 
@@ -59,7 +59,7 @@ def test_it_ignores_posts_without_a_valid_product(wb_api, workspace):
     for options in (
         {},
         {"product": "123"},
-        {"product": {"marketplace": "ozon", "article": 1}},
+        {"product": {"marketplace": "amazon", "article": 1}},
         {"product": {**PRODUCT, "article": "x"}},
     ):
         assert product_facts(PostFactory(workspace=workspace, options=options).options.get("product")) is None
@@ -75,3 +75,8 @@ def test_a_failing_marketplace_blocks_neither_captions_nor_publishing(workspace,
     assert result.caption and result.facts == {}
     assert openai_api.user_payload(openai_api.completion_calls[0])["facts"] == {}
     assert post_publish(post=post).created == 1
+
+
+def test_a_card_without_a_name_is_unreadable_not_facts(wb_api):
+    wb_api.products[123456] = {**wb_api.products[123456], "name": " "}
+    assert lookup(PRODUCT).code == "unreadable"
