@@ -15,7 +15,7 @@ import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
-from .base import ProxyFailed, Transient
+from .base import AuthRequired, ProxyFailed, Transient
 
 if TYPE_CHECKING:
     from .base import AccountSnapshot
@@ -67,6 +67,12 @@ def _with_timeout(request):
         kwargs.setdefault("timeout", settings.HTTP_TIMEOUT_SECONDS)
         try:
             response = request(method, url, **kwargs)
+        except (UnicodeEncodeError, requests.exceptions.InvalidHeader) as exc:
+            # Nothing was sent: a stored token or cookie that no HTTP header can carry (a pasted
+            # character outside Latin-1, a line break) is the operator's to replace.
+            raise AuthRequired(
+                "The stored credentials contain characters an HTTP header cannot carry: enter them again."
+            ) from exc
         except requests.exceptions.ProxyError as exc:
             raise ProxyFailed(f"The account's proxy failed: {exc.__class__.__name__}") from exc
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:

@@ -375,3 +375,20 @@ def test_it_lets_only_admins_check(api, workspace):
     assert api(Role.EDITOR).post(f"{V1}/accounts/{account.pk}/check/").status_code == 403
     other = sandbox_account(WorkspaceFactory())
     assert api(Role.OWNER).post(f"{V1}/accounts/{other.pk}/check/").status_code == 404
+
+
+@pytest.mark.parametrize("token", ["tok\U000f91c1en", "tok\nen"])
+def test_it_asks_for_new_credentials_a_header_cannot_carry(workspace, token, settings):
+    # Found by the API fuzzer: a Pinterest token with a character outside Latin-1 made /check/ a 500.
+    from .emulators.pinterest import PinterestEmulator
+
+    with PinterestEmulator() as emulator:
+        settings.PINTEREST_API_BASE_URL = f"{emulator.url}/v5"
+        account = SocialAccountFactory(
+            workspace=workspace, platform=Platform.PINTEREST, handle="board", credentials={"access_token": token}
+        )
+        health = account_check(account=account)
+    account.refresh_from_db()
+    assert not health.ok and "cannot carry" in health.detail
+    assert account.status == AccountStatus.LOGIN_REQUIRED
+    assert emulator.requests == []  # nothing left the process
