@@ -1,0 +1,103 @@
+"""Sources in the admin: the bot token is write-only (never shown, never in a form's initial data);
+what was ingested is listed read-only with its error."""
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, WriteOnlyTextInput, excerpt, status_badge
+
+from .models import IngestItem, IngestRecord, Source
+
+
+class SourceForm(WorkspaceModelForm):
+    bot_token = forms.CharField(
+        label=_("Bot token"),
+        required=False,
+        widget=WriteOnlyTextInput(attrs={"size": 60, "autocomplete": "off"}),
+        help_text=_("From @BotFather; the bot must be an administrator of the channel. Write-only: leave blank to keep it."),
+    )
+
+    class Meta:
+        model = Source
+        fields = (
+            "workspace",
+            "name",
+            "kind",
+            "enabled",
+            "options",
+            "mode",
+            "caption_mode",
+            "caption_template",
+            "target_groups",
+            "target_accounts",
+            "priority",
+            "window_start",
+            "window_end",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not (cleaned.get("bot_token") or "").strip():
+            self.add_error("bot_token", _("Give the bot's token."))
+        return cleaned
+
+    def save(self, commit=True):
+        token = (self.cleaned_data.get("bot_token") or "").strip()
+        if token:
+            self.instance.secret = {**(self.instance.secret or {}), "bot_token": token}
+        elif self.instance.secret is None:
+            self.instance.secret = {}
+        return super().save(commit)
+
+
+@admin.register(Source)
+class SourceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    form = SourceForm
+    write_only_fields = ("bot_token",)
+    list_display = ("name", "workspace", "kind", "enabled", "mode", "delivery", "last_polled_at", "error_excerpt")
+    list_filter = ("kind", "enabled", "mode", "delivery", ("workspace", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name",)
+    list_select_related = ("workspace",)
+    readonly_fields = ("delivery", "update_offset", "last_polled_at", "last_error", "created_at")
+    filter_horizontal = ("target_groups", "target_accounts")
+
+    def get_fields(self, request, obj=None):
+        return [*SourceForm.Meta.fields[:5], "bot_token", *SourceForm.Meta.fields[5:], *self.readonly_fields]
+
+    @admin.display(description=_("last error"))
+    def error_excerpt(self, obj):
+        return excerpt(obj.last_error, 60)
+
+
+class _ReadOnly(WorkspaceScopedAdmin, admin.ModelAdmin):
+    workspace_field = "source__workspace"
+    add_role = None
+    change_role = None
+    delete_role = None
+
+
+@admin.register(IngestRecord)
+class IngestRecordAdmin(_ReadOnly):
+    list_display = ("source", "key", "post", "record_status", "error_excerpt", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("source", "post")
+    fields = ("source", "chat_id", "key", "post", "status", "error", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("status"), ordering="status")
+    def record_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description=_("error"))
+    def error_excerpt(self, obj):
+        return excerpt(obj.error, 80)
+
+
+@admin.register(IngestItem)
+class IngestItemAdmin(_ReadOnly):
+    list_display = ("source", "chat_id", "message_id", "media_group_id", "status", "received_at")
+    list_filter = ("status",)
+    list_select_related = ("source",)
+    fields = ("source", "update_id", "chat_id", "message_id", "media_group_id", "status", "error", "message", "received_at")
+    readonly_fields = fields

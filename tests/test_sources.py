@@ -1,0 +1,371 @@
+"""Sources: a Telegram channel read by its bot, through the loopback Bot API. Polling and the
+webhook; an album (2 photos + 1 video) becomes ONE draft with its 3 media in order; replays,
+crashes between download and commit and the 20 MB limit never lose or double a message; the bot
+token and the webhook secret never show up in API answers or logs."""
+
+import logging
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from celery import current_app
+from django.utils import timezone
+
+from accounts.models import Role
+from crosspost.periodic import PERIODIC_TASKS
+from platforms import base
+from posts.models import Post, PostStatus
+from sources import services
+from sources.models import Delivery, IngestItem, IngestMode, IngestRecord, ItemStatus, Source
+from sources.services import source_ingest_due, source_poll
+
+from .emulators.telegram import TelegramEmulator
+from .factories import AccountGroupFactory, WorkspaceFactory, png_bytes
+from .test_media import make_video
+
+TOKEN = "7012345678:AAHsourceBotToken_never-leaks-77"
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def telegram(settings):
+    with TelegramEmulator() as emulator:
+        settings.TELEGRAM_API_BASE_URL = emulator.url
+        settings.SOURCE_ALBUM_WINDOW_SECONDS = 3
+        emulator.add_bot(TOKEN, username="source_bot")
+        yield emulator
+
+
+@pytest.fixture
+def channel(telegram):
+    return telegram.add_chat(title="Drops", admins=[TOKEN])
+
+
+@pytest.fixture
+def source(workspace, channel):
+    options = {"chat_id": str(channel["id"])}
+    return Source.objects.create(workspace=workspace, name="Drops", options=options, secret={"bot_token": TOKEN})
+
+
+@pytest.fixture(scope="module")
+def video_bytes(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("video") / "clip.mp4", size=(64, 64), seconds=0.5, fps=5, audio=False).read_bytes()
+
+
+def later(seconds: float = 10):
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+def post_album(telegram, channel, video_bytes, *, group="13911111111111111"):
+    """Three channel_post updates sharing media_group_id; the caption is on the second part."""
+    first = telegram.add_file(png_bytes(64, 48, (200, 40, 40)))
+    second = telegram.add_file(png_bytes(48, 64, (40, 200, 40)))
+    clip = telegram.add_file(video_bytes, suffix="mp4")
+    return [
+        telegram.channel_post(TOKEN, channel, media_group_id=group, **telegram.photo_content(first)),
+        telegram.channel_post(
+            TOKEN, channel, media_group_id=group, caption="New drop #art 12345", **telegram.photo_content(second)
+        ),
+        telegram.channel_post(TOKEN, channel, media_group_id=group, **telegram.video_content(clip)),
+    ]
+
+
+def assert_one_album_post(source):
+    posts = list(Post.objects.filter(workspace=source.workspace))
+    assert len(posts) == 1
+    post = posts[0]
+    assert post.status == PostStatus.DRAFT
+    assert post.caption == "New drop #art 12345"
+    assert post.media_type == "carousel"
+    media = list(post.media.order_by("position").select_related("asset"))
+    assert [m.asset.kind for m in media] == ["image", "image", "video"]
+    assert [(m.asset.width, m.asset.height) for m in media[:2]] == [(64, 48), (48, 64)]
+    assert IngestRecord.objects.filter(source=source, post=post).count() == 1
+    return post
+
+
+# --- polling --------------------------------------------------------------------------------------
+
+
+def test_a_polled_album_becomes_one_draft_with_three_media_in_order(telegram, channel, source, video_bytes):
+    updates = post_album(telegram, channel, video_bytes)
+    assert source_poll(source=source) == 3
+    assert not Post.objects.exists()  # the album's window is still open: more parts may come
+    source.refresh_from_db()
+    assert source.update_offset == updates[-1]["update_id"] + 1
+    assert set(IngestItem.objects.values_list("status", flat=True)) == {ItemStatus.PENDING}
+
+    assert source_poll(source=source, now=later()) == 0
+    assert_one_album_post(source)
+    assert telegram.updates[TOKEN] == []  # the second getUpdates confirmed them
+    assert set(IngestItem.objects.values_list("status", flat=True)) == {ItemStatus.DONE}
+    get_updates = [r for r in telegram.requests if r.path.endswith("/getUpdates")]
+    assert get_updates[-1].param("offset") == str(updates[-1]["update_id"] + 1)
+
+
+def test_replaying_the_same_updates_creates_nothing_new(telegram, channel, source, video_bytes):
+    updates = post_album(telegram, channel, video_bytes)
+    source_poll(source=source)
+    source_poll(source=source, now=later())
+    post = assert_one_album_post(source)
+
+    # Telegram delivers them again (say the offset was lost): same messages, nothing new.
+    Source.objects.filter(pk=source.pk).update(update_offset=0)
+    source.refresh_from_db()
+    for update in updates:
+        telegram.updates[TOKEN].append(update)
+    assert source_poll(source=source, now=later()) == 3
+    assert assert_one_album_post(source) == post
+    assert IngestItem.objects.count() == 3
+
+
+def test_a_crash_between_download_and_commit_loses_nothing_and_doubles_nothing(telegram, channel, source, monkeypatch):
+    file_id = telegram.add_file(png_bytes())
+    update = telegram.channel_post(TOKEN, channel, caption="Single photo", **telegram.photo_content(file_id))
+    real_upload = services.media_upload
+    crashes = []
+
+    def crash_once(**kwargs):
+        if not crashes:
+            crashes.append(1)
+            raise RuntimeError("worker killed after the download")
+        return real_upload(**kwargs)
+
+    monkeypatch.setattr(services, "media_upload", crash_once)
+    with pytest.raises(RuntimeError):
+        source_poll(source=source)
+    source.refresh_from_db()
+    assert source.update_offset == 0  # not advanced: the post was not committed
+    assert not Post.objects.exists() and not IngestRecord.objects.exists()
+    assert len(telegram.updates[TOKEN]) == 1  # not confirmed either
+
+    assert source_poll(source=source) == 1
+    assert source_poll(source=source) == 0
+    post = Post.objects.get()
+    assert (post.caption, post.media_type, post.media.count()) == ("Single photo", "photo", 1)
+    source.refresh_from_db()
+    assert source.update_offset == update["update_id"] + 1
+    assert IngestRecord.objects.get().post == post
+
+
+def test_an_album_crashing_mid_ingest_is_made_once_on_the_next_run(telegram, channel, source, video_bytes, monkeypatch):
+    post_album(telegram, channel, video_bytes)
+    source_poll(source=source)
+    real_upload = services.media_upload
+    calls = []
+
+    def crash_on_the_third(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("crash")
+        return real_upload(**kwargs)
+
+    monkeypatch.setattr(services, "media_upload", crash_on_the_third)
+    with pytest.raises(RuntimeError):
+        source_ingest_due(source=source, now=later())
+    assert not Post.objects.exists() and not IngestRecord.objects.exists()
+    assert source_ingest_due(source=source, now=later()) == 1
+    assert source_ingest_due(source=source, now=later()) == 0
+    assert_one_album_post(source)
+
+
+def test_a_download_that_fails_is_retried_and_the_offset_waits(telegram, channel, source):
+    file_id = telegram.add_file(png_bytes(), fail_downloads=1)
+    telegram.channel_post(TOKEN, channel, caption="Retry me", **telegram.photo_content(file_id))
+    with pytest.raises(base.Transient):
+        source_poll(source=source)
+    source.refresh_from_db()
+    assert source.update_offset == 0
+    assert source_poll(source=source) == 1
+    assert Post.objects.get().caption == "Retry me"
+
+
+def test_a_file_over_20_mb_gives_a_clear_error_on_the_ingest_record(telegram, channel, source):
+    file_id = telegram.add_file(b"\x00" * 16, size=25 * MB, suffix="mp4")
+    update = telegram.channel_post(TOKEN, channel, caption="Too big", **telegram.video_content(file_id))
+    assert source_poll(source=source) == 1
+    record = IngestRecord.objects.get()
+    assert record.status == ItemStatus.FAILED and record.post is None
+    assert "20 MB" in record.error and "TELEGRAM_API_BASE_URL" in record.error
+    assert IngestItem.objects.get().status == ItemStatus.FAILED
+    assert not Post.objects.exists()
+    source.refresh_from_db()
+    assert source.update_offset == update["update_id"] + 1  # recorded, so nothing is lost by moving on
+
+
+def test_an_edit_updates_the_caption_of_a_draft_only(telegram, channel, source):
+    file_id = telegram.add_file(png_bytes())
+    update = telegram.channel_post(TOKEN, channel, caption="Frist", **telegram.photo_content(file_id))
+    source_poll(source=source)
+    post = Post.objects.get()
+    telegram.channel_post(TOKEN, channel, edit_of=update["channel_post"], caption="First")
+    source_poll(source=source)
+    post.refresh_from_db()
+    assert post.caption == "First"
+    assert Post.objects.count() == 1
+
+    Post.objects.filter(pk=post.pk).update(status=PostStatus.COMPLETED)
+    telegram.channel_post(TOKEN, channel, edit_of=update["channel_post"], caption="Too late")
+    source_poll(source=source)
+    post.refresh_from_db()
+    assert post.caption == "First"
+
+
+def test_posts_from_other_chats_and_other_updates_are_ignored(telegram, channel, source):
+    other = telegram.add_chat(title="Elsewhere", admins=[TOKEN])
+    telegram.channel_post(TOKEN, other, text="Not ours")
+    telegram.push_update(TOKEN, {"message": {"message_id": 1, "chat": {"id": 5, "type": "private"}, "text": "hi"}})
+    assert source_poll(source=source) == 2
+    assert not IngestItem.objects.exists() and not Post.objects.exists()
+
+
+def test_a_text_post_is_a_text_draft_with_the_sources_targets_and_priority(telegram, channel, source):
+    group = AccountGroupFactory(workspace=source.workspace)
+    source.target_groups.set([group])
+    Source.objects.filter(pk=source.pk).update(priority="high")
+    source.refresh_from_db()
+    telegram.channel_post(TOKEN, channel, text="Just words")
+    source_poll(source=source)
+    post = Post.objects.get()
+    assert (post.media_type, post.caption, post.priority) == ("text", "Just words", "high")
+    assert list(post.target_groups.all()) == [group]
+
+
+def test_publish_automatically_enqueues_the_publish_task_after_commit(
+    telegram, channel, source, django_capture_on_commit_callbacks
+):
+    Source.objects.filter(pk=source.pk).update(mode=IngestMode.PUBLISH)
+    source.refresh_from_db()
+    telegram.channel_post(TOKEN, channel, text="Go live")
+    task = current_app.tasks["publishing.tasks.publish_post"]
+    with mock.patch.object(task, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+        source_poll(source=source)
+    delay.assert_called_once_with(Post.objects.get().pk)
+
+
+# --- webhook --------------------------------------------------------------------------------------
+
+
+def connect_webhook(api, source, telegram):
+    client = api(Role.ADMIN, source.workspace)
+    response = client.post(f"/api/v1/sources/{source.pk}/webhook/", {"url": "https://crosspost.example/hooks/x/"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["delivery"] == "webhook"
+    source.refresh_from_db()
+    assert telegram.webhooks[TOKEN] == {"url": "https://crosspost.example/hooks/x/", "secret_token": source.webhook_secret}
+    return source
+
+
+def test_an_album_by_webhook_becomes_one_draft_and_replays_change_nothing(api, client, telegram, channel, source, video_bytes):
+    connect_webhook(api, source, telegram)
+    updates = post_album(telegram, channel, video_bytes)
+    url = f"/hooks/telegram/{source.pk}/"
+    for _round in range(2):  # Telegram retries a delivery it thinks failed
+        for update in updates:
+            response = client.post(
+                url, update, content_type="application/json", headers={"X-Telegram-Bot-Api-Secret-Token": source.webhook_secret}
+            )
+            assert response.status_code == 200
+    assert IngestItem.objects.count() == 3
+    assert source_ingest_due(source=source, now=later()) == 1
+    assert source_ingest_due(source=source, now=later()) == 0
+    assert_one_album_post(source)
+
+
+def test_a_webhook_with_a_wrong_or_missing_secret_is_refused_and_stores_nothing(api, client, telegram, channel, source):
+    connect_webhook(api, source, telegram)
+    update = telegram.channel_post(TOKEN, channel, text="Forged")
+    url = f"/hooks/telegram/{source.pk}/"
+    assert client.post(url, update, content_type="application/json").status_code == 403
+    wrong = {"X-Telegram-Bot-Api-Secret-Token": source.webhook_secret[:-1] + "x"}
+    assert client.post(url, update, content_type="application/json", headers=wrong).status_code == 403
+    assert client.post("/hooks/telegram/999999/", update, content_type="application/json", headers=wrong).status_code == 403
+    assert not IngestItem.objects.exists()
+    right = {"X-Telegram-Bot-Api-Secret-Token": source.webhook_secret}
+    assert client.post(url, "not json", content_type="application/json", headers=right).status_code == 400
+    assert client.post(url, [1], content_type="application/json", headers=right).status_code == 400
+
+
+def test_polling_while_a_webhook_is_set_says_why(api, telegram, channel, source):
+    connect_webhook(api, source, telegram)
+    with pytest.raises(base.PlatformError):
+        source_poll(source=source)
+    source.refresh_from_db()
+    assert "webhook" in source.last_error
+    client = api(Role.ADMIN, source.workspace)
+    response = client.post(f"/api/v1/sources/{source.pk}/polling/")
+    assert response.status_code == 200 and response.json()["delivery"] == "polling"
+    assert TOKEN not in telegram.webhooks
+    telegram.channel_post(TOKEN, channel, text="Back to polling")
+    assert source_poll(source=source) == 1
+
+
+# --- API, admin, secrets --------------------------------------------------------------------------
+
+
+def test_the_api_creates_sources_and_never_shows_the_token(api, workspace):
+    client = api(Role.ADMIN)
+    body = {"name": "Drops", "options": {"chat_id": "-1001234567890"}, "bot_token": TOKEN, "mode": "publish"}
+    response = client.post("/api/v1/sources/", body, format="json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["has_bot_token"] is True and "bot_token" not in data and TOKEN not in response.content.decode()
+    source = Source.objects.get()
+    assert source.bot_token == TOKEN and source.delivery == Delivery.POLLING
+    listed = client.get("/api/v1/sources/")
+    assert listed.status_code == 200 and TOKEN not in listed.content.decode()
+    assert "webhook_secret" not in listed.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x", "options": {"chat_id": "@drops"}, "bot_token": TOKEN}, "options"),
+        ({"name": "x", "options": {"chat_id": "-100", "extra": 1}, "bot_token": TOKEN}, "options"),
+        ({"name": "x", "options": [], "bot_token": TOKEN}, "options"),
+        ({"name": "x", "options": {"chat_id": "-100"}}, "bot_token"),
+        ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "kind": "rss"}, "kind"),
+        ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "window_start": "09:00"}, "window_end"),
+    ],
+)
+def test_bad_source_input_is_a_400_naming_the_field(api, workspace, body, field):
+    response = api(Role.ADMIN).post("/api/v1/sources/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+def test_only_admins_and_owners_manage_sources_and_targets_stay_in_the_workspace(api, workspace, source):
+    body = {"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN}
+    assert api(Role.EDITOR).post("/api/v1/sources/", body, format="json").status_code == 403
+    stranger = AccountGroupFactory(workspace=WorkspaceFactory())
+    response = api(Role.ADMIN).post("/api/v1/sources/", {**body, "target_groups": [stranger.pk]}, format="json")
+    assert response.status_code in (400, 409) and "target_groups" in response.json()
+    assert api(Role.VIEWER).get(f"/api/v1/sources/{source.pk}/").status_code == 200
+    assert api(Role.VIEWER, WorkspaceFactory()).get(f"/api/v1/sources/{source.pk}/").status_code == 404
+
+
+def test_the_token_never_reaches_the_logs(telegram, channel, source, caplog):
+    caplog.set_level(logging.DEBUG)
+    file_id = telegram.add_file(b"\x00", size=25 * MB, suffix="mp4")
+    telegram.channel_post(TOKEN, channel, **telegram.video_content(file_id))
+    telegram.fail_next("unauthorized")
+    with pytest.raises(base.AuthRequired) as raised:
+        source_poll(source=source)
+    assert TOKEN not in str(raised.value)
+    source_poll(source=source)
+    assert TOKEN not in caplog.text
+    assert TOKEN not in IngestRecord.objects.get().error
+
+
+def test_the_admin_keeps_the_token_write_only(admin_client, source):
+    page = admin_client.get(f"/admin/sources/source/{source.pk}/change/")
+    assert page.status_code == 200
+    assert TOKEN not in page.content.decode()
+    assert admin_client.get("/admin/sources/ingestrecord/").status_code == 200
+
+
+def test_polling_is_a_periodic_task():
+    names = {periodic.task for periodic in PERIODIC_TASKS}
+    assert "sources.tasks.poll_sources" in names
+    assert "sources.tasks.poll_sources" in current_app.tasks
+    assert "publishing.tasks.publish_post" in current_app.tasks
