@@ -12,7 +12,6 @@ from accounts.api_base import (
     JSONObjectField,
     WorkspaceOwnedSerializer,
     WorkspaceScopedMixin,
-    as_drf_error,
     same_workspace_errors,
 )
 from accounts.models import AccountGroup, Role, SocialAccount
@@ -155,12 +154,6 @@ class SourceViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
             count = source_poll(source=source)
         except base.PlatformError as error:
             raise serializers.ValidationError({"detail": error.message}) from None
-        except Exception as exc:
-            raise (
-                as_drf_error(exc)
-                if hasattr(exc, "messages")
-                else serializers.ValidationError({"detail": f"Polling failed: {type(exc).__name__}"})
-            ) from None
         return Response({"updates": count}, status=status.HTTP_200_OK)
 
 

@@ -7,6 +7,7 @@ A source is a ``kind`` plus per-kind ``options`` (validated in ``sources.kinds``
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from crosspost.crypto import EncryptedJSONField, EncryptedTextField
@@ -60,8 +61,8 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
-        verbose_name = _("source")
-        verbose_name_plural = _("sources")
+        verbose_name = pgettext_lazy("ingest", "source")
+        verbose_name_plural = pgettext_lazy("ingest", "sources")
 
     def __str__(self) -> str:
         return self.name
@@ -89,7 +90,9 @@ class ItemStatus(models.TextChoices):
 class IngestItem(models.Model):
     """One message as it arrived (a part of an album is one item). Unique per source and message."""
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="items", verbose_name=_("source"))
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="items", verbose_name=pgettext_lazy("ingest", "source")
+    )
     update_id = models.BigIntegerField(verbose_name=_("update id"))
     chat_id = models.BigIntegerField(verbose_name=_("chat id"))
     message_id = models.BigIntegerField(verbose_name=_("message id"))
@@ -117,7 +120,9 @@ class IngestItem(models.Model):
 class IngestRecord(models.Model):
     """One post made from a source: a message, or an album (``key``). Unique per source and key."""
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="records", verbose_name=_("source"))
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="records", verbose_name=pgettext_lazy("ingest", "source")
+    )
     chat_id = models.BigIntegerField(verbose_name=_("chat id"))
     key = models.CharField(max_length=80, verbose_name=_("message or album"))
     post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("post"))

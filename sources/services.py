@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from media.models import MediaAsset
 from media.services import media_upload
 from platforms import base
 from platforms.telegram_ingest import FileTooBig, IngestBot, Update, parse_update
@@ -187,6 +188,7 @@ def items_ingest(*, source: Source, items: list[IngestItem]) -> IngestRecord | N
 
 def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) -> IngestRecord | None:
     now = timezone.now()
+    stored: list[MediaAsset] = []  # assets this attempt created: their files go if it rolls back
     try:
         with transaction.atomic():
             record = IngestRecord.objects.create(source=source, chat_id=items[0].chat_id, key=key, status=ItemStatus.DONE)
@@ -195,8 +197,10 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
                 spool.seek(0, 2)
                 size = spool.tell()
                 spool.seek(0)
-                asset, _created = media_upload(workspace=source.workspace, file=UploadedFile(spool, name=name, size=size))
+                asset, created = media_upload(workspace=source.workspace, file=UploadedFile(spool, name=name, size=size))
                 assets.append(asset)
+                if created:
+                    stored.append(asset)
             kinds = [asset.kind for asset in assets]
             media_type = (
                 MediaType.TEXT
@@ -224,8 +228,19 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
                 transaction.on_commit(lambda: publish.delay(post.pk))
     except IntegrityError:
         # Another run made this post at the same moment: its record stands.
+        _forget_files(stored)
         return IngestRecord.objects.filter(source=source, chat_id=items[0].chat_id, key=key).first()
+    except BaseException:
+        _forget_files(stored)
+        raise
     return record
+
+
+def _forget_files(assets: list[MediaAsset]) -> None:
+    """Delete the stored files of assets whose rows were rolled back (the next run stores them again)."""
+    for asset in assets:
+        if not MediaAsset.objects.filter(pk=asset.pk).exists():
+            asset.file.delete(save=False)
 
 
 def source_ingest_due(*, source: Source, now: datetime | None = None) -> int:

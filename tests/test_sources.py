@@ -5,6 +5,7 @@ token and the webhook secret never show up in API answers or logs."""
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from crosspost.periodic import PERIODIC_TASKS
+from media.models import MediaAsset
 from platforms import base
 from posts.models import Post, PostStatus
 from sources import services
@@ -148,7 +150,12 @@ def test_a_crash_between_download_and_commit_loses_nothing_and_doubles_nothing(t
     assert IngestRecord.objects.get().post == post
 
 
-def test_an_album_crashing_mid_ingest_is_made_once_on_the_next_run(telegram, channel, source, video_bytes, monkeypatch):
+def stored_files(settings) -> list[str]:
+    root = Path(settings.MEDIA_ROOT)
+    return [str(path) for path in root.rglob("*") if path.is_file()] if root.exists() else []
+
+
+def test_an_album_crashing_mid_ingest_is_made_once_on_the_next_run(telegram, channel, source, video_bytes, monkeypatch, settings):
     post_album(telegram, channel, video_bytes)
     source_poll(source=source)
     real_upload = services.media_upload
@@ -163,7 +170,8 @@ def test_an_album_crashing_mid_ingest_is_made_once_on_the_next_run(telegram, cha
     monkeypatch.setattr(services, "media_upload", crash_on_the_third)
     with pytest.raises(RuntimeError):
         source_ingest_due(source=source, now=later())
-    assert not Post.objects.exists() and not IngestRecord.objects.exists()
+    assert not Post.objects.exists() and not IngestRecord.objects.exists() and not MediaAsset.objects.exists()
+    assert stored_files(settings) == []  # the two files stored before the crash went with their rows
     assert source_ingest_due(source=source, now=later()) == 1
     assert source_ingest_due(source=source, now=later()) == 0
     assert_one_album_post(source)
@@ -284,6 +292,18 @@ def test_a_webhook_with_a_wrong_or_missing_secret_is_refused_and_stores_nothing(
     right = {"X-Telegram-Bot-Api-Secret-Token": source.webhook_secret}
     assert client.post(url, "not json", content_type="application/json", headers=right).status_code == 400
     assert client.post(url, [1], content_type="application/json", headers=right).status_code == 400
+
+
+def test_a_second_poller_conflict_keeps_the_offset_and_says_why(telegram, channel, source):
+    telegram.channel_post(TOKEN, channel, text="Wait for me")
+    conflict = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+    telegram.fail_next(telegram.error(409, conflict, method="getUpdates"))
+    with pytest.raises(base.PlatformError):
+        source_poll(source=source)
+    source.refresh_from_db()
+    assert source.update_offset == 0 and "another process" in source.last_error
+    assert source_poll(source=source) == 1
+    assert Post.objects.get().caption == "Wait for me"
 
 
 def test_polling_while_a_webhook_is_set_says_why(api, telegram, channel, source):
