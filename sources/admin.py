@@ -2,12 +2,15 @@
 what was ingested is listed read-only with its error."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, WriteOnlyTextInput, excerpt, status_badge
+from accounts.models import Role
 
 from .models import IngestItem, IngestRecord, Source
+from .services import record_retry
 
 
 class SourceForm(WorkspaceModelForm):
@@ -84,6 +87,17 @@ class IngestRecordAdmin(_ReadOnly):
     list_select_related = ("source", "post")
     fields = ("source", "chat_id", "key", "post", "status", "error", "created_at")
     readonly_fields = fields
+    actions = ("retry",)
+
+    @admin.action(description=_("Try the selected failed records again"))
+    def retry(self, request, queryset):
+        retried = sum(record_retry(record=record) for record in self.writable(request, queryset, Role.ADMIN))
+        self.message_user(
+            request,
+            ngettext("%(count)s record will be tried again.", "%(count)s records will be tried again.", retried)
+            % {"count": retried},
+            messages.SUCCESS,
+        )
 
     @admin.display(description=_("status"), ordering="status")
     def record_status(self, obj):

@@ -19,7 +19,7 @@ from platforms import base
 
 from .kinds import options_errors
 from .models import IngestRecord, Source
-from .services import source_poll, webhook_connect, webhook_disconnect
+from .services import record_retry, source_poll, webhook_connect, webhook_disconnect
 
 
 class SourceSerializer(WorkspaceOwnedSerializer):
@@ -163,3 +163,14 @@ class IngestRecordViewSet(WorkspaceScopedMixin, viewsets.ReadOnlyModelViewSet):
     workspace_field = "source__workspace"
     filterset_fields = ["source", "status"]
     ordering_fields = ["created_at"]
+
+    action_roles = {"retry": Role.ADMIN}
+
+    @extend_schema(request=None, responses=inline_serializer("IngestRetryResult", {"retried": serializers.BooleanField()}))
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Try a failed message or album again; its post is made by the next ingest run."""
+        record = self.get_object()
+        if not record_retry(record=record):
+            raise serializers.ValidationError({"detail": "Only a failed record can be retried."}, code="conflict")
+        return Response({"retried": True})

@@ -138,3 +138,8 @@ class IngestRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.key}"
+
+    @property
+    def workspace_id(self) -> int:
+        """The source's workspace (the API's role checks read it)."""
+        return self.source.workspace_id

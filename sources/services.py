@@ -59,8 +59,17 @@ def update_receive(*, source: Source, update: Update | dict) -> IngestItem | Non
     if not isinstance(message.get("message_id"), int) or not _chat_matches(source, message):
         return None
     chat_id, message_id = int(message["chat"]["id"]), message["message_id"]
+    if update.kind == EDITED_CHANNEL_POST:
+        with transaction.atomic():
+            item = IngestItem.objects.select_for_update().filter(source=source, chat_id=chat_id, message_id=message_id).first()
+            if item is None:
+                return None  # an edit of a message from before the source existed: not a new post
+            item.message = {**item.message, **message}
+            item.save(update_fields=["message"])
+            _apply_edit(source, item)
+        return item
     with transaction.atomic():
-        item, created = IngestItem.objects.get_or_create(
+        item, _created = IngestItem.objects.get_or_create(
             source=source,
             chat_id=chat_id,
             message_id=message_id,
@@ -70,10 +79,6 @@ def update_receive(*, source: Source, update: Update | dict) -> IngestItem | Non
                 "message": message,
             },
         )
-        if update.kind == EDITED_CHANNEL_POST and not created:
-            item.message = {**item.message, **message}
-            item.save(update_fields=["message"])
-            _apply_edit(source, item)
     return item
 
 
@@ -241,6 +246,23 @@ def _forget_files(assets: list[MediaAsset]) -> None:
     for asset in assets:
         if not MediaAsset.objects.filter(pk=asset.pk).exists():
             asset.file.delete(save=False)
+
+
+def record_retry(*, record: IngestRecord) -> bool:
+    """Try a failed message or album again (say after TELEGRAM_API_BASE_URL now points at a local
+    Bot API server): its items wait again and the next run makes the post. False if it had not failed."""
+    with transaction.atomic():
+        locked = IngestRecord.objects.select_for_update().filter(pk=record.pk, status=ItemStatus.FAILED).first()
+        if locked is None:
+            return False
+        items = IngestItem.objects.filter(source_id=locked.source_id, chat_id=locked.chat_id)
+        kind, _sep, value = locked.key.partition(":")
+        items = items.filter(media_group_id=value) if kind == "group" else items.filter(message_id=value)
+        items.update(status=ItemStatus.PENDING, error="")
+        locked.delete()
+        task = current_app.tasks["sources.tasks.ingest_source"]
+        transaction.on_commit(lambda: task.delay(locked.source_id))
+    return True
 
 
 def source_ingest_due(*, source: Source, now: datetime | None = None) -> int:

@@ -201,6 +201,34 @@ def test_a_file_over_20_mb_gives_a_clear_error_on_the_ingest_record(telegram, ch
     assert source.update_offset == update["update_id"] + 1  # recorded, so nothing is lost by moving on
 
 
+def test_a_failed_record_is_retried_once_the_file_can_be_fetched(
+    api, telegram, channel, source, django_capture_on_commit_callbacks
+):
+    file_id = telegram.add_file(png_bytes(), size=25 * MB)
+    telegram.channel_post(TOKEN, channel, caption="Big", **telegram.photo_content(file_id))
+    source_poll(source=source)
+    record = IngestRecord.objects.get()
+    assert record.status == ItemStatus.FAILED
+    telegram.files[file_id]["size"] = len(telegram.files[file_id]["content"])  # now served (a local Bot API server)
+    client = api(Role.ADMIN, source.workspace)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(f"/api/v1/ingest-records/{record.pk}/retry/")
+    assert response.status_code == 200, response.content
+    assert not IngestRecord.objects.exists()
+    assert source_ingest_due(source=source) == 1
+    assert Post.objects.get().caption == "Big"
+    done = IngestRecord.objects.get()
+    assert api(Role.ADMIN, source.workspace).post(f"/api/v1/ingest-records/{done.pk}/retry/").status_code == 409
+    assert api(Role.EDITOR, source.workspace).post(f"/api/v1/ingest-records/{done.pk}/retry/").status_code == 403
+
+
+def test_an_edit_of_a_message_never_seen_makes_no_post(telegram, channel, source):
+    old = {"message_id": 77, "date": 1, "chat": {"id": channel["id"], "type": "channel"}, "text": "old"}
+    telegram.push_update(TOKEN, {"edited_channel_post": {**old, "text": "old, edited"}})
+    assert source_poll(source=source) == 1
+    assert not IngestItem.objects.exists() and not Post.objects.exists()
+
+
 def test_an_edit_updates_the_caption_of_a_draft_only(telegram, channel, source):
     file_id = telegram.add_file(png_bytes())
     update = telegram.channel_post(TOKEN, channel, caption="Frist", **telegram.photo_content(file_id))
