@@ -100,6 +100,7 @@ class IngestItem(models.Model):
     message = models.JSONField(default=dict, verbose_name=_("message"))
     status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.PENDING, verbose_name=_("status"))
     error = models.TextField(blank=True, verbose_name=_("error"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
     received_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("received"))
 
     class Meta:

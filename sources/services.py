@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -166,6 +167,16 @@ def items_ingest(*, source: Source, items: list[IngestItem]) -> IngestRecord | N
             % {"count": len(files), "max": MAX_MEDIA_PER_POST},
         )
         return None
+    pks = [i.pk for i in items]
+    # Counted before trying, so even a run killed mid-way counts: a message that can never be made
+    # (a file Telegram keeps failing to serve) is recorded as failed instead of holding up the source.
+    attempts = max(i.attempts for i in items)
+    if attempts >= settings.SOURCE_INGEST_MAX_ATTEMPTS:
+        last = next((i.error for i in items if i.error), "")
+        reason = _("Gave up after %(count)s attempts.") % {"count": attempts}
+        _fail(source, items, key, f"{reason} {last}".strip())
+        return None
+    IngestItem.objects.filter(pk__in=pks).update(attempts=F("attempts") + 1)
     bot = IngestBot(source.bot_token)
     downloads = []
     try:
@@ -179,13 +190,18 @@ def items_ingest(*, source: Source, items: list[IngestItem]) -> IngestRecord | N
         if error.permanent:
             _fail(source, items, key, _("Telegram refused the file: %(error)s") % {"error": error.message})
             return None
-        IngestItem.objects.filter(pk__in=[i.pk for i in items]).update(error=error.message)
+        IngestItem.objects.filter(pk__in=pks).update(error=error.message)
         raise
     try:
         return _commit(source, items, key, downloads)
     except ValidationError as exc:
         _fail(source, items, key, "; ".join(exc.messages))
         return None
+    except Exception as exc:
+        IngestItem.objects.filter(pk__in=pks).update(
+            error=_("The last attempt failed: %(error)s") % {"error": type(exc).__name__}
+        )
+        raise
     finally:
         for spool, _name in downloads:
             spool.close()
@@ -304,7 +320,8 @@ def source_poll(*, source: Source, limit: int = 100, timeout: int = 0, now: date
         if item is not None and not item.media_group_id and item.status == ItemStatus.PENDING:
             items_ingest(source=source, items=[item])
         source.update_offset = update.update_id + 1
-        Source.objects.filter(pk=source.pk).update(update_offset=source.update_offset)
+        # Only forward: a slower run finishing after a faster one never moves it back.
+        Source.objects.filter(pk=source.pk, update_offset__lt=source.update_offset).update(update_offset=source.update_offset)
     source_ingest_due(source=source, now=now)
     Source.objects.filter(pk=source.pk).update(last_polled_at=timezone.now(), last_error="")
     return len(updates)

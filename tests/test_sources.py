@@ -188,6 +188,20 @@ def test_a_download_that_fails_is_retried_and_the_offset_waits(telegram, channel
     assert Post.objects.get().caption == "Retry me"
 
 
+def test_a_file_that_never_downloads_is_recorded_as_failed_and_stops_holding_up_the_source(telegram, channel, source, settings):
+    settings.SOURCE_INGEST_MAX_ATTEMPTS = 2
+    file_id = telegram.add_file(png_bytes(), fail_downloads=100)
+    telegram.channel_post(TOKEN, channel, caption="Broken", **telegram.photo_content(file_id))
+    for _attempt in range(2):
+        with pytest.raises(base.Transient):
+            source_poll(source=source)
+    telegram.channel_post(TOKEN, channel, text="Next one")
+    assert source_poll(source=source) == 2
+    record = IngestRecord.objects.get(status=ItemStatus.FAILED)
+    assert "Gave up after 2 attempts" in record.error and "Internal Server Error" in record.error
+    assert Post.objects.get().caption == "Next one"
+
+
 def test_a_file_over_20_mb_gives_a_clear_error_on_the_ingest_record(telegram, channel, source):
     file_id = telegram.add_file(b"\x00" * 16, size=25 * MB, suffix="mp4")
     update = telegram.channel_post(TOKEN, channel, caption="Too big", **telegram.video_content(file_id))
