@@ -134,6 +134,10 @@ class SourceViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         body = _WEBHOOK_BODY.__class__(data=request.data)
         body.is_valid(raise_exception=True)
         url = body.validated_data.get("url") or request.build_absolute_uri(reverse("source-telegram-webhook", args=[source.pk]))
+        if not url.startswith("https://"):
+            raise serializers.ValidationError(
+                {"url": [f"Telegram only calls HTTPS webhooks; {url} is not one. Give the public HTTPS address of this server."]}
+            )
         self._platform_call(lambda: webhook_connect(source=source, url=url))
         return Response(self.get_serializer(source).data)
 

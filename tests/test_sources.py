@@ -3,6 +3,8 @@ webhook; an album (2 photos + 1 video) becomes ONE draft with its 3 media in ord
 crashes between download and commit and the 20 MB limit never lose or double a message; the bot
 token and the webhook secret never show up in API answers or logs."""
 
+import io
+import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +12,7 @@ from unittest import mock
 
 import pytest
 from celery import current_app
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import Role
@@ -424,6 +427,53 @@ def test_the_admin_keeps_the_token_write_only(admin_client, source):
     assert page.status_code == 200
     assert TOKEN not in page.content.decode()
     assert admin_client.get("/admin/sources/ingestrecord/").status_code == 200
+
+
+def test_a_webhook_must_be_https_and_telegram_refusals_are_a_400(api, telegram, source):
+    client = api(Role.ADMIN, source.workspace)
+    response = client.post(f"/api/v1/sources/{source.pk}/webhook/", {}, format="json")  # testserver is plain http
+    assert response.status_code == 400 and "HTTPS" in response.json()["url"][0]
+    telegram.fail_next(
+        telegram.error(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook", method="setWebhook")
+    )
+    response = client.post(f"/api/v1/sources/{source.pk}/webhook/", {"url": "https://x.example/h/"}, format="json")
+    assert response.status_code == 400 and "bad webhook" in response.json()["detail"]
+    source.refresh_from_db()
+    assert source.delivery == Delivery.POLLING and not source.webhook_secret
+
+
+def test_the_admin_adds_a_source_with_a_write_only_token(admin_client, workspace, channel):
+    form = {
+        "workspace": workspace.pk,
+        "name": "From admin",
+        "kind": "telegram",
+        "enabled": "on",
+        "options": json.dumps({"chat_id": str(channel["id"])}),
+        "bot_token": TOKEN,
+        "mode": "draft",
+        "caption_mode": "original",
+        "priority": "normal",
+    }
+    response = admin_client.post("/admin/sources/source/add/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    source = Source.objects.get(name="From admin")
+    assert source.bot_token == TOKEN
+    response = admin_client.post(f"/admin/sources/source/{source.pk}/change/", {**form, "bot_token": ""})
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert source.bot_token == TOKEN  # blank keeps it
+    response = admin_client.post("/admin/sources/source/add/", {**form, "name": "No token", "bot_token": ""})
+    assert response.status_code == 200 and not Source.objects.filter(name="No token").exists()
+
+
+def test_the_poll_command_reads_every_polling_source(telegram, channel, source):
+    telegram.channel_post(TOKEN, channel, text="By command")
+    out = io.StringIO()
+    call_command("poll_sources", stdout=out)
+    assert "1 updates" in out.getvalue()
+    assert Post.objects.get().caption == "By command"
+    with pytest.raises(CommandError):
+        call_command("poll_sources", "--source", "999999")
 
 
 def test_polling_is_a_periodic_task():
