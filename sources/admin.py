@@ -32,6 +32,7 @@ class SourceForm(WorkspaceModelForm):
             "mode",
             "caption_mode",
             "caption_template",
+            "language",
             "target_groups",
             "target_accounts",
             "priority",

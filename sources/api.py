@@ -43,6 +43,7 @@ class SourceSerializer(WorkspaceOwnedSerializer):
             "mode",
             "caption_mode",
             "caption_template",
+            "language",
             "target_groups",
             "target_accounts",
             "priority",

@@ -12,6 +12,8 @@ from django.utils.translation import pgettext_lazy
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from crosspost.crypto import EncryptedJSONField, EncryptedTextField
 from posts.models import Post, Priority
+from translations.exceptions import UnsupportedLanguage
+from translations.languages import check_code
 
 
 class SourceKind(models.TextChoices):
@@ -46,6 +48,9 @@ class Source(models.Model):
         max_length=10, choices=CaptionMode.choices, default=CaptionMode.ORIGINAL, verbose_name=_("caption mode")
     )
     caption_template = models.TextField(blank=True, verbose_name=_("caption template"))
+    language = models.CharField(
+        max_length=10, default="en", help_text=_("Language the channel writes in (BCP-47, e.g. ru)."), verbose_name=_("language")
+    )
     target_groups = models.ManyToManyField(AccountGroup, blank=True, related_name="+", verbose_name=_("target groups"))
     target_accounts = models.ManyToManyField(SocialAccount, blank=True, related_name="+", verbose_name=_("target accounts"))
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL, verbose_name=_("priority"))
@@ -71,6 +76,10 @@ class Source(models.Model):
         from .kinds import options_errors
 
         errors = options_errors(self.kind, self.options)
+        try:
+            self.language = check_code(self.language)
+        except UnsupportedLanguage as exc:
+            errors["language"] = str(exc)
         if (self.window_start is None) != (self.window_end is None):
             errors["window_end"] = _("Give both ends of the schedule window, or neither.")
         if errors:
@@ -126,7 +135,10 @@ class IngestRecord(models.Model):
     )
     chat_id = models.BigIntegerField(verbose_name=_("chat id"))
     key = models.CharField(max_length=80, verbose_name=_("message or album"))
-    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("post"))
+    # post.ingest_records: what publishing may read about a post's source without importing sources.
+    post = models.ForeignKey(
+        Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="ingest_records", verbose_name=_("post")
+    )
     status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.DONE, verbose_name=_("status"))
     error = models.TextField(blank=True, verbose_name=_("error"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))

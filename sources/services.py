@@ -237,6 +237,7 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
                 media=assets,
                 title=_("From %(source)s") % {"source": source.name},
                 caption=_caption(items),
+                language=source.language,
                 media_type=media_type,
                 priority=source.priority,
                 scheduled_at=_scheduled_at(source, now),

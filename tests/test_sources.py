@@ -275,12 +275,13 @@ def test_posts_from_other_chats_and_other_updates_are_ignored(telegram, channel,
 def test_a_text_post_is_a_text_draft_with_the_sources_targets_and_priority(telegram, channel, source):
     group = AccountGroupFactory(workspace=source.workspace)
     source.target_groups.set([group])
-    Source.objects.filter(pk=source.pk).update(priority="high")
+    Source.objects.filter(pk=source.pk).update(priority="high", language="ru")
     source.refresh_from_db()
     telegram.channel_post(TOKEN, channel, text="Just words")
     source_poll(source=source)
     post = Post.objects.get()
-    assert (post.media_type, post.caption, post.priority) == ("text", "Just words", "high")
+    assert (post.media_type, post.caption, post.priority, post.language) == ("text", "Just words", "high", "ru")
+    assert post.ingest_records.get().source == source
     assert list(post.target_groups.all()) == [group]
 
 
@@ -391,6 +392,7 @@ def test_the_api_creates_sources_and_never_shows_the_token(api, workspace):
         ({"name": "x", "options": {"chat_id": "-100"}}, "bot_token"),
         ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "kind": "rss"}, "kind"),
         ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "window_start": "09:00"}, "window_end"),
+        ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "language": "russian!"}, "language"),
     ],
 )
 def test_bad_source_input_is_a_400_naming_the_field(api, workspace, body, field):
@@ -452,6 +454,7 @@ def test_the_admin_adds_a_source_with_a_write_only_token(admin_client, workspace
         "bot_token": TOKEN,
         "mode": "draft",
         "caption_mode": "original",
+        "language": "ru",
         "priority": "normal",
     }
     response = admin_client.post("/admin/sources/source/add/", form)
