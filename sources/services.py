@@ -65,7 +65,7 @@ def update_receive(*, source: Source, update: Update | dict) -> IngestItem | Non
             item = IngestItem.objects.select_for_update().filter(source=source, chat_id=chat_id, message_id=message_id).first()
             if item is None:
                 return None  # an edit of a message from before the source existed: not a new post
-            item.message = {**item.message, **message}
+            item.message = message  # the whole new version: a removed caption is gone from it
             item.save(update_fields=["message"])
             _apply_edit(source, item)
         return item
@@ -158,6 +158,9 @@ def items_ingest(*, source: Source, items: list[IngestItem]) -> IngestRecord | N
         IngestItem.objects.filter(pk__in=[i.pk for i in items], status=ItemStatus.PENDING).update(status=done.status)
         return done
     files = [found for found in map(lambda i: _file_of(i.message), items) if found]
+    if not files and not _caption(items).strip():
+        _fail(source, items, key, _("The message has neither text nor a photo or video: there is nothing to post."))
+        return None
     if len(files) > MAX_MEDIA_PER_POST:
         _fail(
             source,

@@ -264,6 +264,14 @@ def test_an_edit_updates_the_caption_of_a_draft_only(telegram, channel, source):
     assert post.caption == "First"
 
 
+def test_a_message_with_nothing_to_post_is_recorded_with_the_reason(telegram, channel, source):
+    telegram.channel_post(TOKEN, channel, sticker={"file_id": "CAAC1", "file_unique_id": "S1", "width": 512, "height": 512})
+    assert source_poll(source=source) == 1
+    record = IngestRecord.objects.get()
+    assert record.status == ItemStatus.FAILED and "nothing to post" in record.error
+    assert not Post.objects.exists()
+
+
 def test_posts_from_other_chats_and_other_updates_are_ignored(telegram, channel, source):
     other = telegram.add_chat(title="Elsewhere", admins=[TOKEN])
     telegram.channel_post(TOKEN, other, text="Not ours")
