@@ -6,6 +6,8 @@ token and the webhook secret never show up in API answers or logs."""
 import io
 import json
 import logging
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from unittest import mock
@@ -19,7 +21,9 @@ from accounts.models import Role
 from crosspost.periodic import PERIODIC_TASKS
 from media.models import MediaAsset
 from platforms import base
+from platforms.telegram_ingest import IngestBot
 from posts.models import Post, PostStatus
+from publishing.tasks import publish_post
 from sources import services
 from sources.models import Delivery, IngestItem, IngestMode, IngestRecord, ItemStatus, Source
 from sources.services import source_ingest_due, source_poll
@@ -303,6 +307,28 @@ def test_publish_automatically_enqueues_the_publish_task_after_commit(
     with mock.patch.object(task, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
         source_poll(source=source)
     delay.assert_called_once_with(Post.objects.get().pk)
+
+
+def test_the_emulated_get_updates_follows_the_documented_offset_limit_and_timeout(telegram, channel):
+    bot = IngestBot(TOKEN)
+    first, second, third = (telegram.channel_post(TOKEN, channel, text=f"n{i}") for i in range(3))
+    assert [u.update_id for u in bot.get_updates(limit=2)] == [first["update_id"], second["update_id"]]
+    assert [u.update_id for u in bot.get_updates(offset=second["update_id"])] == [second["update_id"], third["update_id"]]
+    assert [u.update_id for u in bot.get_updates(offset=-1)] == [third["update_id"]]  # the rest is forgotten
+    assert bot.get_updates(offset=third["update_id"] + 1) == []
+    later_update = threading.Timer(0.3, lambda: telegram.channel_post(TOKEN, channel, text="late"))
+    later_update.start()
+    started = time.monotonic()
+    updates = bot.get_updates(offset=third["update_id"] + 1, timeout=3)
+    assert [u.message["text"] for u in updates] == ["late"] and time.monotonic() - started < 2.5
+    assert bot.get_webhook_info().url == ""
+
+
+def test_publish_post_plans_the_post_or_says_why_not(workspace, caplog):
+    post = Post.objects.create(workspace=workspace, caption="No targets", media_type="text")
+    assert publish_post(post.pk) == "refused"
+    assert "was not published automatically" in caplog.text
+    assert publish_post(987654) == "missing"
 
 
 # --- webhook --------------------------------------------------------------------------------------
