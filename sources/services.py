@@ -185,11 +185,21 @@ def items_ingest(*, source: Source, items: list[IngestItem]) -> IngestRecord | N
     try:
         for file_id, name in files:
             info = bot.get_file(file_id)
+            if info.file_size and info.file_size > settings.MAX_UPLOAD_SIZE_MB * 1024 * 1024:
+                message = _("A file is %(size).1f MB; Crosspost stores files of up to %(limit)s MB (MAX_UPLOAD_SIZE_MB).") % {
+                    "size": info.file_size / 1048576,
+                    "limit": settings.MAX_UPLOAD_SIZE_MB,
+                }
+                _fail(source, items, key, message)
+                _close(downloads)
+                return None
             downloads.append((bot.download(info), name))
     except FileTooBig as error:
+        _close(downloads)
         _fail(source, items, key, error.message)
         return None
     except base.PlatformError as error:
+        _close(downloads)
         if error.permanent:
             _fail(source, items, key, _("Telegram refused the file: %(error)s") % {"error": error.message})
             return None
@@ -206,8 +216,12 @@ def items_ingest(*, source: Source, items: list[IngestItem]) -> IngestRecord | N
         )
         raise
     finally:
-        for spool, _name in downloads:
-            spool.close()
+        _close(downloads)
+
+
+def _close(downloads: list) -> None:
+    for spool, _name in downloads:
+        spool.close()
 
 
 def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) -> IngestRecord | None:

@@ -250,6 +250,15 @@ def test_an_edit_of_a_message_never_seen_makes_no_post(telegram, channel, source
     assert not IngestItem.objects.exists() and not Post.objects.exists()
 
 
+def test_a_file_over_the_upload_limit_is_refused_before_it_is_downloaded(telegram, channel, source, settings):
+    settings.MAX_UPLOAD_SIZE_MB = 1
+    file_id = telegram.add_file(png_bytes(), size=3 * MB)
+    telegram.channel_post(TOKEN, channel, caption="Heavy", **telegram.photo_content(file_id))
+    assert source_poll(source=source) == 1
+    assert "MAX_UPLOAD_SIZE_MB" in IngestRecord.objects.get().error
+    assert not [r for r in telegram.requests if r.path.startswith("/file/")]
+
+
 def test_an_edit_updates_the_caption_of_a_draft_only(telegram, channel, source):
     file_id = telegram.add_file(png_bytes())
     update = telegram.channel_post(TOKEN, channel, caption="Frist", **telegram.photo_content(file_id))
