@@ -463,8 +463,13 @@ def test_the_token_never_reaches_the_logs(telegram, channel, source, caplog):
         source_poll(source=source)
     assert TOKEN not in str(raised.value)
     source_poll(source=source)
-    assert TOKEN not in caplog.text
-    assert TOKEN not in IngestRecord.objects.get().error
+    photo = telegram.add_file(png_bytes())
+    telegram.channel_post(TOKEN, channel, caption="Downloaded", **telegram.photo_content(photo))
+    source_poll(source=source)
+    assert Post.objects.get().caption == "Downloaded"
+    assert "/file/bot" in caplog.text  # urllib3 logged the download…
+    assert TOKEN not in caplog.text  # …without the token
+    assert TOKEN not in IngestRecord.objects.get(status=ItemStatus.FAILED).error
 
 
 def test_the_admin_keeps_the_token_write_only(admin_client, source):
