@@ -333,14 +333,19 @@ def source_poll(*, source: Source, limit: int = 100, timeout: int = 0, now: date
             )
         Source.objects.filter(pk=source.pk).update(last_error=message, last_polled_at=timezone.now())
         raise
-    for update in updates:
-        item = update_receive(source=source, update=update)
-        if item is not None and not item.media_group_id and item.status == ItemStatus.PENDING:
-            items_ingest(source=source, items=[item])
-        source.update_offset = update.update_id + 1
-        # Only forward: a slower run finishing after a faster one never moves it back.
-        Source.objects.filter(pk=source.pk, update_offset__lt=source.update_offset).update(update_offset=source.update_offset)
-    source_ingest_due(source=source, now=now)
+    try:
+        for update in updates:
+            item = update_receive(source=source, update=update)
+            if item is not None and not item.media_group_id and item.status == ItemStatus.PENDING:
+                items_ingest(source=source, items=[item])
+            source.update_offset = update.update_id + 1
+            # Only forward: a slower run finishing after a faster one never moves it back.
+            Source.objects.filter(pk=source.pk, update_offset__lt=source.update_offset).update(update_offset=source.update_offset)
+        source_ingest_due(source=source, now=now)
+    except base.PlatformError as error:
+        # Shown on the source; the message waits (the offset did not move past it) and is tried again.
+        Source.objects.filter(pk=source.pk).update(last_error=error.message, last_polled_at=timezone.now())
+        raise
     Source.objects.filter(pk=source.pk).update(last_polled_at=timezone.now(), last_error="")
     return len(updates)
 

@@ -190,9 +190,11 @@ def test_a_download_that_fails_is_retried_and_the_offset_waits(telegram, channel
     with pytest.raises(base.Transient):
         source_poll(source=source)
     source.refresh_from_db()
-    assert source.update_offset == 0
+    assert source.update_offset == 0 and "Internal Server Error" in source.last_error
     assert source_poll(source=source) == 1
     assert Post.objects.get().caption == "Retry me"
+    source.refresh_from_db()
+    assert source.last_error == ""
 
 
 def test_a_file_that_never_downloads_is_recorded_as_failed_and_stops_holding_up_the_source(telegram, channel, source, settings):
