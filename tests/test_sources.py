@@ -23,13 +23,14 @@ from media.models import MediaAsset
 from platforms import base
 from platforms.telegram_ingest import IngestBot
 from posts.models import Post, PostStatus
+from publishing.models import Execution
 from publishing.tasks import publish_post
 from sources import services
 from sources.models import Delivery, IngestItem, IngestMode, IngestRecord, ItemStatus, Source
 from sources.services import source_ingest_due, source_poll
 
 from .emulators.telegram import TelegramEmulator
-from .factories import AccountGroupFactory, WorkspaceFactory, png_bytes
+from .factories import AccountGroupFactory, PublishingPolicyFactory, SocialAccountFactory, WorkspaceFactory, png_bytes
 from .test_media import make_video
 
 TOKEN = "7012345678:AAHsourceBotToken_never-leaks-77"
@@ -333,6 +334,26 @@ def test_the_emulated_get_updates_follows_the_documented_offset_limit_and_timeou
     updates = bot.get_updates(offset=third["update_id"] + 1, timeout=3)
     assert [u.message["text"] for u in updates] == ["late"] and time.monotonic() - started < 2.5
     assert bot.get_webhook_info().url == ""
+
+
+def test_a_source_that_publishes_automatically_gets_its_post_planned(
+    telegram, channel, source, django_capture_on_commit_callbacks
+):
+    account = SocialAccountFactory(workspace=source.workspace)
+    PublishingPolicyFactory(workspace=source.workspace, fast=True)
+    source.target_accounts.set([account])
+    Source.objects.filter(pk=source.pk).update(mode=IngestMode.PUBLISH)
+    source.refresh_from_db()
+    telegram.channel_post(TOKEN, channel, text="Straight out")
+    task = current_app.tasks["publishing.tasks.publish_post"]
+    with (
+        mock.patch.object(task, "delay", side_effect=lambda pk: publish_post(pk)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        source_poll(source=source)
+    post = Post.objects.get()
+    assert post.status != PostStatus.DRAFT
+    assert list(Execution.objects.filter(post=post).values_list("account_id", flat=True)) == [account.pk]
 
 
 def test_publish_post_plans_the_post_or_says_why_not(workspace, caplog):
