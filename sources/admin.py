@@ -3,14 +3,20 @@ what was ingested is listed read-only with its error."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, WriteOnlyTextInput, excerpt, status_badge
 from accounts.models import Role
+from platforms import base
 
 from .models import IngestItem, IngestRecord, Source
-from .services import record_retry
+from .services import record_retry, source_poll, webhook_connect, webhook_disconnect
+
+
+def _received(count: int) -> str:
+    return ngettext("%(count)s update received.", "%(count)s updates received.", count) % {"count": count}
 
 
 class SourceForm(WorkspaceModelForm):
@@ -72,6 +78,42 @@ class SourceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     @admin.display(description=_("last error"))
     def error_excerpt(self, obj):
         return excerpt(obj.last_error, 60)
+
+    actions = ("poll_now", "use_webhook", "use_polling")
+
+    def _each(self, request, queryset, run) -> None:
+        for source in self.writable_or_warn(request, queryset, Role.ADMIN):
+            try:
+                message = run(source)
+            except base.PlatformError as error:
+                self.message_user(request, f"{source}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{source}: {message}", messages.SUCCESS)
+
+    @admin.action(description=_("Poll the selected sources now"))
+    def poll_now(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda source: _received(source_poll(source=source)),
+        )
+
+    @admin.action(description=_("Receive by webhook (setWebhook)"))
+    def use_webhook(self, request, queryset):
+        def connect(source):
+            url = request.build_absolute_uri(reverse("source-telegram-webhook", args=[source.pk]))
+            if not url.startswith("https://"):
+                raise base.ContentRejected(
+                    str(_("Telegram only calls HTTPS webhooks; open the admin over HTTPS or use the API with a URL."))
+                )
+            webhook_connect(source=source, url=url)
+            return _("Telegram now sends updates to %(url)s.") % {"url": url}
+
+        self._each(request, queryset, connect)
+
+    @admin.action(description=_("Receive by polling (deleteWebhook)"))
+    def use_polling(self, request, queryset):
+        self._each(request, queryset, lambda source: (webhook_disconnect(source=source), _("Polling again."))[1])
 
 
 class _ReadOnly(WorkspaceScopedAdmin, admin.ModelAdmin):

@@ -540,6 +540,24 @@ def test_the_admin_adds_a_source_with_a_write_only_token(admin_client, workspace
     assert response.status_code == 200 and not Source.objects.filter(name="No token").exists()
 
 
+def test_admin_actions_poll_and_switch_delivery(admin_client, telegram, channel, source):
+    telegram.channel_post(TOKEN, channel, text="From the admin")
+    changelist = "/admin/sources/source/"
+    response = admin_client.post(changelist, {"action": "poll_now", "_selected_action": [source.pk]}, follow=True)
+    assert "1 update received." in response.content.decode()
+    assert Post.objects.get().caption == "From the admin"
+    response = admin_client.post(changelist, {"action": "use_webhook", "_selected_action": [source.pk]}, follow=True)
+    assert "HTTPS" in response.content.decode() and TOKEN not in telegram.webhooks
+    response = admin_client.post(changelist, {"action": "use_webhook", "_selected_action": [source.pk]}, follow=True, secure=True)
+    source.refresh_from_db()
+    assert source.delivery == Delivery.WEBHOOK
+    assert telegram.webhooks[TOKEN]["url"] == f"https://testserver/hooks/telegram/{source.pk}/"
+    assert source.webhook_secret not in response.content.decode()
+    admin_client.post(changelist, {"action": "use_polling", "_selected_action": [source.pk]})
+    source.refresh_from_db()
+    assert source.delivery == Delivery.POLLING and TOKEN not in telegram.webhooks
+
+
 def test_the_poll_command_reads_every_polling_source(telegram, channel, source):
     telegram.channel_post(TOKEN, channel, text="By command")
     out = io.StringIO()
