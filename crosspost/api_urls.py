@@ -8,6 +8,7 @@ from crosspost.security import TokenObtainView, TokenRefreshThrottledView
 from media.api import MediaAssetViewSet
 from posts.api import PostViewSet
 from publishing.api import ActivityLogViewSet, ExecutionViewSet, PublishingPolicyViewSet, StatsViewSet
+from sources.api import IngestRecordViewSet, SourceViewSet
 
 router = DefaultRouter()
 router.register("accounts", AccountViewSet, basename="account")
@@ -19,6 +20,8 @@ router.register("executions", ExecutionViewSet, basename="execution")
 router.register("policies", PublishingPolicyViewSet, basename="policy")
 router.register("logs", ActivityLogViewSet, basename="log")
 router.register("stats", StatsViewSet, basename="stats")
+router.register("sources", SourceViewSet, basename="source")
+router.register("ingest-records", IngestRecordViewSet, basename="ingest-record")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),

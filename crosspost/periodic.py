@@ -35,6 +35,14 @@ PERIODIC_TASKS: list[Periodic] = [
         description="Plans again targets blocked for a temporary cause (a translation provider's rate limit) once it passes.",
     ),
     Periodic(
+        name="poll sources",
+        task="sources.tasks.poll_sources",
+        every_seconds=settings.SOURCE_POLL_INTERVAL_SECONDS,
+        queue="normal",  # downloads take time: never in front of the dispatcher on "high"
+        description="getUpdates for every polling Telegram source; albums older than SOURCE_ALBUM_WINDOW_SECONDS "
+        "become posts (webhook sources too).",
+    ),
+    Periodic(
         name="heartbeat",
         task="crosspost.tasks.heartbeat",
         every_seconds=settings.HEARTBEAT_INTERVAL_SECONDS,

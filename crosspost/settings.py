@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "media",
     "posts",
     "publishing",
+    "sources",
     "translations",
     "products",
     "dashboard",
@@ -342,6 +343,13 @@ LOGIN_URL = "/admin/login/"
 
 # --- Platforms and integrations (defaults: the real public hosts) --------------------
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
+# Sources (sources/): album parts arriving within this many seconds of the last one make one post;
+# polling sources are read (getUpdates) every SOURCE_POLL_INTERVAL_SECONDS by the beat.
+SOURCE_ALBUM_WINDOW_SECONDS = env.float("SOURCE_ALBUM_WINDOW_SECONDS", default=3.0)
+SOURCE_POLL_INTERVAL_SECONDS = env.float("SOURCE_POLL_INTERVAL_SECONDS", default=5.0)
+# A message whose post could not be made this many times (a file Telegram keeps failing to serve)
+# is recorded as failed, with the last error, so it no longer holds up the source.
+SOURCE_INGEST_MAX_ATTEMPTS = env.int("SOURCE_INGEST_MAX_ATTEMPTS", default=5)
 VK_API_BASE_URL = env.str("VK_API_BASE_URL", default="https://api.vk.com/method")
 INSTAGRAM_GRAPH_BASE_URL = env.str("INSTAGRAM_GRAPH_BASE_URL", default="https://graph.facebook.com/v21.0")
 TIKTOK_API_BASE_URL = env.str("TIKTOK_API_BASE_URL", default="https://open.tiktokapis.com")

@@ -27,6 +27,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("metrics", metrics, name="metrics"),
     path("sandbox/", sandbox_feed, name="sandbox-feed"),
+    path("", include("sources.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Local media files, in development only (the view answers 404 unless DEBUG).
     re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", media_file, name="media-file"),

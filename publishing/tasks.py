@@ -9,16 +9,19 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import AccountStatus, Proxy, SocialAccount
 from accounts.proxies import proxy_record_check
 from platforms.registry import ADAPTERS
+from posts.models import Post
 
 from . import dispatcher, publisher
 from .health import account_check
 from .login import cleanup_old_sessions as retire_old_sessions
+from .planner import post_publish
 from .proxy_checks import proxy_probe
 
 logger = logging.getLogger(__name__)
@@ -129,3 +132,17 @@ def check_accounts() -> dict[str, int]:
 def cleanup_old_sessions() -> dict[str, int]:
     """Retire Instagram sessions older than INSTAGRAM_SESSION_LIFETIME_DAYS (``login.cleanup_old_sessions``)."""
     return retire_old_sessions()
+
+
+@shared_task(ignore_result=True)
+def publish_post(post_id: int) -> str:
+    """Plan and publish a post (a source's "publish automatically"); a refusal is logged, the post stays a draft."""
+    post = Post.objects.filter(pk=post_id).first()
+    if post is None:
+        return "missing"
+    try:
+        post_publish(post=post)
+    except ValidationError as exc:
+        logger.warning("Post %s was not published automatically: %s", post_id, "; ".join(exc.messages))
+        return "refused"
+    return "planned"

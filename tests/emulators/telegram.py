@@ -9,6 +9,13 @@ demand.
         tg.fail_next("flood")                 # a named failure (see FAILURES)
         tg.fail_next(tg.error(400, "Bad Request: chat not found", method="sendPhoto"))
         tg.fail_next({"stall": 1.0, "after": True, "method": "sendMessage"})  # post, then answer late
+
+Ingest (what a bot receives): ``channel_post`` puts a channel post in the bot's update queue,
+``add_file`` stores a file for ``getFile`` and the download route ``/file/bot<token>/<file_path>``.
+``getUpdates`` follows the documented offset rules (an update is confirmed once getUpdates is
+called with an offset higher than its update_id; a negative offset counts from the end; ``limit``
+1–100; ``timeout`` waits for an update); it answers 409 while a webhook is set. ``getFile``
+refuses files over 20 MB as the public Bot API does ("file is too big").
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 import time
 from typing import Any
 
@@ -23,6 +31,8 @@ from .base import Emulator, Recorded, Reply
 
 MB = 1024 * 1024
 TOKEN_PATH = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>\w+)")
+FILE_PATH = re.compile(r"/file/bot(?P<token>[^/]+)/(?P<path>.+)")
+DOWNLOAD_LIMIT = 20 * MB
 
 # name -> (HTTP status = error_code, description, parameters)
 FAILURES: dict[str, tuple[int, str, dict]] = {
@@ -49,6 +59,11 @@ class TelegramEmulator(Emulator):
         self.messages: list[dict] = []  # every Message sent, in order
         self._message_ids: dict[int, itertools.count] = {}
         self._ids = itertools.count(1001)
+        self.updates: dict[str, list[dict]] = {}  # token -> unconfirmed updates, oldest first
+        self._update_ids = itertools.count(500000001)
+        self._new_update = threading.Condition(self.lock)
+        self.files: dict[str, dict] = {}  # file_id -> {"path", "content", "size", "fail_downloads"}
+        self.webhooks: dict[str, dict] = {}  # token -> {"url", "secret_token"}
 
     # --- setup --------------------------------------------------------------------------------
 
@@ -148,7 +163,65 @@ class TelegramEmulator(Emulator):
             body["parameters"] = parameters
         return Reply(status, body)
 
+    # --- ingest setup -------------------------------------------------------------------------------
+
+    def add_file(self, content: bytes, *, size: int | None = None, suffix: str = "jpg", fail_downloads: int = 0) -> str:
+        """Store a file; returns its file_id. ``size`` overrides the reported size (a "big" file without
+        the bytes); ``fail_downloads``: that many downloads answer 500 first."""
+        number = next(self._ids)
+        file_id = f"FILE{number}"
+        folder = "videos" if suffix in ("mp4", "mov") else "photos"
+        self.files[file_id] = {
+            "path": f"{folder}/file_{number}.{suffix}",
+            "content": content,
+            "size": len(content) if size is None else size,
+            "unique": f"U{number}",
+            "fail_downloads": fail_downloads,
+        }
+        return file_id
+
+    def photo_content(self, file_id: str) -> dict:
+        info = self.files[file_id]
+        return {
+            "photo": [
+                {"file_id": file_id + "s", "file_unique_id": info["unique"] + "s", "width": 90, "height": 68, "file_size": 10},
+                {"file_id": file_id, "file_unique_id": info["unique"], "width": 640, "height": 480, "file_size": info["size"]},
+            ]
+        }
+
+    def video_content(self, file_id: str) -> dict:
+        info = self.files[file_id]
+        video = {"file_id": file_id, "file_unique_id": info["unique"], "width": 64, "height": 64, "duration": 1}
+        return {"video": {**video, "mime_type": "video/mp4", "file_size": info["size"]}}
+
+    def channel_post(self, token: str, chat: dict, *, edit_of: dict | None = None, **content: Any) -> dict:
+        """A post appears in ``chat`` (or ``edit_of`` is edited) and the bot gets the update; returns the update."""
+        if edit_of is not None:
+            message = {**edit_of, **content, "edit_date": int(time.time())}
+            kind = "edited_channel_post"
+        else:
+            ids = self._message_ids.setdefault(chat["id"], itertools.count(1))
+            message = {
+                "message_id": next(ids),
+                "date": int(time.time()),
+                "chat": self._chat_object(chat),
+                "sender_chat": self._chat_object(chat),
+                **content,
+            }
+            kind = "channel_post"
+        return self.push_update(token, {kind: message})
+
+    def push_update(self, token: str, body: dict) -> dict:
+        with self._new_update:
+            update = {"update_id": next(self._update_ids), **body}
+            self.updates.setdefault(token, []).append(update)
+            self._new_update.notify_all()
+        return update
+
     def handle(self, request: Recorded) -> Reply:
+        download = FILE_PATH.fullmatch(request.path)
+        if download:
+            return self._download(download["token"], download["path"])
         match = TOKEN_PATH.fullmatch(request.path)
         if not match:
             return self._fail(404, "Not Found")
@@ -359,3 +432,78 @@ class TelegramEmulator(Emulator):
         group = str(13848120013500000 + next(self._ids))
         messages = [self._message(bot, chat, media_group_id=group, **content) for content in contents]
         return Reply(200, {"ok": True, "result": messages})
+
+    # --- ingest methods ---------------------------------------------------------------------------
+
+    def _token_of(self, bot: dict) -> str:
+        return next(token for token, user in self.bots.items() if user is bot)
+
+    def _method_getupdates(self, bot: dict, request: Recorded) -> Reply:
+        token = self._token_of(bot)
+        if self.webhooks.get(token, {}).get("url"):
+            return self._fail(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            )
+        try:
+            offset = int(request.param("offset") or 0)
+            limit = int(request.param("limit") or 100)
+            timeout = float(request.param("timeout") or 0)
+        except ValueError:
+            return self._fail(400, "Bad Request: wrong parameter value")
+        limit = min(max(limit, 1), 100)
+        deadline = time.monotonic() + min(timeout, 5)
+        with self._new_update:
+            queue = self.updates.setdefault(token, [])
+            if offset > 0:  # confirms every update below it: they are gone for good
+                queue[:] = [u for u in queue if u["update_id"] >= offset]
+            elif offset < 0:
+                queue[:] = queue[offset:]
+            while not queue and time.monotonic() < deadline:
+                self._new_update.wait(deadline - time.monotonic())
+            result = [json.loads(json.dumps(u)) for u in queue[:limit]]
+        return Reply(200, {"ok": True, "result": result})
+
+    def _method_getfile(self, bot: dict, request: Recorded) -> Reply:
+        info = self.files.get(request.param("file_id") or "")
+        if info is None:
+            return self._fail(400, "Bad Request: invalid file_id")
+        if info["size"] > DOWNLOAD_LIMIT:
+            return self._fail(400, "Bad Request: file is too big")
+        file = {
+            "file_id": request.param("file_id"),
+            "file_unique_id": info["unique"],
+            "file_size": info["size"],
+            "file_path": info["path"],
+        }
+        return Reply(200, {"ok": True, "result": file})
+
+    def _download(self, token: str, path: str) -> Reply:
+        if token not in self.bots:
+            return Reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        info = next((f for f in self.files.values() if f["path"] == path), None)
+        if info is None:
+            return Reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        with self.lock:
+            if info["fail_downloads"]:
+                info["fail_downloads"] -= 1
+                return Reply(500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+        return Reply(200, info["content"])
+
+    def _method_setwebhook(self, bot: dict, request: Recorded) -> Reply:
+        url = request.param("url") or ""
+        secret = request.param("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            return self._fail(400, "Bad Request: secret token contains unallowed characters")
+        self.webhooks[self._token_of(bot)] = {"url": url, "secret_token": secret}
+        return Reply(200, {"ok": True, "result": True, "description": "Webhook was set" if url else "Webhook was deleted"})
+
+    def _method_deletewebhook(self, bot: dict, request: Recorded) -> Reply:
+        self.webhooks.pop(self._token_of(bot), None)
+        return Reply(200, {"ok": True, "result": True, "description": "Webhook was deleted"})
+
+    def _method_getwebhookinfo(self, bot: dict, request: Recorded) -> Reply:
+        token = self._token_of(bot)
+        url = self.webhooks.get(token, {}).get("url", "")
+        pending = len(self.updates.get(token, []))
+        return Reply(200, {"ok": True, "result": {"url": url, "has_custom_certificate": False, "pending_update_count": pending}})
