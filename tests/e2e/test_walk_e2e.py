@@ -61,6 +61,9 @@ LATIN_ALLOWED = {
     "socks",
     "reels",
     "image",
+    # Bot API method names, as Telegram spells them.
+    "getupdates",
+    "setwebhook",
 }
 # Where the interface speaks (not the operator's own data: captions, handles, group names).
 CHROME_SELECTORS = "title, h1, h2, h3, nav a, th, label, button, legend, .breadcrumbs, #changelist-filter h3"
