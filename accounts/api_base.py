@@ -201,6 +201,35 @@ class DateTimeRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
             ) from None
 
 
+class _StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0) only: django-filter's own boolean field reads anything else as "no filter"."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError("Use true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = _StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        kwargs["widget"] = forms.TextInput  # the value as sent, for the field to judge
+        super().__init__(*args, **kwargs)
+
+
 class ScopedFilterSet(FilterSet):
     """Filters over rows already limited to the user's workspaces.
 
@@ -213,6 +242,8 @@ class ScopedFilterSet(FilterSet):
     def filter_for_lookup(cls, field, lookup_type):
         if isinstance(field, models.ForeignKey) and lookup_type == "exact":
             return (django_filters.UUIDFilter if isinstance(field.target_field, models.UUIDField) else IdFilter), {}
+        if isinstance(field, models.BooleanField) and lookup_type == "exact":
+            return StrictBooleanFilter, {}
         return super().filter_for_lookup(field, lookup_type)
 
     def get_form_class(self) -> type[forms.Form]:

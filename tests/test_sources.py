@@ -573,3 +573,12 @@ def test_polling_is_a_periodic_task():
     assert "sources.tasks.poll_sources" in names
     assert "sources.tasks.poll_sources" in current_app.tasks
     assert "publishing.tasks.publish_post" in current_app.tasks
+
+
+def test_a_boolean_filter_takes_true_or_false_only(api, workspace):
+    # Found by the API fuzzer: ?enabled=null was read as "no filter" and answered 200.
+    client = api(Role.VIEWER)
+    assert client.get("/api/v1/sources/?enabled=null").status_code == 400
+    assert "true or false" in str(client.get("/api/v1/sources/?enabled=yes").json())
+    assert client.get("/api/v1/sources/?enabled=true").status_code == 200
+    assert client.get("/api/v1/sources/?enabled=false").status_code == 200
