@@ -27,6 +27,7 @@ from platforms import base
 from platforms.telegram_ingest import FileTooBig, IngestBot, Update, parse_update
 from posts.models import MAX_MEDIA_PER_POST, MediaType, PostStatus
 from posts.services import post_create, post_update
+from products.references import find_references
 
 from .models import Delivery, IngestItem, IngestMode, IngestRecord, ItemStatus, Source
 
@@ -108,6 +109,20 @@ def _caption(items: list[IngestItem]) -> str:
         if text:
             return str(text)
     return ""
+
+
+def _product_option(items: list[IngestItem]) -> dict | None:
+    """The first marketplace product the messages name — in their text, or behind a ``text_link``
+    entity — as ``Post.options["product"]``; None when they name none."""
+    texts, links = [], []
+    for item in items:
+        message = item.message
+        texts.append(str(message.get("caption") or message.get("text") or ""))
+        for entity in [*(message.get("caption_entities") or []), *(message.get("entities") or [])]:
+            if isinstance(entity, dict) and entity.get("type") == "text_link" and entity.get("url"):
+                links.append(str(entity["url"]))
+    references = find_references("\n".join(texts), links=links)
+    return references[0].as_option() if references else None
 
 
 def _file_of(message: dict) -> tuple[str, str] | None:
@@ -258,6 +273,7 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
                 media_type=media_type,
                 priority=source.priority,
                 scheduled_at=_scheduled_at(source, now),
+                options={"product": product} if (product := _product_option(items)) else {},
             )
             record.post = post
             record.save(update_fields=["post"])

@@ -309,6 +309,25 @@ def test_a_text_post_is_a_text_draft_with_the_sources_targets_and_priority(teleg
     assert list(post.target_groups.all()) == [group]
 
 
+def test_the_product_a_message_names_goes_onto_its_post(telegram, channel, source):
+    telegram.channel_post(TOKEN, channel, text="Новая коллекция! #арт 123456789")
+    hidden = "Платье дня: смотрите здесь"
+    telegram.channel_post(
+        TOKEN,
+        channel,
+        text=hidden,
+        entities=[{"type": "text_link", "offset": 0, "length": 6, "url": "https://www.ozon.ru/product/plate-987654321/"}],
+    )
+    telegram.channel_post(TOKEN, channel, text="Just words")
+    source_poll(source=source)
+    options = [post.options for post in Post.objects.order_by("pk")]
+    assert options == [
+        {"product": {"marketplace": "wildberries", "article": 123456789}},
+        {"product": {"marketplace": "ozon", "article": 987654321}},
+        {},
+    ]
+
+
 def test_publish_automatically_enqueues_the_publish_task_after_commit(
     telegram, channel, source, django_capture_on_commit_callbacks
 ):
