@@ -159,6 +159,17 @@ def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:
     lines += [f"• {e.account}: {e.remote_url}" for e in links[:MAX_LINKS]]
     if counts["success"] > MAX_LINKS:
         lines.append(f"…and {counts['success'] - MAX_LINKS} more.")
+    # What did not go out, and why: the operator should not have to open the post to know.
+    missed = list(
+        executions.filter(status__in=(ExecutionStatus.FAILED, ExecutionStatus.BLOCKED))
+        .select_related("account")
+        .order_by("account__platform", "account__handle", "pk")[: MAX_LINKS + 1]
+    )
+    for execution in missed[:MAX_LINKS]:
+        reason = redact(": ".join(part for part in (execution.error_code, execution.error_message) if part))
+        lines.append(f"✗ {execution.account} ({execution.get_status_display()}): {reason[:160] or '—'}")
+    if counts["failed"] + counts["blocked"] > MAX_LINKS:
+        lines.append(f"…and {counts['failed'] + counts['blocked'] - MAX_LINKS} more not published.")
     return post.workspace, "\n".join(lines)
 
 

@@ -268,7 +268,14 @@ def test_it_reports_a_finished_post_with_counts_and_links(workspace, bot, commit
         ExecutionFactory(
             post=post, status="success", remote_url=f"https://example.test/p/{i}", finished_at=timezone.now() + timedelta(i)
         )
-    ExecutionFactory.create_batch(2, post=post, status="failed")
+    for handle in ("shop_a", "shop_b"):
+        ExecutionFactory(
+            post=post,
+            account__handle=handle,
+            status="failed",
+            error_code="media_rejected",
+            error_message="The platform refused the video: too long.",
+        )
     ExecutionFactory(post=post, status="cancelled")
 
     with committed():
@@ -280,6 +287,9 @@ def test_it_reports_a_finished_post_with_counts_and_links(workspace, bot, commit
     assert "Published 12 of 15, failed 2." in text
     assert [f"https://example.test/p/{i}" in text for i in range(12)] == [True] * 10 + [False] * 2
     assert "…and 2 more." in text
+    # The finalize summary says what did not go out, and why.
+    assert "shop_a (Failed): media_rejected: The platform refused the video: too long." in text
+    assert "shop_b (Failed): media_rejected" in text
 
 
 def test_it_notifies_account_problems_once_per_transition(workspace, bot, committed):
