@@ -112,33 +112,29 @@ def _rotate_and_recheck(account: SocialAccount, health: Health) -> tuple[Health,
     return second, error
 
 
+# The states a passing check lifts back to active, with the reason it records.
+RECOVERED_REASONS = {
+    AccountStatus.PROXY_ERROR: "check passed",
+    AccountStatus.LOGIN_REQUIRED: "check passed, the login works again",
+    AccountStatus.NO_ACCESS: "check passed, the account may post again",
+}
+
+
 def _apply(account: SocialAccount, health: Health, error: PlatformError | None, *, actor=None) -> None:
     status = account.status
     reason = redact(health.detail)
     if health.ok:
-        if status == AccountStatus.PROXY_ERROR and (account.proxy is None or account.proxy.status != ProxyStatus.FAILED):
+        recovered = RECOVERED_REASONS.get(status)
+        proxy_still_failed = (
+            status == AccountStatus.PROXY_ERROR and account.proxy is not None and account.proxy.status == ProxyStatus.FAILED
+        )
+        if recovered is not None and not proxy_still_failed:
             account_set_status(
                 account=account,
                 status=AccountStatus.ACTIVE,
-                reason=f"check passed: {reason}",
+                reason=f"{recovered}: {reason}",
                 actor=actor,
-                from_statuses=(AccountStatus.PROXY_ERROR,),
-            )
-        elif status == AccountStatus.LOGIN_REQUIRED:
-            account_set_status(
-                account=account,
-                status=AccountStatus.ACTIVE,
-                reason=f"check passed, the login works again: {reason}",
-                actor=actor,
-                from_statuses=(AccountStatus.LOGIN_REQUIRED,),
-            )
-        elif status == AccountStatus.NO_ACCESS:
-            account_set_status(
-                account=account,
-                status=AccountStatus.ACTIVE,
-                reason=f"check passed, the account may post again: {reason}",
-                actor=actor,
-                from_statuses=(AccountStatus.NO_ACCESS,),
+                from_statuses=(status,),
             )
         return
     target = health.account_status
