@@ -149,23 +149,23 @@ def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:
         executions.filter(status=ExecutionStatus.SUCCESS)
         .exclude(remote_url="")
         .select_related("account")
-        .order_by("finished_at", "pk")[: MAX_LINKS + 1]
+        .order_by("finished_at", "pk")[:MAX_LINKS]
     )
     lines = [
         f"Post #{post.pk} «{post}» finished: {post.status}",
         f"Published {counts['success']} of {counts['total']}, failed {counts['failed']}"
         + (f", blocked {counts['blocked']}." if counts["blocked"] else "."),
     ]
-    lines += [f"• {e.account}: {e.remote_url}" for e in links[:MAX_LINKS]]
+    lines += [f"• {e.account}: {e.remote_url}" for e in links]
     if counts["success"] > MAX_LINKS:
         lines.append(f"…and {counts['success'] - MAX_LINKS} more.")
     # What did not go out, and why: the operator should not have to open the post to know.
     missed = list(
         executions.filter(status__in=(ExecutionStatus.FAILED, ExecutionStatus.BLOCKED))
         .select_related("account")
-        .order_by("account__platform", "account__handle", "pk")[: MAX_LINKS + 1]
+        .order_by("account__platform", "account__handle", "pk")[:MAX_LINKS]
     )
-    for execution in missed[:MAX_LINKS]:
+    for execution in missed:
         reason = redact(": ".join(part for part in (execution.error_code, execution.error_message) if part))
         lines.append(f"✗ {execution.account} ({execution.get_status_display()}): {reason[:160] or '—'}")
     if counts["failed"] + counts["blocked"] > MAX_LINKS:
