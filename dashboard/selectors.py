@@ -342,9 +342,7 @@ def status_counts() -> dict[str, Count]:
 def progress_counts(queryset: QuerySet[Execution]) -> dict:
     """Published / open / failed / cancelled+skipped / blocked / unconfirmed / total over ``queryset``,
     and the count of every status (``statuses``), in one aggregate."""
-    counts = queryset.order_by().aggregate(
-        **outcome_counts(), **status_counts(), posting=Count("pk", filter=Q(status=ExecutionStatus.POSTING))
-    )
+    counts = queryset.order_by().aggregate(**outcome_counts(), **status_counts())
     return with_percentages(counts)
 
 

@@ -193,6 +193,13 @@ def scoped_post(request, pk: int) -> Post:
     return get_object_or_404(scope(Post.objects.select_related("workspace", "author"), request.user), pk=pk)
 
 
+def editor_post(request, pk: int) -> Post:
+    """The post, for an action: 404 outside the user's workspaces, 403 below editor in its own workspace."""
+    post = scoped_post(request, pk)
+    require_role_in(request, post.workspace_id, Role.EDITOR)
+    return post
+
+
 @login_required
 @require_GET
 def post_detail(request, pk: int):
@@ -233,8 +240,7 @@ def execution_action(request, pk: int, action: str):
 @require_POST
 @role_required(Role.EDITOR)
 def post_cancel_view(request, pk: int):
-    post = scoped_post(request, pk)
-    require_role_in(request, post.workspace_id, Role.EDITOR)
+    post = editor_post(request, pk)
     try:
         result = post_cancel(post=post, actor=request.user)
     except ValidationError as exc:
@@ -250,8 +256,7 @@ def post_cancel_view(request, pk: int):
 @require_POST
 @role_required(Role.EDITOR)
 def post_retry_failed(request, pk: int):
-    post = scoped_post(request, pk)
-    require_role_in(request, post.workspace_id, Role.EDITOR)
+    post = editor_post(request, pk)
     retried, problems = executions_retry(
         executions=Execution.objects.filter(post=post, status=ExecutionStatus.FAILED).select_related("account"),
         actor=request.user,
@@ -268,8 +273,7 @@ def post_retry_failed(request, pk: int):
 @role_required(Role.EDITOR)
 def post_delete_view(request, pk: int):
     """Delete a draft or a finished post: GET asks (a page of its own, so it works without JS), POST deletes."""
-    post = scoped_post(request, pk)
-    require_role_in(request, post.workspace_id, Role.EDITOR)
+    post = editor_post(request, pk)
     context = {"post": post, "executions": post.executions.count()}
     if request.method == "GET":
         return render(request, "dashboard/post_delete.html", context)
@@ -287,8 +291,7 @@ def post_delete_view(request, pk: int):
 @role_required(Role.EDITOR)
 def post_resolve_unconfirmed_view(request, pk: int, resolution: str):
     """Settle all of a post's unconfirmed executions: the operator checked the platform."""
-    post = scoped_post(request, pk)
-    require_role_in(request, post.workspace_id, Role.EDITOR)
+    post = editor_post(request, pk)
     try:
         result = post_resolve_unconfirmed(post=post, resolution=resolution, actor=request.user)
     except ValidationError as exc:
@@ -309,8 +312,7 @@ def post_resolve_unconfirmed_view(request, pk: int, resolution: str):
 @role_required(Role.EDITOR)
 def post_publish_again(request, pk: int):
     """Plan the post's blocked accounts again, once the operator has fixed what blocked them."""
-    post = scoped_post(request, pk)
-    require_role_in(request, post.workspace_id, Role.EDITOR)
+    post = editor_post(request, pk)
     try:
         plan = post_publish(post=post, actor=request.user)
     except ValidationError as exc:
@@ -328,8 +330,7 @@ def post_publish_again(request, pk: int):
 
 
 def editable_draft(request, pk: int) -> Post:
-    post = scoped_post(request, pk)
-    require_role_in(request, post.workspace_id, Role.EDITOR)
+    post = editor_post(request, pk)
     return post
 
 
