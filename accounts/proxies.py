@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from crosspost.activity import log_activity
@@ -22,7 +21,7 @@ from crosspost.logging import redact
 from crosspost.models import LogStatus
 
 from .models import AccountStatus, Proxy, ProxyStatus, SocialAccount, Workspace, parse_proxy_url
-from .services import account_set_status
+from .services import account_set_status, proxy_claim_free
 from .signals import proxy_went_down
 
 MAX_ERROR_LENGTH = 500
@@ -197,7 +196,11 @@ def account_rotate_proxy(*, account: SocialAccount, reason: str) -> Proxy | None
     if old is not None:
         _proxy_mark_failed(old, reason)
 
-    replacement = _claim_reserve(locked, old) if old is not None else None
+    replacement = (
+        proxy_claim_free(workspace=locked.workspace, exclude=frozenset({old.pk}), country=old.country)
+        if old is not None
+        else None
+    )
     if replacement is None:
         where = f" in {old.country}" if old is not None and old.country else ""
         what = f"Proxy {old.display_url} failed" if old is not None else "The account has no proxy"
@@ -223,27 +226,6 @@ def account_rotate_proxy(*, account: SocialAccount, reason: str) -> Proxy | None
         details={"from": old.display_url, "to": replacement.display_url, "reason": reason},
     )
     return replacement
-
-
-def _claim_reserve(account: SocialAccount, old: Proxy) -> Proxy | None:
-    """Lock and return the best reserve proxy that still has a free slot (called inside a transaction)."""
-    candidates = Proxy.objects.filter(workspace_id=account.workspace_id, status=ProxyStatus.ACTIVE).exclude(pk=old.pk)
-    if old.country:
-        candidates = candidates.filter(country=old.country)
-    # Rank without locks (FOR UPDATE cannot go with GROUP BY), then lock one by one and recount.
-    ranked = sorted(
-        candidates.annotate(used=Count("accounts")).values("pk", "used", "max_accounts", "latency_ms"),
-        key=lambda row: (row["used"], row["latency_ms"] is None, row["latency_ms"] or 0, row["pk"]),
-    )
-    for row in ranked:
-        if row["used"] >= row["max_accounts"]:
-            continue
-        # skip_locked: a row another transaction holds is being claimed or failed right now; waiting
-        # on it could deadlock two accounts whose failed proxies are each other's best reserve.
-        proxy = Proxy.objects.select_for_update(skip_locked=True).filter(pk=row["pk"], status=ProxyStatus.ACTIVE).first()
-        if proxy is not None and proxy.accounts.count() < proxy.max_accounts:
-            return proxy
-    return None
 
 
 def _proxy_mark_failed(proxy: Proxy, error: str) -> None:

@@ -108,8 +108,11 @@ def language_countries(language: str) -> list[str]:
     return countries
 
 
-def proxy_claim_free(*, workspace: Workspace, language: str = "", exclude: frozenset[int] = frozenset()) -> Proxy | None:
-    """Lock and return the best healthy proxy of ``workspace`` with a free slot; None when there is none.
+def proxy_claim_free(
+    *, workspace: Workspace, language: str = "", exclude: frozenset[int] = frozenset(), country: str = ""
+) -> Proxy | None:
+    """Lock and return the best healthy proxy of ``workspace`` (in ``country``, when given) with a
+    free slot; None when there is none.
 
     Called inside a transaction. Best: a country the account's language points to
     (:func:`language_countries`), then the least loaded, then the fastest. Each candidate is
@@ -121,6 +124,7 @@ def proxy_claim_free(*, workspace: Workspace, language: str = "", exclude: froze
     rows = (
         Proxy.objects.filter(workspace=workspace, status=ProxyStatus.ACTIVE)
         .exclude(pk__in=exclude)
+        .filter(**({"country": country} if country else {}))
         .annotate(used=Count("accounts"))
         .values("pk", "country", "used", "max_accounts", "latency_ms")
     )

@@ -25,13 +25,12 @@ from django.utils.translation import gettext
 from .facts import Failure, Marketplace, ProductFacts, ProductUnavailable
 from .models import Product
 from .providers import get_provider
-from .providers.wildberries import parse_wildberries
 from .references import ProductRef
 
 logger = logging.getLogger(__name__)
 
 MARKETPLACES = tuple(Marketplace.values)
-__all__ = ["MARKETPLACES", "ProductFacts", "ProductLookup", "lookup", "parse_wildberries", "product_facts", "product_reference"]
+__all__ = ["MARKETPLACES", "ProductFacts", "ProductLookup", "lookup", "product_facts", "product_reference"]
 
 
 @dataclass(frozen=True)
