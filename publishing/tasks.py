@@ -19,7 +19,7 @@ from platforms.registry import ADAPTERS
 from posts.models import Post
 
 from . import dispatcher, publisher
-from .health import account_check
+from .health import RECOVERED_REASONS, account_check
 from .login import cleanup_old_sessions as retire_old_sessions
 from .planner import post_publish
 from .proxy_checks import proxy_probe
@@ -101,12 +101,8 @@ def check_accounts() -> dict[str, int]:
     stale = timezone.now() - timedelta(seconds=settings.ACCOUNT_CHECK_INTERVAL_SECONDS)
     due = (
         SocialAccount.objects.filter(
-            status__in=(
-                AccountStatus.ACTIVE,
-                AccountStatus.PROXY_ERROR,
-                AccountStatus.LOGIN_REQUIRED,
-                AccountStatus.NO_ACCESS,
-            ),
+            # Active accounts, and those a passing check lifts back to active.
+            status__in=(AccountStatus.ACTIVE, *RECOVERED_REASONS),
             platform__in=list(ADAPTERS),
         )
         .filter(Q(last_check_at__isnull=True) | Q(last_check_at__lt=stale))
