@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -264,6 +264,7 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
             )
             post = post_create(
                 workspace=source.workspace,
+                # Prefetched once per run by source_ingest_due, not read again for every post.
                 target_groups=list(source.target_groups.all()),
                 target_accounts=list(source.target_accounts.all()),
                 media=assets,
@@ -323,6 +324,8 @@ def source_ingest_due(*, source: Source, now: datetime | None = None) -> int:
     for item in pending:
         groups.setdefault((item.chat_id, item.key), []).append(item)
     made = 0
+    if groups:
+        prefetch_related_objects([source], "target_groups", "target_accounts")
     for (_chat, key), items in groups.items():
         if key.startswith("group:") and max(i.received_at for i in items) > now - _window():
             continue  # more parts may still arrive
