@@ -149,3 +149,25 @@ def generate_ai_caption(*, post: Post, platform: str, language: str, facts: Prod
         attempts=MAX_ATTEMPTS,
         facts=fact_dict,
     )
+
+
+@dataclass
+class CaptionsOutcome:
+    """What ``post_captions_prepare`` did: pairs it stored, and the (platform, language) pairs it
+    could not caption with the reason each — their executions are blocked with it."""
+
+    stored: int = 0
+    problems: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def messages(self) -> list[str]:
+        return [f"{Platform(p).label} ({lang}): {reason}" for (p, lang), reason in sorted(self.problems.items())]
+
+
+def post_captions_prepare(*, post: Post) -> CaptionsOutcome:
+    """The captionize stage: for a post whose caption mode asks for AI captions, one LLM call per
+    (platform, language) its targets need, stored per post × platform × language (kept when
+    already stored or edited). Any other caption mode: nothing to do.
+
+    Interface shared by the pipeline (publishing/pipeline.py) and the planner; filled in by the
+    AI-captions work."""
+    return CaptionsOutcome()
