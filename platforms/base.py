@@ -259,6 +259,9 @@ class Adapter:
 
     platform: ClassVar[str]
     media_types: ClassVar[frozenset[str]] = frozenset()
+    # False where a carousel takes photos only: an album mixing photos and videos goes there as its
+    # first video (publishing.adapters.platform_media).
+    mixed_carousels: ClassVar[bool] = True
     caption_limit: ClassVar[int | None] = None
     # True when ``lookup`` can tell whether an execution's post exists.
     can_lookup: ClassVar[bool] = False

@@ -276,6 +276,7 @@ def _image_source(items: Iterable[base.MediaItem]) -> dict:
 class PinterestAdapter(base.Adapter):
     platform = Platform.PINTEREST
     media_types = frozenset({"photo", "carousel", "video", "reel"})
+    mixed_carousels = False  # a multi-image Pin is images only
     can_lookup = True
     lookup_uses_recorded_ids = True
     # GET /media/{id} polling after a video upload (tests set the interval to 0); bounded well inside

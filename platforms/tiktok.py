@@ -297,6 +297,7 @@ def _read_range(item: base.MediaItem, first: int, last: int) -> bytes:
 class TikTokAdapter(base.Adapter):
     platform = Platform.TIKTOK
     media_types = frozenset({"video", "reel", "photo", "carousel"})
+    mixed_carousels = False  # photo posts are photos only
     can_lookup = True  # from the recorded publish_id; see lookup()
     lookup_records = (ACCEPTED_ACTION,)
     # status/fetch polling: every poll_interval seconds, at most poll_attempts times (tests set 0); TikTok allows

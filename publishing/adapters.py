@@ -5,6 +5,7 @@ sandbox's store and the video-frame extractor (``configure_adapters``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -13,6 +14,8 @@ from accounts.models import SocialAccount
 from accounts.services import account_save_session, account_update_credentials
 from crosspost.models import ActivityLog
 from media.ffmpeg import FFmpegFailed, FFmpegMissing, run_ffmpeg
+from media.models import MediaAsset, MediaKind
+from media.selectors import assets_of
 from platforms import registry
 from platforms.base import AccountSnapshot, FrameFailed, FrameUnavailable, LookupRequest
 from platforms.registry import get_adapter
@@ -57,11 +60,28 @@ def account_snapshot(account: SocialAccount) -> AccountSnapshot:
     )
 
 
+def platform_media(*, platform: str, media_type: str, assets: Sequence[MediaAsset]) -> tuple[str, list[MediaAsset]]:
+    """The media type and media ``platform`` publishes of a post: the post's own, except that a
+    carousel with videos (a Telegram channel album of photos and a video, say) goes to a platform
+    whose carousels take no videos — YouTube has none, TikTok and Pinterest take photos only — as
+    its first video. Anything else goes as it is, and the adapter's ``validate`` says what is wrong."""
+    assets = list(assets)
+    if media_type != "carousel" or not registry.has_adapter(platform):
+        return media_type, assets
+    adapter = get_adapter(platform)
+    videos = [asset for asset in assets if asset.kind == MediaKind.VIDEO]
+    takes_it = adapter.supports("carousel") and (adapter.mixed_carousels or not videos)
+    if takes_it or not videos or not adapter.supports("video"):
+        return media_type, assets
+    return "video", videos[:1]
+
+
 def lookup_request(execution: Execution) -> LookupRequest:
     """What its platform adapter's ``lookup`` needs to know of ``execution``."""
     adapter = get_adapter(execution.account.platform)
     post = execution.post
-    kinds = tuple(post.media.order_by("position").values_list("asset__kind", flat=True))
+    media_type, assets = platform_media(platform=execution.account.platform, media_type=post.media_type, assets=assets_of(post))
+    kinds = tuple(asset.kind for asset in assets)
     recorded = frozenset()
     if adapter.lookup_uses_recorded_ids:  # every remote id the account ever got: only for those who read it
         recorded = frozenset(
@@ -79,7 +99,7 @@ def lookup_request(execution: Execution) -> LookupRequest:
         account=account_snapshot(execution.account),
         execution_id=execution.pk,
         caption=execution.caption,
-        media_type=post.media_type,
+        media_type=media_type,
         created_at=execution.created_at,
         started_at=execution.started_at,
         media_kinds=kinds,

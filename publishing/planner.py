@@ -47,7 +47,7 @@ from posts.services import check_caption, check_scheduled_at
 from products.services import product_facts
 from translations.services import CaptionResult, captions_for
 
-from .adapters import account_snapshot
+from .adapters import account_snapshot, platform_media
 from .caption_templates import render_caption
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, schedule_post
@@ -366,40 +366,44 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: 
 
 
 class _PlatformMedia:
-    """The post's media as each platform will get it (its renditions), computed once per platform."""
+    """The post's media as each platform will get it (its media type and renditions,
+    ``adapters.platform_media``), computed once per platform."""
 
     def __init__(self, post: Post) -> None:
         self.post = post
         self.assets = assets_of(post)
+        self._forms: dict[str, tuple[str, list]] = {}
         self._items: dict[str, tuple[MediaItem, ...]] = {}
         self._problems: dict[str, list[str]] = {}
 
     def allow_trim(self, platform: str) -> bool:
         return trim_allowed(self.post.options, platform)
 
+    def form(self, platform: str) -> tuple[str, list]:
+        """(media type, assets) the platform publishes."""
+        if platform not in self._forms:
+            self._forms[platform] = platform_media(platform=platform, media_type=self.post.media_type, assets=self.assets)
+        return self._forms[platform]
+
     def items(self, platform: str) -> tuple[MediaItem, ...]:
         if platform not in self._items:
-            self._items[platform] = planned_media_items(assets=self.assets, platform=platform, media_type=self.post.media_type)
+            media_type, assets = self.form(platform)
+            self._items[platform] = planned_media_items(assets=assets, platform=platform, media_type=media_type)
         return self._items[platform]
 
     def problems(self, platform: str) -> list[str]:
         if platform not in self._problems:
+            media_type, assets = self.form(platform)
             self._problems[platform] = media_problems(
-                assets=self.assets,
-                platform=platform,
-                media_type=self.post.media_type,
-                allow_trim=self.allow_trim(platform),
+                assets=assets, platform=platform, media_type=media_type, allow_trim=self.allow_trim(platform)
             )
         return self._problems[platform]
 
     def request_renditions(self, platforms: set[str]) -> None:
         """Ask for exactly the renditions the planned platforms need (rendered after commit)."""
         for platform in sorted(platforms):
-            request_renditions(
-                assets=self.assets,
-                profiles=profiles_for(platform, self.post.media_type),
-                allow_trim=self.allow_trim(platform),
-            )
+            media_type, assets = self.form(platform)
+            request_renditions(assets=assets, profiles=profiles_for(platform, media_type), allow_trim=self.allow_trim(platform))
 
 
 def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia, saved_policies) -> list[str]:
@@ -418,7 +422,7 @@ def _problems(post: Post, account: SocialAccount, caption, media: _PlatformMedia
     request = PublishRequest(
         account=account_snapshot(account),
         caption=caption.caption,
-        media_type=post.media_type,
+        media_type=media.form(account.platform)[0],
         media=media.items(account.platform),
         options=platform_post_options(post, account.platform),  # checked once, in post_publish
     )

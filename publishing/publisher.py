@@ -43,7 +43,7 @@ from platforms.registry import get_adapter
 from posts.models import Post, PostStatus, Priority
 from posts.options import check_stored_options, platform_post_options
 
-from .adapters import account_snapshot, lookup_request
+from .adapters import account_snapshot, lookup_request, platform_media
 from .models import Execution, ExecutionStatus, PublishingPolicy
 from .notifications import notify_post_finished, notify_unconfirmed
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
@@ -117,8 +117,11 @@ def _prepare(execution: Execution, account: SocialAccount, token: str, now: date
         return blocked
     check_stored_options(execution.post)  # they may have been stored before they were checked
     options = platform_post_options(execution.post, account.platform)
+    media_type, assets = platform_media(
+        platform=account.platform, media_type=execution.post.media_type, assets=assets_of(execution.post)
+    )
     try:
-        media = media_items_for(assets=assets_of(execution.post), platform=account.platform, media_type=execution.post.media_type)
+        media = media_items_for(assets=assets, platform=account.platform, media_type=media_type)
     except MediaNotReady:
         # Not an attempt: the rendition is (again) being made; look again shortly.
         Execution.objects.filter(pk=execution.pk, lease_token=token).update(
@@ -139,7 +142,7 @@ def _prepare(execution: Execution, account: SocialAccount, token: str, now: date
     request = PublishRequest(
         account=account_snapshot(account),
         caption=execution.caption,
-        media_type=execution.post.media_type,
+        media_type=media_type,
         media=media,
         options=options,
         marker=execution_marker(execution.pk),
