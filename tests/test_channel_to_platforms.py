@@ -1,0 +1,302 @@
+"""Issue 13, end to end: a Telegram channel album (2 photos + 1 video naming a Wildberries article)
+arrives through the loopback Bot API — by polling and by webhook — and becomes ONE post with its
+3 media and product facts, rendered and published to the Telegram, VK, Instagram, TikTok and
+YouTube emulators; the admin chat gets one summary with 5 links. Replayed updates make nothing new.
+
+Every hop is the product's own code: ingest (sources.services), the publish task the source
+enqueues after commit (eager here), the planner, renditions, the dispatcher and the publisher
+(tests.support.engine.drain, as a worker would run them) and the finished-post notification."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Role
+from crosspost.celery import app as celery_app
+from media.models import Rendition
+from platforms.instagram import graph
+from platforms.tiktok import TikTokAdapter
+from platforms.vk import VkAdapter
+from platforms.youtube import YouTubeAdapter
+from posts.models import Post
+from products.models import Product
+from publishing.adapters import platform_media
+from publishing.models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus
+from sources.models import IngestItem, IngestMode, IngestRecord, Source
+from sources.services import source_ingest_due, source_poll
+
+from .emulators.instagram_graph import InstagramGraphEmulator, MediaHost
+from .emulators.telegram import TelegramEmulator
+from .emulators.tiktok import TikTokEmulator
+from .emulators.vk import VkEmulator
+from .emulators.wildberries import SAMPLE_CARD, WildberriesEmulator
+from .emulators.youtube import YouTubeEmulator
+from .factories import MediaAssetFactory, PublishingPolicyFactory, SocialAccountFactory, png_bytes
+from .support.engine import drain
+from .test_media import make_video
+
+SOURCE_TOKEN = "7012345678:AAHsourceBot-reads-the-channel"
+PUBLISH_TOKEN = "7023456789:AAHpublishBot-posts-to-the-channel"
+ADMIN_TOKEN = "7034567890:AAHadminBot-tells-the-operators"
+ARTICLE = 123456789
+CAPTION = f"Новое платье из льна — арт. {ARTICLE}"
+VK_USER, VK_TOKEN, VK_GROUP = 501, "vk1.a.e2e-user-token", 77
+IG_USER, IG_TOKEN = "17841400000000077", "EAAGe2eGraphToken"
+TT_TOKEN, TT_REFRESH = "act.e2e!TikTokToken", "rft.e2e!TikTokRefresh"
+YT_REFRESH, YT_CLIENT, YT_SECRET = "1//0gE2eRefresh", "e2e.apps.googleusercontent.com", "GOCSPX-e2e"
+PLATFORMS = ("instagram", "telegram", "tiktok", "vk", "youtube")
+
+
+@pytest.fixture(scope="module")
+def video_bytes(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("video") / "clip.mp4", size=(64, 64), seconds=3, fps=5, audio=False).read_bytes()
+
+
+@pytest.fixture
+def eager(settings):
+    """Tasks enqueued after commit (publish_post, render_asset, send_notification) run in-process."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def platforms(settings, monkeypatch, eager):
+    """Every emulator the journey touches, with the settings pointing at them and no waiting between polls."""
+    monkeypatch.setattr(VkAdapter, "call_interval", 0)
+    monkeypatch.setattr(graph, "POLL_DELAYS", (0,) * 6)
+    monkeypatch.setattr(TikTokAdapter, "poll_interval", 0)
+    monkeypatch.setattr(TikTokAdapter, "chunk_retry_delay", 0)
+    monkeypatch.setattr(YouTubeAdapter, "retry_delay", 0)
+    monkeypatch.setattr(YouTubeAdapter, "processing_interval", 0)
+    card = {**SAMPLE_CARD, "id": ARTICLE}
+    with (
+        TelegramEmulator() as telegram,
+        VkEmulator() as vk,
+        MediaHost(settings.MEDIA_ROOT) as host,
+        InstagramGraphEmulator(processing_polls=1) as meta,
+        TikTokEmulator() as tiktok,
+        YouTubeEmulator() as youtube,
+        WildberriesEmulator({ARTICLE: card}) as wildberries,
+    ):
+        settings.TELEGRAM_API_BASE_URL = telegram.url
+        settings.VK_API_BASE_URL = f"{vk.url}/method"
+        settings.PUBLIC_MEDIA_BASE_URL = host.url
+        settings.INSTAGRAM_GRAPH_BASE_URL = meta.base_url
+        settings.TIKTOK_API_BASE_URL = tiktok.url
+        settings.YOUTUBE_API_BASE_URL = youtube.url
+        settings.GOOGLE_OAUTH_TOKEN_URL = f"{youtube.url}/token"
+        settings.WB_CARD_BASE_URL = wildberries.url
+        settings.TELEGRAM_ADMIN_BOT_TOKEN = ADMIN_TOKEN
+        settings.SOURCE_ALBUM_WINDOW_SECONDS = 3
+        for token, name in ((SOURCE_TOKEN, "drops_reader_bot"), (PUBLISH_TOKEN, "drops_poster_bot"), (ADMIN_TOKEN, "ops_bot")):
+            telegram.add_bot(token, username=name)
+        vk.add_user(VK_USER, VK_TOKEN)
+        vk.add_group(VK_GROUP, "Drops", "drops", admins={VK_USER: 3})
+        meta.add_account(IG_USER, IG_TOKEN, "drops.shop")
+        tiktok.add_creator(TT_TOKEN, refresh_token=TT_REFRESH, username="drops")
+        youtube.add_channel(refresh_token=YT_REFRESH, client_id=YT_CLIENT, client_secret=YT_SECRET)
+        yield {"telegram": telegram, "vk": vk, "instagram": meta, "tiktok": tiktok, "youtube": youtube, "wb": wildberries}
+
+
+@pytest.fixture
+def journey(workspace, platforms):
+    """A channel the source bot administers, a shop channel the publishing bot posts to, the admin chat,
+    five accounts on their emulators with unpaced policies, and a source publishing automatically to them."""
+    telegram = platforms["telegram"]
+    channel = telegram.add_chat(title="Drops", admins=[SOURCE_TOKEN])
+    shop = telegram.add_chat(title="Drops shop", username="drops_shop", admins=[PUBLISH_TOKEN])
+    admin_chat = telegram.add_chat(chat_type="group", title="Operators", members=[ADMIN_TOKEN])
+    workspace.telegram_admin_chat_id = str(admin_chat["id"])
+    workspace.save(update_fields=["telegram_admin_chat_id"])
+    accounts = [
+        SocialAccountFactory(
+            workspace=workspace,
+            platform="telegram",
+            handle="@drops_shop",
+            credentials={"bot_token": PUBLISH_TOKEN},
+            options={"chat_id": "@drops_shop"},
+        ),
+        SocialAccountFactory(
+            workspace=workspace,
+            platform="vk",
+            handle="club77",
+            credentials={"access_token": VK_TOKEN},
+            options={"owner_id": -VK_GROUP},
+        ),
+        SocialAccountFactory(
+            workspace=workspace,
+            platform="instagram",
+            handle="drops.shop",
+            credentials={"access_token": IG_TOKEN},
+            options={"ig_user_id": IG_USER},
+        ),
+        SocialAccountFactory(
+            workspace=workspace,
+            platform="tiktok",
+            handle="@drops",
+            credentials={"access_token": TT_TOKEN, "refresh_token": TT_REFRESH, "client_key": "ck", "client_secret": "cs"},
+            options={"privacy_level": "PUBLIC_TO_EVERYONE"},  # a public post has a link
+        ),
+        SocialAccountFactory(
+            workspace=workspace,
+            platform="youtube",
+            handle="Drops",
+            credentials={"refresh_token": YT_REFRESH, "client_id": YT_CLIENT, "client_secret": YT_SECRET},
+            options={},
+        ),
+    ]
+    for platform in PLATFORMS:
+        PublishingPolicyFactory(workspace=workspace, platform=platform, fast=True)
+    source = Source.objects.create(
+        workspace=workspace,
+        name="Drops",
+        options={"chat_id": str(channel["id"])},
+        secret={"bot_token": SOURCE_TOKEN},
+        mode=IngestMode.PUBLISH,
+    )
+    source.target_accounts.set(accounts)
+    return {"channel": channel, "shop": shop, "admin_chat": admin_chat, "source": source, "accounts": accounts}
+
+
+def post_album(telegram, channel, video_bytes) -> list[dict]:
+    """2 photos + 1 video sharing a media_group_id, the caption (with the WB article) on the first part."""
+    first = telegram.add_file(png_bytes(64, 48, (200, 40, 40)))
+    second = telegram.add_file(png_bytes(48, 64, (40, 200, 40)))
+    clip = telegram.add_file(video_bytes, suffix="mp4")
+    group = "13913131313131313"
+    return [
+        telegram.channel_post(SOURCE_TOKEN, channel, media_group_id=group, caption=CAPTION, **telegram.photo_content(first)),
+        telegram.channel_post(SOURCE_TOKEN, channel, media_group_id=group, **telegram.photo_content(second)),
+        telegram.channel_post(SOURCE_TOKEN, channel, media_group_id=group, **telegram.video_content(clip)),
+    ]
+
+
+def later():
+    """A moment past the album window: every part has arrived."""
+    return timezone.now() + timedelta(seconds=10)
+
+
+def deliver_by_polling(source, telegram, updates, *, replay=False):
+    if replay:  # Telegram hands them out again, as after a lost offset
+        Source.objects.filter(pk=source.pk).update(update_offset=0)
+        source.refresh_from_db()
+        telegram.updates[SOURCE_TOKEN].extend(updates)
+    assert source_poll(source=source, now=later()) == len(updates)  # stored, the album made past its window
+    assert source_poll(source=source, now=later()) == 0  # the next getUpdates confirms them
+
+
+def deliver_by_webhook(source, telegram, updates, *, replay=False, client=None):
+    for update in updates:
+        response = client.post(
+            f"/hooks/telegram/{source.pk}/",
+            update,
+            content_type="application/json",
+            headers={"X-Telegram-Bot-Api-Secret-Token": source.webhook_secret},
+        )
+        assert response.status_code == 200, response.content
+    source_ingest_due(source=source, now=later())  # the album's window has passed
+
+
+def run_engine(post, rounds: int = 10) -> list[Execution]:
+    """Dispatch and publish (renders included) until every execution of ``post`` is terminal."""
+    for _round in range(rounds):
+        drain()
+        executions = list(Execution.objects.filter(post=post).select_related("account"))
+        if executions and all(e.status not in OPEN_EXECUTION_STATUSES for e in executions):
+            return executions
+    pytest.fail(f"executions not terminal: {[(e.account.platform, e.status, e.error_message) for e in executions]}")
+
+
+def summaries(telegram, admin_chat) -> list[str]:
+    return [m.get("text", "") for m in telegram.messages if m["chat"]["id"] == admin_chat["id"]]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: every on_commit hop runs as in production
+@pytest.mark.parametrize("delivery", ["polling", "webhook"])
+def test_an_album_from_the_channel_is_published_everywhere_once(delivery, api, client, platforms, journey, video_bytes, settings):
+    telegram, source = platforms["telegram"], journey["source"]
+    if delivery == "webhook":
+        response = api(Role.ADMIN, source.workspace).post(
+            f"/api/v1/sources/{source.pk}/webhook/",
+            {"url": f"https://crosspost.example/hooks/telegram/{source.pk}/"},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        source.refresh_from_db()
+        deliver = lambda updates, **kw: deliver_by_webhook(source, telegram, updates, client=client, **kw)  # noqa: E731
+    else:
+        deliver = lambda updates, **kw: deliver_by_polling(source, telegram, updates, **kw)  # noqa: E731
+
+    updates = post_album(telegram, journey["channel"], video_bytes)
+    deliver(updates)
+
+    # One post, its 3 media in the album's order, the product it names with the facts fetched.
+    post = Post.objects.get()
+    media = list(post.media.order_by("position").select_related("asset"))
+    assert [m.asset.kind for m in media] == ["image", "image", "video"]
+    assert [(m.asset.width, m.asset.height) for m in media[:2]] == [(64, 48), (48, 64)]
+    assert post.caption == CAPTION
+    assert post.options["product"] == {"marketplace": "wildberries", "article": ARTICLE}
+    assert IngestRecord.objects.get(source=source).post == post
+
+    executions = run_engine(post)
+    product = Product.objects.get(marketplace="wildberries", article=ARTICLE)
+    assert (product.title, product.error_code) == (SAMPLE_CARD["name"], "")
+    assert [r.param("nm") for r in platforms["wb"].requests] == [str(ARTICLE)]  # asked once, then cached
+    rendered = set(Rendition.objects.filter(asset__post_media__post=post, status="ready").values_list("profile", flat=True))
+    assert {"instagram_feed_image", "instagram_feed_video", "tiktok_video", "youtube_video", "vk_video"} <= rendered
+    # Here go the AI captions per platform (OpenAI emulator) and the 7 pipeline stages, once built.
+
+    by_platform = {e.account.platform: e for e in executions}
+    assert {p: (e.status, e.error_message) for p, e in by_platform.items()} == dict.fromkeys(
+        PLATFORMS, (ExecutionStatus.SUCCESS, "")
+    )
+    links = sorted(e.remote_url for e in executions)
+    assert all(link.startswith("https://") for link in links), links
+
+    # Each platform got it in the form it takes: the album where albums may mix photos and videos,
+    # the video where they may not (TikTok photo posts, YouTube).
+    [album] = [r for r in telegram.requests if r.path == f"/bot{PUBLISH_TOKEN}/sendMediaGroup"]
+    assert [item["type"] for item in json.loads(album.param("media"))] == ["photo", "photo", "video"]
+    [wall_post] = [r for r in platforms["vk"].requests if r.path == "/method/wall.post"]
+    assert len(wall_post.param("attachments").split(",")) == 3
+    assert len([r for r in platforms["instagram"].requests if r.path.endswith("/media_publish")]) == 1
+    assert len(platforms["tiktok"].calls("video/init")) == 1
+    assert len(platforms["youtube"].uploads()) >= 1
+
+    # One summary in the admin chat, with the five links.
+    [summary] = summaries(telegram, journey["admin_chat"])
+    assert sorted(re.findall(r"https://\S+", summary)) == links
+    assert "Published 5 of 5, failed 0." in summary
+
+    # The same updates again: nothing new anywhere.
+    executions_before = Execution.objects.count()
+    deliver(updates, replay=True)
+    drain()
+    assert Post.objects.count() == 1 and IngestItem.objects.count() == 3
+    assert Execution.objects.count() == executions_before
+    assert len(summaries(telegram, journey["admin_chat"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("platform", "kinds", "expected"),
+    [
+        ("youtube", ["image", "image", "video"], ("video", [2])),
+        ("tiktok", ["image", "image", "video"], ("video", [2])),
+        ("pinterest", ["video", "image", "video"], ("video", [0])),
+        ("tiktok", ["image", "image"], ("carousel", [0, 1])),  # a photo post, as it is
+        ("instagram", ["image", "image", "video"], ("carousel", [0, 1, 2])),
+        ("telegram", ["image", "video"], ("carousel", [0, 1])),
+        ("youtube", ["image", "image"], ("carousel", [0, 1])),  # nothing it can take: validate() says so
+    ],
+)
+def test_an_album_goes_to_each_platform_in_the_form_it_takes(workspace, platform, kinds, expected):
+    assets = [MediaAssetFactory(workspace=workspace, kind=kind) for kind in kinds]
+    media_type, chosen = platform_media(platform=platform, media_type="carousel", assets=assets)
+    assert (media_type, [assets.index(asset) for asset in chosen]) == expected
+    assert platform_media(platform=platform, media_type="photo", assets=assets[:1]) == ("photo", assets[:1])
