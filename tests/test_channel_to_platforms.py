@@ -9,7 +9,11 @@ enqueues after commit (eager here), the planner, renditions, the dispatcher and 
 
 import json
 import re
+import signal
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -36,6 +40,7 @@ from .emulators.wildberries import SAMPLE_CARD, WildberriesEmulator
 from .emulators.youtube import YouTubeEmulator
 from .factories import MediaAssetFactory, PublishingPolicyFactory, SocialAccountFactory, png_bytes
 from .support.engine import drain
+from .support.stack import ROOT, manage, stack_env, wait_for
 from .test_media import make_video
 
 SOURCE_TOKEN = "7012345678:AAHsourceBot-reads-the-channel"
@@ -300,3 +305,70 @@ def test_an_album_goes_to_each_platform_in_the_form_it_takes(workspace, platform
     media_type, chosen = platform_media(platform=platform, media_type="carousel", assets=assets)
     assert (media_type, [assets.index(asset) for asset in chosen]) == expected
     assert platform_media(platform=platform, media_type="photo", assets=assets[:1]) == ("photo", assets[:1])
+
+
+# --- a real crash -----------------------------------------------------------------------------------
+
+
+def stored_files(root) -> set[str]:
+    return {str(path.relative_to(root)) for path in Path(root).rglob("*") if path.is_file()}
+
+
+@pytest.mark.postgres  # the ingest runs in child processes: they need the test database on a server
+@pytest.mark.django_db(transaction=True)
+def test_killing_the_ingest_process_mid_download_loses_nothing_and_doubles_nothing(workspace, settings, video_bytes, tmp_path):
+    """``manage.py poll_sources`` is SIGKILLed while it downloads the album's last file — after the
+    updates were stored and the first files fetched, before the post's transaction. The next run
+    makes the post once, with every file, and leaves no file behind that no row points at."""
+    with TelegramEmulator() as telegram:
+        telegram.add_bot(SOURCE_TOKEN, username="drops_reader_bot")
+        channel = telegram.add_chat(title="Drops", admins=[SOURCE_TOKEN])
+        source = Source.objects.create(
+            workspace=workspace, name="Drops", options={"chat_id": str(channel["id"])}, secret={"bot_token": SOURCE_TOKEN}
+        )
+        first, second = telegram.add_file(png_bytes(64, 48)), telegram.add_file(png_bytes(48, 64))
+        clip = telegram.add_file(video_bytes, suffix="mp4", stall=60)
+        group = "13900000000000042"
+        updates = [
+            telegram.channel_post(SOURCE_TOKEN, channel, media_group_id=group, caption=CAPTION, **telegram.photo_content(first)),
+            telegram.channel_post(SOURCE_TOKEN, channel, media_group_id=group, **telegram.photo_content(second)),
+            telegram.channel_post(SOURCE_TOKEN, channel, media_group_id=group, **telegram.video_content(clip)),
+        ]
+        env = stack_env(
+            "filesystem://localhost/",
+            tmp_path / "var",
+            TELEGRAM_API_BASE_URL=telegram.url,
+            SOURCE_ALBUM_WINDOW_SECONDS=0,  # the album is made in the same run that stores it
+            LOG_LEVEL="WARNING",
+        )
+        command = [sys.executable, "manage.py", "poll_sources", "--source", str(source.pk)]
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            clip_path = telegram.files[clip]["path"]
+            wait_for(lambda: any(r.path.endswith(clip_path) for r in telegram.requests), 60, message="the video's download")
+            child.send_signal(signal.SIGKILL)  # no handler, no finally: what an OOM kill or a power cut does
+            child.wait(timeout=10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        assert child.returncode == -signal.SIGKILL
+        downloaded = [r.path for r in telegram.requests if r.path.startswith("/file/")]
+        assert [path.rsplit("/", 2)[-2:] for path in downloaded] == [
+            telegram.files[file_id]["path"].split("/") for file_id in (first, second, clip)
+        ]  # the photos were in, the video on its way
+        assert not Post.objects.exists() and not IngestRecord.objects.exists()
+        items = IngestItem.objects.filter(source=source)
+        assert [(i.status, i.attempts) for i in items] == [("pending", 1)] * 3  # stored, tried once: nothing lost
+
+        output = manage(env, "poll_sources", "--source", str(source.pk))
+        assert "0 updates" in output  # the updates were stored before the crash, none is asked for again
+
+    post = Post.objects.get()
+    assert post.caption == CAPTION
+    media = list(post.media.order_by("position").select_related("asset"))
+    assert [m.asset.kind for m in media] == ["image", "image", "video"]
+    assert IngestRecord.objects.get(source=source).post == post
+    assert set(IngestItem.objects.values_list("status", flat=True)) == {"done"}
+    source.refresh_from_db()
+    assert source.update_offset == updates[-1]["update_id"] + 1
+    assert stored_files(settings.MEDIA_ROOT) == {m.asset.file.name for m in media}  # no orphan, none missing

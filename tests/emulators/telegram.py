@@ -11,7 +11,8 @@ demand.
         tg.fail_next({"stall": 1.0, "after": True, "method": "sendMessage"})  # post, then answer late
 
 Ingest (what a bot receives): ``channel_post`` puts a channel post in the bot's update queue,
-``add_file`` stores a file for ``getFile`` and the download route ``/file/bot<token>/<file_path>``.
+``add_file`` stores a file for ``getFile`` and the download route ``/file/bot<token>/<file_path>``
+(which can fail or stall on demand).
 ``getUpdates`` follows the documented offset rules (an update is confirmed once getUpdates is
 called with an offset higher than its update_id; a negative offset counts from the end; ``limit``
 1–100; ``timeout`` waits for an update); it answers 409 while a webhook is set. ``getFile``
@@ -165,9 +166,12 @@ class TelegramEmulator(Emulator):
 
     # --- ingest setup -------------------------------------------------------------------------------
 
-    def add_file(self, content: bytes, *, size: int | None = None, suffix: str = "jpg", fail_downloads: int = 0) -> str:
+    def add_file(
+        self, content: bytes, *, size: int | None = None, suffix: str = "jpg", fail_downloads: int = 0, stall: float = 0
+    ) -> str:
         """Store a file; returns its file_id. ``size`` overrides the reported size (a "big" file without
-        the bytes); ``fail_downloads``: that many downloads answer 500 first."""
+        the bytes); ``fail_downloads``: that many downloads answer 500 first; ``stall``: the first
+        download answers only after that many seconds (a download in progress, to kill a process in)."""
         number = next(self._ids)
         file_id = f"FILE{number}"
         folder = "videos" if suffix in ("mp4", "mov") else "photos"
@@ -177,6 +181,7 @@ class TelegramEmulator(Emulator):
             "size": len(content) if size is None else size,
             "unique": f"U{number}",
             "fail_downloads": fail_downloads,
+            "stall": stall,
         }
         return file_id
 
@@ -484,6 +489,9 @@ class TelegramEmulator(Emulator):
         info = next((f for f in self.files.values() if f["path"] == path), None)
         if info is None:
             return Reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        with self.lock:
+            stall, info["stall"] = info["stall"], 0
+        time.sleep(stall)
         with self.lock:
             if info["fail_downloads"]:
                 info["fail_downloads"] -= 1
