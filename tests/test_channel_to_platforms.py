@@ -186,7 +186,8 @@ def later():
     return timezone.now() + timedelta(seconds=10)
 
 
-def deliver_by_polling(source, telegram, updates, *, replay=False):
+def deliver_by_polling(source, telegram, client, updates, *, replay=False):
+    """getUpdates rounds, as the beat runs them."""
     if replay:  # Telegram hands them out again, as after a lost offset
         Source.objects.filter(pk=source.pk).update(update_offset=0)
         source.refresh_from_db()
@@ -195,7 +196,8 @@ def deliver_by_polling(source, telegram, updates, *, replay=False):
     assert source_poll(source=source, now=later()) == 0  # the next getUpdates confirms them
 
 
-def deliver_by_webhook(source, telegram, updates, *, replay=False, client=None):
+def deliver_by_webhook(source, telegram, client, updates, *, replay=False):
+    """Telegram POSTs each update (again, on a replay: it retries what it thinks failed)."""
     for update in updates:
         response = client.post(
             f"/hooks/telegram/{source.pk}/",
@@ -205,6 +207,9 @@ def deliver_by_webhook(source, telegram, updates, *, replay=False, client=None):
         )
         assert response.status_code == 200, response.content
     source_ingest_due(source=source, now=later())  # the album's window has passed
+
+
+DELIVERIES = {"polling": deliver_by_polling, "webhook": deliver_by_webhook}
 
 
 def run_engine(post, rounds: int = 10) -> list[Execution]:
@@ -223,7 +228,7 @@ def summaries(telegram, admin_chat) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)  # real commits: every on_commit hop runs as in production
 @pytest.mark.parametrize("delivery", ["polling", "webhook"])
-def test_an_album_from_the_channel_is_published_everywhere_once(delivery, api, client, platforms, journey, video_bytes, settings):
+def test_an_album_from_the_channel_is_published_everywhere_once(delivery, api, client, platforms, journey, video_bytes):
     telegram, source = platforms["telegram"], journey["source"]
     if delivery == "webhook":
         response = api(Role.ADMIN, source.workspace).post(
@@ -233,12 +238,10 @@ def test_an_album_from_the_channel_is_published_everywhere_once(delivery, api, c
         )
         assert response.status_code == 200, response.content
         source.refresh_from_db()
-        deliver = lambda updates, **kw: deliver_by_webhook(source, telegram, updates, client=client, **kw)  # noqa: E731
-    else:
-        deliver = lambda updates, **kw: deliver_by_polling(source, telegram, updates, **kw)  # noqa: E731
+    deliver = DELIVERIES[delivery]
 
     updates = post_album(telegram, journey["channel"], video_bytes)
-    deliver(updates)
+    deliver(source, telegram, client, updates)
 
     # One post, its 3 media in the album's order, the product it names with the facts fetched.
     post = Post.objects.get()
@@ -281,7 +284,7 @@ def test_an_album_from_the_channel_is_published_everywhere_once(delivery, api, c
 
     # The same updates again: nothing new anywhere.
     executions_before = Execution.objects.count()
-    deliver(updates, replay=True)
+    deliver(source, telegram, client, updates, replay=True)
     drain()
     assert Post.objects.count() == 1 and IngestItem.objects.count() == 3
     assert Execution.objects.count() == executions_before
