@@ -92,6 +92,18 @@ def _hash(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
+def _already_stored(storage, name: str, sha256: str, size: int) -> bool:
+    """True when ``name`` holds exactly these bytes: a copy left by a process killed after it
+    stored the file and before its transaction committed the row (names are content hashes)."""
+    try:
+        if not storage.exists(name) or storage.size(name) != size:
+            return False
+        with storage.open(name, "rb") as stored:
+            return _hash(stored) == sha256
+    except OSError:
+        return False
+
+
 def media_upload(*, workspace: Workspace, file: UploadedFile, actor=None) -> tuple[MediaAsset, bool]:
     """Store an uploaded photo or video. Returns (asset, created); an identical
     file already in the workspace is returned instead of stored twice.
@@ -140,13 +152,20 @@ def media_upload(*, workspace: Workspace, file: UploadedFile, actor=None) -> tup
     # S3 records the ContentType django-storages reads from here before the name: the sniffed type,
     # not the one the client claimed. (Set on the upload itself so a large one is still moved, not copied.)
     file.content_type = kind.mime
+    name = asset.file.field.generate_filename(asset, sha256)  # asset_upload_to names it after the sniffed type
+    # Taken over rather than stored again under a suffixed name, which would leave it orphaned for good.
+    taken_over = _already_stored(asset.file.storage, name, sha256, file.size)
     try:
         with transaction.atomic():
-            asset.file.save(sha256, file, save=False)  # asset_upload_to names it after the sniffed type
+            if taken_over:
+                asset.file.name = name
+            else:
+                asset.file.save(sha256, file, save=False)
             asset.save()
     except IntegrityError:
-        # The same file was uploaded concurrently: keep the first copy.
-        asset.file.delete(save=False)
+        # The same file was uploaded concurrently: keep the first copy (a taken-over file is that copy).
+        if not taken_over:
+            asset.file.delete(save=False)
         return MediaAsset.objects.get(workspace=workspace, sha256=sha256), False
     if status == MediaStatus.PENDING:
         probe_asset = current_app.tasks["media.tasks.probe_asset"]  # by name: tasks import services, not the reverse

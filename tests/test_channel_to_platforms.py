@@ -7,6 +7,7 @@ Every hop is the product's own code: ingest (sources.services), the publish task
 enqueues after commit (eager here), the planner, renditions, the dispatcher and the publisher
 (tests.support.engine.drain, as a worker would run them) and the finished-post notification."""
 
+import hashlib
 import json
 import re
 import signal
@@ -15,12 +16,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.utils import timezone
 
 from accounts.models import Role
 from crosspost.celery import app as celery_app
-from media.models import Rendition
+from media.models import MediaAsset, Rendition
 from platforms.instagram import graph
 from platforms.tiktok import TikTokAdapter
 from platforms.vk import VkAdapter
@@ -40,7 +42,7 @@ from .emulators.wildberries import SAMPLE_CARD, WildberriesEmulator
 from .emulators.youtube import YouTubeEmulator
 from .factories import MediaAssetFactory, PublishingPolicyFactory, SocialAccountFactory, png_bytes
 from .support.engine import drain
-from .support.stack import ROOT, manage, stack_env, wait_for
+from .support.stack import ROOT, database_url_for_subprocesses, manage, stack_env, wait_for
 from .test_media import make_video
 
 SOURCE_TOKEN = "7012345678:AAHsourceBot-reads-the-channel"
@@ -375,3 +377,51 @@ def test_killing_the_ingest_process_mid_download_loses_nothing_and_doubles_nothi
     source.refresh_from_db()
     assert source.update_offset == updates[-1]["update_id"] + 1
     assert stored_files(settings.MEDIA_ROOT) == {m.asset.file.name for m in media}  # no orphan, none missing
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_killing_the_ingest_process_while_it_stores_the_files_leaves_no_orphan_file(workspace, settings, video_bytes, tmp_path):
+    """The other end of the window: ``poll_sources`` has downloaded the album and written two files
+    to storage when it is SIGKILLed inside the transaction that would record them (held there by
+    this test's uncommitted asset row with the second photo's hash: the unique index makes the
+    insert wait). The next run makes the post once, and storage keeps exactly the files its rows name."""
+    with TelegramEmulator() as telegram:
+        telegram.add_bot(SOURCE_TOKEN, username="drops_reader_bot")
+        channel = telegram.add_chat(title="Drops", admins=[SOURCE_TOKEN])
+        source = Source.objects.create(
+            workspace=workspace, name="Drops", options={"chat_id": str(channel["id"])}, secret={"bot_token": SOURCE_TOKEN}
+        )
+        updates = post_album(telegram, channel, video_bytes)
+        second = telegram.files[updates[1]["channel_post"]["photo"][-1]["file_id"]]["content"]
+        env = stack_env(
+            "filesystem://localhost/", tmp_path / "var", TELEGRAM_API_BASE_URL=telegram.url, SOURCE_ALBUM_WINDOW_SECONDS=0
+        )
+        command = [sys.executable, "manage.py", "poll_sources", "--source", str(source.pk)]
+        url = database_url_for_subprocesses()
+        with psycopg.connect(url) as blocker, psycopg.connect(url, autocommit=True) as watcher:
+            blocker.execute(
+                "INSERT INTO media_mediaasset (workspace_id, file, original_name, sha256, mime, kind, size, codecs, status, "
+                "error, created_at) VALUES (%s, 'held.png', '', %s, 'image/png', 'image', 1, '{}', 'ready', '', now())",
+                [workspace.pk, hashlib.sha256(second).hexdigest()],
+            )
+            child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                wait_for(lambda: watcher.execute(waiting).fetchone()[0], 60, message="the ingest waiting on the lock")
+                child.send_signal(signal.SIGKILL)
+                child.wait(timeout=10)
+            finally:
+                if child.poll() is None:
+                    child.kill()
+            blocker.rollback()
+        assert child.returncode == -signal.SIGKILL
+        assert not Post.objects.exists() and not MediaAsset.objects.exists()
+        assert len(stored_files(settings.MEDIA_ROOT)) == 2  # written, their rows never committed
+
+        manage(env, "poll_sources", "--source", str(source.pk))
+
+    post = Post.objects.get()
+    media = list(post.media.order_by("position").select_related("asset"))
+    assert [m.asset.kind for m in media] == ["image", "image", "video"]
+    assert stored_files(settings.MEDIA_ROOT) == {m.asset.file.name for m in media}  # taken over, not copied
