@@ -18,11 +18,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.models import Role
 from crosspost.celery import app as celery_app
 from media.models import MediaAsset, Rendition
+from media.services import media_upload
 from platforms.instagram import graph
 from platforms.tiktok import TikTokAdapter
 from platforms.vk import VkAdapter
@@ -425,3 +429,17 @@ def test_killing_the_ingest_process_while_it_stores_the_files_leaves_no_orphan_f
     media = list(post.media.order_by("position").select_related("asset"))
     assert [m.asset.kind for m in media] == ["image", "image", "video"]
     assert stored_files(settings.MEDIA_ROOT) == {m.asset.file.name for m in media}  # taken over, not copied
+
+
+@pytest.mark.parametrize(("left_behind", "taken_over"), [("same", True), ("truncated", False)])
+def test_an_upload_takes_over_a_stored_copy_of_the_same_bytes_only(workspace, settings, left_behind, taken_over):
+    content = png_bytes(40, 30, (1, 2, 3))
+    sha256 = hashlib.sha256(content).hexdigest()
+    name = f"assets/{workspace.pk}/{sha256[:2]}/{sha256}.png"
+    default_storage.save(name, ContentFile(content if left_behind == "same" else content[:-10]))
+
+    asset, created = media_upload(workspace=workspace, file=SimpleUploadedFile("p.png", content))
+
+    assert created and (asset.file.name == name) is taken_over
+    assert asset.file.read() == content
+    assert len(stored_files(settings.MEDIA_ROOT)) == (1 if taken_over else 2)
