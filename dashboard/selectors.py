@@ -12,7 +12,17 @@ from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ROLE_RANK, AccountGroup, AccountStatus, Membership, Proxy, Role, SocialAccount, Workspace
+from accounts.models import (
+    NEEDS_ACTION_STATUSES,
+    ROLE_RANK,
+    AccountGroup,
+    AccountStatus,
+    Membership,
+    Proxy,
+    Role,
+    SocialAccount,
+    Workspace,
+)
 from accounts.selectors import scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
 from posts.models import Post
@@ -36,13 +46,7 @@ ACCOUNT_LIST_FIELDS = (
     "group_id",
     "proxy_id",
 )
-PROBLEM_STATUSES = (
-    AccountStatus.BANNED,
-    AccountStatus.LOGIN_REQUIRED,
-    AccountStatus.PROXY_ERROR,
-    AccountStatus.NO_ACCESS,
-    AccountStatus.COOLDOWN,
-)
+PROBLEM_STATUSES = (*NEEDS_ACTION_STATUSES, AccountStatus.COOLDOWN)
 CHART_DAYS = 14
 
 
