@@ -441,8 +441,9 @@ def replan_due_blocked(*, now: datetime | None = None, limit: int = 50) -> dict[
         .distinct()[:limit]
     )
     counts = {"posts": 0, "planned": 0, "blocked": 0, "errors": 0}
+    posts = Post.objects.select_related("workspace").in_bulk(post_ids)  # one query, not one per post
     for post_id in dict.fromkeys(post_ids):
-        post = Post.objects.filter(pk=post_id).first()
+        post = posts.get(post_id)
         if post is None:
             continue
         try:
