@@ -39,6 +39,8 @@ from media.services import media_upload
 from platforms import base
 from posts.models import Post, PostMedia, PostStatus
 from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, post_delete, post_set_caption, post_update
+from products.facts import Marketplace
+from products.selectors import product_summary
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.services import (
@@ -216,7 +218,18 @@ def editor_post(request, pk: int) -> Post:
 @require_GET
 def post_detail(request, pk: int):
     post = scoped_post(request, pk)
-    return render_page(request, "dashboard/post_detail.html", progress_context(request, post), "progress")
+    context = progress_context(request, post)
+    if not request.htmx:  # the progress region polls; the product is shown once, from the cache
+        context["product"] = post_product(post)
+    return render_page(request, "dashboard/post_detail.html", context, "progress")
+
+
+def post_product(post: Post) -> dict | None:
+    """The product the post names, with its cached facts or why there are none (no marketplace call)."""
+    summary = product_summary((post.options or {}).get("product"))
+    if summary is not None and summary["marketplace"]:
+        summary["marketplace_label"] = Marketplace(summary["marketplace"]).label
+    return summary
 
 
 def progress_response(request, post: Post, anchor_page: str | None = None, refused: bool = False):
