@@ -440,7 +440,7 @@ class SourceForm(forms.Form):
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
-    mode = forms.ChoiceField(label=_("What to do with a new message"), choices=IngestMode.choices, initial=IngestMode.DRAFT)
+    mode = forms.ChoiceField(label=_("Mode"), choices=IngestMode.choices, initial=IngestMode.DRAFT)
     caption_mode = forms.ChoiceField(label=_("Caption mode"), choices=CaptionMode.choices, initial=CaptionMode.ORIGINAL)
     caption_template = forms.CharField(label=_("Caption template"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL)
@@ -509,6 +509,26 @@ class SourceForm(forms.Form):
                 params={"value": self.cleaned_data["language"]},
                 code="invalid",
             ) from None
+
+    def clean(self) -> dict:
+        """``Source.clean`` on the values given, so every mistake (the schedule window's too) is
+        shown at once, each next to its field; ``source_save`` checks again when saving."""
+        data = super().clean()
+        probe = Source(
+            kind=SourceKind.TELEGRAM,
+            options={"chat_id": data.get("chat_id", "")},
+            language=data.get("language") or "",
+            window_start=data.get("window_start"),
+            window_end=data.get("window_end"),
+        )
+        try:
+            probe.clean()
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                field = "chat_id" if field == "options" else field
+                if field in self.fields and field not in self.errors:
+                    self.add_error(field, errors)
+        return data
 
     def apply(self, source: Source) -> Source:
         """``source`` with the form's values set (not saved: ``source_save`` checks and saves it)."""

@@ -290,3 +290,10 @@ def test_a_failed_record_can_be_tried_again(client, member, workspace, telegram,
     assert done.status == ItemStatus.DONE and done.post.caption == "Big"
     again = client.post(reverse("dashboard:ingest-record-retry", args=[done.pk]), follow=True)
     assert "Only a failed message can be tried again." in again.content.decode()
+
+
+def test_every_mistake_is_shown_at_once(client, member, workspace):
+    login(client, member, Role.ADMIN)
+    response = client.post(reverse("dashboard:source-new"), form_data(workspace, chat_id="drops", window_end="21:00"))
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"chat_id", "bot_token", "window_end"}
