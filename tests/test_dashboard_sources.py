@@ -252,6 +252,14 @@ def test_webhook_needs_https_then_connects_and_polling_disconnects(client, membe
     assert source.delivery == Delivery.POLLING and TOKEN not in telegram.webhooks
     assert "Polling again." in page and source.webhook_secret == ""
 
+    refusal = "Bad Request: bad webhook: Failed to resolve host"
+    telegram.fail_next(telegram.error(400, refusal, method="setWebhook"))
+    refused = client.post(reverse("dashboard:source-webhook", args=[source.pk]), secure=True, follow=True)
+    assert refused.status_code == 200
+    assert any(refusal in str(m) for m in refused.context["messages"])
+    source.refresh_from_db()
+    assert source.delivery == Delivery.POLLING
+
 
 def test_disable_and_enable(client, member, source):
     login(client, member, Role.ADMIN)
