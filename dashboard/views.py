@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
@@ -35,8 +36,11 @@ from crosspost.logging import redact
 from crosspost.models import LogStatus
 from media.models import MediaAsset
 from media.services import media_upload
+from platforms import base
 from posts.models import Post, PostMedia, PostStatus
 from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, post_delete, post_set_caption, post_update
+from products.facts import Marketplace
+from products.selectors import product_summary
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 from publishing.services import (
@@ -51,6 +55,15 @@ from publishing.services import (
     post_resolve_unconfirmed,
 )
 from publishing.stats import account_success_rates
+from sources.models import Delivery, IngestRecord, ItemStatus, Source, SourceKind
+from sources.services import (
+    record_retry,
+    source_poll,
+    source_save,
+    source_set_enabled,
+    webhook_connect,
+    webhook_disconnect,
+)
 
 from . import selectors
 from .forms import (
@@ -61,6 +74,7 @@ from .forms import (
     ComposeForm,
     ImportAccountsForm,
     ProxyImportForm,
+    SourceForm,
     UploadForm,
 )
 from .services import post_caption_review, translations_of
@@ -204,7 +218,18 @@ def editor_post(request, pk: int) -> Post:
 @require_GET
 def post_detail(request, pk: int):
     post = scoped_post(request, pk)
-    return render_page(request, "dashboard/post_detail.html", progress_context(request, post), "progress")
+    context = progress_context(request, post)
+    if not request.htmx:  # the progress region polls; the product is shown once, from the cache
+        context["product"] = post_product(post)
+    return render_page(request, "dashboard/post_detail.html", context, "progress")
+
+
+def post_product(post: Post) -> dict | None:
+    """The product the post names, with its cached facts or why there are none (no marketplace call)."""
+    summary = product_summary((post.options or {}).get("product"))
+    if summary is not None and summary["marketplace"]:
+        summary["marketplace_label"] = Marketplace(summary["marketplace"]).label
+    return summary
 
 
 def progress_response(request, post: Post, anchor_page: str | None = None, refused: bool = False):
@@ -801,3 +826,161 @@ def activity(request):
     return render_page(
         request, "dashboard/activity.html", {"filters": filters, "page": page, "query": page_query(request)}, "table"
     )
+
+
+# --- sources --------------------------------------------------------------------------------------
+
+
+def scoped_source(request, pk: int, min_role: str = Role.VIEWER) -> Source:
+    """The source: 404 outside the user's workspaces, 403 below ``min_role`` in its own."""
+    source = get_object_or_404(scope(Source.objects.select_related("workspace"), request.user), pk=pk)
+    if min_role != Role.VIEWER:
+        require_role_in(request, source.workspace_id, min_role)
+    return source
+
+
+@login_required
+@require_GET
+def sources(request):
+    access = selectors.access_for(request.user)
+    items = list(selectors.sources_list(request.user))
+    for source in items:
+        source.can_admin = access.can(source.workspace_id, Role.ADMIN)
+    return render(request, "dashboard/sources.html", {"sources": items, "can_create": access.can_anywhere(Role.ADMIN)})
+
+
+@login_required
+@require_GET
+def source_detail(request, pk: int):
+    source = scoped_source(request, pk)
+    can_admin = selectors.access_for(request.user).can(source.workspace_id, Role.ADMIN)
+    records = selectors.source_records(source)
+    for record in records:
+        record.label = record_label(record)
+    return render(
+        request,
+        "dashboard/source_detail.html",
+        {
+            "source": source,
+            "records": records,
+            "can_admin": can_admin,
+            "groups": list(source.target_groups.all()),
+            "accounts": list(source.target_accounts.all()),
+            "failed": ItemStatus.FAILED,
+            "webhook": Delivery.WEBHOOK,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(Role.ADMIN)
+def source_edit(request, pk: int | None = None):
+    """Create a source, or change one (an empty token field keeps the stored token)."""
+    source = scoped_source(request, pk, Role.ADMIN) if pk is not None else None
+    if request.method == "GET":
+        form = SourceForm(user=request.user, source=source)
+        return render(request, "dashboard/source_form.html", {"form": form, "source": source})
+    form = SourceForm(request.POST, user=request.user, source=source)
+    if form.is_valid():
+        target = source or Source(workspace=form.cleaned_data["workspace"], kind=SourceKind.TELEGRAM)
+        require_role_in(request, target.workspace_id, Role.ADMIN)
+        try:
+            source_save(
+                source=form.apply(target),
+                bot_token=form.cleaned_data["bot_token"],
+                target_groups=list(form.cleaned_data["target_groups"]),
+                target_accounts=list(form.cleaned_data["target_accounts"]),
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict") and "options" in exc.error_dict:
+                exc.error_dict["chat_id"] = exc.error_dict.pop("options")
+            add_errors(form, exc)
+        else:
+            done = _("Saved the source “%(source)s”.") if source else _("Created the source “%(source)s”.")
+            messages.success(request, done % {"source": target.name})
+            return redirect("dashboard:source", pk=target.pk)
+    return render(request, "dashboard/source_form.html", {"form": form, "source": source}, status=400)
+
+
+def record_label(record: IngestRecord) -> str:
+    kind, _sep, value = record.key.partition(":")
+    return _("Album %(id)s") % {"id": value} if kind == "group" else _("Message %(id)s") % {"id": value}
+
+
+def _telegram_call(request, source: Source, call) -> None:
+    """Run a Bot API call for ``source``; Telegram's refusal becomes an error message."""
+    try:
+        done = call()
+    except base.PlatformError as error:
+        messages.error(request, _("Telegram refused: %(error)s") % {"error": error.message})
+    else:
+        messages.success(request, done)
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def source_poll_view(request, pk: int):
+    source = scoped_source(request, pk, Role.ADMIN)
+
+    def poll() -> str:
+        count = source_poll(source=source)
+        return ngettext("%(count)s update received.", "%(count)s updates received.", count) % {"count": count}
+
+    _telegram_call(request, source, poll)
+    return redirect(back_to(request, reverse("dashboard:source", args=[source.pk])))
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def source_delivery_view(request, pk: int, delivery: str):
+    """Webhook (setWebhook to this server's public HTTPS address) or long polling (deleteWebhook)."""
+    source = scoped_source(request, pk, Role.ADMIN)
+    if delivery == Delivery.POLLING:
+        _telegram_call(request, source, lambda: (webhook_disconnect(source=source), _("Polling again."))[1])
+    else:
+        url = request.build_absolute_uri(reverse("source-telegram-webhook", args=[source.pk]))
+        if not url.startswith("https://"):
+            messages.error(
+                request,
+                _(
+                    "Telegram only calls HTTPS webhooks, and this page was opened at %(url)s. "
+                    "Open the dashboard at its public HTTPS address and try again."
+                )
+                % {"url": url},
+            )
+        else:
+            _telegram_call(
+                request,
+                source,
+                lambda: (webhook_connect(source=source, url=url), _("Telegram now sends updates to %(url)s.") % {"url": url})[1],
+            )
+    return redirect(back_to(request, reverse("dashboard:source", args=[source.pk])))
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def source_enabled_view(request, pk: int, enabled: bool):
+    source = scoped_source(request, pk, Role.ADMIN)
+    source_set_enabled(source=source, enabled=enabled)
+    done = _("“%(source)s” is enabled.") if enabled else _("“%(source)s” is disabled: it takes no new messages.")
+    messages.success(request, done % {"source": source.name})
+    return redirect(back_to(request, reverse("dashboard:source", args=[source.pk])))
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def ingest_record_retry(request, pk: int):
+    record = get_object_or_404(
+        scope(IngestRecord.objects.select_related("source"), request.user, field="source__workspace"), pk=pk
+    )
+    require_role_in(request, record.source.workspace_id, Role.ADMIN)
+    if record_retry(record=record):
+        messages.success(request, _("%(record)s will be tried again by the next ingest run.") % {"record": record_label(record)})
+    else:
+        messages.error(request, _("Only a failed message can be tried again."))
+    return redirect(back_to(request, reverse("dashboard:source", args=[record.source_id])))

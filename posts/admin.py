@@ -24,6 +24,8 @@ from accounts.admin_utils import (
 )
 from accounts.models import Role
 from media.admin import asset_thumbnail
+from products.facts import Marketplace
+from products.selectors import product_summary
 from publishing.admin import remote_link
 from publishing.models import Execution
 from publishing.planner import post_publish
@@ -185,9 +187,9 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_select_related = ("author", "workspace")
     date_hierarchy = "created_at"
     autocomplete_fields = ("target_groups", "target_accounts")
-    readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at")
+    readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at", "product")
     fieldsets = (
-        (None, {"fields": ("workspace", "title", "caption", "language", "media_type")}),
+        (None, {"fields": ("workspace", "title", "caption", "language", "media_type", "product")}),
         (_("Targets"), {"fields": ("target_groups", "target_accounts")}),
         (_("Schedule"), {"fields": ("priority", "scheduled_at")}),
         (_("Per-platform options"), {"fields": ("options",), "classes": ("collapse",)}),
@@ -195,6 +197,21 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     )
     inlines = (PostMediaInline, ExecutionInline)
     actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
+
+    @admin.display(description=_("product"))
+    def product(self, obj):
+        """The named product's cached facts, or why there are none (never a marketplace call)."""
+        summary = product_summary((obj.options or {}).get("product")) if obj is not None else None
+        if summary is None:
+            return "—"
+        name = f"{Marketplace(summary['marketplace']).label} {summary['article']}" if summary["marketplace"] else ""
+        facts = summary["facts"]
+        if facts:
+            price = f"{facts['price']:g} ₽" if facts.get("price") is not None else ""
+            detail = " · ".join(part for part in (facts["title"], facts.get("brand", ""), price) if part)
+        else:
+            detail = summary["note"] or _("not looked up yet")
+        return f"{name}: {detail}" if name else detail
 
     def annotate_changelist(self, request, queryset):
         counts = outcome_counts("executions__")

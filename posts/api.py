@@ -28,6 +28,7 @@ from accounts.selectors import scope
 from media.api import MediaAssetSerializer
 from media.models import MediaAsset
 from platforms import options as platform_options
+from products.selectors import product_summary
 from publishing.ai_captions import generate_ai_caption
 from publishing.api import ExecutionSerializer, executions_queryset
 from publishing.planner import post_publish
@@ -133,6 +134,19 @@ class PostOptionsField(JSONField):
     """``Post.options``: validate_post_options checks it, and its schema spells out what that accepts."""
 
 
+PRODUCT_SUMMARY = inline_serializer(
+    "PostProduct",
+    {
+        "marketplace": serializers.CharField(),
+        "article": serializers.IntegerField(allow_null=True),
+        "fetched": serializers.BooleanField(),
+        "facts": serializers.DictField(allow_null=True),
+        "note": serializers.CharField(),
+    },
+    allow_null=True,
+)
+
+
 class PostSerializer(WorkspaceOwnedSerializer):
     media = PostMediaField(required=False)
     target_groups = ScopedPrimaryKeyRelatedField(many=True, queryset=AccountGroup.objects.all(), required=False)
@@ -146,6 +160,11 @@ class PostSerializer(WorkspaceOwnedSerializer):
         required=False,
         validators=[validate_post_options],
         help_text="Per-platform options keyed by platform, and the post's own: captions, product, allow_trim.",
+    )
+
+    product = serializers.SerializerMethodField(
+        help_text="The product options.product names, from the cache (never a marketplace call): marketplace, article, "
+        'fetched (looked up yet), facts (or null) and note ("no product facts: <reason>" when the marketplace gave none).'
     )
 
     class Meta:
@@ -165,11 +184,16 @@ class PostSerializer(WorkspaceOwnedSerializer):
             "scheduled_at",
             "status",
             "options",
+            "product",
             "created_at",
             "updated_at",
             "finished_at",
         ]
         read_only_fields = ["author", "status", "created_at", "updated_at", "finished_at"]
+
+    @extend_schema_field(PRODUCT_SUMMARY)
+    def get_product(self, obj: Post) -> dict | None:
+        return product_summary((obj.options or {}).get("product"))
 
     def create(self, validated_data: dict) -> Post:
         return post_create(author=self.context["request"].user, **validated_data)

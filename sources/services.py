@@ -334,6 +334,50 @@ def source_ingest_due(*, source: Source, now: datetime | None = None) -> int:
     return made
 
 
+# --- settings -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def source_save(*, source: Source, bot_token: str = "", target_groups=None, target_accounts=None) -> Source:
+    """Create or change ``source`` as its fields are set, checked by ``Source.clean``. A new
+    ``bot_token`` replaces the stored one; an empty one keeps it (a new source needs one).
+    ``target_groups``/``target_accounts`` (None: unchanged) must be in the source's workspace."""
+    token = (bot_token or "").strip()
+    if token:
+        source.secret = {**(source.secret or {}), "bot_token": token}
+    elif source.secret is None:
+        source.secret = {}
+    errors = {}
+    if not source.bot_token:
+        errors["bot_token"] = _("Give the bot's token.")
+    for field, objects in (("target_groups", target_groups), ("target_accounts", target_accounts)):
+        strangers = [str(obj) for obj in objects or [] if obj.workspace_id != source.workspace_id]
+        if strangers:
+            errors[field] = _("Not in workspace %(workspace)s: %(names)s.") % {
+                "workspace": source.workspace,
+                "names": ", ".join(strangers),
+            }
+    try:
+        source.full_clean()
+    except ValidationError as exc:
+        errors = {**exc.message_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
+    source.save()
+    if target_groups is not None:
+        source.target_groups.set(target_groups)
+    if target_accounts is not None:
+        source.target_accounts.set(target_accounts)
+    return source
+
+
+def source_set_enabled(*, source: Source, enabled: bool) -> Source:
+    """Switch ingest on or off; a disabled source is neither polled nor takes webhook updates."""
+    Source.objects.filter(pk=source.pk).update(enabled=enabled)
+    source.enabled = enabled
+    return source
+
+
 # --- polling and webhooks -------------------------------------------------------------------------
 
 
