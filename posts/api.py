@@ -28,7 +28,7 @@ from accounts.selectors import scope
 from media.api import MediaAssetSerializer
 from media.models import MediaAsset
 from platforms import options as platform_options
-from products.selectors import product_summary
+from products.selectors import product_summary, products_cached
 from publishing.ai_captions import generate_ai_caption
 from publishing.api import ExecutionSerializer, executions_queryset
 from publishing.planner import post_publish
@@ -147,6 +147,15 @@ PRODUCT_SUMMARY = inline_serializer(
 )
 
 
+class PostListSerializer(serializers.ListSerializer):
+    """A page of posts reads the products they name in one query, not one per post."""
+
+    def to_representation(self, data):
+        posts = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["products"] = products_cached([(p.options or {}).get("product") for p in posts])
+        return super().to_representation(posts)
+
+
 class PostSerializer(WorkspaceOwnedSerializer):
     media = PostMediaField(required=False)
     target_groups = ScopedPrimaryKeyRelatedField(many=True, queryset=AccountGroup.objects.all(), required=False)
@@ -190,10 +199,11 @@ class PostSerializer(WorkspaceOwnedSerializer):
             "finished_at",
         ]
         read_only_fields = ["author", "status", "created_at", "updated_at", "finished_at"]
+        list_serializer_class = PostListSerializer
 
     @extend_schema_field(PRODUCT_SUMMARY)
     def get_product(self, obj: Post) -> dict | None:
-        return product_summary((obj.options or {}).get("product"))
+        return product_summary((obj.options or {}).get("product"), self.context.get("products"))
 
     def create(self, validated_data: dict) -> Post:
         return post_create(author=self.context["request"].user, **validated_data)

@@ -58,3 +58,17 @@ def test_a_product_never_looked_up_asks_nobody(client, member, post, wb_api):
     assert wb_api.requests == []
     plain = PostFactory(workspace=post.workspace)
     assert 'data-testid="product"' not in client.get(reverse("dashboard:post", args=[plain.pk])).content.decode()
+
+
+def test_a_page_of_posts_reads_their_products_in_one_query(api, workspace, wb_api, django_assert_max_num_queries):
+    """The list's product field costs one query for the page, not one per post."""
+    for article in (111, 222, 333, 444):
+        lookup({"marketplace": "wildberries", "article": article})
+        PostFactory(workspace=workspace, options={"product": {"marketplace": "wildberries", "article": article}})
+    client = api(Role.VIEWER)
+    client.get("/api/v1/posts/")  # warm the session and permission caches
+    with django_assert_max_num_queries(12) as captured:
+        rows = client.get("/api/v1/posts/").json()["results"]
+    product_reads = [q for q in captured.captured_queries if 'FROM "products_product"' in q["sql"]]
+    assert len(product_reads) == 1
+    assert sorted(row["product"]["article"] for row in rows if row["product"]) == [111, 222, 333, 444]
