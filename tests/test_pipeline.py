@@ -390,7 +390,7 @@ def test_the_dashboard_post_page_shows_the_stepper_and_retries(run, client, memb
 # --- metrics ----------------------------------------------------------------------------------------
 
 
-def test_metrics_expose_stage_durations_posts_and_platform_requests(run, client, settings, telegram, channel, source):
+def test_metrics_expose_stage_durations_posts_and_platform_requests(run, client, member, settings, telegram, channel, source):
     settings.METRICS_TOKEN = "metrics-token-123"
     post = ingest(run, source, telegram, channel, text="Count me")
     publish_all(run)
@@ -404,19 +404,17 @@ def test_metrics_expose_stage_durations_posts_and_platform_requests(run, client,
         scheduled_for=post.created_at,
     )
     text = client.get("/metrics", headers={"Authorization": "Bearer metrics-token-123"}).content.decode()
-    assert 'crosspost_stage_duration_seconds_count{stage="publish"} 1.0' in text
-    assert 'crosspost_stage_duration_seconds_bucket{le="+Inf",stage="ingest"} 1.0' in text
+    assert "# TYPE crosspost_stage_duration_seconds histogram" in text
+    for stage in STAGES:
+        assert f'crosspost_stage_duration_seconds_count{{stage="{stage}"}} 1.0' in text
+        assert f'crosspost_stage_duration_seconds_bucket{{le="+Inf",stage="{stage}"}} 1.0' in text
+    assert 'crosspost_stage_duration_seconds_bucket{le="3600.0",stage="publish"} 1.0' in text
     assert 'crosspost_posts_total{platform="sandbox",status="success"} 1.0' in text
     assert 'crosspost_posts_total{platform="sandbox",status="failed"} 1.0' in text
     assert 'crosspost_platform_requests_total{platform="sandbox",status="success"} 1.0' in text
     # A member sees their own workspace only.
-    client.force_login(source.workspace.memberships.first().user if source.workspace.memberships.exists() else _member_of(source))
+    client.force_login(member(Role.VIEWER, source.workspace))
     mine = client.get("/metrics").content.decode()
     assert 'crosspost_posts_total{platform="sandbox",status="failed"}' not in mine
     assert 'crosspost_posts_total{platform="sandbox",status="success"} 1.0' in mine
-
-
-def _member_of(source):
-    from .factories import MembershipFactory, UserFactory
-
-    return MembershipFactory(role=Role.VIEWER, workspace=source.workspace, user=UserFactory()).user
+    assert 'crosspost_stage_duration_seconds_count{stage="ingest"} 1.0' in mine
