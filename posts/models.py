@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from crosspost.models import choices_check
@@ -115,13 +116,13 @@ class PostMedia(models.Model):
 class Stage(models.TextChoices):
     """The pipeline a post from a source goes through, in this order."""
 
-    INGEST = "ingest", _("Ingest")
-    ENRICH = "enrich", _("Enrich")
-    CAPTIONIZE = "captionize", _("Captions")
-    TRANSCODE = "transcode", _("Transcode")
-    PREFLIGHT = "preflight", _("Preflight")
-    PUBLISH = "publish", _("Publish")
-    FINALIZE = "finalize", _("Finalize")
+    INGEST = "ingest", pgettext_lazy("pipeline stage", "Ingest")
+    ENRICH = "enrich", pgettext_lazy("pipeline stage", "Enrich")
+    CAPTIONIZE = "captionize", pgettext_lazy("pipeline stage", "Captions")
+    TRANSCODE = "transcode", pgettext_lazy("pipeline stage", "Transcode")
+    PREFLIGHT = "preflight", pgettext_lazy("pipeline stage", "Preflight")
+    PUBLISH = "publish", pgettext_lazy("pipeline stage", "Publish")
+    FINALIZE = "finalize", pgettext_lazy("pipeline stage", "Finalize")
 
 
 class StageStatus(models.TextChoices):
