@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Role
 from crosspost.celery import app as celery_app
+from crosspost.periodic import PERIODIC_TASKS
 from media.services import RENDER_DIR_PREFIX
 from posts.models import PipelineStage, Post, PostStatus, Stage, StageStatus
 from posts.pipeline import STAGES, duration_display, stages_of
@@ -302,6 +303,11 @@ def test_each_stage_task_is_routed_to_its_queue(task, queue):
     route = celery_app.amqp.router.route({}, task)
     assert route["queue"].name == queue
     assert queue in {q.name for q in celery_app.conf.task_queues}
+
+
+def test_the_beat_polls_sources_on_the_ingest_queue():
+    polling = next(p for p in PERIODIC_TASKS if p.task == "sources.tasks.poll_sources")
+    assert polling.queue == "ingest"
 
 
 def test_a_hand_made_post_has_no_pipeline_and_notifies_as_before(workspace):
