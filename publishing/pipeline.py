@@ -93,7 +93,7 @@ def stage_run(post_id: int, stage: str, *, check: int = 0) -> str:
             return "stale"
     elif not record.stage_begin(post_id=post_id, stage=stage):
         return "stale"  # a duplicate message, or the stage already ended
-    if post.status == PostStatus.CANCELLED:
+    if post.status == PostStatus.CANCELLED and stage != Stage.FINALIZE:  # a cancelled post still reports
         outcome = Outcome(StageStatus.SKIPPED, note=_("The post was cancelled."), proceed=False)
     else:
         try:
