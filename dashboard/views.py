@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import uuid
 from functools import wraps
+from itertools import pairwise
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -37,11 +38,13 @@ from crosspost.models import LogStatus
 from media.models import MediaAsset
 from media.services import media_upload
 from platforms import base
-from posts.models import Post, PostMedia, PostStatus
+from posts.models import Post, PostMedia, PostStatus, StageStatus
+from posts.pipeline import duration_display, has_pipeline, stages_of
 from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, post_delete, post_set_caption, post_update
 from products.facts import Marketplace
 from products.selectors import product_summary
 from publishing.models import Execution, ExecutionStatus
+from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
 from publishing.services import (
     CANCELLABLE,
@@ -191,16 +194,44 @@ def progress_context(request, post: Post) -> dict:
         execution.error_shown = redact(execution.error_message)
         execution.can_retry = can_act and execution.status in RETRYABLE
         execution.can_cancel = can_act and execution.status in CANCELLABLE
+    stages = pipeline_stages(post, can_act)
     return {
         "post": post,
         "counts": counts,
         "page": page,
-        "live": counts["open"] > 0,
+        "stages": stages,
+        "live": counts["open"] > 0 or pipeline_moving(post, stages),
         "can_act": can_act,
         "can_cancel_post": can_act and post.status not in FINISHED_POST_STATUSES and post.status != PostStatus.DRAFT,
         "can_edit_draft": can_act and post.status in EDITABLE_STATUSES and not counts["total"],
         "page_suffix": f"?page={page.number}" if page.number > 1 else "",
     }
+
+
+def pipeline_stages(post: Post, can_act: bool) -> list:
+    """A source post's seven stages for the stepper ([] for a post composed by hand)."""
+    if not has_pipeline(post):
+        return []
+    stages = stages_of(post)
+    for stage in stages:
+        stage.duration_shown = duration_display(stage.duration)
+        stage.error_shown = redact(stage.error)
+        stage.can_retry = can_act and stage.status == StageStatus.FAILED
+    return stages
+
+
+def pipeline_moving(post: Post, stages: list) -> bool:
+    """Whether a stage runs or is about to (its predecessor ended and started it): the page polls.
+
+    A stage waiting after a failed or reviewed one waits for the operator, not for a worker; the
+    finalize stage waits for the post to finish (the executions' progress keeps the page live)."""
+    settled = (StageStatus.DONE, StageStatus.SKIPPED)
+    for before, stage in pairwise(stages):
+        if stage.status == StageStatus.RUNNING:
+            return True
+        if stage.status == StageStatus.WAITING and before.status in settled:
+            return stage.stage != "finalize" or post.status in FINISHED_POST_STATUSES
+    return False
 
 
 def scoped_post(request, pk: int) -> Post:
@@ -242,6 +273,21 @@ def progress_response(request, post: Post, anchor_page: str | None = None, refus
         )
     url = reverse("dashboard:post", args=[post.pk])
     return redirect(url + (f"?page={anchor_page}" if anchor_page else ""))
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_stage_retry(request, pk: int, stage: str):
+    """Run a failed pipeline stage again; the stages after it follow."""
+    post = editor_post(request, pk)
+    try:
+        stage_retry(post=post, stage=stage, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        return progress_response(request, post, refused=True)
+    messages.success(request, _("The stage was started again; the stages after it follow."))
+    return progress_response(request, post)
 
 
 @login_required

@@ -20,6 +20,7 @@ from accounts.admin_utils import (
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     WorkspaceScopedInline,
+    excerpt,
     status_badge,
 )
 from accounts.models import Role
@@ -28,11 +29,13 @@ from products.facts import Marketplace
 from products.selectors import product_summary
 from publishing.admin import remote_link
 from publishing.models import Execution
+from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import outcome_counts
 from publishing.services import RESOLVE_PUBLISHED, RESOLVE_RETRY, post_cancel, post_resolve_unconfirmed
 
-from .models import MAX_MEDIA_PER_POST, Post, PostMedia
+from .models import MAX_MEDIA_PER_POST, PipelineStage, Post, PostMedia, StageStatus
+from .pipeline import duration_display
 from .services import (
     DELETABLE_STATUSES,
     EDITABLE_FIELDS,
@@ -165,6 +168,26 @@ class ExecutionInline(ReadOnlyInline):
         return remote_link(obj)
 
 
+class PipelineStageInline(ReadOnlyInline):
+    """A source post's pipeline, stage by stage; a failed one is retried from the stages list."""
+
+    model = PipelineStage
+    fields = ("stage", "stage_status", "started_at", "duration", "attempts", "error", "note")
+    readonly_fields = fields
+    ordering = ("pk",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("post")
+
+    @admin.display(description=_("status"))
+    def stage_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj):
+        return duration_display(obj.duration) or "—"
+
+
 @admin.register(Post)
 class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     form = PostForm
@@ -195,7 +218,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         (_("Per-platform options"), {"fields": ("options",), "classes": ("collapse",)}),
         (_("State"), {"fields": ("status", "author", "created_at", "updated_at", "finished_at")}),
     )
-    inlines = (PostMediaInline, ExecutionInline)
+    inlines = (PostMediaInline, PipelineStageInline, ExecutionInline)
     actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
 
     @admin.display(description=_("product"))
@@ -424,3 +447,56 @@ class PostMediaAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     @admin.display(description=_("preview"))
     def preview(self, obj):
         return asset_thumbnail(obj.asset)
+
+
+@admin.register(PipelineStage)
+class PipelineStageAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    """The stages of source posts' pipelines: find the failed ones and start them again."""
+
+    workspace_field = "post__workspace"
+    add_role = delete_role = None
+    change_role = Role.EDITOR  # to retry; the rows themselves are written by the pipeline only
+    list_display = ("post", "stage", "stage_status", "started_at", "duration", "attempts", "error_excerpt")
+    list_filter = ("stage", "status", ("post__workspace", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("post",)
+    search_fields = ("post__title", "error", "note")
+    fields = ("post", "stage", "status", "started_at", "finished_at", "attempts", "error", "note", "details")
+    readonly_fields = fields
+    actions = ("retry_stages",)
+
+    @admin.display(description=_("status"), ordering="status")
+    def stage_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj):
+        return duration_display(obj.duration) or "—"
+
+    @admin.display(description=_("error"))
+    def error_excerpt(self, obj):
+        return excerpt(obj.error)
+
+    @admin.action(description=_("Retry the selected failed stages"), permissions=["change"])
+    def retry_stages(self, request, queryset):
+        retried, problems = 0, []
+        for stage in self.writable_or_warn(request, queryset).select_related("post"):
+            if stage.status != StageStatus.FAILED:
+                problems.append(
+                    _("%(post)s · %(stage)s: only a failed stage can be retried.")
+                    % {"post": stage.post, "stage": stage.get_stage_display()}
+                )
+                continue
+            try:
+                stage_retry(post=stage.post, stage=stage.stage, actor=request.user)
+            except ValidationError as exc:
+                problems.append(f"{stage.post} · {stage.get_stage_display()}: {' '.join(exc.messages)}")
+                continue
+            retried += 1
+        if retried:
+            self.message_user(
+                request,
+                ngettext("%(count)s stage started again.", "%(count)s stages started again.", retried) % {"count": retried},
+                messages.SUCCESS,
+            )
+        for problem in problems:
+            self.message_user(request, problem, messages.WARNING)

@@ -31,12 +31,14 @@ from platforms import options as platform_options
 from products.selectors import product_summary, products_cached
 from publishing.ai_captions import generate_ai_caption
 from publishing.api import ExecutionSerializer, executions_queryset
+from publishing.pipeline import stage_retry as pipeline_stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import post_caption_preview
 from publishing.services import RESOLUTIONS, post_cancel, post_resolve_unconfirmed
 
-from .models import MAX_MEDIA_PER_POST, Post, PostMedia, Priority
+from .models import MAX_MEDIA_PER_POST, PipelineStage, Post, PostMedia, Priority, Stage
 from .options import PRODUCT_KEYS, caption_overrides, validate_post_options
+from .pipeline import stages_of
 from .services import post_create, post_delete, post_set_caption, post_update
 
 
@@ -339,6 +341,20 @@ AICaptionSerializer = inline_serializer(
 )
 
 
+class PipelineStageSerializer(serializers.ModelSerializer):
+    """One stage of a source post's pipeline; a stage not reached yet is ``waiting`` with no times."""
+
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PipelineStage
+        fields = ["stage", "status", "started_at", "finished_at", "duration_seconds", "attempts", "error", "note", "details"]
+        read_only_fields = fields
+
+    def get_duration_seconds(self, obj: PipelineStage) -> float | None:
+        return obj.duration
+
+
 class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     """Posts. Editors and above write; only drafts and scheduled posts can be edited."""
 
@@ -474,3 +490,25 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         post = self.get_object()
         page = self.paginate_queryset(executions_queryset().filter(post=post))
         return self.get_paginated_response(ExecutionSerializer(page, many=True, context=self.get_serializer_context()).data)
+
+    @extend_schema(responses=PipelineStageSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None, search_fields=[], ordering_fields=[], pagination_class=None)
+    def stages(self, request, pk=None):
+        """The seven stages of the post's pipeline in order (ingest → finalize), with status, times,
+        duration, error and note. A post composed by hand has no pipeline: every stage is ``waiting``."""
+        post = self.get_object()
+        return Response(PipelineStageSerializer(stages_of(post), many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: PipelineStageSerializer},
+        description="Run a failed stage again; the stages after it follow, the ones before are not redone. "
+        "409 when the stage has not failed; 400 for a stage that cannot be retried (ingest, or an unknown name).",
+    )
+    @action(detail=True, methods=["post"], url_path=r"stages/(?P<stage>[a-z]+)/retry", url_name="stage-retry")
+    def stage_retry(self, request, pk=None, stage=None):
+        """Retry one failed stage of the post's pipeline."""
+        post = self.get_object()
+        if stage not in Stage.values:
+            raise DjangoValidationError(f"There is no stage {stage!r}: choose one of {', '.join(Stage.values)}.", code="invalid")
+        return Response(PipelineStageSerializer(pipeline_stage_retry(post=post, stage=stage, actor=request.user)).data)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from crosspost.models import choices_check
@@ -110,3 +111,64 @@ class PostMedia(models.Model):
 
     def __str__(self) -> str:
         return f"«{self.post}» #{self.position + 1}: {self.asset}"
+
+
+class Stage(models.TextChoices):
+    """The pipeline a post from a source goes through, in this order."""
+
+    INGEST = "ingest", pgettext_lazy("pipeline stage", "Ingest")
+    ENRICH = "enrich", pgettext_lazy("pipeline stage", "Enrich")
+    CAPTIONIZE = "captionize", pgettext_lazy("pipeline stage", "Captions")
+    TRANSCODE = "transcode", pgettext_lazy("pipeline stage", "Transcode")
+    PREFLIGHT = "preflight", pgettext_lazy("pipeline stage", "Preflight")
+    PUBLISH = "publish", pgettext_lazy("pipeline stage", "Publish")
+    FINALIZE = "finalize", pgettext_lazy("pipeline stage", "Finalize")
+
+
+class StageStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting")
+    RUNNING = "running", _("Running")
+    REVIEW = "review", _("Waiting for review")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class PipelineStage(models.Model):
+    """One stage of one post's pipeline: when it ran, how it ended and why it failed.
+
+    Rows exist only for posts that have a pipeline (a source's posts); ``posts.pipeline`` keeps them.
+    """
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="stages", verbose_name=_("post"))
+    stage = models.CharField(max_length=12, choices=Stage.choices, verbose_name=_("stage"))
+    status = models.CharField(max_length=10, choices=StageStatus.choices, default=StageStatus.WAITING, verbose_name=_("status"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    note = models.TextField(
+        blank=True, help_text=_("What the stage found, e.g. why there are no product facts."), verbose_name=_("note")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+
+    class Meta:
+        verbose_name = _("pipeline stage")
+        verbose_name_plural = _("pipeline stages")
+        ordering = ["post", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "stage"], name="pipeline_stage_once_per_post"),
+            choices_check("stage", Stage, "pipeline_stage_valid_stage"),
+            choices_check("status", StageStatus, "pipeline_stage_valid_status"),
+        ]
+        indexes = [models.Index(fields=["stage", "status"], name="pipeline_stage_status")]
+
+    def __str__(self) -> str:
+        return f"«{self.post}» · {self.get_stage_display()} ({self.get_status_display()})"
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (None until it has both)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max((self.finished_at - self.started_at).total_seconds(), 0.0)

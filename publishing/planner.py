@@ -43,6 +43,7 @@ from platforms.base import MediaItem, PublishRequest
 from platforms.registry import get_adapter, has_adapter
 from posts.models import Post, PostStatus, Priority
 from posts.options import caption_overrides, check_stored_options, platform_post_options
+from posts.pipeline import publish_approved
 from posts.services import check_caption, check_scheduled_at
 from products.services import product_facts
 from translations.services import CaptionResult, captions_for
@@ -240,6 +241,8 @@ def post_publish(
             raise ValidationError(nothing, code="nothing_to_publish")
         _create_executions(post, plan, now=now, due_only=due_only)
         media.request_renditions({e.platform for e in plan.entries if e.status == "planned"})
+        if not due_only:
+            publish_approved(post_id=post.pk)  # a draft waiting for review in its pipeline goes on
         log_activity(
             action="post.publish",
             post=post,

@@ -47,6 +47,7 @@ from .adapters import account_snapshot, lookup_request
 from .models import Execution, ExecutionStatus, PublishingPolicy
 from .notifications import notify_post_finished, notify_unconfirmed
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
+from .pipeline import post_finished as pipeline_post_finished
 from .planner import policy_for, post_publish
 from .selectors import outcome_counts
 
@@ -490,7 +491,9 @@ def refresh_post_status(post_id: int) -> str:
         now = timezone.now()
         # Conditional on the status changing: of two executions finishing at once, only one notifies.
         if Post.objects.filter(pk=post_id).exclude(status=new).update(status=new, finished_at=now, updated_at=now):
-            notify_post_finished(post_id)
+            # A source's post reports through its pipeline's finalize stage (admin chat and channel).
+            if not pipeline_post_finished(post_id):
+                notify_post_finished(post_id)
         else:
             Post.objects.filter(pk=post_id).update(finished_at=now, updated_at=now)
         return new

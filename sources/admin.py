@@ -36,6 +36,7 @@ class SourceForm(WorkspaceModelForm):
             "enabled",
             "options",
             "mode",
+            "report_to_channel",
             "caption_mode",
             "caption_template",
             "language",

@@ -56,6 +56,11 @@ class Source(models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL, verbose_name=_("priority"))
     window_start = models.TimeField(null=True, blank=True, verbose_name=_("publish from"))
     window_end = models.TimeField(null=True, blank=True, verbose_name=_("publish until"))
+    report_to_channel = models.BooleanField(
+        default=False,
+        help_text=_("Also send each post's outcome (links per platform, failures) to the channel, through the source's bot."),
+        verbose_name=_("report to the channel"),
+    )
     delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.POLLING, verbose_name=_("delivery"))
     # getUpdates' next offset: advanced only after what the updates before it made is committed.
     update_offset = models.BigIntegerField(default=0, verbose_name=_("update offset"))

@@ -26,10 +26,11 @@ from media.services import media_upload
 from platforms import base
 from platforms.telegram_ingest import FileTooBig, IngestBot, Update, parse_update
 from posts.models import MAX_MEDIA_PER_POST, MediaType, PostStatus
+from posts.pipeline import pipeline_open
 from posts.services import post_create, post_update
 from products.references import find_references
 
-from .models import Delivery, IngestItem, IngestMode, IngestRecord, ItemStatus, Source
+from .models import Delivery, IngestItem, IngestRecord, ItemStatus, Source
 
 logger = logging.getLogger(__name__)
 
@@ -279,9 +280,12 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
             record.post = post
             record.save(update_fields=["post"])
             IngestItem.objects.filter(pk__in=[i.pk for i in items]).update(status=ItemStatus.DONE, error="")
-            if source.mode == IngestMode.PUBLISH:
-                publish = current_app.tasks["publishing.tasks.publish_post"]  # by name: sources know no publishing
-                transaction.on_commit(lambda: publish.delay(post.pk))
+            # Ingest took from the first message's arrival to this commit; the pipeline's next stages
+            # run in publishing (started by name: sources know no publishing), which also decides
+            # whether the post waits for review (IngestMode.DRAFT) or publishes at once.
+            pipeline_open(post=post, ingest_started_at=min(i.received_at for i in items))
+            enrich = current_app.tasks["publishing.pipeline_tasks.enrich"]
+            transaction.on_commit(lambda: enrich.delay(post.pk))
     except IntegrityError:
         # Another run made this post at the same moment: its record stands.
         _forget_files(stored)
