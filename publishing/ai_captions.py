@@ -19,9 +19,12 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Platform
-from posts.models import CaptionMode, Post
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
+from posts.models import CaptionMode, Post, PostStatus
 from products.services import ProductFacts, product_facts
 from translations.exceptions import TranslationError, UnsupportedLanguage
 from translations.languages import check_code, language_name
@@ -30,7 +33,7 @@ from translations.services import ai_completer, ai_configured
 from . import prompts
 from .models import CaptionStatus, PostCaption, PublishingPolicy
 from .rules import HASHTAG, check_rules
-from .targets import accounts_to_plan
+from .targets import accounts_to_plan, target_accounts
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 URL = re.compile(r"(?:https?://|www\.)\S+")
@@ -265,3 +268,43 @@ def _store(post: Post, platform: str, language: str, result: AICaption, fingerpr
             setattr(row, name, value)
         row.save()
         return row
+
+
+def post_captions_generate(*, post: Post) -> CaptionsOutcome:
+    """``post_captions_prepare`` on an operator's request, refused when there is nothing it could do."""
+    if post.caption_mode != CaptionMode.AI:
+        raise ValidationError(
+            {"caption_mode": _("This post does not use AI captions: set its caption mode to AI caption per platform first.")}
+        )
+    if not target_accounts(post).exists():
+        raise ValidationError(_("The post has no target accounts: add target groups or accounts."), code="conflict")
+    return post_captions_prepare(post=post)
+
+
+def post_caption_edit(*, caption: PostCaption, text: str, actor=None) -> PostCaption:
+    """The operator's text for one stored AI caption: checked against the platform's limit and the
+    workspace's content rules (not against the facts — the operator may know more than the model),
+    then kept for good (``edited``: never written again). Refused for a cancelled post."""
+    post = caption.post
+    if post.status == PostStatus.CANCELLED:
+        raise ValidationError(_("This post was cancelled; its captions can no longer change."), code="conflict")
+    if not (text or "").strip():
+        raise ValidationError({"caption": _("A caption cannot be empty.")})
+    # ``allowed_source`` is the text itself: every number in it counts as given.
+    problems = check_caption(text, platform=caption.platform, policy=_policy(post, caption.platform), allowed_source=text)
+    if problems:
+        raise ValidationError({"caption": problems})
+    with transaction.atomic():
+        row = PostCaption.objects.select_for_update().get(pk=caption.pk)
+        row.caption, row.status, row.problem = text, CaptionStatus.OK, ""
+        row.edited, row.edited_by = True, actor if getattr(actor, "is_authenticated", False) else None
+        row.save()
+        log_activity(
+            action="post.caption_override",
+            post=post,
+            actor=actor,
+            status=LogStatus.SUCCESS,
+            message=f"Edited the {row.get_platform_display()} ({row.language}) AI caption by hand.",
+            details={"platform": row.platform, "language": row.language, "length": len(text)},
+        )
+    return row

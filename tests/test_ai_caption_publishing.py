@@ -5,12 +5,13 @@ failure that blocks only its own executions with the reason — never the raw br
 
 import pytest
 
+from accounts.models import Role
 from posts.models import CaptionMode
 from publishing.ai_captions import post_captions_prepare
 from publishing.models import CaptionStatus, Execution, ExecutionStatus, PostCaption
 from publishing.planner import post_publish
 
-from .factories import PostFactory, PostMediaFactory, PublishingPolicyFactory, SocialAccountFactory
+from .factories import PostFactory, PostMediaFactory, PublishingPolicyFactory, SocialAccountFactory, WorkspaceFactory
 from .translations_support import _no_providers, openai_api  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +190,85 @@ def test_template_mode_lays_out_the_caption_per_platform(workspace, openai_api):
     assert entries["sandbox"].caption == "✨ Linen\nLinen midi dress\n#linen #acme"
     assert entries["telegram"].caption == "✨ Linen\nLinen midi dress\n#linen"
     assert not openai_api.completion_calls
+
+
+# --- The API: review, edit, generate ------------------------------------------------------------
+
+V1 = "/api/v1"
+
+
+def test_the_api_lists_generates_and_edits_captions(api, workspace, ai_post, openai_api):
+    PublishingPolicyFactory(workspace=workspace, platform="vk", forbidden_words=["спам"])
+    editor = api(Role.EDITOR)
+
+    generated = editor.post(f"{V1}/posts/{ai_post.pk}/ai-captions/generate/")
+
+    assert generated.status_code == 200, generated.content
+    body = generated.json()
+    assert (body["stored"], body["problems"]) == (3, [])
+    assert {(c["platform"], c["language"], c["status"]) for c in body["captions"]} == {
+        ("instagram", "en", "ok"),
+        ("instagram", "ru", "ok"),
+        ("vk", "ru", "ok"),
+    }
+    listed = api(Role.VIEWER).get(f"{V1}/posts/{ai_post.pk}/ai-captions/")
+    assert listed.status_code == 200 and len(listed.json()) == 3
+
+    url = f"{V1}/posts/{ai_post.pk}/ai-captions/vk/ru/"
+    edited = editor.patch(url, {"caption": "Льняное платье на лето, 2 цвета"}, format="json")
+
+    assert edited.status_code == 200, edited.content
+    assert edited.json()["edited"] is True and edited.json()["edited_by"] == editor.user.pk
+    row = PostCaption.objects.get(post=ai_post, platform="vk")
+    assert (row.caption, row.edited) == ("Льняное платье на лето, 2 цвета", True)
+
+    forbidden = editor.patch(url, {"caption": "Не спам"}, format="json")
+    assert forbidden.status_code == 400
+    assert forbidden.json()["caption"] == ["Remove the forbidden word(s): спам."]
+    too_long = editor.patch(f"{V1}/posts/{ai_post.pk}/ai-captions/instagram/en/", {"caption": "x" * 2201}, format="json")
+    assert too_long.status_code == 400
+    assert "The caption has 2201 characters; Instagram allows 2200." in too_long.json()["caption"]
+    assert editor.patch(f"{V1}/posts/{ai_post.pk}/ai-captions/tiktok/en/", {"caption": "Hi"}, format="json").status_code == 404
+
+
+def test_the_api_keeps_roles_and_workspaces(api, workspace, ai_post, openai_api):
+    post_captions_prepare(post=ai_post)
+    url = f"{V1}/posts/{ai_post.pk}/ai-captions/vk/ru/"
+
+    assert api(Role.VIEWER).patch(url, {"caption": "Hi"}, format="json").status_code == 403
+    assert api(Role.VIEWER).post(f"{V1}/posts/{ai_post.pk}/ai-captions/generate/").status_code == 403
+    stranger = api(Role.ADMIN, ws=WorkspaceFactory())
+    assert stranger.get(f"{V1}/posts/{ai_post.pk}/ai-captions/").status_code == 404
+    assert stranger.patch(url, {"caption": "Hi"}, format="json").status_code == 404
+    assert PostCaption.objects.get(post=ai_post, platform="vk").edited is False
+
+
+def test_generating_needs_the_ai_caption_mode(api, workspace, accounts, openai_api):
+    post = PostFactory(workspace=workspace, caption=BRIEF)
+    post.target_accounts.set([accounts["vk_ru"]])
+
+    response = api(Role.EDITOR).post(f"{V1}/posts/{post.pk}/ai-captions/generate/")
+
+    assert response.status_code == 400
+    assert "does not use AI captions" in response.json()["caption_mode"][0]
+    assert not openai_api.completion_calls
+
+
+def test_the_post_api_sets_the_caption_mode_and_checks_the_template(api, workspace, accounts):
+    client = api(Role.EDITOR)
+    base = {"workspace": workspace.pk, "caption": BRIEF, "media_type": "text", "target_accounts": [str(accounts["vk_ru"].pk)]}
+
+    empty = client.post(f"{V1}/posts/", {**base, "caption_mode": "template"}, format="json")
+    unknown = client.post(f"{V1}/posts/", {**base, "caption_mode": "template", "caption_template": "{price}"}, format="json")
+    created = client.post(f"{V1}/posts/", {**base, "caption_mode": "ai"}, format="json")
+
+    assert empty.status_code == 400 and "needs a template" in empty.json()["caption_template"][0]
+    assert unknown.status_code == 400 and "Unknown placeholder(s) {price}" in unknown.json()["caption_template"][0]
+    assert created.status_code == 201, created.content
+    assert (created.json()["caption_mode"], created.json()["caption_template"]) == ("ai", "")
+    changed = client.patch(
+        f"{V1}/posts/{created.json()['id']}/",
+        {"caption_mode": "template", "caption_template": "{title}\n{caption}"},
+        format="json",
+    )
+    assert changed.status_code == 200 and changed.json()["caption_mode"] == "template"
