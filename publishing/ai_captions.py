@@ -281,19 +281,25 @@ def post_captions_generate(*, post: Post) -> CaptionsOutcome:
     return post_captions_prepare(post=post)
 
 
-def post_caption_edit(*, caption: PostCaption, text: str, actor=None) -> PostCaption:
-    """The operator's text for one stored AI caption: checked against the platform's limit and the
-    workspace's content rules (not against the facts — the operator may know more than the model),
-    then kept for good (``edited``: never written again). Refused for a cancelled post."""
-    post = caption.post
-    if post.status == PostStatus.CANCELLED:
-        raise ValidationError(_("This post was cancelled; its captions can no longer change."), code="conflict")
+def check_caption_edit(caption: PostCaption, text: str) -> None:
+    """Refuse the operator's ``text`` for a stored AI caption with every reason: empty, or past the
+    platform's limit or the workspace's content rules. Not checked against the facts — the operator
+    may know more than the model."""
     if not (text or "").strip():
         raise ValidationError({"caption": _("A caption cannot be empty.")})
     # ``allowed_source`` is the text itself: every number in it counts as given.
-    problems = check_caption(text, platform=caption.platform, policy=_policy(post, caption.platform), allowed_source=text)
+    problems = check_caption(text, platform=caption.platform, policy=_policy(caption.post, caption.platform), allowed_source=text)
     if problems:
         raise ValidationError({"caption": problems})
+
+
+def post_caption_edit(*, caption: PostCaption, text: str, actor=None) -> PostCaption:
+    """The operator's text for one stored AI caption (see ``check_caption_edit``), kept for good
+    (``edited``: never written again). Refused for a cancelled post."""
+    post = caption.post
+    if post.status == PostStatus.CANCELLED:
+        raise ValidationError(_("This post was cancelled; its captions can no longer change."), code="conflict")
+    check_caption_edit(caption, text)
     with transaction.atomic():
         row = PostCaption.objects.select_for_update().get(pk=caption.pk)
         row.caption, row.status, row.problem = text, CaptionStatus.OK, ""

@@ -4,14 +4,25 @@ per post × platform × language, used as the executions' captions, kept (cached
 failure that blocks only its own executions with the reason — never the raw brief."""
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from accounts.models import Role
-from posts.models import CaptionMode
+from posts.models import CaptionMode, Post
 from publishing.ai_captions import post_captions_prepare
 from publishing.models import CaptionStatus, Execution, ExecutionStatus, PostCaption
 from publishing.planner import post_publish
 
-from .factories import PostFactory, PostMediaFactory, PublishingPolicyFactory, SocialAccountFactory, WorkspaceFactory
+from .factories import (
+    MediaAssetFactory,
+    PostFactory,
+    PostMediaFactory,
+    PublishingPolicyFactory,
+    SocialAccountFactory,
+    WorkspaceFactory,
+)
+from .test_admin import form_data as admin_form_data
+from .test_admin import url as admin_url
 from .translations_support import _no_providers, openai_api  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +283,94 @@ def test_the_post_api_sets_the_caption_mode_and_checks_the_template(api, workspa
         format="json",
     )
     assert changed.status_code == 200 and changed.json()["caption_mode"] == "template"
+
+
+# --- The dashboard composer ------------------------------------------------------------------------
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_the_composer_reviews_edits_and_generates_ai_captions(client, member, workspace, accounts, openai_api):
+    PublishingPolicyFactory(workspace=workspace, platform="vk", forbidden_words=["спам"])
+    client.force_login(member(Role.EDITOR))
+    asset = MediaAssetFactory(workspace=workspace)
+    data = {
+        "title": "Summer linen",
+        "caption": BRIEF,
+        "language": "en",
+        "media_type": "photo",
+        "caption_mode": "ai",
+        "schedule": "now",
+        "priority": "normal",
+        "action": "preview",
+        "media": [asset.pk],
+        "target_accounts": [str(a.pk) for a in accounts.values()],
+    }
+
+    response = client.post(reverse("dashboard:compose"), data, **HX)
+
+    assert response.status_code == 200, response.content.decode()[:2000]
+    post = Post.objects.get()
+    body = response.content.decode()
+    assert post.caption_mode == CaptionMode.AI and "Captions per platform" in body
+    assert 'data-platform="vk" data-language="ru"' in body and "[ru] Linen midi dress" in body
+    assert len(openai_api.completion_calls) == 3
+
+    url = reverse("dashboard:compose-ai-caption", args=[post.pk])
+    refused = client.post(url, {"platform": "vk", "language": "ru", "caption": "Это не спам"}, **HX)
+    assert refused.status_code == 400
+    assert "Remove the forbidden word(s): спам." in refused.content.decode()
+    saved = client.post(url, {"platform": "vk", "language": "ru", "caption": "Платье из льна"}, **HX)
+    assert saved.status_code == 200 and "edited by hand" in saved.content.decode()
+    assert PostCaption.objects.get(post=post, platform="vk").caption == "Платье из льна"
+
+    generated = client.post(reverse("dashboard:compose-ai-generate", args=[post.pk]), **HX)
+    assert generated.status_code == 200
+    assert "Wrote 0 AI caption(s), kept 3; 0 could not be written." in generated.content.decode()
+    assert len(openai_api.completion_calls) == 3
+
+    viewer = Client()
+    viewer.force_login(member(Role.VIEWER))
+    assert viewer.post(url, {"platform": "vk", "language": "ru", "caption": "x"}, **HX).status_code == 403
+
+
+def test_the_composer_needs_a_template_in_template_mode(client, member, workspace, accounts):
+    client.force_login(member(Role.EDITOR))
+    data = {
+        "caption": BRIEF,
+        "language": "en",
+        "media_type": "text",
+        "caption_mode": "template",
+        "caption_template": "{price}",
+        "schedule": "now",
+        "priority": "normal",
+        "action": "preview",
+        "target_accounts": [str(accounts["vk_ru"].pk)],
+    }
+
+    response = client.post(reverse("dashboard:compose"), data, **HX)
+
+    assert response.status_code == 400
+    assert "Unknown placeholder(s) {price}" in response.content.decode()
+    assert not Post.objects.exists()
+
+
+# --- The admin -----------------------------------------------------------------------------------
+
+
+def test_the_post_admin_edits_an_ai_caption_through_the_checks(client, member, workspace, ai_post, openai_api):
+    PublishingPolicyFactory(workspace=workspace, platform="vk", forbidden_words=["спам"])
+    post_captions_prepare(post=ai_post)
+    client.force_login(member(Role.EDITOR))
+    change = admin_url(Post, "change", ai_post.pk)
+    data = admin_form_data(client.get(change))
+    index = next(i for i in range(3) if data[f"ai_captions-{i}-id"] == str(PostCaption.objects.get(platform="vk").pk))
+
+    refused = client.post(change, {**data, f"ai_captions-{index}-caption": "Не спам"})
+
+    assert refused.status_code == 200
+    assert "Remove the forbidden word(s): спам." in refused.content.decode()
+    saved = client.post(change, {**data, f"ai_captions-{index}-caption": "Платье из льна"})
+    assert saved.status_code == 302
+    row = PostCaption.objects.get(platform="vk")
+    assert (row.caption, row.edited) == ("Платье из льна", True)
