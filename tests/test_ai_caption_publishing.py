@@ -4,6 +4,7 @@ per post × platform × language, used as the executions' captions, kept (cached
 failure that blocks only its own executions with the reason — never the raw brief."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
@@ -12,6 +13,8 @@ from posts.models import CaptionMode, Post
 from publishing.ai_captions import post_captions_prepare
 from publishing.models import CaptionStatus, Execution, ExecutionStatus, PostCaption
 from publishing.planner import post_publish
+from sources.models import Source
+from sources.services import source_poll
 
 from .factories import (
     MediaAssetFactory,
@@ -23,6 +26,7 @@ from .factories import (
 )
 from .test_admin import form_data as admin_form_data
 from .test_admin import url as admin_url
+from .test_sources import TOKEN, channel, source, telegram  # noqa: F401
 from .translations_support import _no_providers, openai_api  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -374,3 +378,30 @@ def test_the_post_admin_edits_an_ai_caption_through_the_checks(client, member, w
     assert saved.status_code == 302
     row = PostCaption.objects.get(platform="vk")
     assert (row.caption, row.edited) == ("Платье из льна", True)
+
+
+# --- Sources ---------------------------------------------------------------------------------------
+
+
+def test_a_source_in_ai_mode_makes_ai_mode_posts(telegram, channel, source):
+    Source.objects.filter(pk=source.pk).update(caption_mode=CaptionMode.AI)
+    source.refresh_from_db()
+    telegram.channel_post(TOKEN, channel, text="Linen midi dress")
+
+    source_poll(source=source)
+
+    assert Post.objects.get().caption_mode == CaptionMode.AI
+
+
+def test_a_source_in_template_mode_needs_a_valid_template(source):
+    source.caption_mode = CaptionMode.TEMPLATE
+    with pytest.raises(ValidationError) as empty:
+        source.full_clean()
+    source.caption_template = "{title}\n{price}"
+    with pytest.raises(ValidationError) as unknown:
+        source.full_clean()
+
+    assert "needs a template" in empty.value.message_dict["caption_template"][0]
+    assert "Unknown placeholder(s) {price}" in unknown.value.message_dict["caption_template"][0]
+    source.caption_template = "{title}\n{caption}"
+    source.full_clean()
