@@ -1,8 +1,10 @@
 """The planner: from a post and its targets to one execution per eligible account.
 
 ``post_publish`` expands target groups and accounts, gets each language's
-caption, runs the adapters' ``validate()`` and the policy rules, schedules every
-account with the pacing rules and bulk-creates the executions. It answers with
+caption (laid out by the post's or the policy's template) — or, for a post in the
+AI caption mode, the stored AI caption of each (platform, language) — runs the
+adapters' ``validate()`` and the policy rules, schedules every account with the
+pacing rules and bulk-creates the executions. It answers with
 the plan — per account, when it will post or why it will not. The number of
 queries does not depend on the number of accounts, and publishing twice never
 creates a second execution for an account (the (post, account) constraint plus
