@@ -3,6 +3,8 @@
 per post × platform × language, used as the executions' captions, kept (cached, edited), and a
 failure that blocks only its own executions with the reason — never the raw brief."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -13,6 +15,7 @@ from posts.models import CaptionMode, Post
 from publishing.ai_captions import post_captions_prepare
 from publishing.models import CaptionStatus, Execution, ExecutionStatus, PostCaption
 from publishing.planner import post_publish
+from publishing.publisher import replan_due_blocked
 from sources.models import Source
 from sources.services import source_poll
 
@@ -137,6 +140,21 @@ def test_an_llm_failure_blocks_only_its_platform_with_the_reason(ai_post, accoun
     assert again.created == 1
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.PENDING and execution.caption.startswith("[en] Linen midi dress")
+    assert len(openai_api.completion_calls) == 4
+
+
+def test_a_rate_limited_caption_is_written_again_when_its_retry_time_comes(ai_post, accounts, openai_api):
+    openai_api.fail_next(429)
+    plan = post_publish(post=ai_post)
+    waiting = Execution.objects.get(account=accounts["ig_en"])
+    assert waiting.status == ExecutionStatus.BLOCKED and waiting.next_attempt_at is not None
+    assert "AI caption: OpenAI:" in waiting.error_message and plan.created == 3
+
+    counts = replan_due_blocked(now=waiting.next_attempt_at + timedelta(seconds=1))
+
+    waiting.refresh_from_db()
+    assert counts["planned"] == 1 and waiting.status == ExecutionStatus.PENDING
+    assert waiting.caption == captions_of(ai_post)[("instagram", "en")].caption
     assert len(openai_api.completion_calls) == 4
 
 
