@@ -6,6 +6,12 @@ platform length limit, the policy's hashtag range, forbidden words and required
 hashtags, and numbers that appear in none of the given facts — and on a
 violation the model gets ONE repair attempt; after that the problems are
 reported and no caption is offered.
+
+For a post in the AI caption mode the captions are stored (``PostCaption``, one per
+post × platform × language) by ``post_captions_prepare`` — the pipeline's captionize
+stage and the planner call it — and every account on that platform in that language
+publishes the stored one. Operators review and edit them (``post_caption_edit``);
+an edited caption is never written again.
 """
 
 from __future__ import annotations
