@@ -65,7 +65,7 @@ from .forms import (
     ProxyImportForm,
     UploadForm,
 )
-from .services import post_caption_review, translations_of
+from .services import ai_captions_of, post_caption_review, translations_of
 
 try:  # account and proxy checks arrive with the health services; without them the buttons are not shown
     from publishing.health import account_check
@@ -206,7 +206,10 @@ def editor_post(request, pk: int) -> Post:
 @require_GET
 def post_detail(request, pk: int):
     post = scoped_post(request, pk)
-    return render_page(request, "dashboard/post_detail.html", progress_context(request, post), "progress")
+    context = progress_context(request, post)
+    # The AI captions section is outside the polled region: the full page only.
+    context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
+    return render_page(request, "dashboard/post_detail.html", context, "progress")
 
 
 def progress_response(request, post: Post, anchor_page: str | None = None, refused: bool = False):
@@ -549,12 +552,12 @@ def compose_caption(request, pk: int):
 
 def plan_response(request, post: Post, *, error: tuple[str, str] | None = None, ai_error: tuple | None = None):
     """The composer's plan region again after a caption action (400 when it was refused); without
-    HTMX, back to the review page with the refusal as a message."""
+    HTMX, back to ``next`` (the post's page) or the review page, with the refusal as a message."""
     if not request.htmx:
         for problem in (error, ai_error):
             if problem:
                 messages.error(request, problem[-1])
-        return redirect(reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1")
+        return redirect(back_to(request, reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"))
     preview = post_caption_review(post)
     preview["caption_error"], preview["ai_caption_error"] = error, ai_error
     return render(

@@ -423,3 +423,27 @@ def test_a_source_in_template_mode_needs_a_valid_template(source):
     assert "Unknown placeholder(s) {price}" in unknown.value.message_dict["caption_template"][0]
     source.caption_template = "{title}\n{caption}"
     source.full_clean()
+
+
+def test_the_post_page_shows_the_captions_and_lets_an_editor_fix_one(client, member, workspace, ai_post, openai_api):
+    openai_api.fail_next(500)
+    post_publish(post=ai_post)
+    page = reverse("dashboard:post", args=[ai_post.pk])
+    viewer = Client()
+    viewer.force_login(member(Role.VIEWER))
+
+    shown = viewer.get(page).content.decode()
+
+    assert "Captions per platform" in shown and 'data-platform="instagram" data-language="en"' in shown
+    assert "OpenAI:" in shown and "readonly" in shown and "Generate captions" not in shown
+    client.force_login(member(Role.EDITOR))
+    response = client.post(
+        reverse("dashboard:compose-ai-caption", args=[ai_post.pk]),
+        {"platform": "instagram", "language": "en", "caption": "Linen midi dress #linen", "next": page},
+    )
+    assert response.status_code == 302 and response["Location"] == page
+    row = captions_of(ai_post)[("instagram", "en")]
+    assert (row.status, row.edited) == (CaptionStatus.OK, True)
+    plan = post_publish(post=ai_post)
+    assert plan.created == 1
+    assert Execution.objects.get(post=ai_post, account__language="en").caption == "Linen midi dress #linen"
