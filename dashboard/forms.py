@@ -15,10 +15,10 @@ from accounts.models import AccountGroup, AccountStatus, Platform, Proxy, Role, 
 from accounts.selectors import scope
 from crosspost.models import action_label
 from media.models import MediaAsset
-from posts.models import MAX_MEDIA_PER_POST, MediaType, Post, Priority
-from posts.services import check_caption, check_scheduled_at
+from posts.models import MAX_MEDIA_PER_POST, CaptionMode, MediaType, Post, Priority
+from posts.services import check_caption, check_caption_mode, check_scheduled_at
 from sources.kinds import options_errors
-from sources.models import CaptionMode, IngestMode, Source, SourceKind
+from sources.models import IngestMode, Source, SourceKind
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
@@ -129,6 +129,20 @@ class ComposeForm(forms.Form):
     caption = forms.CharField(label=_("Caption"), required=False, widget=forms.Textarea(attrs={"rows": 6}))
     language = forms.CharField(label=_("Caption language"), max_length=10, initial="en")
     media_type = forms.ChoiceField(label=_("Media type"), choices=MediaType.choices, initial=MediaType.PHOTO)
+    caption_mode = forms.ChoiceField(
+        label=_("Caption mode"),
+        choices=CaptionMode.choices,
+        initial=CaptionMode.ORIGINAL,
+        required=False,  # left out (an older page, a script): the original text
+        help_text=_("AI: the caption is the brief; one caption per platform and language is written for review."),
+    )
+    caption_template = forms.CharField(
+        label=_("Caption template"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For the template mode: {caption}, {description}, {hashtags}, {title}, {brand}, {composition}, {care}."),
+    )
     target_groups = GroupChoiceField(
         label=_("Target groups"), queryset=AccountGroup.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -175,6 +189,9 @@ class ComposeForm(forms.Form):
                 code="invalid",
             ) from None
 
+    def clean_caption_mode(self) -> str:
+        return self.cleaned_data["caption_mode"] or CaptionMode.ORIGINAL
+
     def clean(self) -> dict:
         data = super().clean()
         workspace = data.get("workspace")
@@ -191,6 +208,11 @@ class ComposeForm(forms.Form):
                     )
         self._clean_media(data)
         self._clean_schedule(data)
+        if "caption_mode" in data:
+            try:
+                check_caption_mode(data["caption_mode"], data.get("caption_template") or "")
+            except ValidationError as exc:
+                self.add_error("caption_template", exc)
         return data
 
     def _clean_media(self, data: dict) -> None:
@@ -240,6 +262,8 @@ class ComposeForm(forms.Form):
             "caption": post.caption,
             "language": post.language,
             "media_type": post.media_type,
+            "caption_mode": post.caption_mode,
+            "caption_template": post.caption_template,
             "media": [pm.asset_id for pm in post.media.all()],
             "target_groups": [g.pk for g in post.target_groups.all()],
             "target_accounts": [a.pk for a in post.target_accounts.all()],
@@ -257,6 +281,8 @@ class ComposeForm(forms.Form):
             "caption": data["caption"],
             "language": data["language"],
             "media_type": data["media_type"],
+            "caption_mode": data["caption_mode"],
+            "caption_template": data["caption_template"],
             "priority": data["priority"],
             "scheduled_at": data["scheduled_at"],
             "target_groups": list(data["target_groups"]),
@@ -281,6 +307,14 @@ class CaptionForm(forms.Form):
             return check_code(self.cleaned_data["language"])
         except UnsupportedLanguage as exc:
             raise ValidationError(str(exc)) from None
+
+
+class AICaptionForm(forms.Form):
+    """One stored AI caption as the operator rewrites it (the service checks it against the rules)."""
+
+    platform = forms.ChoiceField(choices=Platform.choices)
+    language = forms.CharField(max_length=20)
+    caption = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 4}))
 
 
 # --- accounts ------------------------------------------------------------------------------------------

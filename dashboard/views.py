@@ -43,7 +43,8 @@ from posts.pipeline import duration_display, has_pipeline, stages_of
 from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, post_delete, post_set_caption, post_update
 from products.facts import Marketplace
 from products.selectors import product_summary
-from publishing.models import Execution, ExecutionStatus
+from publishing.ai_captions import post_caption_edit, post_captions_generate
+from publishing.models import Execution, ExecutionStatus, PostCaption
 from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
 from publishing.services import (
@@ -72,6 +73,7 @@ from . import selectors
 from .forms import (
     AccountFilterForm,
     ActivityFilterForm,
+    AICaptionForm,
     BulkAccountsForm,
     CaptionForm,
     ComposeForm,
@@ -80,7 +82,7 @@ from .forms import (
     SourceForm,
     UploadForm,
 )
-from .services import post_caption_review, translations_of
+from .services import ai_captions_of, post_caption_review, translations_of
 
 try:  # account and proxy checks arrive with the health services; without them the buttons are not shown
     from publishing.health import account_check
@@ -250,8 +252,10 @@ def editor_post(request, pk: int) -> Post:
 def post_detail(request, pk: int):
     post = scoped_post(request, pk)
     context = progress_context(request, post)
-    if not request.htmx:  # the progress region polls; the product is shown once, from the cache
+    if not request.htmx:  # the progress region polls; the product and AI captions are shown once, on the full page
         context["product"] = post_product(post)
+    # The AI captions section is outside the polled region: the full page only.
+    context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
     return render_page(request, "dashboard/post_detail.html", context, "progress")
 
 
@@ -614,6 +618,69 @@ def compose_caption(request, pk: int):
         {"post": post, "preview": preview, "assets": draft_media(post), "plan_only": True},
         status=400 if caption_error else 200,
     )
+
+
+def plan_response(request, post: Post, *, error: tuple[str, str] | None = None, ai_error: tuple | None = None):
+    """The composer's plan region again after a caption action (400 when it was refused); without
+    HTMX, back to ``next`` (the post's page) or the review page, with the refusal as a message."""
+    if not request.htmx:
+        for problem in (error, ai_error):
+            if problem:
+                messages.error(request, problem[-1])
+        return redirect(back_to(request, reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"))
+    preview = post_caption_review(post)
+    preview["caption_error"], preview["ai_caption_error"] = error, ai_error
+    return render(
+        request,
+        "dashboard/compose.html#plan",
+        {"post": post, "preview": preview, "assets": draft_media(post), "plan_only": True},
+        status=400 if error or ai_error else 200,
+    )
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def compose_ai_caption(request, pk: int):
+    """Save the operator's text of one platform's AI caption (checked against its rules), then show the plan again."""
+    post = editable_draft(request, pk)
+    form = AICaptionForm(request.POST)
+    if not form.is_valid():
+        problems = " ".join(e for errs in form.errors.values() for e in errs)
+        return plan_response(
+            request, post, ai_error=(request.POST.get("platform", ""), request.POST.get("language", ""), problems)
+        )
+    key = (form.cleaned_data["platform"], form.cleaned_data["language"])
+    caption = get_object_or_404(PostCaption, post=post, platform=key[0], language=key[1])
+    try:
+        post_caption_edit(caption=caption, text=form.cleaned_data["caption"], actor=request.user)
+    except ValidationError as exc:
+        return plan_response(request, post, ai_error=(*key, error_text(exc)))
+    messages.success(
+        request,
+        _("Saved the %(platform)s caption (%(language)s).") % {"platform": caption.get_platform_display(), "language": key[1]},
+    )
+    return plan_response(request, post)
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def compose_ai_generate(request, pk: int):
+    """Write the AI captions the post's targets still need (fresh and edited ones are kept)."""
+    post = editable_draft(request, pk)
+    try:
+        outcome = post_captions_generate(post=post)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        return plan_response(request, post)
+    report = messages.warning if outcome.problems else messages.success
+    report(
+        request,
+        _("Wrote %(stored)d AI caption(s), kept %(kept)d; %(failed)d could not be written.")
+        % {"stored": outcome.stored, "kept": outcome.kept, "failed": len(outcome.problems)},
+    )
+    return plan_response(request, post)
 
 
 @login_required

@@ -28,7 +28,8 @@ from media.admin import asset_thumbnail
 from products.facts import Marketplace
 from products.selectors import product_summary
 from publishing.admin import remote_link
-from publishing.models import Execution
+from publishing.ai_captions import check_caption_edit, post_caption_edit
+from publishing.models import Execution, PostCaption
 from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import outcome_counts
@@ -40,6 +41,7 @@ from .services import (
     DELETABLE_STATUSES,
     EDITABLE_FIELDS,
     check_caption,
+    check_caption_mode,
     check_scheduled_at,
     post_create,
     post_delete,
@@ -75,6 +77,10 @@ class PostForm(WorkspaceModelForm):
         checks = [("caption", check_caption, (cleaned.get("media_type"), cleaned.get("caption") or ""))]
         if "scheduled_at" in self.changed_data:
             checks.append(("scheduled_at", check_scheduled_at, (cleaned.get("scheduled_at"),)))
+        if cleaned.get("caption_mode"):
+            checks.append(
+                ("caption_template", check_caption_mode, (cleaned["caption_mode"], cleaned.get("caption_template") or ""))
+            )
         for name, check, args in checks:
             try:
                 check(*args)
@@ -149,6 +155,55 @@ class PostMediaInline(WorkspaceScopedInline, admin.TabularInline):
         return asset_thumbnail(obj.asset if obj.asset_id else None)
 
 
+class PostCaptionInlineForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        if "caption" in self.changed_data:
+            try:
+                check_caption_edit(self.instance, cleaned.get("caption") or "")
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+class PostCaptionFormSet(BaseInlineFormSet):
+    def save(self, commit=True):
+        # Through the service: checked, marked edited (never written again) and logged.
+        user = getattr(self, "request_user", None)
+        for form in self.forms:
+            if form.instance.pk and "caption" in form.changed_data:
+                post_caption_edit(caption=form.instance, text=form.cleaned_data["caption"], actor=user)
+        return []
+
+
+class PostCaptionInline(WorkspaceScopedInline, admin.TabularInline):
+    """The post's AI captions (AI caption mode): written by the planner or "Generate captions";
+    an editor may rewrite one here, checked against the platform's limit and the workspace's rules."""
+
+    model = PostCaption
+    form = PostCaptionInlineForm
+    formset = PostCaptionFormSet
+    add_role = delete_role = None
+    change_role = Role.EDITOR
+    fields = ("platform", "language", "caption_status", "caption", "problem", "edited", "generated_at")
+    readonly_fields = ("platform", "language", "caption_status", "problem", "edited", "generated_at")
+    extra = 0
+    can_delete = False
+    ordering = ("platform", "language")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("post")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request_user = request.user
+        return formset
+
+    @admin.display(description=_("status"))
+    def caption_status(self, obj):
+        return obj.get_status_display()
+
+
 class ExecutionInline(ReadOnlyInline):
     model = Execution
     fields = ("account", "execution_status", "scheduled_for", "attempts", "remote_link", "error_message")
@@ -213,12 +268,13 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at", "product")
     fieldsets = (
         (None, {"fields": ("workspace", "title", "caption", "language", "media_type", "product")}),
+        (_("Caption mode"), {"fields": ("caption_mode", "caption_template")}),
         (_("Targets"), {"fields": ("target_groups", "target_accounts")}),
         (_("Schedule"), {"fields": ("priority", "scheduled_at")}),
         (_("Per-platform options"), {"fields": ("options",), "classes": ("collapse",)}),
         (_("State"), {"fields": ("status", "author", "created_at", "updated_at", "finished_at")}),
     )
-    inlines = (PostMediaInline, PipelineStageInline, ExecutionInline)
+    inlines = (PostMediaInline, PostCaptionInline, PipelineStageInline, ExecutionInline)
     actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
 
     @admin.display(description=_("product"))
@@ -303,6 +359,8 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if formset.model is PostMedia and formset.has_changed():
             post_set_media(post=form.instance, assets=formset.kept_assets())
+        elif formset.model is PostCaption:
+            formset.save()
 
     def delete_model(self, request, obj):
         post_delete(post=obj, actor=request.user)

@@ -4,6 +4,7 @@ from dataclasses import asdict
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -29,8 +30,9 @@ from media.api import MediaAssetSerializer
 from media.models import MediaAsset
 from platforms import options as platform_options
 from products.selectors import product_summary, products_cached
-from publishing.ai_captions import generate_ai_caption
+from publishing.ai_captions import generate_ai_caption, post_caption_edit, post_captions_generate
 from publishing.api import ExecutionSerializer, executions_queryset
+from publishing.models import PostCaption
 from publishing.pipeline import stage_retry as pipeline_stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import post_caption_preview
@@ -188,6 +190,8 @@ class PostSerializer(WorkspaceOwnedSerializer):
             "caption",
             "language",
             "media_type",
+            "caption_mode",
+            "caption_template",
             "media",
             "target_groups",
             "target_accounts",
@@ -355,6 +359,42 @@ class PipelineStageSerializer(serializers.ModelSerializer):
         return obj.duration
 
 
+class PostCaptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PostCaption
+        fields = [
+            "platform",
+            "language",
+            "caption",
+            "status",
+            "problem",
+            "facts",
+            "edited",
+            "edited_by",
+            "generated_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PostCaptionInputSerializer(serializers.Serializer):
+    caption = CharField(trim_whitespace=False, validators=[VISIBLE_TEXT])
+
+
+GeneratedCaptionsSerializer = inline_serializer(
+    "GeneratedCaptions",
+    {
+        "post": serializers.IntegerField(),
+        "stored": serializers.IntegerField(help_text="Captions written now."),
+        "kept": serializers.IntegerField(help_text="Captions still fresh or edited by hand, kept as they are."),
+        "problems": serializers.ListField(
+            child=serializers.CharField(), help_text="Platforms and languages without a caption, and why."
+        ),
+        "captions": PostCaptionSerializer(many=True),
+    },
+)
+
+
 class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     """Posts. Editors and above write; only drafts and scheduled posts can be edited."""
 
@@ -461,6 +501,53 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         data.is_valid(raise_exception=True)
         result = generate_ai_caption(post=post, **data.validated_data)
         return Response(asdict(result))
+
+    @extend_schema(request=None, responses=PostCaptionSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], url_path="ai-captions", filterset_class=None, search_fields=[], ordering_fields=[])
+    def ai_captions(self, request, pk=None):
+        """The post's stored AI captions, one per platform and language (with their status and problem)."""
+        post = self.get_object()
+        return Response(PostCaptionSerializer(post.ai_captions.all(), many=True).data)
+
+    @extend_schema(request=None, responses={200: GeneratedCaptionsSerializer})
+    @action(detail=True, methods=["post"], url_path="ai-captions/generate", url_name="ai-captions-generate")
+    def ai_captions_generate(self, request, pk=None):
+        """Write the AI captions the post's targets need: one LLM call per platform and language.
+
+        Fresh and hand-edited captions are kept; missing, failed and stale ones (the brief, title,
+        product facts or rules changed) are written again. 400 when the post is not in the AI caption mode.
+        """
+        post = self.get_object()
+        outcome = post_captions_generate(post=post)
+        return Response(
+            {
+                "post": post.pk,
+                "stored": outcome.stored,
+                "kept": outcome.kept,
+                "problems": outcome.messages(),
+                "captions": PostCaptionSerializer(post.ai_captions.all(), many=True).data,
+            }
+        )
+
+    @extend_schema(request=PostCaptionInputSerializer, responses={200: PostCaptionSerializer})
+    @action(
+        detail=True,
+        methods=["patch"],
+        url_path=r"ai-captions/(?P<platform>[a-z]{2,16})/(?P<language>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)",
+        url_name="ai-caption-edit",
+    )
+    def ai_caption_edit(self, request, pk=None, platform=None, language=None):
+        """Replace one AI caption with the operator's text (kept for good: never written again).
+
+        Checked against the platform's length limit and the workspace's content rules; 400 with
+        every problem when it breaks them.
+        """
+        post = self.get_object()
+        caption = get_object_or_404(PostCaption.objects.select_related("post"), post=post, platform=platform, language=language)
+        data = PostCaptionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        caption = post_caption_edit(caption=caption, text=data.validated_data["caption"], actor=request.user)
+        return Response(PostCaptionSerializer(caption).data)
 
     @extend_schema(request=ResolveUnconfirmedInputSerializer, responses={200: ResolveUnconfirmedSerializer})
     @action(detail=True, methods=["post"], url_path="resolve-unconfirmed")

@@ -40,6 +40,14 @@ class PostStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class CaptionMode(models.TextChoices):
+    """Where the text each platform gets comes from (a source sets it on the posts it makes)."""
+
+    ORIGINAL = "original", _("Original text and its translations")
+    AI = "ai", _("AI caption per platform")
+    TEMPLATE = "template", _("Caption template")
+
+
 class Post(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="posts", verbose_name=_("workspace"))
     author = models.ForeignKey(
@@ -53,6 +61,18 @@ class Post(models.Model):
         max_length=10, default="en", help_text=_("Language the caption is written in."), verbose_name=_("language")
     )
     media_type = models.CharField(max_length=10, choices=MediaType.choices, default=MediaType.PHOTO, verbose_name=_("media type"))
+    caption_mode = models.CharField(
+        max_length=10,
+        choices=CaptionMode.choices,
+        default=CaptionMode.ORIGINAL,
+        help_text=_("AI: one caption per platform and language, written from the caption as a brief."),
+        verbose_name=_("caption mode"),
+    )
+    caption_template = models.TextField(
+        blank=True,
+        help_text=_("For the template mode: {caption}, {description}, {hashtags}, {title}, {brand}, {composition}, {care}."),
+        verbose_name=_("caption template"),
+    )
     target_groups = models.ManyToManyField(AccountGroup, blank=True, related_name="posts", verbose_name=_("target groups"))
     target_accounts = models.ManyToManyField(
         SocialAccount, blank=True, related_name="targeted_by_posts", verbose_name=_("target accounts")
@@ -81,6 +101,7 @@ class Post(models.Model):
             choices_check("status", PostStatus, "post_valid_status"),
             choices_check("priority", Priority, "post_valid_priority"),
             choices_check("media_type", MediaType, "post_valid_media_type"),
+            choices_check("caption_mode", CaptionMode, "post_valid_caption_mode"),
         ]
         indexes = [
             models.Index(fields=["workspace", "status", "-created_at"], name="post_ws_status_recent"),

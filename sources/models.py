@@ -11,7 +11,8 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from crosspost.crypto import EncryptedJSONField, EncryptedTextField
-from posts.models import Post, Priority
+from posts.models import CaptionMode, Post, Priority
+from posts.services import check_caption_mode
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
@@ -23,12 +24,6 @@ class SourceKind(models.TextChoices):
 class IngestMode(models.TextChoices):
     DRAFT = "draft", _("Draft for review")
     PUBLISH = "publish", _("Publish automatically")
-
-
-class CaptionMode(models.TextChoices):
-    ORIGINAL = "original", _("Original text and its translations")
-    AI = "ai", _("AI caption per platform")
-    TEMPLATE = "template", _("Caption template")
 
 
 class Delivery(models.TextChoices):
@@ -87,6 +82,10 @@ class Source(models.Model):
             errors["language"] = str(exc)
         if (self.window_start is None) != (self.window_end is None):
             errors["window_end"] = _("Give both ends of the schedule window, or neither.")
+        try:
+            check_caption_mode(self.caption_mode, self.caption_template)
+        except ValidationError as exc:
+            errors["caption_template"] = exc.messages
         if errors:
             raise ValidationError(errors)
 

@@ -273,6 +273,8 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
                 caption=_caption(items),
                 language=source.language,
                 media_type=media_type,
+                caption_mode=source.caption_mode,
+                caption_template=source.caption_template,
                 priority=source.priority,
                 scheduled_at=_scheduled_at(source, now),
                 options={"product": product} if (product := _product_option(items)) else {},
