@@ -1,6 +1,7 @@
 """Issue 13 in a real browser: a post from a Telegram channel shows its seven pipeline stages with
-durations on the dashboard; a failed captionize stage is retried with one click and the post
-completes. Telegram is the loopback emulator; stage tasks run eagerly, as a worker would."""
+durations on the dashboard; a captionize stage failed by an OpenAI outage is retried with one click
+once OpenAI is back, and the post completes. Telegram and OpenAI are loopback emulators; stage
+tasks run eagerly, as a worker would."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import pytest
 
 from accounts.models import Role
 from crosspost.celery import app as celery_app
-from posts.models import PipelineStage, Post, PostStatus, Stage, StageStatus
-from publishing import pipeline
-from publishing.ai_captions import CaptionsOutcome
+from posts.models import CaptionMode, PipelineStage, Post, PostStatus, Stage, StageStatus
+from publishing.models import PostCaption
 from sources.models import IngestMode, Source
 from sources.services import source_poll
 
+from ..emulators.openai import OpenAIEmulator
 from ..emulators.telegram import TelegramEmulator
 from ..factories import MembershipFactory, PublishingPolicyFactory, SocialAccountFactory, UserFactory
 from .conftest import login, run_engine_until, shot
@@ -40,13 +41,19 @@ def telegram(settings):
         yield emulator
 
 
-def test_the_post_page_shows_seven_stages_and_a_failed_captionize_retried_completes_the_post(
-    page, live_server, db_lock, eager, telegram, monkeypatch
-):
-    def caption_service_down(*, post):
-        raise ConnectionError("the caption service dropped the connection")
+@pytest.fixture
+def openai_api(settings):
+    with OpenAIEmulator() as emulator:
+        settings.OPENAI_API_KEY = emulator.api_key
+        settings.OPENAI_BASE_URL = emulator.url + "/v1"
+        settings.TRANSLATION_MAX_RETRIES = 0
+        yield emulator
 
-    monkeypatch.setattr(pipeline, "post_captions_prepare", caption_service_down)
+
+def test_the_post_page_shows_seven_stages_and_a_failed_captionize_retried_completes_the_post(
+    page, live_server, db_lock, eager, telegram, openai_api
+):
+    openai_api.fail_next(500, times=50)  # OpenAI is down until recover()
     channel = telegram.add_chat(title="Drops", admins=[TOKEN])
     with db_lock:
         member = MembershipFactory(user=UserFactory(username="operator"), role=Role.EDITOR)
@@ -58,6 +65,7 @@ def test_the_post_page_shows_seven_stages_and_a_failed_captionize_retried_comple
             options={"chat_id": str(channel["id"])},
             secret={"bot_token": TOKEN},
             mode=IngestMode.PUBLISH,
+            caption_mode=CaptionMode.AI,
         )
         source.target_accounts.set([account])
         telegram.channel_post(TOKEN, channel, text="New drop, straight from the channel")
@@ -72,11 +80,13 @@ def test_the_post_page_shows_seven_stages_and_a_failed_captionize_retried_comple
     ]
     captionize = page.get_by_test_id("stage-captionize")
     assert captionize.get_attribute("data-status") == "failed"
-    assert "ConnectionError: the caption service dropped the connection" in captionize.inner_text()
-    assert page.get_by_test_id("stage-transcode").get_attribute("data-status") == "waiting"
+    assert "OpenAI" in captionize.inner_text()
+    # With no caption for its only target, preflight stops the pipeline: nothing is published raw.
+    assert page.get_by_test_id("stage-preflight").get_attribute("data-status") == "failed"
+    assert page.get_by_test_id("stage-publish").get_attribute("data-status") == "waiting"
     shot(page, "pipeline-01-captionize-failed")
 
-    monkeypatch.setattr(pipeline, "post_captions_prepare", lambda *, post: CaptionsOutcome())
+    openai_api.recover()
     captionize.get_by_role("button", name="Retry").click()
     page.locator("[data-testid=stage-publish][data-status=done]").wait_for()
     run_engine_until(page, db_lock, lambda: Post.objects.get(pk=post.pk).status == PostStatus.COMPLETED)
@@ -94,4 +104,7 @@ def test_the_post_page_shows_seven_stages_and_a_failed_captionize_retried_comple
     shot(page, "pipeline-02-completed")
     with db_lock:
         assert PipelineStage.objects.get(post=post, stage=Stage.ENRICH).attempts == 1  # not redone
+        caption = PostCaption.objects.get(post=post, platform=account.platform, language=account.language)
+        assert "New drop, straight from the channel" in caption.caption  # the emulated model's answer
+        assert post.executions.get().caption == caption.caption
     assert page.console_problems == []
