@@ -244,6 +244,11 @@ class AccountStatus(models.TextChoices):
     DISABLED = "disabled", _("Disabled")
 
 
+# States an operator must act on to get the account posting again: the admin chat is told, the
+# activity log says "failed", the dashboard lists them (with cooldowns, which only need waiting).
+NEEDS_ACTION_STATUSES = (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR, AccountStatus.NO_ACCESS)
+
+
 class SocialAccount(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="accounts", verbose_name=_("workspace"))

@@ -13,6 +13,7 @@ from crosspost.activity import log_activity
 from crosspost.models import LogStatus
 
 from .models import (
+    NEEDS_ACTION_STATUSES,
     PLATFORM_SECRET_KEY,
     AccountEvent,
     AccountGroup,
@@ -282,7 +283,7 @@ def account_set_status(
     if previous != status:
         # publishing notifies the admins of banned / login_required / proxy_error; its receiver never raises.
         account_status_changed.send(sender=SocialAccount, account=account, status=status, reason=reason)
-    failed = status in (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR, AccountStatus.NO_ACCESS)
+    failed = status in NEEDS_ACTION_STATUSES
     log_activity(
         action="account.status",
         account=account,

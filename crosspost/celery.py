@@ -11,10 +11,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crosspost.settings")
 
 app = Celery("crosspost")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# One queue per priority (retries are sent to "low" by the publisher), and one for
-# media work, so a long render never holds up publishing when it has its own worker.
-app.conf.task_queues = [Queue("high"), Queue("normal"), Queue("low"), Queue("media")]
-app.conf.task_routes = {"media.tasks.*": {"queue": "media"}}
+# One queue per priority (retries are sent to "low" by the publisher), one for media work, so a
+# long render never holds up publishing when it has its own worker, and one per stage of a source
+# post's pipeline (publishing/pipeline.py): a slow marketplace or LLM never holds up the others.
+PIPELINE_QUEUES = ("ingest", "enrich", "captionize", "publish")
+app.conf.task_queues = [Queue("high"), Queue("normal"), Queue("low"), Queue("media"), *map(Queue, PIPELINE_QUEUES)]
+app.conf.task_routes = {
+    "media.tasks.*": {"queue": "media"},
+    "sources.tasks.*": {"queue": "ingest"},
+    "publishing.pipeline_tasks.enrich": {"queue": "enrich"},
+    "publishing.pipeline_tasks.captionize": {"queue": "captionize"},
+    "publishing.pipeline_tasks.transcode": {"queue": "media"},
+    "publishing.pipeline_tasks.preflight": {"queue": "publish"},
+    "publishing.pipeline_tasks.publish": {"queue": "publish"},
+    "publishing.pipeline_tasks.finalize": {"queue": "publish"},
+}
 app.autodiscover_tasks()
 # A worker that stops consuming exits so that its supervisor restarts it (crosspost/liveness.py).
 app.steps["worker"].add(ConsumerWatchdog)

@@ -77,6 +77,8 @@ ACTION_LABELS = {
     "execution.retry": _("Publication retried"),
     "execution.unconfirmed": _("Publication unconfirmed"),
     "group.create": _("Group created"),
+    "pipeline.stage_failed": _("Pipeline stage failed"),
+    "pipeline.stage_retry": _("Pipeline stage retried"),
     "policy.import": _("Publishing rules imported"),
     "policy.update": _("Publishing policy edited"),
     "post.cancel": _("Post cancelled"),

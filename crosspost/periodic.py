@@ -38,7 +38,7 @@ PERIODIC_TASKS: list[Periodic] = [
         name="poll sources",
         task="sources.tasks.poll_sources",
         every_seconds=settings.SOURCE_POLL_INTERVAL_SECONDS,
-        queue="normal",  # downloads take time: never in front of the dispatcher on "high"
+        queue="ingest",  # the pipeline's first stage; downloads never hold up the dispatcher on "high"
         description="getUpdates for every polling Telegram source; albums older than SOURCE_ALBUM_WINDOW_SECONDS "
         "become posts (webhook sources too).",
     ),

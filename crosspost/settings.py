@@ -284,7 +284,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task modules outside an app's tasks.py (autodiscover finds only those).
-CELERY_IMPORTS = ["publishing.notification_tasks"]
+CELERY_IMPORTS = ["publishing.notification_tasks", "publishing.pipeline_tasks"]
 
 # --- Cache ----------------------------------------------------------------------------
 if REDIS_URL:
@@ -353,6 +353,10 @@ SOURCE_POLL_INTERVAL_SECONDS = env.float("SOURCE_POLL_INTERVAL_SECONDS", default
 # A message whose post could not be made this many times (a file Telegram keeps failing to serve)
 # is recorded as failed, with the last error, so it no longer holds up the source.
 SOURCE_INGEST_MAX_ATTEMPTS = env.int("SOURCE_INGEST_MAX_ATTEMPTS", default=5)
+# The pipeline's transcode stage looks at a source post's renditions every this many seconds, and
+# gives up (a failed stage the operator can retry) when they are not ready after the maximum wait.
+PIPELINE_TRANSCODE_CHECK_SECONDS = env.int("PIPELINE_TRANSCODE_CHECK_SECONDS", default=15)
+PIPELINE_TRANSCODE_MAX_WAIT_SECONDS = env.int("PIPELINE_TRANSCODE_MAX_WAIT_SECONDS", default=1800)
 VK_API_BASE_URL = env.str("VK_API_BASE_URL", default="https://api.vk.com/method")
 INSTAGRAM_GRAPH_BASE_URL = env.str("INSTAGRAM_GRAPH_BASE_URL", default="https://graph.facebook.com/v21.0")
 TIKTOK_API_BASE_URL = env.str("TIKTOK_API_BASE_URL", default="https://open.tiktokapis.com")

@@ -15,8 +15,10 @@ from accounts.models import AccountGroup, AccountStatus, Platform, Proxy, Role, 
 from accounts.selectors import scope
 from crosspost.models import action_label
 from media.models import MediaAsset
-from posts.models import MAX_MEDIA_PER_POST, MediaType, Post, Priority
-from posts.services import check_caption, check_scheduled_at
+from posts.models import MAX_MEDIA_PER_POST, CaptionMode, MediaType, Post, Priority
+from posts.services import check_caption, check_caption_mode, check_scheduled_at
+from sources.kinds import options_errors
+from sources.models import IngestMode, Source, SourceKind
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
@@ -127,6 +129,20 @@ class ComposeForm(forms.Form):
     caption = forms.CharField(label=_("Caption"), required=False, widget=forms.Textarea(attrs={"rows": 6}))
     language = forms.CharField(label=_("Caption language"), max_length=10, initial="en")
     media_type = forms.ChoiceField(label=_("Media type"), choices=MediaType.choices, initial=MediaType.PHOTO)
+    caption_mode = forms.ChoiceField(
+        label=_("Caption mode"),
+        choices=CaptionMode.choices,
+        initial=CaptionMode.ORIGINAL,
+        required=False,  # left out (an older page, a script): the original text
+        help_text=_("AI: the caption is the brief; one caption per platform and language is written for review."),
+    )
+    caption_template = forms.CharField(
+        label=_("Caption template"),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For the template mode: {caption}, {description}, {hashtags}, {title}, {brand}, {composition}, {care}."),
+    )
     target_groups = GroupChoiceField(
         label=_("Target groups"), queryset=AccountGroup.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -173,6 +189,9 @@ class ComposeForm(forms.Form):
                 code="invalid",
             ) from None
 
+    def clean_caption_mode(self) -> str:
+        return self.cleaned_data["caption_mode"] or CaptionMode.ORIGINAL
+
     def clean(self) -> dict:
         data = super().clean()
         workspace = data.get("workspace")
@@ -189,6 +208,11 @@ class ComposeForm(forms.Form):
                     )
         self._clean_media(data)
         self._clean_schedule(data)
+        if "caption_mode" in data:
+            try:
+                check_caption_mode(data["caption_mode"], data.get("caption_template") or "")
+            except ValidationError as exc:
+                self.add_error("caption_template", exc)
         return data
 
     def _clean_media(self, data: dict) -> None:
@@ -238,6 +262,8 @@ class ComposeForm(forms.Form):
             "caption": post.caption,
             "language": post.language,
             "media_type": post.media_type,
+            "caption_mode": post.caption_mode,
+            "caption_template": post.caption_template,
             "media": [pm.asset_id for pm in post.media.all()],
             "target_groups": [g.pk for g in post.target_groups.all()],
             "target_accounts": [a.pk for a in post.target_accounts.all()],
@@ -255,6 +281,8 @@ class ComposeForm(forms.Form):
             "caption": data["caption"],
             "language": data["language"],
             "media_type": data["media_type"],
+            "caption_mode": data["caption_mode"],
+            "caption_template": data["caption_template"],
             "priority": data["priority"],
             "scheduled_at": data["scheduled_at"],
             "target_groups": list(data["target_groups"]),
@@ -279,6 +307,14 @@ class CaptionForm(forms.Form):
             return check_code(self.cleaned_data["language"])
         except UnsupportedLanguage as exc:
             raise ValidationError(str(exc)) from None
+
+
+class AICaptionForm(forms.Form):
+    """One stored AI caption as the operator rewrites it (the service checks it against the rules)."""
+
+    platform = forms.ChoiceField(choices=Platform.choices)
+    language = forms.CharField(max_length=20)
+    caption = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 4}))
 
 
 # --- accounts ------------------------------------------------------------------------------------------
@@ -404,6 +440,137 @@ class ProxyImportForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields = {"workspace": WorkspaceField(user, Role.ADMIN), **self.fields}
+
+
+# --- sources -------------------------------------------------------------------------------------------
+
+
+class SourceForm(forms.Form):
+    """A Telegram channel source. The bot token is write-only: never rendered back, and left
+    empty on edit it keeps the stored one. ``Source.clean`` (via ``source_save``) has the last word."""
+
+    name = forms.CharField(label=_("Name"), max_length=120)
+    chat_id = forms.CharField(
+        label=_("Channel chat id"),
+        max_length=24,
+        help_text=_("The channel's numeric id, like -1001234567890. The bot must be an administrator of the channel."),
+    )
+    bot_token = forms.CharField(
+        label=_("Bot token"),
+        required=False,
+        strip=True,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    language = forms.CharField(
+        label=_("Language"), max_length=10, initial="en", help_text=_("The language the channel writes in, e.g. ru.")
+    )
+    target_groups = GroupChoiceField(
+        label=_("Target groups"), queryset=AccountGroup.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    target_accounts = AccountChoiceField(
+        label=_("Target accounts"),
+        queryset=SocialAccount.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    mode = forms.ChoiceField(label=_("Mode"), choices=IngestMode.choices, initial=IngestMode.DRAFT)
+    caption_mode = forms.ChoiceField(label=_("Caption mode"), choices=CaptionMode.choices, initial=CaptionMode.ORIGINAL)
+    caption_template = forms.CharField(label=_("Caption template"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL)
+    window_start = forms.TimeField(
+        label=_("Publish from"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    window_end = forms.TimeField(
+        label=_("Publish until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("The schedule window, in the workspace's time zone: both ends or neither."),
+    )
+
+    MODEL_FIELDS = (
+        "name",
+        "language",
+        "mode",
+        "caption_mode",
+        "caption_template",
+        "priority",
+        "window_start",
+        "window_end",
+    )
+
+    def __init__(self, *args, user, source: Source | None = None, **kwargs):
+        if source is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                **{name: getattr(source, name) for name in self.MODEL_FIELDS},
+                "chat_id": (source.options or {}).get("chat_id", ""),
+                "target_groups": [g.pk for g in source.target_groups.all()],
+                "target_accounts": [a.pk for a in source.target_accounts.all()],
+            }
+        super().__init__(*args, **kwargs)
+        self.source = source
+        self.fields = {"workspace": WorkspaceField(user, Role.ADMIN), **self.fields}
+        if source is not None:
+            self.fields["workspace"].disabled = True
+            self.fields["workspace"].initial = source.workspace_id
+            self.fields["bot_token"].help_text = _("Write-only: leave it empty to keep the stored token.")
+        else:
+            self.fields["bot_token"].required = True
+            self.fields["bot_token"].help_text = _("From @BotFather. Stored encrypted and never shown again.")
+        self.fields["target_groups"].queryset = scope(AccountGroup.objects.all(), user, Role.ADMIN).order_by("name", "pk")
+        self.fields["target_accounts"].queryset = (
+            scope(SocialAccount.objects.all(), user, Role.ADMIN)
+            .only("id", "workspace_id", "platform", "handle", "language")
+            .order_by("platform", "handle", "pk")
+        )
+
+    def clean_chat_id(self) -> str:
+        chat_id = self.cleaned_data["chat_id"].strip()
+        if options_errors(SourceKind.TELEGRAM, {"chat_id": chat_id}):
+            raise ValidationError(
+                _("%(value)s is not a chat id: give the channel's numeric id, like -1001234567890."),
+                params={"value": chat_id},
+                code="invalid",
+            )
+        return chat_id
+
+    def clean_language(self) -> str:
+        try:
+            return check_code(self.cleaned_data["language"].strip())
+        except UnsupportedLanguage:
+            raise ValidationError(
+                _("%(value)s is not a language code: use a code such as en, de, pt-BR."),
+                params={"value": self.cleaned_data["language"]},
+                code="invalid",
+            ) from None
+
+    def clean(self) -> dict:
+        """``Source.clean`` on the values given, so every mistake (the schedule window's too) is
+        shown at once, each next to its field; ``source_save`` checks again when saving."""
+        data = super().clean()
+        probe = Source(
+            kind=SourceKind.TELEGRAM,
+            options={"chat_id": data.get("chat_id", "")},
+            language=data.get("language") or "",
+            window_start=data.get("window_start"),
+            window_end=data.get("window_end"),
+        )
+        try:
+            probe.clean()
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                field = "chat_id" if field == "options" else field
+                if field in self.fields and field not in self.errors:
+                    self.add_error(field, errors)
+        return data
+
+    def apply(self, source: Source) -> Source:
+        """``source`` with the form's values set (not saved: ``source_save`` checks and saves it)."""
+        data = self.cleaned_data
+        for name in self.MODEL_FIELDS:
+            setattr(source, name, data[name])
+        source.options = {**(source.options or {}), "chat_id": data["chat_id"]}
+        return source
 
 
 # --- activity ------------------------------------------------------------------------------------------

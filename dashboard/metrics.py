@@ -7,15 +7,21 @@ whole installation; a logged-in member sees only their own workspaces' rows.
 """
 
 import hmac
+from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+# Upper bounds (seconds) of the stage-duration buckets: from a quick look-up to an hour's render.
+STAGE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0)
+# Activity that is one call to a platform (a publish attempt, an account check, a login), with its outcome.
+PLATFORM_CALLS = ("execution.publish", "account.check", "account.login")
 
 
 class CrosspostCollector:
@@ -48,6 +54,8 @@ class CrosspostCollector:
             accounts.add_metric([row["platform"], row["status"]], row["n"])
         yield accounts
 
+        yield from self.pipeline_and_platforms()
+
         heartbeat = GaugeMetricFamily(
             "crosspost_heartbeat_age_seconds", "Seconds since a background component was last seen.", labels=["component"]
         )
@@ -55,6 +63,43 @@ class CrosspostCollector:
         for name, seen_at in Heartbeat.objects.values_list("name", "seen_at"):
             heartbeat.add_metric([name], (now - seen_at).total_seconds())
         yield heartbeat
+
+    def pipeline_and_platforms(self):
+        from crosspost.models import ActivityLog
+        from posts.models import PipelineStage
+        from publishing.models import Execution
+
+        stages = HistogramMetricFamily(
+            "crosspost_stage_duration_seconds", "How long each pipeline stage of a source post took.", labels=["stage"]
+        )
+        took = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+        rows = self._scoped(PipelineStage.objects.filter(started_at__isnull=False, finished_at__isnull=False), "post__workspace")
+        buckets = {f"le{i}": Count("pk", filter=Q(took__lte=timedelta(seconds=le))) for i, le in enumerate(STAGE_BUCKETS)}
+        for row in (
+            rows.annotate(took=took).values("stage").annotate(n=Count("pk"), total=Sum("took"), **buckets).order_by("stage")
+        ):
+            counts = [(str(le), row[f"le{i}"]) for i, le in enumerate(STAGE_BUCKETS)] + [("+Inf", row["n"])]
+            total = row["total"]
+            stages.add_metric([row["stage"]], counts, sum_value=total.total_seconds() if total is not None else 0.0)
+        yield stages
+
+        posts = CounterMetricFamily(
+            "crosspost_posts", "Publications (one per post and account) by platform and status.", labels=["platform", "status"]
+        )
+        rows = self._scoped(Execution.objects.all(), "post__workspace")
+        for row in rows.values("account__platform", "status").annotate(n=Count("pk")).order_by("account__platform", "status"):
+            posts.add_metric([row["account__platform"], row["status"]], row["n"])
+        yield posts
+
+        requests = CounterMetricFamily(
+            "crosspost_platform_requests",
+            "Calls to platforms (publish attempts, account checks, logins) by platform and outcome.",
+            labels=["platform", "status"],
+        )
+        rows = self._scoped(ActivityLog.objects.filter(action__in=PLATFORM_CALLS, account__isnull=False), "workspace")
+        for row in rows.values("account__platform", "status").annotate(n=Count("pk")).order_by("account__platform", "status"):
+            requests.add_metric([row["account__platform"], row["status"]], row["n"])
+        yield requests
 
 
 @never_cache

@@ -12,13 +12,24 @@ from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ROLE_RANK, AccountGroup, AccountStatus, Membership, Proxy, Role, SocialAccount, Workspace
+from accounts.models import (
+    NEEDS_ACTION_STATUSES,
+    ROLE_RANK,
+    AccountGroup,
+    AccountStatus,
+    Membership,
+    Proxy,
+    Role,
+    SocialAccount,
+    Workspace,
+)
 from accounts.selectors import scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
 from posts.models import Post
 from publishing.models import Execution, ExecutionStatus
 from publishing.selectors import outcome_counts
 from publishing.stats import overview, posts_went_out
+from sources.models import IngestRecord, ItemStatus, Source
 
 # Account columns a list needs; the encrypted credentials and session are never decrypted for a page.
 ACCOUNT_LIST_FIELDS = (
@@ -36,13 +47,7 @@ ACCOUNT_LIST_FIELDS = (
     "group_id",
     "proxy_id",
 )
-PROBLEM_STATUSES = (
-    AccountStatus.BANNED,
-    AccountStatus.LOGIN_REQUIRED,
-    AccountStatus.PROXY_ERROR,
-    AccountStatus.NO_ACCESS,
-    AccountStatus.COOLDOWN,
-)
+PROBLEM_STATUSES = (*NEEDS_ACTION_STATUSES, AccountStatus.COOLDOWN)
 CHART_DAYS = 14
 
 
@@ -478,6 +483,26 @@ def proxies_list(user) -> QuerySet[Proxy]:
         .defer("url")
         .order_by("host", "port", "pk")
     )
+
+
+# --- sources --------------------------------------------------------------------------------------------------
+
+
+def sources_list(user) -> QuerySet[Source]:
+    """The user's sources with what they made: posts (done records with a post) and failed messages."""
+    return (
+        scope(Source.objects.select_related("workspace"), user)
+        .defer("secret", "webhook_secret")
+        .annotate(
+            posts_made=Count("records", filter=Q(records__status=ItemStatus.DONE, records__post__isnull=False), distinct=True),
+            failed_messages=Count("items", filter=Q(items__status=ItemStatus.FAILED), distinct=True),
+        )
+        .order_by("name", "pk")
+    )
+
+
+def source_records(source: Source, limit: int = 50) -> list[IngestRecord]:
+    return list(IngestRecord.objects.filter(source=source).select_related("post").order_by("-created_at", "-pk")[:limit])
 
 
 # --- activity ---------------------------------------------------------------------------------------------------

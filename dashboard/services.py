@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from posts.models import Post
+from posts.models import CaptionMode, Post
+from publishing.models import PostCaption
 from publishing.planner import post_publish
 from publishing.selectors import post_caption_preview
 from translations.services import CaptionResult, captions_for
@@ -22,7 +23,12 @@ def post_caption_review(post: Post) -> dict:
     try:
         plan = post_publish(post=post, dry_run=True)
     except ValidationError as exc:
-        return {"error": " ".join(exc.messages)}
+        return {"error": " ".join(exc.messages), "ai_captions": ai_captions_of(post)}
+    if post.caption_mode == CaptionMode.AI:
+        # The dry run wrote (or kept) the captions per platform: they are what the accounts get.
+        for entry in plan.entries:
+            entry.caption_shown = entry.caption
+        return {**_summary(plan), "languages": [], "ai_captions": ai_captions_of(post)}
     languages = post_caption_preview(post=post)
     # What "Use the translation" would bring back for each caption written by hand; the button is
     # offered only where there is one (a provider is configured and can translate that language).
@@ -35,16 +41,26 @@ def post_caption_review(post: Post) -> dict:
     for entry in plan.entries:
         row = by_language.get(entry.language)
         entry.caption_shown = row["caption"] if row and row["caption"] is not None else entry.caption
+    return {**_summary(plan), "languages": languages}
+
+
+def _summary(plan) -> dict:
     counts = plan.as_dict()
     return {
         "plan": plan,
         "planned": counts["planned"],
         "blocked": counts["blocked"],
         "existing": counts["existing"],
-        "languages": languages,
         "entries": plan.entries[:PREVIEW_ROWS],
         "more": max(0, len(plan.entries) - PREVIEW_ROWS),
     }
+
+
+def ai_captions_of(post: Post) -> list[PostCaption]:
+    """The post's stored AI captions for the review (none unless it is in the AI caption mode)."""
+    if post.caption_mode != CaptionMode.AI:
+        return []
+    return list(PostCaption.objects.filter(post=post).order_by("platform", "language"))
 
 
 def translations_of(post: Post, languages: list[str]) -> dict[str, CaptionResult]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import uuid
 from functools import wraps
+from itertools import pairwise
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -24,6 +25,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
@@ -35,9 +37,15 @@ from crosspost.logging import redact
 from crosspost.models import LogStatus
 from media.models import MediaAsset
 from media.services import media_upload
-from posts.models import Post, PostMedia, PostStatus
+from platforms import base
+from posts.models import Post, PostMedia, PostStatus, StageStatus
+from posts.pipeline import duration_display, has_pipeline, stages_of
 from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, post_delete, post_set_caption, post_update
-from publishing.models import Execution, ExecutionStatus
+from products.facts import Marketplace
+from products.selectors import product_summary
+from publishing.ai_captions import post_caption_edit, post_captions_generate
+from publishing.models import Execution, ExecutionStatus, PostCaption
+from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
 from publishing.services import (
     CANCELLABLE,
@@ -51,19 +59,30 @@ from publishing.services import (
     post_resolve_unconfirmed,
 )
 from publishing.stats import account_success_rates
+from sources.models import Delivery, IngestRecord, ItemStatus, Source, SourceKind
+from sources.services import (
+    record_retry,
+    source_poll,
+    source_save,
+    source_set_enabled,
+    webhook_connect,
+    webhook_disconnect,
+)
 
 from . import selectors
 from .forms import (
     AccountFilterForm,
     ActivityFilterForm,
+    AICaptionForm,
     BulkAccountsForm,
     CaptionForm,
     ComposeForm,
     ImportAccountsForm,
     ProxyImportForm,
+    SourceForm,
     UploadForm,
 )
-from .services import post_caption_review, translations_of
+from .services import ai_captions_of, post_caption_review, translations_of
 
 try:  # account and proxy checks arrive with the health services; without them the buttons are not shown
     from publishing.health import account_check
@@ -177,16 +196,44 @@ def progress_context(request, post: Post) -> dict:
         execution.error_shown = redact(execution.error_message)
         execution.can_retry = can_act and execution.status in RETRYABLE
         execution.can_cancel = can_act and execution.status in CANCELLABLE
+    stages = pipeline_stages(post, can_act)
     return {
         "post": post,
         "counts": counts,
         "page": page,
-        "live": counts["open"] > 0,
+        "stages": stages,
+        "live": counts["open"] > 0 or pipeline_moving(post, stages),
         "can_act": can_act,
         "can_cancel_post": can_act and post.status not in FINISHED_POST_STATUSES and post.status != PostStatus.DRAFT,
         "can_edit_draft": can_act and post.status in EDITABLE_STATUSES and not counts["total"],
         "page_suffix": f"?page={page.number}" if page.number > 1 else "",
     }
+
+
+def pipeline_stages(post: Post, can_act: bool) -> list:
+    """A source post's seven stages for the stepper ([] for a post composed by hand)."""
+    if not has_pipeline(post):
+        return []
+    stages = stages_of(post)
+    for stage in stages:
+        stage.duration_shown = duration_display(stage.duration)
+        stage.error_shown = redact(stage.error)
+        stage.can_retry = can_act and stage.status == StageStatus.FAILED
+    return stages
+
+
+def pipeline_moving(post: Post, stages: list) -> bool:
+    """Whether a stage runs or is about to (its predecessor ended and started it): the page polls.
+
+    A stage waiting after a failed or reviewed one waits for the operator, not for a worker; the
+    finalize stage waits for the post to finish (the executions' progress keeps the page live)."""
+    settled = (StageStatus.DONE, StageStatus.SKIPPED)
+    for before, stage in pairwise(stages):
+        if stage.status == StageStatus.RUNNING:
+            return True
+        if stage.status == StageStatus.WAITING and before.status in settled:
+            return stage.stage != "finalize" or post.status in FINISHED_POST_STATUSES
+    return False
 
 
 def scoped_post(request, pk: int) -> Post:
@@ -204,7 +251,20 @@ def editor_post(request, pk: int) -> Post:
 @require_GET
 def post_detail(request, pk: int):
     post = scoped_post(request, pk)
-    return render_page(request, "dashboard/post_detail.html", progress_context(request, post), "progress")
+    context = progress_context(request, post)
+    if not request.htmx:  # the progress region polls; the product and AI captions are shown once, on the full page
+        context["product"] = post_product(post)
+    # The AI captions section is outside the polled region: the full page only.
+    context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
+    return render_page(request, "dashboard/post_detail.html", context, "progress")
+
+
+def post_product(post: Post) -> dict | None:
+    """The product the post names, with its cached facts or why there are none (no marketplace call)."""
+    summary = product_summary((post.options or {}).get("product"))
+    if summary is not None and summary["marketplace"]:
+        summary["marketplace_label"] = Marketplace(summary["marketplace"]).label
+    return summary
 
 
 def progress_response(request, post: Post, anchor_page: str | None = None, refused: bool = False):
@@ -217,6 +277,21 @@ def progress_response(request, post: Post, anchor_page: str | None = None, refus
         )
     url = reverse("dashboard:post", args=[post.pk])
     return redirect(url + (f"?page={anchor_page}" if anchor_page else ""))
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_stage_retry(request, pk: int, stage: str):
+    """Run a failed pipeline stage again; the stages after it follow."""
+    post = editor_post(request, pk)
+    try:
+        stage_retry(post=post, stage=stage, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        return progress_response(request, post, refused=True)
+    messages.success(request, _("The stage was started again; the stages after it follow."))
+    return progress_response(request, post)
 
 
 @login_required
@@ -545,6 +620,69 @@ def compose_caption(request, pk: int):
     )
 
 
+def plan_response(request, post: Post, *, error: tuple[str, str] | None = None, ai_error: tuple | None = None):
+    """The composer's plan region again after a caption action (400 when it was refused); without
+    HTMX, back to ``next`` (the post's page) or the review page, with the refusal as a message."""
+    if not request.htmx:
+        for problem in (error, ai_error):
+            if problem:
+                messages.error(request, problem[-1])
+        return redirect(back_to(request, reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"))
+    preview = post_caption_review(post)
+    preview["caption_error"], preview["ai_caption_error"] = error, ai_error
+    return render(
+        request,
+        "dashboard/compose.html#plan",
+        {"post": post, "preview": preview, "assets": draft_media(post), "plan_only": True},
+        status=400 if error or ai_error else 200,
+    )
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def compose_ai_caption(request, pk: int):
+    """Save the operator's text of one platform's AI caption (checked against its rules), then show the plan again."""
+    post = editable_draft(request, pk)
+    form = AICaptionForm(request.POST)
+    if not form.is_valid():
+        problems = " ".join(e for errs in form.errors.values() for e in errs)
+        return plan_response(
+            request, post, ai_error=(request.POST.get("platform", ""), request.POST.get("language", ""), problems)
+        )
+    key = (form.cleaned_data["platform"], form.cleaned_data["language"])
+    caption = get_object_or_404(PostCaption, post=post, platform=key[0], language=key[1])
+    try:
+        post_caption_edit(caption=caption, text=form.cleaned_data["caption"], actor=request.user)
+    except ValidationError as exc:
+        return plan_response(request, post, ai_error=(*key, error_text(exc)))
+    messages.success(
+        request,
+        _("Saved the %(platform)s caption (%(language)s).") % {"platform": caption.get_platform_display(), "language": key[1]},
+    )
+    return plan_response(request, post)
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def compose_ai_generate(request, pk: int):
+    """Write the AI captions the post's targets still need (fresh and edited ones are kept)."""
+    post = editable_draft(request, pk)
+    try:
+        outcome = post_captions_generate(post=post)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        return plan_response(request, post)
+    report = messages.warning if outcome.problems else messages.success
+    report(
+        request,
+        _("Wrote %(stored)d AI caption(s), kept %(kept)d; %(failed)d could not be written.")
+        % {"stored": outcome.stored, "kept": outcome.kept, "failed": len(outcome.problems)},
+    )
+    return plan_response(request, post)
+
+
 @login_required
 @require_POST
 @role_required(Role.EDITOR)
@@ -801,3 +939,161 @@ def activity(request):
     return render_page(
         request, "dashboard/activity.html", {"filters": filters, "page": page, "query": page_query(request)}, "table"
     )
+
+
+# --- sources --------------------------------------------------------------------------------------
+
+
+def scoped_source(request, pk: int, min_role: str = Role.VIEWER) -> Source:
+    """The source: 404 outside the user's workspaces, 403 below ``min_role`` in its own."""
+    source = get_object_or_404(scope(Source.objects.select_related("workspace"), request.user), pk=pk)
+    if min_role != Role.VIEWER:
+        require_role_in(request, source.workspace_id, min_role)
+    return source
+
+
+@login_required
+@require_GET
+def sources(request):
+    access = selectors.access_for(request.user)
+    items = list(selectors.sources_list(request.user))
+    for source in items:
+        source.can_admin = access.can(source.workspace_id, Role.ADMIN)
+    return render(request, "dashboard/sources.html", {"sources": items, "can_create": access.can_anywhere(Role.ADMIN)})
+
+
+@login_required
+@require_GET
+def source_detail(request, pk: int):
+    source = scoped_source(request, pk)
+    can_admin = selectors.access_for(request.user).can(source.workspace_id, Role.ADMIN)
+    records = selectors.source_records(source)
+    for record in records:
+        record.label = record_label(record)
+    return render(
+        request,
+        "dashboard/source_detail.html",
+        {
+            "source": source,
+            "records": records,
+            "can_admin": can_admin,
+            "groups": list(source.target_groups.all()),
+            "accounts": list(source.target_accounts.all()),
+            "failed": ItemStatus.FAILED,
+            "webhook": Delivery.WEBHOOK,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@role_required(Role.ADMIN)
+def source_edit(request, pk: int | None = None):
+    """Create a source, or change one (an empty token field keeps the stored token)."""
+    source = scoped_source(request, pk, Role.ADMIN) if pk is not None else None
+    if request.method == "GET":
+        form = SourceForm(user=request.user, source=source)
+        return render(request, "dashboard/source_form.html", {"form": form, "source": source})
+    form = SourceForm(request.POST, user=request.user, source=source)
+    if form.is_valid():
+        target = source or Source(workspace=form.cleaned_data["workspace"], kind=SourceKind.TELEGRAM)
+        require_role_in(request, target.workspace_id, Role.ADMIN)
+        try:
+            source_save(
+                source=form.apply(target),
+                bot_token=form.cleaned_data["bot_token"],
+                target_groups=list(form.cleaned_data["target_groups"]),
+                target_accounts=list(form.cleaned_data["target_accounts"]),
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict") and "options" in exc.error_dict:
+                exc.error_dict["chat_id"] = exc.error_dict.pop("options")
+            add_errors(form, exc)
+        else:
+            done = _("Saved the source “%(source)s”.") if source else _("Created the source “%(source)s”.")
+            messages.success(request, done % {"source": target.name})
+            return redirect("dashboard:source", pk=target.pk)
+    return render(request, "dashboard/source_form.html", {"form": form, "source": source}, status=400)
+
+
+def record_label(record: IngestRecord) -> str:
+    kind, _sep, value = record.key.partition(":")
+    return _("Album %(id)s") % {"id": value} if kind == "group" else _("Message %(id)s") % {"id": value}
+
+
+def _telegram_call(request, source: Source, call) -> None:
+    """Run a Bot API call for ``source``; Telegram's refusal becomes an error message."""
+    try:
+        done = call()
+    except base.PlatformError as error:
+        messages.error(request, _("Telegram refused: %(error)s") % {"error": error.message})
+    else:
+        messages.success(request, done)
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def source_poll_view(request, pk: int):
+    source = scoped_source(request, pk, Role.ADMIN)
+
+    def poll() -> str:
+        count = source_poll(source=source)
+        return ngettext("%(count)s update received.", "%(count)s updates received.", count) % {"count": count}
+
+    _telegram_call(request, source, poll)
+    return redirect(back_to(request, reverse("dashboard:source", args=[source.pk])))
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def source_delivery_view(request, pk: int, delivery: str):
+    """Webhook (setWebhook to this server's public HTTPS address) or long polling (deleteWebhook)."""
+    source = scoped_source(request, pk, Role.ADMIN)
+    if delivery == Delivery.POLLING:
+        _telegram_call(request, source, lambda: (webhook_disconnect(source=source), _("Polling again."))[1])
+    else:
+        url = request.build_absolute_uri(reverse("source-telegram-webhook", args=[source.pk]))
+        if not url.startswith("https://"):
+            messages.error(
+                request,
+                _(
+                    "Telegram only calls HTTPS webhooks, and this page was opened at %(url)s. "
+                    "Open the dashboard at its public HTTPS address and try again."
+                )
+                % {"url": url},
+            )
+        else:
+            _telegram_call(
+                request,
+                source,
+                lambda: (webhook_connect(source=source, url=url), _("Telegram now sends updates to %(url)s.") % {"url": url})[1],
+            )
+    return redirect(back_to(request, reverse("dashboard:source", args=[source.pk])))
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def source_enabled_view(request, pk: int, enabled: bool):
+    source = scoped_source(request, pk, Role.ADMIN)
+    source_set_enabled(source=source, enabled=enabled)
+    done = _("“%(source)s” is enabled.") if enabled else _("“%(source)s” is disabled: it takes no new messages.")
+    messages.success(request, done % {"source": source.name})
+    return redirect(back_to(request, reverse("dashboard:source", args=[source.pk])))
+
+
+@login_required
+@require_POST
+@role_required(Role.ADMIN)
+def ingest_record_retry(request, pk: int):
+    record = get_object_or_404(
+        scope(IngestRecord.objects.select_related("source"), request.user, field="source__workspace"), pk=pk
+    )
+    require_role_in(request, record.source.workspace_id, Role.ADMIN)
+    if record_retry(record=record):
+        messages.success(request, _("%(record)s will be tried again by the next ingest run.") % {"record": record_label(record)})
+    else:
+        messages.error(request, _("Only a failed message can be tried again."))
+    return redirect(back_to(request, reverse("dashboard:source", args=[record.source_id])))

@@ -533,7 +533,7 @@ def asset_render(*, asset_id: int) -> RenderSummary:
             outputs[row.profile] = Output(row.profile, error=f"{row.profile} renders {profile.kind}s, not {asset.kind}s.")
         else:
             jobs.append(Job(profile, row.allow_trim))
-    with tempfile.TemporaryDirectory(prefix="crosspost-render-") as workdir:
+    with tempfile.TemporaryDirectory(prefix=f"{RENDER_DIR_PREFIX}{asset.pk}-") as workdir:
         if jobs:
             outputs.update(_render(asset, jobs, Path(workdir)))
         for row in claimed:
@@ -543,6 +543,30 @@ def asset_render(*, asset_id: int) -> RenderSummary:
             else:
                 summary.failed[row.profile] = output.error
     return summary
+
+
+# A render works in <tmp>/crosspost-render-<asset id>-…; a worker killed mid-render (the hard time
+# limit) leaves it behind, outputs and all, until render_leftovers_remove clears it.
+RENDER_DIR_PREFIX = "crosspost-render-"
+
+
+def render_leftovers_remove(*, asset_ids: Iterable[int]) -> int:
+    """Delete the work directories killed renders of these assets left; returns how many.
+
+    An asset whose rendition is leased right now is rendering: its directory is in use and stays.
+    """
+    busy = set(
+        Rendition.objects.filter(asset_id__in=list(asset_ids), lease_expires_at__gt=timezone.now()).values_list(
+            "asset_id", flat=True
+        )
+    )
+    removed = 0
+    for asset_id in set(asset_ids) - busy:
+        for path in Path(tempfile.gettempdir()).glob(f"{RENDER_DIR_PREFIX}{asset_id}-*"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed
 
 
 def _claim(asset: MediaAsset) -> tuple[list[Rendition], datetime | None]:

@@ -8,6 +8,9 @@ API alone, which instagrapi speaks with its own client (see ``instagram.private`
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 import requests
@@ -21,6 +24,29 @@ if TYPE_CHECKING:
     from .base import AccountSnapshot
 
 DEFAULT_USER_AGENT = "Crosspost/1.0 (+https://github.com/crosspost)"
+
+
+def retry_after_seconds(value: object, default: float) -> float:
+    """Seconds a ``Retry-After`` header asks for: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+
+    Anything else (missing, garbled, a date in the past) gives ``default``; never less than 1 s.
+    """
+    text = str(value or "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return default
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+        if seconds <= 0:
+            return default
+    return max(seconds, 1.0) if math.isfinite(seconds) else default
 
 
 def proxy_url_for(account: AccountSnapshot) -> str | None:

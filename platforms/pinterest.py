@@ -43,7 +43,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import base
-from .http import may_have_arrived
+from .http import may_have_arrived, retry_after_seconds
 from .names import Platform
 from .oauth import OAuthClient
 
@@ -243,16 +243,13 @@ def _json(response: Response) -> dict:
 
 def _retry_after(response: Response) -> float:
     """Seconds to wait: ``Retry-After``, or ``X-RateLimit-Reset`` (seconds left, or an epoch time)."""
-    for header in ("Retry-After", "X-RateLimit-Reset"):
-        value = response.headers.get(header, "")
-        try:
-            number = float(value)
-        except ValueError:
-            continue
-        if number > 1e9:
-            number -= time.time()
-        return max(number, 1.0)
-    return 60.0
+    if response.headers.get("Retry-After"):
+        return retry_after_seconds(response.headers["Retry-After"], 60.0)
+    try:
+        number = float(response.headers.get("X-RateLimit-Reset", ""))
+    except ValueError:
+        return 60.0
+    return max(number - time.time() if number > 1e9 else number, 1.0)
 
 
 def _image_source(items: Iterable[base.MediaItem]) -> dict:

@@ -50,7 +50,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import base
-from .http import may_have_arrived
+from .http import may_have_arrived, retry_after_seconds
 from .names import Platform
 from .oauth import OAuthClient
 
@@ -261,11 +261,7 @@ def error_for(code: str, text: str, *, status: int = 400, raw: dict | None = Non
             f"{text}. The token lacks the video.publish scope: reconnect the account granting it.", raw=raw
         )
     if code == "rate_limit_exceeded" or status == 429:
-        try:
-            wait = float(retry_after) if retry_after else 60.0
-        except ValueError:
-            wait = 60.0
-        return base.RateLimited(text, retry_after=wait, raw=raw)
+        return base.RateLimited(text, retry_after=retry_after_seconds(retry_after, 60.0), raw=raw)
     if code in QUOTA_CODES:
         return base.QuotaExceeded(f"{text}: {QUOTA_CODES[code]}.", until=timezone.now() + timedelta(hours=24), raw=raw)
     if code == "spam_risk_user_banned_from_posting":

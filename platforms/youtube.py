@@ -52,6 +52,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import base
+from .http import retry_after_seconds
 from .names import Platform
 from .oauth import OAuthClient
 
@@ -258,10 +259,7 @@ class _Api(OAuthClient):
         raw = self.scrub({"call": what, "http_status": status, "reason": reason, "message": message})
         text = self.scrub(f"YouTube {what}: {reason or f'HTTP {status}'}" + (f" ({message})" if message else ""))
         if reason in RATE_REASONS or status == 429:
-            retry_after = response.headers.get("Retry-After")
-            return base.RateLimited(
-                text, retry_after=float(retry_after) if retry_after and retry_after.isdigit() else 60, raw=raw
-            )
+            return base.RateLimited(text, retry_after=retry_after_seconds(response.headers.get("Retry-After"), 60.0), raw=raw)
         if reason == "quotaExceeded":
             return base.QuotaExceeded(
                 f"{text}. The project's daily YouTube quota is used up until midnight Pacific time.",

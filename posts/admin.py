@@ -20,21 +20,28 @@ from accounts.admin_utils import (
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     WorkspaceScopedInline,
+    excerpt,
     status_badge,
 )
 from accounts.models import Role
 from media.admin import asset_thumbnail
+from products.facts import Marketplace
+from products.selectors import product_summary
 from publishing.admin import remote_link
-from publishing.models import Execution
+from publishing.ai_captions import check_caption_edit, post_caption_edit
+from publishing.models import Execution, PostCaption
+from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import outcome_counts
 from publishing.services import RESOLVE_PUBLISHED, RESOLVE_RETRY, post_cancel, post_resolve_unconfirmed
 
-from .models import MAX_MEDIA_PER_POST, Post, PostMedia
+from .models import MAX_MEDIA_PER_POST, PipelineStage, Post, PostMedia, StageStatus
+from .pipeline import duration_display
 from .services import (
     DELETABLE_STATUSES,
     EDITABLE_FIELDS,
     check_caption,
+    check_caption_mode,
     check_scheduled_at,
     post_create,
     post_delete,
@@ -70,6 +77,10 @@ class PostForm(WorkspaceModelForm):
         checks = [("caption", check_caption, (cleaned.get("media_type"), cleaned.get("caption") or ""))]
         if "scheduled_at" in self.changed_data:
             checks.append(("scheduled_at", check_scheduled_at, (cleaned.get("scheduled_at"),)))
+        if cleaned.get("caption_mode"):
+            checks.append(
+                ("caption_template", check_caption_mode, (cleaned["caption_mode"], cleaned.get("caption_template") or ""))
+            )
         for name, check, args in checks:
             try:
                 check(*args)
@@ -144,6 +155,55 @@ class PostMediaInline(WorkspaceScopedInline, admin.TabularInline):
         return asset_thumbnail(obj.asset if obj.asset_id else None)
 
 
+class PostCaptionInlineForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        if "caption" in self.changed_data:
+            try:
+                check_caption_edit(self.instance, cleaned.get("caption") or "")
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+class PostCaptionFormSet(BaseInlineFormSet):
+    def save(self, commit=True):
+        # Through the service: checked, marked edited (never written again) and logged.
+        user = getattr(self, "request_user", None)
+        for form in self.forms:
+            if form.instance.pk and "caption" in form.changed_data:
+                post_caption_edit(caption=form.instance, text=form.cleaned_data["caption"], actor=user)
+        return []
+
+
+class PostCaptionInline(WorkspaceScopedInline, admin.TabularInline):
+    """The post's AI captions (AI caption mode): written by the planner or "Generate captions";
+    an editor may rewrite one here, checked against the platform's limit and the workspace's rules."""
+
+    model = PostCaption
+    form = PostCaptionInlineForm
+    formset = PostCaptionFormSet
+    add_role = delete_role = None
+    change_role = Role.EDITOR
+    fields = ("platform", "language", "caption_status", "caption", "problem", "edited", "generated_at")
+    readonly_fields = ("platform", "language", "caption_status", "problem", "edited", "generated_at")
+    extra = 0
+    can_delete = False
+    ordering = ("platform", "language")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("post")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request_user = request.user
+        return formset
+
+    @admin.display(description=_("status"))
+    def caption_status(self, obj):
+        return obj.get_status_display()
+
+
 class ExecutionInline(ReadOnlyInline):
     model = Execution
     fields = ("account", "execution_status", "scheduled_for", "attempts", "remote_link", "error_message")
@@ -161,6 +221,26 @@ class ExecutionInline(ReadOnlyInline):
     @admin.display(description=_("link on the platform"))
     def remote_link(self, obj):
         return remote_link(obj)
+
+
+class PipelineStageInline(ReadOnlyInline):
+    """A source post's pipeline, stage by stage; a failed one is retried from the stages list."""
+
+    model = PipelineStage
+    fields = ("stage", "stage_status", "started_at", "duration", "attempts", "error", "note")
+    readonly_fields = fields
+    ordering = ("pk",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("post")
+
+    @admin.display(description=_("status"))
+    def stage_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj):
+        return duration_display(obj.duration) or "—"
 
 
 @admin.register(Post)
@@ -185,16 +265,32 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_select_related = ("author", "workspace")
     date_hierarchy = "created_at"
     autocomplete_fields = ("target_groups", "target_accounts")
-    readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at")
+    readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at", "product")
     fieldsets = (
-        (None, {"fields": ("workspace", "title", "caption", "language", "media_type")}),
+        (None, {"fields": ("workspace", "title", "caption", "language", "media_type", "product")}),
+        (_("Caption mode"), {"fields": ("caption_mode", "caption_template")}),
         (_("Targets"), {"fields": ("target_groups", "target_accounts")}),
         (_("Schedule"), {"fields": ("priority", "scheduled_at")}),
         (_("Per-platform options"), {"fields": ("options",), "classes": ("collapse",)}),
         (_("State"), {"fields": ("status", "author", "created_at", "updated_at", "finished_at")}),
     )
-    inlines = (PostMediaInline, ExecutionInline)
+    inlines = (PostMediaInline, PostCaptionInline, PipelineStageInline, ExecutionInline)
     actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
+
+    @admin.display(description=_("product"))
+    def product(self, obj):
+        """The named product's cached facts, or why there are none (never a marketplace call)."""
+        summary = product_summary((obj.options or {}).get("product")) if obj is not None else None
+        if summary is None:
+            return "—"
+        name = f"{Marketplace(summary['marketplace']).label} {summary['article']}" if summary["marketplace"] else ""
+        facts = summary["facts"]
+        if facts:
+            price = f"{facts['price']:g} ₽" if facts.get("price") is not None else ""
+            detail = " · ".join(part for part in (facts["title"], facts.get("brand", ""), price) if part)
+        else:
+            detail = summary["note"] or _("not looked up yet")
+        return f"{name}: {detail}" if name else detail
 
     def annotate_changelist(self, request, queryset):
         counts = outcome_counts("executions__")
@@ -263,6 +359,8 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if formset.model is PostMedia and formset.has_changed():
             post_set_media(post=form.instance, assets=formset.kept_assets())
+        elif formset.model is PostCaption:
+            formset.save()
 
     def delete_model(self, request, obj):
         post_delete(post=obj, actor=request.user)
@@ -407,3 +505,56 @@ class PostMediaAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     @admin.display(description=_("preview"))
     def preview(self, obj):
         return asset_thumbnail(obj.asset)
+
+
+@admin.register(PipelineStage)
+class PipelineStageAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
+    """The stages of source posts' pipelines: find the failed ones and start them again."""
+
+    workspace_field = "post__workspace"
+    add_role = delete_role = None
+    change_role = Role.EDITOR  # to retry; the rows themselves are written by the pipeline only
+    list_display = ("post", "stage", "stage_status", "started_at", "duration", "attempts", "error_excerpt")
+    list_filter = ("stage", "status", ("post__workspace", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("post",)
+    search_fields = ("post__title", "error", "note")
+    fields = ("post", "stage", "status", "started_at", "finished_at", "attempts", "error", "note", "details")
+    readonly_fields = fields
+    actions = ("retry_stages",)
+
+    @admin.display(description=_("status"), ordering="status")
+    def stage_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj):
+        return duration_display(obj.duration) or "—"
+
+    @admin.display(description=_("error"))
+    def error_excerpt(self, obj):
+        return excerpt(obj.error)
+
+    @admin.action(description=_("Retry the selected failed stages"), permissions=["change"])
+    def retry_stages(self, request, queryset):
+        retried, problems = 0, []
+        for stage in self.writable_or_warn(request, queryset).select_related("post"):
+            if stage.status != StageStatus.FAILED:
+                problems.append(
+                    _("%(post)s · %(stage)s: only a failed stage can be retried.")
+                    % {"post": stage.post, "stage": stage.get_stage_display()}
+                )
+                continue
+            try:
+                stage_retry(post=stage.post, stage=stage.stage, actor=request.user)
+            except ValidationError as exc:
+                problems.append(f"{stage.post} · {stage.get_stage_display()}: {' '.join(exc.messages)}")
+                continue
+            retried += 1
+        if retried:
+            self.message_user(
+                request,
+                ngettext("%(count)s stage started again.", "%(count)s stages started again.", retried) % {"count": retried},
+                messages.SUCCESS,
+            )
+        for problem in problems:
+            self.message_user(request, problem, messages.WARNING)

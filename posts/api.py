@@ -4,6 +4,7 @@ from dataclasses import asdict
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -28,14 +29,18 @@ from accounts.selectors import scope
 from media.api import MediaAssetSerializer
 from media.models import MediaAsset
 from platforms import options as platform_options
-from publishing.ai_captions import generate_ai_caption
+from products.selectors import product_summary, products_cached
+from publishing.ai_captions import generate_ai_caption, post_caption_edit, post_captions_generate
 from publishing.api import ExecutionSerializer, executions_queryset
+from publishing.models import PostCaption
+from publishing.pipeline import stage_retry as pipeline_stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import post_caption_preview
 from publishing.services import RESOLUTIONS, post_cancel, post_resolve_unconfirmed
 
-from .models import MAX_MEDIA_PER_POST, Post, PostMedia, Priority
+from .models import MAX_MEDIA_PER_POST, PipelineStage, Post, PostMedia, Priority, Stage
 from .options import PRODUCT_KEYS, caption_overrides, validate_post_options
+from .pipeline import stages_of
 from .services import post_create, post_delete, post_set_caption, post_update
 
 
@@ -133,6 +138,28 @@ class PostOptionsField(JSONField):
     """``Post.options``: validate_post_options checks it, and its schema spells out what that accepts."""
 
 
+PRODUCT_SUMMARY = inline_serializer(
+    "PostProduct",
+    {
+        "marketplace": serializers.CharField(),
+        "article": serializers.IntegerField(allow_null=True),
+        "fetched": serializers.BooleanField(),
+        "facts": serializers.DictField(allow_null=True),
+        "note": serializers.CharField(),
+    },
+    allow_null=True,
+)
+
+
+class PostListSerializer(serializers.ListSerializer):
+    """A page of posts reads the products they name in one query, not one per post."""
+
+    def to_representation(self, data):
+        posts = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["products"] = products_cached([(p.options or {}).get("product") for p in posts])
+        return super().to_representation(posts)
+
+
 class PostSerializer(WorkspaceOwnedSerializer):
     media = PostMediaField(required=False)
     target_groups = ScopedPrimaryKeyRelatedField(many=True, queryset=AccountGroup.objects.all(), required=False)
@@ -148,6 +175,11 @@ class PostSerializer(WorkspaceOwnedSerializer):
         help_text="Per-platform options keyed by platform, and the post's own: captions, product, allow_trim.",
     )
 
+    product = serializers.SerializerMethodField(
+        help_text="The product options.product names, from the cache (never a marketplace call): marketplace, article, "
+        'fetched (looked up yet), facts (or null) and note ("no product facts: <reason>" when the marketplace gave none).'
+    )
+
     class Meta:
         model = Post
         fields = [
@@ -158,6 +190,8 @@ class PostSerializer(WorkspaceOwnedSerializer):
             "caption",
             "language",
             "media_type",
+            "caption_mode",
+            "caption_template",
             "media",
             "target_groups",
             "target_accounts",
@@ -165,11 +199,17 @@ class PostSerializer(WorkspaceOwnedSerializer):
             "scheduled_at",
             "status",
             "options",
+            "product",
             "created_at",
             "updated_at",
             "finished_at",
         ]
         read_only_fields = ["author", "status", "created_at", "updated_at", "finished_at"]
+        list_serializer_class = PostListSerializer
+
+    @extend_schema_field(PRODUCT_SUMMARY)
+    def get_product(self, obj: Post) -> dict | None:
+        return product_summary((obj.options or {}).get("product"), self.context.get("products"))
 
     def create(self, validated_data: dict) -> Post:
         return post_create(author=self.context["request"].user, **validated_data)
@@ -305,6 +345,56 @@ AICaptionSerializer = inline_serializer(
 )
 
 
+class PipelineStageSerializer(serializers.ModelSerializer):
+    """One stage of a source post's pipeline; a stage not reached yet is ``waiting`` with no times."""
+
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PipelineStage
+        fields = ["stage", "status", "started_at", "finished_at", "duration_seconds", "attempts", "error", "note", "details"]
+        read_only_fields = fields
+
+    def get_duration_seconds(self, obj: PipelineStage) -> float | None:
+        return obj.duration
+
+
+class PostCaptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PostCaption
+        fields = [
+            "platform",
+            "language",
+            "caption",
+            "status",
+            "problem",
+            "facts",
+            "edited",
+            "edited_by",
+            "generated_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PostCaptionInputSerializer(serializers.Serializer):
+    caption = CharField(trim_whitespace=False, validators=[VISIBLE_TEXT])
+
+
+GeneratedCaptionsSerializer = inline_serializer(
+    "GeneratedCaptions",
+    {
+        "post": serializers.IntegerField(),
+        "stored": serializers.IntegerField(help_text="Captions written now."),
+        "kept": serializers.IntegerField(help_text="Captions still fresh or edited by hand, kept as they are."),
+        "problems": serializers.ListField(
+            child=serializers.CharField(), help_text="Platforms and languages without a caption, and why."
+        ),
+        "captions": PostCaptionSerializer(many=True),
+    },
+)
+
+
 class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     """Posts. Editors and above write; only drafts and scheduled posts can be edited."""
 
@@ -412,6 +502,53 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         result = generate_ai_caption(post=post, **data.validated_data)
         return Response(asdict(result))
 
+    @extend_schema(request=None, responses=PostCaptionSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], url_path="ai-captions", filterset_class=None, search_fields=[], ordering_fields=[])
+    def ai_captions(self, request, pk=None):
+        """The post's stored AI captions, one per platform and language (with their status and problem)."""
+        post = self.get_object()
+        return Response(PostCaptionSerializer(post.ai_captions.all(), many=True).data)
+
+    @extend_schema(request=None, responses={200: GeneratedCaptionsSerializer})
+    @action(detail=True, methods=["post"], url_path="ai-captions/generate", url_name="ai-captions-generate")
+    def ai_captions_generate(self, request, pk=None):
+        """Write the AI captions the post's targets need: one LLM call per platform and language.
+
+        Fresh and hand-edited captions are kept; missing, failed and stale ones (the brief, title,
+        product facts or rules changed) are written again. 400 when the post is not in the AI caption mode.
+        """
+        post = self.get_object()
+        outcome = post_captions_generate(post=post)
+        return Response(
+            {
+                "post": post.pk,
+                "stored": outcome.stored,
+                "kept": outcome.kept,
+                "problems": outcome.messages(),
+                "captions": PostCaptionSerializer(post.ai_captions.all(), many=True).data,
+            }
+        )
+
+    @extend_schema(request=PostCaptionInputSerializer, responses={200: PostCaptionSerializer})
+    @action(
+        detail=True,
+        methods=["patch"],
+        url_path=r"ai-captions/(?P<platform>[a-z]{2,16})/(?P<language>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)",
+        url_name="ai-caption-edit",
+    )
+    def ai_caption_edit(self, request, pk=None, platform=None, language=None):
+        """Replace one AI caption with the operator's text (kept for good: never written again).
+
+        Checked against the platform's length limit and the workspace's content rules; 400 with
+        every problem when it breaks them.
+        """
+        post = self.get_object()
+        caption = get_object_or_404(PostCaption.objects.select_related("post"), post=post, platform=platform, language=language)
+        data = PostCaptionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        caption = post_caption_edit(caption=caption, text=data.validated_data["caption"], actor=request.user)
+        return Response(PostCaptionSerializer(caption).data)
+
     @extend_schema(request=ResolveUnconfirmedInputSerializer, responses={200: ResolveUnconfirmedSerializer})
     @action(detail=True, methods=["post"], url_path="resolve-unconfirmed")
     def resolve_unconfirmed(self, request, pk=None):
@@ -440,3 +577,25 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         post = self.get_object()
         page = self.paginate_queryset(executions_queryset().filter(post=post))
         return self.get_paginated_response(ExecutionSerializer(page, many=True, context=self.get_serializer_context()).data)
+
+    @extend_schema(responses=PipelineStageSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None, search_fields=[], ordering_fields=[], pagination_class=None)
+    def stages(self, request, pk=None):
+        """The seven stages of the post's pipeline in order (ingest → finalize), with status, times,
+        duration, error and note. A post composed by hand has no pipeline: every stage is ``waiting``."""
+        post = self.get_object()
+        return Response(PipelineStageSerializer(stages_of(post), many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: PipelineStageSerializer},
+        description="Run a failed stage again; the stages after it follow, the ones before are not redone. "
+        "409 when the stage has not failed; 400 for a stage that cannot be retried (ingest, or an unknown name).",
+    )
+    @action(detail=True, methods=["post"], url_path=r"stages/(?P<stage>[a-z]+)/retry", url_name="stage-retry")
+    def stage_retry(self, request, pk=None, stage=None):
+        """Retry one failed stage of the post's pipeline."""
+        post = self.get_object()
+        if stage not in Stage.values:
+            raise DjangoValidationError(f"There is no stage {stage!r}: choose one of {', '.join(Stage.values)}.", code="invalid")
+        return Response(PipelineStageSerializer(pipeline_stage_retry(post=post, stage=stage, actor=request.user)).data)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from crosspost.models import choices_check
@@ -39,6 +40,14 @@ class PostStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class CaptionMode(models.TextChoices):
+    """Where the text each platform gets comes from (a source sets it on the posts it makes)."""
+
+    ORIGINAL = "original", _("Original text and its translations")
+    AI = "ai", _("AI caption per platform")
+    TEMPLATE = "template", _("Caption template")
+
+
 class Post(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="posts", verbose_name=_("workspace"))
     author = models.ForeignKey(
@@ -52,6 +61,18 @@ class Post(models.Model):
         max_length=10, default="en", help_text=_("Language the caption is written in."), verbose_name=_("language")
     )
     media_type = models.CharField(max_length=10, choices=MediaType.choices, default=MediaType.PHOTO, verbose_name=_("media type"))
+    caption_mode = models.CharField(
+        max_length=10,
+        choices=CaptionMode.choices,
+        default=CaptionMode.ORIGINAL,
+        help_text=_("AI: one caption per platform and language, written from the caption as a brief."),
+        verbose_name=_("caption mode"),
+    )
+    caption_template = models.TextField(
+        blank=True,
+        help_text=_("For the template mode: {caption}, {description}, {hashtags}, {title}, {brand}, {composition}, {care}."),
+        verbose_name=_("caption template"),
+    )
     target_groups = models.ManyToManyField(AccountGroup, blank=True, related_name="posts", verbose_name=_("target groups"))
     target_accounts = models.ManyToManyField(
         SocialAccount, blank=True, related_name="targeted_by_posts", verbose_name=_("target accounts")
@@ -80,6 +101,7 @@ class Post(models.Model):
             choices_check("status", PostStatus, "post_valid_status"),
             choices_check("priority", Priority, "post_valid_priority"),
             choices_check("media_type", MediaType, "post_valid_media_type"),
+            choices_check("caption_mode", CaptionMode, "post_valid_caption_mode"),
         ]
         indexes = [
             models.Index(fields=["workspace", "status", "-created_at"], name="post_ws_status_recent"),
@@ -110,3 +132,64 @@ class PostMedia(models.Model):
 
     def __str__(self) -> str:
         return f"«{self.post}» #{self.position + 1}: {self.asset}"
+
+
+class Stage(models.TextChoices):
+    """The pipeline a post from a source goes through, in this order."""
+
+    INGEST = "ingest", pgettext_lazy("pipeline stage", "Ingest")
+    ENRICH = "enrich", pgettext_lazy("pipeline stage", "Enrich")
+    CAPTIONIZE = "captionize", pgettext_lazy("pipeline stage", "Captions")
+    TRANSCODE = "transcode", pgettext_lazy("pipeline stage", "Transcode")
+    PREFLIGHT = "preflight", pgettext_lazy("pipeline stage", "Preflight")
+    PUBLISH = "publish", pgettext_lazy("pipeline stage", "Publish")
+    FINALIZE = "finalize", pgettext_lazy("pipeline stage", "Finalize")
+
+
+class StageStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting")
+    RUNNING = "running", _("Running")
+    REVIEW = "review", _("Waiting for review")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class PipelineStage(models.Model):
+    """One stage of one post's pipeline: when it ran, how it ended and why it failed.
+
+    Rows exist only for posts that have a pipeline (a source's posts); ``posts.pipeline`` keeps them.
+    """
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="stages", verbose_name=_("post"))
+    stage = models.CharField(max_length=12, choices=Stage.choices, verbose_name=_("stage"))
+    status = models.CharField(max_length=10, choices=StageStatus.choices, default=StageStatus.WAITING, verbose_name=_("status"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    note = models.TextField(
+        blank=True, help_text=_("What the stage found, e.g. why there are no product facts."), verbose_name=_("note")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+
+    class Meta:
+        verbose_name = _("pipeline stage")
+        verbose_name_plural = _("pipeline stages")
+        ordering = ["post", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "stage"], name="pipeline_stage_once_per_post"),
+            choices_check("stage", Stage, "pipeline_stage_valid_stage"),
+            choices_check("status", StageStatus, "pipeline_stage_valid_status"),
+        ]
+        indexes = [models.Index(fields=["stage", "status"], name="pipeline_stage_status")]
+
+    def __str__(self) -> str:
+        return f"«{self.post}» · {self.get_stage_display()} ({self.get_status_display()})"
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (None until it has both)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max((self.finished_at - self.started_at).total_seconds(), 0.0)

@@ -20,7 +20,8 @@ from media.services import assets_delete
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
-from .models import MAX_MEDIA_PER_POST, MediaType, Post, PostMedia, PostStatus
+from .caption_template import check_template
+from .models import MAX_MEDIA_PER_POST, CaptionMode, MediaType, Post, PostMedia, PostStatus
 from .options import caption_overrides, check_stored_options
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,17 @@ DELETABLE_STATUSES = (PostStatus.DRAFT, PostStatus.COMPLETED, PostStatus.PARTIAL
 # further back it is a mistake, not "now".
 SCHEDULE_GRACE = timedelta(seconds=60)
 # Fields post_update may change; status moves only through publish/cancel.
-EDITABLE_FIELDS = ("title", "caption", "language", "media_type", "priority", "scheduled_at", "options")
+EDITABLE_FIELDS = (
+    "title",
+    "caption",
+    "language",
+    "media_type",
+    "caption_mode",
+    "caption_template",
+    "priority",
+    "scheduled_at",
+    "options",
+)
 
 
 def _check_targets(
@@ -64,6 +75,15 @@ def check_caption(media_type: str, caption: str) -> None:
         raise ValidationError(_("A text post needs a caption."), code="empty_text")
 
 
+def check_caption_mode(caption_mode: str, caption_template: str) -> None:
+    """The template mode needs a template, and a template only the placeholders the renderer knows."""
+    problems = check_template(caption_template)
+    if caption_mode == CaptionMode.TEMPLATE and not (caption_template or "").strip():
+        problems.insert(0, _("The caption template mode needs a template: write one or choose another caption mode."))
+    if problems:
+        raise ValidationError(problems, code="invalid_template")
+
+
 def _check_content(post: Post, fields: dict, before: Post | None = None) -> None:
     errors = {}
     if "scheduled_at" in fields and (before is None or fields["scheduled_at"] != before.scheduled_at):
@@ -76,6 +96,11 @@ def _check_content(post: Post, fields: dict, before: Post | None = None) -> None
             check_caption(post.media_type, post.caption)
         except ValidationError as exc:
             errors["caption"] = exc
+    if before is None or "caption_mode" in fields or "caption_template" in fields:
+        try:
+            check_caption_mode(post.caption_mode, post.caption_template)
+        except ValidationError as exc:
+            errors["caption_template"] = exc
     if errors:
         raise ValidationError(errors)
 

@@ -9,7 +9,7 @@ class PublishingConfig(AppConfig):
     def ready(self) -> None:
         from accounts import signals as account_signals
 
-        from . import notification_tasks, notifications, tasks  # noqa: F401  (registers the tasks enqueued by name)
+        from . import notification_tasks, notifications, pipeline_tasks, tasks  # noqa: F401  (registers the tasks enqueued by name)
 
         account_signals.account_status_changed.connect(
             notifications.on_account_status_changed, dispatch_uid="publishing.notify_account_problem"

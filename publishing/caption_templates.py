@@ -1,5 +1,6 @@
-"""Caption templates of a PublishingPolicy: ``{title}``, ``{description}``, ``{hashtags}``
-and, when the post names a product, ``{brand}``, ``{composition}``, ``{care}``.
+"""Caption templates — a PublishingPolicy's, or a post's own in the template caption mode:
+``{caption}``, ``{title}``, ``{description}``, ``{hashtags}`` and, when the post names a product,
+``{brand}``, ``{composition}``, ``{care}`` (``posts.caption_template`` lists and checks them).
 
 A template line whose placeholders are all empty is left out, so
 ``"🧵 {composition}"`` disappears for a post without product facts.
@@ -10,25 +11,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from posts.caption_template import FIELDS, PLACEHOLDER, check_template
+
 from .rules import HASHTAG
 
 if TYPE_CHECKING:
     from posts.models import Post
     from products.services import ProductFacts
 
-FIELDS = ("title", "description", "hashtags", "brand", "composition", "care")
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
+__all__ = ["FIELDS", "check_template", "render_caption", "split_hashtags"]
 HASHTAG_LINE = re.compile(rf"^(?:\s*{HASHTAG.pattern})+\s*$", re.UNICODE)
-
-
-def check_template(template: str) -> list[str]:
-    """What is wrong with ``template``, in an operator's words (empty: fine)."""
-    unknown = sorted({name for name in PLACEHOLDER.findall(template or "") if name not in FIELDS})
-    if unknown:
-        return [
-            f"Unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; use {', '.join('{' + f + '}' for f in FIELDS)}."
-        ]
-    return []
 
 
 def split_hashtags(caption: str) -> tuple[str, list[str]]:
@@ -40,14 +32,24 @@ def split_hashtags(caption: str) -> tuple[str, list[str]]:
     return "\n".join(lines).rstrip(), tags
 
 
-def render_caption(policy, post: Post, caption: str, *, title: str | None = None, product: ProductFacts | None = None) -> str:
-    """``caption`` (already in the account's language) laid out by ``policy.caption_template``.
+def render_caption(
+    policy,
+    post: Post,
+    caption: str,
+    *,
+    title: str | None = None,
+    product: ProductFacts | None = None,
+    template: str | None = None,
+) -> str:
+    """``caption`` (already in the account's language) laid out by ``template`` — the post's own
+    in the template caption mode — else by ``policy.caption_template``.
 
-    No policy or an empty template: the caption unchanged. ``title`` is the translated
+    No template: the caption unchanged. ``title`` is the translated
     title (default: the post's). The policy's required hashtags missing from the caption
     are added to ``{hashtags}``.
     """
-    template = getattr(policy, "caption_template", "") or ""
+    if template is None:
+        template = getattr(policy, "caption_template", "") or ""
     if not template.strip():
         return caption
     description, tags = split_hashtags(caption)
@@ -57,6 +59,7 @@ def render_caption(policy, post: Post, caption: str, *, title: str | None = None
             tags.append("#" + required.lstrip("#"))
             present.add(required.lstrip("#").lower())
     values = {
+        "caption": caption.strip(),
         "title": (post.title if title is None else title) or "",
         "description": description,
         "hashtags": " ".join(tags),

@@ -1,5 +1,7 @@
-"""Executions (one per post × account), publishing policies and the sandbox feed."""
+"""Executions (one per post × account), AI captions (one per post × platform × language),
+publishing policies and the sandbox feed."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -91,6 +93,54 @@ class Execution(models.Model):
 
     def __str__(self) -> str:
         return f"«{self.post}» → {self.account} ({self.get_status_display()})"
+
+
+class CaptionStatus(models.TextChoices):
+    OK = "ok", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+class PostCaption(models.Model):
+    """An AI caption of a post for one platform in one language: what every account on that
+    platform in that language publishes (``ai_captions.post_captions_prepare`` writes it).
+
+    ``source_hash`` fingerprints what it was written from (brief, title, product facts, the
+    policy's content rules): when they change the caption is written again — unless an operator
+    edited it (``edited``), which is never overwritten. A failed one keeps the reason in
+    ``problem``; its executions are blocked with it.
+    """
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="ai_captions", verbose_name=_("post"))
+    platform = models.CharField(max_length=16, choices=Platform.choices, verbose_name=_("platform"))
+    language = models.CharField(max_length=10, verbose_name=_("language"))
+    caption = models.TextField(blank=True, verbose_name=_("caption"))
+    status = models.CharField(max_length=8, choices=CaptionStatus.choices, default=CaptionStatus.OK, verbose_name=_("status"))
+    problem = models.TextField(blank=True, verbose_name=_("problem"))
+    facts = models.JSONField(
+        default=dict, blank=True, help_text=_("The product facts the model was given."), verbose_name=_("facts")
+    )
+    source_hash = models.CharField(max_length=64, blank=True, verbose_name=_("source fingerprint"))
+    edited = models.BooleanField(
+        default=False, help_text=_("An operator edited this caption: never written again."), verbose_name=_("edited")
+    )
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("edited by")
+    )
+    generated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("generated"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
+
+    class Meta:
+        verbose_name = _("AI caption")
+        verbose_name_plural = _("AI captions")
+        ordering = ["post", "platform", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "platform", "language"], name="post_caption_one_per_platform_language"),
+            choices_check("platform", Platform, "post_caption_valid_platform"),
+            choices_check("status", CaptionStatus, "post_caption_valid_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"«{self.post}» · {self.get_platform_display()} ({self.language})"
 
 
 class PublishingPolicy(models.Model):

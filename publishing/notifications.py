@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 
-from accounts.models import AccountStatus, Proxy, SocialAccount, Workspace
+from accounts.models import NEEDS_ACTION_STATUSES, AccountStatus, Proxy, SocialAccount, Workspace
 from crosspost.logging import redact
 from posts.models import Post
 
@@ -36,7 +36,7 @@ SEND_TIMEOUT_SECONDS = 5
 MAX_LINKS = 10
 TELEGRAM_TEXT_LIMIT = 4096
 # The account states an operator must hear about.
-PROBLEM_STATUSES = (AccountStatus.BANNED, AccountStatus.LOGIN_REQUIRED, AccountStatus.PROXY_ERROR, AccountStatus.NO_ACCESS)
+PROBLEM_STATUSES = NEEDS_ACTION_STATUSES
 
 POST_FINISHED, ACCOUNT_PROBLEM, PROXY_DOWN = "post_finished", "account_problem", "proxy_down"
 UNCONFIRMED = "unconfirmed"

@@ -1,8 +1,10 @@
 """The planner: from a post and its targets to one execution per eligible account.
 
 ``post_publish`` expands target groups and accounts, gets each language's
-caption, runs the adapters' ``validate()`` and the policy rules, schedules every
-account with the pacing rules and bulk-creates the executions. It answers with
+caption (laid out by the post's or the policy's template) — or, for a post in the
+AI caption mode, the stored AI caption of each (platform, language) — runs the
+adapters' ``validate()`` and the policy rules, schedules every account with the
+pacing rules and bulk-creates the executions. It answers with
 the plan — per account, when it will post or why it will not. The number of
 queries does not depend on the number of accounts, and publishing twice never
 creates a second execution for an account (the (post, account) constraint plus
@@ -41,17 +43,20 @@ from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
 from platforms.base import MediaItem, PublishRequest
 from platforms.registry import get_adapter, has_adapter
-from posts.models import Post, PostStatus, Priority
+from posts.models import CaptionMode, Post, PostStatus, Priority
 from posts.options import caption_overrides, check_stored_options, platform_post_options
+from posts.pipeline import publish_approved
 from posts.services import check_caption, check_scheduled_at
 from products.services import product_facts
 from translations.services import CaptionResult, captions_for
 
 from .adapters import account_snapshot, platform_media
+from .ai_captions import post_captions_prepare
 from .caption_templates import render_caption
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, schedule_post
 from .rules import check_rules, switched_off
+from .targets import accounts_to_plan, target_accounts
 
 # Accounts in these states get no execution; the plan says why.
 INELIGIBLE_REASONS = {
@@ -162,17 +167,6 @@ class Plan:
         }
 
 
-def target_accounts(post: Post):
-    """Every account the post targets, directly or through a group, once each."""
-    return (
-        SocialAccount.objects.filter(workspace_id=post.workspace_id)
-        .filter(Q(pk__in=post.target_accounts.values("pk")) | Q(group__in=post.target_groups.values("pk")))
-        .select_related("workspace", "proxy")
-        .order_by("platform", "handle", "pk")
-        .distinct()
-    )
-
-
 def busy_times(account_ids: list, now: datetime) -> dict[object, list[datetime]]:
     """Each account's posts that count for pacing: successful in the last 24 h and every open one."""
     rows = Execution.objects.filter(account_id__in=account_ids).filter(
@@ -240,6 +234,8 @@ def post_publish(
             raise ValidationError(nothing, code="nothing_to_publish")
         _create_executions(post, plan, now=now, due_only=due_only)
         media.request_renditions({e.platform for e in plan.entries if e.status == "planned"})
+        if not due_only:
+            publish_approved(post_id=post.pk)  # a draft waiting for review in its pipeline goes on
         log_activity(
             action="post.publish",
             post=post,
@@ -253,17 +249,19 @@ def post_publish(
 
 @dataclass
 class _Texts:
-    captions: dict[str, CaptionResult]
+    captions: dict[str, CaptionResult]  # by language, laid out per platform by a template
     product: dict | None
+    # The AI caption mode: final captions by (platform, language), published as reviewed.
+    per_platform: dict[tuple[str, str], CaptionResult] | None = None
 
 
 def _captions(post: Post, *, now: datetime, due_only: bool) -> _Texts:
-    """Each target language's caption (operator override, cache or provider) and the product facts."""
-    replannable = Q(status=ExecutionStatus.BLOCKED)
-    if due_only:
-        replannable &= Q(next_attempt_at__lte=now)
-    settled = Execution.objects.filter(post=post).exclude(replannable)
-    languages = set(target_accounts(post).exclude(pk__in=settled.values("account_id")).values_list("language", flat=True))
+    """Each target language's caption (operator override, cache or provider) and the product facts;
+    for a post in the AI caption mode, the AI caption of each (platform, language) instead."""
+    product = product_facts((post.options or {}).get("product"))
+    if post.caption_mode == CaptionMode.AI:
+        return _Texts(captions={}, product=product, per_platform=_ai_captions(post, now=now, due_only=due_only))
+    languages = set(accounts_to_plan(post, now=now, due_only=due_only).values_list("language", flat=True))
     captions = captions_for(
         text=post.caption,
         source=post.language,
@@ -272,7 +270,19 @@ def _captions(post: Post, *, now: datetime, due_only: bool) -> _Texts:
         overrides=caption_overrides(post),
         title=post.title,
     )
-    return _Texts(captions=captions, product=product_facts((post.options or {}).get("product")))
+    return _Texts(captions=captions, product=product)
+
+
+def _ai_captions(post: Post, *, now: datetime, due_only: bool) -> dict[tuple[str, str], CaptionResult]:
+    """The stored (written now, kept or edited) AI caption of every (platform, language) the plan
+    needs; one that could not be written is no caption and the reason — never the raw brief."""
+    outcome = post_captions_prepare(post=post, now=now, due_only=due_only)
+    captions = {pair: CaptionResult(pair[1], caption, provider="ai") for pair, caption in outcome.captions.items()}
+    for pair, reason in outcome.problems.items():
+        captions[pair] = CaptionResult(
+            pair[1], None, problem=f"AI caption: {reason}", provider="ai", retry_after=outcome.retry_after.get(pair)
+        )
+    return captions
 
 
 @dataclass(frozen=True)
@@ -324,16 +334,25 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: 
             if due_only and not (found.next_attempt_at and found.next_attempt_at <= now):
                 entry.status, entry.problems, entry.unchanged = "blocked", [found.error_message], True
                 continue
-        caption = texts.captions.get(account.language) or CaptionResult(
+        key = (account.platform, account.language)
+        changed = CaptionResult(
             account.language, None, problem="The post's targets changed while it was being planned: publish again."
         )
-        if caption.caption is not None:
-            key = (account.platform, account.language)
-            if key not in rendered:
-                rendered[key] = render_caption(
-                    saved_policies.get(account.platform), post, caption.caption, title=caption.title, product=texts.product
-                )
-            caption = dataclasses.replace(caption, caption=rendered[key])
+        if texts.per_platform is not None:
+            caption = texts.per_platform.get(key) or changed
+        else:
+            caption = texts.captions.get(account.language) or changed
+            if caption.caption is not None:
+                if key not in rendered:
+                    rendered[key] = render_caption(
+                        saved_policies.get(account.platform),
+                        post,
+                        caption.caption,
+                        title=caption.title,
+                        product=texts.product,
+                        template=post.caption_template if post.caption_mode == CaptionMode.TEMPLATE else None,
+                    )
+                caption = dataclasses.replace(caption, caption=rendered[key])
         entry.caption = caption.caption or ""
         entry.problems = _problems(post, account, caption, media, saved_policies)
         if entry.problems:

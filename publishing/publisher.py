@@ -47,6 +47,7 @@ from .adapters import account_snapshot, lookup_request, platform_media
 from .models import Execution, ExecutionStatus, PublishingPolicy
 from .notifications import notify_post_finished, notify_unconfirmed
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
+from .pipeline import post_finished as pipeline_post_finished
 from .planner import policy_for, post_publish
 from .selectors import outcome_counts
 
@@ -444,8 +445,9 @@ def replan_due_blocked(*, now: datetime | None = None, limit: int = 50) -> dict[
         .distinct()[:limit]
     )
     counts = {"posts": 0, "planned": 0, "blocked": 0, "errors": 0}
+    posts = Post.objects.select_related("workspace").in_bulk(post_ids)  # one query, not one per post
     for post_id in dict.fromkeys(post_ids):
-        post = Post.objects.filter(pk=post_id).first()
+        post = posts.get(post_id)
         if post is None:
             continue
         try:
@@ -492,7 +494,9 @@ def refresh_post_status(post_id: int) -> str:
         now = timezone.now()
         # Conditional on the status changing: of two executions finishing at once, only one notifies.
         if Post.objects.filter(pk=post_id).exclude(status=new).update(status=new, finished_at=now, updated_at=now):
-            notify_post_finished(post_id)
+            # A source's post reports through its pipeline's finalize stage (admin chat and channel).
+            if not pipeline_post_finished(post_id):
+                notify_post_finished(post_id)
         else:
             Post.objects.filter(pk=post_id).update(finished_at=now, updated_at=now)
         return new

@@ -68,7 +68,7 @@ fi
 # The worker and beat are restarted whenever they exit (a crash, or a worker that stopped
 # consuming and exited by itself); each restart is reported here and in their log.
 start worker env SUPERVISE_LOG="$LOG_DIR/worker.log" "${worker_env[@]}" scripts/supervise.sh worker \
-  .venv/bin/celery -A crosspost worker -Q high,normal,low,media --concurrency 2 --loglevel INFO
+  .venv/bin/celery -A crosspost worker -Q high,normal,low,media,ingest,enrich,captionize,publish --concurrency 2 --loglevel INFO
 start beat env SUPERVISE_LOG="$LOG_DIR/beat.log" scripts/supervise.sh beat \
   .venv/bin/celery -A crosspost beat --loglevel INFO -s "$CROSSPOST_VAR_DIR/celerybeat-schedule"
 

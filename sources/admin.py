@@ -36,6 +36,7 @@ class SourceForm(WorkspaceModelForm):
             "enabled",
             "options",
             "mode",
+            "report_to_channel",
             "caption_mode",
             "caption_template",
             "language",
@@ -65,7 +66,9 @@ class SourceForm(WorkspaceModelForm):
 class SourceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     form = SourceForm
     write_only_fields = ("bot_token",)
-    list_display = ("name", "workspace", "kind", "enabled", "mode", "delivery", "last_polled_at", "error_excerpt")
+    # Few enough columns to fit next to the filters in Russian too (as the posts' list); kind and
+    # workspace are filters.
+    list_display = ("name", "enabled", "mode", "delivery", "last_polled_at", "error_excerpt")
     list_filter = ("kind", "enabled", "mode", "delivery", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name",)
     list_select_related = ("workspace",)

@@ -41,6 +41,7 @@ class SourceSerializer(WorkspaceOwnedSerializer):
             "bot_token",
             "has_bot_token",
             "mode",
+            "report_to_channel",
             "caption_mode",
             "caption_template",
             "language",

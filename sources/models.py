@@ -11,7 +11,8 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import AccountGroup, SocialAccount, Workspace
 from crosspost.crypto import EncryptedJSONField, EncryptedTextField
-from posts.models import Post, Priority
+from posts.models import CaptionMode, Post, Priority
+from posts.services import check_caption_mode
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
@@ -23,12 +24,6 @@ class SourceKind(models.TextChoices):
 class IngestMode(models.TextChoices):
     DRAFT = "draft", _("Draft for review")
     PUBLISH = "publish", _("Publish automatically")
-
-
-class CaptionMode(models.TextChoices):
-    ORIGINAL = "original", _("Original text and its translations")
-    AI = "ai", _("AI caption per platform")
-    TEMPLATE = "template", _("Caption template")
 
 
 class Delivery(models.TextChoices):
@@ -56,6 +51,11 @@ class Source(models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL, verbose_name=_("priority"))
     window_start = models.TimeField(null=True, blank=True, verbose_name=_("publish from"))
     window_end = models.TimeField(null=True, blank=True, verbose_name=_("publish until"))
+    report_to_channel = models.BooleanField(
+        default=False,
+        help_text=_("Also send each post's outcome (links per platform, failures) to the channel, through the source's bot."),
+        verbose_name=_("report to the channel"),
+    )
     delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.POLLING, verbose_name=_("delivery"))
     # getUpdates' next offset: advanced only after what the updates before it made is committed.
     update_offset = models.BigIntegerField(default=0, verbose_name=_("update offset"))
@@ -82,6 +82,10 @@ class Source(models.Model):
             errors["language"] = str(exc)
         if (self.window_start is None) != (self.window_end is None):
             errors["window_end"] = _("Give both ends of the schedule window, or neither.")
+        try:
+            check_caption_mode(self.caption_mode, self.caption_template)
+        except ValidationError as exc:
+            errors["caption_template"] = exc.messages
         if errors:
             raise ValidationError(errors)
 

@@ -26,10 +26,11 @@ from media.services import media_upload
 from platforms import base
 from platforms.telegram_ingest import FileTooBig, IngestBot, Update, parse_update
 from posts.models import MAX_MEDIA_PER_POST, MediaType, PostStatus
+from posts.pipeline import pipeline_open
 from posts.services import post_create, post_update
 from products.references import find_references
 
-from .models import Delivery, IngestItem, IngestMode, IngestRecord, ItemStatus, Source
+from .models import Delivery, IngestItem, IngestRecord, ItemStatus, Source
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +273,8 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
                 caption=_caption(items),
                 language=source.language,
                 media_type=media_type,
+                caption_mode=source.caption_mode,
+                caption_template=source.caption_template,
                 priority=source.priority,
                 scheduled_at=_scheduled_at(source, now),
                 options={"product": product} if (product := _product_option(items)) else {},
@@ -279,9 +282,12 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
             record.post = post
             record.save(update_fields=["post"])
             IngestItem.objects.filter(pk__in=[i.pk for i in items]).update(status=ItemStatus.DONE, error="")
-            if source.mode == IngestMode.PUBLISH:
-                publish = current_app.tasks["publishing.tasks.publish_post"]  # by name: sources know no publishing
-                transaction.on_commit(lambda: publish.delay(post.pk))
+            # Ingest took from the first message's arrival to this commit; the pipeline's next stages
+            # run in publishing (started by name: sources know no publishing), which also decides
+            # whether the post waits for review (IngestMode.DRAFT) or publishes at once.
+            pipeline_open(post=post, ingest_started_at=min(i.received_at for i in items))
+            enrich = current_app.tasks["publishing.pipeline_tasks.enrich"]
+            transaction.on_commit(lambda: enrich.delay(post.pk))
     except IntegrityError:
         # Another run made this post at the same moment: its record stands.
         _forget_files(stored)
@@ -332,6 +338,50 @@ def source_ingest_due(*, source: Source, now: datetime | None = None) -> int:
         if items_ingest(source=source, items=items) is not None:
             made += 1
     return made
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def source_save(*, source: Source, bot_token: str = "", target_groups=None, target_accounts=None) -> Source:
+    """Create or change ``source`` as its fields are set, checked by ``Source.clean``. A new
+    ``bot_token`` replaces the stored one; an empty one keeps it (a new source needs one).
+    ``target_groups``/``target_accounts`` (None: unchanged) must be in the source's workspace."""
+    token = (bot_token or "").strip()
+    if token:
+        source.secret = {**(source.secret or {}), "bot_token": token}
+    elif source.secret is None:
+        source.secret = {}
+    errors = {}
+    if not source.bot_token:
+        errors["bot_token"] = _("Give the bot's token.")
+    for field, objects in (("target_groups", target_groups), ("target_accounts", target_accounts)):
+        strangers = [str(obj) for obj in objects or [] if obj.workspace_id != source.workspace_id]
+        if strangers:
+            errors[field] = _("Not in workspace %(workspace)s: %(names)s.") % {
+                "workspace": source.workspace,
+                "names": ", ".join(strangers),
+            }
+    try:
+        source.full_clean()
+    except ValidationError as exc:
+        errors = {**exc.message_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
+    source.save()
+    if target_groups is not None:
+        source.target_groups.set(target_groups)
+    if target_accounts is not None:
+        source.target_accounts.set(target_accounts)
+    return source
+
+
+def source_set_enabled(*, source: Source, enabled: bool) -> Source:
+    """Switch ingest on or off; a disabled source is neither polled nor takes webhook updates."""
+    Source.objects.filter(pk=source.pk).update(enabled=enabled)
+    source.enabled = enabled
+    return source
 
 
 # --- polling and webhooks -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from accounts.models import AccountEvent, AccountGroup, Membership, Proxy, Role,
 from accounts.services import account_create, proxy_create
 from crosspost.models import ActivityLog
 from media.models import MediaAsset, Rendition
-from posts.models import Post, PostMedia, PostStatus
+from posts.models import PipelineStage, Post, PostMedia, PostStatus
 from publishing.models import Execution, ExecutionStatus, PublishingPolicy, SandboxPost
 from translations.models import Glossary, TranslationCache, TranslationSettings
 
@@ -47,7 +47,7 @@ pytestmark = pytest.mark.django_db
 OWN_APPS = {"accounts", "posts", "media", "publishing", "translations"}
 MODELS = sorted((model for model in admin.site._registry if model._meta.app_label in OWN_APPS), key=lambda m: m._meta.label)
 # Nobody adds these through the admin: audit rows, pipeline output, planner output.
-NO_ADD = {AccountEvent, ActivityLog, Rendition, TranslationCache, Execution, PostMedia, SandboxPost}
+NO_ADD = {AccountEvent, ActivityLog, Rendition, TranslationCache, Execution, PostMedia, SandboxPost, PipelineStage}
 # What a workspace admin may not see at all.
 ADMIN_CANNOT_VIEW = {Workspace, TranslationCache}
 SECRET_PASSWORD = "S3cret-Value"
@@ -76,6 +76,7 @@ def one_of_each(ws: Workspace) -> dict:
         AccountEvent: AccountEventFactory(account=account),
         Post: post,
         PostMedia: post_media,
+        PipelineStage: PipelineStage.objects.create(post=post, stage="captionize", status="failed", error="OpenAI: down."),
         MediaAsset: post_media.asset,
         Rendition: RenditionFactory(asset=post_media.asset),
         Execution: execution,

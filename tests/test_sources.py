@@ -358,7 +358,10 @@ def test_a_source_that_publishes_automatically_gets_its_post_planned_after_commi
     assert len(on_commit) == 1
     previous, celery_app.conf.task_always_eager = celery_app.conf.task_always_eager, True
     try:
-        on_commit[0]()  # the commit: the real publish task, found by name, runs as a worker would
+        # The commit: the pipeline's first task, found by name, runs as a worker would, and each
+        # stage starts the next after its own commit, up to the publish stage.
+        with django_capture_on_commit_callbacks(execute=True):
+            on_commit[0]()
     finally:
         celery_app.conf.task_always_eager = previous
     post = Post.objects.get()

@@ -51,7 +51,7 @@ from instagrapi import exceptions as ig
 from instagrapi.utils.video import read_video_metadata
 
 from .. import base
-from ..http import http_session, proxy_url_for
+from ..http import http_session, proxy_url_for, retry_after_seconds
 from ..redact import RedactSecretsFilter, redact
 from ..registry import NotConfigured, provided
 from .common import (
@@ -232,7 +232,7 @@ def _session_gone(exc: BaseException) -> bool:
 def _retry_after(exc: BaseException, default: int) -> int:
     response = getattr(exc, "response", None)
     value = getattr(response, "headers", {}).get("Retry-After", "") if response is not None else ""
-    return int(value) if str(value).isdigit() else default
+    return round(retry_after_seconds(value, default))
 
 
 class _Connection:

@@ -64,6 +64,7 @@ LATIN_ALLOWED = {
     # Bot API method names, as Telegram spells them.
     "getupdates",
     "setwebhook",
+    "deletewebhook",
 }
 # Where the interface speaks (not the operator's own data: captions, handles, group names).
 CHROME_SELECTORS = "title, h1, h2, h3, nav a, th, label, button, legend, .breadcrumbs, #changelist-filter h3"
@@ -73,6 +74,7 @@ def _operator_words() -> set[str]:
     """Words of the operator's own data (group names, titles, handles, time zones), allowed in any language."""
     from accounts.models import AccountGroup, Proxy, SocialAccount, Workspace
     from media.models import MediaAsset
+    from sources.models import Source
 
     texts = [
         *AccountGroup.objects.values_list("name", flat=True),
@@ -82,8 +84,27 @@ def _operator_words() -> set[str]:
         *Workspace.objects.values_list("name", flat=True),
         *MediaAsset.objects.values_list("original_name", flat=True),
         *Proxy.objects.values_list("host", flat=True),
+        *Source.objects.values_list("name", flat=True),
     ]
     return {word.lower() for text in texts for word in re.findall(r"[A-Za-z]+", text or "")}
+
+
+def _demo_source(post: Post):
+    """A Telegram source of the demo workspace that made the demo post and failed on an album."""
+    from sources.models import IngestRecord, ItemStatus, Source
+
+    source = Source.objects.create(
+        workspace=post.workspace,
+        name="Demo channel",
+        options={"chat_id": "-1001234567890"},
+        secret={"bot_token": "7012345678:AAHwalkDemoToken"},
+        last_error="Unauthorized",
+    )
+    IngestRecord.objects.create(source=source, chat_id=-1001234567890, key="message:12", post=post)
+    IngestRecord.objects.create(
+        source=source, chat_id=-1001234567890, key="group:1391", status=ItemStatus.FAILED, error="File too big"
+    )
+    return source
 
 
 def _latin_words(page, allowed: set[str]) -> list[str]:
@@ -106,6 +127,7 @@ def test_it_walks_the_demo(chromium, live_server, db_lock, language, monkeypatch
     with db_lock:
         call_command("seed_demo", stdout=io.StringIO())
         post = Post.objects.get(workspace__slug="demo")
+        source = _demo_source(post)
         operator_words = _operator_words()
     out = ARTIFACTS / "walk" / language
     out.mkdir(parents=True, exist_ok=True)
@@ -185,8 +207,22 @@ def test_it_walks_the_demo(chromium, live_server, db_lock, language, monkeypatch
         ("09-proxies", "/proxies/"),
         ("10-activity", "/activity/"),
         ("11-sandbox", "/sandbox/"),
+        ("12-sources", "/sources/"),
+        ("13-source", f"/sources/{source.pk}/"),
+        ("14-source-edit", f"/sources/{source.pk}/edit/"),
     ]:
         visit(name, path)
+
+    # A new source with mistakes: the form must say what to fix, next to each field.
+    page.goto(f"{live_server.url}/sources/new/")
+    page.fill("#id_name", "Drops")
+    page.fill("#id_chat_id", "@drops")
+    page.fill("#id_window_start", "09:00")
+    page.locator("form.source-form button[type=submit]").click()
+    page.locator("#field-chat_id [role=alert]").wait_for()
+    assert page.locator("#field-bot_token [role=alert]").inner_text().strip()
+    assert page.locator("#field-window_end [role=alert]").inner_text().strip()
+    visit("15-source-errors")
 
     # Every admin changelist the demo owner can open (the owner is staff, not a superuser).
     for model in sorted(admin.site._registry, key=lambda m: (m._meta.app_label, m._meta.model_name)):

@@ -156,6 +156,11 @@ class Emulator:
         with self.lock:
             self._failures.extend([failure] * times)
 
+    def recover(self) -> None:
+        """Drop the failures still queued: the service is back."""
+        with self.lock:
+            self._failures.clear()
+
     def take_failure(self) -> Any | None:
         with self.lock:
             return self._failures.pop(0) if self._failures else None
