@@ -44,6 +44,7 @@ from posts import pipeline as record
 from posts.models import PipelineStage, Post, PostStatus, Stage, StageStatus
 from products.services import lookup
 
+from .adapters import platform_media
 from .ai_captions import post_captions_prepare
 from .notifications import TELEGRAM_TEXT_LIMIT, admin_chat_id, post_finished_message, send_admin_message
 from .planner import post_publish, target_accounts
@@ -161,16 +162,25 @@ def _transcode(post: Post, check: int = 0) -> Outcome:
     if not assets:
         return Outcome(StageStatus.SKIPPED, note=_("The post has no media."))
     profiles: set[str] = set()
+    needs: list[tuple[list[int], list[str]]] = []  # per platform: the assets it publishes, their profiles
     platforms = sorted(set(target_accounts(post).values_list("platform", flat=True)))
     for platform in platforms:
-        names = profiles_for(platform, post.media_type)
+        # The form this platform publishes (an album goes to YouTube as its video): its renditions.
+        media_type, published = platform_media(platform=platform, media_type=post.media_type, assets=assets)
+        names = profiles_for(platform, media_type)
+        if not names:
+            continue
         profiles.update(names)
+        needs.append(([asset.pk for asset in published], names))
         if not check:
             with transaction.atomic():  # the renders start after this commit, before the first look
-                request_renditions(assets=assets, profiles=names, allow_trim=trim_allowed(post.options, platform))
+                request_renditions(assets=published, profiles=names, allow_trim=trim_allowed(post.options, platform))
     if not profiles:
         return Outcome(StageStatus.SKIPPED, note=_("No target platform needs another format: the originals are published."))
-    report = rendition_status([a.pk for a in assets], profiles)
+    reports = [rendition_status(asset_ids, names) for asset_ids, names in needs]
+    report = next((r for r in reports if r.status == "failed"), None) or next(
+        (r for r in reports if r.status == "pending"), reports[0]
+    )
     details = {"platforms": platforms, "profiles": sorted(profiles)}
     if report.status == "ready":
         return Outcome(StageStatus.DONE, note=_("Every rendition is ready."), details=details)

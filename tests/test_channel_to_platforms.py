@@ -1,11 +1,12 @@
 """Issue 13, end to end: a Telegram channel album (2 photos + 1 video naming a Wildberries article)
 arrives through the loopback Bot API — by polling and by webhook — and becomes ONE post with its
-3 media and product facts, rendered and published to the Telegram, VK, Instagram, TikTok and
-YouTube emulators; the admin chat gets one summary with 5 links. Replayed updates make nothing new.
+3 media and product facts, an AI caption per platform (the OpenAI emulator), rendered and
+published to the Telegram, VK, Instagram, TikTok and YouTube emulators through the seven pipeline
+stages; the admin chat gets one summary with 5 links. Replayed updates make nothing new.
 
-Every hop is the product's own code: ingest (sources.services), the publish task the source
-enqueues after commit (eager here), the planner, renditions, the dispatcher and the publisher
-(tests.support.engine.drain, as a worker would run them) and the finished-post notification."""
+Every hop is the product's own code: ingest (sources.services), the pipeline's stage tasks chained
+after commit (eager here), the planner, renditions, the dispatcher and the publisher
+(tests.support.engine.drain, as a worker would run them) and finalize's summary."""
 
 import hashlib
 import json
@@ -31,14 +32,16 @@ from platforms.instagram import graph
 from platforms.tiktok import TikTokAdapter
 from platforms.vk import VkAdapter
 from platforms.youtube import YouTubeAdapter
-from posts.models import Post
+from posts.models import CaptionMode, Post, Stage
+from posts.pipeline import stages_of
 from products.models import Product
 from publishing.adapters import platform_media
-from publishing.models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus
+from publishing.models import OPEN_EXECUTION_STATUSES, CaptionStatus, Execution, ExecutionStatus, PostCaption
 from sources.models import IngestItem, IngestMode, IngestRecord, Source
 from sources.services import source_ingest_due, source_poll
 
 from .emulators.instagram_graph import InstagramGraphEmulator, MediaHost
+from .emulators.openai import OpenAIEmulator
 from .emulators.telegram import TelegramEmulator
 from .emulators.tiktok import TikTokEmulator
 from .emulators.vk import VkEmulator
@@ -93,7 +96,11 @@ def platforms(settings, monkeypatch, eager):
         TikTokEmulator() as tiktok,
         YouTubeEmulator() as youtube,
         WildberriesEmulator({ARTICLE: card}) as wildberries,
+        OpenAIEmulator() as openai,
     ):
+        settings.OPENAI_API_KEY = openai.api_key
+        settings.OPENAI_BASE_URL = openai.url + "/v1"
+        settings.DEEPL_API_KEY = ""
         settings.TELEGRAM_API_BASE_URL = telegram.url
         settings.VK_API_BASE_URL = f"{vk.url}/method"
         settings.PUBLIC_MEDIA_BASE_URL = host.url
@@ -111,7 +118,15 @@ def platforms(settings, monkeypatch, eager):
         meta.add_account(IG_USER, IG_TOKEN, "drops.shop")
         tiktok.add_creator(TT_TOKEN, refresh_token=TT_REFRESH, username="drops")
         youtube.add_channel(refresh_token=YT_REFRESH, client_id=YT_CLIENT, client_secret=YT_SECRET)
-        yield {"telegram": telegram, "vk": vk, "instagram": meta, "tiktok": tiktok, "youtube": youtube, "wb": wildberries}
+        yield {
+            "telegram": telegram,
+            "vk": vk,
+            "instagram": meta,
+            "tiktok": tiktok,
+            "youtube": youtube,
+            "wb": wildberries,
+            "openai": openai,
+        }
 
 
 @pytest.fixture
@@ -169,6 +184,7 @@ def journey(workspace, platforms):
         options={"chat_id": str(channel["id"])},
         secret={"bot_token": SOURCE_TOKEN},
         mode=IngestMode.PUBLISH,
+        caption_mode=CaptionMode.AI,
     )
     source.target_accounts.set(accounts)
     return {"channel": channel, "shop": shop, "admin_chat": admin_chat, "source": source, "accounts": accounts}
@@ -264,7 +280,25 @@ def test_an_album_from_the_channel_is_published_everywhere_once(delivery, api, c
     assert [r.param("nm") for r in platforms["wb"].requests] == [str(ARTICLE)]  # asked once, then cached
     rendered = set(Rendition.objects.filter(asset__post_media__post=post, status="ready").values_list("profile", flat=True))
     assert {"instagram_feed_image", "instagram_feed_video", "tiktok_video", "youtube_video", "vk_video"} <= rendered
-    # Here go the AI captions per platform (OpenAI emulator) and the 7 pipeline stages, once built.
+
+    # One AI caption per platform (all five accounts write English: five LLM calls, not one per
+    # account or per attempt), written with the product's facts, and each published as stored.
+    calls = platforms["openai"].completion_calls
+    asked = sorted((p["platform"], p["language"]) for p in map(platforms["openai"].user_payload, calls))
+    assert asked == [(platform, "en") for platform in PLATFORMS]
+    assert all(platforms["openai"].user_payload(call)["facts"]["title"] == SAMPLE_CARD["name"] for call in calls)
+    captions = {c.platform: c for c in PostCaption.objects.filter(post=post)}
+    assert sorted(captions) == list(PLATFORMS)
+    assert all(c.status == CaptionStatus.OK and c.language == "en" for c in captions.values())
+    assert {e.account.platform: e.caption for e in executions} == {p: c.caption for p, c in captions.items()}
+    assert all(e.caption != CAPTION for e in executions)  # never the raw channel text
+
+    # The seven stages, in order, each with its start and end.
+    stages = stages_of(post)
+    assert [s.stage for s in stages] == list(Stage.values)
+    assert [s.status for s in stages] == ["done"] * 7, [(s.stage, s.status, s.error) for s in stages]
+    assert all(s.started_at and s.finished_at and s.started_at <= s.finished_at for s in stages)
+    assert [s.started_at for s in stages] == sorted(s.started_at for s in stages)
 
     by_platform = {e.account.platform: e for e in executions}
     assert {p: (e.status, e.error_message) for p, e in by_platform.items()} == dict.fromkeys(
@@ -295,6 +329,7 @@ def test_an_album_from_the_channel_is_published_everywhere_once(delivery, api, c
     assert Post.objects.count() == 1 and IngestItem.objects.count() == 3
     assert Execution.objects.count() == executions_before
     assert len(summaries(telegram, journey["admin_chat"])) == 1
+    assert len(platforms["openai"].completion_calls) == len(PLATFORMS)  # the stored captions serve again
 
 
 @pytest.mark.parametrize(
