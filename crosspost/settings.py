@@ -346,6 +346,9 @@ LOGIN_URL = "/admin/login/"
 
 # --- Platforms and integrations (defaults: the real public hosts) --------------------
 TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
+# A local Bot API server (telegram-bot-api --local) answers getFile with a path on its disk: its --dir,
+# mounted here at the same path, is where ingest reads those files (no 20 MB limit then).
+TELEGRAM_LOCAL_FILES_DIR = env.str("TELEGRAM_LOCAL_FILES_DIR", default="")
 # Sources (sources/): album parts arriving within this many seconds of the last one make one post;
 # polling sources are read (getUpdates) every SOURCE_POLL_INTERVAL_SECONDS by the beat.
 SOURCE_ALBUM_WINDOW_SECONDS = env.float("SOURCE_ALBUM_WINDOW_SECONDS", default=3.0)

@@ -13,11 +13,15 @@ Facts from the Bot API documentation:
 * ``setWebhook``'s ``secret_token`` (1–256 characters ``A-Z a-z 0-9 _ -``) comes back in the
   ``X-Telegram-Bot-Api-Secret-Token`` header of every webhook request;
 * bots download files of up to 20 MB through the public Bot API
-  (``{base}/file/bot<token>/<file_path>``); a local Bot API server lifts the limit.
+  (``{base}/file/bot<token>/<file_path>``); a local Bot API server (``telegram-bot-api --local``)
+  lifts the limit, and its ``getFile`` answers an absolute path on its own disk instead — read
+  here from TELEGRAM_LOCAL_FILES_DIR, the server's ``--dir`` mounted at the same path.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,6 +116,8 @@ class IngestBot(_Bot):
 
     def download(self, info: FileInfo) -> tempfile.SpooledTemporaryFile:
         """The file's bytes in a temporary file (rewound)."""
+        if info.file_path.startswith("/"):
+            return self._read_local(info.file_path)
         url = f"{self.base_url}/file/bot{self.token}/{info.file_path.lstrip('/')}"
         try:
             response = self.session.get(url, stream=True)
@@ -128,6 +134,33 @@ class IngestBot(_Bot):
         spool = tempfile.SpooledTemporaryFile(max_size=8 * MB)
         for chunk in response.iter_content(1024 * 1024):
             spool.write(chunk)
+        spool.seek(0)
+        return spool
+
+    def _read_local(self, path: str) -> tempfile.SpooledTemporaryFile:
+        """A local Bot API server's file, by the absolute path its getFile gave: only from inside
+        TELEGRAM_LOCAL_FILES_DIR (its --dir, shared with Crosspost)."""
+        root = str(getattr(settings, "TELEGRAM_LOCAL_FILES_DIR", "") or "")
+        if not root:
+            raise base.MediaRejected(
+                "The local Bot API server keeps files on its own disk: mount its --dir into Crosspost at the same "
+                "path and set TELEGRAM_LOCAL_FILES_DIR to it."
+            )
+        resolved, allowed = os.path.realpath(path), os.path.realpath(root)
+        if os.path.commonpath([resolved, allowed]) != allowed:
+            raise base.MediaRejected("The local Bot API server named a file outside TELEGRAM_LOCAL_FILES_DIR: it is not read.")
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * MB)
+        try:
+            with open(resolved, "rb") as file:
+                shutil.copyfileobj(file, spool, 1024 * 1024)
+        except FileNotFoundError:
+            spool.close()
+            raise base.MediaRejected(
+                "The local Bot API server's file is not in TELEGRAM_LOCAL_FILES_DIR: is its --dir mounted at the same path?"
+            ) from None
+        except OSError as exc:
+            spool.close()
+            raise base.Transient(f"Reading the local Bot API server's file failed: {type(exc).__name__}") from None
         spool.seek(0)
         return spool
 

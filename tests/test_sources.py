@@ -225,6 +225,49 @@ def test_a_file_over_20_mb_gives_a_clear_error_on_the_ingest_record(telegram, ch
     assert source.update_offset == update["update_id"] + 1  # recorded, so nothing is lost by moving on
 
 
+@pytest.fixture
+def local_server(settings, tmp_path):
+    """A local Bot API server (--local --dir): getFile answers a path on its disk, no 20 MB limit."""
+    with TelegramEmulator(local_dir=str(tmp_path / "bot-api")) as emulator:
+        settings.TELEGRAM_API_BASE_URL = emulator.url
+        settings.TELEGRAM_LOCAL_FILES_DIR = str(tmp_path / "bot-api")
+        emulator.add_bot(TOKEN, username="source_bot")
+        yield emulator
+
+
+def test_a_local_bot_api_server_serves_files_over_20_mb_from_its_shared_directory(local_server, workspace):
+    channel = local_server.add_chat(title="Drops", admins=[TOKEN])
+    source = Source.objects.create(
+        workspace=workspace, name="Drops", options={"chat_id": str(channel["id"])}, secret={"bot_token": TOKEN}
+    )
+    image = png_bytes(64, 48)
+    file_id = local_server.add_file(image, size=25 * MB)  # reported as 25 MB: over the public limit
+    local_server.channel_post(TOKEN, channel, caption="Big one", **local_server.photo_content(file_id))
+
+    assert source_poll(source=source) == 1
+    post = Post.objects.get()
+    [media] = post.media.select_related("asset")
+    assert media.asset.file.read() == image
+    assert not [r for r in local_server.requests if r.path.startswith("/file/")]  # read from the disk, not over HTTP
+
+
+def test_a_local_servers_file_needs_its_directory_shared_and_stays_inside_it(local_server, workspace, settings, tmp_path):
+    channel = local_server.add_chat(title="Drops", admins=[TOKEN])
+    source = Source.objects.create(
+        workspace=workspace, name="Drops", options={"chat_id": str(channel["id"])}, secret={"bot_token": TOKEN}
+    )
+    settings.TELEGRAM_LOCAL_FILES_DIR = ""
+    file_id = local_server.add_file(png_bytes(8, 8))
+    local_server.channel_post(TOKEN, channel, caption="Not shared", **local_server.photo_content(file_id))
+    source_poll(source=source)
+    assert "TELEGRAM_LOCAL_FILES_DIR" in IngestRecord.objects.get().error and not Post.objects.exists()
+
+    settings.TELEGRAM_LOCAL_FILES_DIR = str(tmp_path / "elsewhere")
+    bot = IngestBot(TOKEN)
+    with pytest.raises(base.MediaRejected, match="outside TELEGRAM_LOCAL_FILES_DIR"):
+        bot.download(bot.get_file(file_id))
+
+
 def test_a_failed_record_is_retried_once_the_file_can_be_fetched(
     api, telegram, channel, source, django_capture_on_commit_callbacks
 ):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import threading
 import time
@@ -34,6 +35,7 @@ MB = 1024 * 1024
 TOKEN_PATH = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>\w+)")
 FILE_PATH = re.compile(r"/file/bot(?P<token>[^/]+)/(?P<path>.+)")
 DOWNLOAD_LIMIT = 20 * MB
+LOCAL_DOWNLOAD_LIMIT = 2000 * MB
 
 # name -> (HTTP status = error_code, description, parameters)
 FAILURES: dict[str, tuple[int, str, dict]] = {
@@ -53,8 +55,11 @@ FAILURES: dict[str, tuple[int, str, dict]] = {
 
 
 class TelegramEmulator(Emulator):
-    def __init__(self) -> None:
+    def __init__(self, local_dir: str | None = None) -> None:
         super().__init__()
+        # A local Bot API server (--local --dir=local_dir): files live on its disk, getFile gives their
+        # absolute path and no 20 MB limit applies (its limit is 2000 MB).
+        self.local_dir = local_dir
         self.bots: dict[str, dict] = {}  # token -> User
         self.chats: dict[int, dict] = {}  # chat id -> Chat (+ "members": {user id: ChatMember})
         self.messages: list[dict] = []  # every Message sent, in order
@@ -175,8 +180,15 @@ class TelegramEmulator(Emulator):
         number = next(self._ids)
         file_id = f"FILE{number}"
         folder = "videos" if suffix in ("mp4", "mov") else "photos"
+        path = f"{folder}/file_{number}.{suffix}"
+        if self.local_dir:
+            local = os.path.join(self.local_dir, folder, f"file_{number}.{suffix}")
+            os.makedirs(os.path.dirname(local), exist_ok=True)
+            with open(local, "wb") as file:
+                file.write(content)
+            path = local
         self.files[file_id] = {
-            "path": f"{folder}/file_{number}.{suffix}",
+            "path": path,
             "content": content,
             "size": len(content) if size is None else size,
             "unique": f"U{number}",
@@ -473,7 +485,7 @@ class TelegramEmulator(Emulator):
         info = self.files.get(request.param("file_id") or "")
         if info is None:
             return self._fail(400, "Bad Request: invalid file_id")
-        if info["size"] > DOWNLOAD_LIMIT:
+        if info["size"] > (LOCAL_DOWNLOAD_LIMIT if self.local_dir else DOWNLOAD_LIMIT):
             return self._fail(400, "Bad Request: file is too big")
         file = {
             "file_id": request.param("file_id"),
