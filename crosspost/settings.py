@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "posts",
     "publishing",
     "sources",
+    "stats",
     "translations",
     "products",
     "dashboard",

@@ -123,6 +123,39 @@ class Health:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+# --- statistics --------------------------------------------------------------------------------
+
+# One vocabulary for every platform's statistics (watch time in seconds).
+METRICS = ("views", "likes", "comments", "shares", "saves", "watch_time_s")
+
+
+@dataclass(frozen=True)
+class MetricsRequest:
+    """What ``Adapter.metrics`` needs of one published execution: plain data, built by the caller."""
+
+    account: AccountSnapshot
+    remote_id: str
+    url: str = ""
+    media_type: str = ""
+    published_at: datetime | None = None
+
+
+@dataclass
+class Metrics:
+    """One reading of a publication's statistics.
+
+    ``values``: what came, by the names in METRICS; ``unavailable``: metric → why this platform
+    (or this kind of post) never reports it ("the Bot API gives no view counts") — shown as "not
+    available", never as 0; ``errors``: metric → why it failed this time (deprecated, refused,
+    rate limited) while the others were still read; ``raw``: the platform's own answer, redacted.
+    """
+
+    values: dict[str, float] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 
@@ -304,6 +337,12 @@ class Adapter:
 
     def login(self, account: AccountSnapshot) -> Health:
         raise NotImplementedError(f"{self.platform} accounts have no separate login step.")
+
+    def metrics(self, request: MetricsRequest) -> Metrics:
+        """The publication's statistics, normalised to METRICS. A metric the platform refuses or
+        dropped goes to ``errors`` and never fails the others; raise a PlatformError only when
+        nothing at all could be read (rate limit, lost token, post gone)."""
+        return Metrics(unavailable=dict.fromkeys(METRICS, f"{self.platform} reports no statistics to Crosspost yet."))
 
 
 def media_shape_problems(
