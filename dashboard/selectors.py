@@ -191,6 +191,53 @@ def chart_geometry(days: list[ChartDay], width: int = 700, height: int = 200) ->
     return Chart(width, height, top, bottom, maximum, out, gridlines)
 
 
+@dataclass(frozen=True)
+class LinePoint:
+    x: float
+    y: float
+    value: int
+    label: str
+    slot: str
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """Geometry of a post's views-over-time SVG: one point per slot whose snapshots report views."""
+
+    width: int
+    height: int
+    left: int
+    bottom: int
+    points: list[LinePoint]
+    ticks: list[dict]
+    gridlines: list[dict]
+
+    @property
+    def path(self) -> str:
+        return " ".join(f"{'M' if i == 0 else 'L'}{p.x},{p.y}" for i, p in enumerate(self.points))
+
+
+def views_chart(series, width: int = 700, height: int = 220) -> LineChart:
+    """Place ``series`` (stats.selectors.Point, in slot order) on evenly spaced slots; a slot whose
+    views nobody reports gets its tick but no point."""
+    left, right, top, bottom = 56, 16, 10, height - 28
+    plot_height = bottom - top
+    reported = [point.views for point in series if point.views is not None]
+    maximum = max([*reported, 1])
+    step = max(1, -(-maximum // 4))
+    maximum = step * 4
+    spacing = (width - left - right) / max(len(series) - 1, 1)
+    ticks, points = [], []
+    for index, point in enumerate(series):
+        x = round(left + index * spacing if len(series) > 1 else left + (width - left - right) / 2, 1)
+        ticks.append({"x": x, "label": point.label})
+        if point.views is not None:
+            y = round(bottom - plot_height * point.views / maximum, 1)
+            points.append(LinePoint(x, y, point.views, point.label, point.slot))
+    gridlines = [{"y": round(bottom - plot_height * i / 4, 1), "value": step * i} for i in range(5)]
+    return LineChart(width, height, left, bottom, points, ticks, gridlines)
+
+
 def group_stats(user, now: datetime | None = None, limit: int = 50) -> list[dict]:
     """Per account group (and "no group"): accounts, posts published in 7 days and the 7-day success rate."""
     now = now or timezone.now()

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -68,6 +68,8 @@ from sources.services import (
     webhook_connect,
     webhook_disconnect,
 )
+from stats import exports as stats_exports
+from stats import selectors as stats_selectors
 
 from . import selectors
 from .forms import (
@@ -97,6 +99,7 @@ except ImportError:  # pragma: no cover
 ACCOUNTS_PER_PAGE = 50
 POSTS_PER_PAGE = 25
 EXECUTIONS_PER_PAGE = 100
+RESULTS_PER_PAGE = 50
 ACTIVITY_PER_PAGE = 50
 PROXIES_PER_PAGE = 50
 EVENTS_ON_ACCOUNT_PAGE = 50
@@ -256,7 +259,49 @@ def post_detail(request, pk: int):
         context["product"] = post_product(post)
     # The AI captions section is outside the polled region: the full page only.
     context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
-    return render_page(request, "dashboard/post_detail.html", context, "progress")
+    if not request.htmx or request.GET.get("results_page"):
+        context.update(results_context(request, post))
+    partial = "results" if request.htmx and request.GET.get("results_page") else "progress"
+    return render_page(request, "dashboard/post_detail.html", context, partial)
+
+
+def results_context(request, post: Post) -> dict:
+    """The post's Results section: totals, sums per platform and language, the views chart and a
+    page of per-account rows (the totals are over every account, not the page)."""
+    results = stats_selectors.post_results(post)
+    page = Paginator(stats_selectors.post_result_rows(post), RESULTS_PER_PAGE).get_page(request.GET.get("results_page"))
+    return {
+        "results": results,
+        "results_rows": [stats_selectors.row_of(snapshot) for snapshot in page],
+        "results_page": page,
+        "views_chart": selectors.views_chart(results.series),
+        "metric_labels": [stats_selectors.METRIC_LABELS[m] for m in base.METRICS],
+    }
+
+
+def csv_response(lines, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_GET
+def post_results_csv(request, pk: int):
+    """The post's statistics: one row per publication with its latest numbers."""
+    post = scoped_post(request, pk)
+    return csv_response(stats_exports.post_csv(post), stats_exports.csv_filename(f"post-{post.pk}-results"))
+
+
+@login_required
+@require_GET
+def period_results_csv(request):
+    """Statistics of the member's publications finished in ``?period=7d|30d|YYYY-MM-DD..YYYY-MM-DD``."""
+    try:
+        period = stats_selectors.period_from(request.GET.get("period"))
+    except ValidationError as exc:
+        return HttpResponseBadRequest(error_text(exc), content_type="text/plain; charset=utf-8")
+    return csv_response(stats_exports.period_csv(request.user, period), stats_exports.csv_filename(f"results-{period.key}"))
 
 
 def post_product(post: Post) -> dict | None:
