@@ -9,6 +9,7 @@ from media.api import MediaAssetViewSet
 from posts.api import PostViewSet
 from publishing.api import ActivityLogViewSet, ExecutionViewSet, PublishingPolicyViewSet, StatsViewSet
 from sources.api import IngestRecordViewSet, SourceViewSet
+from stats import api as stats_api
 
 router = DefaultRouter()
 router.register("accounts", AccountViewSet, basename="account")
@@ -26,5 +27,12 @@ router.register("ingest-records", IngestRecordViewSet, basename="ingest-record")
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshThrottledView.as_view(), name="token-refresh"),
+    # Statistics (stats/api.py): next to the routes of the posts, accounts and stats they belong with.
+    path("posts/<int:pk>/results/", stats_api.PostResultsView.as_view(), name="post-results"),
+    path("accounts/<uuid:pk>/results/", stats_api.AccountResultsView.as_view(), name="account-results"),
+    path("stats/top-posts/", stats_api.TopPostsView.as_view(), name="stats-top-posts"),
+    path("stats/totals/", stats_api.TotalsView.as_view(), name="stats-totals"),
+    path("stats/publications/", stats_api.PublicationsView.as_view(), name="stats-publications"),
+    path("stats/snapshots/", stats_api.SnapshotsView.as_view(), name="stats-snapshots"),
     *router.urls,
 ]

@@ -262,25 +262,8 @@ def views_series(post: Post) -> list[Point]:
 
 def post_result_rows(post: Post) -> QuerySet[MetricSnapshot]:
     """The latest snapshot of each of the post's executions, with its account: by platform, handle."""
-    return (
-        latest_snapshots(Execution.objects.filter(post=post))
-        .select_related("execution", "execution__account")
-        .only(
-            *METRICS,
-            "slot",
-            "taken_at",
-            "unavailable",
-            "errors",
-            "execution__id",
-            "execution__language",
-            "execution__finished_at",
-            "execution__remote_url",
-            "execution__account__id",
-            "execution__account__platform",
-            "execution__account__handle",
-        )
-        .order_by("execution__account__platform", "execution__account__handle", "pk")
-    )
+    snapshots = latest_snapshots(Execution.objects.filter(post=post))
+    return publications(snapshots).order_by("execution__account__platform", "execution__account__handle", "pk")
 
 
 # --- periods: totals and top posts --------------------------------------------------------------------
@@ -370,29 +353,47 @@ def top_posts(user, period: Period, limit: int = 10, workspace_id: int | None = 
 # --- an account's recent performance ------------------------------------------------------------------
 
 
+_PUBLICATION_FIELDS = (
+    *METRICS,
+    "slot",
+    "taken_at",
+    "unavailable",
+    "errors",
+    "execution__id",
+    "execution__post_id",
+    "execution__account_id",
+    "execution__language",
+    "execution__finished_at",
+    "execution__remote_url",
+    "execution__post__id",
+    "execution__post__title",
+    "execution__post__caption",
+    "execution__account__id",
+    "execution__account__handle",
+    "execution__account__platform",
+)
+
+
+def publications(snapshots: QuerySet[MetricSnapshot]) -> QuerySet[MetricSnapshot]:
+    """``snapshots`` with their execution, post and account (what a publication's row shows)."""
+    return snapshots.select_related("execution", "execution__post", "execution__account").only(*_PUBLICATION_FIELDS)
+
+
+def period_publications(user, period: Period, workspace_id: int | None = None) -> QuerySet[MetricSnapshot]:
+    """The latest snapshot of each of the user's publications finished within ``period``, oldest first."""
+    snapshots = latest_snapshots(period_executions(user, period, workspace_id))
+    return publications(snapshots).order_by("execution__finished_at", "pk")
+
+
+def account_recent_queryset(account) -> QuerySet[MetricSnapshot]:
+    """The latest snapshot of each of the account's publications, newest publication first."""
+    snapshots = latest_snapshots(Execution.objects.filter(account=account, status=ExecutionStatus.SUCCESS))
+    return publications(snapshots).order_by(F("execution__finished_at").desc(nulls_last=True), "-pk")
+
+
 def account_recent(account, limit: int = RECENT_PUBLICATIONS) -> list[Row]:
-    """The account's last ``limit`` publications that have a snapshot, newest first, with their
-    latest numbers. One query."""
-    snapshots = (
-        latest_snapshots(Execution.objects.filter(account=account, status=ExecutionStatus.SUCCESS))
-        .select_related("execution", "execution__post")
-        .only(
-            *METRICS,
-            "slot",
-            "taken_at",
-            "unavailable",
-            "errors",
-            "execution__id",
-            "execution__language",
-            "execution__finished_at",
-            "execution__remote_url",
-            "execution__post__id",
-            "execution__post__title",
-            "execution__post__caption",
-        )
-        .order_by(F("execution__finished_at").desc(nulls_last=True), "-pk")[:limit]
-    )
-    return [row_of(snapshot) for snapshot in snapshots]
+    """The account's last ``limit`` publications that have a snapshot, with their latest numbers. One query."""
+    return [row_of(snapshot) for snapshot in account_recent_queryset(account)[:limit]]
 
 
 def account_totals(account, period: Period) -> dict[str, Number]:
