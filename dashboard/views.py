@@ -168,7 +168,30 @@ def page_query(request, drop: str = "page") -> str:
 @login_required
 @require_GET
 def overview(request):
-    return render_page(request, "dashboard/overview.html", selectors.overview_context(request.user), "stats")
+    if request.htmx and "period" in request.GET:  # the Results section's 7/30 days toggle
+        return render_page(request, "dashboard/overview.html", overview_results(request), "results")
+    context = selectors.overview_context(request.user)
+    if not request.htmx:  # the stats region polls; the Results section is read once, on the full page
+        context.update(overview_results(request))
+    return render_page(request, "dashboard/overview.html", context, "stats")
+
+
+def overview_results(request) -> dict:
+    """Top posts and the sums per group and platform over 7 or 30 days (``?period=``; else 7 days,
+    with the reason shown)."""
+    period_error = ""
+    try:
+        period = stats_selectors.period_from(request.GET.get("period"))
+    except ValidationError as exc:
+        period_error, period = error_text(exc), stats_selectors.period_from("7d")
+    return {
+        "period": period,
+        "periods": [("7d", _("7 days")), ("30d", _("30 days"))],
+        "period_error": period_error,
+        "top_posts": stats_selectors.top_posts(request.user, period),
+        "totals_by_group": stats_selectors.period_totals(request.user, period, "group"),
+        "totals_by_platform": stats_selectors.period_totals(request.user, period, "platform"),
+    }
 
 
 # --- posts ----------------------------------------------------------------------------------------
@@ -889,6 +912,9 @@ def account_detail(request, pk):
             "can_check": account_check is not None,
             "status_reason": redact(account.status_reason),
             "success_rate": account_success_rates([account.pk])[account.pk],
+            "recent_results": stats_selectors.account_recent(account),
+            "results_30d": stats_selectors.account_totals(account, stats_selectors.period_from("30d")),
+            "metric_labels": [stats_selectors.METRIC_LABELS[m] for m in base.METRICS],
             "active": AccountStatus.ACTIVE,
             "disabled": AccountStatus.DISABLED,
         },

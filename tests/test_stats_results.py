@@ -201,3 +201,35 @@ def test_the_period_csv_is_scoped_and_checks_the_period(client, member, world):
 def test_another_workspaces_post_csv_is_a_404(client, member, world):
     client.force_login(member(Role.VIEWER))
     assert client.get(reverse("dashboard:post-results-csv", args=[world["stranger"].pk])).status_code == 404
+
+
+def test_the_overview_shows_the_top_posts_and_the_totals(client, member, world):
+    client.force_login(member(Role.VIEWER))
+    week = client.get(reverse("dashboard:overview")).content.decode()
+    assert 'data-testid="top-posts"' in week and "Autumn sale" in week and "Summer news" not in week
+    month = client.get(reverse("dashboard:overview") + "?period=30d", headers={"HX-Request": "true"}).content.decode()
+    assert month.lstrip().startswith('<section id="results"')
+    assert month.index("Autumn sale") < month.index("Summer news")
+    assert 'data-testid="totals-by-group"' in month and "Shops" in month
+    assert 'data-key="telegram"' in month
+
+
+def test_the_overview_explains_an_unknown_period(client, member, world):
+    client.force_login(member(Role.VIEWER))
+    response = client.get(reverse("dashboard:overview") + "?period=forever")
+    assert response.status_code == 200
+    assert "Unknown period" in response.content.decode()
+
+
+def test_the_overview_does_not_count_the_results_while_polling(client, member, world):
+    client.force_login(member(Role.VIEWER))
+    full = client.get(reverse("dashboard:overview")).content.decode()
+    polled = client.get(reverse("dashboard:overview"), headers={"HX-Request": "true"}).content.decode()
+    assert 'id="results"' in full and 'id="results"' not in polled
+
+
+def test_the_account_page_shows_its_recent_performance(client, member, world):
+    client.force_login(member(Role.VIEWER))
+    page = client.get(reverse("dashboard:account", args=[world["tg"].pk])).content.decode()
+    assert 'data-testid="account-results"' in page
+    assert f'title="{TELEGRAM_NO_VIEWS}"' in page
