@@ -99,7 +99,7 @@ except ImportError:  # pragma: no cover
 ACCOUNTS_PER_PAGE = 50
 POSTS_PER_PAGE = 25
 EXECUTIONS_PER_PAGE = 100
-RESULTS_PER_PAGE = 50
+RESULTS_PER_PAGE = 25
 ACTIVITY_PER_PAGE = 50
 PROXIES_PER_PAGE = 50
 EVENTS_ON_ACCOUNT_PAGE = 50
@@ -292,7 +292,9 @@ def results_context(request, post: Post) -> dict:
     """The post's Results section: totals, sums per platform and language, the views chart and a
     page of per-account rows (the totals are over every account, not the page)."""
     results = stats_selectors.post_results(post)
-    page = Paginator(stats_selectors.post_result_rows(post), RESULTS_PER_PAGE).get_page(request.GET.get("results_page"))
+    paginator = Paginator(stats_selectors.post_result_rows(post), RESULTS_PER_PAGE)
+    paginator.count = results.totals["views"].of  # the rows are the publications the totals counted: no second count
+    page = paginator.get_page(request.GET.get("results_page"))
     return {
         "results": results,
         "results_rows": [stats_selectors.row_of(snapshot) for snapshot in page],

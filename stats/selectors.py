@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -133,12 +133,19 @@ def _numbers(row: dict, reasons: dict[str, str] | None = None) -> dict[str, Numb
 
 
 def latest_snapshots(executions: QuerySet[Execution] | None = None) -> QuerySet[MetricSnapshot]:
-    """The newest snapshot of each execution (of ``executions``): one row per execution, one query."""
-    newest = MetricSnapshot.objects.filter(execution_id=OuterRef("execution_id")).order_by("-taken_at", "-pk").values("pk")[:1]
+    """The newest snapshot of each execution (of ``executions``): one row per execution, one query.
+
+    "No newer snapshot of the same execution": the database answers it with one anti-join over
+    the (execution, taken_at) index. Comparing each row with a subquery for the newest id was
+    several times slower with a thousand executions; DISTINCT ON on PostgreSQL measured the same
+    as this, which works everywhere."""
+    newer = MetricSnapshot.objects.filter(execution_id=OuterRef("execution_id")).filter(
+        Q(taken_at__gt=OuterRef("taken_at")) | Q(taken_at=OuterRef("taken_at"), pk__gt=OuterRef("pk"))
+    )
     snapshots = MetricSnapshot.objects.all()
     if executions is not None:
         snapshots = snapshots.filter(execution__in=executions.values("pk"))
-    return snapshots.filter(pk=Subquery(newest))
+    return snapshots.filter(~Exists(newer))
 
 
 # --- a post's results -------------------------------------------------------------------------------
@@ -219,22 +226,40 @@ class PostResults:
 
 def post_results(post: Post) -> PostResults:
     """Totals (the latest numbers summed over the post's executions), sums per platform and per
-    language, and views over time (per slot). Five queries; the per-account rows are
+    language, and views over time (per slot). Three queries: the sums come per (platform,
+    language) pair — a handful of rows — and are added up here; the per-account rows are
     ``post_result_rows`` (paginate them)."""
     executions = Execution.objects.filter(post=post)
-    latest = latest_snapshots(executions).order_by()
-    totals = _numbers(latest.aggregate(**_sums()))
+    pairs = list(
+        latest_snapshots(executions)
+        .order_by()
+        .values(platform=F("execution__account__platform"), language=F("execution__language"))
+        .annotate(**_sums())
+    )
     published = executions.filter(status=ExecutionStatus.SUCCESS).count()
     platforms = dict(Platform.choices)
     by_platform = [
-        Group(row["execution__account__platform"], str(platforms.get(row["execution__account__platform"], "")), _numbers(row))
-        for row in latest.values("execution__account__platform").annotate(**_sums()).order_by("execution__account__platform")
+        Group(key, str(platforms.get(key, key)), _numbers(_added(rows))) for key, rows in _grouped(pairs, "platform").items()
     ]
-    by_language = [
-        Group(row["execution__language"], row["execution__language"], _numbers(row))
-        for row in latest.values("execution__language").annotate(**_sums()).order_by("execution__language")
-    ]
-    return PostResults(totals, published, by_platform, by_language, views_series(post))
+    by_language = [Group(key, key, _numbers(_added(rows))) for key, rows in _grouped(pairs, "language").items()]
+    return PostResults(_numbers(_added(pairs)), published, by_platform, by_language, views_series(post))
+
+
+def _grouped(rows: list[dict], key: str) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=lambda row: row[key]):
+        grouped.setdefault(row[key], []).append(row)
+    return grouped
+
+
+def _added(rows: list[dict]) -> dict:
+    """``_sums`` rows added together (a sum of no reports stays None)."""
+    total = {"n": sum(row["n"] for row in rows)}
+    for metric in METRICS:
+        total[f"n_{metric}"] = sum(row[f"n_{metric}"] for row in rows)
+        values = [row[f"s_{metric}"] for row in rows if row[f"s_{metric}"] is not None]
+        total[f"s_{metric}"] = sum(values) if values else None
+    return total
 
 
 def views_series(post: Post) -> list[Point]:
