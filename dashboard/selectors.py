@@ -217,14 +217,23 @@ class LineChart:
         return " ".join(f"{'M' if i == 0 else 'L'}{p.x},{p.y}" for i, p in enumerate(self.points))
 
 
+def nice_step(raw: float) -> int:
+    """The smallest 1, 2 or 5 × 10ⁿ at least ``raw``: gridlines at round numbers (0 / 250 / 500 …)."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * magnitude >= raw:
+                return factor * magnitude
+        magnitude *= 10
+
+
 def views_chart(series, width: int = 700, height: int = 220) -> LineChart:
     """Place ``series`` (stats.selectors.Point, in slot order) on evenly spaced slots; a slot whose
     views nobody reports gets its tick but no point."""
-    left, right, top, bottom = 56, 16, 10, height - 28
+    left, right, top, bottom = 56, 40, 10, height - 28  # room on the right for the last slot's label
     plot_height = bottom - top
     reported = [point.views for point in series if point.views is not None]
-    maximum = max([*reported, 1])
-    step = max(1, -(-maximum // 4))
+    step = nice_step(max([*reported, 1]) / 4)
     maximum = step * 4
     spacing = (width - left - right) / max(len(series) - 1, 1)
     ticks, points = [], []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib import admin
@@ -117,6 +118,26 @@ def _latin_words(page, allowed: set[str]) -> list[str]:
     return sorted(words)
 
 
+def _snapshots_for(post: Post) -> None:
+    """Snapshots at 1 h and 6 h for the post's published executions, as stats collection writes
+    them; one account's views unavailable, with the reason, as a platform without view counts."""
+    from stats.models import MetricSnapshot
+
+    executions = list(post.executions.filter(status="success").order_by("pk"))
+    for index, execution in enumerate(executions):
+        for hours, slot in ((1, "1h"), (6, "6h")):
+            blind = index == 0
+            MetricSnapshot.objects.create(
+                execution=execution,
+                slot=slot,
+                taken_at=execution.finished_at + timedelta(hours=hours),
+                views=None if blind else (index + 1) * 10 * hours,
+                likes=index * hours,
+                comments=index % 3,
+                unavailable={"views": "The sandbox gives no view counts for this account."} if blind else {},
+            )
+
+
 def _fits(page) -> tuple[int, int]:
     return page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
 
@@ -197,6 +218,12 @@ def test_it_walks_the_demo(chromium, live_server, db_lock, language, monkeypatch
     run_engine_until(page, db_lock, finished, timeout=60)
     page.reload()
     visit("05-progress-finished")
+    # An hour on, the statistics collector has read the publications: the Results section fills in.
+    with db_lock:
+        _snapshots_for(post)
+    page.reload()
+    page.get_by_test_id("views-chart").wait_for()
+    visit("05-results")
 
     with db_lock:
         account = post.executions.first().account
@@ -210,6 +237,7 @@ def test_it_walks_the_demo(chromium, live_server, db_lock, language, monkeypatch
         ("12-sources", "/sources/"),
         ("13-source", f"/sources/{source.pk}/"),
         ("14-source-edit", f"/sources/{source.pk}/edit/"),
+        ("16-overview-results-30d", "/?period=30d"),
     ]:
         visit(name, path)
 
