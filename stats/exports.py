@@ -47,18 +47,24 @@ def _cell(value) -> str | int | float:
     return "" if value is None else value
 
 
+def _text(value: str) -> str:
+    """Text as text: a title or handle starting like a formula (=, +, -, @) would run as one in
+    Excel, so it gets a leading apostrophe, which Excel shows as plain text."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _rows(snapshots: QuerySet[MetricSnapshot]) -> Iterator[tuple]:
     for snapshot in snapshots.iterator(chunk_size=CHUNK):
         execution = snapshot.execution
         yield (
             execution.post_id,
-            str(execution.post),
+            _text(str(execution.post)),
             str(execution.account_id),
-            execution.account.handle,
+            _text(execution.account.handle),
             execution.account.platform,
             execution.language,
             execution.finished_at.isoformat() if execution.finished_at else "",
-            execution.remote_url,
+            _text(execution.remote_url),
             snapshot.slot,
             snapshot.taken_at.isoformat(),
             *(_cell(getattr(snapshot, metric)) for metric in METRICS),

@@ -233,3 +233,10 @@ def test_the_account_page_shows_its_recent_performance(client, member, world):
     page = client.get(reverse("dashboard:account", args=[world["tg"].pk])).content.decode()
     assert 'data-testid="account-results"' in page
     assert f'title="{TELEGRAM_NO_VIEWS}"' in page
+
+
+def test_the_csv_keeps_a_title_that_looks_like_a_formula_as_text(client, member, world):
+    world["post"].__class__.objects.filter(pk=world["post"].pk).update(title="=HYPERLINK(1)")
+    client.force_login(member(Role.VIEWER))
+    _header, *rows = read_csv(client.get(reverse("dashboard:post-results-csv", args=[world["post"].pk])))
+    assert {row[1] for row in rows} == {"'=HYPERLINK(1)"}
