@@ -43,6 +43,8 @@ def csv_response(lines, filename: str) -> StreamingHttpResponse:
 
 
 def _period(request) -> selectors.Period:
+    if request.query_params.get("period") == "":
+        raise ValidationError({"period": ["Give a value, or leave the parameter out for 7d."]})
     try:
         return selectors.period_from(request.query_params.get("period"))
     except DjangoValidationError as exc:

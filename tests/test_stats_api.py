@@ -68,6 +68,8 @@ def test_it_refuses_an_unknown_period_naming_the_allowed_ones(viewer, path):
     assert response.status_code == 400
     assert_documented(response, f"/api/v1/{path}", "get")
     assert "7d, 30d" in response.json()["period"][0]
+    assert viewer.get(f"{V1}/{path}", {"period": ""}).status_code == 400
+    assert viewer.get(f"{V1}/{path}", {"period": "2026-03-01..2026-03-31"}).status_code == 200
 
 
 def test_it_totals_per_group_and_per_platform(viewer, world):  # noqa: F811
