@@ -51,6 +51,10 @@ class Fetcher:
     def fetch_new(self, request: FetchRequest) -> FetchResult:
         raise NotImplementedError
 
+    def options_errors(self, options: dict) -> dict[str, str]:
+        """What is wrong with a source's options, field → message (translated); {} when they are fine."""
+        return {}
+
 
 _FETCHERS: dict[str, Fetcher] = {}
 
