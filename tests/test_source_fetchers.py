@@ -8,7 +8,7 @@ hand and no database, as the platform contract tests do."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,6 +19,7 @@ from platforms.http import DEFAULT_USER_AGENT
 
 from .emulators.proxies import HttpProxy
 from .emulators.vk import VkEmulator
+from .emulators.youtube import YouTubeEmulator
 
 # --- VK wall ---------------------------------------------------------------------------------------
 
@@ -204,3 +205,183 @@ class TestVkWall:
     @pytest.mark.parametrize("options", [{"owner_id": -1}, {"owner_id": "123"}, {"domain": "durov", "backfill": 5}])
     def test_it_accepts_good_options(self, options):
         assert get_fetcher("vk_wall").options_errors(options) == {}
+
+
+# --- YouTube uploads ---------------------------------------------------------------------------------
+
+YT_REFRESH, YT_CLIENT, YT_SECRET = "1//refresh-secret-token", "client-1.apps.googleusercontent.com", "GOCSPX-client-secret"
+
+
+@pytest.fixture
+def yt(settings):
+    with YouTubeEmulator() as emulator:
+        settings.YOUTUBE_API_BASE_URL = emulator.url
+        settings.GOOGLE_OAUTH_TOKEN_URL = f"{emulator.url}/token"
+        emulator.own = emulator.add_channel(refresh_token=YT_REFRESH, client_id=YT_CLIENT, client_secret=YT_SECRET)
+        emulator.other = emulator.add_channel(refresh_token="1//other", client_id=YT_CLIENT, client_secret=YT_SECRET)
+        yield emulator
+
+
+def yt_account(stored: dict | None = None, *, refresh: str = YT_REFRESH, **fields) -> base.AccountSnapshot:
+    """A YouTube account; ``stored`` receives what a token renewal stores (under the caller's lock)."""
+    credentials = {"refresh_token": refresh, "client_id": YT_CLIENT, "client_secret": YT_SECRET}
+    stored = {} if stored is None else stored
+
+    def update_credentials(renew):
+        current = {**credentials, **stored}
+        stored.update(renew(current) or {})
+        return {**credentials, **stored}
+
+    return base.AccountSnapshot(
+        id=8, platform="youtube", credentials=credentials, update_credentials=update_credentials, **fields
+    )
+
+
+def yt_poll(options: dict, cursor: dict | None = None, *, limit: int = 50, account=None):
+    request = FetchRequest(options=options, cursor=cursor or {}, account=account or yt_account(), limit=limit)
+    return get_fetcher("youtube").fetch_new(request)
+
+
+def at(minute: int) -> datetime:
+    return datetime(2026, 12, 1, 12, 0, tzinfo=UTC) + timedelta(minutes=minute)
+
+
+def yt_calls(yt, resource: str) -> list[dict]:
+    return [{k: v[0] for k, v in r.query.items()} for r in yt.requests if r.path == f"/youtube/v3/{resource}"]
+
+
+class TestYouTubeUploads:
+    def test_it_is_registered_as_the_youtube_kind_read_through_a_youtube_account(self):
+        assert get_fetcher("youtube").needs_account == "youtube"
+
+    def test_it_starts_from_now_and_keeps_the_uploads_playlist_in_the_cursor(self, yt):
+        yt.add_upload(yt.other, "Old", published_at=at(0))
+        newest = yt.add_upload(yt.other, "Newest", published_at=at(1))
+
+        result = yt_poll({"channel_id": yt.other["id"]})
+
+        assert result.items == []
+        assert result.cursor == {
+            "channel": yt.other["id"],
+            "uploads": yt.other["uploads"],
+            "last_id": newest["id"],
+            "last_added": "2026-12-01T12:01:00Z",
+        }
+        assert yt_calls(yt, "channels") == [{"part": "contentDetails", "id": yt.other["id"]}]
+
+    def test_it_returns_new_videos_oldest_first_exactly_once(self, yt):
+        yt.add_upload(yt.other, "Before", published_at=at(0))
+        cursor = yt_poll({"channel_id": yt.other["id"]}).cursor
+        first_video = yt.add_upload(yt.other, "First", "What it is about", published_at=at(5))
+        yt.add_upload(yt.other, "Second", published_at=at(6))
+
+        first = yt_poll({"channel_id": yt.other["id"]}, cursor)
+        again = yt_poll({"channel_id": yt.other["id"]}, first.cursor)
+
+        assert [item.text for item in first.items] == ["First\n\nWhat it is about", "Second"]
+        item = first.items[0]
+        assert item.remote_id == first_video["id"]
+        assert item.link == f"https://www.youtube.com/watch?v={first_video['id']}"
+        assert item.media_urls == (f"https://i.ytimg.com/vi/{first_video['id']}/maxres.jpg",)
+        assert item.published_at == at(5)
+        assert again.items == [] and again.cursor == first.cursor
+        assert len(yt_calls(yt, "channels")) == 1  # the uploads playlist came from the cursor afterwards
+
+    def test_it_pages_with_page_tokens_and_hands_out_at_most_the_limit(self, yt):
+        cursor = yt_poll({"channel_id": yt.other["id"]}).cursor
+        videos = [yt.add_upload(yt.other, f"Video {n}", published_at=at(n)) for n in range(120)]
+
+        first = yt_poll({"channel_id": yt.other["id"]}, cursor, limit=100)
+        rest = yt_poll({"channel_id": yt.other["id"]}, first.cursor, limit=100)
+
+        assert [i.remote_id for i in first.items + rest.items] == [v["id"] for v in videos]
+        pages = yt_calls(yt, "playlistItems")[1:4]
+        assert [p["maxResults"] for p in pages] == ["50", "50", "50"]
+        assert "pageToken" not in pages[0] and pages[1]["pageToken"] and pages[2]["pageToken"] != pages[1]["pageToken"]
+
+    def test_it_backfills_and_reads_the_accounts_own_channel_without_its_private_videos(self, yt):
+        yt.add_upload(yt.own, "Public one", published_at=at(0))
+        yt.add_upload(yt.own, "Private draft", published_at=at(1), privacy="private")
+        yt.add_upload(yt.own, "Public two", published_at=at(2))
+
+        result = yt_poll({"backfill": 3})
+
+        assert [item.text for item in result.items] == ["Public one", "Public two"]
+        assert yt_calls(yt, "channels") == [{"part": "contentDetails", "mine": "true"}]
+
+    def test_it_stops_at_an_older_video_when_the_last_one_was_deleted(self, yt):
+        yt.add_upload(yt.other, "Kept", published_at=at(0))
+        gone = yt.add_upload(yt.other, "Deleted later", published_at=at(1))
+        cursor = yt_poll({"channel_id": yt.other["id"]}).cursor
+        del yt.videos[gone["id"]]
+        yt.add_upload(yt.other, "New", published_at=at(2))
+        assert [item.text for item in yt_poll({"channel_id": yt.other["id"]}, cursor).items] == ["New"]
+
+    def test_it_renews_the_access_token_and_hands_it_to_the_caller(self, yt):
+        stored: dict = {}
+        yt_poll({}, account=yt_account(stored))
+        assert stored["access_token"].startswith("ya29.") and stored["access_token_expires_at"]
+
+    def test_it_goes_through_the_accounts_proxy(self, yt):
+        with HttpProxy() as proxy:
+            yt_poll({"channel_id": yt.other["id"]}, account=yt_account(proxy_url=proxy.url()))
+        assert [relay.path.split("?")[0] for relay in proxy.relays] == [
+            "/token",
+            "/youtube/v3/channels",
+            "/youtube/v3/playlistItems",
+        ]
+
+    @pytest.mark.parametrize(
+        ("failure", "error", "words"),
+        [
+            (
+                {"endpoint": "playlistItems", "status": 403, "reason": "quotaExceeded", "message": "Quota."},
+                base.QuotaExceeded,
+                "daily YouTube quota",
+            ),
+            ({"endpoint": "playlistItems", "status": 429, "reason": "rateLimitExceeded"}, base.RateLimited, "rateLimit"),
+            (
+                {"endpoint": "playlistItems", "status": 403, "reason": "insufficientPermissions"},
+                base.PermissionDenied,
+                "youtube.readonly",
+            ),
+            ({"endpoint": "channels", "status": 500, "reason": "backendError"}, base.Transient, "backendError"),
+            ({"endpoint": "token", "status": 400, "reason": "invalid_grant"}, base.AuthRequired, "re-consent"),
+        ],
+    )
+    def test_it_maps_youtube_errors(self, yt, failure, error, words):
+        yt.fail_next(failure)
+        with pytest.raises(error) as raised:
+            yt_poll({"channel_id": yt.other["id"]})
+        assert words in raised.value.message
+        assert YT_SECRET not in str(raised.value.raw) and YT_REFRESH not in raised.value.message
+
+    def test_it_says_when_the_channel_does_not_exist(self, yt):
+        with pytest.raises(base.PermissionDenied, match="no YouTube channel has the id UCnosuchchannel0000000000"):
+            yt_poll({"channel_id": "UCnosuchchannel0000000000"})
+
+    def test_it_says_when_the_cached_uploads_playlist_is_gone(self, yt):
+        cursor = {"channel": "mine", "uploads": "UUgone", "last_id": "", "last_added": ""}
+        with pytest.raises(base.PermissionDenied, match="uploads cannot be found"):
+            yt_poll({}, cursor)
+
+    def test_it_fails_when_the_refresh_token_was_revoked(self, yt):
+        with pytest.raises(base.AuthRequired, match="invalid_grant"):
+            yt_poll({}, account=yt_account(refresh="1//revoked"))
+
+    @pytest.mark.parametrize(
+        ("options", "words"),
+        [
+            ({"channel_id": "not-a-channel"}, "options.channel_id must be"),
+            ({"channel_id": "UC123"}, "options.channel_id must be"),
+            ({"backfill": -1}, "options.backfill"),
+            ({"playlist": "x"}, "Unknown options for a YouTube channel: playlist"),
+        ],
+    )
+    def test_it_explains_bad_options(self, options, words):
+        errors = get_fetcher("youtube").options_errors(options)
+        assert list(errors) == ["options"] and words in errors["options"]
+
+    @pytest.mark.parametrize("options", [{}, {"channel_id": "UC_x5XG1OV2P6uZZ5FSM9Ttw", "backfill": 3}])
+    def test_it_accepts_good_options(self, options):
+        assert get_fetcher("youtube").options_errors(options) == {}
