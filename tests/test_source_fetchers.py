@@ -16,10 +16,14 @@ from platforms import base
 from platforms.feeds import FetchRequest, get_fetcher, has_fetcher
 from platforms.feeds.vk_wall import VkWallFetcher
 from platforms.http import DEFAULT_USER_AGENT
+from platforms.instagram import private
 
+from .emulators.instagram_graph import InstagramGraphEmulator
+from .emulators.instagram_private import InstagramPrivateEmulator
 from .emulators.proxies import HttpProxy
 from .emulators.vk import VkEmulator
 from .emulators.youtube import YouTubeEmulator
+from .test_instagram import no_sleep
 
 # --- VK wall ---------------------------------------------------------------------------------------
 
@@ -385,3 +389,238 @@ class TestYouTubeUploads:
     @pytest.mark.parametrize("options", [{}, {"channel_id": "UC_x5XG1OV2P6uZZ5FSM9Ttw", "backfill": 3}])
     def test_it_accepts_good_options(self, options):
         assert get_fetcher("youtube").options_errors(options) == {}
+
+
+# --- Instagram: Graph API -----------------------------------------------------------------------------
+
+IG_USER_ID, IG_TOKEN = "17841400000000001", "EAAGraphSecretToken0123456789"
+
+
+@pytest.fixture
+def meta(settings):
+    with InstagramGraphEmulator() as emulator:
+        settings.INSTAGRAM_GRAPH_BASE_URL = emulator.base_url
+        emulator.add_account(IG_USER_ID, IG_TOKEN, "brand")
+        yield emulator
+
+
+def graph_account(**fields) -> base.AccountSnapshot:
+    return base.AccountSnapshot(
+        id=9,
+        platform="instagram",
+        handle="brand",
+        credentials={"access_token": IG_TOKEN},
+        options={"ig_user_id": IG_USER_ID},
+        **fields,
+    )
+
+
+def ig_poll(options: dict, cursor: dict | None = None, *, account, limit: int = 50):
+    request = FetchRequest(options=options, cursor=cursor or {}, account=account, limit=limit)
+    return get_fetcher("instagram").fetch_new(request)
+
+
+def media_lists(meta) -> list[dict]:
+    return [{k: v[0] for k, v in r.query.items()} for r in meta.calls("GET", "/media")]
+
+
+class TestInstagramGraph:
+    def test_it_starts_from_now_then_returns_new_posts_oldest_first_exactly_once(self, meta):
+        meta.add_published(IG_USER_ID, caption="old", when=at(0))
+        cursor = ig_poll({}, account=graph_account()).cursor
+        assert cursor["last_at"] == at(0).isoformat()
+        meta.add_published(IG_USER_ID, caption="one", when=at(5))
+        meta.add_published(IG_USER_ID, caption="two", when=at(6))
+
+        first = ig_poll({}, cursor, account=graph_account())
+        again = ig_poll({}, first.cursor, account=graph_account())
+
+        assert [item.text for item in first.items] == ["one", "two"]
+        assert again.items == [] and again.cursor == first.cursor
+        assert media_lists(meta)[0]["fields"] == (
+            "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,children{media_url,media_type}"
+        )
+
+    def test_it_reads_photos_videos_and_carousels_in_order(self, meta):
+        cursor = ig_poll({}, account=graph_account()).cursor
+        photo = meta.add_published(IG_USER_ID, caption="a photo", when=at(1))
+        video = meta.add_published(IG_USER_ID, caption="a reel", when=at(2), kind="VIDEO", product="REELS")
+        album = meta.add_published(IG_USER_ID, caption="", when=at(3), kind="CAROUSEL_ALBUM", children=("IMAGE", "VIDEO"))
+
+        items = ig_poll({}, cursor, account=graph_account()).items
+
+        assert [item.remote_id for item in items] == [photo.id, video.id, album.id]
+        assert items[0].media_urls == (photo.media_url,) and items[0].link == photo.permalink
+        assert items[1].media_urls == (video.media_url,) and video.media_url.endswith(".mp4")
+        assert items[2].media_urls == tuple(url for _id, _kind, url in album.children)
+        assert items[2].text == "" and items[2].published_at == at(3)
+
+    def test_it_pages_with_after_cursors(self, meta):
+        cursor = ig_poll({}, account=graph_account()).cursor
+        posts = [meta.add_published(IG_USER_ID, caption=f"post {n}", when=at(n + 1)) for n in range(120)]
+
+        result = ig_poll({}, cursor, account=graph_account(), limit=200)
+
+        assert [item.remote_id for item in result.items] == [p.id for p in posts]
+        lists = media_lists(meta)[1:]
+        assert len(lists) == 3 and "after" not in lists[0] and lists[1]["after"] != lists[2]["after"]
+
+    def test_a_graph_account_reads_only_itself(self, meta):
+        with pytest.raises(base.PermissionDenied, match="reads only its own posts"):
+            ig_poll({"username": "someone_else"}, account=graph_account())
+
+    @pytest.mark.parametrize(
+        ("code", "subcode", "error", "words"),
+        [
+            (190, 463, base.AuthRequired, "no longer works"),
+            (4, None, base.RateLimited, "throttling"),
+            (10, None, base.PermissionDenied, "needs instagram_basic"),
+            (2, None, base.Transient, "Graph API failed"),
+        ],
+    )
+    def test_it_maps_graph_errors(self, meta, code, subcode, error, words):
+        meta.fail("list", code, subcode, status=500 if code == 2 else 400)
+        with pytest.raises(error, match=words):
+            ig_poll({}, account=graph_account())
+
+    def test_it_goes_through_the_accounts_proxy(self, meta):
+        with HttpProxy() as proxy:
+            ig_poll({}, account=graph_account(proxy_url=proxy.url()))
+        assert [relay.path.split("?")[0] for relay in proxy.relays] == [f"/v21.0/{IG_USER_ID}/media"]
+
+
+# --- Instagram: private API ---------------------------------------------------------------------------
+
+IG_PASSWORD = "ig-password-Secret-1"
+DEVICE = "android-0123456789abcdef"
+APP_UA = "Instagram 269.0.0.18.75 Android (31/12; 420dpi; 1080x2400; Google; Pixel 6; oriole; gs101; en_US; 314665256)"
+
+
+@pytest.fixture
+def insta(monkeypatch, settings):
+    settings.INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS = 0
+    no_sleep(monkeypatch)
+    with InstagramPrivateEmulator() as emulator:
+        monkeypatch.setattr(private, "client_hooks", [emulator.route])
+        emulator.reader = emulator.add_user("reader_account", IG_PASSWORD)
+        emulator.watched = emulator.add_user("watched.brand", "their-password")
+        yield emulator
+
+
+class Sessions:
+    """What the caller would store: the session saved back after every call."""
+
+    def __init__(self) -> None:
+        self.session: dict = {}
+        self.logins = 0
+
+    def save(self, session: dict, logged_in: bool) -> None:
+        self.session = session
+        self.logins += int(logged_in)
+
+    def account(self, **fields) -> base.AccountSnapshot:
+        return base.AccountSnapshot(
+            id=10,
+            platform="instagram",
+            handle="reader_account",
+            credentials={"password": IG_PASSWORD},
+            session=self.session,
+            device_id=DEVICE,
+            user_agent=APP_UA,
+            save_session=self.save,
+            **fields,
+        )
+
+
+class TestInstagramPrivate:
+    def test_it_reads_another_profile_from_now_on_exactly_once(self, insta):
+        sessions = Sessions()
+        insta.add_media("watched.brand", "old", taken_at=1_700_000_000)
+        first = ig_poll({"username": "@watched.brand"}, account=sessions.account())
+        insta.add_media("watched.brand", "one", taken_at=1_700_000_100)
+        insta.add_media("watched.brand", "two", taken_at=1_700_000_200, kind="video")
+        second = ig_poll({"username": "watched.brand"}, first.cursor, account=sessions.account())
+        third = ig_poll({"username": "watched.brand"}, second.cursor, account=sessions.account())
+
+        assert first.items == []
+        assert first.cursor["user_id"] == insta.watched.pk
+        assert [item.text for item in second.items] == ["one", "two"]
+        assert third.items == []
+        assert sessions.logins == 1 and len(insta.calls("/usernameinfo/")) == 1  # the session and the id are kept
+
+    def test_it_reads_media_urls_links_and_times(self, insta):
+        sessions = Sessions()
+        cursor = ig_poll({}, account=sessions.account()).cursor
+        photo = insta.add_media("reader_account", "a photo", taken_at=1_700_000_100)
+        reel = insta.add_media("reader_account", "a reel", kind="video", taken_at=1_700_000_200)
+        album = insta.add_media("reader_account", "album", kind="carousel", children=("video", "photo"), taken_at=1_700_000_300)
+
+        items = ig_poll({}, cursor, account=sessions.account()).items
+
+        assert [item.remote_id for item in items] == [photo["pk"], reel["pk"], album["pk"]]
+        assert items[0].media_urls == (photo["image_versions2"]["candidates"][0]["url"],)  # 1080 px, not 320
+        assert items[0].link == f"https://www.instagram.com/p/{photo['code']}/"
+        assert items[1].media_urls == (reel["video_versions"][1]["url"],) and items[1].link.endswith(f"/reel/{reel['code']}/")
+        children = album["carousel_media"]
+        assert items[2].media_urls == (
+            children[0]["video_versions"][1]["url"],
+            children[1]["image_versions2"]["candidates"][0]["url"],
+        )
+        assert items[2].published_at == datetime.fromtimestamp(1_700_000_300, UTC)
+
+    def test_it_skips_old_pinned_posts_and_pages_with_max_id(self, insta):
+        sessions = Sessions()
+        for n in range(2):
+            insta.add_media("watched.brand", f"pinned {n}", taken_at=1_600_000_000 + n, pinned=True)
+        insta.add_media("watched.brand", "latest", taken_at=1_700_000_000)
+        cursor = ig_poll({"username": "watched.brand"}, account=sessions.account()).cursor
+        posts = [insta.add_media("watched.brand", f"post {n}", taken_at=1_700_000_100 + n) for n in range(70)]
+
+        result = ig_poll({"username": "watched.brand"}, cursor, account=sessions.account(), limit=100)
+
+        assert [item.remote_id for item in result.items] == [p["pk"] for p in posts]
+        feeds = insta.calls(f"/feed/user/{insta.watched.pk}/")
+        assert feeds[1].param("max_id") is None and len(feeds) > 3 and all(r.param("max_id") for r in feeds[2:])
+
+    def test_it_says_a_private_profile_cannot_be_read(self, insta):
+        insta.watched.is_private = True
+        with pytest.raises(base.PermissionDenied, match=r"@watched\.brand: the profile is private"):
+            ig_poll({"username": "watched.brand"}, {"last_at": ""}, account=Sessions().account())
+
+    def test_it_says_an_unknown_username_does_not_exist(self, insta):
+        with pytest.raises(base.PermissionDenied, match="no such profile"):
+            ig_poll({"username": "nobody_here"}, account=Sessions().account())
+
+    def test_it_maps_throttling(self, insta):
+        insta.fail("feed", "throttled")
+        with pytest.raises(base.RateLimited):
+            ig_poll({}, account=Sessions().account())
+
+    def test_it_logs_in_again_once_when_the_session_is_gone(self, insta):
+        sessions = Sessions()
+        cursor = ig_poll({}, account=sessions.account()).cursor
+        insta.expire_sessions()
+        insta.add_media("reader_account", "after relogin", taken_at=int(datetime.now(UTC).timestamp()) + 60)
+        assert [i.text for i in ig_poll({}, cursor, account=sessions.account()).items] == ["after relogin"]
+        assert sessions.logins == 2
+
+    def test_it_goes_through_the_accounts_proxy(self, insta):
+        with HttpProxy(credentials=("proxyuser", "proxy-secret")) as proxy:
+            ig_poll({}, account=Sessions().account(proxy_url=proxy.url()))
+        assert proxy.relays and {relay.target for relay in proxy.relays} == {insta.url.removeprefix("http://")}
+        assert any(relay.path.startswith("/api/v1/feed/user/") for relay in proxy.relays)
+
+    @pytest.mark.parametrize(
+        ("options", "words"),
+        [
+            ({"username": "not a name!"}, "options.username must be"),
+            ({"backfill": 99}, "options.backfill"),
+            ({"hashtag": "x"}, "Unknown options for an Instagram account: hashtag"),
+        ],
+    )
+    def test_it_explains_bad_options(self, options, words):
+        errors = get_fetcher("instagram").options_errors(options)
+        assert list(errors) == ["options"] and words in errors["options"]
+
+    def test_it_accepts_good_options(self):
+        assert get_fetcher("instagram").options_errors({"username": "@watched.brand", "backfill": 3}) == {}
