@@ -362,6 +362,8 @@ STATS_INTERVAL_SECONDS = env.float("STATS_INTERVAL_SECONDS", default=300.0)
 STATS_BATCH_SIZE = env.int("STATS_BATCH_SIZE", default=200)
 STATS_MAX_BATCHES = env.int("STATS_MAX_BATCHES", default=50)
 STATS_ACCOUNT_INTERVAL_SECONDS = env.float("STATS_ACCOUNT_INTERVAL_SECONDS", default=1.0)
+# An account whose platform refused it (login, challenge, ban) is not read again for this long.
+STATS_ACCOUNT_ERROR_PAUSE_SECONDS = env.int("STATS_ACCOUNT_ERROR_PAUSE_SECONDS", default=6 * 3600)
 # A message whose post could not be made this many times (a file Telegram keeps failing to serve)
 # is recorded as failed, with the last error, so it no longer holds up the source.
 SOURCE_INGEST_MAX_ATTEMPTS = env.int("SOURCE_INGEST_MAX_ATTEMPTS", default=5)

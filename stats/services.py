@@ -6,7 +6,9 @@ downtime only the latest due slot is taken — the older ones are skipped, not b
 readings that would all say the same thing. A reading that fails for good (the post is gone,
 the account may no longer see it) is stored as a *final* snapshot: no later slot is taken. A
 rate limit or quota pauses that account's readings (``MetricPause``) until the platform's
-``retry_after``; a transient failure leaves the slot due for the next run.
+``retry_after``; a failure of the account itself (its login, a challenge, a ban) records the slot
+as failed and pauses the account for STATS_ACCOUNT_ERROR_PAUSE_SECONDS; a transient failure leaves
+the slot due for the next run.
 
 One batch costs the same few queries whatever its size: the due executions with their accounts
 and proxies in one query, the snapshots in one ``bulk_create``, the pauses in one upsert.
@@ -175,12 +177,17 @@ def metrics_collect_batch(
             continue
         except base.PlatformError as error:
             result.errors[error.code] = result.errors.get(error.code, 0) + 1
-            if error.permanent:
-                # The post is gone or the account may no longer read it: recorded once, never retried.
+            if not error.permanent:  # transient, proxy: the slot stays due for the next run
+                result.deferred += 1
+            elif error.account_status is not None:
+                # The account itself (login, challenge, ban): this slot is recorded as failed and the
+                # account rests; its checks, not statistics, decide what becomes of it.
+                snapshots.append(_snapshot(execution, slot, now, _failed(error)))
+                pauses[account_id] = (now + timedelta(seconds=settings.STATS_ACCOUNT_ERROR_PAUSE_SECONDS), error.message)
+            else:
+                # The post is gone or may no longer be read: recorded once, never retried.
                 snapshots.append(_snapshot(execution, slot, now, _failed(error), final=True))
                 result.final += 1
-            else:  # transient, proxy: the slot stays due for the next run
-                result.deferred += 1
             continue
         finally:
             last_call[account_id] = time.monotonic()

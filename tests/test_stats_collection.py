@@ -119,6 +119,21 @@ def test_it_pauses_a_rate_limited_account_and_reads_the_others():
     assert slots(first) == slots(second) == ["1h"]
 
 
+def test_it_records_a_failed_slot_and_rests_an_account_its_platform_refuses():
+    account = SocialAccountFactory(options={"metrics_fail": "auth_required"})
+    first, second = published(account, remote_id="1"), published(account, remote_id="2")
+    metrics_collect_due(now=T0 + timedelta(hours=1))
+    failed = MetricSnapshot.objects.get()  # the first reading failed; the second was not tried
+    assert not failed.final and failed.views is None and "auth_required" in failed.errors["views"]
+    account.options = {}
+    account.save()
+    metrics_collect_due(now=T0 + timedelta(hours=5))  # resting
+    assert MetricSnapshot.objects.count() == 1
+    metrics_collect_due(now=T0 + timedelta(hours=8))  # rested: the 6h slot of both
+    assert slots(first) == ["1h", "6h"] or slots(second) == ["1h", "6h"]
+    assert {slots(first)[-1], slots(second)[-1]} == {"6h"}
+
+
 def test_it_leaves_a_transient_failure_due_for_the_next_run():
     account = SocialAccountFactory(options={"metrics_fail": "transient"})
     execution = published(account)

@@ -12,12 +12,16 @@ from django.utils import timezone
 
 from platforms import base
 from platforms.base import METRICS, AccountSnapshot, MetricsRequest
+from platforms.instagram import private
+from platforms.registry import get_adapter
 from platforms.vk import VkAdapter
 from platforms.youtube import YouTubeAdapter
 from publishing.models import ExecutionStatus
 from stats.models import MetricSnapshot
 from stats.services import metrics_collect_due
 
+from .emulators.instagram_graph import InstagramGraphEmulator
+from .emulators.instagram_private import InstagramPrivateEmulator
 from .emulators.vk import VkEmulator
 from .emulators.youtube import YouTubeEmulator
 from .factories import ExecutionFactory, SocialAccountFactory
@@ -172,3 +176,158 @@ def test_youtube_it_raises_for_a_video_gone_and_for_the_quota(yt):
     yt.fail_next({"endpoint": "videos", "status": 403, "reason": "quotaExceeded", "domain": "youtube.quota"})
     with pytest.raises(base.QuotaExceeded):
         YouTubeAdapter().metrics(request_for(yt_account(), video_id, "video"))
+
+
+# --- Instagram Graph: GET /{media}/insights ----------------------------------------------------------
+
+IG_TOKEN = "EAAGraphLongLivedToken_never-leaks_1234567890"
+IG_USER = "17841400000000001"
+
+
+@pytest.fixture
+def meta(settings):
+    with InstagramGraphEmulator() as emulator:
+        settings.INSTAGRAM_GRAPH_BASE_URL = emulator.base_url
+        emulator.add_account(IG_USER, IG_TOKEN, "crosspost.shop")
+        yield emulator
+
+
+def ig_account() -> AccountSnapshot:
+    return AccountSnapshot(id=1, platform="instagram", credentials={"access_token": IG_TOKEN}, options={"ig_user_id": IG_USER})
+
+
+def ig_media(meta, product="FEED", kind="IMAGE", when=None) -> str:
+    return meta.add_published(IG_USER, caption="Hi", when=when or datetime.now(UTC), product=product, kind=kind).id
+
+
+def insights_asked(meta) -> list[list[str]]:
+    return [r.query["metric"][0].split(",") for r in meta.requests if r.path.endswith("/insights")]
+
+
+def test_instagram_graph_it_reads_the_insights_of_a_feed_post(meta):
+    media_id = ig_media(meta)
+    meta.set_insights(media_id, views=900, reach=700, likes=55, comments=6, saved=14, shares=3, total_interactions=78)
+    reading = get_adapter("instagram").metrics(request_for(ig_account(), media_id, "photo"))
+    assert reading.values == {"views": 900, "likes": 55, "comments": 6, "saves": 14, "shares": 3}
+    assert reading.raw["insights"]["reach"] == 700 and reading.errors == {}
+    assert set(reading.unavailable) == {"watch_time_s"}
+    assert "impressions" not in insights_asked(meta)[0]  # deprecated since v22 for media after July 2024
+    assert_no_secret(reading, IG_TOKEN)
+
+
+def test_instagram_graph_it_stores_the_rest_when_meta_refuses_one_metric(meta):
+    media_id = ig_media(meta, "REELS", "VIDEO")
+    meta.set_insights(
+        media_id, views=5000, reach=4100, likes=300, comments=20, saved=41, shares=17, ig_reels_video_view_total_time=61500
+    )
+    meta.refuse_metric("shares", "(#100) The metric shares is not supported for this media type")
+    reading = get_adapter("instagram").metrics(request_for(ig_account(), media_id, "reel"))
+    assert reading.values == {"views": 5000, "likes": 300, "comments": 20, "saves": 41, "watch_time_s": 61.5}
+    assert "shares is not supported" in reading.errors["shares"]
+    assert reading.raw["insights"]["reach"] == 4100 and set(reading.errors) == {"shares"}
+    asked = insights_asked(meta)
+    assert "shares" in asked[0] and "shares" not in asked[1] and len(asked) == 2
+
+
+@pytest.mark.django_db
+def test_instagram_graph_it_collects_a_snapshot_with_the_refused_metric_under_errors(meta, settings):
+    settings.STATS_ACCOUNT_INTERVAL_SECONDS = 0
+    media_id = ig_media(meta)
+    meta.set_insights(media_id, views=10, likes=2, comments=1, saved=0, shares=0)
+    meta.refuse_metric("saved", "(#100) Starting from version v22.0 and above, the saved metric is no longer supported.")
+    account = SocialAccountFactory(platform="instagram", credentials={"access_token": IG_TOKEN}, options={"ig_user_id": IG_USER})
+    execution = ExecutionFactory(
+        post__workspace=account.workspace,
+        post__media_type="photo",
+        account=account,
+        status=ExecutionStatus.SUCCESS,
+        finished_at=timezone.now() - timedelta(hours=7),
+        remote_id=media_id,
+    )
+    metrics_collect_due()
+    snapshot = MetricSnapshot.objects.get(execution=execution)
+    assert (snapshot.slot, snapshot.views, snapshot.likes, snapshot.comments, snapshot.shares) == ("6h", 10, 2, 1, 0)
+    assert snapshot.saves is None and "saved metric is no longer supported" in snapshot.errors["saves"]
+    assert not snapshot.final
+
+
+def test_instagram_graph_it_asks_a_story_for_what_stories_have(meta):
+    media_id = ig_media(meta, "STORY", "IMAGE")
+    meta.set_insights(media_id, views=80, reach=70, shares=1, total_interactions=2)
+    reading = get_adapter("instagram").metrics(request_for(ig_account(), media_id, "story"))
+    assert reading.values == {"views": 80, "shares": 1}
+    assert {"likes", "comments", "saves", "watch_time_s"} <= set(reading.unavailable)
+    assert len(insights_asked(meta)) == 1  # nothing the story matrix refuses was asked
+
+
+def test_instagram_graph_it_reports_not_enough_viewers_as_errors_and_throttling_as_a_rate_limit(meta):
+    media_id = ig_media(meta)
+    meta.fail("insights", 10, message="(#10) Not enough viewers for the media to show insights")
+    reading = get_adapter("instagram").metrics(request_for(ig_account(), media_id, "photo"))
+    assert reading.values == {} and "Not enough viewers" in reading.errors["views"]
+    meta.fail("insights", 4, message="(#4) Application request limit reached")
+    with pytest.raises(base.RateLimited):
+        get_adapter("instagram").metrics(request_for(ig_account(), media_id, "photo"))
+
+
+# --- Instagram private API (instagrapi): media/{pk}/info/ ---------------------------------------------
+
+IG_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def instagram(monkeypatch, settings):
+    settings.INSTAGRAM_PRIVATE_REQUEST_DELAY_SECONDS = 0
+    with InstagramPrivateEmulator() as emulator:
+        monkeypatch.setattr(private, "client_hooks", [emulator.route])
+        emulator.add_user("crosspost.private", IG_PASSWORD)
+        yield emulator
+
+
+def logged_in_private_account(instagram) -> tuple[AccountSnapshot, dict]:
+    sessions: dict = {}
+    account = AccountSnapshot(
+        id=1,
+        platform="instagram",
+        handle="crosspost.private",
+        credentials={"password": IG_PASSWORD},
+        device_id="android-0123456789abcdef",
+        save_session=lambda session, logged_in: sessions.update(session),
+    )
+    assert get_adapter("instagram").login(account).ok
+    return AccountSnapshot(**{**account.__dict__, "session": dict(sessions)}), sessions
+
+
+def test_instagram_private_it_reads_likes_comments_and_plays_with_media_info(instagram):
+    account, _ = logged_in_private_account(instagram)
+    user = instagram.users["crosspost.private"]
+    reel = instagram._media(user, 2, "Hi", "clips")
+    user.medias.insert(0, reel)
+    instagram.set_counts(reel["pk"], like_count=42, comment_count=5, play_count=1234)
+    logins = len(instagram.login_calls)
+    reading = get_adapter("instagram").metrics(request_for(account, f"{reel['pk']}_{user.pk}", "reel"))
+    assert reading.values == {"likes": 42, "comments": 5, "views": 1234}
+    assert {"shares", "saves", "watch_time_s"} <= set(reading.unavailable)
+    assert instagram.calls(f"/api/v1/media/{reel['pk']}/info/") and len(instagram.login_calls) == logins
+    assert_no_secret(reading, IG_PASSWORD)
+
+
+def test_instagram_private_it_never_logs_in_to_read_statistics(instagram):
+    account = AccountSnapshot(id=1, platform="instagram", handle="crosspost.private", credentials={"password": IG_PASSWORD})
+    with pytest.raises(base.AuthRequired):
+        get_adapter("instagram").metrics(request_for(account, "3100000000000000001"))
+    assert instagram.login_calls == []
+
+
+def test_instagram_private_it_keeps_the_rest_when_likes_are_hidden_and_raises_for_a_media_gone(instagram):
+    account, _ = logged_in_private_account(instagram)
+    user = instagram.users["crosspost.private"]
+    photo = instagram._media(user, 1, "Hi", "feed")
+    user.medias.insert(0, photo)
+    instagram.set_counts(photo["pk"], like_and_view_counts_disabled=True, comment_count=2)
+    reading = get_adapter("instagram").metrics(request_for(account, photo["pk"]))
+    assert reading.values == {"comments": 2} and "hides" in reading.errors["likes"]
+    assert "views" in reading.unavailable
+    with pytest.raises(base.PlatformError) as error:
+        get_adapter("instagram").metrics(request_for(account, "3199999999999999999"))
+    assert error.value.permanent
