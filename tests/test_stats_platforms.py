@@ -14,6 +14,7 @@ from platforms import base
 from platforms.base import METRICS, AccountSnapshot, MetricsRequest
 from platforms.instagram import private
 from platforms.registry import get_adapter
+from platforms.tiktok import TikTokAdapter
 from platforms.vk import VkAdapter
 from platforms.youtube import YouTubeAdapter
 from publishing.models import ExecutionStatus
@@ -22,6 +23,7 @@ from stats.services import metrics_collect_due
 
 from .emulators.instagram_graph import InstagramGraphEmulator
 from .emulators.instagram_private import InstagramPrivateEmulator
+from .emulators.tiktok import TikTokEmulator
 from .emulators.vk import VkEmulator
 from .emulators.youtube import YouTubeEmulator
 from .factories import ExecutionFactory, SocialAccountFactory
@@ -331,3 +333,56 @@ def test_instagram_private_it_keeps_the_rest_when_likes_are_hidden_and_raises_fo
     with pytest.raises(base.PlatformError) as error:
         get_adapter("instagram").metrics(request_for(account, "3199999999999999999"))
     assert error.value.permanent
+
+
+# --- TikTok: POST /v2/video/query/ --------------------------------------------------------------------
+
+TT_TOKEN = "act.TikTokSecretAccessToken-never-leaks"
+
+
+@pytest.fixture
+def tiktok(settings):
+    with TikTokEmulator() as emulator:
+        settings.TIKTOK_API_BASE_URL = emulator.url
+        emulator.creator = emulator.add_creator(TT_TOKEN, username="crosspost")
+        yield emulator
+
+
+def tt_account() -> AccountSnapshot:
+    return AccountSnapshot(id=1, platform="tiktok", credentials={"access_token": TT_TOKEN})
+
+
+def test_tiktok_it_reads_views_likes_comments_and_shares_with_video_query(tiktok):
+    post = tiktok.add_post(tiktok.creator, view_count=8800, like_count=640, comment_count=31, share_count=22)
+    reading = TikTokAdapter().metrics(request_for(tt_account(), str(post["id"]), "video"))
+    assert reading.values == {"views": 8800, "likes": 640, "comments": 31, "shares": 22}
+    assert set(reading.unavailable) == {"saves", "watch_time_s"}
+    call = [r for r in tiktok.requests if r.path == "/v2/video/query/"][-1]
+    assert call.query["fields"] == ["id,view_count,like_count,comment_count,share_count"]
+    assert call.json == {"filters": {"video_ids": [str(post["id"])]}}
+    assert call.headers["Authorization"] == f"Bearer {TT_TOKEN}" and TT_TOKEN not in json.dumps(call.query)
+    assert_no_secret(reading, TT_TOKEN)
+
+
+def test_tiktok_it_says_not_available_for_a_post_without_a_public_video_id(tiktok):
+    post = tiktok.add_post(tiktok.creator, public=False)
+    reading = TikTokAdapter().metrics(request_for(tt_account(), post["publish_id"], "video"))
+    assert reading.values == {} and "only for public posts" in reading.unavailable["views"]
+    assert covered(reading) == set(METRICS)
+    assert not [r for r in tiktok.requests if r.path == "/v2/video/query/"]
+
+
+def test_tiktok_it_finds_the_video_id_of_a_post_that_went_public(tiktok):
+    post = tiktok.add_post(tiktok.creator, view_count=5)
+    reading = TikTokAdapter().metrics(request_for(tt_account(), post["publish_id"], "video"))
+    assert reading.values["views"] == 5 and reading.raw["video_id"] == str(post["id"])
+
+
+def test_tiktok_it_raises_without_the_video_list_scope_and_for_a_video_gone(tiktok):
+    post = tiktok.add_post(tiktok.creator)
+    with pytest.raises(base.ContentRejected):
+        TikTokAdapter().metrics(request_for(tt_account(), "7399999999999999999", "video"))
+    tiktok.creator["no_video_list"] = True
+    with pytest.raises(base.PermissionDenied) as error:
+        TikTokAdapter().metrics(request_for(tt_account(), str(post["id"]), "video"))
+    assert "video.list" in error.value.message
