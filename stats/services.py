@@ -10,8 +10,9 @@ rate limit or quota pauses that account's readings (``MetricPause``) until the p
 as failed and pauses the account for STATS_ACCOUNT_ERROR_PAUSE_SECONDS; a transient failure leaves
 the slot due for the next run.
 
-One batch costs the same few queries whatever its size: the due executions with their accounts
-and proxies in one query, the snapshots in one ``bulk_create``, the pauses in one upsert.
+One batch costs the same few queries whatever its size: the due executions in one query, their
+accounts (with proxies and workspaces) in another, the snapshots in one ``bulk_create``, the
+pauses in one upsert.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
-from accounts.models import AccountStatus
+from accounts.models import AccountStatus, SocialAccount
 from platforms import base
 from platforms.base import METRICS, MetricsRequest
 from platforms.registry import UnknownPlatform, get_adapter
@@ -56,7 +57,8 @@ def due_slot(finished_at: datetime, now: datetime) -> str | None:
 
 def due_executions(*, now: datetime, after: tuple[datetime, int] | None = None, limit: int):
     """Successful executions whose latest due slot has no snapshot yet, oldest first (keyset
-    pagination: those after ``(finished_at, id)``), with account, proxy and workspace."""
+    pagination: those after ``(finished_at, id)``): only what a reading needs, the post's media
+    type annotated (``post_media_type``); their accounts are loaded once per batch."""
     latest = Case(
         *[When(finished_at__lte=now - offset, then=Value(slot)) for slot, offset in reversed(SLOT_OFFSETS.items())],
         output_field=CharField(),
@@ -73,7 +75,8 @@ def due_executions(*, now: datetime, after: tuple[datetime, int] | None = None, 
         .exclude(Exists(MetricSnapshot.objects.filter(execution_id=OuterRef("pk"), slot=OuterRef("due_slot"))))
         .exclude(Exists(MetricSnapshot.objects.filter(execution_id=OuterRef("pk"), final=True)))
         .exclude(Exists(paused))
-        .select_related("post", "account__proxy", "account__workspace")
+        .annotate(post_media_type=F("post__media_type"))
+        .only("pk", "account_id", "finished_at", "remote_id", "remote_url")
         .order_by("finished_at", "pk")
     )
     if after is not None:
@@ -140,6 +143,8 @@ def metrics_collect_batch(
     if not executions:
         return result
     result.last = (executions[-1].finished_at, executions[-1].pk)
+    # One query for the batch's accounts (credentials decrypted once per account, not per row).
+    owners = SocialAccount.objects.select_related("proxy", "workspace").in_bulk({e.account_id for e in executions})
     snapshots: list[MetricSnapshot] = []
     pauses: dict[int, tuple[datetime, str]] = {}
     accounts: dict[int, base.AccountSnapshot] = {}
@@ -152,11 +157,11 @@ def metrics_collect_batch(
             continue
         slot = due_slot(execution.finished_at, now)
         try:
-            adapter = get_adapter(execution.account.platform)
+            adapter = get_adapter(owners[account_id].platform)
         except UnknownPlatform:
             continue
         if account_id not in accounts:
-            accounts[account_id] = account_snapshot(execution.account)
+            accounts[account_id] = account_snapshot(owners[account_id])
         wait = last_call.get(account_id, float("-inf")) + interval - time.monotonic()
         if wait > 0:
             time.sleep(wait)
@@ -164,7 +169,7 @@ def metrics_collect_batch(
             account=accounts[account_id],
             remote_id=execution.remote_id,
             url=execution.remote_url,
-            media_type=execution.post.media_type,
+            media_type=execution.post_media_type,
             published_at=execution.finished_at,
         )
         try:
