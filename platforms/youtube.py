@@ -607,7 +607,14 @@ class YouTubeAdapter(base.Adapter):
         reading. A video missing from the answer (deleted, private to another channel) raises
         ContentRejected (permanent)."""
         api = _Api(request.account)
-        answer = api.get("videos", "videos.list", part="statistics", id=request.remote_id)
+        try:
+            answer = api.get("videos", "videos.list", part="statistics", id=request.remote_id)
+        except base.PermissionDenied as error:
+            raise base.PermissionDenied(
+                "YouTube refused videos.list: the token lacks the youtube.readonly scope — connect the channel again "
+                "granting it.",
+                raw=error.raw,
+            ) from None
         items = [item for item in answer.get("items") or [] if item.get("id") == request.remote_id]
         if not items:
             raise base.ContentRejected(f"YouTube video {request.remote_id} is gone or no longer visible to the channel.")

@@ -7,7 +7,8 @@ readings that would all say the same thing. A reading that fails for good (the p
 the account may no longer see it) is stored as a *final* snapshot: no later slot is taken. A
 rate limit or quota pauses that account's readings (``MetricPause``) until the platform's
 ``retry_after``; a failure of the account itself (its login, a challenge, a ban) records the slot
-as failed and pauses the account for STATS_ACCOUNT_ERROR_PAUSE_SECONDS; a transient failure leaves
+as failed and pauses the account for STATS_ACCOUNT_ERROR_PAUSE_SECONDS (so does a token
+without the scope to read statistics); a transient failure leaves
 the slot due for the next run.
 
 One batch costs the same few queries whatever its size: the due executions in one query, their
@@ -184,9 +185,10 @@ def metrics_collect_batch(
             result.errors[error.code] = result.errors.get(error.code, 0) + 1
             if not error.permanent:  # transient, proxy: the slot stays due for the next run
                 result.deferred += 1
-            elif error.account_status is not None:
-                # The account itself (login, challenge, ban): this slot is recorded as failed and the
-                # account rests; its checks, not statistics, decide what becomes of it.
+            elif error.account_status is not None or isinstance(error, base.PermissionDenied):
+                # The account itself (login, challenge, ban, a token without the read scope): this slot
+                # is recorded as failed and the account rests; its checks, not statistics, decide what
+                # becomes of it — once reconnected, its later slots are read again.
                 snapshots.append(_snapshot(execution, slot, now, _failed(error)))
                 pauses[account_id] = (now + timedelta(seconds=settings.STATS_ACCOUNT_ERROR_PAUSE_SECONDS), error.message)
             else:

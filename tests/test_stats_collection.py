@@ -119,12 +119,13 @@ def test_it_pauses_a_rate_limited_account_and_reads_the_others():
     assert slots(first) == slots(second) == ["1h"]
 
 
-def test_it_records_a_failed_slot_and_rests_an_account_its_platform_refuses():
-    account = SocialAccountFactory(options={"metrics_fail": "auth_required"})
+@pytest.mark.parametrize("failure", ["auth_required", "permission_denied"])
+def test_it_records_a_failed_slot_and_rests_an_account_its_platform_refuses(failure):
+    account = SocialAccountFactory(options={"metrics_fail": failure})
     first, second = published(account, remote_id="1"), published(account, remote_id="2")
     metrics_collect_due(now=T0 + timedelta(hours=1))
     failed = MetricSnapshot.objects.get()  # the first reading failed; the second was not tried
-    assert not failed.final and failed.views is None and "auth_required" in failed.errors["views"]
+    assert not failed.final and failed.views is None and failure in failed.errors["views"]
     account.options = {}
     account.save()
     metrics_collect_due(now=T0 + timedelta(hours=5))  # resting

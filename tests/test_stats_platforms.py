@@ -28,7 +28,7 @@ from .emulators.instagram_private import InstagramPrivateEmulator
 from .emulators.pinterest import PinterestEmulator
 from .emulators.tiktok import TikTokEmulator
 from .emulators.vk import VkEmulator
-from .emulators.youtube import YouTubeEmulator
+from .emulators.youtube import SCOPE_UPLOAD, YouTubeEmulator
 from .factories import ExecutionFactory, SocialAccountFactory
 
 PUBLISHED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -172,6 +172,14 @@ def test_youtube_it_stores_the_rest_when_the_owner_hides_likes(yt):
     reading = YouTubeAdapter().metrics(request_for(yt_account(), video_id, "video"))
     assert reading.values == {"views": 50, "comments": 4}
     assert "likeCount" in reading.errors["likes"]
+
+
+def test_youtube_it_asks_for_the_readonly_scope_it_needs(yt):
+    video_id = yt.add_video(yt.channel, viewCount=1)
+    yt.channel["scopes"] = (SCOPE_UPLOAD,)
+    with pytest.raises(base.PermissionDenied) as error:
+        YouTubeAdapter().metrics(request_for(yt_account(), video_id, "video"))
+    assert "youtube.readonly" in error.value.message
 
 
 def test_youtube_it_raises_for_a_video_gone_and_for_the_quota(yt):
