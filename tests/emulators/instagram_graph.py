@@ -163,6 +163,8 @@ class InstagramGraphEmulator(_FastEmulator):
         self.lose_publish_answers = 0  # media_publish publishes, then answers 500
         self._ids = itertools.count(17_890_000_000_000_001)
         self._injected: list[tuple[str, int, Reply]] = []
+        self.insight_values: dict[str, dict[str, int]] = {}  # media id -> metric -> lifetime value
+        self.refused_metrics: dict[str, str] = {}  # metric -> the error 100 message Meta refuses it with
 
     @property
     def base_url(self) -> str:
@@ -264,6 +266,8 @@ class InstagramGraphEmulator(_FastEmulator):
         if route == ("GET", False, "") and owner in self.media:
             names = (request.param("fields") or "id").split(",")
             return self._take("permalink") or Reply(200, self.media[owner].fields(names))
+        if route == ("GET", False, "insights") and owner in self.media:
+            return self._take("insights") or self._insights(request, self.media[owner])
         return Reply(400, graph_error(100, f"Unsupported {request.method} request: {request.path}"))
 
     # --- containers
@@ -403,3 +407,61 @@ class InstagramGraphEmulator(_FastEmulator):
                 query = f"fields={request.param('fields') or 'id'}&limit={limit}&after={cursors['after']}"
                 body["paging"]["next"] = f"{self.base_url}{request.path.removeprefix('/' + VERSION)}?{query}"
         return Reply(200, body)
+
+    # --- statistics (GET /{media}/insights) ----------------------------------------------------
+
+    def set_insights(self, media_id: str, **values: int) -> None:
+        """A media's lifetime insights by metric name (views, reach, likes, saved, …); a metric left
+        out is answered with an empty set, as Meta does for data it has not computed."""
+        self.insight_values[media_id] = values
+
+    def refuse_metric(self, name: str, message: str | None = None) -> None:
+        """Meta refuses ``name`` from now on (error 100 naming it, failing the whole call)."""
+        text = message or f"(#100) The Media Insights API does not support the {name} metric for this media product type."
+        self.refused_metrics[name] = text
+
+    def _insights(self, request: Recorded, media: Published) -> Reply:
+        asked = [m for m in (request.param("metric") or "").split(",") if m]
+        if not asked:
+            return Reply(400, graph_error(100, "(#100) The parameter metric is required"))
+        refused = self.refused_metrics
+        for name in asked:
+            text = refused.get(name) or _unsupported(name, media)
+            if text:
+                return Reply(400, graph_error(100, text))
+        values = self.insight_values.get(media.id, {})
+        data = [
+            {
+                "name": name,
+                "period": "lifetime",
+                "values": [{"value": values[name]}],
+                "title": name.replace("_", " ").capitalize(),
+                "id": f"{media.id}/insights/{name}/lifetime",
+            }
+            for name in asked
+            if name in values
+        ]
+        return Reply(200, {"data": data})
+
+
+# The media insights matrix (v22+): what each media product type refuses.
+_STORY_REFUSES = {"likes", "comments", "saved", "ig_reels_video_view_total_time", "ig_reels_avg_watch_time"}
+_KNOWN = {
+    "views", "reach", "likes", "comments", "saved", "shares", "total_interactions", "follows", "profile_visits",
+    "replies", "navigation", "ig_reels_video_view_total_time", "ig_reels_avg_watch_time", "impressions",
+}  # fmt: skip
+
+
+def _unsupported(name: str, media: Published) -> str | None:
+    if name not in _KNOWN:
+        return f"(#100) metric[0] must be one of the following values: {', '.join(sorted(_KNOWN - {'impressions'}))}"
+    if name == "impressions" and media.timestamp >= datetime(2024, 7, 2, tzinfo=UTC):
+        return (
+            "(#100) Starting from version v22.0 and above, the impressions metric is no longer supported for media "
+            "created after July 2, 2024."
+        )
+    if media.product == "STORY" and name in _STORY_REFUSES:
+        return f"(#100) The metric {name} is not supported for this media type"
+    if media.product != "REELS" and name.startswith("ig_reels_"):
+        return f"(#100) The metric {name} is not supported for this media type"
+    return None

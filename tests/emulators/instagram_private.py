@@ -325,6 +325,8 @@ class InstagramPrivateEmulator(Emulator):
             if kind == "lost_answer":
                 self._configure(request, user)
             return Reply(*FAILURES[kind]) if kind else self._configure(request, user)
+        if path.startswith("/api/v1/media/") and path.endswith("/info/"):
+            return self._failure("media_info") or self._media_info(path)
         return Reply(404, {"message": f"emulator: no route for {request.method} {path}", "status": "fail"})
 
     # --- login
@@ -499,6 +501,25 @@ class InstagramPrivateEmulator(Emulator):
             media["carousel_media"] = carousel
             media.pop("image_versions2")
         return media
+
+    # --- statistics (media/{pk}/info/, instagrapi's media_info) --------------------------------
+
+    def _find_media(self, pk: str) -> dict | None:
+        for user in self.users.values():
+            for media in [*user.medias, *user.stories]:
+                if media["pk"] == pk:
+                    return media
+        return None
+
+    def _media_info(self, path: str) -> Reply:
+        media = self._find_media(path.removeprefix("/api/v1/media/").removesuffix("/info/"))
+        if media is None:
+            return Reply(400, {"message": "Media not found or unavailable", "status": "fail"})
+        return Reply(200, {"items": [media], "num_results": 1, "more_available": False, "status": "ok"})
+
+    def set_counts(self, pk: str, **counts: Any) -> None:
+        """like_count, comment_count, play_count (reels), view_count, like_and_view_counts_disabled."""
+        self._find_media(pk).update(counts)
 
 
 def _signed(request: Recorded) -> dict:

@@ -474,3 +474,27 @@ class VkEmulator(Emulator):
             posts = [p for p in posts if p["from_id"] == owner_id]
         posts.sort(key=lambda p: not p.get("is_pinned"))  # the pinned post first (a stable sort keeps the rest)
         return {"count": len(posts), "items": posts[offset : offset + count]}
+
+    # --- statistics (wall.getById) ------------------------------------------------------------
+
+    def set_counters(self, owner_id: int, post_id: int, **counts: int | None) -> None:
+        """Set a post's views / likes / reposts / comments counts (None: leave the counter out)."""
+        post = next(p for p in self.walls[owner_id] if p["id"] == post_id)
+        for key, value in counts.items():
+            if value is None:
+                post.pop(key, None)
+            else:
+                post[key] = {**post.get(key, {}), "count": value}
+
+    def _wall_getById(self, identity: dict, params: dict) -> dict:
+        if not params.get("posts"):
+            raise VkApiError(100, "One of the parameters specified was missing or invalid: posts is undefined")
+        items = []
+        for ref in params["posts"].split(","):
+            match = re.fullmatch(r"(-?\d+)_(\d+)", ref.strip())
+            if not match:
+                continue  # VK skips what it cannot parse or see, it does not fail the call
+            post = next((p for p in self.walls.get(int(match[1]), []) if p["id"] == int(match[2])), None)
+            if post is not None:
+                items.append(post)
+        return {"items": items}

@@ -383,6 +383,8 @@ class YouTubeEmulator(Emulator):
                     item["status"] = status
                 if "processingDetails" in parts:
                     item["processingDetails"] = details
+            if "statistics" in parts:
+                item["statistics"] = self._statistics(video)
             items.append(item)
         return Reply(200, {"kind": "youtube#videoListResponse", "items": items, "pageInfo": {"totalResults": len(items)}})
 
@@ -469,3 +471,27 @@ class YouTubeEmulator(Emulator):
 
     def metadata(self, request: Recorded) -> dict:
         return json.loads(request.body)
+
+    # --- statistics (videos.list part=statistics) ---------------------------------------------
+
+    def set_statistics(self, video_id: str, **counts: int | None) -> None:
+        """viewCount / likeCount / commentCount of a video (None: hidden, left out of the answer)."""
+        self.videos[video_id]["statistics"] = counts
+
+    def _statistics(self, video: dict) -> dict:
+        # YouTube sends counts as strings; favoriteCount is always "0" since dislikes and favourites went.
+        counts = {"viewCount": 0, "likeCount": 0, "favoriteCount": 0, "commentCount": 0, **video.get("statistics", {})}
+        return {key: str(value) for key, value in counts.items() if value is not None}
+
+    def add_video(self, channel: dict, **statistics: int | None) -> str:
+        """A processed video already on ``channel`` (published earlier), with its counts."""
+        video_id = f"vid{next(self._ids):08d}"
+        resource = {
+            "kind": "youtube#video",
+            "id": video_id,
+            "snippet": {"title": "Earlier", "channelId": channel["id"], "publishedAt": "2026-01-01T00:00:00Z"},
+            "status": {"uploadStatus": "processed", "privacyStatus": "public"},
+        }
+        self.videos[video_id] = {"resource": resource, "channel": channel, "polls": 0, "outcome": None, "bytes": b""}
+        self.set_statistics(video_id, **statistics)
+        return video_id
