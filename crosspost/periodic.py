@@ -43,6 +43,14 @@ PERIODIC_TASKS: list[Periodic] = [
         "become posts (webhook sources too).",
     ),
     Periodic(
+        name="collect statistics",
+        task="stats.tasks.collect_metrics",
+        every_seconds=settings.STATS_INTERVAL_SECONDS,
+        queue="low",
+        description="Reads the statistics due 1 h, 6 h, 24 h, 3 d, 7 d and 30 d after publishing, in batches of "
+        "STATS_BATCH_SIZE; a rate-limited account pauses until its retry_after.",
+    ),
+    Periodic(
         name="heartbeat",
         task="crosspost.tasks.heartbeat",
         every_seconds=settings.HEARTBEAT_INTERVAL_SECONDS,

@@ -134,6 +134,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # The test database's name (default test_<name>): the test and bench scripts give each run its
+    # own, so two runs on one server never drop each other's database.
+    if env.str("TEST_DATABASE_NAME", default=""):
+        DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The lockout backend comes first: it refuses a locked-out login before any password is checked.
@@ -354,6 +358,16 @@ TELEGRAM_LOCAL_FILES_DIR = env.str("TELEGRAM_LOCAL_FILES_DIR", default="")
 # polling sources are read (getUpdates) every SOURCE_POLL_INTERVAL_SECONDS by the beat.
 SOURCE_ALBUM_WINDOW_SECONDS = env.float("SOURCE_ALBUM_WINDOW_SECONDS", default=3.0)
 SOURCE_POLL_INTERVAL_SECONDS = env.float("SOURCE_POLL_INTERVAL_SECONDS", default=5.0)
+
+# Statistics (stats/): every STATS_INTERVAL_SECONDS the beat reads the snapshots due, STATS_BATCH_SIZE
+# executions per batch, at most STATS_MAX_BATCHES per run; one account's calls at least
+# STATS_ACCOUNT_INTERVAL_SECONDS apart (a platform's rate limit pauses that account by itself).
+STATS_INTERVAL_SECONDS = env.float("STATS_INTERVAL_SECONDS", default=300.0)
+STATS_BATCH_SIZE = env.int("STATS_BATCH_SIZE", default=200)
+STATS_MAX_BATCHES = env.int("STATS_MAX_BATCHES", default=50)
+STATS_ACCOUNT_INTERVAL_SECONDS = env.float("STATS_ACCOUNT_INTERVAL_SECONDS", default=1.0)
+# An account whose platform refused it (login, challenge, ban) is not read again for this long.
+STATS_ACCOUNT_ERROR_PAUSE_SECONDS = env.int("STATS_ACCOUNT_ERROR_PAUSE_SECONDS", default=6 * 3600)
 # A message whose post could not be made this many times (a file Telegram keeps failing to serve)
 # is recorded as failed, with the last error, so it no longer holds up the source.
 SOURCE_INGEST_MAX_ATTEMPTS = env.int("SOURCE_INGEST_MAX_ATTEMPTS", default=5)

@@ -25,6 +25,16 @@ from translations.languages import check_code
 from .selectors import workspaces_with_role
 
 
+def language_code(value: str) -> str:
+    """A BCP-47 code as the translations know it, or a form error saying what one looks like."""
+    try:
+        return check_code(value.strip())
+    except UnsupportedLanguage:
+        raise ValidationError(
+            _("%(value)s is not a language code: use a code such as en, de, pt-BR."), params={"value": value}, code="invalid"
+        ) from None
+
+
 class WorkspaceField(forms.ModelChoiceField):
     """The workspace to act in; a hidden input when the user has just one."""
 
@@ -180,14 +190,7 @@ class ComposeForm(forms.Form):
         )
 
     def clean_language(self) -> str:
-        try:
-            return check_code(self.cleaned_data["language"].strip())
-        except UnsupportedLanguage:
-            raise ValidationError(
-                _("%(value)s is not a language code: use a code such as en, de, pt-BR."),
-                params={"value": self.cleaned_data["language"]},
-                code="invalid",
-            ) from None
+        return language_code(self.cleaned_data["language"])
 
     def clean_caption_mode(self) -> str:
         return self.cleaned_data["caption_mode"] or CaptionMode.ORIGINAL
@@ -535,14 +538,7 @@ class SourceForm(forms.Form):
         return chat_id
 
     def clean_language(self) -> str:
-        try:
-            return check_code(self.cleaned_data["language"].strip())
-        except UnsupportedLanguage:
-            raise ValidationError(
-                _("%(value)s is not a language code: use a code such as en, de, pt-BR."),
-                params={"value": self.cleaned_data["language"]},
-                code="invalid",
-            ) from None
+        return language_code(self.cleaned_data["language"])
 
     def clean(self) -> dict:
         """``Source.clean`` on the values given, so every mistake (the schedule window's too) is

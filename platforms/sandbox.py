@@ -12,12 +12,23 @@ Failure injection for demos and tests, from the account's ``options``:
 ``retry_after`` seconds to report with rate_limited (default 60)
 ``delay_ms``    sleep this long before publishing (to watch states move, or to crash mid-publish)
 ``delay_after_ms`` sleep this long after the post exists (to crash between publishing and recording it)
+``metrics_fail``  an error code (as ``fail``) to raise when statistics are read
+``metrics_refuse`` a metric name (or a list of them) the sandbox refuses this time, as a platform
+                refuses a deprecated metric: it goes to ``errors`` while the others are read
+
+Statistics: views, likes, comments, shares and saves grow with the post's age along a curve
+that depends only on its id and age, so demos show charts and tests can predict them;
+watch time is "not available".
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
+import zlib
+
+from django.utils import timezone
 
 from . import base
 from .names import Platform
@@ -102,6 +113,41 @@ class SandboxAdapter(base.Adapter):
         return base.PublishResult(
             remote_id=str(post_id), url=f"/sandbox/?post={post_id}#post-{post_id}", raw={"id": post_id, "found_by": "lookup"}
         )
+
+    def metrics(self, request: base.MetricsRequest) -> base.Metrics:
+        options = request.account.options or {}
+        code = options.get("metrics_fail")
+        if code:
+            error = ERRORS.get(code, base.ContentRejected)
+            kwargs = {"retry_after": float(options.get("retry_after", 60))} if code == "rate_limited" else {}
+            raise error(f"Sandbox: injected {code} while reading statistics.", raw={"injected": code}, **kwargs)
+        return sandbox_metrics(request.remote_id, request.published_at, refuse=options.get("metrics_refuse") or ())
+
+
+def sandbox_metrics(remote_id: str, published_at, *, refuse=(), now=None) -> base.Metrics:
+    """The sandbox's reading of post ``remote_id``: deterministic in its id and age."""
+    refuse = [refuse] if isinstance(refuse, str) else list(refuse)
+    hours = max(((now or timezone.now()) - published_at).total_seconds() / 3600, 0.0) if published_at else 0.0
+    seed = zlib.crc32(str(remote_id).encode())
+    reach = 200 + seed % 800  # the views the post ends up with
+    views = int(reach * (1 - math.exp(-hours / 24)))
+    counts = {
+        "views": views,
+        "likes": views * (3 + seed % 5) // 100,
+        "comments": views * (1 + seed % 3) // 200,
+        "shares": views // 100,
+        "saves": views * (1 + seed % 4) // 100,
+    }
+    result = base.Metrics(
+        unavailable={"watch_time_s": "The sandbox reports no watch time."},
+        raw={"id": str(remote_id), "age_hours": round(hours, 2)},
+    )
+    for name, value in counts.items():
+        if name in refuse:
+            result.errors[name] = f"Sandbox: the {name} metric is refused (injected)."
+        else:
+            result.values[name] = value
+    return result
 
 
 def _store() -> base.SandboxStore:

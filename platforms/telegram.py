@@ -393,6 +393,12 @@ class TelegramAdapter(base.Adapter):
             "The Telegram Bot API cannot search a chat's history: check the chat, then mark the execution published or retry it."
         )
 
+    def metrics(self, request: base.MetricsRequest) -> base.Metrics:
+        """Nothing, and no call: the Bot API gives a bot no views, reactions or forwards of channel
+        posts (those come only to MTProto user clients), so every metric is "not available"."""
+        why = "Telegram's Bot API gives no statistics of channel posts (views come only to user clients, not bots)."
+        return base.Metrics(unavailable=dict.fromkeys(base.METRICS, why))
+
 
 def _can_post(name: str, chat: dict, member: dict | None) -> tuple[bool, str]:
     kind = chat.get("type")

@@ -665,3 +665,59 @@ class TikTokAdapter(base.Adapter):
             remote_id=post_ids[0] if post_ids else publish_id,
             raw={"found_by": "lookup", "publish_id": publish_id, "status": state, "post_ids": post_ids},
         )
+
+    # --- statistics ------------------------------------------------------------------------------
+
+    def metrics(self, request: base.MetricsRequest) -> base.Metrics:
+        """``POST /v2/video/query/?fields=id,view_count,like_count,comment_count,share_count`` with
+        ``filters.video_ids`` (the Display API, scope ``video.list``; the creator's own public videos).
+
+        It needs the video id. Publishing gets it only for public posts (``publicaly_available_post_id``
+        of status/fetch); otherwise the execution keeps the ``publish_id``, and status/fetch is asked
+        once more in case the post went public since. Still no id → every metric "not available".
+        TikTok gives no saves (favourites) or watch time to apps."""
+        api = _Api(request.account)
+        result = base.Metrics(
+            unavailable={
+                "saves": "TikTok's API gives no saves (favourites) count.",
+                "watch_time_s": "TikTok's API gives no watch time.",
+            }
+        )
+        video_id = request.remote_id
+        if not video_id.isdigit():
+            status = api.call("/v2/post/publish/status/fetch/", {"publish_id": video_id})
+            post_ids = [str(i) for i in status.get("publicaly_available_post_id") or []]
+            if not post_ids:
+                why = (
+                    "TikTok gives the video id (and so statistics) only for public posts; this one is not public "
+                    f"(publish_id {video_id})."
+                )
+                result.unavailable.update(dict.fromkeys(("views", "likes", "comments", "shares"), why))
+                result.raw = {"publish_id": video_id, "status": status.get("status")}
+                return result
+            video_id = post_ids[0]
+        try:
+            data = api.call(f"/v2/video/query/?fields={VIDEO_FIELDS}", {"filters": {"video_ids": [video_id]}})
+        except base.PermissionDenied as error:
+            raise base.PermissionDenied(
+                "TikTok refused video/query: the token lacks the video.list scope — reconnect the account granting it.",
+                raw=error.raw,
+            ) from None
+        video = next((v for v in data.get("videos") or [] if str(v.get("id")) == video_id), None)
+        if video is None:
+            raise base.ContentRejected(f"TikTok video {video_id} is gone, private, or not the creator's.")
+        for metric, key in (
+            ("views", "view_count"),
+            ("likes", "like_count"),
+            ("comments", "comment_count"),
+            ("shares", "share_count"),
+        ):
+            if isinstance(video.get(key), int):
+                result.values[metric] = video[key]
+            else:
+                result.errors[metric] = f"video/query gave no {key}."
+        result.raw = {"video_id": video_id, "video": {k: video.get(k) for k in ("id", *VIDEO_FIELDS.split(",")[1:])}}
+        return result
+
+
+VIDEO_FIELDS = "id,view_count,like_count,comment_count,share_count"

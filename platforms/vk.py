@@ -426,3 +426,32 @@ class VkAdapter(base.Adapter):
             url=f"https://vk.com/wall{owner_id}_{post['id']}",
             raw={"found_by": "lookup", "post_id": post["id"], "date": post.get("date")},
         )
+
+    def metrics(self, request: base.MetricsRequest) -> base.Metrics:
+        """wall.getById (``posts=<owner>_<post>``): views.count, likes.count, reposts.count → shares,
+        comments.count. VK has no saves or watch time for wall posts; a post missing from the answer
+        (deleted, or the wall closed to the token's user) raises ContentRejected (permanent).
+        Reach (stats.getPostReach) needs the community's administrator and is not read."""
+        api = _Api(request.account, interval=self.call_interval)
+        answer = api.call("wall.getById", {"posts": request.remote_id})
+        items = answer.get("items", []) if isinstance(answer, dict) else answer
+        post = next((item for item in items or [] if f"{item.get('owner_id')}_{item.get('id')}" == request.remote_id), None)
+        if post is None or post.get("is_deleted"):
+            raise base.ContentRejected(f"VK post {request.remote_id} is gone or no longer visible to the account.")
+        result = base.Metrics(
+            unavailable={
+                "saves": "VK wall posts have no saves count.",
+                "watch_time_s": "VK reports no watch time for wall posts.",
+            },
+            raw={"post": {k: post.get(k) for k in ("id", "owner_id", "date", "views", "likes", "reposts", "comments")}},
+        )
+        for metric, key in (("views", "views"), ("likes", "likes"), ("shares", "reposts"), ("comments", "comments")):
+            counter = post.get(key)
+            if isinstance(counter, dict) and isinstance(counter.get("count"), int):
+                result.values[metric] = counter["count"]
+            elif key == "views":
+                # VK leaves views out of posts made before it counted them and of some reposts.
+                result.unavailable[metric] = "VK gives no view count for this post."
+            else:
+                result.errors[metric] = f"wall.getById answered without {key}.count."
+        return result

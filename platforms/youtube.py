@@ -596,3 +596,40 @@ class YouTubeAdapter(base.Adapter):
             url=f"https://www.youtube.com/watch?v={video_id}",
             raw={"found_by": "lookup", "video_id": video_id, "marker": marker},
         )
+
+    # --- statistics ------------------------------------------------------------------------------
+
+    def metrics(self, request: base.MetricsRequest) -> base.Metrics:
+        """videos.list?part=statistics&id=<video id>: viewCount, likeCount, commentCount (strings of
+        digits). YouTube removed dislikes from the API, has no shares or saves count, and gives watch
+        time only through the YouTube Analytics API (another OAuth scope), which Crosspost does not
+        use; a count the owner hid (likes on some videos) is absent and becomes an error for this
+        reading. A video missing from the answer (deleted, private to another channel) raises
+        ContentRejected (permanent)."""
+        api = _Api(request.account)
+        try:
+            answer = api.get("videos", "videos.list", part="statistics", id=request.remote_id)
+        except base.PermissionDenied as error:
+            raise base.PermissionDenied(
+                "YouTube refused videos.list: the token lacks the youtube.readonly scope — connect the channel again "
+                "granting it.",
+                raw=error.raw,
+            ) from None
+        items = [item for item in answer.get("items") or [] if item.get("id") == request.remote_id]
+        if not items:
+            raise base.ContentRejected(f"YouTube video {request.remote_id} is gone or no longer visible to the channel.")
+        statistics = items[0].get("statistics") or {}
+        result = base.Metrics(
+            unavailable={
+                "shares": "The YouTube Data API reports no shares.",
+                "saves": "The YouTube Data API reports no saves.",
+                "watch_time_s": "Watch time comes only from the YouTube Analytics API, which Crosspost does not use.",
+            },
+            raw={"video_id": request.remote_id, "statistics": statistics},
+        )
+        for metric, key in (("views", "viewCount"), ("likes", "likeCount"), ("comments", "commentCount")):
+            try:
+                result.values[metric] = int(statistics[key])
+            except (KeyError, TypeError, ValueError):
+                result.errors[metric] = f"videos.list gave no {key} (hidden by the owner, or comments turned off)."
+        return result

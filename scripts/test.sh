@@ -27,7 +27,9 @@ echo "==> pass 1: SQLite (everything not needing PostgreSQL)"
 "${PYTEST[@]}" -n "$WORKERS" -m "not postgres" "$@"
 
 echo "==> pass 2: PostgreSQL (tests marked postgres)"
-CROSSPOST_DB_PASS=postgres DATABASE_URL="$TEST_DATABASE_URL" "${PYTEST[@]}" -m postgres "$@"
+# A database of this run's own: another run on the same server (a second checkout, a bench) keeps its.
+CROSSPOST_DB_PASS=postgres DATABASE_URL="$TEST_DATABASE_URL" TEST_DATABASE_NAME="test_crosspost_$$" \
+  "${PYTEST[@]}" -m postgres "$@"
 
 echo "==> pass 3: the live API against its OpenAPI schema (schemathesis)"
 scripts/api-fuzz.sh

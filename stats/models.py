@@ -4,6 +4,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import SocialAccount
 from publishing.models import Execution
 
 
@@ -36,6 +37,8 @@ class MetricSnapshot(models.Model):
     # metric -> why it failed this time, while the others were stored
     errors = models.JSONField(default=dict, blank=True, verbose_name=_("errors"))
     raw = models.JSONField(default=dict, blank=True, verbose_name=_("platform answer"))
+    # The last reading: the post is gone or the account may no longer read it; no later slot is taken.
+    final = models.BooleanField(default=False, verbose_name=_("last reading"))
 
     class Meta:
         ordering = ["execution_id", "taken_at"]
@@ -46,3 +49,21 @@ class MetricSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.execution_id} @ {self.slot}"
+
+
+class MetricPause(models.Model):
+    """An account whose statistics are not read until ``until``: its platform rate-limited or
+    refused it (collection only; publishing keeps its own account state)."""
+
+    account = models.OneToOneField(
+        SocialAccount, on_delete=models.CASCADE, related_name="metric_pause", verbose_name=_("account")
+    )
+    until = models.DateTimeField(verbose_name=_("until"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+
+    class Meta:
+        verbose_name = _("statistics pause")
+        verbose_name_plural = _("statistics pauses")
+
+    def __str__(self) -> str:
+        return f"{self.account_id} until {self.until:%Y-%m-%d %H:%M}"

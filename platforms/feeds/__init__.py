@@ -5,6 +5,11 @@ source's options, the cursor it returned last time and (for kinds read through a
 wall, Instagram, YouTube) the account's snapshot with its proxy, and returns the items newer than
 the cursor, oldest first, with the cursor to store once they are safely made into posts. Errors
 are the ``PlatformError`` family.
+
+Kinds: ``vk_wall`` (:mod:`.vk_wall`), ``youtube`` (:mod:`.youtube_uploads`), ``instagram``
+(:mod:`.instagram_media`), ``rss`` (:mod:`.rss`). Every one read through an account starts from
+now on its first poll (an empty cursor) unless its ``backfill`` option asks for the latest N, and
+never hands out a pinned old post again.
 """
 
 from __future__ import annotations
@@ -50,6 +55,13 @@ class Fetcher:
 
     def fetch_new(self, request: FetchRequest) -> FetchResult:
         raise NotImplementedError
+
+    def options_errors(self, options: dict) -> dict[str, str]:
+        """What is wrong with a source's options, field → message (translated); {} when they are fine.
+
+        The fetchers here put every problem under ``"options"`` (the Source field), in one message.
+        """
+        return {}
 
 
 _FETCHERS: dict[str, Fetcher] = {}

@@ -58,6 +58,9 @@ class InstagramAdapter(base.Adapter):
     def lookup(self, execution: base.LookupRequest) -> base.PublishResult | None:
         return self.backend(execution.account).lookup(execution)
 
+    def metrics(self, request: base.MetricsRequest) -> base.Metrics:
+        return self.backend(request.account).metrics(request)
+
     def login(self, account: base.AccountSnapshot) -> base.Health:
         """Private API: log in and store the session. Graph API: prove the token works."""
         return self.backend(account).login(account)

@@ -24,6 +24,7 @@ since July 2023); post option ``share_to_feed`` (default true) keeps them in the
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -378,3 +379,91 @@ class GraphBackend:
                     raw={"backend": "graph", "id": str(item["id"]), "found_by": "lookup"},
                 )
         return None
+
+    # --- statistics ----------------------------------------------------------------------------
+
+    def metrics(self, request: base.MetricsRequest) -> base.Metrics:
+        """``GET /{media}/insights?metric=…`` (needs ``instagram_manage_insights``).
+
+        The metrics asked depend on the media product type (Meta's matrix as of v22): every type
+        has views (which replaced impressions, deprecated for media since July 2024), reach,
+        shares and total_interactions; feed posts and reels add likes, comments and saved; reels
+        add ig_reels_video_view_total_time (ms → watch time). Meta refuses the whole call when one
+        metric is not supported for the media or is deprecated (error 100 naming it): that metric
+        goes to ``errors`` and the call is repeated without it, so the others are still stored.
+        "Not enough viewers" (error 10) is an error for every metric this time, not a failure.
+        Reach and total interactions are kept in ``raw``; they have no place in the vocabulary."""
+        api = _Api(request.account)
+        product = _product(request.media_type)
+        asked = list(INSIGHTS[product])
+        result = base.Metrics(unavailable=dict(INSIGHTS_UNAVAILABLE[product]))
+        answer: dict = {}
+        while asked:
+            try:
+                answer = api.get(f"{request.remote_id}/insights", metric=",".join(asked))
+                break
+            except base.PlatformError as error:
+                code, text = error.raw.get("code"), str(error.raw.get("message") or "")
+                refused = [name for name in asked if code == 100 and re.search(rf"\b{name}\b", text)]
+                if code == 10 and "viewers" in text.lower():
+                    result.errors.update({INSIGHT_NAMES[name]: text for name in asked if name in INSIGHT_NAMES})
+                    result.raw = {"media_id": request.remote_id, "error": error.raw}
+                    return result
+                if not refused:
+                    raise
+                for name in refused:
+                    asked.remove(name)
+                    result.errors[INSIGHT_NAMES.get(name, name)] = f"Instagram refused {name}: {text}"
+        data = {item.get("name"): item for item in answer.get("data") or [] if isinstance(item, dict)}
+        for name in asked:
+            values = (data.get(name) or {}).get("values") or []
+            value = values[0].get("value") if values and isinstance(values[0], dict) else None
+            metric = INSIGHT_NAMES.get(name)
+            if metric is None:
+                continue
+            if not isinstance(value, (int, float)):
+                # Meta answers an empty set, not 0, for data it has not computed (up to 48 h late).
+                result.errors[metric] = f"Instagram gave no {name} value yet."
+            else:
+                result.values[metric] = value / 1000 if name == REELS_WATCH_TIME else value
+        result.raw = {
+            "media_id": request.remote_id,
+            "product": product,
+            "insights": {name: ((item.get("values") or [{}])[0]).get("value") for name, item in data.items()},
+        }
+        return result
+
+
+def _product(media_type: str) -> str:
+    if media_type == "story":
+        return "STORY"
+    return "REELS" if media_type in ("video", "reel") else "FEED"
+
+
+REELS_WATCH_TIME = "ig_reels_video_view_total_time"
+# Graph insight → the vocabulary (None: kept in raw only).
+INSIGHT_NAMES: dict[str, str | None] = {
+    "views": "views",
+    "likes": "likes",
+    "comments": "comments",
+    "shares": "shares",
+    "saved": "saves",
+    REELS_WATCH_TIME: "watch_time_s",
+    "reach": None,
+    "total_interactions": None,
+}
+INSIGHTS: dict[str, tuple[str, ...]] = {
+    "FEED": ("views", "reach", "likes", "comments", "saved", "shares", "total_interactions"),
+    "REELS": ("views", "reach", "likes", "comments", "saved", "shares", "total_interactions", REELS_WATCH_TIME),
+    "STORY": ("views", "reach", "shares", "total_interactions"),
+}
+INSIGHTS_UNAVAILABLE: dict[str, dict[str, str]] = {
+    "FEED": {"watch_time_s": "Instagram reports watch time for reels only."},
+    "REELS": {},
+    "STORY": {
+        "likes": "Instagram story insights have no likes.",
+        "comments": "Instagram stories have replies, not comments.",
+        "saves": "Instagram story insights have no saves.",
+        "watch_time_s": "Instagram reports watch time for reels only.",
+    },
+}

@@ -552,3 +552,51 @@ class PrivateBackend:
                     raw={"backend": "private", "pk": pk, "code": code, "found_by": "lookup"},
                 )
         return None
+
+    # --- statistics ----------------------------------------------------------------------------
+
+    def metrics(self, request: base.MetricsRequest) -> base.Metrics:
+        """What the app shows on the post, read as instagrapi's ``media_info`` does (``GET
+        media/{pk}/info/`` of the private API): like_count, comment_count, and play_count (reels)
+        or view_count (videos). Only with a stored session: reading statistics never logs in (a
+        background login is what gets accounts challenged). Instagram gives private accounts no
+        shares, saves or watch time; a hidden like count comes as an error for this reading."""
+        connection = _Connection(request.account)
+        if not connection.logged_in:
+            raise base.AuthRequired("Not logged in: use 'Log in' before statistics can be read.")
+        pk = request.remote_id.split("_", 1)[0]
+        try:
+            payload = connection.call(lambda client: client.private_request(f"media/{pk}/info/"))
+        finally:
+            connection.save()
+        items = payload.get("items") or []
+        if not items:
+            raise base.ContentRejected(f"Instagram media {pk} is gone.")
+        item = items[0]
+        result = base.Metrics(
+            unavailable={
+                "shares": "Instagram's app API gives no shares count.",
+                "saves": "Instagram gives saves to the Graph API (business accounts) only.",
+                "watch_time_s": "Instagram gives watch time to the Graph API (business accounts) only.",
+            },
+            raw={
+                k: item.get(k)
+                for k in ("pk", "media_type", "product_type", "like_count", "comment_count", "play_count", "view_count")
+            },
+        )
+        if item.get("like_and_view_counts_disabled") or not isinstance(item.get("like_count"), int):
+            result.errors["likes"] = "The post hides its like count."
+        else:
+            result.values["likes"] = item["like_count"]
+        if isinstance(item.get("comment_count"), int):
+            result.values["comments"] = item["comment_count"]
+        else:
+            result.errors["comments"] = "Instagram gave no comment_count (comments may be turned off)."
+        views = item.get("play_count") if item.get("play_count") is not None else item.get("view_count")
+        if item.get("media_type") != 2:
+            result.unavailable["views"] = "Instagram counts views of videos and reels only in its app API."
+        elif isinstance(views, int):
+            result.values["views"] = views
+        else:
+            result.errors["views"] = "Instagram gave no play_count or view_count."
+        return result

@@ -10,7 +10,9 @@ containers are FINISHED at once, video containers stay IN_PROGRESS for
 children; ``GET /{container}?fields=status_code,status``; ``POST
 /{ig}/media_publish`` (9007/2207027 before FINISHED, 9/2207042 at the limit);
 ``GET /{ig}/content_publishing_limit``; ``GET /{media}?fields=permalink``;
-``GET /{ig}/media`` and ``/{ig}/stories``; ``GET /{ig}?fields=username``.
+``GET /{ig}/media`` and ``/{ig}/stories`` (newest first, ``limit`` (default 25, at most 100) a
+page, ``paging.cursors.after`` and ``paging.next`` while more remain, nested fields such as
+``children{media_url,media_type}``); ``GET /{ig}?fields=username``.
 A wrong token is error 190. Errors are injected per call with :meth:`fail`.
 
 :class:`MediaHost` is the "public" web server: ``MEDIA_ROOT`` under ``/files/``,
@@ -19,8 +21,10 @@ what ``PUBLIC_MEDIA_BASE_URL`` points Meta to in tests.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import mimetypes
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +35,7 @@ import requests
 from .base import Emulator, Recorded, Reply
 
 VERSION = "v21.0"
+CDN = "https://scontent.cdninstagram.com/v/t51.29350-15"
 QUOTA_DURATION = 86400
 
 
@@ -89,8 +94,12 @@ class Published:
     timestamp: datetime
     permalink: str
     container_id: str = ""
+    media_url: str = ""
+    children: list[tuple[str, str, str]] = field(default_factory=list)  # (id, media_type, media_url)
 
-    def fields(self, names: list[str]) -> dict:
+    def fields(self, names: list[str], nested: dict[str, list[str]] | None = None) -> dict:
+        nested = nested or {}
+        children = [{"id": cid, "media_type": kind, "media_url": url} for cid, kind, url in self.children]
         values = {
             "id": self.id,
             "caption": self.caption,
@@ -99,12 +108,30 @@ class Published:
             "timestamp": self.timestamp.strftime("%Y-%m-%dT%H:%M:%S+0000"),
             "permalink": self.permalink,
             "shortcode": self.permalink.rstrip("/").rsplit("/", 1)[-1],
+            # A carousel's media_url is its first item's; the thumbnail is a video's only.
+            "media_url": self.media_url or (self.children[0][2] if self.children else ""),
+            "thumbnail_url": f"{self.media_url}.thumbnail.jpg" if self.media_type == "VIDEO" and self.media_url else "",
         }
+        if self.children:
+            values["children"] = {
+                "data": [{k: v for k, v in child.items() if k == "id" or k in nested.get("children", [])} for child in children]
+            }
         chosen = {"id": self.id}
         for name in names:
-            if name in values and (name != "caption" or self.caption):  # Graph leaves out an empty caption
-                chosen[name] = values[name]
+            if name in values and (name not in ("caption", "media_url", "thumbnail_url") or values[name]):
+                chosen[name] = values[name]  # Graph leaves out what is empty
         return chosen
+
+
+def parse_fields(value: str) -> tuple[list[str], dict[str, list[str]]]:
+    """``id,children{media_url,media_type}`` → (["id", "children"], {"children": ["media_url", "media_type"]})."""
+    names: list[str] = []
+    nested: dict[str, list[str]] = {}
+    for match in re.finditer(r"(\w+)(?:\{([^}]*)\})?", value):
+        names.append(match[1])
+        if match[2] is not None:
+            nested[match[1]] = [n for n in match[2].split(",") if n]
+    return names, nested
 
 
 @dataclass
@@ -136,6 +163,8 @@ class InstagramGraphEmulator(_FastEmulator):
         self.lose_publish_answers = 0  # media_publish publishes, then answers 500
         self._ids = itertools.count(17_890_000_000_000_001)
         self._injected: list[tuple[str, int, Reply]] = []
+        self.insight_values: dict[str, dict[str, int]] = {}  # media id -> metric -> lifetime value
+        self.refused_metrics: dict[str, str] = {}  # metric -> the error 100 message Meta refuses it with
 
     @property
     def base_url(self) -> str:
@@ -169,10 +198,26 @@ class InstagramGraphEmulator(_FastEmulator):
         return [m for m in self.media.values() if ig_user_id is None or m.owner == ig_user_id]
 
     def add_published(
-        self, ig_user_id: str, *, caption: str, when: datetime, product: str = "FEED", kind: str = "IMAGE"
+        self,
+        ig_user_id: str,
+        *,
+        caption: str,
+        when: datetime,
+        product: str = "FEED",
+        kind: str = "IMAGE",
+        children: tuple[str, ...] = (),
     ) -> Published:
-        """A post that exists already (published by hand, or by an earlier attempt)."""
-        return self._publish_record(ig_user_id, caption, kind, product, when)
+        """A post that exists already (published by hand, or by an earlier attempt); ``children``:
+        a CAROUSEL_ALBUM's items, "IMAGE" or "VIDEO" each."""
+        media = self._publish_record(ig_user_id, caption, kind, product, when)
+        suffix = ".mp4" if kind == "VIDEO" else ".jpg"
+        if kind != "CAROUSEL_ALBUM":
+            media.media_url = f"{CDN}/{media.id}{suffix}"
+        for position, child_kind in enumerate(children):
+            child_id = str(next(self._ids))
+            url = f"{CDN}/{media.id}_{position}{'.mp4' if child_kind == 'VIDEO' else '.jpg'}"
+            media.children.append((child_id, child_kind, url))
+        return media
 
     # --- dispatch
 
@@ -221,6 +266,8 @@ class InstagramGraphEmulator(_FastEmulator):
         if route == ("GET", False, "") and owner in self.media:
             names = (request.param("fields") or "id").split(",")
             return self._take("permalink") or Reply(200, self.media[owner].fields(names))
+        if route == ("GET", False, "insights") and owner in self.media:
+            return self._take("insights") or self._insights(request, self.media[owner])
         return Reply(400, graph_error(100, f"Unsupported {request.method} request: {request.path}"))
 
     # --- containers
@@ -339,8 +386,82 @@ class InstagramGraphEmulator(_FastEmulator):
         return media
 
     def _list(self, request: Recorded, account: GraphAccount, *, stories: bool) -> Reply:
-        names = (request.param("fields") or "id").split(",")
-        limit = int(request.param("limit") or 25)
+        names, nested = parse_fields(request.param("fields") or "id")
+        limit = min(int(request.param("limit") or 25), 100)
         items = [m for m in self.media.values() if m.owner == account.ig_user_id and (m.product == "STORY") == stories]
         items.sort(key=lambda m: m.timestamp, reverse=True)
-        return Reply(200, {"data": [m.fields(names) for m in items[:limit]]})
+        after = request.param("after") or ""
+        try:
+            offset = int(base64.b64decode(after).decode()) if after else 0
+        except ValueError:
+            return Reply(400, graph_error(100, "Invalid parameter: after"))
+        page = items[offset : offset + limit]
+        body: dict = {"data": [m.fields(names, nested) for m in page]}
+        if page:
+            cursors = {
+                "before": base64.b64encode(str(offset).encode()).decode(),
+                "after": base64.b64encode(str(offset + len(page)).encode()).decode(),
+            }
+            body["paging"] = {"cursors": cursors}
+            if offset + len(page) < len(items):
+                query = f"fields={request.param('fields') or 'id'}&limit={limit}&after={cursors['after']}"
+                body["paging"]["next"] = f"{self.base_url}{request.path.removeprefix('/' + VERSION)}?{query}"
+        return Reply(200, body)
+
+    # --- statistics (GET /{media}/insights) ----------------------------------------------------
+
+    def set_insights(self, media_id: str, **values: int) -> None:
+        """A media's lifetime insights by metric name (views, reach, likes, saved, …); a metric left
+        out is answered with an empty set, as Meta does for data it has not computed."""
+        self.insight_values[media_id] = values
+
+    def refuse_metric(self, name: str, message: str | None = None) -> None:
+        """Meta refuses ``name`` from now on (error 100 naming it, failing the whole call)."""
+        text = message or f"(#100) The Media Insights API does not support the {name} metric for this media product type."
+        self.refused_metrics[name] = text
+
+    def _insights(self, request: Recorded, media: Published) -> Reply:
+        asked = [m for m in (request.param("metric") or "").split(",") if m]
+        if not asked:
+            return Reply(400, graph_error(100, "(#100) The parameter metric is required"))
+        refused = self.refused_metrics
+        for name in asked:
+            text = refused.get(name) or _unsupported(name, media)
+            if text:
+                return Reply(400, graph_error(100, text))
+        values = self.insight_values.get(media.id, {})
+        data = [
+            {
+                "name": name,
+                "period": "lifetime",
+                "values": [{"value": values[name]}],
+                "title": name.replace("_", " ").capitalize(),
+                "id": f"{media.id}/insights/{name}/lifetime",
+            }
+            for name in asked
+            if name in values
+        ]
+        return Reply(200, {"data": data})
+
+
+# The media insights matrix (v22+): what each media product type refuses.
+_STORY_REFUSES = {"likes", "comments", "saved", "ig_reels_video_view_total_time", "ig_reels_avg_watch_time"}
+_KNOWN = {
+    "views", "reach", "likes", "comments", "saved", "shares", "total_interactions", "follows", "profile_visits",
+    "replies", "navigation", "ig_reels_video_view_total_time", "ig_reels_avg_watch_time", "impressions",
+}  # fmt: skip
+
+
+def _unsupported(name: str, media: Published) -> str | None:
+    if name not in _KNOWN:
+        return f"(#100) metric[0] must be one of the following values: {', '.join(sorted(_KNOWN - {'impressions'}))}"
+    if name == "impressions" and media.timestamp >= datetime(2024, 7, 2, tzinfo=UTC):
+        return (
+            "(#100) Starting from version v22.0 and above, the impressions metric is no longer supported for media "
+            "created after July 2, 2024."
+        )
+    if media.product == "STORY" and name in _STORY_REFUSES:
+        return f"(#100) The metric {name} is not supported for this media type"
+    if media.product != "REELS" and name.startswith("ig_reels_"):
+        return f"(#100) The metric {name} is not supported for this media type"
+    return None

@@ -19,7 +19,10 @@ What is served, from instagrapi 3.2.2's source:
   legacy ``accounts/login/`` (``CAA_LOGIN_FALLBACK``), which carries the typed
   error (bad_password, two_factor_required, challenge_required, checkpoint …);
   then ``feed/reels_tray/`` and ``feed/timeline/``;
-* ``accounts/current_user/``, ``feed/user/{id}/`` and ``feed/user/{id}/story/``;
+* ``accounts/current_user/``, ``users/{username}/usernameinfo/`` (404 ``User not found``),
+  ``feed/user/{id}/`` (pinned posts first, then newest first; ``count`` a page, ``max_id`` /
+  ``next_max_id`` + ``more_available``; a private profile the reader does not follow is 400
+  ``Not authorized to view user``) and ``feed/user/{id}/story/``;
 * uploads: ``rupload_igphoto/…``, ``rupload_igvideo/…`` (GET offset, POST bytes),
   ``upload_settings/…``; configure: ``media/configure/`` (photo; ``?video=1``
   video), ``media/configure_sidecar/``, ``media/configure_to_clips/``,
@@ -179,6 +182,8 @@ class User:
     password: str
     medias: list[dict] = field(default_factory=list)  # newest first
     stories: list[dict] = field(default_factory=list)
+    is_private: bool = False
+    followers: set[str] = field(default_factory=set)  # pks of the users who may see a private profile
 
 
 class InstagramPrivateEmulator(Emulator):
@@ -204,6 +209,33 @@ class InstagramPrivateEmulator(Emulator):
         user = User(pk=str(50_000_000 + len(self.users) + 1), username=username, password=password)
         self.users[username] = user
         return user
+
+    def add_media(
+        self,
+        username: str,
+        caption: str = "",
+        *,
+        kind: str = "photo",
+        children: tuple[str, ...] = ("photo", "photo"),
+        taken_at: int | None = None,
+        pinned: bool = False,
+        product_type: str | None = None,
+    ) -> dict:
+        """A post made in the app: ``kind`` photo, video or carousel (of ``children``), kept newest first."""
+        user = self.users[username]
+        media_type = {"photo": 1, "video": 2, "carousel": 8}[kind]
+        product = product_type or {"photo": "feed", "video": "clips", "carousel": "carousel_container"}[kind]
+        items = None
+        if kind == "carousel":
+            items = [self._media(user, 2 if child == "video" else 1, "", "carousel_item") for child in children]
+        media = self._media(user, media_type, caption, product, carousel=items)
+        media["taken_at"] = int(time.time()) if taken_at is None else taken_at
+        if pinned:
+            media["timeline_pinned_user_ids"] = [int(user.pk)]
+        with self.lock:
+            user.medias.append(media)
+            user.medias.sort(key=lambda m: m["taken_at"], reverse=True)
+        return media
 
     def route(self, client, account=None) -> None:
         """The client hook: Instagram's hosts → this emulator, on both of instagrapi's sessions."""
@@ -279,7 +311,13 @@ class InstagramPrivateEmulator(Emulator):
         if path == "/api/v1/accounts/current_user/":
             return self._failure("current_user") or Reply(200, {"user": self._profile(user), "status": "ok"})
         if path.startswith("/api/v1/feed/user/"):
-            return self._failure("feed") or self._feed(path)
+            return self._failure("feed") or self._feed(request, user)
+        if path.startswith("/api/v1/users/") and path.endswith("/usernameinfo/"):
+            found = self.users.get(path.removeprefix("/api/v1/users/").removesuffix("/usernameinfo/"))
+            if found is None:
+                return Reply(404, {"message": "User not found", "status": "fail"})
+            counts = {"media_count": len(found.medias), "follower_count": len(found.followers), "following_count": 0}
+            return Reply(200, {"user": {**self._profile(found), "is_private": found.is_private, **counts}, "status": "ok"})
         if path.startswith(("/rupload_igphoto/", "/rupload_igvideo/", "/upload_settings/")):
             return self._failure("rupload") or self._rupload(request)
         if path.startswith("/api/v1/media/configure"):
@@ -287,6 +325,8 @@ class InstagramPrivateEmulator(Emulator):
             if kind == "lost_answer":
                 self._configure(request, user)
             return Reply(*FAILURES[kind]) if kind else self._configure(request, user)
+        if path.startswith("/api/v1/media/") and path.endswith("/info/"):
+            return self._failure("media_info") or self._media_info(path)
         return Reply(404, {"message": f"emulator: no route for {request.method} {path}", "status": "fail"})
 
     # --- login
@@ -362,14 +402,26 @@ class InstagramPrivateEmulator(Emulator):
             "biography": "",
         }
 
-    def _feed(self, path: str) -> Reply:
-        parts = path.strip("/").split("/")  # api v1 feed user <pk> [story]
+    def _feed(self, request: Recorded, reader: User) -> Reply:
+        parts = request.path.strip("/").split("/")  # api v1 feed user <pk> [story]
         user = next((u for u in self.users.values() if u.pk == parts[4]), None)
         if user is None:
             return Reply(404, {"message": "User not found", "status": "fail"})
+        if user.is_private and reader is not user and reader.pk not in user.followers:
+            return Reply(400, {"message": "Not authorized to view user", "status": "fail"})
         if parts[-1] == "story":
             return Reply(200, {"reel": {"id": user.pk, "items": list(user.stories)}, "status": "ok"})
-        return Reply(200, {"items": list(user.medias), "num_results": len(user.medias), "more_available": False, "status": "ok"})
+        with self.lock:
+            medias = sorted(user.medias, key=lambda m: not m.get("timeline_pinned_user_ids"))  # pinned first, stable
+        count = int(request.param("count") or 12)
+        max_id = request.param("max_id") or ""
+        start = next((i + 1 for i, m in enumerate(medias) if m["id"] == max_id), 0) if max_id else 0
+        page = medias[start : start + count]
+        more = start + count < len(medias)
+        body = {"items": page, "num_results": len(page), "more_available": more, "status": "ok"}
+        if more and page:
+            body["next_max_id"] = page[-1]["id"]
+        return Reply(200, body)
 
     # --- uploads and configure
 
@@ -433,16 +485,41 @@ class InstagramPrivateEmulator(Emulator):
             "caption": {"text": caption} if caption else None,
             "like_count": 0,
             "image_versions2": {
-                "candidates": [{"url": f"https://scontent.cdninstagram.com/{pk}.jpg", "width": 1080, "height": 1080}]
+                "candidates": [
+                    {"url": f"https://scontent.cdninstagram.com/{pk}.jpg", "width": 1080, "height": 1080},
+                    {"url": f"https://scontent.cdninstagram.com/{pk}_s320.jpg", "width": 320, "height": 320},
+                ]
             },
         }
         if media_type == 2:
-            media["video_versions"] = [{"url": f"{CDN}/{pk}.mp4", "width": 720, "height": 1280}]
+            media["video_versions"] = [
+                {"type": 101, "url": f"{CDN}/{pk}_480.mp4", "width": 480, "height": 854},
+                {"type": 102, "url": f"{CDN}/{pk}.mp4", "width": 720, "height": 1280},
+            ]
             media["video_duration"] = 3.0
         if carousel is not None:
             media["carousel_media"] = carousel
             media.pop("image_versions2")
         return media
+
+    # --- statistics (media/{pk}/info/, instagrapi's media_info) --------------------------------
+
+    def _find_media(self, pk: str) -> dict | None:
+        for user in self.users.values():
+            for media in [*user.medias, *user.stories]:
+                if media["pk"] == pk:
+                    return media
+        return None
+
+    def _media_info(self, path: str) -> Reply:
+        media = self._find_media(path.removeprefix("/api/v1/media/").removesuffix("/info/"))
+        if media is None:
+            return Reply(400, {"message": "Media not found or unavailable", "status": "fail"})
+        return Reply(200, {"items": [media], "num_results": 1, "more_available": False, "status": "ok"})
+
+    def set_counts(self, pk: str, **counts: Any) -> None:
+        """like_count, comment_count, play_count (reels), view_count, like_and_view_counts_disabled."""
+        self._find_media(pk).update(counts)
 
 
 def _signed(request: Recorded) -> dict:

@@ -143,6 +143,7 @@ class PinterestEmulator(Emulator):
             ("GET", r"/v5/boards/(?P<id>\d+)/pins", "boards/list_pins"),
             ("GET", r"/v5/boards/(?P<id>\d+)", "boards/get"),
             ("GET", r"/v5/user_account", "user_account/get"),
+            ("GET", r"/v5/pins/(?P<id>\d+)/analytics", "pins/analytics"),
         ]
         for method, pattern, endpoint in routes:
             match = re.fullmatch(pattern, request.path)
@@ -339,3 +340,62 @@ class PinterestEmulator(Emulator):
                 return _fail(400, 1, "A video Pin needs a cover image.")
             return {"media_type": "video", "cover_image_url": source.get("cover_image_url"), "duration": None}
         return _fail(400, 1, f"Invalid media_source source_type {kind!r}.")
+
+    # --- statistics (GET /v5/pins/{id}/analytics) ----------------------------------------------
+
+    def set_analytics(self, pin_id: str, **values: float) -> None:
+        """A Pin's metrics over its life (IMPRESSION, SAVE, TOTAL_REACTIONS, …); left out: not reported yet."""
+        next(pin for pin in self.pins if pin["id"] == pin_id)["analytics"] = values
+
+    def add_pin(self, access_token: str, *, video: bool = False, **values: float) -> dict:
+        """A Pin published earlier on the user's first board."""
+        user = self.users[access_token]
+        board = next(b for b in self.boards.values() if b["owner"]["username"] == user["username"])
+        pin = {
+            "id": str(813744226420795000 + next(self._ids)),
+            "created_at": _now(),
+            "board_id": board["id"],
+            "board_owner": {"username": user["username"]},
+            "creative_type": "VIDEO" if video else "REGULAR",
+            "media": {"media_type": "video" if video else "image"},
+            "analytics": values,
+        }
+        self.pins.append(pin)
+        return pin
+
+    def _pins_analytics(self, user: dict, request: Recorded, pin_id: str) -> Reply:
+        pin = next((p for p in self.pins if p["id"] == pin_id), None)
+        if pin is None:
+            return _fail(404, 50, "Pin not found.")
+        if pin["board_owner"]["username"] != user["username"]:
+            return _fail(403, 29, "Not authorized to access board or Pin.")
+        query = {k: v[0] for k, v in request.query.items()}
+        try:
+            start, end = (datetime.strptime(query[k], "%Y-%m-%d").date() for k in ("start_date", "end_date"))
+        except (KeyError, ValueError):
+            return _fail(400, 1, "Invalid pins analytics parameters.")
+        today = datetime.now(UTC).date()
+        if (today - start).days > 90 or (end - start).days > 90 or end < start:
+            return _fail(400, 1, "Invalid pins analytics parameters.")
+        types = [t for t in query.get("metric_types", "").split(",") if t]
+        if not types or any(t not in PIN_METRIC_TYPES | VIDEO_PIN_METRIC_TYPES for t in types):
+            return _fail(400, 1, "Invalid pins analytics parameters.")
+        if pin["creative_type"] != "VIDEO" and any(t in VIDEO_PIN_METRIC_TYPES - PIN_METRIC_TYPES for t in types):
+            return _fail(400, 1, "Invalid pins analytics parameters.")
+        values = pin.get("analytics", {})
+        lifetime = {t: values[t] for t in types if t in LIFETIME_TYPES and t in values}
+        summary = {t: values[t] for t in types if t not in LIFETIME_TYPES and t in values}
+        daily = [{"date": end.isoformat(), "data_status": "READY", "metrics": summary}]
+        return Reply(200, {"all": {"daily_metrics": daily, "summary_metrics": summary, "lifetime_metrics": lifetime}})
+
+
+PIN_METRIC_TYPES = {
+    "IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE", "TOTAL_COMMENTS", "TOTAL_REACTIONS", "USER_FOLLOW",
+    "PROFILE_VISIT",
+}  # fmt: skip
+VIDEO_PIN_METRIC_TYPES = {
+    "IMPRESSION", "OUTBOUND_CLICK", "PIN_CLICK", "SAVE", "SAVE_RATE", "VIDEO_MRC_VIEW", "VIDEO_10S_VIEW",
+    "QUARTILE_95_PERCENT_VIEW", "VIDEO_V50_WATCH_TIME", "VIDEO_START", "VIDEO_AVG_WATCH_TIME", "TOTAL_COMMENTS",
+    "TOTAL_REACTIONS",
+}  # fmt: skip
+LIFETIME_TYPES = {"TOTAL_COMMENTS", "TOTAL_REACTIONS"}

@@ -30,6 +30,7 @@ ENDPOINTS = {
     f"{API}video/init/": "video/init",
     f"{API}content/init/": "content/init",
     f"{API}status/fetch/": "status/fetch",
+    "/v2/video/query/": "video/query",
 }
 PRIVACY_PUBLIC = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
 PRIVACY_PRIVATE = ["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
@@ -337,3 +338,42 @@ class TikTokEmulator(Emulator):
         public = publish["post_info"].get("privacy_level") != "SELF_ONLY"
         ids = [publish["post"]["id"]] if public else []
         return self._ok({"status": "PUBLISH_COMPLETE", **status, "publicaly_available_post_id": ids})
+
+    # --- statistics (Display API: POST /v2/video/query/) ----------------------------------------
+
+    def add_post(self, creator: dict, *, public: bool = True, **counts: int) -> dict:
+        """A post published earlier (status/fetch answers PUBLISH_COMPLETE), with its counts."""
+        publish = self._new_publish(
+            creator, "video", "v_pub_file", post_info={"privacy_level": "PUBLIC_TO_EVERYONE" if public else "SELF_ONLY"}
+        )
+        post = {
+            "id": 7300000000000000000 + next(self._ids),
+            "publish_id": publish["publish_id"],
+            "kind": "video",
+            "creator": creator["creator_username"],
+            "post_info": publish["post_info"],
+            "created_at": time.time(),
+            "counts": {"view_count": 0, "like_count": 0, "comment_count": 0, "share_count": 0, **counts},
+        }
+        publish.update(complete=True, polls=self.processing_polls, post=post)
+        self.posts.append(post)
+        return post
+
+    def _video_query(self, creator: dict, request: Recorded) -> Reply:
+        if creator.get("no_video_list"):
+            return self._error(
+                401, "scope_not_authorized", "The user did not authorize the scope required for completing this request."
+            )
+        fields = [f for f in (request.query.get("fields") or [""])[0].split(",") if f]
+        if not fields:
+            return self._error(400, "invalid_params", "fields is required.")
+        ids = [str(i) for i in ((request.json or {}).get("filters") or {}).get("video_ids") or []]
+        if len(ids) > 20:
+            return self._error(400, "invalid_params", "At most 20 video_ids.")
+        videos = []
+        for post in self.posts:
+            public = post["post_info"].get("privacy_level") != "SELF_ONLY"
+            if str(post["id"]) in ids and post["creator"] == creator["creator_username"] and public:
+                values = {"id": str(post["id"]), **post.get("counts", {})}
+                videos.append({k: v for k, v in values.items() if k in fields})
+        return self._ok({"videos": videos, "cursor": 0, "has_more": False})

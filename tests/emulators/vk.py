@@ -12,6 +12,13 @@ for wall.get, ``guid`` idempotency, and failures on demand.
         vk.fail_next({"http": 500, "method": "photos.saveWallPhoto"})
         vk.fail_next({"stall": 1.0, "after": True, "method": "wall.post"})  # post, then answer late
         vk.fail_next({"reject": True, "method": "upload.photo"})            # the upload server refuses the file
+        vk.add_wall_post(-1, "Hello", photos=2, is_pinned=True)             # a post made on VK, for wall.get
+        vk.close_wall(-1)                                    # members only: wall.get answers error 15
+
+wall.get takes ``owner_id`` or ``domain`` (a community's screen_name, a user's ``id<N>`` or
+screen_name), ``offset``, ``count`` (at most 100) and ``filter`` (``owner``: the owner's posts
+only); a pinned post comes first, the rest newest first. A closed community's wall is error 15,
+a private profile's error 30, a deleted user's error 18, an unknown domain error 100.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ ERROR_MESSAGES = {
     22: "Upload error",
     27: "Group authorization failed: method is unavailable with group auth.",
     29: "Rate limit reached",
+    30: "This profile is private",
     100: "One of the parameters specified was missing or invalid",
     121: "Invalid hash",
     129: "Invalid photo",
@@ -77,8 +85,19 @@ class VkEmulator(Emulator):
 
     # --- setup --------------------------------------------------------------------------------
 
-    def add_user(self, user_id: int, token: str, *, first_name: str = "Ivan", last_name: str = "Petrov", open_wall=False):
-        self.users[user_id] = {"id": user_id, "first_name": first_name, "last_name": last_name, "open_wall": open_wall}
+    def add_user(
+        self, user_id: int, token: str = "", *, first_name: str = "Ivan", last_name: str = "Petrov", open_wall=False, **extra
+    ):
+        """A user; ``token`` (if any) is theirs; ``extra``: ``screen_name``, ``is_closed``, ``deactivated``."""
+        self.users[user_id] = {
+            "id": user_id,
+            "first_name": first_name,
+            "last_name": last_name,
+            "open_wall": open_wall,
+            **extra,
+        }
+        if not token:
+            return self.users[user_id]
         self.tokens[token] = {"type": "user", "user_id": user_id}
         return self.users[user_id]
 
@@ -93,6 +112,65 @@ class VkEmulator(Emulator):
             "managers": dict(admins or {}),
         }
         return self.groups[group_id]
+
+    def close_wall(self, group_id: int, members: tuple[int, ...] = ()) -> None:
+        """A closed community: only ``members`` (and its managers) may read its wall."""
+        group = self.groups[group_id]
+        group.update(is_closed=1, members=set(members))
+
+    def add_wall_post(
+        self,
+        owner_id: int,
+        text: str = "",
+        *,
+        photos: int = 0,
+        links: tuple[str, ...] = (),
+        copy_history: list[dict] | None = None,
+        marked_as_ads: bool = False,
+        is_pinned: bool = False,
+        from_id: int | None = None,
+        date: int | None = None,
+    ) -> dict:
+        """A post made on VK (not through wall.post); ``photos``: how many, each with several sizes."""
+        post_id = self._new_id("post")
+        attachments = [{"type": "photo", "photo": self._wall_photo(owner_id)} for _ in range(photos)]
+        attachments += [{"type": "link", "link": {"url": url, "title": url, "caption": "", "description": ""}} for url in links]
+        post = {
+            "id": post_id,
+            "owner_id": owner_id,
+            "from_id": owner_id if from_id is None else from_id,
+            "date": int(time.time()) if date is None else date,
+            "text": text,
+            "attachments": attachments,
+            "post_type": "copy" if copy_history else "post",
+            "marked_as_ads": int(marked_as_ads),
+            "comments": {"count": 0, "can_post": 1},
+            "likes": {"count": 0, "user_likes": 0, "can_like": 1},
+            "reposts": {"count": 0, "user_reposted": 0},
+            "views": {"count": 1},
+        }
+        if copy_history:
+            post["copy_history"] = copy_history
+        if is_pinned:
+            for other in self.walls[owner_id]:
+                other.pop("is_pinned", None)
+            post["is_pinned"] = 1
+        self.walls[owner_id].append(post)
+        return post
+
+    def _wall_photo(self, owner_id: int) -> dict:
+        photo_id = self._new_id("photo")
+        base = f"{self.url}/photos/{owner_id}_{photo_id}"
+        # VK lists sizes by type letter, not by size: the largest is not last.
+        sizes = [
+            {"type": "s", "url": f"{base}_s.jpg", "width": 75, "height": 50},
+            {"type": "w", "url": f"{base}_w.jpg", "width": 2560, "height": 1707},
+            {"type": "x", "url": f"{base}_x.jpg", "width": 604, "height": 403},
+        ]
+        photo = {"id": photo_id, "album_id": -7, "owner_id": owner_id, "date": int(time.time()), "sizes": sizes, "text": ""}
+        photo["has_tags"] = False
+        self.photos[f"{owner_id}_{photo_id}"] = photo
+        return photo
 
     def add_group_token(self, token: str, group_id: int) -> None:
         self.tokens[token] = {"type": "group", "group_id": group_id}
@@ -363,8 +441,60 @@ class VkEmulator(Emulator):
             self._guids[(owner_id, guid)] = post_id
         return {"post_id": post_id}
 
+    def _wall_owner(self, identity: dict, params: dict) -> int:
+        domain = (params.get("domain") or "").strip()
+        if params.get("owner_id"):
+            return int(params["owner_id"])
+        if not domain:
+            return identity.get("user_id") or -identity["group_id"]
+        for group in self.groups.values():
+            if group["screen_name"] == domain or domain == f"club{group['id']}":
+                return -group["id"]
+        for user in self.users.values():
+            if user.get("screen_name") == domain or domain == f"id{user['id']}":
+                return user["id"]
+        raise VkApiError(100, "One of the parameters specified was missing or invalid: owner_id not integer")
+
     def _wall_get(self, identity: dict, params: dict) -> dict:
-        owner_id = int(params.get("owner_id") or identity.get("user_id") or -identity["group_id"])
+        owner_id = self._wall_owner(identity, params)
+        reader = identity.get("user_id")
+        if owner_id < 0:
+            group = self._group(str(-owner_id))
+            if group["is_closed"] and reader not in group.get("members", ()) and reader not in group["managers"]:
+                raise VkApiError(15, "Access denied: this wall available only for community members")
+        elif owner_id in self.users:
+            user = self.users[owner_id]
+            if user.get("deactivated"):
+                raise VkApiError(18, "User was deleted or banned")
+            if user.get("is_closed") and reader != owner_id:
+                raise VkApiError(30)
         offset, count = int(params.get("offset") or 0), min(int(params.get("count") or 20), 100)
         posts = list(reversed(self.walls.get(owner_id, [])))  # newest first
+        if params.get("filter") == "owner":
+            posts = [p for p in posts if p["from_id"] == owner_id]
+        posts.sort(key=lambda p: not p.get("is_pinned"))  # the pinned post first (a stable sort keeps the rest)
         return {"count": len(posts), "items": posts[offset : offset + count]}
+
+    # --- statistics (wall.getById) ------------------------------------------------------------
+
+    def set_counters(self, owner_id: int, post_id: int, **counts: int | None) -> None:
+        """Set a post's views / likes / reposts / comments counts (None: leave the counter out)."""
+        post = next(p for p in self.walls[owner_id] if p["id"] == post_id)
+        for key, value in counts.items():
+            if value is None:
+                post.pop(key, None)
+            else:
+                post[key] = {**post.get(key, {}), "count": value}
+
+    def _wall_getById(self, identity: dict, params: dict) -> dict:
+        if not params.get("posts"):
+            raise VkApiError(100, "One of the parameters specified was missing or invalid: posts is undefined")
+        items = []
+        for ref in params["posts"].split(","):
+            match = re.fullmatch(r"(-?\d+)_(\d+)", ref.strip())
+            if not match:
+                continue  # VK skips what it cannot parse or see, it does not fail the call
+            post = next((p for p in self.walls.get(int(match[1]), []) if p["id"] == int(match[2])), None)
+            if post is not None:
+                items.append(post)
+        return {"items": items}

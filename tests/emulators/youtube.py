@@ -13,10 +13,18 @@ part of the chunk arrived, which a resuming client must pick up from.
         yt.fail_next({"endpoint": "upload", "drop": True, "after": True})    # store the chunk, lose the answer
         yt.fail_next({"endpoint": "upload", "status": 503, "forget": True})  # and the session expires
         yt.reject_next("rejected", "duplicate")                 # processing ends with this status
+        yt.add_upload(channel, "Title", "Description")          # a video uploaded on YouTube itself
+        yt.fail_next({"endpoint": "playlistItems", "status": 403, "reason": "quotaExceeded"})  # a list call fails
+
+``channels.list`` takes ``mine=true`` or ``id=`` (any channel; an unknown id gives no items);
+``playlistItems.list`` reads any channel's uploads playlist newest first, ``maxResults`` 0–50
+(default 5) a page with ``nextPageToken``/``pageToken``; the owner also sees private and unlisted
+uploads (``status.privacyStatus``), everyone else only public ones.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
@@ -128,6 +136,38 @@ class YouTubeEmulator(Emulator):
         self.clients[client_id] = client_secret
         self.refresh_tokens[refresh_token] = channel
         return channel
+
+    def add_upload(
+        self,
+        channel: dict,
+        title: str,
+        description: str = "",
+        *,
+        published_at: datetime | None = None,
+        privacy: str = "public",
+    ) -> dict:
+        """A video on ``channel`` uploaded outside Crosspost (processed, with thumbnails); returns its resource."""
+        video_id = f"vid{next(self._ids):08d}"
+        when = published_at or datetime.now(UTC)
+        base = f"https://i.ytimg.com/vi/{video_id}"
+        sizes = {"default": (120, 90), "medium": (320, 180), "high": (480, 360), "standard": (640, 480), "maxres": (1280, 720)}
+        resource = {
+            "kind": "youtube#video",
+            "etag": f"etag{video_id}",
+            "id": video_id,
+            "snippet": {
+                "publishedAt": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "channelId": channel["id"],
+                "channelTitle": channel["title"],
+                "title": title,
+                "description": description,
+                "thumbnails": {name: {"url": f"{base}/{name}.jpg", "width": w, "height": h} for name, (w, h) in sizes.items()},
+                "liveBroadcastContent": "none",
+            },
+            "status": {"uploadStatus": "processed", "privacyStatus": privacy, "license": "youtube"},
+        }
+        self.videos[video_id] = {"resource": resource, "channel": channel, "polls": 0, "outcome": None, "bytes": b""}
+        return resource
 
     def expire_access_tokens(self) -> None:
         self.access_tokens.clear()
@@ -343,44 +383,115 @@ class YouTubeEmulator(Emulator):
                     item["status"] = status
                 if "processingDetails" in parts:
                     item["processingDetails"] = details
+            if "statistics" in parts:
+                item["statistics"] = self._statistics(video)
             items.append(item)
         return Reply(200, {"kind": "youtube#videoListResponse", "items": items, "pageInfo": {"totalResults": len(items)}})
 
     def _list_channels(self, channel: dict, request: Recorded) -> Reply:
+        if request.query.get("id"):
+            wanted = [self.channels[i] for i in request.query["id"][0].split(",") if i in self.channels]
+            items = [self._channel_item(c) for c in wanted]
+            return Reply(200, {"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": len(items)}, "items": items})
         if request.query.get("mine") != ["true"]:
             return _error(400, "missingRequiredParameter", "No filter selected.")
-        item = {
+        return Reply(200, {"kind": "youtube#channelListResponse", "items": [self._channel_item(channel)]})
+
+    @staticmethod
+    def _channel_item(channel: dict) -> dict:
+        return {
             "kind": "youtube#channel",
             "id": channel["id"],
             "snippet": {"title": channel["title"]},
             "contentDetails": {"relatedPlaylists": {"likes": "", "uploads": channel["uploads"]}},
         }
-        return Reply(200, {"kind": "youtube#channelListResponse", "items": [item]})
 
-    def _list_playlistitems(self, channel: dict, request: Recorded) -> Reply:
-        if request.query.get("playlistId") != [channel["uploads"]]:
+    def _list_playlistitems(self, reader: dict, request: Recorded) -> Reply:
+        playlist = (request.query.get("playlistId") or [""])[0]
+        owner = next((c for c in self.channels.values() if c["uploads"] == playlist), None)
+        if owner is None:
             return _error(
-                404, "playlistNotFound", "The playlist identified with the request's playlistId parameter cannot be found."
+                404,
+                "playlistNotFound",
+                "The playlist identified with the request's playlistId parameter cannot be found.",
+                "youtube.playlistItem",
             )
         limit = int((request.query.get("maxResults") or ["5"])[0])
-        mine = [v for v in self.videos.values() if v["channel"] is channel][::-1][:limit]
-        items = [
-            {
-                "kind": "youtube#playlistItem",
-                "id": f"item{v['resource']['id']}",
-                "snippet": {
-                    "publishedAt": v["resource"]["snippet"]["publishedAt"],
-                    "title": v["resource"]["snippet"]["title"],
-                    "resourceId": {"kind": "youtube#video", "videoId": v["resource"]["id"]},
-                },
-                "contentDetails": {"videoId": v["resource"]["id"], "videoPublishedAt": v["resource"]["snippet"]["publishedAt"]},
-            }
-            for v in mine
+        if not 0 <= limit <= 50:
+            return _error(400, "invalidValue", "Invalid value for maxResults: it must be 0 to 50.")
+        token = (request.query.get("pageToken") or [""])[0]
+        try:
+            offset = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("PT:")) if token else 0
+        except ValueError:
+            return _error(400, "invalidPageToken", "The request specifies an invalid page token.")
+        parts = (request.query.get("part") or [""])[0].split(",")
+        videos = [
+            v
+            for v in reversed(self.videos.values())
+            if v["channel"] is owner and (owner is reader or v["resource"]["status"].get("privacyStatus", "public") == "public")
         ]
-        return Reply(200, {"kind": "youtube#playlistItemListResponse", "items": items})
+        # Newest first; the later upload first within one second (a stable sort of the reversed order).
+        videos.sort(key=lambda v: v["resource"]["snippet"]["publishedAt"], reverse=True)
+        page = videos[offset : offset + limit]
+        items = []
+        for position, video in enumerate(page, start=offset):
+            resource = video["resource"]
+            snippet = resource["snippet"]
+            item: dict[str, Any] = {"kind": "youtube#playlistItem", "id": f"item{resource['id']}"}
+            if "snippet" in parts:
+                item["snippet"] = {
+                    "publishedAt": snippet["publishedAt"],
+                    "channelId": owner["id"],
+                    "title": snippet.get("title", ""),
+                    "description": snippet.get("description", ""),
+                    "thumbnails": snippet.get("thumbnails", {}),
+                    "channelTitle": owner["title"],
+                    "playlistId": playlist,
+                    "position": position,
+                    "resourceId": {"kind": "youtube#video", "videoId": resource["id"]},
+                }
+            if "contentDetails" in parts:
+                item["contentDetails"] = {"videoId": resource["id"]}
+                if resource["status"].get("privacyStatus", "public") == "public":  # only a public video was published
+                    item["contentDetails"]["videoPublishedAt"] = snippet["publishedAt"]
+            if "status" in parts:
+                item["status"] = {"privacyStatus": resource["status"].get("privacyStatus", "public")}
+            items.append(item)
+        body = {
+            "kind": "youtube#playlistItemListResponse",
+            "pageInfo": {"totalResults": len(videos), "resultsPerPage": limit},
+            "items": items,
+        }
+        if offset + limit < len(videos):
+            body["nextPageToken"] = base64.urlsafe_b64encode(f"PT:{offset + limit}".encode()).decode()
+        return Reply(200, body)
 
     def video_bytes(self, video_id: str) -> bytes:
         return self.videos[video_id]["bytes"]
 
     def metadata(self, request: Recorded) -> dict:
         return json.loads(request.body)
+
+    # --- statistics (videos.list part=statistics) ---------------------------------------------
+
+    def set_statistics(self, video_id: str, **counts: int | None) -> None:
+        """viewCount / likeCount / commentCount of a video (None: hidden, left out of the answer)."""
+        self.videos[video_id]["statistics"] = counts
+
+    def _statistics(self, video: dict) -> dict:
+        # YouTube sends counts as strings; favoriteCount is always "0" since dislikes and favourites went.
+        counts = {"viewCount": 0, "likeCount": 0, "favoriteCount": 0, "commentCount": 0, **video.get("statistics", {})}
+        return {key: str(value) for key, value in counts.items() if value is not None}
+
+    def add_video(self, channel: dict, **statistics: int | None) -> str:
+        """A processed video already on ``channel`` (published earlier), with its counts."""
+        video_id = f"vid{next(self._ids):08d}"
+        resource = {
+            "kind": "youtube#video",
+            "id": video_id,
+            "snippet": {"title": "Earlier", "channelId": channel["id"], "publishedAt": "2026-01-01T00:00:00Z"},
+            "status": {"uploadStatus": "processed", "privacyStatus": "public"},
+        }
+        self.videos[video_id] = {"resource": resource, "channel": channel, "polls": 0, "outcome": None, "bytes": b""}
+        self.set_statistics(video_id, **statistics)
+        return video_id

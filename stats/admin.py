@@ -1,0 +1,74 @@
+"""Read-only admin of statistics: what was read when, and what failed (snapshots are written by
+the collector only, ``stats.services``)."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin_utils import WorkspaceScopedAdmin, badge
+
+from .models import MetricPause, MetricSnapshot
+
+
+class _ReadOnly(WorkspaceScopedAdmin, admin.ModelAdmin):
+    add_role = None
+    change_role = None
+    delete_role = None
+
+
+@admin.register(MetricSnapshot)
+class MetricSnapshotAdmin(_ReadOnly):
+    workspace_field = "execution__workspace"
+    list_display = (
+        "execution",
+        "platform",
+        "slot",
+        "taken_at",
+        "views",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "watch_time_s",
+        "outcome",
+    )
+    list_filter = ("slot", "final", "execution__account__platform")
+    list_select_related = ("execution__post", "execution__account")
+    date_hierarchy = "taken_at"
+    search_fields = ("execution__remote_id", "execution__post__caption")
+    fields = (
+        "execution",
+        "slot",
+        "taken_at",
+        "views",
+        "likes",
+        "comments",
+        "shares",
+        "saves",
+        "watch_time_s",
+        "unavailable",
+        "errors",
+        "final",
+        "raw",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("platform"), ordering="execution__account__platform")
+    def platform(self, obj):
+        return obj.execution.account.get_platform_display()
+
+    @admin.display(description=_("outcome"))
+    def outcome(self, obj):
+        if obj.final:
+            return badge("failed", _("last reading"))
+        if obj.errors:
+            return badge("retry_wait", _("%(count)s failed") % {"count": len(obj.errors)})
+        return badge("success", _("read"))
+
+
+@admin.register(MetricPause)
+class MetricPauseAdmin(_ReadOnly):
+    workspace_field = "account__workspace"
+    list_display = ("account", "until", "reason")
+    list_select_related = ("account",)
+    fields = ("account", "until", "reason")
+    readonly_fields = fields
