@@ -51,6 +51,9 @@ class Fetcher:
     def fetch_new(self, request: FetchRequest) -> FetchResult:
         raise NotImplementedError
 
+    def options_errors(self, options: dict) -> dict[str, str]:
+        return {}
+
 
 _FETCHERS: dict[str, Fetcher] = {}
 
