@@ -1,7 +1,7 @@
 """A feed server on loopback: RSS 2.0 and Atom 1.0 documents with ETag and Last-Modified (a
 conditional GET of an unchanged feed gets 304, as from a real server), the entries' enclosures
 served from the same server, and failures on demand: ``fail_next("500")``, ``"garbled"`` (XML that
-is no feed), ``"slow"`` (answers after ``slow_seconds``)."""
+is no feed), ``"slow"`` (answers after ``slow_seconds``); ``fail_files(n)`` makes the next n file downloads fail with 500."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class FeedEmulator(Emulator):
         self.changed_at = datetime(2026, 1, 1, tzinfo=UTC)
         self.slow_seconds = 3.0
         self.max_entries = 20
+        self._file_failures = 0
 
     @property
     def feed_url(self) -> str:
@@ -58,6 +59,10 @@ class FeedEmulator(Emulator):
             self.entries.append(entry)
         return entry
 
+    def fail_files(self, times: int = 1) -> None:
+        with self.lock:
+            self._file_failures += times
+
     def feed_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path == "/feed.xml"]
 
@@ -65,6 +70,10 @@ class FeedEmulator(Emulator):
 
     def handle(self, request: Recorded) -> Reply:
         if request.path in self.files:
+            with self.lock:
+                failing, self._file_failures = self._file_failures > 0, max(self._file_failures - 1, 0)
+            if failing:
+                return Reply(500, "Internal Server Error")
             data, content_type = self.files[request.path]
             return Reply(200, data, {"Content-Type": content_type})
         if request.path != "/feed.xml":
