@@ -68,6 +68,7 @@ from sources.services import (
     webhook_connect,
     webhook_disconnect,
 )
+from sources.watched import watched_poll
 
 from . import selectors
 from .forms import (
@@ -254,6 +255,7 @@ def post_detail(request, pk: int):
     context = progress_context(request, post)
     if not request.htmx:  # the progress region polls; the product and AI captions are shown once, on the full page
         context["product"] = post_product(post)
+        context["origin"] = selectors.post_origin(post)
     # The AI captions section is outside the polled region: the full page only.
     context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
     return render_page(request, "dashboard/post_detail.html", context, "progress")
@@ -970,12 +972,14 @@ def source_detail(request, pk: int):
     records = selectors.source_records(source)
     for record in records:
         record.label = record_label(record)
+    found = selectors.source_items(source) if source.watched else []
     return render(
         request,
         "dashboard/source_detail.html",
         {
             "source": source,
             "records": records,
+            "found": found,
             "can_admin": can_admin,
             "groups": list(source.target_groups.all()),
             "accounts": list(source.target_accounts.all()),
@@ -1036,6 +1040,15 @@ def _telegram_call(request, source: Source, call) -> None:
 @role_required(Role.ADMIN)
 def source_poll_view(request, pk: int):
     source = scoped_source(request, pk, Role.ADMIN)
+
+    if source.watched:
+        try:
+            made = watched_poll(source=source)
+        except base.PlatformError as error:
+            messages.error(request, _("The poll failed: %(error)s") % {"error": error.message})
+        else:
+            messages.success(request, ngettext("%(count)s post made.", "%(count)s posts made.", made) % {"count": made})
+        return redirect(back_to(request, reverse("dashboard:source", args=[source.pk])))
 
     def poll() -> str:
         count = source_poll(source=source)

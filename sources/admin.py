@@ -56,6 +56,18 @@ class SourceForm(WorkspaceModelForm):
             "poll_interval_s",
         )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "poll_interval_s" in self.fields:  # Telegram sources have no use for it: empty keeps the default
+            self.fields["poll_interval_s"].required = False
+
+    def clean_rules(self):
+        return self.cleaned_data.get("rules") or {}
+
+    def clean_poll_interval_s(self):
+        value = self.cleaned_data.get("poll_interval_s")
+        return Source._meta.get_field("poll_interval_s").default if value is None else value
+
     def clean(self):
         cleaned = super().clean()
         telegram = cleaned.get("kind", SourceKind.TELEGRAM) == SourceKind.TELEGRAM

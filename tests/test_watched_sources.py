@@ -349,3 +349,145 @@ def test_quiet_hours_spanning_midnight_parse():
     from sources.rules import quiet_hours
 
     assert quiet_hours({"quiet_hours": {"start": "23:00", "end": "08:00"}}) == (time(23), time(8))
+
+
+# --- interfaces: the origin shown, options and rules validated ---------------------------------------
+
+
+def test_the_api_shows_the_origin_and_what_each_source_found(run, api, workspace, feed, group):
+    from accounts.models import Role
+
+    source = make_source(workspace, feed, group, rules={"exclude": ["skip"]})
+    entry = feed.publish("Kept")
+    feed.publish("Please skip me")
+    poll(run, source)
+    client = api(Role.VIEWER, workspace)
+    post = posts_of(source)[0]
+    body = client.get(f"/api/v1/posts/{post.pk}/").json()
+    assert body["origin"] == {"source": source.pk, "remote_id": entry.guid, "url": entry.link}
+    items = client.get(f"/api/v1/source-items/?source={source.pk}").json()["results"]
+    assert {(i["status"], i["reason"]) for i in items} == {
+        ("made", ""),
+        ("skipped", "The text has an excluded word: skip."),
+    }
+
+
+def test_the_api_creates_an_rss_source_without_a_bot_token_and_says_what_is_wrong(api, workspace, feed):
+    from accounts.models import Role
+
+    client = api(Role.ADMIN, workspace)
+    bad = client.post(
+        "/api/v1/sources/",
+        {"name": "Blog", "kind": "rss", "options": {"url": "not a url"}, "rules": {"exclude_regex": "[", "colour": 1}},
+        format="json",
+    )
+    assert bad.status_code == 400
+    errors = bad.json()
+    assert "options.url" in errors["options"][0]
+    rules = errors["rules"][0]
+    assert "exclude_regex is not a valid regular expression" in rules and "Unknown rules: colour" in rules
+    good = client.post(
+        "/api/v1/sources/",
+        {"name": "Blog", "kind": "rss", "options": {"url": feed.feed_url}, "rules": {"daily_cap": 3}, "poll_interval_s": 600},
+        format="json",
+    )
+    assert good.status_code == 201, good.content
+    assert good.json()["poll_interval_s"] == 600 and good.json()["has_bot_token"] is False
+    too_often = client.patch(f"/api/v1/sources/{good.json()['id']}/", {"poll_interval_s": 10}, format="json")
+    assert too_often.status_code == 400 and "poll_interval_s" in too_often.json()
+
+
+def test_the_api_refuses_an_account_of_another_workspace_or_platform(api, workspace, feed):
+    from accounts.models import Role
+
+    from .factories import WorkspaceFactory
+
+    client = api(Role.ADMIN, workspace)
+    stranger = SocialAccountFactory(workspace=WorkspaceFactory())
+    response = client.post(
+        "/api/v1/sources/",
+        {"name": "Blog", "kind": "rss", "options": {"url": feed.feed_url}, "account": stranger.pk},
+        format="json",
+    )
+    assert response.status_code == 400 and "account" in response.json()
+
+
+def test_the_admin_shows_the_origin_on_the_post_and_the_reason_on_the_item(run, client, member, workspace, feed, group):
+    from django.urls import reverse
+
+    from accounts.models import Role
+
+    source = make_source(workspace, feed, group, rules={"min_length": 20})
+    feed.publish("A long enough title for the rule")
+    feed.publish("Short")
+    poll(run, source)
+    client.force_login(member(Role.ADMIN))
+    post = posts_of(source)[0]
+    page = client.get(reverse("admin:posts_post_change", args=[post.pk])).content.decode()
+    assert "tag:feeds.test,2026:1" in page and f"{feed.url}/posts/1" in page
+    skipped = SourceItem.objects.get(source=source, status=OriginStatus.SKIPPED)
+    page = client.get(reverse("admin:sources_sourceitem_change", args=[skipped.pk])).content.decode()
+    assert "shorter than min_length 20" in page
+    assert client.get(reverse("admin:sources_sourceitem_changelist")).status_code == 200
+    assert client.get(reverse("admin:sources_source_change", args=[source.pk])).status_code == 200
+
+
+def test_the_admin_form_validates_rules(client, member, workspace, feed):
+    from django.urls import reverse
+
+    from accounts.models import Role
+
+    client.force_login(member(Role.ADMIN))
+    data = {
+        "workspace": workspace.pk,
+        "name": "Blog",
+        "kind": "rss",
+        "enabled": "on",
+        "options": f'{{"url": "{feed.feed_url}"}}',
+        "mode": "draft",
+        "caption_mode": "original",
+        "language": "en",
+        "priority": "normal",
+        "rules": '{"template": "{title}"}',
+        "poll_interval_s": "300",
+    }
+    response = client.post(reverse("admin:sources_source_add"), data)
+    assert response.status_code == 200
+    assert "template knows {text}, {link} and {source} only, not {title}" in response.content.decode()
+    data["rules"] = '{"template": "{text}\\n{link}"}'
+    response = client.post(reverse("admin:sources_source_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Source.objects.get(name="Blog").rules == {"template": "{text}\n{link}"}
+
+
+def test_the_dashboard_shows_what_a_source_found_and_the_posts_origin(run, client, member, workspace, feed, group):
+    from django.urls import reverse
+
+    from accounts.models import Role
+
+    source = make_source(workspace, feed, group, rules={"require_media": True})
+    feed.publish("Text only")
+    poll(run, source)
+    client.force_login(member(Role.VIEWER))
+    page = client.get(reverse("dashboard:source", args=[source.pk])).content.decode()
+    assert "No photo or video (require_media)." in page and 'data-testid="source-items"' in page
+    Source.objects.filter(pk=source.pk).update(rules={})
+    SourceItem.objects.filter(source=source).update(status=OriginStatus.PENDING, reason="")
+    source.refresh_from_db()
+    run(lambda: watched.watched_ingest_due(source=source))
+    post = posts_of(source)[0]
+    page = client.get(reverse("dashboard:post", args=[post.pk])).content.decode()
+    assert 'data-testid="origin"' in page and "tag:feeds.test,2026:1" in page and source.name in page
+
+
+def test_the_dashboard_polls_a_watched_source_now(run, client, member, workspace, feed, group):
+    from django.urls import reverse
+
+    from accounts.models import Role
+
+    source = make_source(workspace, feed, group)
+    feed.publish("Now")
+    client.force_login(member(Role.ADMIN))
+    response = run(lambda: client.post(reverse("dashboard:source-poll", args=[source.pk]), follow=True))
+    assert "1 post made." in response.content.decode()
+    assert len(posts_of(source)) == 1
