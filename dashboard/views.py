@@ -59,7 +59,7 @@ from publishing.services import (
     post_resolve_unconfirmed,
 )
 from publishing.stats import account_success_rates
-from sources.models import Delivery, IngestRecord, ItemStatus, Source, SourceKind
+from sources.models import Delivery, IngestRecord, ItemStatus, Source
 from sources.services import (
     record_retry,
     source_poll,
@@ -1000,7 +1000,7 @@ def source_edit(request, pk: int | None = None):
         return render(request, "dashboard/source_form.html", {"form": form, "source": source})
     form = SourceForm(request.POST, user=request.user, source=source)
     if form.is_valid():
-        target = source or Source(workspace=form.cleaned_data["workspace"], kind=SourceKind.TELEGRAM)
+        target = source or Source(workspace=form.cleaned_data["workspace"], kind=form.cleaned_data["kind"])
         require_role_in(request, target.workspace_id, Role.ADMIN)
         try:
             source_save(
@@ -1010,7 +1010,7 @@ def source_edit(request, pk: int | None = None):
                 target_accounts=list(form.cleaned_data["target_accounts"]),
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict") and "options" in exc.error_dict:
+            if hasattr(exc, "error_dict") and "options" in exc.error_dict and not target.watched:
                 exc.error_dict["chat_id"] = exc.error_dict.pop("options")
             add_errors(form, exc)
         else:

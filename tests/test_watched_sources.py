@@ -491,3 +491,48 @@ def test_the_dashboard_polls_a_watched_source_now(run, client, member, workspace
     response = run(lambda: client.post(reverse("dashboard:source-poll", args=[source.pk]), follow=True))
     assert "1 post made." in response.content.decode()
     assert len(posts_of(source)) == 1
+
+
+def test_the_dashboard_creates_and_edits_an_rss_source_and_names_bad_rules(client, member, workspace, feed):
+    from django.urls import reverse
+
+    from accounts.models import Role
+
+    client.force_login(member(Role.ADMIN))
+    data = {
+        "workspace": workspace.pk,
+        "name": "Blog",
+        "kind": "rss",
+        "chat_id": "",
+        "bot_token": "",
+        "options": f'{{"url": "{feed.feed_url}"}}',
+        "account": "",
+        "rules": '{"include_regex": "("}',
+        "poll_interval_s": "600",
+        "language": "en",
+        "mode": "publish",
+        "caption_mode": "original",
+        "caption_template": "",
+        "priority": "normal",
+        "window_start": "",
+        "window_end": "",
+    }
+    response = client.post(reverse("dashboard:source-new"), data)
+    assert response.status_code == 400
+    assert "include_regex is not a valid regular expression" in response.content.decode()
+    response = client.post(reverse("dashboard:source-new"), {**data, "rules": '{"daily_cap": 5}'})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    source = Source.objects.get(name="Blog")
+    assert (source.kind, source.options, source.rules, source.poll_interval_s) == (
+        "rss",
+        {"url": feed.feed_url},
+        {"daily_cap": 5},
+        600,
+    )
+    assert source.bot_token == ""
+    edit = client.get(reverse("dashboard:source-edit", args=[source.pk]))
+    assert edit.status_code == 200 and feed.feed_url in edit.content.decode()
+    response = client.post(reverse("dashboard:source-edit", args=[source.pk]), {**data, "rules": "", "name": "Blog 2"})
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert (source.name, source.rules, source.kind) == ("Blog 2", {}, "rss")
