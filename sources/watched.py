@@ -11,6 +11,7 @@ chat told once, and again only after it recovered and failed again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from datetime import datetime, timedelta
@@ -83,10 +84,15 @@ def watched_poll(*, source: Source, now: datetime | None = None) -> int:
     return made
 
 
+def remote_key(remote_id: str) -> str:
+    """The stored remote id: as given, or its digest when longer than the column (still one per item)."""
+    return remote_id if len(remote_id) <= 255 else "sha256:" + hashlib.sha256(remote_id.encode()).hexdigest()
+
+
 def _remember(source: Source, item: FetchedItem) -> SourceItem:
     found, _created = SourceItem.objects.get_or_create(
         source=source,
-        remote_id=item.remote_id,
+        remote_id=remote_key(item.remote_id),
         defaults={
             "url": item.link[:1000],
             "published_at": item.published_at,
