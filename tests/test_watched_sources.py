@@ -536,3 +536,28 @@ def test_the_dashboard_creates_and_edits_an_rss_source_and_names_bad_rules(clien
     assert response.status_code == 302
     source.refresh_from_db()
     assert (source.name, source.rules, source.kind) == ("Blog 2", {}, "rss")
+
+
+def test_a_slow_feed_times_out_as_a_transient_error_and_backs_off(run, workspace, feed, settings):
+    settings.HTTP_TIMEOUT_SECONDS = 0.5
+    feed.slow_seconds = 2
+    source = make_source(workspace, feed)
+    feed.fail_next("slow")
+    with pytest.raises(base.Transient):
+        poll(run, source)
+    source.refresh_from_db()
+    assert source.failures == 1 and "Network error" in source.last_error and source.next_poll_at > source.last_polled_at
+
+
+def test_the_api_polls_a_watched_source_now(run, api, workspace, feed, group):
+    from accounts.models import Role
+
+    source = make_source(workspace, feed, group)
+    feed.publish("Via the API")
+    client = api(Role.ADMIN, workspace)
+    response = run(lambda: client.post(f"/api/v1/sources/{source.pk}/poll/"))
+    assert response.status_code == 200 and response.json() == {"posts": 1}
+    feed.fail_next("garbled")
+    response = run(lambda: client.post(f"/api/v1/sources/{source.pk}/poll/"))
+    assert response.status_code == 400 and "is not an RSS or Atom feed" in response.json()["detail"]
+    assert api(Role.EDITOR, workspace).post(f"/api/v1/sources/{source.pk}/poll/").status_code == 403
