@@ -48,7 +48,7 @@ def _when(entry: Any) -> datetime | None:
 def _remote_id(entry: Any) -> str:
     found = str(entry.get("id") or entry.get("link") or "").strip()
     if found:
-        return found[:255] if len(found) <= 255 else "sha256:" + hashlib.sha256(found.encode()).hexdigest()
+        return found
     # Neither guid nor link: the title and date are all that tell the entry apart.
     basis = f"{entry.get('title', '')}|{entry.get('published', '') or entry.get('updated', '')}"
     return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
