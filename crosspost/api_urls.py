@@ -8,7 +8,7 @@ from crosspost.security import TokenObtainView, TokenRefreshThrottledView
 from media.api import MediaAssetViewSet
 from posts.api import PostViewSet
 from publishing.api import ActivityLogViewSet, ExecutionViewSet, PublishingPolicyViewSet, StatsViewSet
-from sources.api import IngestRecordViewSet, SourceViewSet
+from sources.api import IngestRecordViewSet, SourceItemViewSet, SourceViewSet
 from stats import api as stats_api
 
 router = DefaultRouter()
@@ -23,6 +23,7 @@ router.register("logs", ActivityLogViewSet, basename="log")
 router.register("stats", StatsViewSet, basename="stats")
 router.register("sources", SourceViewSet, basename="source")
 router.register("ingest-records", IngestRecordViewSet, basename="ingest-record")
+router.register("source-items", SourceItemViewSet, basename="source-item")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),

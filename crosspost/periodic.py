@@ -51,6 +51,14 @@ PERIODIC_TASKS: list[Periodic] = [
         "STATS_BATCH_SIZE; a rate-limited account pauses until its retry_after.",
     ),
     Periodic(
+        name="poll watched sources",
+        task="sources.tasks.poll_watched_sources",
+        every_seconds=settings.SOURCE_WATCH_INTERVAL_SECONDS,
+        queue="ingest",
+        description="RSS/Atom, VK wall, YouTube and Instagram sources whose next poll is due (each at its own "
+        "interval, with jitter and backoff); new items become posts once.",
+    ),
+    Periodic(
         name="heartbeat",
         task="crosspost.tasks.heartbeat",
         every_seconds=settings.HEARTBEAT_INTERVAL_SECONDS,

@@ -371,6 +371,12 @@ STATS_ACCOUNT_ERROR_PAUSE_SECONDS = env.int("STATS_ACCOUNT_ERROR_PAUSE_SECONDS",
 # A message whose post could not be made this many times (a file Telegram keeps failing to serve)
 # is recorded as failed, with the last error, so it no longer holds up the source.
 SOURCE_INGEST_MAX_ATTEMPTS = env.int("SOURCE_INGEST_MAX_ATTEMPTS", default=5)
+# Watched sources (RSS, VK wall, YouTube, Instagram) are polled by the beat every
+# SOURCE_WATCH_INTERVAL_SECONDS for those due (each at its own poll_interval_s); a source whose
+# polls failed SOURCE_FAILING_AFTER times in a row is marked failing and reported once.
+SOURCE_WATCH_INTERVAL_SECONDS = env.float("SOURCE_WATCH_INTERVAL_SECONDS", default=30.0)
+SOURCE_FAILING_AFTER = env.int("SOURCE_FAILING_AFTER", default=5)
+SOURCE_FETCH_LIMIT = env.int("SOURCE_FETCH_LIMIT", default=50)
 # The pipeline's transcode stage looks at a source post's renditions every this many seconds, and
 # gives up (a failed stage the operator can retry) when they are not ready after the maximum wait.
 PIPELINE_TRANSCODE_CHECK_SECONDS = env.int("PIPELINE_TRANSCODE_CHECK_SECONDS", default=15)

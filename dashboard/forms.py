@@ -449,14 +449,39 @@ class ProxyImportForm(forms.Form):
 
 
 class SourceForm(forms.Form):
-    """A Telegram channel source. The bot token is write-only: never rendered back, and left
-    empty on edit it keeps the stored one. ``Source.clean`` (via ``source_save``) has the last word."""
+    """A source: a Telegram channel (chat id and bot token) or a watched kind (options, the account
+    it is read through, repost rules, poll interval). The bot token is write-only: never rendered
+    back, and left empty on edit it keeps the stored one. The kind is chosen on creation.
+    ``Source.clean`` (via ``source_save``) has the last word."""
 
     name = forms.CharField(label=_("Name"), max_length=120)
+    kind = forms.ChoiceField(label=_("Kind"), choices=SourceKind.choices, required=False, initial=SourceKind.TELEGRAM)
     chat_id = forms.CharField(
         label=_("Channel chat id"),
         max_length=24,
+        required=False,
         help_text=_("The channel's numeric id, like -1001234567890. The bot must be an administrator of the channel."),
+    )
+    options = forms.JSONField(
+        label=_("Options"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_('A watched source\'s options as JSON; RSS/Atom: {"url": "https://example.com/feed.xml"}.'),
+    )
+    account = forms.ModelChoiceField(
+        label=_("Read through account"),
+        queryset=SocialAccount.objects.none(),
+        required=False,
+        help_text=_("VK wall, YouTube and Instagram sources are read through one of your accounts (and its proxy)."),
+    )
+    rules = forms.JSONField(
+        label=_("Repost rules"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_('JSON, e.g. {"include": ["sale"], "min_length": 40, "template": "{text}\\n{link}", "daily_cap": 10}.'),
+    )
+    poll_interval_s = forms.IntegerField(
+        label=_("Poll interval, s"), required=False, min_value=60, initial=300, help_text=_("At least 60 seconds.")
     )
     bot_token = forms.CharField(
         label=_("Bot token"),
@@ -506,7 +531,12 @@ class SourceForm(forms.Form):
         if source is not None and "initial" not in kwargs:
             kwargs["initial"] = {
                 **{name: getattr(source, name) for name in self.MODEL_FIELDS},
-                "chat_id": (source.options or {}).get("chat_id", ""),
+                "kind": source.kind,
+                "chat_id": (source.options or {}).get("chat_id", "") if not source.watched else "",
+                "options": source.options if source.watched else None,
+                "account": source.account_id,
+                "rules": source.rules or None,
+                "poll_interval_s": source.poll_interval_s,
                 "target_groups": [g.pk for g in source.target_groups.all()],
                 "target_accounts": [a.pk for a in source.target_accounts.all()],
             }
@@ -516,10 +546,14 @@ class SourceForm(forms.Form):
         if source is not None:
             self.fields["workspace"].disabled = True
             self.fields["workspace"].initial = source.workspace_id
+            self.fields["kind"].disabled = True
+            self.fields["kind"].initial = source.kind
             self.fields["bot_token"].help_text = _("Write-only: leave it empty to keep the stored token.")
         else:
-            self.fields["bot_token"].required = True
             self.fields["bot_token"].help_text = _("From @BotFather. Stored encrypted and never shown again.")
+        self.fields["account"].queryset = (
+            scope(SocialAccount.objects.all(), user, Role.ADMIN).select_related("workspace").order_by("platform", "handle", "pk")
+        )
         self.fields["target_groups"].queryset = scope(AccountGroup.objects.all(), user, Role.ADMIN).order_by("name", "pk")
         self.fields["target_accounts"].queryset = (
             scope(SocialAccount.objects.all(), user, Role.ADMIN)
@@ -527,8 +561,15 @@ class SourceForm(forms.Form):
             .order_by("platform", "handle", "pk")
         )
 
+    def clean_kind(self) -> str:
+        if self.source is not None:
+            return self.source.kind
+        return self.cleaned_data.get("kind") or SourceKind.TELEGRAM
+
     def clean_chat_id(self) -> str:
         chat_id = self.cleaned_data["chat_id"].strip()
+        if self.cleaned_data.get("kind", SourceKind.TELEGRAM) != SourceKind.TELEGRAM:
+            return chat_id
         if options_errors(SourceKind.TELEGRAM, {"chat_id": chat_id}):
             raise ValidationError(
                 _("%(value)s is not a chat id: give the channel's numeric id, like -1001234567890."),
@@ -544,9 +585,17 @@ class SourceForm(forms.Form):
         """``Source.clean`` on the values given, so every mistake (the schedule window's too) is
         shown at once, each next to its field; ``source_save`` checks again when saving."""
         data = super().clean()
+        kind = data.get("kind") or SourceKind.TELEGRAM
+        telegram = kind == SourceKind.TELEGRAM
+        if telegram and self.source is None and not data.get("bot_token") and "bot_token" not in self.errors:
+            self.add_error("bot_token", _("Give the bot's token."))
+        workspace = data.get("workspace") or (self.source.workspace if self.source is not None else None)
         probe = Source(
-            kind=SourceKind.TELEGRAM,
-            options={"chat_id": data.get("chat_id", "")},
+            kind=kind,
+            workspace_id=workspace.pk if workspace is not None else None,
+            options={"chat_id": data.get("chat_id", "")} if telegram else (data.get("options") or {}),
+            account=data.get("account"),
+            rules=data.get("rules") or {},
             language=data.get("language") or "",
             window_start=data.get("window_start"),
             window_end=data.get("window_end"),
@@ -555,7 +604,7 @@ class SourceForm(forms.Form):
             probe.clean()
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
-                field = "chat_id" if field == "options" else field
+                field = "chat_id" if field == "options" and telegram else field
                 if field in self.fields and field not in self.errors:
                     self.add_error(field, errors)
         return data
@@ -565,7 +614,14 @@ class SourceForm(forms.Form):
         data = self.cleaned_data
         for name in self.MODEL_FIELDS:
             setattr(source, name, data[name])
-        source.options = {**(source.options or {}), "chat_id": data["chat_id"]}
+        source.kind = data["kind"]
+        if source.kind == SourceKind.TELEGRAM:
+            source.options = {**(source.options or {}), "chat_id": data["chat_id"]}
+        else:
+            source.options = data.get("options") or {}
+            source.account = data.get("account")
+            source.rules = data.get("rules") or {}
+            source.poll_interval_s = data.get("poll_interval_s") or source.poll_interval_s
         return source
 
 

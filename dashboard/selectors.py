@@ -29,7 +29,7 @@ from posts.models import Post
 from publishing.models import Execution, ExecutionStatus
 from publishing.selectors import outcome_counts
 from publishing.stats import overview, posts_went_out
-from sources.models import IngestRecord, ItemStatus, Source
+from sources.models import IngestRecord, ItemStatus, Source, SourceItem
 
 # Account columns a list needs; the encrypted credentials and session are never decrypted for a page.
 ACCOUNT_LIST_FIELDS = (
@@ -559,6 +559,15 @@ def sources_list(user) -> QuerySet[Source]:
 
 def source_records(source: Source, limit: int = 50) -> list[IngestRecord]:
     return list(IngestRecord.objects.filter(source=source).select_related("post").order_by("-created_at", "-pk")[:limit])
+
+
+def source_items(source: Source, limit: int = 50) -> list[SourceItem]:
+    """What a watched source found, newest first, with why an item was skipped or failed."""
+    return list(SourceItem.objects.filter(source=source).select_related("post").order_by("-found_at", "-pk")[:limit])
+
+
+def post_origin(post: Post) -> SourceItem | None:
+    return SourceItem.objects.select_related("source").filter(post=post).first()
 
 
 # --- activity ---------------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ from publishing.services import (
     post_resolve_unconfirmed,
 )
 from publishing.stats import account_success_rates
-from sources.models import Delivery, IngestRecord, ItemStatus, Source, SourceKind
+from sources.models import Delivery, IngestRecord, ItemStatus, Source
 from sources.services import (
     record_retry,
     source_poll,
@@ -68,6 +68,7 @@ from sources.services import (
     webhook_connect,
     webhook_disconnect,
 )
+from sources.watched import watched_poll
 from stats import exports as stats_exports
 from stats import selectors as stats_selectors
 
@@ -280,6 +281,7 @@ def post_detail(request, pk: int):
     context = progress_context(request, post)
     if not request.htmx:  # the progress region polls; the product and AI captions are shown once, on the full page
         context["product"] = post_product(post)
+        context["origin"] = selectors.post_origin(post)
     # The AI captions section is outside the polled region: the full page only.
     context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
     if not request.htmx or request.GET.get("results_page"):
@@ -1043,12 +1045,14 @@ def source_detail(request, pk: int):
     records = selectors.source_records(source)
     for record in records:
         record.label = record_label(record)
+    found = selectors.source_items(source) if source.watched else []
     return render(
         request,
         "dashboard/source_detail.html",
         {
             "source": source,
             "records": records,
+            "found": found,
             "can_admin": can_admin,
             "groups": list(source.target_groups.all()),
             "accounts": list(source.target_accounts.all()),
@@ -1069,7 +1073,7 @@ def source_edit(request, pk: int | None = None):
         return render(request, "dashboard/source_form.html", {"form": form, "source": source})
     form = SourceForm(request.POST, user=request.user, source=source)
     if form.is_valid():
-        target = source or Source(workspace=form.cleaned_data["workspace"], kind=SourceKind.TELEGRAM)
+        target = source or Source(workspace=form.cleaned_data["workspace"], kind=form.cleaned_data["kind"])
         require_role_in(request, target.workspace_id, Role.ADMIN)
         try:
             source_save(
@@ -1079,7 +1083,7 @@ def source_edit(request, pk: int | None = None):
                 target_accounts=list(form.cleaned_data["target_accounts"]),
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict") and "options" in exc.error_dict:
+            if hasattr(exc, "error_dict") and "options" in exc.error_dict and not target.watched:
                 exc.error_dict["chat_id"] = exc.error_dict.pop("options")
             add_errors(form, exc)
         else:
@@ -1109,6 +1113,15 @@ def _telegram_call(request, source: Source, call) -> None:
 @role_required(Role.ADMIN)
 def source_poll_view(request, pk: int):
     source = scoped_source(request, pk, Role.ADMIN)
+
+    if source.watched:
+        try:
+            made = watched_poll(source=source)
+        except base.PlatformError as error:
+            messages.error(request, _("The poll failed: %(error)s") % {"error": error.message})
+        else:
+            messages.success(request, ngettext("%(count)s post made.", "%(count)s posts made.", made) % {"count": made})
+        return redirect(back_to(request, reverse("dashboard:source", args=[source.pk])))
 
     def poll() -> str:
         count = source_poll(source=source)

@@ -20,6 +20,7 @@ from accounts.admin_utils import (
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     WorkspaceScopedInline,
+    change_url,
     excerpt,
     status_badge,
 )
@@ -265,14 +266,14 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_select_related = ("author", "workspace")
     date_hierarchy = "created_at"
     autocomplete_fields = ("target_groups", "target_accounts")
-    readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at", "product")
+    readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at", "product", "origin_link")
     fieldsets = (
         (None, {"fields": ("workspace", "title", "caption", "language", "media_type", "product")}),
         (_("Caption mode"), {"fields": ("caption_mode", "caption_template")}),
         (_("Targets"), {"fields": ("target_groups", "target_accounts")}),
         (_("Schedule"), {"fields": ("priority", "scheduled_at")}),
         (_("Per-platform options"), {"fields": ("options",), "classes": ("collapse",)}),
-        (_("State"), {"fields": ("status", "author", "created_at", "updated_at", "finished_at")}),
+        (_("State"), {"fields": ("status", "author", "created_at", "updated_at", "finished_at", "origin_link")}),
     )
     inlines = (PostMediaInline, PostCaptionInline, PipelineStageInline, ExecutionInline)
     actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
@@ -291,6 +292,19 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         else:
             detail = summary["note"] or _("not looked up yet")
         return f"{name}: {detail}" if name else detail
+
+    @admin.display(description=_("origin"))
+    def origin_link(self, obj):
+        """The watched source's item the post was made of: the source, the remote id and its link."""
+        origin = getattr(obj, "origin", None) if obj is not None else None  # a missing one-to-one: AttributeError
+        if origin is None:
+            return "—"
+        link = (
+            format_html(' <a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', origin.url, origin.url)
+            if origin.url
+            else ""
+        )
+        return format_html('<a href="{}">{}</a> · {}{}', change_url(origin.source), origin.source, origin.remote_id, link)
 
     def annotate_changelist(self, request, queryset):
         counts = outcome_counts("executions__")

@@ -138,6 +138,12 @@ class PostOptionsField(JSONField):
     """``Post.options``: validate_post_options checks it, and its schema spells out what that accepts."""
 
 
+ORIGIN = inline_serializer(
+    "PostOrigin",
+    {"source": serializers.IntegerField(), "remote_id": serializers.CharField(), "url": serializers.CharField()},
+    allow_null=True,
+)
+
 PRODUCT_SUMMARY = inline_serializer(
     "PostProduct",
     {
@@ -180,6 +186,10 @@ class PostSerializer(WorkspaceOwnedSerializer):
         'fetched (looked up yet), facts (or null) and note ("no product facts: <reason>" when the marketplace gave none).'
     )
 
+    origin = serializers.SerializerMethodField(
+        help_text="Where a watched source's post came from: source (id), remote_id and url; null for any other post."
+    )
+
     class Meta:
         model = Post
         fields = [
@@ -200,6 +210,7 @@ class PostSerializer(WorkspaceOwnedSerializer):
             "status",
             "options",
             "product",
+            "origin",
             "created_at",
             "updated_at",
             "finished_at",
@@ -210,6 +221,11 @@ class PostSerializer(WorkspaceOwnedSerializer):
     @extend_schema_field(PRODUCT_SUMMARY)
     def get_product(self, obj: Post) -> dict | None:
         return product_summary((obj.options or {}).get("product"), self.context.get("products"))
+
+    @extend_schema_field(ORIGIN)
+    def get_origin(self, obj: Post) -> dict | None:
+        origin = getattr(obj, "origin", None)  # a missing one-to-one raises an AttributeError subclass
+        return {"source": origin.source_id, "remote_id": origin.remote_id, "url": origin.url} if origin else None
 
     def create(self, validated_data: dict) -> Post:
         return post_create(author=self.context["request"].user, **validated_data)
@@ -398,7 +414,7 @@ GeneratedCaptionsSerializer = inline_serializer(
 class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
     """Posts. Editors and above write; only drafts and scheduled posts can be edited."""
 
-    queryset = Post.objects.prefetch_related(
+    queryset = Post.objects.select_related("origin").prefetch_related(
         Prefetch("media", queryset=PostMedia.objects.select_related("asset").order_by("position")),
         "target_groups",
         Prefetch("target_accounts", queryset=SocialAccount.objects.only("pk")),

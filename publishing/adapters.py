@@ -8,56 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
-
-from accounts.models import SocialAccount
-from accounts.services import account_save_session, account_update_credentials
 from crosspost.models import ActivityLog
 from media.ffmpeg import FFmpegFailed, FFmpegMissing, run_ffmpeg
 from media.models import MediaAsset, MediaKind
 from media.selectors import assets_of
 from platforms import registry
-from platforms.base import AccountSnapshot, FrameFailed, FrameUnavailable, LookupRequest
+from platforms.base import FrameFailed, FrameUnavailable, LookupRequest
 from platforms.registry import get_adapter
+from posts.account_snapshots import account_snapshot
 
 from .models import Execution, SandboxPost
-
-
-def account_snapshot(account: SocialAccount) -> AccountSnapshot:
-    """``account`` as the adapters see it; what they renew is stored back on ``account``, encrypted."""
-
-    def update_credentials(renew) -> dict:
-        # Under a row lock: when another worker renewed the token meanwhile, ``renew`` keeps it.
-        with transaction.atomic():
-            current = SocialAccount.objects.select_for_update().only("credentials").get(pk=account.pk).credentials or {}
-            updates = renew(dict(current))
-            if updates is None:
-                account.credentials = current
-            else:
-                account_update_credentials(account=account, updates=updates)
-        return dict(account.credentials or {})
-
-    def save_session(session: dict, logged_in: bool = False) -> None:
-        account_save_session(account=account, session=session, logged_in=logged_in)
-
-    proxy = account.proxy if account.proxy_id else None
-    return AccountSnapshot(
-        id=account.pk,
-        platform=account.platform,
-        handle=account.handle,
-        external_id=account.external_id,
-        options=account.options or {},
-        credentials=account.credentials or {},
-        session=account.session or {},
-        proxy_url=proxy.url if proxy else "",
-        proxy_country=(proxy.country or "") if proxy else "",
-        user_agent=account.user_agent,
-        device_id=account.device_id,
-        language=account.language,
-        timezone=account.timezone or account.workspace.timezone,
-        update_credentials=update_credentials,
-        save_session=save_session,
-    )
 
 
 def platform_media(*, platform: str, media_type: str, assets: Sequence[MediaAsset]) -> tuple[str, list[MediaAsset]]:

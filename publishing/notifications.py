@@ -40,6 +40,9 @@ PROBLEM_STATUSES = NEEDS_ACTION_STATUSES
 
 POST_FINISHED, ACCOUNT_PROBLEM, PROXY_DOWN = "post_finished", "account_problem", "proxy_down"
 UNCONFIRMED = "unconfirmed"
+# A watched source keeps failing: sources (a sibling, never imported here) write the text and
+# enqueue send_notification by name with the workspace's id.
+SOURCE_FAILING = "source_failing"
 
 
 def admin_chat_id(workspace: Workspace | None) -> str:
@@ -126,6 +129,7 @@ def deliver(kind: str, object_id, *, status: str = "", reason: str = "") -> bool
         ACCOUNT_PROBLEM: lambda pk: account_problem_message(pk, status, reason),
         PROXY_DOWN: proxy_down_message,
         UNCONFIRMED: unconfirmed_message,
+        SOURCE_FAILING: lambda pk: workspace_message(pk, reason),
     }
     built = builders[kind](object_id)
     if built is None:  # the object was deleted meanwhile
@@ -171,6 +175,11 @@ def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:
     if counts["failed"] + counts["blocked"] > MAX_LINKS:
         lines.append(f"…and {counts['failed'] + counts['blocked'] - MAX_LINKS} more not published.")
     return post.workspace, "\n".join(lines)
+
+
+def workspace_message(workspace_id: int, text: str) -> tuple[Workspace, str] | None:
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    return (workspace, redact(text)) if workspace is not None and text else None
 
 
 def unconfirmed_message(execution_id: int) -> tuple[Workspace, str] | None:

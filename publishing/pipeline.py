@@ -220,9 +220,13 @@ def _preflight(post: Post) -> Outcome:
 
 
 def _source_of(post: Post):
-    """The source that made the post (a ``sources.Source`` reached through its ingest record), or None."""
+    """The source that made the post (a ``sources.Source`` reached through its ingest record, or
+    through its ``origin`` for a watched source's item), or None."""
     found = post.ingest_records.select_related("source").first()
-    return found.source if found is not None else None
+    if found is not None:
+        return found.source
+    origin = getattr(post, "origin", None)  # a missing one-to-one raises an AttributeError subclass
+    return origin.source if origin is not None else None
 
 
 def _publish(post: Post) -> Outcome:

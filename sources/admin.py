@@ -1,5 +1,6 @@
 """Sources in the admin: the bot token is write-only (never shown, never in a form's initial data);
-what was ingested is listed read-only with its error."""
+what was ingested (Telegram) and what watched sources found are listed read-only with their
+errors and the reasons items were skipped."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,12 +12,17 @@ from accounts.admin_utils import WorkspaceModelForm, WorkspaceScopedAdmin, Write
 from accounts.models import Role
 from platforms import base
 
-from .models import IngestItem, IngestRecord, Source
+from .models import IngestItem, IngestRecord, Source, SourceItem, SourceKind
 from .services import record_retry, source_poll, webhook_connect, webhook_disconnect
+from .watched import item_retry, watched_poll
 
 
 def _received(count: int) -> str:
     return ngettext("%(count)s update received.", "%(count)s updates received.", count) % {"count": count}
+
+
+def _made(count: int) -> str:
+    return ngettext("%(count)s post made.", "%(count)s posts made.", count) % {"count": count}
 
 
 class SourceForm(WorkspaceModelForm):
@@ -45,11 +51,27 @@ class SourceForm(WorkspaceModelForm):
             "priority",
             "window_start",
             "window_end",
+            "account",
+            "rules",
+            "poll_interval_s",
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "poll_interval_s" in self.fields:  # Telegram sources have no use for it: empty keeps the default
+            self.fields["poll_interval_s"].required = False
+
+    def clean_rules(self):
+        return self.cleaned_data.get("rules") or {}
+
+    def clean_poll_interval_s(self):
+        value = self.cleaned_data.get("poll_interval_s")
+        return Source._meta.get_field("poll_interval_s").default if value is None else value
 
     def clean(self):
         cleaned = super().clean()
-        if not self.instance.pk and not (cleaned.get("bot_token") or "").strip():
+        telegram = cleaned.get("kind", SourceKind.TELEGRAM) == SourceKind.TELEGRAM
+        if telegram and not self.instance.bot_token and not (cleaned.get("bot_token") or "").strip():
             self.add_error("bot_token", _("Give the bot's token."))
         return cleaned
 
@@ -69,10 +91,19 @@ class SourceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     # Few enough columns to fit next to the filters in Russian too (as the posts' list); kind and
     # workspace are filters.
     list_display = ("name", "enabled", "mode", "delivery", "last_polled_at", "error_excerpt")
-    list_filter = ("kind", "enabled", "mode", "delivery", ("workspace", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("kind", "enabled", "failing", "mode", "delivery", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name",)
     list_select_related = ("workspace",)
-    readonly_fields = ("delivery", "update_offset", "last_polled_at", "last_error", "created_at")
+    readonly_fields = (
+        "delivery",
+        "update_offset",
+        "next_poll_at",
+        "failures",
+        "failing",
+        "last_polled_at",
+        "last_error",
+        "created_at",
+    )
     filter_horizontal = ("target_groups", "target_accounts")
 
     def get_fields(self, request, obj=None):
@@ -98,7 +129,7 @@ class SourceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda source: _received(source_poll(source=source)),
+            lambda source: _made(watched_poll(source=source)) if source.watched else _received(source_poll(source=source)),
         )
 
     @admin.action(description=_("Receive by webhook (setWebhook)"))
@@ -161,3 +192,45 @@ class IngestItemAdmin(_ReadOnly):
     list_select_related = ("source",)
     fields = ("source", "update_id", "chat_id", "message_id", "media_group_id", "status", "error", "message", "received_at")
     readonly_fields = fields
+
+
+@admin.register(SourceItem)
+class SourceItemAdmin(_ReadOnly):
+    list_display = ("source", "remote_id", "published_at", "item_status", "reason_excerpt", "post", "found_at")
+    list_filter = ("status",)
+    list_select_related = ("source", "post")
+    search_fields = ("remote_id", "text")
+    fields = (
+        "source",
+        "remote_id",
+        "url",
+        "published_at",
+        "status",
+        "reason",
+        "attempts",
+        "post",
+        "text",
+        "media_urls",
+        "is_repost",
+        "is_ad",
+        "found_at",
+    )
+    readonly_fields = fields
+    actions = ("retry",)
+
+    @admin.action(description=_("Take the selected skipped or failed items again"))
+    def retry(self, request, queryset):
+        retried = sum(item_retry(item=item) for item in self.writable(request, queryset, Role.ADMIN))
+        self.message_user(
+            request,
+            ngettext("%(count)s item will be taken again.", "%(count)s items will be taken again.", retried) % {"count": retried},
+            messages.SUCCESS,
+        )
+
+    @admin.display(description=_("status"), ordering="status")
+    def item_status(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description=_("reason"))
+    def reason_excerpt(self, obj):
+        return excerpt(obj.reason, 80)

@@ -5,6 +5,7 @@ A source is a ``kind`` plus per-kind ``options`` (validated in ``sources.kinds``
 ``secret``; VK walls, RSS/Atom, YouTube and Instagram become more kinds of the same model."""
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -19,6 +20,16 @@ from translations.languages import check_code
 
 class SourceKind(models.TextChoices):
     TELEGRAM = "telegram", _("Telegram channel")
+    RSS = "rss", _("RSS/Atom feed")
+    VK_WALL = "vk_wall", _("VK wall")
+    YOUTUBE = "youtube", _("YouTube channel uploads")
+    INSTAGRAM = "instagram", _("Instagram account")
+
+
+# Watched kinds are polled through ``platforms.feeds`` (the beat's ``poll_watched_sources``);
+# Telegram is read by its bot (getUpdates or a webhook).
+WATCHED_KINDS = (SourceKind.RSS, SourceKind.VK_WALL, SourceKind.YOUTUBE, SourceKind.INSTAGRAM)
+MIN_POLL_INTERVAL_S = 60
 
 
 class IngestMode(models.TextChoices):
@@ -63,6 +74,38 @@ class Source(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last polled"))
     last_error = models.TextField(blank=True, verbose_name=_("last error"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    # --- watched kinds (RSS, VK wall, YouTube, Instagram) ---
+    account = models.ForeignKey(
+        SocialAccount,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The account the source is read through (VK wall, YouTube, Instagram), with its proxy."),
+        verbose_name=_("read through account"),
+    )
+    rules = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Repost rules: which items become posts and how their text is changed (see the README)."),
+        verbose_name=_("repost rules"),
+    )
+    poll_interval_s = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(MIN_POLL_INTERVAL_S)],
+        help_text=_("Seconds between polls of a watched source (at least 60)."),
+        verbose_name=_("poll interval, s"),
+    )
+    # The fetcher's cursor (last ids/time, ETag, Last-Modified): saved only after the posts of
+    # what it covers are committed.
+    cursor = models.JSONField(default=dict, blank=True, verbose_name=_("cursor"))
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("next poll"))
+    failures = models.PositiveSmallIntegerField(default=0, verbose_name=_("failures in a row"))
+    failing = models.BooleanField(
+        default=False,
+        help_text=_("Set after repeated failed polls (the admin chat was told once); cleared by the next good poll."),
+        verbose_name=_("failing"),
+    )
 
     class Meta:
         ordering = ["name", "pk"]
@@ -73,9 +116,14 @@ class Source(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .kinds import options_errors
+        from .kinds import account_errors, options_errors
+        from .rules import rules_errors
 
         errors = options_errors(self.kind, self.options)
+        errors.update(account_errors(self.kind, self.account, self.workspace_id))
+        if self.kind != SourceKind.TELEGRAM and self.report_to_channel:
+            errors["report_to_channel"] = _("Only a Telegram channel source can report back to its channel.")
+        errors.update(rules_errors(self.rules))
         try:
             self.language = check_code(self.language)
         except UnsupportedLanguage as exc:
@@ -92,6 +140,11 @@ class Source(models.Model):
     @property
     def bot_token(self) -> str:
         return str((self.secret or {}).get("bot_token") or "")
+
+    @property
+    def watched(self) -> bool:
+        """Polled through a fetcher (not a Telegram bot)."""
+        return self.kind in WATCHED_KINDS
 
 
 class ItemStatus(models.TextChoices):
@@ -159,4 +212,51 @@ class IngestRecord(models.Model):
     @property
     def workspace_id(self) -> int:
         """The source's workspace (the API's role checks read it)."""
+        return self.source.workspace_id
+
+
+class OriginStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    MADE = "made", _("Made into a post")
+    SKIPPED = "skipped", _("Skipped by the rules")
+    FAILED = "failed", _("Failed")
+
+
+class SourceItem(models.Model):
+    """One item a watched source found (a feed entry, a wall post, a video): made into a post
+    once — the unique (source, remote id) is what makes it once, whatever polls repeat or crash —
+    or skipped by the source's rules, with the reason kept for the operator. The post's
+    ``origin``."""
+
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="watched_items", verbose_name=pgettext_lazy("ingest", "source")
+    )
+    remote_id = models.CharField(max_length=255, verbose_name=_("remote id"))
+    url = models.URLField(max_length=1000, blank=True, verbose_name=_("URL"))
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published"))
+    text = models.TextField(blank=True, verbose_name=_("text"))
+    media_urls = models.JSONField(default=list, blank=True, verbose_name=_("media URLs"))
+    is_repost = models.BooleanField(default=False, verbose_name=_("repost"))
+    is_ad = models.BooleanField(default=False, verbose_name=_("advertising"))
+    status = models.CharField(max_length=10, choices=OriginStatus.choices, default=OriginStatus.PENDING, verbose_name=_("status"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    # post.origin: what the post admin, API and dashboard show of where a post came from.
+    post = models.OneToOneField(
+        Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="origin", verbose_name=_("post")
+    )
+    found_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("found"))
+
+    class Meta:
+        ordering = ["-found_at", "-pk"]
+        verbose_name = _("watched item")
+        verbose_name_plural = _("watched items")
+        constraints = [models.UniqueConstraint(fields=["source", "remote_id"], name="source_item_once_per_remote_id")]
+        indexes = [models.Index(fields=["source", "status"], name="source_item_status")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.remote_id}"
+
+    @property
+    def workspace_id(self) -> int:
         return self.source.workspace_id

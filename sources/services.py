@@ -25,12 +25,12 @@ from media.models import MediaAsset
 from media.services import media_upload
 from platforms import base
 from platforms.telegram_ingest import FileTooBig, IngestBot, Update, parse_update
-from posts.models import MAX_MEDIA_PER_POST, MediaType, PostStatus
+from posts.models import MAX_MEDIA_PER_POST, MediaType, Post, PostStatus
 from posts.pipeline import pipeline_open
 from posts.services import post_create, post_update
 from products.references import find_references
 
-from .models import Delivery, IngestItem, IngestRecord, ItemStatus, Source
+from .models import Delivery, IngestItem, IngestRecord, ItemStatus, Source, SourceKind
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +146,15 @@ def _scheduled_at(source: Source, now: datetime) -> datetime | None:
     """None (as soon as possible) inside the source's window, else the window's next opening."""
     if source.window_start is None or source.window_end is None:
         return None
-    zone = ZoneInfo(source.workspace.timezone or "UTC")
+    return next_opening(source.workspace.timezone, now, source.window_start, source.window_end)
+
+
+def next_opening(timezone_name: str, now: datetime, start, end) -> datetime | None:
+    """None when ``now`` is inside the daily window [start, end) (which may span midnight) in the
+    time zone, else the window's next opening."""
+    zone = ZoneInfo(timezone_name or "UTC")
     local = now.astimezone(zone)
-    start, end, clock = source.window_start, source.window_end, local.time()
+    clock = local.time()
     inside = start <= clock < end if start <= end else (clock >= start or clock < end)
     if inside:
         return None
@@ -241,53 +247,21 @@ def _close(downloads: list) -> None:
 
 
 def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) -> IngestRecord | None:
-    now = timezone.now()
     stored: list[MediaAsset] = []  # assets this attempt created: their files go if it rolls back
     try:
         with transaction.atomic():
             record = IngestRecord.objects.create(source=source, chat_id=items[0].chat_id, key=key, status=ItemStatus.DONE)
-            assets = []
-            for spool, name in downloads:
-                spool.seek(0, 2)
-                size = spool.tell()
-                spool.seek(0)
-                asset, created = media_upload(workspace=source.workspace, file=UploadedFile(spool, name=name, size=size))
-                assets.append(asset)
-                if created:
-                    stored.append(asset)
-            kinds = [asset.kind for asset in assets]
-            media_type = (
-                MediaType.TEXT
-                if not assets
-                else MediaType.CAROUSEL
-                if len(assets) > 1
-                else (MediaType.PHOTO if kinds[0] == "image" else MediaType.VIDEO)
-            )
-            post = post_create(
-                workspace=source.workspace,
-                # Prefetched once per run by source_ingest_due, not read again for every post.
-                target_groups=list(source.target_groups.all()),
-                target_accounts=list(source.target_accounts.all()),
-                media=assets,
-                title=_("From %(source)s") % {"source": source.name},
+            post = post_from_source(
+                source,
+                downloads=downloads,
+                stored=stored,
                 caption=_caption(items),
-                language=source.language,
-                media_type=media_type,
-                caption_mode=source.caption_mode,
-                caption_template=source.caption_template,
-                priority=source.priority,
-                scheduled_at=_scheduled_at(source, now),
                 options={"product": product} if (product := _product_option(items)) else {},
+                ingest_started_at=min(i.received_at for i in items),
             )
             record.post = post
             record.save(update_fields=["post"])
             IngestItem.objects.filter(pk__in=[i.pk for i in items]).update(status=ItemStatus.DONE, error="")
-            # Ingest took from the first message's arrival to this commit; the pipeline's next stages
-            # run in publishing (started by name: sources know no publishing), which also decides
-            # whether the post waits for review (IngestMode.DRAFT) or publishes at once.
-            pipeline_open(post=post, ingest_started_at=min(i.received_at for i in items))
-            enrich = current_app.tasks["publishing.pipeline_tasks.enrich"]
-            transaction.on_commit(lambda: enrich.delay(post.pk))
     except IntegrityError:
         # Another run made this post at the same moment: its record stands.
         _forget_files(stored)
@@ -296,6 +270,66 @@ def _commit(source: Source, items: list[IngestItem], key: str, downloads: list) 
         _forget_files(stored)
         raise
     return record
+
+
+def post_from_source(
+    source: Source,
+    *,
+    downloads: list,
+    stored: list[MediaAsset],
+    caption: str,
+    options: dict,
+    ingest_started_at: datetime,
+    scheduled_at: datetime | None = None,
+) -> Post:
+    """A post of what a source received, made as the source says (targets, language, caption
+    mode, priority, schedule window), inside the caller's transaction.
+
+    ``downloads`` — (spooled file, name) pairs in order — are stored as the post's media, checked
+    as uploads are; the assets this call created are appended to ``stored`` so the caller can
+    delete their files when its transaction rolls back. The ingest stage is recorded and the
+    pipeline's next stage starts after commit."""
+    now = timezone.now()
+    assets = []
+    for spool, name in downloads:
+        spool.seek(0, 2)
+        size = spool.tell()
+        spool.seek(0)
+        asset, created = media_upload(workspace=source.workspace, file=UploadedFile(spool, name=name, size=size))
+        assets.append(asset)
+        if created:
+            stored.append(asset)
+    kinds = [asset.kind for asset in assets]
+    media_type = (
+        MediaType.TEXT
+        if not assets
+        else MediaType.CAROUSEL
+        if len(assets) > 1
+        else (MediaType.PHOTO if kinds[0] == "image" else MediaType.VIDEO)
+    )
+    post = post_create(
+        workspace=source.workspace,
+        # Prefetched once per run by the caller, not read again for every post.
+        target_groups=list(source.target_groups.all()),
+        target_accounts=list(source.target_accounts.all()),
+        media=assets,
+        title=_("From %(source)s") % {"source": source.name},
+        caption=caption,
+        language=source.language,
+        media_type=media_type,
+        caption_mode=source.caption_mode,
+        caption_template=source.caption_template,
+        priority=source.priority,
+        scheduled_at=scheduled_at if scheduled_at is not None else _scheduled_at(source, now),
+        options=options,
+    )
+    # Ingest took from the item's arrival to this commit; the pipeline's next stages run in
+    # publishing (started by name: sources know no publishing), which also decides whether the
+    # post waits for review (IngestMode.DRAFT) or publishes at once.
+    pipeline_open(post=post, ingest_started_at=ingest_started_at)
+    enrich = current_app.tasks["publishing.pipeline_tasks.enrich"]
+    transaction.on_commit(lambda: enrich.delay(post.pk))
+    return post
 
 
 def _forget_files(assets: list[MediaAsset]) -> None:
@@ -354,7 +388,7 @@ def source_save(*, source: Source, bot_token: str = "", target_groups=None, targ
     elif source.secret is None:
         source.secret = {}
     errors = {}
-    if not source.bot_token:
+    if source.kind == SourceKind.TELEGRAM and not source.bot_token:
         errors["bot_token"] = _("Give the bot's token.")
     for field, objects in (("target_groups", target_groups), ("target_accounts", target_accounts)):
         strangers = [str(obj) for obj in objects or [] if obj.workspace_id != source.workspace_id]

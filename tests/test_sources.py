@@ -512,7 +512,7 @@ def test_the_api_creates_sources_and_never_shows_the_token(api, workspace):
         ({"name": "x", "options": {"chat_id": "-100", "extra": 1}, "bot_token": TOKEN}, "options"),
         ({"name": "x", "options": [], "bot_token": TOKEN}, "options"),
         ({"name": "x", "options": {"chat_id": "-100"}}, "bot_token"),
-        ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "kind": "rss"}, "kind"),
+        ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "kind": "myspace"}, "kind"),
         ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "window_start": "09:00"}, "window_end"),
         ({"name": "x", "options": {"chat_id": "-100"}, "bot_token": TOKEN, "language": "russian!"}, "language"),
     ],
