@@ -23,6 +23,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -550,20 +551,35 @@ def asset_render(*, asset_id: int) -> RenderSummary:
 RENDER_DIR_PREFIX = "crosspost-render-"
 
 
-def render_leftovers_remove(*, asset_ids: Iterable[int]) -> int:
-    """Delete the work directories killed renders of these assets left; returns how many.
+def render_leftovers_remove(*, asset_ids: Iterable[int] | None = None, now: float | None = None) -> int:
+    """Delete the work directories killed renders left (of these assets, or of any); returns how many.
 
-    An asset whose rendition is leased right now is rendering: its directory is in use and stays.
+    Only directories older than a render's hard time limit go: no live render can own one (the
+    worker kills a render at that limit), whichever process or installation made it — another
+    worker's fresh directory with the same asset number (a second database on this machine) stays.
+    An asset whose rendition is leased right now keeps its directories too.
     """
-    busy = set(
-        Rendition.objects.filter(asset_id__in=list(asset_ids), lease_expires_at__gt=timezone.now()).values_list(
-            "asset_id", flat=True
+    limit = settings.MEDIA_RENDER_TIME_LIMIT_SECONDS + 120  # media.tasks.render_asset's time_limit
+    cutoff = (now if now is not None else time.time()) - limit
+    busy: set[int] = set()
+    if asset_ids is not None:
+        asset_ids = set(asset_ids)
+        busy = set(
+            Rendition.objects.filter(asset_id__in=list(asset_ids), lease_expires_at__gt=timezone.now()).values_list(
+                "asset_id", flat=True
+            )
         )
+    patterns = (
+        [f"{RENDER_DIR_PREFIX}{a}-*" for a in sorted(asset_ids - busy)] if asset_ids is not None else [f"{RENDER_DIR_PREFIX}*"]
     )
     removed = 0
-    for asset_id in set(asset_ids) - busy:
-        for path in Path(tempfile.gettempdir()).glob(f"{RENDER_DIR_PREFIX}{asset_id}-*"):
-            if path.is_dir():
+    for pattern in patterns:
+        for path in Path(tempfile.gettempdir()).glob(pattern):
+            try:
+                old = path.is_dir() and path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if old:
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
     return removed

@@ -42,5 +42,7 @@ def render_asset(self, asset_id: int) -> dict:
 
 @shared_task(ignore_result=True)
 def requeue_stale_renders() -> int:
-    """Re-enqueue renders whose message was lost, so no execution waits on them for ever."""
+    """Re-enqueue renders whose message was lost, so no execution waits on them for ever; and delete
+    the work directories of renders killed by their time limit, once no render can own them."""
+    services.render_leftovers_remove()
     return services.renders_requeue_stale()

@@ -4,16 +4,21 @@ admin chat (and the channel when asked) and removes what killed renders left; th
 and /metrics show it all. Telegram (the source's bot and the admin bot) is the loopback emulator."""
 
 import itertools
+import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from accounts.models import Role
 from crosspost.celery import app as celery_app
 from crosspost.periodic import PERIODIC_TASKS
 from media.services import RENDER_DIR_PREFIX
+from media.tasks import requeue_stale_renders
 from posts.models import PipelineStage, Post, PostStatus, Stage, StageStatus
 from posts.pipeline import STAGES, duration_display, stages_of
 from products.models import Product
@@ -258,15 +263,24 @@ def test_finalize_reports_to_the_channel_when_asked_and_removes_render_leftovers
     # What a render killed by its time limit leaves behind, and another asset's that must stay.
     leftover = Path(tempfile.mkdtemp(prefix=f"{RENDER_DIR_PREFIX}{asset.pk}-"))
     (leftover / "partial.mp4").write_bytes(b"\0" * 1024)
+    killed_at = time.time() - settings.MEDIA_RENDER_TIME_LIMIT_SECONDS - 300  # past the render's hard limit
+    os.utime(leftover, (killed_at, killed_at))
     other = Path(tempfile.mkdtemp(prefix=f"{RENDER_DIR_PREFIX}{asset.pk + 1000}-"))
+    os.utime(other, (killed_at, killed_at))
+    # A render running right now with the same asset number (another database on this machine).
+    fresh = Path(tempfile.mkdtemp(prefix=f"{RENDER_DIR_PREFIX}{asset.pk}-"))
     try:
         publish_all(run)
         finalize = PipelineStage.objects.get(post=post, stage=Stage.FINALIZE)
         assert finalize.status == StageStatus.DONE, finalize.error
-        assert not leftover.exists() and other.exists()
+        assert not leftover.exists() and other.exists() and fresh.exists()
         assert finalize.details["temporary_removed"] == 1
+        # The media worker's periodic sweep takes what finalize did not: old ones of any asset.
+        requeue_stale_renders()
+        assert not other.exists() and fresh.exists()
     finally:
-        other.rmdir()
+        shutil.rmtree(other, ignore_errors=True)
+        shutil.rmtree(fresh, ignore_errors=True)
     admin = channel_texts(telegram, telegram.admin_chat)
     reported = [t for t in channel_texts(telegram, channel) if t.startswith("Post #")]
     assert len(admin) == 1 and reported == admin
