@@ -561,3 +561,54 @@ def test_the_api_polls_a_watched_source_now(run, api, workspace, feed, group):
     response = run(lambda: client.post(f"/api/v1/sources/{source.pk}/poll/"))
     assert response.status_code == 400 and "is not an RSS or Atom feed" in response.json()["detail"]
     assert api(Role.EDITOR, workspace).post(f"/api/v1/sources/{source.pk}/poll/").status_code == 403
+
+
+# --- a VK wall, through a VK account (the loopback VK API's wall.get) --------------------------------
+
+
+@pytest.fixture
+def vk_wall(settings, monkeypatch):
+    from platforms.feeds.vk_wall import VkWallFetcher
+
+    from .emulators.vk import VkEmulator
+
+    monkeypatch.setattr(VkWallFetcher, "call_interval", 0)  # VK's 3 requests/s do not apply to the emulator
+    with VkEmulator() as emulator:
+        settings.VK_API_BASE_URL = f"{emulator.url}/method"
+        emulator.add_user(100, "vk1.a.reader-token-never-leaks")
+        emulator.add_group(1, "Source Community", "sourceclub")
+        yield emulator
+
+
+def test_a_vk_wall_source_makes_each_new_wall_post_a_post_once_even_across_a_crash(run, workspace, group, vk_wall, monkeypatch):
+    reader = SocialAccountFactory(
+        workspace=workspace, platform="vk", credentials={"access_token": "vk1.a.reader-token-never-leaks"}
+    )
+    vk_wall.add_wall_post(-1, "Before the source existed")
+    source = Source(
+        workspace=workspace, name="Community wall", kind=SourceKind.VK_WALL, options={"owner_id": -1}, secret={}, account=reader
+    )
+    source.full_clean()
+    source.save()
+    source.target_groups.set([group])
+
+    assert poll(run, source) == 0  # connecting a wall does not repost its history
+    first = vk_wall.add_wall_post(-1, "New collection is in")
+    vk_wall.add_wall_post(-1, "Shared from elsewhere", copy_history=[{"id": 5, "owner_id": -2, "text": "theirs"}])
+    assert poll(run, source) == 2
+    assert poll(run, source) == 0
+
+    vk_wall.add_wall_post(-1, "Weekend sale")
+    saved = watched.poll_succeeded
+    monkeypatch.setattr(watched, "poll_succeeded", lambda **kwargs: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        poll(run, source)  # the post is committed, the cursor is not
+    monkeypatch.setattr(watched, "poll_succeeded", saved)
+    assert poll(run, source) == 0  # the same wall post again: nothing new
+
+    posts = posts_of(source)
+    assert [p.caption.splitlines()[0] for p in posts] == ["New collection is in", "Shared from elsewhere", "Weekend sale"]
+    assert posts[0].origin.url == f"https://vk.com/wall-1_{first['id']}"
+    assert SourceItem.objects.filter(source=source).count() == 3
+    gets = [r for r in vk_wall.requests if r.path == "/method/wall.get"]
+    assert gets and all(r.form["access_token"] == ["vk1.a.reader-token-never-leaks"] for r in gets)
