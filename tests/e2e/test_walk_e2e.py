@@ -42,6 +42,8 @@ LATIN_ALLOWED = {
     "api",
     "deepl",
     "openai",
+    "rss",  # format names: RSS and Atom feeds
+    "atom",
     "http",
     "https",
     "socks5",
