@@ -519,7 +519,15 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         return Response(asdict(result))
 
     @extend_schema(request=None, responses=PostCaptionSerializer(many=True), filters=False)
-    @action(detail=True, methods=["get"], url_path="ai-captions", filterset_class=None, search_fields=[], ordering_fields=[])
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="ai-captions",
+        filterset_class=None,
+        search_fields=[],
+        ordering_fields=[],
+        pagination_class=None,  # a handful per post (platforms × languages), answered as one list
+    )
     def ai_captions(self, request, pk=None):
         """The post's stored AI captions, one per platform and language (with their status and problem)."""
         post = self.get_object()

@@ -168,8 +168,9 @@ def _paged(name: str, item, **extra):
 
 PERIOD_PARAMETER = OpenApiParameter(
     "period",
-    OpenApiTypes.STR,
-    description="7d, 30d (up to now) or a range of local days YYYY-MM-DD..YYYY-MM-DD (both included); default 7d.",
+    {"type": "string", "pattern": r"^(7d|30d|\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2})$"},
+    description="7d, 30d (up to now) or a range of local days YYYY-MM-DD..YYYY-MM-DD (both included, at most "
+    f"{selectors.MAX_PERIOD_DAYS} days, real dates, the end not before the start); default 7d.",
 )
 FORMAT_PARAMETER = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="csv: the CSV export.")
 
@@ -192,15 +193,18 @@ class PostResultsView(StatsView):
 
     @extend_schema(
         parameters=[FORMAT_PARAMETER],
-        responses=_paged(
-            "PostResults",
-            PublicationSerializer(many=True),
-            totals=SumsSerializer(),
-            published=serializers.IntegerField(help_text="Executions published."),
-            by_platform=GroupSerializer(many=True),
-            by_language=GroupSerializer(many=True),
-            series=PointSerializer(many=True),
-        ),
+        responses={
+            (200, "application/json"): _paged(
+                "PostResults",
+                PublicationSerializer(many=True),
+                totals=SumsSerializer(),
+                published=serializers.IntegerField(help_text="Executions published."),
+                by_platform=GroupSerializer(many=True),
+                by_language=GroupSerializer(many=True),
+                series=PointSerializer(many=True),
+            ),
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
         operation_id="posts_results_retrieve",
     )
     def get(self, request, pk: int):
@@ -314,7 +318,10 @@ class PublicationsView(StatsView):
 
     @extend_schema(
         parameters=[PERIOD_PARAMETER, WORKSPACE_PARAMETER, FORMAT_PARAMETER],
-        responses=_paged("StatPublications", PublicationSerializer(many=True)),
+        responses={
+            (200, "application/json"): _paged("StatPublications", PublicationSerializer(many=True)),
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
         operation_id="stats_publications_list",
     )
     def get(self, request):
@@ -363,7 +370,8 @@ class SnapshotsView(StatsView):
         operation_id="stats_snapshots_list",
     )
     def get(self, request):
-        query = _SnapshotQuery(data=request.query_params)
+        # A plain dict, so an empty parameter is validated (and refused) rather than skipped.
+        query = _SnapshotQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         params = query.validated_data
         snapshots = selectors.snapshots_for(

@@ -29,6 +29,7 @@ from .factories import (
 )
 from .test_admin import form_data as admin_form_data
 from .test_admin import url as admin_url
+from .test_api_schema import assert_documented
 from .test_sources import TOKEN, channel, source, telegram  # noqa: F401
 from .translations_support import _no_providers, openai_api  # noqa: F401
 
@@ -246,6 +247,7 @@ def test_the_api_lists_generates_and_edits_captions(api, workspace, ai_post, ope
     }
     listed = api(Role.VIEWER).get(f"{V1}/posts/{ai_post.pk}/ai-captions/")
     assert listed.status_code == 200 and len(listed.json()) == 3
+    assert_documented(listed, "/api/v1/posts/{id}/ai-captions/", "get")  # a plain list, as the schema says
 
     url = f"{V1}/posts/{ai_post.pk}/ai-captions/vk/ru/"
     edited = editor.patch(url, {"caption": "Льняное платье на лето, 2 цвета"}, format="json")

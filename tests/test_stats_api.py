@@ -105,6 +105,9 @@ def test_it_lists_the_raw_snapshots_scoped_and_filtered(viewer, world):  # noqa:
     since = (timezone.now() - timedelta(days=2) + timedelta(hours=12)).isoformat()
     assert [row["slot"] for row in viewer.get(f"{V1}/stats/snapshots/", {"since": since}).json()["results"]] == ["24h", "24h"]
     assert viewer.get(f"{V1}/stats/snapshots/", {"since": "yesterday"}).status_code == 400
+    for empty in ("since", "post", "account"):  # an empty parameter is a mistake to name, not "no filter"
+        response = viewer.get(f"{V1}/stats/snapshots/", {empty: ""})
+        assert response.status_code == 400 and empty in response.json()
 
 
 def test_it_streams_a_periods_publications_as_csv(viewer, world):  # noqa: F811
