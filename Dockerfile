@@ -14,4 +14,4 @@ USER crosspost
 RUN DEBUG=false SECRET_KEY=build FIELD_ENCRYPTION_KEYS=$(python -c "from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())") \
     python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["gunicorn", "crosspost.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "crosspost.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--limit-request-line", "8190", "--access-logfile", "-"]

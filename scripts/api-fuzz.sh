@@ -47,7 +47,7 @@ export DEMO_PASSWORD
 "${server_env[@]}" "$PY" manage.py migrate --noinput -v0
 "${server_env[@]}" "$PY" manage.py seed_demo >/dev/null
 "${server_env[@]}" .venv/bin/gunicorn crosspost.wsgi:application --bind "127.0.0.1:$PORT" --workers 2 --threads 2 \
-  --timeout 60 >"$WORK/web.log" 2>&1 &
+  --timeout 60 --limit-request-line 8190 >"$WORK/web.log" 2>&1 &
 server=$!
 pids=()
 stop() {

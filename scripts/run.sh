@@ -54,7 +54,7 @@ start() { # NAME COMMAND...: run it in the background, remember its pid
 
 # gunicorn: one access-log line per request; its own messages and Django's in web.log. No control
 # socket: its default path (~/.gunicorn/gunicorn.ctl) is shared by every gunicorn on the machine.
-start web .venv/bin/gunicorn crosspost.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
+start web .venv/bin/gunicorn crosspost.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 --limit-request-line 8190 \
   --no-control-socket --access-logfile "$LOG_DIR/web-access.log" --error-logfile - >>"$LOG_DIR/web.log" 2>&1
 # Celery warns at every start when it runs as root. `make run` is the local, single-user command
 # and this machine runs everything as root: the warning is silenced deliberately, and only then.

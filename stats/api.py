@@ -179,6 +179,14 @@ class StatsView(WorkspaceScopedMixin, GenericAPIView):
     pagination_class = Pagination
     filter_backends = []
 
+    def handle_exception(self, exc):
+        """A refusal is JSON even when the CSV was asked for (``?format=csv``): it says what to fix."""
+        response = super().handle_exception(exc)
+        if getattr(getattr(self.request, "accepted_renderer", None), "format", "") == "csv":
+            self.request.accepted_renderer = renderers.JSONRenderer()
+            self.request.accepted_media_type = "application/json"
+        return response
+
     def page_of(self, items) -> tuple[list, Pagination]:
         paginator = self.pagination_class()
         return paginator.paginate_queryset(items, self.request, view=self), paginator

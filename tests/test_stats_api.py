@@ -105,6 +105,8 @@ def test_it_lists_the_raw_snapshots_scoped_and_filtered(viewer, world):  # noqa:
     since = (timezone.now() - timedelta(days=2) + timedelta(hours=12)).isoformat()
     assert [row["slot"] for row in viewer.get(f"{V1}/stats/snapshots/", {"since": since}).json()["results"]] == ["24h", "24h"]
     assert viewer.get(f"{V1}/stats/snapshots/", {"since": "yesterday"}).status_code == 400
+    refused = viewer.get(f"{V1}/stats/publications/", {"format": "csv", "workspace": "9223372036854775808"})
+    assert (refused.status_code, refused["Content-Type"]) == (400, "application/json") and "workspace" in refused.json()
     for empty in ("since", "post", "account"):  # an empty parameter is a mistake to name, not "no filter"
         response = viewer.get(f"{V1}/stats/snapshots/", {empty: ""})
         assert response.status_code == 400 and empty in response.json()
