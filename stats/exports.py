@@ -17,7 +17,7 @@ from posts.models import Post
 from publishing.models import Execution
 
 from .models import MetricSnapshot
-from .selectors import Period, latest_snapshots, period_executions
+from .selectors import Period, latest_snapshots, period_executions, publications
 
 BOM = "\ufeff"
 HEADER = (
@@ -78,38 +78,18 @@ def _lines(snapshots: QuerySet[MetricSnapshot]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def _with_publication(snapshots: QuerySet[MetricSnapshot]) -> QuerySet[MetricSnapshot]:
-    return snapshots.select_related("execution", "execution__post", "execution__account").only(
-        *METRICS,
-        "slot",
-        "taken_at",
-        "execution__id",
-        "execution__post_id",
-        "execution__account_id",
-        "execution__language",
-        "execution__finished_at",
-        "execution__remote_url",
-        "execution__post__id",
-        "execution__post__title",
-        "execution__post__caption",
-        "execution__account__id",
-        "execution__account__handle",
-        "execution__account__platform",
-    )
-
-
 def post_csv(post: Post) -> Iterator[str]:
     """The post's publications with their latest numbers, by platform and handle."""
     snapshots = latest_snapshots(Execution.objects.filter(post=post)).order_by(
         "execution__account__platform", "execution__account__handle", "pk"
     )
-    return _lines(_with_publication(snapshots))
+    return _lines(publications(snapshots))
 
 
 def period_csv(user, period: Period, workspace_id: int | None = None) -> Iterator[str]:
     """The user's publications finished within ``period``, with their latest numbers, oldest first."""
     snapshots = latest_snapshots(period_executions(user, period, workspace_id)).order_by("execution__finished_at", "pk")
-    return _lines(_with_publication(snapshots))
+    return _lines(publications(snapshots))
 
 
 def csv_filename(stem: str) -> str:

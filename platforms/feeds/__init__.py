@@ -64,6 +64,27 @@ class Fetcher:
         return {}
 
 
+# --- small readers of platform answers, shared by the fetchers ------------------------------------
+
+
+def as_int(value: Any) -> int | None:
+    """An integer from an option or an API field (``"12"``, ``12``); None for anything else (booleans too)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def iso_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time as the platforms write it (``Z`` or an offset); None when it is not one."""
+    try:
+        return datetime.fromisoformat((value or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 _FETCHERS: dict[str, Fetcher] = {}
 
 

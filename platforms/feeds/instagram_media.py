@@ -41,7 +41,7 @@ from ..instagram import graph as graph_backend
 from ..instagram import private as private_backend
 from ..instagram import uses_graph_api
 from ..names import Platform
-from . import FetchedItem, Fetcher, FetchRequest, FetchResult, register
+from . import FetchedItem, Fetcher, FetchRequest, FetchResult, as_int, iso_time, register
 
 GRAPH_PAGE = 50
 PRIVATE_PAGE = 33  # what instagrapi asks for
@@ -56,22 +56,6 @@ GRAPH_FIELDS = "id,caption,media_type,media_url,thumbnail_url,permalink,timestam
 class _Media:
     at: datetime
     item: FetchedItem
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-def _time(value: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value or "")
-    except ValueError:
-        return None
 
 
 # --- Graph API -----------------------------------------------------------------------------------
@@ -230,7 +214,7 @@ class InstagramMediaFetcher(Fetcher):
         username = options.get("username")
         if username not in (None, "") and not USERNAME.fullmatch(str(username).strip()):
             problems.append(_("options.username must be an Instagram username: letters, digits, dots and underscores."))
-        backfill = _as_int(options.get("backfill", 0))
+        backfill = as_int(options.get("backfill", 0))
         if backfill is None or not 0 <= backfill <= MAX_BACKFILL:
             problems.append(_("options.backfill must be a number of posts from 0 to %(max)d.") % {"max": MAX_BACKFILL})
         unknown = set(options) - {"username", "backfill"}
@@ -246,7 +230,7 @@ class InstagramMediaFetcher(Fetcher):
         if username == (account.handle or "").lstrip("@").lower():
             username = ""  # the account itself
         first = "last_at" not in request.cursor
-        backfill = min(max(_as_int(request.options.get("backfill")) or 0, 0), MAX_BACKFILL)
+        backfill = min(max(as_int(request.options.get("backfill")) or 0, 0), MAX_BACKFILL)
         if uses_graph_api(account):
             if username:
                 raise base.PermissionDenied(
@@ -276,7 +260,7 @@ class InstagramMediaFetcher(Fetcher):
             chosen = posts[:backfill][::-1]
             newest = posts[:1]
             return FetchResult(items=[m.item for m in chosen], cursor=_cursor(cursor, newest))
-        last_at = _time(cursor.get("last_at"))
+        last_at = iso_time(cursor.get("last_at"))
         found: dict[str, _Media] = {}
         position = 0
         for number, page in enumerate(pages):

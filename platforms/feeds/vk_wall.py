@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -35,7 +34,7 @@ from django.utils.translation import gettext_noop
 from .. import base
 from ..names import Platform
 from ..vk import _Api
-from . import FetchedItem, Fetcher, FetchRequest, FetchResult, register
+from . import FetchedItem, Fetcher, FetchRequest, FetchResult, as_int, register
 
 PAGE = 100  # wall.get's maximum count
 MAX_PAGES = 10
@@ -71,15 +70,6 @@ class _WallApi(_Api):
         return base.PermissionDenied(
             _("%(text)s. VK knows no such wall: check the source's owner_id or domain.") % {"text": text}, raw=raw
         )
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
 
 
 def _largest(photo: dict) -> str:
@@ -147,12 +137,12 @@ class VkWallFetcher(Fetcher):
             problems.append(
                 _("Give either options.owner_id (a user id, or minus the community id: -123456) or options.domain (durov).")
             )
-        elif has_owner and not _as_int(options["owner_id"]):
+        elif has_owner and not as_int(options["owner_id"]):
             problems.append(_("options.owner_id must be a user id, or minus the community id: -123456."))
         elif has_domain and not DOMAIN.fullmatch(str(options["domain"]).strip()):
             problems.append(_("options.domain must be the wall's short address, like durov or club1."))
         backfill = options.get("backfill", 0)
-        if _as_int(backfill) is None or not 0 <= _as_int(backfill) <= MAX_BACKFILL:
+        if as_int(backfill) is None or not 0 <= as_int(backfill) <= MAX_BACKFILL:
             problems.append(_("options.backfill must be a number of posts from 0 to %(max)d.") % {"max": MAX_BACKFILL})
         unknown = set(options) - {"owner_id", "domain", "backfill"}
         if unknown:
@@ -163,12 +153,12 @@ class VkWallFetcher(Fetcher):
         if request.account is None:
             raise base.AuthRequired(_("A VK wall is read through a VK account: choose one for the source."))
         options = request.options
-        owner = _as_int(options.get("owner_id"))
+        owner = as_int(options.get("owner_id"))
         where = {"owner_id": owner} if owner else {"domain": str(options.get("domain") or "").strip()}
         api = _WallApi(request.account, interval=self.call_interval)
-        last_id = _as_int(request.cursor.get("last_id"))
+        last_id = as_int(request.cursor.get("last_id"))
         if last_id is None:
-            backfill = min(max(_as_int(options.get("backfill")) or 0, 0), MAX_BACKFILL)
+            backfill = min(max(as_int(options.get("backfill")) or 0, 0), MAX_BACKFILL)
             # One more than asked, and never just one: a pinned post takes the first place.
             page = api.call("wall.get", {**where, "count": min(max(backfill, 1) + 1, PAGE), "filter": "owner"})
             posts = sorted(self._posts(page), key=lambda p: p["id"], reverse=True)

@@ -23,15 +23,13 @@ and the link.
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any
 
 from django.utils.translation import gettext as _
 
 from .. import base
 from ..names import Platform
 from ..youtube import _Api, _error_body
-from . import FetchedItem, Fetcher, FetchRequest, FetchResult, register
+from . import FetchedItem, Fetcher, FetchRequest, FetchResult, as_int, iso_time, register
 
 PAGE = 50  # playlistItems.list's maximum maxResults
 MAX_PAGES = 10
@@ -62,22 +60,6 @@ class _ReadApi(_Api):
         return super().error(response, what)
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
-def _time(value: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat((value or "").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _video_id(entry: dict) -> str:
     return (entry.get("contentDetails") or {}).get("videoId") or (
         ((entry.get("snippet") or {}).get("resourceId") or {}).get("videoId") or ""
@@ -103,7 +85,7 @@ def _item(entry: dict) -> FetchedItem:
         text="\n\n".join(part for part in (title, description) if part),
         media_urls=(thumbnail,) if thumbnail else (),
         link=f"https://www.youtube.com/watch?v={video_id}",
-        published_at=_time(details.get("videoPublishedAt")) or _time(snippet.get("publishedAt")),
+        published_at=iso_time(details.get("videoPublishedAt")) or iso_time(snippet.get("publishedAt")),
         raw=entry,
     )
 
@@ -127,7 +109,7 @@ class YouTubeUploadsFetcher(Fetcher):
                     "(leave it out for the account's own channel)."
                 )
             )
-        backfill = _as_int(options.get("backfill", 0))
+        backfill = as_int(options.get("backfill", 0))
         if backfill is None or not 0 <= backfill <= MAX_BACKFILL:
             problems.append(_("options.backfill must be a number of videos from 0 to %(max)d.") % {"max": MAX_BACKFILL})
         unknown = set(options) - {"channel_id", "backfill"}
@@ -145,19 +127,19 @@ class YouTubeUploadsFetcher(Fetcher):
             cursor = {"channel": channel or "mine", "uploads": self._uploads(api, channel)}
         uploads = cursor["uploads"]
         if "last_id" not in cursor:
-            backfill = min(max(_as_int(request.options.get("backfill")) or 0, 0), MAX_BACKFILL)
+            backfill = min(max(as_int(request.options.get("backfill")) or 0, 0), MAX_BACKFILL)
             entries = self._page(api, uploads, max(backfill, 1), "")["items"]
             newest = entries[:1]
             chosen = [e for e in entries[:backfill] if _public(e)][::-1]
             return FetchResult(items=[_item(e) for e in chosen], cursor=self._cursor(cursor, newest))
-        last_id, last_added = cursor["last_id"], _time(cursor.get("last_added"))
+        last_id, last_added = cursor["last_id"], iso_time(cursor.get("last_added"))
         found: list[dict] = []
         token = ""
         for _number in range(MAX_PAGES):
             page = self._page(api, uploads, PAGE, token)
             reached = False
             for entry in page["items"]:
-                added = _time((entry.get("snippet") or {}).get("publishedAt"))
+                added = iso_time((entry.get("snippet") or {}).get("publishedAt"))
                 if _video_id(entry) == last_id or (last_added and added and added < last_added):
                     reached = True
                     break
