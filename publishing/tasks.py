@@ -132,7 +132,10 @@ def cleanup_old_sessions() -> dict[str, int]:
 
 @shared_task(ignore_result=True)
 def publish_post(post_id: int) -> str:
-    """Plan and publish a post (a source's "publish automatically"); a refusal is logged, the post stays a draft."""
+    """Plan and publish a post; a refusal is logged, the post stays a draft.
+
+    Sources now start the pipeline instead (publishing/pipeline.py, whose publish stage plans the
+    post); this task stays registered so messages queued by an older release still run."""
     post = Post.objects.filter(pk=post_id).first()
     if post is None:
         return "missing"
