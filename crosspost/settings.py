@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "translations",
     "products",
     "dashboard",
+    "bot",
 ]
 
 MIDDLEWARE = [
@@ -421,6 +422,21 @@ PRODUCT_RETRY_MINUTES = env.float("PRODUCT_RETRY_MINUTES", default=10.0)
 PRODUCT_DEFAULT_MARKETPLACE = env.str("PRODUCT_DEFAULT_MARKETPLACE", default="wildberries")
 TELEGRAM_ADMIN_BOT_TOKEN = env_secret("TELEGRAM_ADMIN_BOT_TOKEN", default="")
 TELEGRAM_ADMIN_CHAT_ID = env.str("TELEGRAM_ADMIN_CHAT_ID", default="")
+# The operators' bot (bot/, `manage.py runbot`): made with @BotFather; unset = no bot process.
+TELEGRAM_BOT_TOKEN = env_secret("TELEGRAM_BOT_TOKEN", default="")
+# Its @username for the dashboard's t.me/<username>?start=<code> link (asked with getMe when empty).
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+# Webhook mode: Telegram posts updates to this public HTTPS URL, proved by the secret token header;
+# the bot listens on BOT_WEBHOOK_LISTEN (host:port) behind your TLS proxy. Empty = long polling.
+BOT_WEBHOOK_URL = env.str("BOT_WEBHOOK_URL", default="")
+BOT_WEBHOOK_SECRET = env_secret("BOT_WEBHOOK_SECRET", default="")
+BOT_WEBHOOK_LISTEN = env.str("BOT_WEBHOOK_LISTEN", default="127.0.0.1:8081")
+# Actions one member may take per minute; more get one warning and no work.
+BOT_RATE_LIMIT_PER_MINUTE = env.int("BOT_RATE_LIMIT_PER_MINUTE", default=30)
+# A link code from the dashboard is good this long, once.
+BOT_LINK_CODE_MINUTES = env.int("BOT_LINK_CODE_MINUTES", default=10)
+# A progress message is edited at most once per this many seconds (Telegram's edit limits).
+BOT_PROGRESS_EDIT_SECONDS = env.float("BOT_PROGRESS_EDIT_SECONDS", default=3.0)
 PUBLIC_MEDIA_BASE_URL = env.str("PUBLIC_MEDIA_BASE_URL", default="")
 # Proxy health: the check URL answers the exit IP as JSON {"ip": …} or plain text.
 PROXY_CHECK_URL = env.str("PROXY_CHECK_URL", default="https://api.ipify.org?format=json")

@@ -17,6 +17,15 @@ Ingest (what a bot receives): ``channel_post`` puts a channel post in the bot's 
 called with an offset higher than its update_id; a negative offset counts from the end; ``limit``
 1–100; ``timeout`` waits for an update); it answers 409 while a webhook is set. ``getFile``
 refuses files over 20 MB as the public Bot API does ("file is too big").
+
+A person talking to a bot (the operators' bot): ``add_user`` makes a user and their private chat
+(its id is the user's id, as in Telegram); ``user_message`` / ``user_album`` put what they send in
+the bot's queue; ``press`` is a tap on an inline button of a bot message (a ``callback_query``,
+which the bot must answer with ``answerCallbackQuery`` — ``callback_answers`` records them).
+``editMessageText`` / ``editMessageReplyMarkup`` change a message in place (``edits`` records each,
+with its time) and refuse what the Bot API refuses: an unknown message, or one not modified.
+``edit_flood_seconds`` makes an edit of the same message sooner than that a 429 with
+``retry_after``, as Telegram does to a bot that edits too often.
 """
 
 from __future__ import annotations
@@ -70,6 +79,12 @@ class TelegramEmulator(Emulator):
         self._new_update = threading.Condition(self.lock)
         self.files: dict[str, dict] = {}  # file_id -> {"path", "content", "size", "fail_downloads"}
         self.webhooks: dict[str, dict] = {}  # token -> {"url", "secret_token"}
+        self.users: dict[int, dict] = {}  # user id -> User
+        self.callbacks: dict[str, dict] = {}  # callback query id -> {"answered": bool, ...}
+        self.callback_answers: list[dict] = []  # every answerCallbackQuery: {"id", "text", "show_alert"}
+        self.edits: list[dict] = []  # every accepted edit: {"chat_id", "message_id", "text", "at"}
+        self.edit_flood_seconds: float | None = None
+        self.commands: dict[str, list] = {}  # token -> setMyCommands
 
     # --- setup --------------------------------------------------------------------------------
 
@@ -147,6 +162,74 @@ class TelegramEmulator(Emulator):
         if retry_after is not None:
             parameters["retry_after"] = retry_after
         return {"status": status, "description": description, "parameters": parameters, "method": method}
+
+    # --- a person talking to the bot ------------------------------------------------------------------
+
+    def add_user(self, user_id: int, *, first_name: str = "Olga", username: str | None = None, language_code: str = "ru") -> dict:
+        user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
+        if username:
+            user["username"] = username
+        self.users[user_id] = user
+        self.chats[user_id] = {"id": user_id, "type": "private", "first_name": first_name, "members": {}}
+        if username:
+            self.chats[user_id]["username"] = username
+        return user
+
+    def _from_user(self, user: dict, **content: Any) -> dict:
+        chat = self.chats[user["id"]]
+        ids = self._message_ids.setdefault(chat["id"], itertools.count(1))
+        with self.lock:
+            message = {
+                "message_id": next(ids),
+                "date": int(time.time()),
+                "chat": self._chat_object(chat),
+                "from": user,
+                **content,
+            }
+            self.messages.append(message)
+        return message
+
+    def user_message(self, token: str, user: dict, text: str | None = None, **content: Any) -> dict:
+        """``user`` sends the bot a message (``text``, or content such as ``photo_content(file_id)``);
+        a text starting with ``/`` carries its bot_command entity. Returns the update."""
+        if text is not None:
+            content["text"] = text
+            if text.startswith("/"):
+                content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return self.push_update(token, {"message": self._from_user(user, **content)})
+
+    def user_album(self, token: str, user: dict, contents: list[dict], caption: str = "") -> list[dict]:
+        """``user`` sends an album: one message per item sharing a media_group_id, the caption on the first."""
+        group = str(13848120013500000 + next(self._ids))
+        updates = []
+        for index, content in enumerate(contents):
+            extra = {"caption": caption} if caption and index == 0 else {}
+            message = self._from_user(user, media_group_id=group, **content, **extra)
+            updates.append(self.push_update(token, {"message": message}))
+        return updates
+
+    def press(self, token: str, user: dict, message: dict, data: str) -> dict:
+        """``user`` taps the inline button with callback ``data`` under the bot's ``message``."""
+        buttons = [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+        if not any(b.get("callback_data") == data for b in buttons):
+            raise AssertionError(f"no button {data!r} under message {message.get('message_id')}: {buttons}")
+        query_id = str(next(self._ids)) + "7700"
+        self.callbacks[query_id] = {"answered": False, "data": data}
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": json.loads(json.dumps(message)),
+            "chat_instance": f"-{user['id']}0042",
+            "data": data,
+        }
+        return self.push_update(token, {"callback_query": query})
+
+    def chat_messages(self, chat_id: int, *, from_bot: bool = True) -> list[dict]:
+        """The messages in a chat as they are now (edits applied), oldest first."""
+        with self.lock:
+            return [
+                m for m in self.messages if m["chat"]["id"] == chat_id and (m.get("from", {}).get("is_bot", False) == from_bot)
+            ]
 
     # --- protocol -----------------------------------------------------------------------------
 
@@ -413,7 +496,127 @@ class TelegramEmulator(Emulator):
             return self._fail(400, "Bad Request: message text is empty")
         if len(text) > 4096:
             return self._fail(400, "Bad Request: message is too long")
-        return Reply(200, {"ok": True, "result": self._message(bot, chat, text=text)})
+        content: dict[str, Any] = {"text": text}
+        markup = self._markup(request)
+        if isinstance(markup, Reply):
+            return markup
+        if markup:
+            content["reply_markup"] = markup
+        return Reply(200, {"ok": True, "result": self._message(bot, chat, **content)})
+
+    def _markup(self, request: Recorded) -> dict | Reply | None:
+        raw = request.param("reply_markup")
+        if not raw:
+            return None
+        try:
+            markup = json.loads(raw)
+        except ValueError:
+            return self._fail(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if len((button.get("callback_data") or "").encode()) > 64:
+                    return self._fail(400, "Bad Request: BUTTON_DATA_INVALID")
+        return markup if markup.get("inline_keyboard") else None
+
+    def _bot_message(self, bot: dict, request: Recorded) -> dict | Reply:
+        chat = self._chat(request)
+        if isinstance(chat, Reply):
+            return chat
+        try:
+            message_id = int(request.param("message_id") or 0)
+        except ValueError:
+            return self._fail(400, "Bad Request: message to edit not found")
+        message = next(
+            (
+                m
+                for m in self.messages
+                if m["chat"]["id"] == chat["id"] and m["message_id"] == message_id and m.get("from", {}).get("id") == bot["id"]
+            ),
+            None,
+        )
+        return message if message is not None else self._fail(400, "Bad Request: message to edit not found")
+
+    def _edit(self, bot: dict, request: Recorded, **changes: Any) -> Reply:
+        message = self._bot_message(bot, request)
+        if isinstance(message, Reply):
+            return message
+        markup = self._markup(request)
+        if isinstance(markup, Reply):
+            return markup
+        with self.lock:
+            now = time.monotonic()
+            if self.edit_flood_seconds:
+                last = next(
+                    (
+                        e["at"]
+                        for e in reversed(self.edits)
+                        if e["message_id"] == message["message_id"] and e["chat_id"] == message["chat"]["id"]
+                    ),
+                    None,
+                )
+                if last is not None and now - last < self.edit_flood_seconds:
+                    wait = max(1, int(self.edit_flood_seconds - (now - last) + 0.999))
+                    return self._fail(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+            after = {**message, **changes}
+            if markup is not None:
+                after["reply_markup"] = markup
+            else:
+                after.pop("reply_markup", None)
+            same = all(after.get(k) == message.get(k) for k in ("text", "reply_markup"))
+            if same:
+                return self._fail(
+                    400,
+                    "Bad Request: message is not modified: specified new message content and reply markup are exactly "
+                    "the same as a current content and reply markup of the message",
+                )
+            message.clear()
+            message.update(after, edit_date=int(time.time()))
+            self.edits.append(
+                {"chat_id": message["chat"]["id"], "message_id": message["message_id"], "text": message.get("text"), "at": now}
+            )
+        return Reply(200, {"ok": True, "result": message})
+
+    def _method_editmessagetext(self, bot: dict, request: Recorded) -> Reply:
+        text = request.param("text") or ""
+        if not text.strip():
+            return self._fail(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            return self._fail(400, "Bad Request: MESSAGE_TOO_LONG")
+        return self._edit(bot, request, text=text)
+
+    def _method_editmessagereplymarkup(self, bot: dict, request: Recorded) -> Reply:
+        return self._edit(bot, request)
+
+    def _method_deletemessage(self, bot: dict, request: Recorded) -> Reply:
+        message = self._bot_message(bot, request)
+        if isinstance(message, Reply):
+            return self._fail(400, "Bad Request: message to delete not found")
+        with self.lock:
+            self.messages.remove(message)
+        return Reply(200, {"ok": True, "result": True})
+
+    def _method_answercallbackquery(self, bot: dict, request: Recorded) -> Reply:
+        query_id = request.param("callback_query_id") or ""
+        query = self.callbacks.get(query_id)
+        if query is None or query["answered"]:
+            return self._fail(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        query["answered"] = True
+        text = request.param("text") or ""
+        if len(text) > 200:
+            return self._fail(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.callback_answers.append({"id": query_id, "text": text, "show_alert": request.param("show_alert") == "true"})
+        return Reply(200, {"ok": True, "result": True})
+
+    def _method_setmycommands(self, bot: dict, request: Recorded) -> Reply:
+        try:
+            self.commands[self._token_of(bot)] = json.loads(request.param("commands") or "[]")
+        except ValueError:
+            return self._fail(400, "Bad Request: can't parse commands JSON object")
+        return Reply(200, {"ok": True, "result": True})
+
+    def _method_sendchataction(self, bot: dict, request: Recorded) -> Reply:
+        chat = self._chat(request)
+        return chat if isinstance(chat, Reply) else Reply(200, {"ok": True, "result": True})
 
     def _method_sendphoto(self, bot: dict, request: Recorded) -> Reply:
         return self._send_one("photo", bot, request)

@@ -1,0 +1,42 @@
+"""The bot's handlers. Each module declares its handlers on a ``Routes`` and every dispatcher gets
+fresh routers from it (an aiogram router belongs to one dispatcher; a restarted bot builds anew).
+Order matters: start first, so /cancel and the Cancel button work in every state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiogram import Router
+
+
+class Routes:
+    """Handler declarations, like an aiogram Router's decorators, turned into a new Router per call."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.entries: list[tuple[str, tuple, Callable]] = []
+
+    def _on(self, observer: str, *filters) -> Callable[[Callable], Callable]:
+        def declare(handler: Callable) -> Callable:
+            self.entries.append((observer, filters, handler))
+            return handler
+
+        return declare
+
+    def message(self, *filters) -> Callable[[Callable], Callable]:
+        return self._on("message", *filters)
+
+    def callback_query(self, *filters) -> Callable[[Callable], Callable]:
+        return self._on("callback_query", *filters)
+
+    def router(self) -> Router:
+        router = Router(name=self.name)
+        for observer, filters, handler in self.entries:
+            getattr(router, observer).register(handler, *filters)
+        return router
+
+
+def routers() -> list[Router]:
+    from . import start
+
+    return [module.routes.router() for module in (start,)]

@@ -1,0 +1,1 @@
+"""Signal receivers (member notifications)."""
