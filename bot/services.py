@@ -4,10 +4,12 @@ these through ``sync_to_async``)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,18 +17,23 @@ from django.utils.translation import gettext as _
 
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
+from platforms.http import http_session
 
 from .models import BotLanguage, LinkCode, TelegramLink
 
+logger = logging.getLogger(__name__)
+
 CODE_BYTES = 12  # 16 URL-safe characters: t.me deep links allow [A-Za-z0-9_-], up to 64
+USERNAME_CACHE_SECONDS = 24 * 3600
 
 
 def _hash(code: str) -> str:
     return hashlib.sha256(code.strip().encode()).hexdigest()
 
 
-def link_code_create(*, user, now=None) -> tuple[str, LinkCode]:
-    """A fresh one-time code for ``user`` (earlier unused codes stop working)."""
+def link_code_create(*, user, actor=None, now=None) -> tuple[str, LinkCode]:
+    """A fresh one-time code for ``user`` (earlier unused codes stop working); ``actor`` is who made
+    it when that is not the user (an admin, for a member)."""
     now = now or timezone.now()
     code = secrets.token_urlsafe(CODE_BYTES)
     with transaction.atomic():
@@ -34,12 +41,45 @@ def link_code_create(*, user, now=None) -> tuple[str, LinkCode]:
         row = LinkCode.objects.create(
             user=user, code_hash=_hash(code), expires_at=now + timedelta(minutes=settings.BOT_LINK_CODE_MINUTES)
         )
-    log_activity(action="bot.link_code", actor=user, status=LogStatus.INFO, message="A Telegram link code was made.")
+    message = "A Telegram link code was made."
+    if actor is not None and actor != user:
+        message = f"A Telegram link code was made for {user.get_username()}."
+    log_activity(
+        action="bot.link_code", actor=actor or user, status=LogStatus.INFO, message=message, details={"user_id": user.pk}
+    )
     return code, row
 
 
 def deep_link(code: str, username: str) -> str:
     return f"https://t.me/{username.lstrip('@')}?start={code}"
+
+
+def bot_username() -> str:
+    """The bot's @username for deep links, without the ``@``: TELEGRAM_BOT_USERNAME, else asked once
+    with getMe and kept in the cache (per token, so a new bot is asked again). "" when the bot is not
+    configured or Telegram cannot be reached now (the page then shows the ``/start <code>`` way)."""
+    if settings.TELEGRAM_BOT_USERNAME:
+        return settings.TELEGRAM_BOT_USERNAME.lstrip("@")
+    token = settings.TELEGRAM_BOT_TOKEN
+    if not token:
+        return ""
+    key = "bot:username:" + hashlib.sha256(f"{settings.TELEGRAM_API_BASE_URL}|{token}".encode()).hexdigest()[:24]
+    username = cache.get(key)
+    if username:
+        return username
+    url = f"{settings.TELEGRAM_API_BASE_URL.rstrip('/')}/bot{token}/getMe"
+    try:
+        response = http_session().get(url, timeout=5)
+        username = (response.json().get("result") or {}).get("username") or ""
+    except Exception as exc:  # any failure means "unknown for now", never a broken page
+        # The exception's text may carry the URL, and so the token: only its type is logged.
+        logger.warning("getMe for the bot's username failed: %s", type(exc).__name__)
+        return ""
+    if username:
+        cache.set(key, username, USERNAME_CACHE_SECONDS)
+    else:
+        logger.warning("getMe for the bot's username answered HTTP %s without a username", response.status_code)
+    return username
 
 
 @transaction.atomic

@@ -31,6 +31,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # Local media files, in development only (the view answers 404 unless DEBUG).
     re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", media_file, name="media-file"),
+    # Linking a member's Telegram account to the operators' bot (a dashboard page).
+    path("telegram/", include("bot.urls")),
     # The operator dashboard (overview, composer, posts, accounts, proxies, activity).
     path("", include("dashboard.urls")),
 ]
