@@ -61,13 +61,15 @@ def check_encryption() -> dict:
     return {"keys": len(settings.FIELD_ENCRYPTION_KEYS)}
 
 
-def check_heartbeat(name: str):
+def check_heartbeat(name: str, process: str = ""):
+    process = process or f"the celery {name}"
+
     def check() -> dict:
         from .models import Heartbeat
 
         seen = Heartbeat.objects.filter(name=name).values_list("seen_at", flat=True).first()
         if seen is None:
-            raise RuntimeError(f"No {name} heartbeat yet: is the celery {name} running?")
+            raise RuntimeError(f"No {name} heartbeat yet: is {process} running?")
         age = (timezone.now() - seen).total_seconds()
         if age > settings.HEARTBEAT_STALE_SECONDS:
             raise RuntimeError(f"The {name} was last seen {age:.0f} s ago: it is down or stuck.")
@@ -84,11 +86,17 @@ CHECKS = {
     "worker": check_heartbeat("worker"),
     "beat": check_heartbeat("beat"),
 }
+# Checked only where the operators' bot is configured (TELEGRAM_BOT_TOKEN): there it must be running.
+BOT_CHECK = check_heartbeat("bot", "the Telegram bot (manage.py runbot)")
+
+
+def checks() -> dict:
+    return {**CHECKS, "bot": BOT_CHECK} if settings.TELEGRAM_BOT_TOKEN else CHECKS
 
 
 @never_cache
 @require_GET
 def health(request):
-    results = {name: _timed(check) for name, check in CHECKS.items()}
+    results = {name: _timed(check) for name, check in checks().items()}
     ok = all(r["ok"] for r in results.values())
     return JsonResponse({"status": "ok" if ok else "fail", "checks": results}, status=200 if ok else 503)

@@ -437,6 +437,8 @@ BOT_RATE_LIMIT_PER_MINUTE = env.int("BOT_RATE_LIMIT_PER_MINUTE", default=30)
 BOT_LINK_CODE_MINUTES = env.int("BOT_LINK_CODE_MINUTES", default=10)
 # A progress message is edited at most once per this many seconds (Telegram's edit limits).
 BOT_PROGRESS_EDIT_SECONDS = env.float("BOT_PROGRESS_EDIT_SECONDS", default=3.0)
+# How often the running bot writes its heartbeat (/health/ judges it stale after HEARTBEAT_STALE_SECONDS).
+BOT_HEARTBEAT_SECONDS = env.float("BOT_HEARTBEAT_SECONDS", default=30.0)
 PUBLIC_MEDIA_BASE_URL = env.str("PUBLIC_MEDIA_BASE_URL", default="")
 # Proxy health: the check URL answers the exit IP as JSON {"ip": …} or plain text.
 PROXY_CHECK_URL = env.str("PROXY_CHECK_URL", default="https://api.ipify.org?format=json")

@@ -95,11 +95,13 @@ class HeartbeatState:
 
 
 def heartbeats(now: datetime | None = None) -> list[HeartbeatState]:
-    """Worker and beat liveness as /health/ judges it (stale after HEARTBEAT_STALE_SECONDS)."""
+    """Worker and beat liveness as /health/ judges it (stale after HEARTBEAT_STALE_SECONDS), and the
+    Telegram bot's where it is configured (TELEGRAM_BOT_TOKEN)."""
     now = now or timezone.now()
-    seen = dict(Heartbeat.objects.filter(name__in=("worker", "beat")).values_list("name", "seen_at"))
+    names = ("worker", "beat", "bot") if settings.TELEGRAM_BOT_TOKEN else ("worker", "beat")
+    seen = dict(Heartbeat.objects.filter(name__in=names).values_list("name", "seen_at"))
     states = []
-    for name in ("worker", "beat"):
+    for name in names:
         at = seen.get(name)
         age = (now - at).total_seconds() if at else None
         states.append(HeartbeatState(name, at, age, age is not None and age <= settings.HEARTBEAT_STALE_SECONDS))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The run command (README: `make run`): set up and start Crosspost on embedded
 # defaults — SQLite, local files, the filesystem Celery broker, the sandbox
-# platform. Starts web + worker + beat (the last two under scripts/supervise.sh, which restarts
-# them when they exit); Ctrl-C (or SIGTERM) stops all three and exits 0.
+# platform. Starts web + worker + beat, and the operators' Telegram bot when TELEGRAM_BOT_TOKEN is
+# set (in the environment or .env); all but web under scripts/supervise.sh, which restarts them when
+# they exit. Ctrl-C (or SIGTERM) stops them all and exits 0.
 #
 # The terminal shows the setup steps, the banner and what needs attention (a process that
 # exited, a restart); the processes' own logs go to $CROSSPOST_VAR_DIR/log/ (default var/log/).
@@ -28,6 +29,19 @@ echo "==> seeding the demo workspace"
 $PY manage.py seed_demo
 $PY manage.py setup_periodic_tasks
 $PY manage.py collectstatic --noinput -v0
+# The bot runs only where it is configured; `runbot --check` says how (polling or webhook), or why
+# not (exit status 3: no token — not an error). A broken webhook setting stops the run here.
+bot=no
+set +e
+bot_status=$($PY manage.py runbot --check)
+bot_check=$?
+set -e
+echo "==> $bot_status"
+case $bot_check in
+  0) bot=yes ;;
+  3) ;;
+  *) exit "$bot_check" ;;
+esac
 
 # Each process runs in a session of its own (setsid): Ctrl-C reaches this script only, which
 # then stops them in order — the supervisors are told to stop, so none restarts the worker or
@@ -71,8 +85,11 @@ start worker env SUPERVISE_LOG="$LOG_DIR/worker.log" "${worker_env[@]}" scripts/
   .venv/bin/celery -A crosspost worker -Q high,normal,low,media,ingest,enrich,captionize,publish --concurrency 2 --loglevel INFO
 start beat env SUPERVISE_LOG="$LOG_DIR/beat.log" scripts/supervise.sh beat \
   .venv/bin/celery -A crosspost beat --loglevel INFO -s "$CROSSPOST_VAR_DIR/celerybeat-schedule"
+if [ "$bot" = yes ]; then
+  start bot env SUPERVISE_LOG="$LOG_DIR/bot.log" scripts/supervise.sh bot $PY manage.py runbot
+fi
 
-# The first worker and beat heartbeats take a few seconds: wait for a green /health/ (its 503s
+# The first worker, beat (and bot) heartbeats take a few seconds: wait for a green /health/ (its 503s
 # meanwhile are logged at DEBUG, crosspost/logging.py). RUN_HEALTH_WAIT_SECONDS (60) bounds the wait
 # on a slow or busy machine.
 healthy=no
@@ -97,6 +114,7 @@ fi
     API docs   http://$HOST:$PORT/api/docs/
     Health     http://$HOST:$PORT/health/
     Login      demo / $DEMO_PASSWORD
+    Telegram   $([ "$bot" = yes ] && echo "the bot is running; link yourself at http://$HOST:$PORT/telegram/" || echo "no bot (set TELEGRAM_BOT_TOKEN to run it)")
   Logs in $LOG_DIR/. Press Ctrl-C to stop.
 
 MSG
