@@ -2,7 +2,8 @@
 
 Runs the real script on a free port with its own var dir (CROSSPOST_VAR_DIR), requests a few
 pages, presses "Ctrl-C" (SIGINT to its process group, as a terminal does) and reads what the
-operator would have seen."""
+operator would have seen. The first run has a Telegram bot token (the bot polls a loopback Telegram
+emulator), the second none: the bot runs only when configured, and the terminal says which."""
 
 import os
 import re
@@ -17,13 +18,25 @@ from pathlib import Path
 
 import pytest
 
+from .emulators.telegram import TelegramEmulator
+from .support.bot import BOT_TOKEN
+
 ROOT = Path(__file__).resolve().parent.parent
 BANNER = "Crosspost is running."
 
 pytestmark = pytest.mark.slow
 
 # Settings that would point the run away from its embedded defaults (a PostgreSQL test pass, say).
-_ENV_OVERRIDES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "STATIC_ROOT", "MEDIA_ROOT", "S3_BUCKET")
+_ENV_OVERRIDES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "STATIC_ROOT",
+    "MEDIA_ROOT",
+    "S3_BUCKET",
+    "TELEGRAM_BOT_TOKEN",
+    "BOT_WEBHOOK_URL",
+)
 
 
 def _free_port() -> int:
@@ -58,7 +71,14 @@ def _get(url: str) -> int:
         return exc.code
 
 
-def test_make_run_is_quiet_stops_cleanly_and_leaves_the_checkout_clean(tmp_path):
+@pytest.fixture
+def telegram():
+    with TelegramEmulator() as tg:
+        tg.add_bot(BOT_TOKEN, username="crosspost_ops_bot")
+        yield tg
+
+
+def test_make_run_is_quiet_stops_cleanly_and_leaves_the_checkout_clean(tmp_path, telegram):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in _ENV_OVERRIDES}
     # A busy machine (the suite runs on 2 cores beside this) can take minutes to start three
@@ -66,6 +86,7 @@ def test_make_run_is_quiet_stops_cleanly_and_leaves_the_checkout_clean(tmp_path)
     env.update(
         HOST="127.0.0.1", PORT=str(port), CROSSPOST_VAR_DIR=str(tmp_path / "var"), DEBUG="true", RUN_HEALTH_WAIT_SECONDS="240"
     )
+    env.update(TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_API_BASE_URL=telegram.url)
     before = _git_status()
     output = tmp_path / "terminal.txt"
     with open(output, "wb") as out:
@@ -80,7 +101,10 @@ def test_make_run_is_quiet_stops_cleanly_and_leaves_the_checkout_clean(tmp_path)
         assert BANNER in output.read_text(), output.read_text()
 
         base = f"http://127.0.0.1:{port}"
-        assert _get(f"{base}/health/") == 200
+        assert _get(f"{base}/health/") == 200  # the bot's heartbeat included: it is configured
+        assert "==> Telegram bot: long polling" in output.read_text()
+        methods = {request.path.rsplit("/", 1)[-1] for request in telegram.requests}
+        assert {"setMyCommands", "getUpdates"} <= methods, methods  # the bot is up and polling
         assert _get(f"{base}/admin/login/") == 200
         assert _get(f"{base}/api/docs/") in (200, 302)
         assert _get(f"{base}/no-such-page/") == 404
@@ -117,6 +141,8 @@ def test_make_run_is_quiet_stops_cleanly_and_leaves_the_checkout_clean(tmp_path)
         assert "superuser privileges" not in log, log
         assert "No hostname was supplied" not in log, log
         assert "restarting" not in log, log
+    bot = (logs / "bot.log").read_text()
+    assert "restarting" not in bot and "Traceback" not in bot and BOT_TOKEN not in bot, bot
 
     # Nothing was written into the checkout (kombu's control/ folder used to land there).
     assert _git_status() == before
@@ -147,6 +173,8 @@ def test_make_run_reports_a_process_that_exits_and_stops_the_others(tmp_path):
 
     assert proc.returncode == 1, text
     assert f"ERROR: web exited with status 1; see {tmp_path / 'var' / 'log' / 'web.log'}" in text
+    assert "==> Telegram bot: not started (TELEGRAM_BOT_TOKEN is not set" in text  # no token, no bot
+    assert not (tmp_path / "var" / "log" / "bot.log").exists()
     assert BANNER not in text and "WARNING" not in text
     assert text.count("==> stopping") == 1
     assert "Connection in use" in (tmp_path / "var" / "log" / "web.log").read_text()
