@@ -107,7 +107,8 @@ async def sliding_minute() -> None:
     handled = []
 
     async def handler(event, data):
-        handled.append((data["event_from_user"].id, event.update_id))
+        sender = data.get("event_from_user")
+        handled.append((sender.id if sender else None, event.update_id))
         return "done"
 
     olga, ivan = User(id=1, is_bot=False, first_name="Olga"), User(id=2, is_bot=False, first_name="Ivan")
