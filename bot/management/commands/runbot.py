@@ -4,6 +4,7 @@ before starting the bot beside web, worker and beat."""
 
 import asyncio
 import re
+import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -36,9 +37,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Telegram bot: {mode}")
         if check:
             return
-        from bot.app import run_polling, run_webhook
+        from bot.app import run_polling
 
-        asyncio.run(run_webhook() if webhook else run_polling())
+        asyncio.run(serve_webhook() if webhook else run_polling())
 
     @staticmethod
     def check_webhook() -> None:
@@ -52,3 +53,16 @@ class Command(BaseCommand):
             problems.append("BOT_WEBHOOK_LISTEN must be host:port, e.g. 127.0.0.1:8081")
         if problems:
             raise CommandError("Webhook mode: " + "; ".join(problems) + ".")
+
+
+async def serve_webhook() -> None:
+    """The webhook until SIGTERM or SIGINT (docker stop, supervise.sh, Ctrl-C), then a clean stop:
+    the listener closed, the background tasks ended, the HTTP session closed. (Polling handles
+    the signals itself.)"""
+    from bot.app import run_webhook
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop.set)
+    await run_webhook(stop=stop)
