@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 CODE_BYTES = 12  # 16 URL-safe characters: t.me deep links allow [A-Za-z0-9_-], up to 64
 USERNAME_CACHE_SECONDS = 24 * 3600
+# After a failed getMe the page does without the username this long, instead of waiting on every load.
+USERNAME_RETRY_SECONDS = 60
 
 
 def _hash(code: str) -> str:
@@ -65,8 +67,8 @@ def bot_username() -> str:
         return ""
     key = "bot:username:" + hashlib.sha256(f"{settings.TELEGRAM_API_BASE_URL}|{token}".encode()).hexdigest()[:24]
     username = cache.get(key)
-    if username:
-        return username
+    if username is not None:
+        return username  # "" = asked a moment ago and failed
     url = f"{settings.TELEGRAM_API_BASE_URL.rstrip('/')}/bot{token}/getMe"
     try:
         response = http_session().get(url, timeout=5)
@@ -74,11 +76,11 @@ def bot_username() -> str:
     except Exception as exc:  # any failure means "unknown for now", never a broken page
         # The exception's text may carry the URL, and so the token: only its type is logged.
         logger.warning("getMe for the bot's username failed: %s", type(exc).__name__)
-        return ""
-    if username:
-        cache.set(key, username, USERNAME_CACHE_SECONDS)
+        username = ""
     else:
-        logger.warning("getMe for the bot's username answered HTTP %s without a username", response.status_code)
+        if not username:
+            logger.warning("getMe for the bot's username answered HTTP %s without a username", response.status_code)
+    cache.set(key, username, USERNAME_CACHE_SECONDS if username else USERNAME_RETRY_SECONDS)
     return username
 
 
