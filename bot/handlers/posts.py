@@ -80,7 +80,7 @@ def posts_screen(user, status: str = "", page: int = 1) -> Screen:
     queryset = selectors.posts_list(user)
     if status:
         queryset = queryset.filter(status=status)
-    shown = Paginator(queryset.only("id", "title", "caption", "status", "workspace_id", "created_at"), PER_PAGE).get_page(page)
+    shown = Paginator(queryset, PER_PAGE).get_page(page)
     posts = list(shown)
     selectors.attach_progress(posts)
     title = _("Posts") + (f" — {PostStatus(status).label}" if status else "")
