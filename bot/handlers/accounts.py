@@ -81,10 +81,10 @@ def visible_account(user, account_id: str) -> SocialAccount:
     try:
         pk = uuid.UUID(hex=account_id)
     except ValueError:
-        raise not_found(_("Account")) from None
+        raise not_found("account") from None
     account = selectors.account_page(user).filter(pk=pk).first()
     if account is None:
-        raise not_found(_("Account"))
+        raise not_found("account")
     return account
 
 

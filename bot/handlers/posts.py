@@ -122,7 +122,7 @@ def posts_screen(user, status: str = "", page: int = 1) -> Screen:
 def visible_post(user, post_id: int) -> Post:
     post = scope(Post.objects.select_related("workspace"), user).filter(pk=post_id).first()
     if post is None:
-        raise not_found(_("Post"))
+        raise not_found("post")
     return post
 
 

@@ -100,7 +100,7 @@ def review_post(user, post_id: int) -> Post:
     """A draft waiting for review in a workspace where the member is an editor."""
     post = scope(Post.objects.select_related("workspace"), user).filter(pk=post_id).first()
     if post is None:
-        raise not_found(_("Post"))
+        raise not_found("post")
     if not scope(Post.objects.filter(pk=post.pk), user, Role.EDITOR).exists():
         raise role_needed(Role.EDITOR)
     if not waiting_for_review(user).filter(pk=post.pk).exists():

@@ -37,8 +37,13 @@ class Screen:
     toast: str = ""  # the answer to the tap, shown briefly on top of the chat
 
 
-def not_found(what: str) -> Refused:
-    return Refused(_("%(what)s not found: it was deleted, or it is not in your workspaces.") % {"what": what})
+def not_found(kind: str) -> Refused:
+    """``kind``: "post" or "account" (whole sentences, so each language can agree its words)."""
+    messages = {
+        "post": _("Post not found: it was deleted, or it is not in your workspaces."),
+        "account": _("Account not found: it was deleted, or it is not in your workspaces."),
+    }
+    return Refused(messages[kind])
 
 
 def role_needed(role: str) -> Refused:
