@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Role
 from accounts.selectors import primary_membership
 
-from ..ui import Menu, back_button
+from ..ui import Menu
 
 TEXT_LIMIT = 4000  # Telegram takes 4096 characters; room for the notice line
 
@@ -51,7 +51,8 @@ def role_needed(role: str) -> Refused:
 
 
 def menu_button() -> InlineKeyboardButton:
-    return back_button(Menu(section="menu").pack())
+    """To the main menu (beside a Back to the screen before, when there is one)."""
+    return InlineKeyboardButton(text="☰ " + _("Menu"), callback_data=Menu(section="menu").pack())
 
 
 def short(text: str, limit: int) -> str:
