@@ -167,8 +167,8 @@ def deliver(kind: str, object_id, *, status: str = "", reason: str = "") -> bool
     if built is None:  # the object was deleted meanwhile
         return False
     workspace, text = built
-    reached = announce(kind, workspace, text)
-    return send_admin_message(text, chat_id=admin_chat_id(workspace)) or reached > 0
+    sent = send_admin_message(text, chat_id=admin_chat_id(workspace))
+    return announce(kind, workspace, text) > 0 or sent
 
 
 def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:

@@ -61,7 +61,7 @@ def proxy_error(proxy: Proxy) -> str:
 
 def admin_screen(user, access: Access) -> Screen:
     if not access.can_anywhere(Role.ADMIN):
-        raise role_needed(Role.ADMIN)
+        raise role_needed(Role.ADMIN, section=True)
     workspace_ids = list(selectors.workspaces_with_role(user, Role.ADMIN).values_list("pk", flat=True))
     numbers = admin_numbers(user, workspace_ids)
     now = timezone.now()

@@ -79,7 +79,7 @@ def source_name(post: Post) -> str:
 
 def review_list(user, access: Access, page: int = 1) -> Screen:
     if not access.can_anywhere(Role.EDITOR):
-        raise role_needed(Role.EDITOR)
+        raise role_needed(Role.EDITOR, section=True)
     shown = Paginator(waiting_for_review(user), PER_PAGE).get_page(page)
     lines = [_("Drafts waiting for review: %(count)d") % {"count": shown.paginator.count}, ""]
     posts = list(shown)

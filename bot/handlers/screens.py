@@ -46,8 +46,12 @@ def not_found(kind: str) -> Refused:
     return Refused(messages[kind])
 
 
-def role_needed(role: str) -> Refused:
-    return Refused(_("You need the %(role)s role in that workspace to do this.") % {"role": Role(role).label.lower()})
+def role_needed(role: str, *, section: bool = False) -> Refused:
+    """Refused for the role: in the object's workspace, or (``section``) in any workspace."""
+    label = Role(role).label.lower()
+    if section:
+        return Refused(_("You need the %(role)s role to do this.") % {"role": label})
+    return Refused(_("You need the %(role)s role in this workspace to do this.") % {"role": label})
 
 
 def menu_button() -> InlineKeyboardButton:
