@@ -18,7 +18,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
@@ -80,11 +80,18 @@ def source_name(post: Post) -> str:
 def review_list(user, access: Access, page: int = 1) -> Screen:
     if not access.can_anywhere(Role.EDITOR):
         raise role_needed(Role.EDITOR, section=True)
-    shown = Paginator(waiting_for_review(user), PER_PAGE).get_page(page)
+    queryset = waiting_for_review(user).annotate(
+        n_media=Count("media", distinct=True),
+        n_targets=Count("target_groups", distinct=True) + Count("target_accounts", distinct=True),
+    )
+    shown = Paginator(queryset, PER_PAGE).get_page(page)
     lines = [_("Drafts waiting for review: %(count)d") % {"count": shown.paginator.count}, ""]
     posts = list(shown)
     for post in posts:
-        lines.append(f"👀 #{post.pk} {short(post.caption or str(post), 60)} · {source_name(post)}")
+        lines.append(
+            f"👀 #{post.pk} {short(post.caption or str(post), 60)} · {source_name(post)} · "
+            + _("media %(media)d, targets %(targets)d") % {"media": post.n_media, "targets": post.n_targets}
+        )
     if not posts:
         lines.append(_("Nothing waits for review."))
     opens = [InlineKeyboardButton(text=f"#{p.pk}", callback_data=ReviewAct(id=p.pk, act="open").pack()) for p in posts]

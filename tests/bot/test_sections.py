@@ -62,6 +62,7 @@ def test_an_editor_approves_edits_and_rejects_drafts_waiting_for_review(telegram
         queue = olga.wait_reply()
         assert queue["text"].startswith("Drafts waiting for review: 2")
         assert "Hand-made" not in queue["text"]
+        assert f"#{first.pk} New arrivals this week · Drops · media 0, targets 1" in queue["text"]
 
         # Edit the caption: a blank one is refused with the reason, then a good one is saved.
         olga.tap(queue, f"ra:{second.pk}:open")
