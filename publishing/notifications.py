@@ -6,7 +6,11 @@ The ``notify_*`` functions are called from services, often inside a transaction
 network and never raise: when a bot token and a chat are configured they
 enqueue ``publishing.notification_tasks.send_notification`` after commit,
 and the task builds the text from the rows as they are then and sends it.
-Nothing is enqueued when the token or the workspace's chat is unset.
+
+Besides the admin chat, the text is announced with the ``notification_built`` signal: the
+operators' bot (``bot.receivers``, a floor above, which this module must not import) sends it
+to the linked members of the workspace who asked for that kind. Nothing is enqueued when
+neither the admin bot with a chat nor the operators' bot is configured.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
+from django.dispatch import Signal
 
 from accounts.models import NEEDS_ACTION_STATUSES, AccountStatus, Proxy, SocialAccount, Workspace
 from crosspost.logging import redact
@@ -45,6 +50,14 @@ UNCONFIRMED = "unconfirmed"
 SOURCE_FAILING = "source_failing"
 
 
+# Sent with ``kind``, ``workspace`` (or None) and ``text`` once a notification's text is built; the
+# operators' bot forwards it to the members who opted in. Receivers must not raise (send_robust
+# swallows it anyway) and should not block for long: the notification task waits for them.
+notification_built = Signal()
+
+NOTIFICATION_KINDS = (POST_FINISHED, ACCOUNT_PROBLEM, PROXY_DOWN, UNCONFIRMED, SOURCE_FAILING)
+
+
 def admin_chat_id(workspace: Workspace | None) -> str:
     """The workspace's own admin chat, else the global one ('' when neither is set)."""
     own = workspace.telegram_admin_chat_id.strip() if workspace is not None else ""
@@ -53,6 +66,24 @@ def admin_chat_id(workspace: Workspace | None) -> str:
 
 def notifications_enabled(workspace: Workspace | None) -> bool:
     return bool(settings.TELEGRAM_ADMIN_BOT_TOKEN and admin_chat_id(workspace))
+
+
+def anyone_listens(workspace: Workspace | None) -> bool:
+    """Whether a notification has somewhere to go: the admin chat, or the operators' bot (whose
+    linked members may have asked for it; the receiver finds out who)."""
+    return notifications_enabled(workspace) or bool(settings.TELEGRAM_BOT_TOKEN)
+
+
+def announce(kind: str, workspace: Workspace | None, text: str) -> int:
+    """Tell the ``notification_built`` receivers (the operators' bot); returns how many members
+    they reached. Never raises."""
+    reached = 0
+    for _receiver, result in notification_built.send_robust(sender=None, kind=kind, workspace=workspace, text=text):
+        if isinstance(result, Exception):
+            logger.warning("A %s notification receiver failed: %s", kind, type(result).__name__)
+        elif isinstance(result, int):
+            reached += result
+    return reached
 
 
 # --- what callers use: enqueue after commit ------------------------------------------------------
@@ -105,7 +136,7 @@ def on_proxy_went_down(sender, *, proxy: Proxy, **kwargs) -> None:
 
 
 def _enqueue(workspace: Workspace | None, kind: str, object_id, **extra) -> None:
-    if not notifications_enabled(workspace):
+    if not anyone_listens(workspace):
         return
     # By name: the task module imports this one, never the reverse.
     send_notification = current_app.tasks["publishing.notification_tasks.send_notification"]
@@ -123,7 +154,8 @@ def _enqueue(workspace: Workspace | None, kind: str, object_id, **extra) -> None
 
 
 def deliver(kind: str, object_id, *, status: str = "", reason: str = "") -> bool:
-    """Build the message for one notification from the current rows and send it; False if nothing was sent."""
+    """Build the message for one notification from the current rows and send it to the admin chat
+    and (through ``announce``) to the members who asked for it; False if nothing was sent."""
     builders: dict[str, Callable[..., tuple[Workspace | None, str] | None]] = {
         POST_FINISHED: post_finished_message,
         ACCOUNT_PROBLEM: lambda pk: account_problem_message(pk, status, reason),
@@ -135,7 +167,8 @@ def deliver(kind: str, object_id, *, status: str = "", reason: str = "") -> bool
     if built is None:  # the object was deleted meanwhile
         return False
     workspace, text = built
-    return send_admin_message(text, chat_id=admin_chat_id(workspace))
+    sent = send_admin_message(text, chat_id=admin_chat_id(workspace))
+    return announce(kind, workspace, text) > 0 or sent
 
 
 def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:

@@ -46,7 +46,7 @@ from products.services import lookup
 
 from .adapters import platform_media
 from .ai_captions import post_captions_prepare
-from .notifications import TELEGRAM_TEXT_LIMIT, admin_chat_id, post_finished_message, send_admin_message
+from .notifications import POST_FINISHED, TELEGRAM_TEXT_LIMIT, admin_chat_id, announce, post_finished_message, send_admin_message
 from .planner import post_publish, target_accounts
 
 logger = logging.getLogger(__name__)
@@ -254,6 +254,8 @@ def _finalize(post: Post) -> Outcome:
         workspace, text = built
         if send_admin_message(text, chat_id=admin_chat_id(workspace)):
             notes.append(_("The summary went to the admin chat."))
+        if announce(POST_FINISHED, workspace, text):
+            notes.append(_("The summary went to the members who asked for it in the bot."))
         source = _source_of(post)
         if source is not None and source.report_to_channel:
             try:

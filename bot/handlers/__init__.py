@@ -37,6 +37,6 @@ class Routes:
 
 
 def routers() -> list[Router]:
-    from . import start
+    from . import accounts, admin_section, posts, review, settings, start
 
-    return [module.routes.router() for module in (start,)]
+    return [module.routes.router() for module in (start, posts, review, accounts, settings, admin_section)]
