@@ -62,6 +62,10 @@ BLOCKED_REASONS_SHOWN = 3
 HANDLES_SHOWN = 3
 
 
+# A typed answer; a command (/menu, /help, …) is not one and goes on to its own handler.
+TYPED = F.text & ~F.text.startswith("/")
+
+
 class NewPost(StatesGroup):
     workspace = State()
     media = State()
@@ -505,6 +509,8 @@ async def media_received(message: Message, state: FSMContext, link: TelegramLink
             asset_id = await sync_to_async(_store)(
                 workspace_id=data["ws"], user=link.user, content=content, name=name, content_type=mime
             )
+        except ObjectDoesNotExist:
+            note = _("You are no longer an editor in this workspace.")
         except TelegramBadRequest as exc:
             note = too_big() if "too big" in exc.message.lower() else _("Telegram did not give me this file; send it again.")
         except ValidationError as exc:
@@ -536,7 +542,7 @@ async def media_received(message: Message, state: FSMContext, link: TelegramLink
     await state.update_data(**updates)
 
 
-@routes.message(NewPost.media, F.text)
+@routes.message(NewPost.media, TYPED)
 async def media_text(message: Message, state: FSMContext) -> None:
     await state.update_data(caption=message.text)
     await ask_caption(message, state)
@@ -548,7 +554,7 @@ async def media_done(query: CallbackQuery, state: FSMContext) -> None:
     await ask_caption(query, state)
 
 
-@routes.message(NewPost.caption, F.text)
+@routes.message(NewPost.caption, TYPED)
 async def caption_typed(message: Message, state: FSMContext, link: TelegramLink) -> None:
     await state.update_data(caption=message.text)
     await ask_language(message, state, link)
@@ -572,7 +578,7 @@ async def _language_chosen(event, value: str, state: FSMContext, link: TelegramL
     await ask_groups(event, state, link)
 
 
-@routes.message(NewPost.language, F.text)
+@routes.message(NewPost.language, TYPED)
 async def language_typed(message: Message, state: FSMContext, link: TelegramLink) -> None:
     await _language_chosen(message, message.text, state, link)
 
@@ -643,7 +649,7 @@ async def when_chosen(query: CallbackQuery, callback_data: Step, state: FSMConte
     await show_preview(query, state, link)
 
 
-@routes.message(NewPost.when_at, F.text)
+@routes.message(NewPost.when_at, TYPED)
 async def when_typed(message: Message, state: FSMContext, link: TelegramLink) -> None:
     data = await state.get_data()
     zone = await sync_to_async(member_zone)(link.user, data["ws"])
@@ -741,7 +747,7 @@ async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_("This button is no longer active. Start again with /new."), show_alert=True)
 
 
-@routes.message(StateFilter(NewPost))
+@routes.message(StateFilter(NewPost), ~F.text.startswith("/"))
 async def unexpected(message: Message, state: FSMContext) -> None:
     """Something this step does not take (a sticker, a photo after the media step…)."""
     step = await state.get_state()

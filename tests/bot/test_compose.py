@@ -132,6 +132,8 @@ def test_it_cancels_with_the_command_and_the_button_leaving_no_post(telegram, wo
     with running_bot(telegram) as bot:
         olga = Person(telegram, bot.token, telegram.add_user(OLGA, language_code="en"))
         groups = texts_post(olga)
+        olga.say("/help")  # a command mid-conversation is a command, not an answer
+        assert "What you can do here" in olga.wait_reply()["text"]
         olga.say("/cancel")
         assert "Cancelled." in olga.wait_reply()["text"]
         assert not ConversationState.objects.exclude(state="").exists()
