@@ -141,8 +141,14 @@ def test_it_cancels_with_the_command_and_the_button_leaving_no_post(telegram, wo
         olga.tap(groups, f"np:g:{group.pk}.0")  # a button of the cancelled conversation does nothing
         assert "no longer active" in olga.wait_answer()["text"]
 
-        # Up to the preview (which makes a draft), then the Cancel button: the draft goes too.
-        groups = texts_post(olga)
+        # From the menu up to the preview (which makes a draft), then the Cancel button: the draft goes too.
+        olga.say("/menu")
+        olga.tap(olga.wait_reply(contains="what would you like"), "menu:new")
+        olga.wait_reply(contains="Send photos or videos")
+        olga.say("Autumn sale starts today")
+        olga.tap(olga.wait_reply(contains="Keep it"), "np:keep:")
+        olga.tap(olga.wait_reply(contains="Which language"), "np:lang:en")
+        groups = olga.wait_reply(contains="To which groups")
         olga.tap(groups, f"np:g:{group.pk}.0")
         olga.wait_edit(groups, lambda text: "1 group selected" in text)
         olga.tap(groups, "np:gnext:")
@@ -254,7 +260,10 @@ def test_bad_inputs_get_a_message_saying_what_to_fix_and_the_conversation_goes_o
         # No translation provider here: the English accounts cannot get the German caption, and say so.
         assert "2 accounts in total — 0 will publish, 2 blocked" in preview["text"]
         assert "No translation provider is configured for en" in preview["text"]
-        olga.tap_label(preview, "Save as draft")
+        olga.tap_label(preview, "Publish")  # nothing can be published: said, and the preview stays usable
+        refusal = olga.wait_reply()
+        assert "Not published: Nothing was published: all 2 target accounts are blocked." in refusal["text"]
+        olga.tap_label(refusal, "Save as draft")
         assert "Saved as draft" in olga.wait_reply()["text"]
 
     post = Post.objects.get()
@@ -284,3 +293,37 @@ def test_the_next_free_slot_keeps_clear_of_the_accounts_other_posts(telegram, wo
     # The boundary after now + 5 min is :15, but that is within an hour of the pending post at :22.
     assert slot == now.replace(minute=0) + timedelta(hours=1, minutes=30)
     assert next_free_slot(workspace_id=workspace.pk, group_ids=[], now=now) == now.replace(minute=15)
+
+
+def test_an_album_over_the_limit_keeps_ten_and_back_leaves_the_preview_without_a_draft(telegram, workspace, member):
+    editor = member(Role.EDITOR)
+    linked(editor)
+    group, _accounts = group_with_accounts(workspace, "Alpha")
+    files = [telegram.add_file(png_bytes(color=(n * 20, 0, 0)), suffix="jpg") for n in range(11)]
+
+    with running_bot(telegram) as bot:
+        olga = Person(telegram, bot.token, telegram.add_user(OLGA, language_code="en"))
+        olga.say("/new")
+        olga.wait_reply(contains="Send photos or videos")
+        olga.send_album([telegram.photo_content(f) for f in files])
+        ack = olga.wait_reply(contains="Received")
+        olga.wait_edit(ack, lambda text: "at most 10 media" in text)
+        assert "Received 10 media files" in olga.current(ack)["text"]
+        olga.tap_label(ack, "Next")
+        caption = olga.wait_reply(contains="Send the caption")
+        olga.tap_label(caption, "No caption")
+        olga.tap(olga.wait_reply(contains="Which language"), "np:lang:en")
+        groups = olga.wait_reply(contains="To which groups")
+        olga.tap(groups, "np:back:language")  # Back: the question again
+        olga.tap(olga.wait_reply(contains="Which language"), "np:lang:en")
+        groups = olga.wait_reply(contains="To which groups")
+        olga.tap(groups, f"np:g:{group.pk}.0")
+        olga.wait_edit(groups, lambda text: "1 group selected" in text)
+        olga.tap(groups, "np:gnext:")
+        olga.tap(olga.wait_reply(contains="When to publish"), "np:slot:")
+        preview = olga.wait_reply(contains="Preview of post")
+        assert "10 media files" in preview["text"]
+        assert Post.objects.get().media.count() == 10
+        olga.tap_label(preview, "Back")
+        olga.wait_reply(contains="When to publish")
+        assert not Post.objects.exists()  # the preview's draft went with it
