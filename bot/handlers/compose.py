@@ -41,7 +41,7 @@ from dashboard.forms import language_code
 from dashboard.selectors import Access, workspaces_with_role
 from media.models import MediaAsset, MediaKind
 from media.services import media_upload
-from posts.models import MAX_MEDIA_PER_POST, MediaType, Post
+from posts.models import MAX_MEDIA_PER_POST, MediaType, Post, PostStatus
 from posts.services import post_create, post_delete
 from publishing.planner import Plan, post_publish
 
@@ -157,6 +157,8 @@ def _drop(link: TelegramLink, post_id: int | None) -> None:
         return
     try:
         post = _draft(link.user, post_id)
+        if post.status != PostStatus.DRAFT:  # published or scheduled meanwhile (the dashboard): not ours to drop
+            return
         post_delete(post=post, actor=link.user)
     except (ObjectDoesNotExist, ValidationError):
         return
@@ -190,8 +192,13 @@ def _preview(link: TelegramLink, data: dict) -> tuple[int, Plan]:
         target_groups=groups,
         media=[found[pk] for pk in data.get("assets", [])],
     )
+    try:
+        plan = post_publish(post=post, dry_run=True, scheduled_at=_at(data))
+    except ValidationError:
+        post_delete(post=post, actor=user)  # no preview, no draft: the member picks again
+        raise
     bot_action(link=link, action="post.preview", message=f"Draft #{post.pk} made for the preview.", post=post)
-    return post.pk, post_publish(post=post, dry_run=True, scheduled_at=_at(data))
+    return post.pk, plan
 
 
 def _publish(link: TelegramLink, data: dict) -> Plan:
