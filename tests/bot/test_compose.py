@@ -327,3 +327,42 @@ def test_an_album_over_the_limit_keeps_ten_and_back_leaves_the_preview_without_a
         olga.tap_label(preview, "Back")
         olga.wait_reply(contains="When to publish")
         assert not Post.objects.exists()  # the preview's draft went with it
+
+
+def test_a_single_video_makes_a_video_post_and_many_groups_come_in_pages(telegram, workspace, member):
+    from ..support.media import mp4_bytes
+    from ..support.stack import wait_for
+
+    editor = member(Role.EDITOR)
+    linked(editor)
+    groups = [AccountGroupFactory(workspace=workspace, name=f"Group {n:02d}") for n in range(11)]
+    SocialAccountFactory(workspace=workspace, group=groups[-1])
+    clip = telegram.add_file(mp4_bytes(), suffix="mp4")
+
+    with running_bot(telegram) as bot:
+        olga = Person(telegram, bot.token, telegram.add_user(OLGA, language_code="en"))
+        olga.say("/new")
+        olga.wait_reply(contains="Send photos or videos")
+        olga.say(caption="A short clip", **telegram.video_content(clip))
+        ack = olga.wait_reply(contains="Received 1 media file.")
+        olga.tap_label(ack, "Next")
+        olga.tap(olga.wait_reply(contains="A short clip"), "np:keep:")
+        olga.tap(olga.wait_reply(contains="Which language"), "np:lang:en")
+        page = olga.wait_reply(contains="To which groups")
+        labels = [b["text"] for b in olga.buttons(page)]
+        assert "Group 00 · 0" in labels and "Group 08 · 0" not in labels and "1/2" in labels
+        olga.tap_label(page, "›")
+        wait_for(lambda: "2/2" in [b["text"] for b in olga.buttons(page)], 10, message="the second page")
+        olga.tap(page, f"np:g:{groups[-1].pk}.1")
+        olga.wait_edit(page, lambda text: "1 group selected" in text)
+        assert "✓ Group 10 · 1" in [b["text"] for b in olga.buttons(page)]  # still on the second page
+        olga.tap(page, "np:gnext:")
+        olga.tap(olga.wait_reply(contains="When to publish"), "np:now:")
+        preview = olga.wait_reply(contains="Preview of post")
+        assert "1 media file" in preview["text"] and "1 account in total" in preview["text"]
+        olga.tap_label(preview, "Save as draft")
+        olga.wait_reply(contains="Saved as draft")
+
+    post = Post.objects.get()
+    assert (post.media_type, post.caption) == (MediaType.VIDEO, "A short clip")
+    assert post.media.get().asset.kind == "video"
