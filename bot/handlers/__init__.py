@@ -1,6 +1,8 @@
 """The bot's handlers. Each module declares its handlers on a ``Routes`` and every dispatcher gets
 fresh routers from it (an aiogram router belongs to one dispatcher; a restarted bot builds anew).
-Order matters: start first, so /cancel and the Cancel button work in every state."""
+Order matters: start comes before everything that has no state of its own, so /cancel and the
+Cancel button work in every state; compose comes before start only for its own states' cancel,
+which also deletes the draft its preview made."""
 
 from __future__ import annotations
 
@@ -37,6 +39,9 @@ class Routes:
 
 
 def routers() -> list[Router]:
-    from . import accounts, admin_section, posts, review, settings, start
+    from . import accounts, admin_section, compose, posts, review, settings, start
 
-    return [module.routes.router() for module in (start, posts, review, accounts, settings, admin_section)]
+    # compose first: its /cancel and Cancel act only inside its own states (and delete the draft a
+    # preview made); then start (menu, help, cancel anywhere), then the sections.
+    sections = (compose, start, posts, review, accounts, settings, admin_section)
+    return [module.routes.router() for module in sections] + [start.fallback.router()]

@@ -113,3 +113,20 @@ async def help_button(query: CallbackQuery, access: Access) -> None:
     await query.answer()
     if query.message is not None:
         await query.message.edit_text(help_text(access), reply_markup=menu_keyboard(access))
+
+
+# Last of all routers (handlers/__init__.py): what no conversation took.
+fallback = Routes("fallback")
+
+
+@fallback.message()
+async def not_understood(message: Message, state: FSMContext, access: Access) -> None:
+    """Text (or media) outside any conversation: say so and offer the menu, rather than silence."""
+    await message.answer(_("I did not understand that. Choose what to do:"), reply_markup=menu_keyboard(access))
+
+
+@fallback.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    """A button of a finished conversation (or from before an update of the bot): answer the tap, so
+    the member's client stops waiting, and say why nothing happened."""
+    await query.answer(_("This button is no longer active. Open /menu."), show_alert=True)
