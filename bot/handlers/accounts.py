@@ -201,6 +201,6 @@ async def account_action(query: CallbackQuery, callback_data: AccountAct, link: 
     elif act in ("pause", "resume"):
         await respond(query, set_enabled, link, access, account_id, act == "resume")
     elif act == "check":
-        await respond(query, check, link, access, account_id)
+        await respond(query, check, link, access, account_id, network=True)
     else:
         await query.answer(_("This button is out of date: open the menu again."), show_alert=True)

@@ -45,6 +45,7 @@ from posts.models import MAX_MEDIA_PER_POST, MediaType, Post, PostStatus
 from posts.services import post_create, post_delete
 from publishing.planner import Plan, post_publish
 
+from ..aio import network
 from ..models import TelegramLink
 from ..progress import progress_register, progress_start
 from ..schedule import member_zone, next_free_slot, parse_local
@@ -401,7 +402,7 @@ def preview_markup():
 async def show_preview(event, state: FSMContext, link: TelegramLink) -> None:
     data = await state.get_data()
     try:
-        post_id, plan = await sync_to_async(_preview)(link, data)
+        post_id, plan = await network(_preview)(link, data)
     except ValidationError as exc:
         await state.update_data(post=None)
         await say(event, refused(exc))
@@ -675,7 +676,7 @@ async def publish(query: CallbackQuery, state: FSMContext, link: TelegramLink) -
     await query.answer()
     data = await state.get_data()
     try:
-        plan = await sync_to_async(_publish)(link, data)
+        plan = await network(_publish)(link, data)
     except ObjectDoesNotExist:
         await say(query, _("Post not found."))
         await state.clear()

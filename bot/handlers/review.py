@@ -257,7 +257,7 @@ async def review_action(query: CallbackQuery, callback_data: ReviewAct, state: F
     if act == "open":
         await respond(query, review_card, link.user, post_id)
     elif act == "approve":
-        await respond(query, approve, link, post_id)
+        await respond(query, approve, link, post_id, network=True)  # plans: translations, AI captions
     elif act == "reject":
         await respond(query, reject_confirm, link.user, post_id)
     elif act == "reject_ok":

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Role
 from accounts.selectors import primary_membership
 
+from ..aio import network as network_thread
 from ..ui import Menu
 
 TEXT_LIMIT = 4000  # Telegram takes 4096 characters; room for the notice line
@@ -95,10 +96,18 @@ async def show(event: Message | CallbackQuery, screen: Screen) -> None:
         await event.answer(text, reply_markup=screen.markup)
 
 
-async def respond(event: Message | CallbackQuery, build: Callable[..., Screen], *args, **kwargs) -> Screen | None:
-    """Build a screen in a worker thread and show it; a refusal is told to the member instead."""
+async def respond(
+    event: Message | CallbackQuery, build: Callable[..., Screen], *args, network: bool = False, **kwargs
+) -> Screen | None:
+    """Build a screen in a worker thread and show it; a refusal is told to the member instead.
+
+    ``network``: the builder waits on the network (a platform check, a plan's translations): it runs
+    through ``bot.aio.network``, so a slow platform holds up only this member."""
     try:
-        screen = await sync_to_async(build)(*args, **kwargs)
+        if network:
+            screen = await network_thread(build)(*args, **kwargs)
+        else:
+            screen = await sync_to_async(build)(*args, **kwargs)
     except Refused as exc:
         if isinstance(event, CallbackQuery):
             await event.answer(str(exc)[:200], show_alert=True)

@@ -24,6 +24,7 @@ from ..factories import (
     WorkspaceFactory,
 )
 from ..support.bot import running_bot
+from ..support.stack import wait_for
 from .conftest import answer_to, labels
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -310,3 +311,34 @@ def test_an_admin_sees_numbers_queues_failing_proxies_and_heartbeats(telegram, l
         answer = answer_to(anna, screen, "menu:admin")  # Refresh: nothing changed, nothing breaks
         assert not answer["show_alert"]
     assert not bot.errors
+
+
+def test_a_slow_platform_check_holds_up_only_the_member_who_asked(telegram, linked, member, workspace, settings):
+    """The check waits on the platform in a pooled thread, not in the ORM thread every member's
+    screens share: another member is served while it waits."""
+    settings.TELEGRAM_API_BASE_URL = telegram.url
+    channel_token = "7056789012:AAHchannelBot-slow-platform"
+    telegram.add_bot(channel_token, username="shop_poster_bot")
+    telegram.add_chat(title="Shop", username="slow_shop", admins=[channel_token])
+    account = SocialAccountFactory(
+        workspace=workspace,
+        platform="telegram",
+        handle="@slow_shop",
+        credentials={"bot_token": channel_token},
+        options={"chat_id": "@slow_shop"},
+        status=AccountStatus.LOGIN_REQUIRED,
+        status_reason="token revoked?",
+    )
+    with running_bot(telegram) as bot:
+        anna, boris = linked(bot, member(Role.ADMIN)), linked(bot, member(Role.VIEWER))
+        anna.say("/accounts")
+        listing = anna.wait_reply()
+        anna.tap(listing, f"ac:{account.pk.hex}:open")
+        card = anna.wait_edit(listing, lambda t: "Status: Login required" in t)
+        telegram.fail_next({"stall": 4.0, "after": True, "method": "getMe"})  # the platform answers in 4 s
+        anna.tap_label(card, "Run a check")
+        wait_for(lambda: any(r.path.endswith("/getMe") and channel_token in r.path for r in telegram.requests), 10)
+        boris.say("/menu")
+        boris.wait_reply()  # served while Anna's check still waits on the platform
+        assert not anna.current(card)["text"].startswith("Check")
+        anna.wait_edit(card, lambda t: t.startswith("Check passed"), timeout=20)

@@ -202,3 +202,15 @@ def test_the_rate_limit_warning_speaks_the_senders_language(catalog, language, e
 
     asyncio.run(flood())
     assert [method.text[: len(expected)] for method in bot.sent] == [expected]  # one warning, in their language
+
+
+def test_every_action_the_bot_logs_has_a_label_for_the_activity_page():
+    """bot_action(action="x") writes "bot.x"; the activity page and the admin show its label."""
+    from crosspost.models import ACTION_LABELS
+
+    source = "\n".join(path.read_text() for path in Path("bot").rglob("*.py"))
+    written = {f"bot.{code}" for code in re.findall(r'action="([a-z_.]+)"', source) if not code.startswith("bot.")}
+    written |= {f"bot.{code}" for code in re.findall(r'"(account\.(?:pause|resume))"', source)}
+    written |= set(re.findall(r'action="(bot\.[a-z_.]+)"', source))
+    written.discard("bot.store_true")  # argparse's, in the runbot command
+    assert written and written <= set(ACTION_LABELS), sorted(written - set(ACTION_LABELS))
