@@ -8,20 +8,12 @@ whose ``TelegramLink.notify`` has the kind. It runs in the notification task, ne
 
 from __future__ import annotations
 
-import logging
-
-import requests
 from django.conf import settings
 from django.dispatch import receiver
 
-from crosspost.logging import redact
-from publishing.notifications import TELEGRAM_TEXT_LIMIT, notification_built
+from publishing.notifications import notification_built, send_bot_message
 
 from .models import TelegramLink
-
-logger = logging.getLogger(__name__)
-
-SEND_TIMEOUT_SECONDS = 5
 
 
 def links_wanting(kind: str, workspace) -> list[TelegramLink]:
@@ -34,31 +26,8 @@ def links_wanting(kind: str, workspace) -> list[TelegramLink]:
 
 
 def send_member_message(chat_id: int, text: str) -> bool:
-    """POST sendMessage as the operators' bot; True when Telegram took it. Never raises, and the
-    token (part of the URL) never reaches a log line."""
-    token = settings.TELEGRAM_BOT_TOKEN
-    if not token:
-        return False
-    url = f"{settings.TELEGRAM_API_BASE_URL.rstrip('/')}/bot{token}/sendMessage"
-    payload = {"chat_id": chat_id, "text": text[:TELEGRAM_TEXT_LIMIT], "disable_web_page_preview": True}
-    try:
-        response = requests.post(url, json=payload, timeout=SEND_TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
-        logger.warning("Member notification to chat %s failed: %s", chat_id, type(exc).__name__)
-        return False
-    if response.status_code != 200:
-        try:
-            description = str(response.json().get("description", ""))
-        except ValueError:
-            description = ""
-        logger.warning(
-            "Member notification to chat %s refused: HTTP %s %s",
-            chat_id,
-            response.status_code,
-            redact(description).replace(token, "<redacted>"),
-        )
-        return False
-    return True
+    """sendMessage as the operators' bot; True when Telegram took it. Never raises."""
+    return send_bot_message(settings.TELEGRAM_BOT_TOKEN, chat_id, text, what=f"Member notification to chat {chat_id}")
 
 
 @receiver(notification_built, dispatch_uid="bot.notify_members")

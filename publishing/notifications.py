@@ -261,7 +261,12 @@ def proxy_down_message(proxy_id: int) -> tuple[Workspace, str] | None:
 
 def send_admin_message(text: str, *, chat_id: str) -> bool:
     """POST sendMessage to the admin bot; True when Telegram accepted it. Never raises."""
-    token = settings.TELEGRAM_ADMIN_BOT_TOKEN
+    return send_bot_message(settings.TELEGRAM_ADMIN_BOT_TOKEN, chat_id, text, what="Telegram admin notification")
+
+
+def send_bot_message(token: str, chat_id, text: str, *, what: str) -> bool:
+    """POST sendMessage as one of our own bots (the admin bot, the operators' bot); True when
+    Telegram accepted it. Never raises, and the token (part of the URL) never reaches a log line."""
     if not token or not chat_id:
         return False
     url = f"{settings.TELEGRAM_API_BASE_URL.rstrip('/')}/bot{token}/sendMessage"
@@ -270,7 +275,7 @@ def send_admin_message(text: str, *, chat_id: str) -> bool:
         # Plain requests, no proxy: this is our own bot, not a managed account.
         response = requests.post(url, json=payload, timeout=SEND_TIMEOUT_SECONDS)
     except requests.RequestException as exc:
-        logger.warning("Telegram admin notification failed: %s", _without_secrets(f"{type(exc).__name__}: {exc}", token))
+        logger.warning("%s failed: %s", what, _without_secrets(f"{type(exc).__name__}: {exc}", token))
         return False
     if response.status_code != 200:
         description = ""
@@ -278,9 +283,7 @@ def send_admin_message(text: str, *, chat_id: str) -> bool:
             description = str(response.json().get("description", ""))
         except ValueError:
             pass
-        logger.warning(
-            "Telegram admin notification refused: HTTP %s %s", response.status_code, _without_secrets(description, token)
-        )
+        logger.warning("%s refused: HTTP %s %s", what, response.status_code, _without_secrets(description, token))
         return False
     return True
 

@@ -14,7 +14,7 @@ from publishing.models import Execution
 from ..support.bot import BOT_TOKEN, Person
 from ..support.engine import drain
 from ..support.stack import ROOT, stack_env
-from .test_compose import OLGA, group_with_accounts, linked, telegram, texts_post  # noqa: F401 (fixture)
+from .test_compose import OLGA, group_with_accounts, linked, texts_post
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +25,7 @@ def runbot(env: dict) -> subprocess.Popen:
     )
 
 
-def test_a_bot_process_killed_mid_conversation_resumes_it_after_a_restart(telegram, workspace, member, tmp_path):  # noqa: F811
+def test_a_bot_process_killed_mid_conversation_resumes_it_after_a_restart(telegram, workspace, member, tmp_path):
     editor = member(Role.EDITOR)
     linked(editor)
     group, accounts = group_with_accounts(workspace, "Alpha", 3)

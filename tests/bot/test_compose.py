@@ -12,21 +12,13 @@ from media.models import MediaAsset
 from posts.models import MediaType, Post, PostStatus
 from publishing.models import Execution, ExecutionStatus
 
-from ..emulators.telegram import TelegramEmulator
 from ..factories import AccountGroupFactory, SocialAccountFactory, WorkspaceFactory, png_bytes
-from ..support.bot import BOT_TOKEN, Person, running_bot
+from ..support.bot import Person, running_bot
 from ..support.engine import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OLGA = 4242
-
-
-@pytest.fixture
-def telegram():
-    with TelegramEmulator() as tg:
-        tg.add_bot(BOT_TOKEN, username="crosspost_ops_bot")
-        yield tg
 
 
 def linked(user, telegram_user_id: int = OLGA) -> TelegramLink:

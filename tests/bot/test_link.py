@@ -10,17 +10,9 @@ from bot.models import LinkCode, TelegramLink
 from bot.services import link_code_create
 from crosspost.models import ActivityLog
 
-from ..emulators.telegram import TelegramEmulator
-from ..support.bot import BOT_TOKEN, Person, running_bot
+from ..support.bot import Person, running_bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def telegram():
-    with TelegramEmulator() as tg:
-        tg.add_bot(BOT_TOKEN, username="crosspost_ops_bot")
-        yield tg
 
 
 def test_a_code_links_the_sender_once_and_the_menu_follows_the_role(telegram, member):
