@@ -53,6 +53,7 @@ LATIN_ALLOWED = {
     "ip",
     "demo",
     "en",
+    "english",  # a language's own name in a language picker (the bot's: Русский / English)
     "de",
     "es",
     "ru",
