@@ -180,3 +180,59 @@ class ActivityLog(models.Model):
 
     def get_action_display(self) -> str:
         return action_label(self.action)
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+JOB_FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Job(models.Model):
+    """One background run the operator watches: a campaign build, a video's processing, a bulk action.
+
+    The product's one job record (crosspost.jobs writes it): what it is (``kind`` and its subject as
+    "app.model:pk"), where it is (``stage``, ``progress`` 0–100, ``message``), how it ended (``error``,
+    ``result``) and whether someone asked it to stop (``cancel_requested``, checked between steps)."""
+
+    workspace = models.ForeignKey(
+        "accounts.Workspace", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("workspace")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("author")
+    )
+    kind = models.CharField(max_length=40, verbose_name=_("kind"))
+    subject = models.CharField(max_length=80, blank=True, db_index=True, verbose_name=_("subject"))
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED, verbose_name=_("status"))
+    stage = models.CharField(max_length=40, blank=True, verbose_name=_("stage"))
+    progress = models.PositiveSmallIntegerField(default=0, verbose_name=_("progress (%)"))
+    message = models.CharField(max_length=500, blank=True, verbose_name=_("message"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    result = models.JSONField(default=dict, blank=True, verbose_name=_("result"))
+    cancel_requested = models.BooleanField(default=False, verbose_name=_("cancel requested"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
+
+    class Meta:
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            choices_check("status", JobStatus, "job_valid_status"),
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="job_progress_at_most_100"),
+        ]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="job_ws_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status}, {self.progress}%)"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in JOB_FINISHED_STATUSES

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "stats",
     "translations",
     "products",
+    "campaigns",
     "dashboard",
     "bot",
 ]
@@ -433,6 +434,14 @@ BOT_WEBHOOK_SECRET = env_secret("BOT_WEBHOOK_SECRET", default="")
 BOT_WEBHOOK_LISTEN = env.str("BOT_WEBHOOK_LISTEN", default="127.0.0.1:8081")
 # Actions one member may take per minute; more get one warning and no work.
 BOT_RATE_LIMIT_PER_MINUTE = env.int("BOT_RATE_LIMIT_PER_MINUTE", default=30)
+# Ad campaigns: Wordstat answers are reused this long; calls stay under WORDSTAT_RPS across all workers.
+WORDSTAT_BASE_URL = env.str("WORDSTAT_BASE_URL", default="https://api.wordstat.yandex.net")
+WORDSTAT_CACHE_DAYS = env.float("WORDSTAT_CACHE_DAYS", default=7.0)
+WORDSTAT_RPS = env.float("WORDSTAT_RPS", default=10.0)
+WORDSTAT_TIMEOUT_SECONDS = env.float("WORDSTAT_TIMEOUT_SECONDS", default=30.0)
+# Google Sheets/Drive and the service account's token endpoint (a loopback server in tests).
+GOOGLE_SHEETS_BASE_URL = env.str("GOOGLE_SHEETS_BASE_URL", default="https://sheets.googleapis.com")
+GOOGLE_DRIVE_BASE_URL = env.str("GOOGLE_DRIVE_BASE_URL", default="https://www.googleapis.com")
 # A link code from the dashboard is good this long, once.
 BOT_LINK_CODE_MINUTES = env.int("BOT_LINK_CODE_MINUTES", default=10)
 # A progress message is edited at most once per this many seconds (Telegram's edit limits).

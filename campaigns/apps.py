@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CampaignsConfig(AppConfig):
+    """Yandex Direct search campaigns from a brief: Wordstat keywords → clusters → LLM ads → Sheets/XLSX."""
+
+    name = "campaigns"
+    verbose_name = _("Ad campaigns")
