@@ -145,7 +145,7 @@ def _close_pairs(vectors: sparse.csr_matrix, threshold: float, rows: int = 500) 
     """The graph of row pairs closer than ``threshold``, built ``rows`` rows at a time: the full
     similarity product is nearly dense (shared character n-grams), its thresholded edges are not."""
     minimum = np.float32(1 - threshold)
-    transposed = vectors.T.tocsc()
+    transposed = vectors.T.tocsr()  # once: a CSR × CSC product would convert it for every block
     blocks = []
     for start in range(0, vectors.shape[0], rows):
         block = (vectors[start : start + rows] @ transposed).tocsr()

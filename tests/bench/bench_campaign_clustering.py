@@ -4,13 +4,16 @@ database. Reports wall time (goal ≤ 10 s on the 2-core machine) and peak memor
 second identical run: the Python and NumPy allocations of a run, pymorphy3's dictionaries loaded
 beforehand as a worker has them).
 
-The phrases are generated deterministically from word lists: ~60 products (adjective + noun, in
-several cases and numbers, both word orders) × modifiers (intent, place, price, audience…), so
-the set has real duplicates by lemma, shared filler words across products and a long tail."""
+The phrases are generated deterministically from word lists: 30 products (adjective + noun, in
+several cases and numbers, both word orders) and 12 services × modifiers (intent, place, price,
+audience…), so the set has real duplicates by lemma, shared filler words across products and a
+long tail. As each phrase's product is known, the clusters' purity is reported too (the share of
+phrases in their cluster's majority product)."""
 
 import random
 import time
 import tracemalloc
+from collections import Counter
 
 from common import report
 
@@ -71,19 +74,21 @@ MODIFIERS = [
 MINUS_WORDS = ["бесплатно", "своими руками", "б/у"]
 
 
-def synthetic_phrases(count: int = PHRASES, seed: int = 2026, duplicates: float = 0.1) -> list[tuple[str, int]]:
+def synthetic_phrases(
+    count: int = PHRASES, seed: int = 2026, duplicates: float = 0.1
+) -> tuple[list[tuple[str, int]], dict[str, int]]:
     """``count`` (phrase, frequency) pairs, the same for the same seed: ``count × (1 − duplicates)``
     distinct keywords (lemma keys) plus word-order/form/punctuation variants of them, so the
-    clusterer gets about 4,500 of the 5,000."""
+    clusterer gets about 4,500 of the 5,000; and the product (group number) of each lemma key."""
     from campaigns.text import lemma_key
 
     rng = random.Random(seed)
-    heads = [(a, n) for adjectives, nouns in PRODUCTS for a, n in zip(adjectives, nouns, strict=True)]
-    heads += [(verb, obj) for verb, objects in SERVICES for obj in objects]
+    heads = [(a, n, g) for g, (adjectives, nouns) in enumerate(PRODUCTS) for a, n in zip(adjectives, nouns, strict=True)]
+    heads += [(verb, obj, len(PRODUCTS) + g) for g, (verb, objects) in enumerate(SERVICES) for obj in objects]
     phrases: dict[str, int] = {}
-    keys: set[str] = set()
+    keys: dict[str, int] = {}
     while len(phrases) < count:
-        first, second = rng.choice(heads)
+        first, second, group = rng.choice(heads)
         words = [first, second] if rng.random() < 0.7 else [second, first]
         for modifier in rng.sample(MODIFIERS, k=rng.choice((0, 1, 1, 2, 2, 3))):
             words.insert(rng.randrange(len(words) + 1), modifier)
@@ -93,31 +98,38 @@ def synthetic_phrases(count: int = PHRASES, seed: int = 2026, duplicates: float 
         key = lemma_key(phrase)
         if key in keys and rng.random() > duplicates * count / max(1, len(phrases)) / 2:
             continue  # a variant of a keyword we have: keep only some, so most phrases are distinct
-        keys.add(key)
+        keys.setdefault(key, group)
         phrases.setdefault(phrase, int(rng.paretovariate(1.2) * 50))
-    return list(phrases.items())
+    return list(phrases.items()), keys
 
 
-def clean_and_cluster(pairs: list[tuple[str, int]]) -> tuple[int, int]:
-    """(keywords, clusters) after cleaning and clustering ``pairs`` — what the two stages compute."""
+def clean_and_cluster(pairs: list[tuple[str, int]]) -> tuple[list[str], list[list[int]]]:
+    """(the keywords' lemma keys, clusters of their indexes) — what the two stages compute."""
     from campaigns.cluster import cluster_phrases
     from campaigns.text import clean_phrases
 
     cleaned = clean_phrases(pairs, MINUS_WORDS)
     clusters = cluster_phrases([(item.phrase, item.lemmas, item.frequency) for item in cleaned.phrases])
-    return len(cleaned.phrases), len(clusters)
+    return [item.lemmas for item in cleaned.phrases], clusters
+
+
+def purity(keys: list[str], clusters: list[list[int]], groups: dict[str, int]) -> float:
+    majority = sum(Counter(groups[keys[i]] for i in members).most_common(1)[0][1] for members in clusters)
+    return majority / len(keys)
 
 
 def main() -> None:
     from campaigns.text import _parse, morph
 
-    pairs = synthetic_phrases()
+    pairs, groups = synthetic_phrases()
     morph()  # dictionaries load once per worker process; not part of a run
     _parse.cache_clear()  # the generator lemmatised these words already: start the run cold
     started = time.perf_counter()
-    keywords, clusters = clean_and_cluster(pairs)
+    keys, clusters = clean_and_cluster(pairs)
     elapsed = time.perf_counter() - started
-    report("campaign_cluster_5000_seconds", elapsed, "s", keywords=keywords, clusters=clusters)
+    counts = {"keywords": len(keys), "clusters": len(clusters)}
+    report("campaign_cluster_5000_seconds", elapsed, "s", **counts)
+    report("campaign_cluster_5000_purity", purity(keys, clusters, groups), "ratio", **counts, products=len(set(groups.values())))
     # Memory in a second, identical run: tracemalloc slows allocation-heavy code down a lot, so it
     # must not be on while timing.
     _parse.cache_clear()
@@ -125,7 +137,7 @@ def main() -> None:
     clean_and_cluster(pairs)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    report("campaign_cluster_5000_peak_mb", peak / 2**20, "MB", keywords=keywords, clusters=clusters)
+    report("campaign_cluster_5000_peak_mb", peak / 2**20, "MB", **counts)
 
 
 if __name__ == "__main__":
