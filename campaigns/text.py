@@ -19,8 +19,8 @@ What the clean stage and the clusterer agree on:
   ("доставка -цветы" also excludes "доставка цветов"): "бесплатно" drops "платье бесплатно", and
   "бесплатный" drops "бесплатные платья", but "бесплатно" does not drop "бесплатный" — a different
   word (adverb vs adjective), not a form; list both when both are unwanted. ``!слово`` matches that
-  exact form only. A minus entry of several words (a minus phrase) drops a phrase only when all its
-  words are in it.
+  exact form only. A minus entry of several words (a minus phrase, "своими руками") drops a phrase
+  only when all its words are in it; "-бесплатно -даром" on one line is two minus words.
 - ``clean_phrases`` puts it together. Duplicates are phrases with the same lemma key; they merge into
   the most frequent surface form with frequency = the **max** of theirs, not the sum: Wordstat's
   number for a phrase is a broad-match count (every form and order of its words, and longer
@@ -112,10 +112,12 @@ class MinusWord:
 
 
 def parse_minus_words(entries: list[str]) -> list[MinusWord]:
-    """The campaign's minus words as matchers; an entry may start with "-", a word with "!"; empty
-    entries are skipped."""
+    """The campaign's minus words as matchers; an entry may start with "-" (several "-word"s on one
+    line are separate minus words), a word with "!"; empty entries are skipped."""
     parsed = []
-    for entry in entries:
+    # "-бесплатно -даром" on one line is two minus words, as Direct reads it: split before each "-word".
+    split = [part for entry in entries for part in re.split(r"\s+(?=-)", entry.strip())]
+    for entry in split:
         text = _fold(entry).strip().lstrip("-")
         words_lemmas: set[str] = set()
         exact: set[str] = set()

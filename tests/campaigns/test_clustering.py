@@ -73,6 +73,9 @@ def test_it_matches_minus_words_in_every_form_but_not_other_words():
     adjective = parse_minus_words(["бесплатный"])
     assert minus_word_in("бесплатные платья", adjective) is not None
     assert minus_word_in("платье бесплатное", adjective) is not None
+    one_line = parse_minus_words(["-бесплатно -даром", "-своими руками -б/у"])
+    assert [m.source for m in one_line] == ["-бесплатно", "-даром", "-своими руками", "-б/у"]
+    assert minus_word_in("платья даром", one_line).source == "-даром"
     exact = parse_minus_words(["!платье"])
     assert minus_word_in("льняные платья", exact) is None  # "!" fixes the form
     assert minus_word_in("льняное платье", exact) is not None
