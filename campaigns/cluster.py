@@ -63,9 +63,6 @@ def phrase_vectors(texts: Sequence[str]) -> sparse.csr_matrix:
 
 def _agglomerate(vectors: sparse.csr_matrix, threshold: float) -> np.ndarray:
     """Labels of average-linkage clustering of the rows (cosine distance, cut at ``threshold``)."""
-    count = vectors.shape[0]
-    if count == 1:
-        return np.zeros(1, dtype=int)
     similarity = (vectors @ vectors.T).toarray()
     distances = np.subtract(np.float32(1), similarity, out=similarity)
     np.clip(distances, 0, 2, out=distances)
@@ -117,15 +114,13 @@ def cluster_phrases(
     # Components of the "close enough to ever merge" graph; each is clustered separately.
     _, components = connected_components(_close_pairs(vectors, distance_threshold), directed=False)
     next_label, done, reported = 0, 0, 0.0
-    for component in _in_first_seen_order(components):
-        rows = np.flatnonzero(components == component)
+    for rows in _groups(components):
         if len(rows) > max_block:
-            blocks = _split_large(vectors[rows], distance_threshold, max_block)
-            parts = [rows[blocks == block] for block in _in_first_seen_order(blocks)]
+            parts = [rows[block] for block in _groups(_split_large(vectors[rows], distance_threshold, max_block))]
         else:
             parts = [rows]
         for part in parts:
-            part_labels = _agglomerate(vectors[part], distance_threshold)
+            part_labels = _agglomerate(vectors[part], distance_threshold) if len(part) > 1 else np.zeros(1, dtype=int)
             labels[part] = part_labels + next_label
             next_label += part_labels.max() + 1
             done += len(part)
@@ -155,6 +150,9 @@ def _close_pairs(vectors: sparse.csr_matrix, threshold: float, rows: int = 500) 
     return sparse.vstack(blocks, format="csr")
 
 
-def _in_first_seen_order(labels: np.ndarray) -> list[int]:
-    _, first = np.unique(labels, return_index=True)
-    return [int(labels[i]) for i in sorted(first)]
+def _groups(labels: np.ndarray) -> list[np.ndarray]:
+    """The row indexes of each label (ascending), groups in the order their first row comes —
+    one sort for all, as thousands of single-phrase components are common."""
+    by_label = np.argsort(labels, kind="stable")
+    groups = np.split(by_label, np.flatnonzero(np.diff(labels[by_label])) + 1)
+    return sorted(groups, key=lambda rows: rows[0])
