@@ -14,6 +14,7 @@ from campaigns.services import campaign_create
 from crosspost.jobs import job_completed, job_failed, job_started, job_step
 from crosspost.models import ActivityLog, Job, JobStatus
 
+from ..factories import WorkspaceFactory
 from ..support.bot import running_bot
 from .conftest import answer_to, labels
 
@@ -27,14 +28,19 @@ def quick_edits(settings):
     settings.BOT_PROGRESS_EDIT_SECONDS = 0.2
 
 
-def brief(olga, *, url_first: str | None = None) -> dict:
-    """From /campaign to the confirm step; returns the confirm message."""
+def brief(olga, *, url_first: str | None = None, workspace=None, too_many_keywords: bool = False) -> dict:
+    """From /campaign to the confirm step (picking ``workspace`` when asked); the confirm message."""
     olga.say("/campaign")
+    if workspace is not None:
+        olga.tap(olga.wait_reply(contains="In which workspace"), f"cn:ws:{workspace.pk}")
     olga.wait_reply(contains="What shall we call it")
     olga.say("Linen dresses — spring")
     olga.wait_reply(contains="Describe the product")
     olga.say("Light linen dresses for hot summers, sewn in Ivanovo.")
     olga.wait_reply(contains="base keywords")
+    if too_many_keywords:
+        olga.say("\n".join(f"dress {n}" for n in range(51)))
+        assert "These keywords do not work: At most 50 phrases; 51 were given." in olga.wait_reply()["text"]
     olga.say("linen dress, summer dress\nlinen sundress")
     region = olga.wait_reply(contains="Where should the ads show")
     assert "Everywhere" in " ".join(labels(olga, region))
@@ -101,11 +107,14 @@ def test_it_builds_a_campaign_from_the_conversation_and_shows_its_run_live_to_th
 
 def test_cancel_on_the_progress_message_stops_the_run_and_resume_starts_it_again(telegram, workspace, member, linked):
     editor = member(Role.EDITOR)
+    second = WorkspaceFactory(name="Second shop")
+    editor.memberships.create(workspace=second, role=Role.EDITOR)
     with running_bot(telegram) as bot:
         olga = linked(bot, editor)
-        olga.tap_label(brief(olga), "Start")
+        olga.tap_label(brief(olga, workspace=second, too_many_keywords=True), "Start")
         progress = olga.wait_reply(contains="Campaign #")
         campaign = Campaign.objects.get()
+        assert campaign.workspace == second  # an editor in two workspaces picked one
         job = campaign.job
         job_started(job.pk, stage="collect")
         job_step(job.pk, progress=10, stage="collect", message="Wordstat: 1 of 3 keywords collected.")
