@@ -50,7 +50,20 @@ def build_dispatcher(*, rate_limit: RateLimit | None = None) -> Dispatcher:
 
 
 # The commands Telegram offers in its "/" menu, in menu order (the help texts are gettext'd per language).
-COMMANDS = ("start", "menu", "new", "posts", "review", "accounts", "settings", "admin", "help", "cancel")
+COMMANDS = (
+    "start",
+    "menu",
+    "new",
+    "posts",
+    "review",
+    "campaign",
+    "campaigns",
+    "accounts",
+    "settings",
+    "admin",
+    "help",
+    "cancel",
+)
 HEARTBEAT_NAME = "bot"  # crosspost.models.Heartbeat: /health/ and the overview judge the bot alive by it
 
 
@@ -62,6 +75,8 @@ def command_descriptions() -> dict[str, str]:
         "new": _("Compose a new post"),
         "posts": _("The latest posts and their progress"),
         "review": _("Drafts waiting for review"),
+        "campaign": _("Build a new Yandex Direct ad campaign"),
+        "campaigns": _("Your ad campaigns: progress and history"),
         "accounts": _("Accounts that need attention"),
         "settings": _("Language, notifications, default groups"),
         "admin": _("Overview, queues and health (admins)"),
@@ -98,13 +113,15 @@ async def heartbeat_loop(mode: str, interval: float | None = None) -> None:
 
 async def background(bot: Bot, mode: str = "polling") -> list[asyncio.Task]:
     """What runs beside the updates: the commands menu (once), the heartbeat and the progress
-    messages' editor."""
+    messages' editors (posts, campaign runs)."""
+    from .campaign_progress import campaign_progress_loop
     from .progress import progress_loop
 
     await set_commands(bot)
     return [
         asyncio.create_task(heartbeat_loop(mode), name="bot-heartbeat"),
         asyncio.create_task(progress_loop(bot), name="bot-progress"),
+        asyncio.create_task(campaign_progress_loop(bot), name="bot-campaign-progress"),
     ]
 
 

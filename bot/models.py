@@ -101,3 +101,29 @@ class ProgressMessage(models.Model):
 
     def __str__(self) -> str:
         return f"post {self.post_id} → {self.chat_id}/{self.message_id}"
+
+
+class CampaignProgressMessage(models.Model):
+    """A message the bot keeps editing as a campaign's run (its Job) moves through the stages
+    (bot.campaign_progress); one per run, finished once the job is."""
+
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE, related_name="+", verbose_name=_("campaign"))
+    job = models.ForeignKey("crosspost.Job", on_delete=models.CASCADE, related_name="+", verbose_name=_("background job"))
+    link = models.ForeignKey(TelegramLink, on_delete=models.CASCADE, related_name="campaign_progress_messages")
+    chat_id = models.BigIntegerField()
+    message_id = models.BigIntegerField()
+    text = models.TextField(blank=True)  # what the message shows now: an edit is only sent when it changes
+    edits = models.PositiveIntegerField(default=0)
+    last_edit_at = models.DateTimeField(null=True, blank=True)
+    next_edit_at = models.DateTimeField(null=True, blank=True)  # not before (the interval, or a 429's retry_after)
+    finished = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("campaign progress message")
+        verbose_name_plural = _("campaign progress messages")
+        indexes = [models.Index(fields=["finished", "next_edit_at"], name="bot_campaign_progress_due")]
+        constraints = [models.UniqueConstraint(fields=["chat_id", "message_id"], name="bot_campaign_progress_once")]
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id} job {self.job_id} → {self.chat_id}/{self.message_id}"

@@ -11,7 +11,7 @@ from dashboard.selectors import Access
 
 
 class Menu(CallbackData, prefix="menu"):
-    """A main-menu section: new, posts, review, accounts, settings, admin, help."""
+    """A main-menu section: new, posts, review, campaigns, accounts, settings, admin, help."""
 
     section: str
 
@@ -39,6 +39,7 @@ def menu_sections(access: Access) -> list[tuple[str, str]]:
     sections.append(("posts", "📋 " + _("Posts")))
     if access.can_anywhere(Role.EDITOR):
         sections.append(("review", "👀 " + _("Review")))
+    sections.append(("campaigns", "📣 " + _("Campaigns")))  # viewers see the history
     sections.append(("accounts", "👤 " + _("Accounts")))
     sections.append(("settings", "⚙ " + _("Settings")))
     if access.can_anywhere(Role.ADMIN):

@@ -90,10 +90,14 @@ def help_text(access: Access) -> str:
     lines.append("• " + _("Posts: the latest posts and their progress; history with filters."))
     lines.append("• " + _("Accounts: accounts that need attention and why."))
     lines.append("• " + _("Settings: language, notifications, default groups."))
+    lines.append("• " + _("Campaigns (/campaigns): your ad campaigns, their progress and results."))
     if access.can_anywhere(Role.EDITOR):
         lines.append("• " + _("New post: media or text → caption → language → groups → when → preview → publish."))
         lines.append("• " + _("Review: drafts waiting for review — approve, edit the caption, reject."))
         lines.append("• " + _("Posts: retry failed executions, cancel a post."))
+        lines.append(
+            "• " + _("Campaigns (/campaign): name → product → keywords → region → URL → budget → live progress → the sheet.")
+        )
     else:
         lines.append(_("Your role is viewer: you can read, not publish or change anything."))
     if access.can_anywhere(Role.ADMIN):
