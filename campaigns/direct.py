@@ -123,5 +123,7 @@ def trim_ad(fields: dict[str, str]) -> dict[str, str] | None:
             while counted_length(trim_at_word(value, allowed + 1), limit) <= limit.length and allowed < len(value):
                 allowed += 1
                 candidate = trim_at_word(value, allowed)
+            if not candidate:
+                return None  # one word longer than the field: cutting it would make a typo
             trimmed[field] = candidate
     return trimmed if not check_ad(trimmed) else None
