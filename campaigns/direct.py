@@ -117,12 +117,15 @@ def trim_ad(fields: dict[str, str]) -> dict[str, str] | None:
         value = trimmed.get(field) or ""
         limit = LIMITS[field]
         if field != "display_path" and counted_length(value, limit) > limit.length:
-            # Trim by raw length first, then relax while the counted length allows more.
-            allowed = limit.length
-            candidate = trim_at_word(value, allowed)
-            while counted_length(trim_at_word(value, allowed + 1), limit) <= limit.length and allowed < len(value):
-                allowed += 1
-                candidate = trim_at_word(value, allowed)
+            # The longest cut whose *counted* length fits (free narrow characters let it exceed the limit).
+            candidate = next(
+                (
+                    cut
+                    for allowed in range(len(value), limit.length - 1, -1)
+                    if counted_length(cut := trim_at_word(value, allowed), limit) <= limit.length
+                ),
+                "",
+            )
             if not candidate:
                 return None  # one word longer than the field: cutting it would make a typo
             trimmed[field] = candidate

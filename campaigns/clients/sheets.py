@@ -95,6 +95,12 @@ def write_spreadsheet(
         return Sheet(id=spreadsheet.id, url=spreadsheet.url)
     except APIError as exc:
         raise _api_error(exc) from exc
+    except PermissionError as exc:  # gspread's open_by_key turns a 403 into the builtin PermissionError
+        raise SheetsError(
+            "Google denied the service account access to the campaign's spreadsheet (HTTP 403): share it with "
+            f"{service_account.get('client_email')} as an editor, or enable the Sheets and Drive APIs for its project.",
+            permanent=True,
+        ) from exc
     except google.auth.exceptions.RefreshError as exc:
         raise SheetsError(
             "Google refused the service account's token request: check the key is current and the account enabled.",

@@ -117,6 +117,9 @@ def _ad(fields: dict, status: str, problems: list, attempts: int) -> dict:
 
 def parse_ads(answer: str) -> tuple[list[dict], str | None]:
     """The ads of a JSON answer (``{"ads": [...]}`` or a bare list), strings only; or a problem."""
+    answer = answer.strip()
+    if answer.startswith("```"):  # a fenced block despite JSON mode: take what is inside
+        answer = answer.strip("`").removeprefix("json").strip()
     try:
         data = json.loads(answer)
     except ValueError:

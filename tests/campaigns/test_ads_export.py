@@ -14,6 +14,7 @@ from django.core.cache import cache
 from openpyxl import load_workbook
 
 import campaigns.tasks  # noqa: F401  (registers the stage task that campaign_run enqueues)
+from campaigns.clients.sheets import SheetsError, write_spreadsheet
 from campaigns.direct import check_ad, trim_at_word
 from campaigns.exports import ADS_HEADER, campaign_csv, campaign_xlsx
 from campaigns.models import Ad, AdStatus, Campaign, CampaignSettings, CampaignStatus, Cluster, Keyword
@@ -364,3 +365,23 @@ def test_the_csv_is_commanders_tab_separated_utf8(campaign, llm):
     assert list(csv.reader(io.StringIO(campaign_csv(campaign, "Keywords")), delimiter="\t"))[1][2] == "купить кресло"
     with pytest.raises(ValueError):
         campaign_csv(campaign, "Secrets")
+
+
+def test_a_deleted_sheet_is_made_again_and_google_errors_say_what_to_do(google, rsa_key):
+    account = service_account(google, rsa_key)
+    tables = {"Ads": [ADS_HEADER]}
+
+    sheet = write_spreadsheet(service_account=account, title="Мебель", tables=tables, sheet_id="gone")
+
+    assert sheet.id in google.spreadsheets and sheet.id != "gone"
+    assert google.values(sheet.id, "Ads") == [ADS_HEADER]
+    google.fail_next(403)
+    with pytest.raises(SheetsError) as denied:
+        write_spreadsheet(service_account=account, title="Мебель", tables=tables, sheet_id=sheet.id)
+    assert denied.value.permanent and "(HTTP 403): share it with crosspost@test-project" in denied.value.message
+    google.fail_next(429)
+    with pytest.raises(SheetsError) as busy:
+        write_spreadsheet(service_account=account, title="Мебель", tables=tables, sheet_id=sheet.id)
+    assert not busy.value.permanent and "try the export again later" in busy.value.message
+    with pytest.raises(SheetsError, match="not a service account JSON key"):
+        write_spreadsheet(service_account={"type": "authorized_user"}, title="Мебель", tables=tables)

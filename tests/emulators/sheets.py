@@ -153,7 +153,11 @@ class GoogleSheetsEmulator(Emulator):
         if request.param("grant_type") != JWT_BEARER:
             return Reply(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type."})
         assertion = request.param("assertion") or ""
-        if self.take_failure() == "invalid_grant":
+        with self.lock:  # only a token failure is taken here; API failures wait for the API call
+            refused = bool(self._failures) and self._failures[0] == "invalid_grant"
+            if refused:
+                self._failures.pop(0)
+        if refused:
             return invalid("Invalid JWT Signature.")
         parts = assertion.split(".")
         if len(parts) != 3:
