@@ -134,6 +134,12 @@ def campaign_xlsx(campaign: Campaign) -> bytes:
         sheet = workbook.create_sheet(title)
         for row in rows:
             sheet.append(row)
+        # openpyxl stores a string starting with "=" as a formula: phrases and ad texts are data, never
+        # formulas (no =HYPERLINK(...) smuggled in through a keyword).
+        for line in sheet.iter_rows():
+            for cell in line:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         sheet.freeze_panes = "A2"

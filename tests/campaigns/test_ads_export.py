@@ -354,6 +354,15 @@ def test_the_xlsx_has_the_three_tabs_with_headers_and_rows(campaign, llm):
     assert [list(r) for r in workbook["Clusters"].iter_rows(values_only=True)][1] == [1, "кресла", 1, 300, 2, 0]
 
 
+def test_a_phrase_that_looks_like_a_formula_stays_text_in_the_xlsx(campaign):
+    Keyword.objects.filter(phrase="купить кресло").update(phrase='=HYPERLINK("http://evil.example","кресло")')
+
+    workbook = load_workbook(io.BytesIO(campaign_xlsx(campaign)))
+
+    cell = workbook["Keywords"]["C2"]
+    assert cell.value == '=HYPERLINK("http://evil.example","кресло")' and cell.data_type == "s"
+
+
 def test_the_csv_is_commanders_tab_separated_utf8(campaign, llm):
     run_from(campaign, "generate")
 
