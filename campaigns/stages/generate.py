@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 
 from crosspost.models import Job, JobStatus
 from translations.exceptions import TranslationError, TranslationQuotaExceeded, TranslationRetryLater
@@ -62,7 +62,8 @@ def run(ctx: StageContext) -> None:
         phrases = list(cluster.keywords.order_by("-frequency", "phrase").values_list("phrase", flat=True)[:TOP_PHRASES])
         ads = write_ads(complete, product=campaign.product_description, site=site, phrases=phrases or [cluster.name], count=count)
         with transaction.atomic():
-            start = cluster.edited_ads
+            # After the ads kept from hand edits, whatever positions they have.
+            start = (cluster.ads.aggregate(last=Max("position"))["last"] + 1) if cluster.edited_ads else 0
             for offset, ad in enumerate(ads):
                 Ad.objects.create(campaign=campaign, cluster=cluster, position=start + offset, **ad)
     ctx.step(1.0, f"Ads written for {len(clusters)} cluster(s).")
