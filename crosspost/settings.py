@@ -442,6 +442,11 @@ WORDSTAT_TIMEOUT_SECONDS = env.float("WORDSTAT_TIMEOUT_SECONDS", default=30.0)
 # Google Sheets/Drive and the service account's token endpoint (a loopback server in tests).
 GOOGLE_SHEETS_BASE_URL = env.str("GOOGLE_SHEETS_BASE_URL", default="https://sheets.googleapis.com")
 GOOGLE_DRIVE_BASE_URL = env.str("GOOGLE_DRIVE_BASE_URL", default="https://www.googleapis.com")
+# Writing ads: a rate-limited or failing LLM is tried CAMPAIGN_AI_RETRIES more times, waiting its
+# retry-after (or CAMPAIGN_AI_BACKOFF_SECONDS doubling), at most 30 × the backoff each time.
+CAMPAIGN_AI_RETRIES = env.int("CAMPAIGN_AI_RETRIES", default=3)
+CAMPAIGN_AI_BACKOFF_SECONDS = env.float("CAMPAIGN_AI_BACKOFF_SECONDS", default=2.0)
+GOOGLE_SHEETS_TIMEOUT_SECONDS = env.float("GOOGLE_SHEETS_TIMEOUT_SECONDS", default=30.0)
 # A link code from the dashboard is good this long, once.
 BOT_LINK_CODE_MINUTES = env.int("BOT_LINK_CODE_MINUTES", default=10)
 # A progress message is edited at most once per this many seconds (Telegram's edit limits).

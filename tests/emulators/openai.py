@@ -8,7 +8,9 @@ model is deterministic and reads the JSON the app sends as the user message:
   (``<x id="0"/>``, ``<br id="1"/>``) are kept verbatim;
 - caption (``{"brief", "max_length", "hashtag_min", ...}``): the brief's first
   line as the caption and enough hashtags (the required ones first) to meet the
-  minimum — a compliant model.
+  minimum — a compliant model;
+- Yandex Direct ads (``{"product", "site", "phrases", "ads"}``): ``ads`` ads built
+  from the first phrase, within Direct's limits.
 
 ``reply_next(content)`` queues literal assistant answers (to test repair and
 rejection). ``fail_next``: ``401``, ``429`` (rate_limit_exceeded, ``retry-after: 7``),
@@ -88,9 +90,13 @@ class OpenAIEmulator(Emulator):
             messages = body.get("messages") or []
             users = [m for m in messages if m.get("role") == "user"]
             payload = json.loads(users[0]["content"])
-            content = json.dumps(
-                self.translate(payload, failure) if "texts" in payload else self.caption(payload), ensure_ascii=False
-            )
+            if "texts" in payload:
+                answer = self.translate(payload, failure)
+            elif "phrases" in payload:
+                answer = self.direct_ads(payload)
+            else:
+                answer = self.caption(payload)
+            content = json.dumps(answer, ensure_ascii=False)
         return Reply(
             200,
             {
@@ -139,3 +145,27 @@ class OpenAIEmulator(Emulator):
         tags = tags[: max(payload.get("hashtag_max", 30), len(payload.get("required_hashtags") or []))]
         room = payload.get("max_length", 2200) - len(" ".join(tags)) - 2
         return {"caption": f"[{payload['language']}] {first}"[:room], "hashtags": tags}
+
+    @staticmethod
+    def direct_ads(payload: dict) -> dict:
+        phrase = (payload.get("phrases") or ["товар"])[0]
+        words = phrase.split()
+        title1 = ""
+        for word in words:
+            if len(f"{title1} {word}".strip()) > 50:
+                break
+            title1 = f"{title1} {word}".strip()
+        path = "-".join(re.sub(r"[^\w-]", "", w) for w in words[:2])[:20].strip("-")
+        site = (payload.get("site") or "")[:30]
+        short = " ".join(words[:3])[:30].capitalize()
+        return {
+            "ads": [
+                {
+                    "title1": title1.capitalize(),
+                    "title2": f"Вариант {n + 1}",
+                    "text": f"{short} на {site}. Заказывайте онлайн!",
+                    "display_path": path,
+                }
+                for n in range(payload.get("ads", 1))
+            ]
+        }
