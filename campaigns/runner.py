@@ -84,6 +84,7 @@ def campaign_run(*, campaign: Campaign, actor=None, from_stage: str | None = Non
         details={"campaign": campaign.pk, "job": job.pk, "stage": stage},
     )
     _enqueue(campaign.pk, job.pk, stage)
+    job.refresh_from_db()
     return job
 
 
@@ -125,7 +126,9 @@ def run_stage(campaign_id: int, job_id: int, stage: str, *, chain: bool = True) 
     Campaign.objects.filter(pk=campaign_id).update(finished_stage=stage, updated_at=timezone.now())
     following = next_stage(stage)
     if following is None:
-        job_completed(job_id, result=_result(campaign_id), message="Done.")
+        # The export stage's last word (the sheet, or why Sheets was skipped) stays in the message.
+        last = Job.objects.filter(pk=job_id).values_list("message", flat=True).first() or ""
+        job_completed(job_id, result=_result(campaign_id), message=f"Done. {last}".strip())
         Campaign.objects.filter(pk=campaign_id).update(status=CampaignStatus.COMPLETED, updated_at=timezone.now())
         return None
     job_step(job_id, progress=stage_start(following), stage=following, message="Queued.")

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.cache import cache
 from openpyxl import load_workbook
 
-import campaigns.tasks  # noqa: F401  (registers the stage task that campaign_run enqueues)
 from campaigns.clients.sheets import SheetsError, write_spreadsheet
 from campaigns.direct import check_ad, trim_at_word
 from campaigns.exports import ADS_HEADER, campaign_csv, campaign_xlsx

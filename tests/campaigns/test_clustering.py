@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import campaigns.tasks  # noqa: F401  (campaign_run enqueues the stage task by its registered name)
 from campaigns.cluster import cluster_name, cluster_phrases
 from campaigns.models import Ad, Campaign, Cluster, CollectedPhrase, Keyword, Stage
 from campaigns.runner import campaign_run, run_stage
