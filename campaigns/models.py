@@ -196,3 +196,14 @@ class Ad(models.Model):
 
     def __str__(self) -> str:
         return self.title1
+
+
+class ApiRateLimit(models.Model):
+    """The next free call time of one rate limit shared by every worker (campaigns.limiter): each call
+    takes its slot with one conditional UPDATE, so processes on any machine stay under the limit."""
+
+    key = models.CharField(max_length=80, unique=True)  # e.g. "wordstat:<hash of the token>"
+    next_at = models.FloatField(default=0.0)  # Unix time (seconds) of the first free slot
+
+    def __str__(self) -> str:
+        return self.key
