@@ -167,7 +167,9 @@ class WordstatClient:
                 except ValueError:
                     last = TransientError("Wordstat answered with something that is not JSON.", status=200)
                     continue
-                return data if isinstance(data, dict) else {"items": data}
+                if not isinstance(data, dict):
+                    raise WordstatError("Wordstat answered in a shape this client does not know.", status=200)
+                return data
             last = _error(response)
             if isinstance(last, QuotaExceeded) and (last.retry_after or 0) > LONGEST_WAIT_SECONDS:
                 raise last  # the daily quota: waiting inside this call would not help

@@ -163,6 +163,26 @@ def test_it_gives_up_after_bounded_retries(wordstat):
     assert len(wordstat.top_calls) == 6
 
 
+def test_it_backs_off_exponentially_with_jitter_and_waits_as_long_as_asked(wordstat):
+    waits: list[float] = []
+    client = WordstatClient(TOKEN, attempts=4, backoff_seconds=1.0, sleep=waits.append)
+    wordstat.fail_next(503, times=3)
+    client.top_requests("диван")
+    # Half of each doubling step is fixed, half random: 0.5–1 s, 1–2 s, 2–4 s.
+    assert [0.5 <= waits[0] <= 1.0, 1.0 <= waits[1] <= 2.0, 2.0 <= waits[2] <= 4.0] == [True, True, True]
+
+    waits.clear()
+    wordstat.fail_next({"status": 429, "retry_after": 7})
+    client.top_requests("кресло")
+    assert waits[0] >= 7  # the server's Retry-After wins over a shorter backoff
+
+    waits.clear()
+    wordstat.fail_next("daily")
+    with pytest.raises(QuotaExceeded) as raised:
+        client.top_requests("пуф")
+    assert waits == [] and raised.value.retry_after > 60  # the daily quota is not waited for
+
+
 def test_it_says_the_token_is_wrong_and_never_shows_it(workspace, wordstat, caplog):
     caplog.set_level(logging.DEBUG)
     campaign = make_campaign(workspace, ["диван"], token="y0_wrong-secret-token")

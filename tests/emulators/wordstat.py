@@ -20,7 +20,8 @@ What it follows — yandex.ru/support2/wordstat/ru/content/api-wordstat ("Огр
 Answers are deterministic: ``dataset[phrase]`` (a list of ``(phrase, count)``) when a test set
 one, else generated from the phrase — the phrase itself and the phrase with each of ``SUFFIXES`` —
 with counts from a hash of phrase and regions. ``fail_next``: ``429`` (the per-second quota),
-``"daily"`` (the daily quota), ``503``, ``500``, ``401``. ``arrivals`` records each call's time
+``"daily"`` (the daily quota), ``503``, ``500``, ``401``, or ``{"status": 429, "retry_after": N}``
+(with a ``Retry-After: N`` header). ``arrivals`` records each call's time
 (monotonic) for spacing checks; ``asked`` the phrases of the topRequests calls that were answered.
 """
 
@@ -87,6 +88,10 @@ class WordstatEmulator(Emulator):
             return Reply(500, {"error": "Internal server error"})
         if failure == 429:
             return self._quota(0)
+        if isinstance(failure, dict):  # {"status": 429, "retry_after": seconds}: a Retry-After header too
+            reply = self._quota(0) if failure["status"] == 429 else Reply(failure["status"], {"error": "Failure on demand"})
+            reply.headers["Retry-After"] = str(failure["retry_after"])
+            return reply
         if failure == "daily":
             return self._quota(self._seconds_to_midnight())
         with self.lock:
