@@ -257,3 +257,36 @@ def test_it_spaces_calls_from_two_workers_under_the_rate_limit(settings):
     # (tolerance: half an interval of delivery jitter).
     assert min(gaps) >= 0.5 / rps
     assert arrivals[-1] - arrivals[0] >= (len(arrivals) - 1) / rps - 0.5 / rps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stops_at_the_next_keyword_when_cancelled_and_keeps_what_it_saved(settings):
+    class CancelledDuringFirstCall(WordstatEmulator):
+        """Someone presses Cancel while Wordstat answers the first keyword."""
+
+        def top_requests(self, phrase, num, regions):
+            if len(self.asked) == 1:  # the first keyword is being answered
+                try:
+                    Job.objects.filter(pk=campaign.job_id).update(cancel_requested=True)
+                finally:
+                    connection.close()  # this server thread's own connection
+            return super().top_requests(phrase, num, regions)
+
+    workspace = Workspace.objects.create(name="Cancelling")
+    campaign = make_campaign(workspace, ["диван", "кресло", "пуф"])
+    with CancelledDuringFirstCall(TOKEN, limit_per_second=1000) as emulator:
+        settings.WORDSTAT_BASE_URL = emulator.url
+        settings.WORDSTAT_RPS = 1000
+        job = campaign_run(campaign=campaign)
+        campaign.refresh_from_db()
+        run_stage(campaign.pk, job.pk, "collect", chain=False)
+
+        job.refresh_from_db()
+        campaign.refresh_from_db()
+        assert job.status == JobStatus.CANCELLED and campaign.status == CampaignStatus.CANCELLED
+        assert emulator.asked == ["диван"]
+        assert set(CollectedPhrase.objects.filter(campaign=campaign).values_list("base_keyword", flat=True)) == {"диван"}
+
+        job = collect(campaign)  # a new run resumes with the rest
+        assert job.status == JobStatus.RUNNING and campaign.finished_stage == "collect"
+        assert emulator.asked == ["диван", "кресло", "пуф"]
