@@ -192,7 +192,9 @@ class WordstatClient:
         return max(delay, min(asked, LONGEST_WAIT_SECONDS)) if asked else delay
 
 
-def top_requests_body(phrase: str, *, regions: Iterable[int] = (), devices: Iterable[str] = (), num_phrases: int = MAX_PHRASES):
+def top_requests_body(
+    phrase: str, *, regions: Iterable[int] = (), devices: Iterable[str] = (), num_phrases: int = MAX_PHRASES
+) -> dict:
     body: dict = {"phrase": phrase, "numPhrases": max(1, min(MAX_PHRASES, int(num_phrases)))}
     regions = sorted({int(r) for r in regions})
     if regions:
