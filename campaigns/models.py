@@ -196,3 +196,18 @@ class Ad(models.Model):
 
     def __str__(self) -> str:
         return self.title1
+
+
+class ApiRateLimit(models.Model):
+    """The next free call time of one rate limit shared by every worker (campaigns.limiter): each call
+    takes its slot with one conditional UPDATE, so processes on any machine stay under the limit."""
+
+    key = models.CharField(max_length=80, unique=True, verbose_name=_("key"))  # e.g. "wordstat:<hash of the token>"
+    next_at = models.FloatField(default=0.0, verbose_name=_("next free call"))  # Unix time (seconds)
+
+    class Meta:
+        verbose_name = _("API rate limit")
+        verbose_name_plural = _("API rate limits")
+
+    def __str__(self) -> str:
+        return self.key

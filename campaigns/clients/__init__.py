@@ -1,0 +1,1 @@
+"""Plain HTTP clients for the campaign builder's outside services: data in, data out, no models."""
