@@ -7,3 +7,6 @@ class CampaignsConfig(AppConfig):
 
     name = "campaigns"
     verbose_name = _("Ad campaigns")
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the task campaigns.runner enqueues by name)
