@@ -312,9 +312,9 @@ class CampaignXlsxView(_ExportView):
     )
     def get(self, request, pk: int):
         """The campaign as an Excel workbook (tabs Keywords, Clusters, Ads in Direct Commander's layout)."""
+        campaign = self.campaign(request, pk)
         from . import exports  # written with the export stage; imported when a download is asked for
 
-        campaign = self.campaign(request, pk)
         response = HttpResponse(exports.campaign_xlsx(campaign), content_type=XLSX)
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}.xlsx"'
         return response
@@ -330,12 +330,12 @@ class CampaignCsvView(_ExportView):
     )
     def get(self, request, pk: int):
         """One table of the campaign (keywords, clusters or ads) as CSV."""
-        from . import exports  # see CampaignXlsxView
-
         tab = request.query_params.get("tab", "ads")
         if tab not in CSV_TABS:
             raise serializers.ValidationError({"tab": [f"Choose one of {', '.join(CSV_TABS)}, not {tab!r}."]})
         campaign = self.campaign(request, pk)
+        from . import exports  # see CampaignXlsxView
+
         response = HttpResponse(exports.campaign_csv(campaign, tab), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-{tab}.csv"'
         return response

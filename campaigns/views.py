@@ -296,9 +296,9 @@ def _ad_form(request, context: dict, status: int = 200):
 @login_required
 @require_GET
 def campaign_xlsx(request, pk: int):
+    campaign = scoped_campaign(request, pk)
     from . import exports  # written with the export stage; imported when a download is asked for
 
-    campaign = scoped_campaign(request, pk)
     response = HttpResponse(exports.campaign_xlsx(campaign), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}.xlsx"'
     return response
@@ -307,12 +307,12 @@ def campaign_xlsx(request, pk: int):
 @login_required
 @require_GET
 def campaign_csv(request, pk: int):
-    from . import exports  # see campaign_xlsx
-
     campaign = scoped_campaign(request, pk)
     tab = request.GET.get("tab", "ads")
     if tab not in CSV_TABS:
         return HttpResponseBadRequest(_("Choose the table: keywords, clusters or ads."))
+    from . import exports  # see campaign_xlsx
+
     response = HttpResponse(exports.campaign_csv(campaign, tab), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-{tab}.csv"'
     return response

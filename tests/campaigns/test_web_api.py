@@ -163,7 +163,6 @@ def test_it_deletes_a_campaign_that_is_not_running(api, workspace):
 
 def test_it_refuses_an_unknown_csv_tab(api, workspace):
     campaign = make_campaign(workspace)
-    pytest.importorskip("campaigns.exports")
     response = api(Role.VIEWER).get(f"{V1}/campaigns/{campaign.pk}/export.csv", {"tab": "nope"})
     assert response.status_code == 400 and "tab" in response.json()
 
@@ -204,3 +203,24 @@ def test_it_marks_the_campaign_processing_while_its_job_runs(api, workspace):
     api(Role.EDITOR).post(f"{V1}/campaigns/{campaign.pk}/run/")
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.PROCESSING and campaign.job.status == JobStatus.QUEUED
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/campaigns/99999999999999999999999/",
+        "/campaigns/abc/clusters/",
+        "/campaigns/99999999999999999999999/export.csv",
+        "/jobs/99999999999999999999999/",
+        "/campaign-settings/99999999999999999999999/",
+    ],
+)
+def test_it_answers_404_for_an_id_no_row_can_have(api, path):
+    response = api(Role.OWNER).get(f"{V1}{path}")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+
+
+def test_it_answers_404_for_an_ad_id_too_large(api, workspace):
+    campaign = make_campaign(workspace)
+    response = api(Role.EDITOR).patch(f"{V1}/campaigns/{campaign.pk}/ads/999999999999999999/", {"text": "x"}, format="json")
+    assert response.status_code == 404
