@@ -384,6 +384,7 @@ class CampaignSettingsViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, views
     filter_backends: list = []
     pagination_class = None
     write_role = Role.ADMIN
+    lookup_value_regex = "[0-9]{1,18}"  # a workspace id; anything else is no route (404)
 
     def get_queryset(self):
         return workspaces_for(self.request.user, Role.ADMIN).order_by("pk")

@@ -176,3 +176,10 @@ def test_it_keeps_campaign_settings_write_only(client, login, workspace):
 def test_it_refuses_settings_to_an_editor(client, login):
     login(Role.EDITOR)
     assert client.get(reverse("dashboard:campaign-settings")).status_code == 403
+
+
+def test_it_finds_regions_by_name_for_the_brief(client, login):
+    pytest.importorskip("campaigns.regions")
+    login(Role.VIEWER)
+    results = client.get(reverse("dashboard:campaign-regions"), {"q": "Моск"}).json()["results"]
+    assert {"id": 213, "name": "Москва"} in results or any(region["id"] == 213 for region in results)
