@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
@@ -13,7 +14,7 @@ from crosspost.activity import log_activity
 from crosspost.jobs import job_request_cancel
 from crosspost.models import LogStatus
 
-from .models import Campaign, CampaignStatus
+from .models import Campaign, CampaignSettings, CampaignStatus
 
 MAX_BASE_KEYWORDS = 50
 MAX_KEYWORD_LENGTH = 200
@@ -220,3 +221,97 @@ def campaign_archive(*, campaign: Campaign, actor=None, archived: bool = True) -
         message=f"Campaign #{campaign.pk} «{campaign}» {'archived' if archived else 'restored'}.",
     )
     return campaign
+
+
+AD_FIELDS = ("title1", "title2", "text", "display_path")
+
+
+@transaction.atomic
+def ad_update(*, ad, actor=None, **fields):
+    """Change an ad's texts by hand. It is marked ``edited`` (a new generate run keeps it) and the
+    validate stage checks it again against Yandex Direct's limits on the next run."""
+    unknown = set(fields) - set(AD_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected ad fields: {', '.join(sorted(unknown))}")
+    changed = []
+    for name, value in fields.items():
+        value = " ".join(str(value or "").split()) if name != "display_path" else str(value or "").strip()
+        if getattr(ad, name) != value:
+            setattr(ad, name, value)
+            changed.append(name)
+    if not ad.title1:
+        raise ValidationError({"title1": ["Title 1 is required."]})
+    if not ad.text:
+        raise ValidationError({"text": ["The ad text is required."]})
+    ad.edited = True
+    ad.full_clean()
+    ad.save()
+    log_activity(
+        action="campaign.ad_edit",
+        workspace=ad.campaign.workspace,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        message=f"Campaign #{ad.campaign_id}: ad #{ad.pk} edited by hand.",
+        details={"campaign": ad.campaign_id, "ad": ad.pk, "fields": changed},
+    )
+    return ad
+
+
+SERVICE_ACCOUNT_KEYS = ("type", "client_email", "private_key")
+
+
+def check_service_account(value) -> dict:
+    """A Google service account's JSON key (as downloaded from the Cloud console), parsed and
+    checked for the keys gspread needs; ``{}`` (or empty text) removes the key."""
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValidationError(
+                {"google_service_account": ["This is not JSON: paste the whole key file the Cloud console downloaded."]}
+            ) from None
+    if not isinstance(value, dict):
+        raise ValidationError({"google_service_account": ["The key is a JSON object (the whole key file)."]})
+    missing = [key for key in SERVICE_ACCOUNT_KEYS if not value.get(key)]
+    if missing or value.get("type") != "service_account":
+        raise ValidationError(
+            {
+                "google_service_account": [
+                    'This is not a service account key: it needs type "service_account", client_email and '
+                    f"private_key (missing: {', '.join(missing) or 'type'})."
+                ]
+            }
+        )
+    return value
+
+
+@transaction.atomic
+def campaign_settings_save(
+    *, workspace, actor=None, wordstat_token: str | None = None, google_service_account=None, share_with: str | None = None
+) -> CampaignSettings:
+    """Change a workspace's campaign integrations. ``None`` keeps a secret as it is; an empty value
+    removes it. Secrets are never logged: the activity says only which ones changed."""
+    settings_row, _created = CampaignSettings.objects.select_for_update().get_or_create(workspace=workspace)
+    changed = []
+    if wordstat_token is not None:
+        settings_row.wordstat_token = wordstat_token.strip()
+        changed.append("wordstat_token")
+    if google_service_account is not None:
+        settings_row.google_service_account = check_service_account(google_service_account)
+        changed.append("google_service_account")
+    if share_with is not None:
+        settings_row.share_with = share_with.strip()
+        changed.append("share_with")
+    settings_row.full_clean()
+    settings_row.save()
+    log_activity(
+        action="campaign.settings",
+        workspace=workspace,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        message="Campaign settings changed.",
+        details={"fields": changed},
+    )
+    return settings_row

@@ -4,6 +4,8 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import AccountGroupViewSet, AccountViewSet, ProxyViewSet
+from campaigns.api import CampaignCsvView, CampaignSettingsViewSet, CampaignViewSet, CampaignXlsxView
+from crosspost.api import JobViewSet
 from crosspost.security import TokenObtainView, TokenRefreshThrottledView
 from media.api import MediaAssetViewSet
 from posts.api import PostViewSet
@@ -24,6 +26,9 @@ router.register("stats", StatsViewSet, basename="stats")
 router.register("sources", SourceViewSet, basename="source")
 router.register("ingest-records", IngestRecordViewSet, basename="ingest-record")
 router.register("source-items", SourceItemViewSet, basename="source-item")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("campaign-settings", CampaignSettingsViewSet, basename="campaign-settings")
+router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
@@ -35,5 +40,8 @@ urlpatterns = [
     path("stats/totals/", stats_api.TotalsView.as_view(), name="stats-totals"),
     path("stats/publications/", stats_api.PublicationsView.as_view(), name="stats-publications"),
     path("stats/snapshots/", stats_api.SnapshotsView.as_view(), name="stats-snapshots"),
+    # Campaign downloads (campaigns/api.py): a file, named by its extension as people expect.
+    path("campaigns/<int:pk>/export.xlsx", CampaignXlsxView.as_view(), name="campaign-export-xlsx"),
+    path("campaigns/<int:pk>/export.csv", CampaignCsvView.as_view(), name="campaign-export-csv"),
     *router.urls,
 ]

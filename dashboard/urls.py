@@ -2,6 +2,8 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
+from campaigns import views as campaign_views
+
 from . import views
 
 app_name = "dashboard"
@@ -55,6 +57,20 @@ urlpatterns = [
     path("sources/<int:pk>/disable/", views.source_enabled_view, {"enabled": False}, name="source-disable"),
     path("ingest-records/<int:pk>/retry/", views.ingest_record_retry, name="ingest-record-retry"),
     path("activity/", views.activity, name="activity"),
+    # The ad campaign builder (campaigns/views.py).
+    path("campaigns/", campaign_views.campaigns, name="campaigns"),
+    path("campaigns/new/", campaign_views.campaign_new, name="campaign-new"),
+    path("campaigns/regions/", campaign_views.regions, name="campaign-regions"),
+    path("campaigns/settings/", campaign_views.campaign_settings, name="campaign-settings"),
+    path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="campaign"),
+    path("campaigns/<int:pk>/edit/", campaign_views.campaign_edit, name="campaign-edit"),
+    path("campaigns/<int:pk>/run/", campaign_views.campaign_run_view, name="campaign-run"),
+    path("campaigns/<int:pk>/cancel/", campaign_views.campaign_cancel_view, name="campaign-cancel"),
+    path("campaigns/<int:pk>/archive/", campaign_views.campaign_archive_view, {"archived": True}, name="campaign-archive"),
+    path("campaigns/<int:pk>/restore/", campaign_views.campaign_archive_view, {"archived": False}, name="campaign-restore"),
+    path("campaigns/<int:pk>/ads/<int:ad_id>/", campaign_views.ad_edit, name="campaign-ad"),
+    path("campaigns/<int:pk>/export.xlsx", campaign_views.campaign_xlsx, name="campaign-xlsx"),
+    path("campaigns/<int:pk>/export.csv", campaign_views.campaign_csv, name="campaign-csv"),
     # Browsers ask for /favicon.ico on every page, the admin's included.
     path("favicon.ico", RedirectView.as_view(url=static("dashboard/favicon.svg"), permanent=True)),
 ]
