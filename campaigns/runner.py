@@ -172,3 +172,11 @@ def _end_failed(campaign: Campaign, job_id: int, stage: str, message: str, *, re
         message=f"Campaign #{campaign.pk} stage {stage}: {message}",
         details={"campaign": campaign.pk, "job": job_id, "stage": stage, "resumable": resumable},
     )
+
+
+def on_job_cancelled_early(sender, *, job_id: int, subject: str, **kwargs) -> None:
+    """A campaign's run cancelled before a worker picked it up (from the jobs API, say): the campaign
+    says cancelled too, not processing."""
+    Campaign.objects.filter(job_id=job_id, status=CampaignStatus.PROCESSING).update(
+        status=CampaignStatus.CANCELLED, updated_at=timezone.now()
+    )

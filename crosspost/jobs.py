@@ -10,10 +10,15 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.db.models.functions import Least
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .activity import log_activity
 from .models import JOB_FINISHED_STATUSES, Job, JobStatus, LogStatus
+
+# Sent when a job is cancelled before its runner picked it up (the owner of the job's subject — e.g.
+# a campaign — updates its own status; the core knows no app above it).
+job_cancelled_early = Signal()
 
 
 class JobCancelled(Exception):
@@ -90,6 +95,7 @@ def job_request_cancel(*, job: Job, actor=None) -> Job:
     Job.objects.filter(pk=job.pk).update(cancel_requested=True, updated_at=timezone.now())
     if job.status == JobStatus.QUEUED:
         job_cancelled(job.pk, message="Cancelled before it started.")
+        job_cancelled_early.send(sender=Job, job_id=job.pk, subject=job.subject)
     log_activity(
         action="job.cancel", workspace=job.workspace, actor=actor, status=LogStatus.INFO, message=f"{job} cancel requested."
     )

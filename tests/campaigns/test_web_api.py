@@ -224,3 +224,13 @@ def test_it_answers_404_for_an_ad_id_too_large(api, workspace):
     campaign = make_campaign(workspace)
     response = api(Role.EDITOR).patch(f"{V1}/campaigns/{campaign.pk}/ads/999999999999999999/", {"text": "x"}, format="json")
     assert response.status_code == 404
+
+
+def test_a_queued_run_cancelled_through_the_jobs_api_leaves_the_campaign_cancelled_not_processing(api, workspace):
+    client = api(Role.EDITOR)
+    campaign = make_campaign(workspace)
+    job_id = client.post(f"{V1}/campaigns/{campaign.pk}/run/").json()["job"]["id"]
+    assert client.post(f"{V1}/jobs/{job_id}/cancel/").json()["status"] == "cancelled"
+    campaign.refresh_from_db()
+    assert campaign.status == "cancelled"
+    assert client.post(f"{V1}/campaigns/{campaign.pk}/run/").status_code == 202  # and it can run again
