@@ -48,7 +48,7 @@ def brief(olga, *, url_first: str | None = None, workspace=None, too_many_keywor
     found = olga.wait_reply(contains="Where should the ads show")
     assert "cn:rg:213" in {b["callback_data"] for b in olga.buttons(found)}
     olga.tap(found, "cn:rg:213")
-    olga.wait_edit(found, lambda text: "Chosen: Москва" in text)
+    olga.wait_edit(found, lambda text: "Chosen: Moscow" in text)
     olga.tap_label(found, "Next")
     olga.wait_reply(contains="landing page")
     if url_first is not None:
@@ -65,7 +65,7 @@ def test_it_builds_a_campaign_from_the_conversation_and_shows_its_run_live_to_th
     with running_bot(telegram) as bot:
         olga = linked(bot, editor)
         confirm = brief(olga, url_first="htp://shop example/linen")
-        assert "Regions: Москва (213)" in confirm["text"]
+        assert "Regions: Moscow (213)" in confirm["text"]
         assert "Budget: 15000" in confirm["text"]
         assert "linen dress, summer dress, linen sundress" in confirm["text"]
         olga.tap_label(confirm, "Start")
