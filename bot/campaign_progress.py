@@ -11,16 +11,13 @@ and a Resume button for a failed or cancelled run.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNetworkError, TelegramRetryAfter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -31,11 +28,11 @@ from crosspost.logging import redact
 from crosspost.models import Job, JobStatus
 
 from .models import CampaignProgressMessage, TelegramLink
+from .progress import apply_edits, tick_forever
 from .ui import keyboard, progress_bar
 
 logger = logging.getLogger(__name__)
 
-TICK_SECONDS = 1.0
 BATCH = 50  # messages per tick; the rest are due next tick
 ERROR_SHOWN = 300  # characters of a failed run's error
 
@@ -158,65 +155,14 @@ def _save(rows: list[CampaignProgressMessage]) -> None:
         CampaignProgressMessage.objects.bulk_update(rows, ["text", "edits", "last_edit_at", "next_edit_at", "finished"])
 
 
-def _gone(exc: TelegramBadRequest) -> bool:
-    text = exc.message.lower()
-    return any(s in text for s in ("message to edit not found", "message can't be edited", "chat not found"))
-
-
 async def campaign_progress_tick(bot: Bot, now: datetime | None = None) -> int:
     """Edit every due campaign message whose text changed; returns how many edits were made."""
     now = now or timezone.now()
     due = await sync_to_async(_due)(now)
-    interval = timedelta(seconds=settings.BOT_PROGRESS_EDIT_SECONDS)
-    edited, changed = 0, []
-    for row, text, markup, finished in due:
-        if text == row.text:
-            if finished:
-                row.finished = True
-                changed.append(row)
-            continue
-        try:
-            await bot.edit_message_text(text=text, chat_id=row.chat_id, message_id=row.message_id, reply_markup=markup)
-        except TelegramRetryAfter as exc:
-            row.next_edit_at = now + timedelta(seconds=exc.retry_after)
-            changed.append(row)
-            continue
-        except TelegramForbiddenError:  # the member blocked the bot
-            row.finished = True
-            changed.append(row)
-            continue
-        except TelegramBadRequest as exc:
-            if "not modified" in exc.message.lower():
-                row.text, row.finished = text, finished
-            elif _gone(exc):
-                row.finished = True
-            else:
-                logger.warning("Campaign progress message %s/%s: %s", row.chat_id, row.message_id, exc.message)
-                row.next_edit_at = now + interval
-            changed.append(row)
-            continue
-        except TelegramNetworkError as exc:
-            logger.warning("Campaign progress message %s/%s: %s", row.chat_id, row.message_id, exc)
-            row.next_edit_at = now + interval
-            changed.append(row)
-            continue
-        edited += 1
-        row.text, row.finished = text, finished
-        row.edits += 1
-        row.last_edit_at = now
-        row.next_edit_at = now + interval
-        changed.append(row)
+    edited, changed = await apply_edits(bot, due, now, what="Campaign progress message")
     await sync_to_async(_save)(changed)
     return edited
 
 
 async def campaign_progress_loop(bot: Bot) -> None:
-    """Tick about every second until cancelled; a failed tick is logged and the next one tries again."""
-    while True:
-        try:
-            await campaign_progress_tick(bot)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("A campaign progress tick failed")
-        await asyncio.sleep(TICK_SECONDS)
+    await tick_forever(campaign_progress_tick, bot, "campaign progress")

@@ -183,17 +183,27 @@ async def progress_tick(bot: Bot, now: datetime | None = None) -> int:
     """Edit every due progress message whose text changed; returns how many edits were made."""
     now = now or timezone.now()
     rows, texts = await sync_to_async(_due)(now)
+    due = [(row, *texts[row.pk][:1], None, texts[row.pk][1]) for row in rows]
+    edited, changed = await apply_edits(bot, due, now, what="Progress message")
+    await sync_to_async(_save)(changed)
+    return edited
+
+
+async def apply_edits(bot: Bot, due: list[tuple], now: datetime, *, what: str) -> tuple[int, list]:
+    """Edit each due message — ``(row, text, reply_markup, finished)`` — whose text changed, within
+    Telegram's limits: the next edit no sooner than BOT_PROGRESS_EDIT_SECONDS, or a 429's
+    ``retry_after``; a message gone or a bot blocked ends the row. Returns (edits made, rows to save);
+    the rows are any model with text, edits, last_edit_at, next_edit_at and finished."""
     interval = timedelta(seconds=settings.BOT_PROGRESS_EDIT_SECONDS)
     edited, changed = 0, []
-    for row in rows:
-        text, finished = texts[row.pk]
+    for row, text, markup, finished in due:
         if text == row.text:
             if finished:  # the final text is already shown (a retry after "not modified")
                 row.finished = True
                 changed.append(row)
             continue
         try:
-            await bot.edit_message_text(text=text, chat_id=row.chat_id, message_id=row.message_id)
+            await bot.edit_message_text(text=text, chat_id=row.chat_id, message_id=row.message_id, reply_markup=markup)
         except TelegramRetryAfter as exc:
             row.next_edit_at = now + timedelta(seconds=exc.retry_after)
             changed.append(row)
@@ -208,12 +218,12 @@ async def progress_tick(bot: Bot, now: datetime | None = None) -> int:
             elif _gone(exc):
                 row.finished = True
             else:
-                logger.warning("Progress message %s/%s: %s", row.chat_id, row.message_id, exc.message)
+                logger.warning("%s %s/%s: %s", what, row.chat_id, row.message_id, exc.message)
                 row.next_edit_at = now + interval
             changed.append(row)
             continue
         except TelegramNetworkError as exc:
-            logger.warning("Progress message %s/%s: %s", row.chat_id, row.message_id, exc)
+            logger.warning("%s %s/%s: %s", what, row.chat_id, row.message_id, exc)
             row.next_edit_at = now + interval
             changed.append(row)
             continue
@@ -223,17 +233,20 @@ async def progress_tick(bot: Bot, now: datetime | None = None) -> int:
         row.last_edit_at = now
         row.next_edit_at = now + interval
         changed.append(row)
-    await sync_to_async(_save)(changed)
-    return edited
+    return edited, changed
 
 
-async def progress_loop(bot: Bot) -> None:
-    """Tick about every second until cancelled; a failed tick is logged and the next one tries again."""
+async def tick_forever(tick, bot: Bot, name: str) -> None:
+    """Run ``tick(bot)`` about every second until cancelled; a failed tick is logged, the next tries again."""
     while True:
         try:
-            await progress_tick(bot)
+            await tick(bot)
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("A progress tick failed")
+            logger.exception("A %s tick failed", name)
         await asyncio.sleep(TICK_SECONDS)
+
+
+async def progress_loop(bot: Bot) -> None:
+    await tick_forever(progress_tick, bot, "progress")
