@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiogram import F
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from django.utils.translation import gettext as _
@@ -15,6 +16,9 @@ class Menu(CallbackData, prefix="menu"):
 
     section: str
 
+
+# A typed answer; a command (/menu, /help, …) is not one and goes on to its own handler.
+TYPED = F.text & ~F.text.startswith("/")
 
 CANCEL = "cancel"  # callback data of every Cancel button (handlers.start.cancel answers it)
 

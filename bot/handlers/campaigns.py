@@ -48,7 +48,7 @@ from ..campaign_progress import (
 )
 from ..models import TelegramLink
 from ..services import bot_action
-from ..ui import Menu, back_button, cancel_button, keyboard, progress_bar
+from ..ui import TYPED, Menu, back_button, cancel_button, keyboard, progress_bar
 from . import Routes
 from .screens import Refused, Screen, local_time, menu_button, respond, role_needed, short, zone_of
 
@@ -66,9 +66,6 @@ ICONS = {
     CampaignStatus.CANCELLED: "🚫",
     CampaignStatus.ARCHIVED: "🗄",
 }
-
-# A typed answer; a command (/menu, /help, …) is not one and goes on to its own handler.
-TYPED = F.text & ~F.text.startswith("/")
 
 
 class NewCampaign(StatesGroup):

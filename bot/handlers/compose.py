@@ -50,7 +50,7 @@ from ..models import TelegramLink
 from ..progress import progress_register, progress_start
 from ..schedule import member_zone, next_free_slot, parse_local
 from ..services import bot_action
-from ..ui import CANCEL, Menu, back_button, cancel_button, keyboard, menu_keyboard
+from ..ui import CANCEL, TYPED, Menu, back_button, cancel_button, keyboard, menu_keyboard
 from . import Routes
 
 logger = logging.getLogger(__name__)
@@ -61,10 +61,6 @@ GROUPS_PER_PAGE = 8
 LANGUAGES_SHOWN = 8
 BLOCKED_REASONS_SHOWN = 3
 HANDLES_SHOWN = 3
-
-
-# A typed answer; a command (/menu, /help, …) is not one and goes on to its own handler.
-TYPED = F.text & ~F.text.startswith("/")
 
 
 class NewPost(StatesGroup):
