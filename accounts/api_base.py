@@ -558,3 +558,18 @@ class LocalDateTimeField(DateTimeField):
 
 def _zone_name(zone) -> str:
     return zone.key if isinstance(zone, ZoneInfo) else str(zone)
+
+
+class JSONErrorsMixin:
+    """For views that also answer a file (CSV, XLSX) through content negotiation: a refusal — not
+    found, forbidden, bad input — is JSON saying what to fix, even when the file's format was asked
+    for (``?format=csv``), as the schema documents it."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if getattr(getattr(self.request, "accepted_renderer", None), "format", "json") != "json":
+            from rest_framework import renderers
+
+            self.request.accepted_renderer = renderers.JSONRenderer()
+            self.request.accepted_media_type = "application/json"
+        return response

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from accounts.api_base import (
     CharField,
+    JSONErrorsMixin,
     JSONObjectField,
     ModelSerializer,
     ScopedFilterSet,
@@ -292,7 +293,7 @@ class _CsvRenderer(_PassthroughRenderer):
     format = "csv"
 
 
-class _ExportView(WorkspaceScopedMixin, APIView):
+class _ExportView(JSONErrorsMixin, WorkspaceScopedMixin, APIView):
     queryset = Campaign.objects.all()
 
     def campaign(self, request, pk: int) -> Campaign:

@@ -15,7 +15,7 @@ from rest_framework import renderers, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 
-from accounts.api_base import MAX_ID, DateTimeField, Pagination, WorkspaceScopedMixin
+from accounts.api_base import MAX_ID, DateTimeField, JSONErrorsMixin, Pagination, WorkspaceScopedMixin
 from accounts.models import SocialAccount
 from platforms.base import METRICS
 from posts.models import Post
@@ -175,17 +175,9 @@ PERIOD_PARAMETER = OpenApiParameter(
 FORMAT_PARAMETER = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="csv: the CSV export.")
 
 
-class StatsView(WorkspaceScopedMixin, GenericAPIView):
+class StatsView(JSONErrorsMixin, WorkspaceScopedMixin, GenericAPIView):
     pagination_class = Pagination
     filter_backends = []
-
-    def handle_exception(self, exc):
-        """A refusal is JSON even when the CSV was asked for (``?format=csv``): it says what to fix."""
-        response = super().handle_exception(exc)
-        if getattr(getattr(self.request, "accepted_renderer", None), "format", "") == "csv":
-            self.request.accepted_renderer = renderers.JSONRenderer()
-            self.request.accepted_media_type = "application/json"
-        return response
 
     def page_of(self, items) -> tuple[list, Pagination]:
         paginator = self.pagination_class()

@@ -234,3 +234,12 @@ def test_a_queued_run_cancelled_through_the_jobs_api_leaves_the_campaign_cancell
     campaign.refresh_from_db()
     assert campaign.status == "cancelled"
     assert client.post(f"{V1}/campaigns/{campaign.pk}/run/").status_code == 202  # and it can run again
+
+
+@pytest.mark.parametrize("path", ["export.csv?format=csv", "export.xlsx?format=xlsx"])
+def test_a_refused_download_answers_json_even_when_the_file_format_was_asked_for(api, path):
+    """What the API fuzzer found: a 404 for ?format=csv came back labelled text/csv."""
+    response = api(Role.EDITOR).get(f"{V1}/campaigns/0/{path}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
