@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from aiogram import F
-from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton
 from django.utils.translation import gettext as _
 
 from accounts.models import AccountEvent, AccountStatus, Role, SocialAccount
@@ -25,7 +22,7 @@ from ..models import TelegramLink
 from ..services import bot_action
 from ..ui import Menu, keyboard
 from . import Routes
-from .screens import Screen, local_time, menu_button, not_found, respond, role_needed, short, zone_of
+from .screens import Screen, local_time, menu_button, not_found, respond, role_needed, section_entry, short, zone_of
 
 routes = Routes("accounts")
 
@@ -181,16 +178,7 @@ def check(link: TelegramLink, access: Access, account_id: str) -> Screen:
     return screen
 
 
-@routes.message(Command("accounts"))
-async def accounts_command(message: Message, state: FSMContext, link: TelegramLink) -> None:
-    await state.clear()
-    await respond(message, accounts_screen, link.user)
-
-
-@routes.callback_query(Menu.filter(F.section == "accounts"))
-async def accounts_button(query: CallbackQuery, state: FSMContext, link: TelegramLink) -> None:
-    await state.clear()
-    await respond(query, accounts_screen, link.user)
+section_entry(routes, "accounts", accounts_screen, lambda link, access: (link.user,))
 
 
 @routes.callback_query(AccountAct.filter())

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from aiogram import F
-from aiogram.filters import Command
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
+from aiogram.types import InlineKeyboardButton
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,7 +23,7 @@ from publishing.stats import WAITING_STATUSES, overview
 
 from ..ui import Menu, keyboard
 from . import Routes
-from .screens import Screen, local_time, menu_button, respond, role_needed, short, zone_of
+from .screens import Screen, local_time, menu_button, role_needed, section_entry, short, zone_of
 
 routes = Routes("admin")
 
@@ -113,13 +110,4 @@ def admin_screen(user, access: Access) -> Screen:
     )
 
 
-@routes.message(Command("admin"))
-async def admin_command(message: Message, state: FSMContext, link, access: Access) -> None:
-    await state.clear()
-    await respond(message, admin_screen, link.user, access)
-
-
-@routes.callback_query(Menu.filter(F.section == "admin"))
-async def admin_button(query: CallbackQuery, state: FSMContext, link, access: Access) -> None:
-    await state.clear()
-    await respond(query, admin_screen, link.user, access)
+section_entry(routes, "admin", admin_screen, lambda link, access: (link.user, access))

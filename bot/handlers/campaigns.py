@@ -34,7 +34,14 @@ from accounts.selectors import scope
 from campaigns.models import Campaign, CampaignStatus, Stage
 from campaigns.regions import search_regions
 from campaigns.runner import campaign_run
-from campaigns.services import MAX_BASE_KEYWORDS, campaign_cancel, campaign_create, campaign_delete, clean_brief
+from campaigns.services import (
+    EDITABLE_FIELDS,
+    MAX_BASE_KEYWORDS,
+    campaign_cancel,
+    campaign_create,
+    campaign_delete,
+    clean_brief,
+)
 from crosspost.logging import redact
 from crosspost.models import Job, LogStatus
 from dashboard.selectors import Access, workspaces_with_role
@@ -48,9 +55,22 @@ from ..campaign_progress import (
 )
 from ..models import TelegramLink
 from ..services import bot_action
-from ..ui import TYPED, Menu, back_button, cancel_button, keyboard, progress_bar
+from ..ui import TYPED, back_button, cancel_button, keyboard, progress_bar
 from . import Routes
-from .screens import Refused, Screen, local_time, menu_button, respond, role_needed, short, zone_of
+from .screens import (
+    Refused,
+    Screen,
+    ask_workspace,
+    drop_buttons,
+    local_time,
+    menu_button,
+    respond,
+    role_needed,
+    say,
+    section_entry,
+    short,
+    zone_of,
+)
 
 routes = Routes("campaigns")
 
@@ -111,10 +131,6 @@ def reason(exc: ValidationError, field: str | None = None) -> str:
 
 
 # --- reading and writing (sync: called through sync_to_async) --------------------------------------
-
-
-def _workspaces(user) -> list[tuple[int, str]]:
-    return [(w.pk, w.name) for w in workspaces_with_role(user, Role.EDITOR)]
 
 
 def _check(field: str, value) -> object:
@@ -194,18 +210,8 @@ def _resume(link: TelegramLink, access: Access, campaign_id: int) -> tuple[Campa
 def _repeat(link: TelegramLink, access: Access, campaign_id: int) -> tuple[Campaign, Job]:
     """A new campaign with the same brief, started at once (the original keeps its results)."""
     original = _editable(link.user, access, campaign_id)
-    campaign = campaign_create(
-        workspace=original.workspace,
-        author=link.user,
-        name=original.name,
-        product_description=original.product_description,
-        target_url=original.target_url,
-        base_keywords=original.base_keywords,
-        regions=original.regions,
-        budget=original.budget,
-        minus_words=original.minus_words,
-        ads_per_cluster=original.ads_per_cluster,
-    )
+    brief = {name: getattr(original, name) for name in EDITABLE_FIELDS}
+    campaign = campaign_create(workspace=original.workspace, author=link.user, **brief)
     job = _run(link, campaign)
     bot_action(
         link=link,
@@ -375,24 +381,21 @@ def delete_confirm(user, access: Access, campaign_id: int, page: int = 1) -> Scr
 # --- the conversation's steps: each asks its question and sets its state ----------------------------
 
 
-async def say(event: Message | CallbackQuery, text: str, markup=None) -> Message:
-    """A new message in the member's chat (steps never edit an old one: the member sees the path)."""
-    message = event.message if isinstance(event, CallbackQuery) else event
-    return await message.answer(text, reply_markup=markup)
-
-
 async def begin(event: Message | CallbackQuery, state: FSMContext, link: TelegramLink, access: Access) -> None:
     if not access.can_anywhere(Role.EDITOR):
         await say(event, _("Your role is viewer: you can see the campaigns (/campaigns), but not create or run them."))
         return
     await state.clear()
-    workspaces = await sync_to_async(_workspaces)(link.user)
-    if len(workspaces) == 1:
-        await ask_name(event, state, ws=workspaces[0][0])
-        return
-    await state.set_state(NewCampaign.workspace)
-    rows = [[step_button(name, "ws", pk)] for pk, name in workspaces[:30]]
-    await say(event, _("New ad campaign. In which workspace?"), keyboard(*rows, [cancel_button()]))
+    ws = await ask_workspace(
+        event,
+        state,
+        link,
+        waiting=NewCampaign.workspace,
+        question=_("New ad campaign. In which workspace?"),
+        button=lambda name, pk: step_button(name, "ws", pk),
+    )
+    if ws is not None:
+        await ask_name(event, state, ws=ws)
 
 
 async def ask_name(event, state: FSMContext, ws: int | None = None) -> None:
@@ -508,16 +511,7 @@ async def new_button(query: CallbackQuery, state: FSMContext, link: TelegramLink
     await begin(query, state, link, access)
 
 
-@routes.message(Command("campaigns"))
-async def campaigns_command(message: Message, state: FSMContext, link: TelegramLink, access: Access) -> None:
-    await state.clear()
-    await respond(message, campaigns_screen, link.user, access)
-
-
-@routes.callback_query(Menu.filter(F.section == "campaigns"))
-async def campaigns_button(query: CallbackQuery, state: FSMContext, link: TelegramLink, access: Access) -> None:
-    await state.clear()
-    await respond(query, campaigns_screen, link.user, access)
+section_entry(routes, "campaigns", campaigns_screen, lambda link, access: (link.user, access))
 
 
 @routes.callback_query(CampaignList.filter())
@@ -641,11 +635,7 @@ async def start(query: CallbackQuery, state: FSMContext, link: TelegramLink) -> 
         await say(query, _("Not started: %(reason)s") % {"reason": reason(exc)}, keyboard(nav("budget")))
         return
     await state.clear()
-    if query.message is not None:
-        try:
-            await query.message.edit_reply_markup(reply_markup=None)
-        except TelegramBadRequest:
-            pass
+    await drop_buttons(query)
     await show_run(query, campaign, job, link)
 
 
@@ -717,11 +707,8 @@ async def run_again(query: CallbackQuery, callback_data: CampaignAct, link: Tele
         await query.answer(reason(exc)[:200], show_alert=True)
         return
     await query.answer(_("Started."))
-    if query.message is not None and not callback_data.pg:
-        try:  # the stopped run's Resume has done its work (a history card keeps its buttons)
-            await query.message.edit_reply_markup(reply_markup=None)
-        except TelegramBadRequest:
-            pass
+    if not callback_data.pg:  # the stopped run's Resume has done its work (a history card keeps its buttons)
+        await drop_buttons(query)
     await show_run(query, campaign, job, link)
 
 

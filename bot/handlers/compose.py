@@ -52,6 +52,7 @@ from ..schedule import member_zone, next_free_slot, parse_local
 from ..services import bot_action
 from ..ui import CANCEL, TYPED, Menu, back_button, cancel_button, keyboard, menu_keyboard
 from . import Routes
+from .screens import ask_workspace, drop_buttons, say
 
 logger = logging.getLogger(__name__)
 routes = Routes("compose")
@@ -91,10 +92,6 @@ def refused(exc: ValidationError) -> str:
 
 
 # --- reading and writing (sync: called through sync_to_async) --------------------------------------
-
-
-def _workspaces(user) -> list[tuple[int, str]]:
-    return [(w.pk, w.name) for w in workspaces_with_role(user, Role.EDITOR)]
 
 
 def _store(*, workspace_id: int, user, content: bytes, name: str, content_type: str) -> int:
@@ -220,25 +217,22 @@ def _keep_draft(link: TelegramLink, post_id: int) -> Post:
 # --- the steps: each shows its question and sets its state ---------------------------------------
 
 
-async def say(event: Message | CallbackQuery, text: str, markup=None) -> Message:
-    """A new message in the member's chat (steps never edit an old one: the member sees the path)."""
-    message = event.message if isinstance(event, CallbackQuery) else event
-    return await message.answer(text, reply_markup=markup)
-
-
 async def begin(event: Message | CallbackQuery, state: FSMContext, link: TelegramLink, access: Access) -> None:
     if not access.can_anywhere(Role.EDITOR):
         await say(event, _("Your role is viewer: you can read, but not create or publish posts."), menu_keyboard(access))
         return
     await sync_to_async(_drop)(link, (await state.get_data()).get("post"))
     await state.clear()
-    workspaces = await sync_to_async(_workspaces)(link.user)
-    if len(workspaces) == 1:
-        await ask_media(event, state, ws=workspaces[0][0])
-        return
-    await state.set_state(NewPost.workspace)
-    rows = [[button(name, "ws", pk)] for pk, name in workspaces[:30]]
-    await say(event, _("New post. In which workspace?"), keyboard(*rows, [cancel_button()]))
+    ws = await ask_workspace(
+        event,
+        state,
+        link,
+        waiting=NewPost.workspace,
+        question=_("New post. In which workspace?"),
+        button=lambda name, pk: button(name, "ws", pk),
+    )
+    if ws is not None:
+        await ask_media(event, state, ws=ws)
 
 
 async def ask_media(event, state: FSMContext, ws: int | None = None) -> None:
@@ -681,11 +675,7 @@ async def publish(query: CallbackQuery, state: FSMContext, link: TelegramLink) -
         await say(query, _("Not published: %(reason)s") % {"reason": refused(exc)}, preview_markup())
         return
     await state.clear()
-    if query.message is not None:
-        try:
-            await query.message.edit_reply_markup(reply_markup=None)
-        except TelegramBadRequest:
-            pass
+    await drop_buttons(query)
     await say(
         query,
         ngettext(
@@ -713,11 +703,7 @@ async def save_draft(query: CallbackQuery, state: FSMContext, link: TelegramLink
         await state.clear()
         return
     await state.clear()
-    if query.message is not None:
-        try:
-            await query.message.edit_reply_markup(reply_markup=None)
-        except TelegramBadRequest:
-            pass
+    await drop_buttons(query)
     await say(
         query,
         _("Saved as draft #%(id)d. Find it on the dashboard under Posts (drafts) to edit or publish it later.") % {"id": post.pk},

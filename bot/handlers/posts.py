@@ -4,11 +4,8 @@ Retry failed and Cancel (with a confirm step) for editors, exactly as on the das
 
 from __future__ import annotations
 
-from aiogram import F
-from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -27,9 +24,9 @@ from publishing.services import FINISHED_POST_STATUSES, executions_retry, post_c
 
 from ..models import TelegramLink
 from ..services import bot_action
-from ..ui import Menu, keyboard, progress_bar
+from ..ui import keyboard, progress_bar
 from . import Routes
-from .screens import Screen, local_time, menu_button, not_found, respond, role_needed, short, zone_of
+from .screens import Screen, local_time, menu_button, not_found, respond, role_needed, section_entry, short, zone_of
 
 routes = Routes("posts")
 
@@ -280,16 +277,7 @@ def cancel(link: TelegramLink, access: Access, post_id: int, status: str, page: 
 # --- handlers ---------------------------------------------------------------------------------------------
 
 
-@routes.message(Command("posts"))
-async def posts_command(message: Message, state: FSMContext, link: TelegramLink) -> None:
-    await state.clear()
-    await respond(message, posts_screen, link.user)
-
-
-@routes.callback_query(Menu.filter(F.section == "posts"))
-async def posts_button(query: CallbackQuery, state: FSMContext, link: TelegramLink) -> None:
-    await state.clear()
-    await respond(query, posts_screen, link.user)
+section_entry(routes, "posts", posts_screen, lambda link, access: (link.user,))
 
 
 @routes.callback_query(PostList.filter())

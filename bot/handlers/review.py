@@ -10,7 +10,6 @@ turned it down, and the source does not take the same item for a new one."""
 from __future__ import annotations
 
 from aiogram import F
-from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -33,10 +32,10 @@ from sources.models import IngestRecord
 
 from ..models import TelegramLink
 from ..services import bot_action
-from ..ui import Menu, cancel_button, keyboard
+from ..ui import cancel_button, keyboard
 from . import Routes
 from .posts import PostAct
-from .screens import Refused, Screen, menu_button, not_found, respond, role_needed, short
+from .screens import Refused, Screen, menu_button, not_found, respond, role_needed, section_entry, short
 
 routes = Routes("review")
 
@@ -234,16 +233,7 @@ def caption_save(link: TelegramLink, post_id: int, caption: str) -> tuple[bool, 
 # --- handlers ---------------------------------------------------------------------------------------------
 
 
-@routes.message(Command("review"))
-async def review_command(message: Message, state: FSMContext, link: TelegramLink, access: Access) -> None:
-    await state.clear()
-    await respond(message, review_list, link.user, access)
-
-
-@routes.callback_query(Menu.filter(F.section == "review"))
-async def review_button(query: CallbackQuery, state: FSMContext, link: TelegramLink, access: Access) -> None:
-    await state.clear()
-    await respond(query, review_list, link.user, access)
+section_entry(routes, "review", review_list, lambda link, access: (link.user, access))
 
 
 @routes.callback_query(ReviewList.filter())

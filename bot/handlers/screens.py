@@ -12,7 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from asgiref.sync import sync_to_async
 from django.utils import formats, timezone
@@ -20,9 +24,10 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from accounts.selectors import primary_membership
+from dashboard.selectors import workspaces_with_role
 
 from ..aio import network as network_thread
-from ..ui import Menu
+from ..ui import Menu, cancel_button, keyboard
 
 TEXT_LIMIT = 4000  # Telegram takes 4096 characters; room for the notice line
 
@@ -116,3 +121,51 @@ async def respond(
         return None
     await show(event, screen)
     return screen
+
+
+def section_entry(routes, section: str, build: Callable[..., Screen], arguments: Callable) -> None:
+    """A section's two doors: the ``/<section>`` command and the menu's ``section`` button. Both
+    leave any conversation and show ``build(*arguments(link, access))``."""
+
+    async def enter(event: Message | CallbackQuery, state: FSMContext, link, access) -> None:
+        await state.clear()
+        await respond(event, build, *arguments(link, access))
+
+    enter.__name__ = f"{section}_entry"
+    routes.message(Command(section))(enter)
+    routes.callback_query(Menu.filter(F.section == section))(enter)
+
+
+# --- what the conversations (new post, new campaign) share -----------------------------------------------
+
+
+async def say(event: Message | CallbackQuery, text: str, markup=None) -> Message:
+    """A new message in the member's chat (steps never edit an old one: the member sees the path)."""
+    message = event.message if isinstance(event, CallbackQuery) else event
+    return await message.answer(text, reply_markup=markup)
+
+
+async def drop_buttons(query: CallbackQuery) -> None:
+    """Take the buttons off the message whose button did its work (already gone: nothing to do)."""
+    if query.message is not None:
+        try:
+            await query.message.edit_reply_markup(reply_markup=None)
+        except TelegramBadRequest:
+            pass
+
+
+def editor_workspaces(user) -> list[tuple[int, str]]:
+    """(id, name) of the workspaces where ``user`` may create: editor or more."""
+    return [(w.pk, w.name) for w in workspaces_with_role(user, Role.EDITOR)]
+
+
+async def ask_workspace(event, state: FSMContext, link, *, waiting: State, question: str, button) -> int | None:
+    """The member's one editor workspace (its id), or None after asking which one — ``button(name,
+    id)`` makes each choice, and the conversation waits in state ``waiting`` for the tap."""
+    workspaces = await sync_to_async(editor_workspaces)(link.user)
+    if len(workspaces) == 1:
+        return workspaces[0][0]
+    await state.set_state(waiting)
+    rows = [[button(name, pk)] for pk, name in workspaces[:30]]
+    await say(event, question, keyboard(*rows, [cancel_button()]))
+    return None

@@ -3,11 +3,8 @@ New-post conversation pre-selects. Every change is saved at once and written to 
 
 from __future__ import annotations
 
-from aiogram import F
-from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -19,9 +16,9 @@ from publishing import notifications
 
 from ..models import BotLanguage, TelegramLink
 from ..services import bot_action
-from ..ui import Menu, keyboard
+from ..ui import keyboard
 from . import Routes
-from .screens import Refused, Screen, menu_button, respond, short
+from .screens import Refused, Screen, menu_button, respond, section_entry, short
 
 routes = Routes("settings")
 
@@ -172,16 +169,7 @@ def toggle_group(link: TelegramLink, group_id: str) -> Screen:
     return screen
 
 
-@routes.message(Command("settings"))
-async def settings_command(message: Message, state: FSMContext, link: TelegramLink) -> None:
-    await state.clear()
-    await respond(message, settings_screen, link)
-
-
-@routes.callback_query(Menu.filter(F.section == "settings"))
-async def settings_button(query: CallbackQuery, state: FSMContext, link: TelegramLink) -> None:
-    await state.clear()
-    await respond(query, settings_screen, link)
+section_entry(routes, "settings", settings_screen, lambda link, access: (link,))
 
 
 @routes.callback_query(SettingsAct.filter())
