@@ -36,6 +36,7 @@ from crosspost.api import JobSerializer
 from .models import Ad, Campaign, CampaignSettings, Cluster, Keyword
 from .runner import STAGES, campaign_run
 from .services import (
+    EDITABLE_FIELDS,
     MAX_BASE_KEYWORDS,
     MAX_KEYWORD_LENGTH,
     MAX_MINUS_WORDS,
@@ -88,14 +89,7 @@ class CampaignSerializer(WorkspaceOwnedSerializer):
             "id",
             "workspace",
             "author",
-            "name",
-            "product_description",
-            "target_url",
-            "base_keywords",
-            "regions",
-            "budget",
-            "minus_words",
-            "ads_per_cluster",
+            *EDITABLE_FIELDS,  # the brief, as the services take it
             "status",
             "finished_stage",
             "job",
