@@ -4,13 +4,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from dashboard.metrics import metrics
 from media.views import media_file
 from publishing.views import sandbox_feed
 
 from .health import health
+from .schema_view import SchemaView
 
 # Under /api/ a 404 for a URL no route matches is JSON like every other API answer.
 handler404 = "accounts.api_base.not_found"
@@ -22,7 +23,7 @@ admin.site.index_title = _("Accounts, posts and publishing")
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("crosspost.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", health, name="health"),
     path("metrics", metrics, name="metrics"),
