@@ -4,10 +4,14 @@ import os
 
 from celery import Celery
 from kombu import Queue
+from kombu.transport import TRANSPORT_ALIASES
 
 from .liveness import ConsumerWatchdog, ProbeConsumer
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crosspost.settings")
+
+# The embedded broker writes each message whole before a consumer can see it (crosspost/broker.py).
+TRANSPORT_ALIASES["filesystem"] = "crosspost.broker:Transport"
 
 app = Celery("crosspost")
 app.config_from_object("django.conf:settings", namespace="CELERY")
