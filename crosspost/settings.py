@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "translations",
     "products",
     "campaigns",
+    "studio",
     "dashboard",
     "bot",
 ]
@@ -454,6 +455,31 @@ BOT_PROGRESS_EDIT_SECONDS = env.float("BOT_PROGRESS_EDIT_SECONDS", default=3.0)
 # How often the running bot writes its heartbeat (/health/ judges it stale after HEARTBEAT_STALE_SECONDS).
 BOT_HEARTBEAT_SECONDS = env.float("BOT_HEARTBEAT_SECONDS", default=30.0)
 PUBLIC_MEDIA_BASE_URL = env.str("PUBLIC_MEDIA_BASE_URL", default="")
+# --- Video studio -------------------------------------------------------------------
+# Input sources' APIs (loopback emulators in tests).
+ZOOM_API_BASE_URL = env.str("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2")
+ZOOM_OAUTH_URL = env.str("ZOOM_OAUTH_URL", default="https://zoom.us/oauth/token")
+YANDEX_DISK_API_BASE_URL = env.str("YANDEX_DISK_API_BASE_URL", default="https://cloud-api.yandex.net/v1/disk")
+STUDIO_HTTP_TIMEOUT_SECONDS = env.float("STUDIO_HTTP_TIMEOUT_SECONDS", default=60.0)
+# Folder sources may only read below these directories (comma-separated; default var/studio-inbox).
+STUDIO_FOLDER_ROOTS = env.list("STUDIO_FOLDER_ROOTS", default=[]) or [str(VAR_DIR / "studio-inbox")]
+# A recording fetched by URL may be at most this large.
+STUDIO_URL_MAX_BYTES = env.int("STUDIO_URL_MAX_BYTES", default=20 * 1024**3)
+# A workspace without its own quota row gets these.
+STUDIO_STORAGE_GB = env.float("STUDIO_STORAGE_GB", default=50.0)
+STUDIO_RECORDINGS_PER_MONTH = env.int("STUDIO_RECORDINGS_PER_MONTH", default=500)
+STUDIO_CONCURRENT_JOBS = env.int("STUDIO_CONCURRENT_JOBS", default=2)
+# Transcription: an OpenAI-compatible /audio/transcriptions API (OpenAI, Fireworks, a faster-whisper
+# server) or, when TRANSCRIPTION_MODEL_DIR names a faster-whisper model directory, the local engine
+# (the model is never downloaded). Long audio goes in chunks with an overlap, several in flight.
+TRANSCRIPTION_BASE_URL = env.str("TRANSCRIPTION_BASE_URL", default="") or OPENAI_BASE_URL
+TRANSCRIPTION_API_KEY = env_secret("TRANSCRIPTION_API_KEY", default="") or OPENAI_API_KEY
+TRANSCRIPTION_MODEL = env.str("TRANSCRIPTION_MODEL", default="whisper-1")
+TRANSCRIPTION_MODEL_DIR = env.str("TRANSCRIPTION_MODEL_DIR", default="")
+TRANSCRIPTION_CHUNK_SECONDS = env.float("TRANSCRIPTION_CHUNK_SECONDS", default=600.0)
+TRANSCRIPTION_OVERLAP_SECONDS = env.float("TRANSCRIPTION_OVERLAP_SECONDS", default=5.0)
+TRANSCRIPTION_CONCURRENCY = env.int("TRANSCRIPTION_CONCURRENCY", default=4)
+TRANSCRIPTION_TIMEOUT_SECONDS = env.float("TRANSCRIPTION_TIMEOUT_SECONDS", default=300.0)
 # Proxy health: the check URL answers the exit IP as JSON {"ip": …} or plain text.
 PROXY_CHECK_URL = env.str("PROXY_CHECK_URL", default="https://api.ipify.org?format=json")
 PROXY_CHECK_TIMEOUT_SECONDS = env.float("PROXY_CHECK_TIMEOUT_SECONDS", default=10.0)

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses beyond Python: Chromium (browser tests),
 # ffmpeg (ffprobe for media tests; the app itself falls back to imageio-ffmpeg)
-# and gettext (compiling the ru catalog). Installed only when missing; needs root.
+# gettext (compiling the ru catalog) and espeak-ng (speech for the video studio's tests). Installed only when missing; needs root.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v msgfmt >/dev/null || missing+=(gettext)
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing Debian packages: ${missing[*]} (install them as root); continuing without them" >&2
