@@ -1,6 +1,6 @@
 """/api/v1/: one router for every app's viewsets."""
 
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import AccountGroupViewSet, AccountViewSet, ProxyViewSet
@@ -12,6 +12,14 @@ from posts.api import PostViewSet
 from publishing.api import ActivityLogViewSet, ExecutionViewSet, PublishingPolicyViewSet, StatsViewSet
 from sources.api import IngestRecordViewSet, SourceItemViewSet, SourceViewSet
 from stats import api as stats_api
+from studio.api import (
+    InputSourceViewSet,
+    OutputPresetViewSet,
+    RecordingSubtitlesView,
+    RecordingViewSet,
+    StudioUsageViewSet,
+    TemplateViewSet,
+)
 
 router = DefaultRouter()
 router.register("accounts", AccountViewSet, basename="account")
@@ -29,6 +37,11 @@ router.register("source-items", SourceItemViewSet, basename="source-item")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("campaign-settings", CampaignSettingsViewSet, basename="campaign-settings")
 router.register("jobs", JobViewSet, basename="job")
+router.register("recordings", RecordingViewSet, basename="recording")
+router.register("studio-sources", InputSourceViewSet, basename="studio-source")
+router.register("studio-templates", TemplateViewSet, basename="studio-template")
+router.register("studio-presets", OutputPresetViewSet, basename="studio-preset")
+router.register("studio-usage", StudioUsageViewSet, basename="studio-usage")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
@@ -43,5 +56,11 @@ urlpatterns = [
     # Campaign downloads (campaigns/api.py): a file, named by its extension as people expect.
     path("campaigns/<int:pk>/export.xlsx", CampaignXlsxView.as_view(), name="campaign-export-xlsx"),
     path("campaigns/<int:pk>/export.csv", CampaignCsvView.as_view(), name="campaign-export-csv"),
+    # A recording's subtitles (studio/api.py), named by their extension.
+    re_path(
+        r"^recordings/(?P<pk>[0-9]{1,18})/subtitles\.(?P<fmt>srt|vtt)$",
+        RecordingSubtitlesView.as_view(),
+        name="recording-subtitles",
+    ),
     *router.urls,
 ]

@@ -29,6 +29,10 @@ app.conf.task_routes = {
     "publishing.pipeline_tasks.preflight": {"queue": "publish"},
     "publishing.pipeline_tasks.publish": {"queue": "publish"},
     "publishing.pipeline_tasks.finalize": {"queue": "publish"},
+    "studio.tasks.recording_step": {"queue": "media"},
+    "studio.tasks.sync_source": {"queue": "ingest"},
+    "studio.tasks.sync_due_sources": {"queue": "ingest"},
+    "studio.tasks.fail_stalled_jobs": {"queue": "low"},
 }
 app.autodiscover_tasks()
 # A worker that stops consuming exits so that its supervisor restarts it (crosspost/liveness.py).

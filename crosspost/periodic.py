@@ -51,6 +51,22 @@ PERIODIC_TASKS: list[Periodic] = [
         "STATS_BATCH_SIZE; a rate-limited account pauses until its retry_after.",
     ),
     Periodic(
+        name="sync studio sources",
+        task="studio.tasks.sync_due_sources",
+        every_seconds=60,
+        queue="ingest",
+        description="Zoom, Yandex Disk and folder sources whose sync interval passed are listed; each new recording "
+        "is imported once, gets its template and, when the template says so, its whole pipeline.",
+    ),
+    Periodic(
+        name="fail stalled studio jobs",
+        task="studio.tasks.fail_stalled_jobs",
+        every_seconds=300,
+        queue="low",
+        description="A studio job without progress for 15 minutes (its worker died) ends as failed; running the "
+        "recording again resumes after its last finished step.",
+    ),
+    Periodic(
         name="poll watched sources",
         task="sources.tasks.poll_watched_sources",
         every_seconds=settings.SOURCE_WATCH_INTERVAL_SECONDS,

@@ -8,3 +8,11 @@ class StudioConfig(AppConfig):
 
     name = "studio"
     verbose_name = _("Video studio")
+
+    def ready(self) -> None:
+        from crosspost.jobs import job_cancelled_early
+
+        from . import tasks  # noqa: F401  (registers the tasks the runner enqueues by name)
+        from .runner import on_job_cancelled_early
+
+        job_cancelled_early.connect(on_job_cancelled_early, dispatch_uid="studio.job_cancelled_early")

@@ -249,9 +249,10 @@ class Recording(models.Model):
     topics = models.JSONField(default=dict, blank=True, verbose_name=_("topics"))
     title = models.CharField(max_length=300, blank=True, verbose_name=_("title"))
     description = models.TextField(blank=True, verbose_name=_("description"))
-    post = models.ForeignKey(
-        "posts.Post", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("post")
-    )
+    # The posts made from it, one per output preset ({preset id: {"post": id, "publish": bool}}):
+    # a publish step delivered twice finds its posts here and makes no second one.
+    posts = models.ManyToManyField("posts.Post", blank=True, related_name="+", verbose_name=_("posts"))
+    outputs = models.JSONField(default=dict, blank=True, verbose_name=_("outputs"))
     error = models.TextField(blank=True, verbose_name=_("error"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("discovered"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
