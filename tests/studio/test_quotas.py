@@ -1,0 +1,83 @@
+"""Permissions and quotas are checked before any work (studio/quotas.py, studio/runner.py)."""
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from accounts.models import Role
+from crosspost.models import Job
+from studio import quotas
+from studio.models import FileKind, Recording, RecordingFile, RecordingStatus, StudioPermission, StudioQuota, Template
+from studio.runner import recording_run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_roles_give_the_baseline_and_a_member_row_replaces_it(workspace, member):
+    viewer, editor, admin = member(Role.VIEWER), member(Role.EDITOR), member(Role.ADMIN)
+    assert not any(quotas.permissions_for(viewer, workspace.pk).values())
+    assert quotas.permissions_for(editor, workspace.pk) == {
+        "can_process": True,
+        "can_transcribe": True,
+        "can_publish": True,
+        "can_delete": False,
+    }
+    assert quotas.permissions_for(admin, workspace.pk)["can_delete"] is True
+    StudioPermission.objects.create(workspace=workspace, user=editor, can_publish=False, can_delete=True)
+    assert quotas.permissions_for(editor, workspace.pk) == {
+        "can_process": True,
+        "can_transcribe": True,
+        "can_publish": False,
+        "can_delete": True,
+    }
+    # A row never lets a viewer write.
+    StudioPermission.objects.create(workspace=workspace, user=viewer, can_process=True)
+    assert quotas.permissions_for(viewer, workspace.pk)["can_process"] is False
+    with pytest.raises(PermissionDenied, match="publish recordings"):
+        quotas.require(editor, workspace.pk, "can_process", "can_publish")
+
+
+def _recording(workspace, **fields):
+    template = Template.objects.create(workspace=workspace, name=f"T{Template.objects.count()}")
+    return Recording.objects.create(workspace=workspace, remote_id=f"r{Recording.objects.count()}", display_name="Talk", template=template, **fields)
+
+
+def test_a_run_past_a_quota_is_refused_before_anything_is_written(workspace, member):
+    editor = member(Role.EDITOR)
+    StudioQuota.objects.create(workspace=workspace, storage_gb=1, recordings_per_month=10, concurrent_jobs=1)
+    big = _recording(workspace, size_bytes=2 * 1024**3)
+    with pytest.raises(quotas.QuotaExceeded, match="storage quota") as caught:
+        recording_run(recording=big, actor=editor)
+    assert caught.value.code == "storage"
+    big.refresh_from_db()
+    assert big.job is None and big.status == RecordingStatus.DISCOVERED
+    assert not Job.objects.exists()
+
+    small = _recording(workspace, size_bytes=1000)
+    job = recording_run(recording=small, actor=editor)
+    assert job.kind == quotas.JOB_KIND
+    other = _recording(workspace, size_bytes=1000)
+    with pytest.raises(quotas.QuotaExceeded, match="1 at once") as caught:
+        recording_run(recording=other, actor=editor)
+    assert caught.value.code == "jobs"
+    assert Job.objects.count() == 1
+
+
+def test_usage_counts_kept_files_recordings_this_month_and_running_jobs(workspace, settings):
+    settings.STUDIO_STORAGE_GB = 2
+    recording = _recording(workspace)
+    RecordingFile.objects.create(recording=recording, kind=FileKind.ORIGINAL, file="x.mp4", size_bytes=512 * 1024**2)
+    usage = quotas.usage_for(workspace.pk)
+    assert usage.storage_bytes == 512 * 1024**2
+    assert usage.storage_percent == 25
+    assert usage.recordings_this_month == 1
+    assert usage.limits.recordings_per_month == settings.STUDIO_RECORDINGS_PER_MONTH
+    assert usage.jobs_running == 0
+
+
+def test_a_member_without_the_permission_is_refused(workspace, member):
+    editor = member(Role.EDITOR)
+    StudioPermission.objects.create(workspace=workspace, user=editor, can_process=False)
+    recording = _recording(workspace, size_bytes=10)
+    with pytest.raises(PermissionDenied, match="process recordings"):
+        recording_run(recording=recording, actor=editor, until="trim")
+    assert not Job.objects.exists()
