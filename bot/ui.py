@@ -12,7 +12,7 @@ from dashboard.selectors import Access
 
 
 class Menu(CallbackData, prefix="menu"):
-    """A main-menu section: new, posts, review, campaigns, accounts, settings, admin, help."""
+    """A main-menu section: new, posts, review, campaigns, studio, accounts, settings, admin, help."""
 
     section: str
 
@@ -44,6 +44,7 @@ def menu_sections(access: Access) -> list[tuple[str, str]]:
     if access.can_anywhere(Role.EDITOR):
         sections.append(("review", "👀 " + _("Review")))
     sections.append(("campaigns", "📣 " + _("Campaigns")))  # viewers see the history
+    sections.append(("studio", "🎬 " + _("Studio")))
     sections.append(("accounts", "👤 " + _("Accounts")))
     sections.append(("settings", "⚙ " + _("Settings")))
     if access.can_anywhere(Role.ADMIN):

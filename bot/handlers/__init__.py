@@ -39,9 +39,9 @@ class Routes:
 
 
 def routers() -> list[Router]:
-    from . import accounts, admin_section, campaigns, compose, posts, review, settings, start
+    from . import accounts, admin_section, campaigns, compose, posts, review, settings, start, studio
 
     # compose first: its /cancel and Cancel act only inside its own states (and delete the draft a
     # preview made); then start (menu, help, cancel anywhere), then the sections.
-    sections = (compose, start, campaigns, posts, review, accounts, settings, admin_section)
+    sections = (compose, start, campaigns, studio, posts, review, accounts, settings, admin_section)
     return [module.routes.router() for module in sections] + [start.fallback.router()]

@@ -91,10 +91,12 @@ def help_text(access: Access) -> str:
     lines.append("• " + _("Accounts: accounts that need attention and why."))
     lines.append("• " + _("Settings: language, notifications, default groups."))
     lines.append("• " + _("Campaigns (/campaigns): your ad campaigns, their progress and results."))
+    lines.append("• " + _("Studio (/studio): the latest recordings, their status and progress."))
     if access.can_anywhere(Role.EDITOR):
         lines.append("• " + _("New post: media or text → caption → language → groups → when → preview → publish."))
         lines.append("• " + _("Review: drafts waiting for review — approve, edit the caption, reject."))
         lines.append("• " + _("Posts: retry failed executions, cancel a post."))
+        lines.append("• " + _("Studio: run a recording's whole pipeline, cancel its job, skip it."))
         lines.append(
             "• " + _("Campaigns (/campaign): name → product → keywords → region → URL → budget → live progress → the sheet.")
         )
