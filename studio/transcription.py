@@ -16,9 +16,12 @@ error messages ourselves instead of mapping the SDK's. Differences between serve
 - OpenAI ``whisper-1`` answers ``verbose_json`` with ``segments``; ``gpt-4o-transcribe`` and
   ``gpt-4o-mini-transcribe`` only answer ``json``/``text`` — for those (``JSON_ONLY_MODELS``) we ask
   for ``json`` and each chunk becomes one segment spanning the chunk.
-- Fireworks (``https://audio-prod.api.fireworks.ai/v1``, model ``whisper-v3``) and
-  faster-whisper-server (``http://host:8000/v1``, a model id like ``Systran/faster-whisper-small``)
-  accept the same multipart form and answer ``verbose_json`` with segments.
+- Fireworks (docs.fireworks.ai/api-reference/audio-transcriptions: ``https://audio-prod.us-virginia-1.
+  direct.fireworks.ai/v1`` with ``whisper-v3``, ``audio-turbo…`` with ``whisper-v3-turbo``) takes the same
+  form; it names the field ``timestamp_granularities`` and defaults to segments, so the ``[]`` form we
+  send (OpenAI's SDK's spelling) changes nothing there. It takes files up to 1 GB: chunks still pay off
+  by running in parallel. faster-whisper-server (``http://host:8000/v1``, a model id like
+  ``Systran/faster-whisper-small``) reads ``timestamp_granularities[]`` as OpenAI does.
 - Whisper names the detected language ("english"); we store ISO 639-1 codes where we know them.
 
 The local engine (``LocalWhisperTranscriber``) needs the optional package ``faster-whisper``
