@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from django.utils.translation import gettext
+
 from media.ffmpeg import FFmpegFailed, cause, ffmpeg_binary
 
 # How long ffmpeg may take to stop after SIGTERM before it is killed.
@@ -91,12 +93,12 @@ def run_with_progress(
                 if should_stop():
                     _stop(process)
                     _remove_output(args)
-                    raise Cancelled("Stopped on request.")
+                    raise Cancelled(gettext("Stopped on request."))
                 now = time.monotonic()
                 if timeout is not None and now - started > timeout:
                     _stop(process)
                     _remove_output(args)
-                    raise FFmpegFailed(f"ffmpeg did not finish within {timeout:.0f} s.")
+                    raise FFmpegFailed(gettext("ffmpeg did not finish within %(seconds)d s.") % {"seconds": timeout})
                 if duration_s and now - last_report >= PROGRESS_INTERVAL_S:
                     share = min(progress.out_time_s / duration_s, 0.999)
                     if share > last_share:

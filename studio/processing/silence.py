@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from django.utils.translation import gettext
+
 from .run import media_duration, run_with_progress
 
 TRUE_PEAK_DB = -1.5
@@ -145,12 +147,14 @@ def render_cut(
     (true peak -1.5 dBTP, LRA 11). Progress covers the kept duration.
     """
     if not keep:
-        raise ValueError("Nothing to render: every part of the recording was detected as silence. Lower the silence threshold.")
+        raise ValueError(
+            gettext("Nothing to render: every part of the recording was detected as silence. Lower the silence threshold.")
+        )
     original_s = media_duration(src)
     if has_video and (fps := _frame_rate(src)):
         keep = _snap_to_frames(keep, fps, original_s)
         if not keep:
-            raise ValueError("Nothing to render: every kept part is shorter than one video frame.")
+            raise ValueError(gettext("Nothing to render: every kept part is shorter than one video frame."))
     kept_s = sum(end - start for start, end in keep)
     audio_chain = ""
     render_progress = on_progress

@@ -178,6 +178,23 @@ def test_it_names_the_cause_when_ffmpeg_fails(tmp_path):
         run_with_progress(["-i", str(missing), "-f", "null", "-"], duration_s=None, on_progress=ignore, should_stop=never)
 
 
+def test_it_gives_up_after_the_timeout_and_leaves_no_ffmpeg(tmp_path):
+    dest = tmp_path / "endless.wav"
+    started = time.monotonic()
+    with pytest.raises(FFmpegFailed, match="did not finish within 1 s"):
+        endless = ["-f", "lavfi", "-i", "sine=frequency=440", str(dest)]
+        run_with_progress(endless, duration_s=None, on_progress=ignore, should_stop=never, timeout=1)
+    assert time.monotonic() - started < 3.5
+    assert not _ffmpeg_children()
+    assert not dest.exists()
+
+
+def test_it_refuses_to_render_nothing(talk, tmp_path):
+    with pytest.raises(ValueError, match="detected as silence"):
+        dest = tmp_path / "nothing.mp4"
+        render_cut(talk["video"], dest, [], has_video=True, loudnorm_lufs=None, on_progress=ignore, should_stop=never)
+
+
 # --- silence removal ------------------------------------------------------------
 
 
