@@ -100,7 +100,7 @@ def run_with_progress(
                     _remove_output(args)
                     raise FFmpegFailed(gettext("ffmpeg did not finish within %(seconds)d s.") % {"seconds": timeout})
                 if duration_s and now - last_report >= PROGRESS_INTERVAL_S:
-                    share = min(progress.out_time_s / duration_s, 0.999)
+                    share = 1.0 if progress.ended else min(progress.out_time_s / duration_s, 0.999)
                     if share > last_share:
                         on_progress(share)
                         last_share, last_report = share, now
@@ -116,7 +116,8 @@ def run_with_progress(
         log = stderr.read().decode("utf-8", "replace")
     if process.returncode != 0:
         raise FFmpegFailed(f"ffmpeg failed (exit {process.returncode}): {cause(_errors(log))}", detail=log[-4000:])
-    on_progress(1.0)
+    if last_share < 1.0:
+        on_progress(1.0)
     return log
 
 
