@@ -145,6 +145,9 @@ def render_cut(
     (``has_video=False``, e.g. an M4A recording): AAC only. With
     ``loudnorm_lufs`` the audio is normalised to that integrated loudness
     (true peak -1.5 dBTP, LRA 11). Progress covers the kept duration.
+    With video the cuts are moved half-way between frames (at most half a
+    frame): ``CutResult.keep`` holds the ranges actually rendered, the ones
+    to give ``map_time``.
     """
     if not keep:
         raise ValueError(
