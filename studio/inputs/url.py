@@ -129,7 +129,7 @@ class UrlClient(InputClient):
 
         def too_big() -> InputError:
             return InputError(
-                _("The file is larger than the %(limit)s MB allowed (STUDIO_URL_MAX_BYTES).") % {"limit": _megabytes(limit)}
+                _("The file is larger than the %(limit)s allowed (STUDIO_URL_MAX_BYTES).") % {"limit": _size(limit)}
             )
 
         if total is not None and total > limit:
@@ -140,5 +140,8 @@ class UrlClient(InputClient):
         )
 
 
-def _megabytes(count: int) -> str:
-    return f"{count / 1024**2:g}"
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} bytes"

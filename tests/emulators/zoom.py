@@ -27,6 +27,7 @@ What it follows (developers.zoom.us):
 
 Tests add meetings with ``add_meeting(topic, start, files=[(path, "MP4"), …])``; ``revoke_tokens()``
 makes every issued token invalid (Zoom's answer to a token a process still holds after it expired);
+``hold_next_listing()`` keeps a listing call waiting until the test releases it (to interleave two syncs);
 ``fail_next(429)`` / ``fail_next(500)`` / ``fail_next({"status": 429, "retry_after": N})`` fail the
 next API call. ``deleted`` records (meeting uuid, file id, action) of each delete."""
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 import base64
 import itertools
 import secrets
+import threading
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -75,6 +77,7 @@ class ZoomEmulator(Emulator):
         self.cdn: dict[str, Path] = {}
         self._ids = itertools.count(81000000001)
         self.max_page_size = 300  # Zoom's cap; a test lowers it to see paging without 300 meetings
+        self._gate: tuple[threading.Event, threading.Event] | None = None
 
     # --- test helpers ---
 
@@ -98,6 +101,13 @@ class ZoomEmulator(Emulator):
         with self.lock:
             self.meetings.append(meeting)
         return meeting
+
+    def hold_next_listing(self) -> tuple[threading.Event, threading.Event]:
+        """Make the next listing call wait: returns (arrived, release) — set when the call is in, set it to answer."""
+        gate = (threading.Event(), threading.Event())
+        with self.lock:
+            self._gate = gate
+        return gate
 
     def revoke_tokens(self) -> None:
         with self.lock:
@@ -168,6 +178,11 @@ class ZoomEmulator(Emulator):
         return Reply(200, body)
 
     def _list(self, request: Recorded) -> Reply:
+        with self.lock:
+            gate, self._gate = self._gate, None
+        if gate is not None:
+            gate[0].set()
+            gate[1].wait(timeout=30)
         try:
             first = date.fromisoformat(request.param("from") or "")
             last = date.fromisoformat(request.param("to") or "")
