@@ -2,8 +2,9 @@
 
 The protocol (Zoom's developer documentation):
 
-- token: ``POST {ZOOM_OAUTH_URL}?grant_type=account_credentials&account_id=…`` with HTTP Basic
-  ``client_id:client_secret`` → ``{"access_token", "token_type": "bearer", "expires_in": 3599, …}``
+- token: ``POST {ZOOM_OAUTH_URL}`` with ``grant_type=account_credentials&account_id=…`` (form body;
+  Zoom's pages also show them in the query string, which some accounts now refuse with 400) and
+  HTTP Basic ``client_id:client_secret`` → ``{"access_token", "token_type": "bearer", "expires_in": 3599, …}``
   ("Server-to-Server OAuth"); there is no refresh token — a new one is asked for. A token is kept in
   this process until a minute before it expires; a 401 from the API (Zoom revoked it, or another
   process asked for a new one) asks for a new one once.
@@ -130,7 +131,8 @@ class ZoomClient(InputClient):
         try:
             response = self.session.post(
                 settings.ZOOM_OAUTH_URL,
-                params={"grant_type": "account_credentials", "account_id": self.secret.get("account_id", "")},
+                # In the form body, as OAuth 2.0 has it: Zoom refuses query-string parameters for some accounts.
+                data={"grant_type": "account_credentials", "account_id": self.secret.get("account_id", "")},
                 auth=(self.secret.get("client_id", ""), self.secret.get("client_secret", "")),
                 timeout=timeout(),
             )

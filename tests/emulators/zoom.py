@@ -2,7 +2,8 @@
 
 What it follows (developers.zoom.us):
 
-- "Server-to-Server OAuth" — ``POST /oauth/token?grant_type=account_credentials&account_id=…`` with
+- "Server-to-Server OAuth" — ``POST /oauth/token`` with ``grant_type=account_credentials&account_id=…``
+  (form body or query string; OAuth error codes per "OAuth error messages") and
   HTTP Basic ``client_id:client_secret`` → ``{"access_token", "token_type": "bearer", "expires_in":
   3599, "scope", "api_url"}``; wrong client credentials → 401 ``{"reason": "Invalid client_id or
   client_secret", "error": "invalid_client"}``; an unknown account → 400 ``{"reason": "Invalid

@@ -108,7 +108,9 @@ def test_it_keeps_the_token_and_asks_for_a_new_one_once_when_zoom_revokes_it(zoo
     zoom.revoke_tokens()
     assert len(list(client.list())) == 1
     assert sum(r.path == "/oauth/token" for r in zoom.requests) == 2
-    assert all(r.headers["Authorization"].startswith("Basic ") for r in zoom.requests if r.path == "/oauth/token")
+    token_calls = [r for r in zoom.requests if r.path == "/oauth/token"]
+    assert all(r.headers["Authorization"].startswith("Basic ") for r in token_calls)
+    assert all(r.form == {"grant_type": ["account_credentials"], "account_id": ["acc-1"]} for r in token_calls)
 
 
 @pytest.mark.django_db
