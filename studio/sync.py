@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -90,7 +91,8 @@ def discover(*, source: InputSource) -> SyncReport:
         cursor = dict(source.cursor or {})
         cursor["listed"] = len(files)
         if newest is not None:
-            cursor["newest_recorded_at"] = max(newest.isoformat(), cursor.get("newest_recorded_at") or "")
+            # Compared as text, so always in UTC.
+            cursor["newest_recorded_at"] = max(newest.astimezone(UTC).isoformat(), cursor.get("newest_recorded_at") or "")
         InputSource.objects.filter(pk=source.pk).update(cursor=cursor)
     source.refresh_from_db(fields=["last_synced_at", "last_error", "cursor"])
     return SyncReport(listed=len(files), created=created)

@@ -95,7 +95,13 @@ class YandexDiskClient(InputClient):
             raise network_error("Yandex Disk", exc) from exc
         if response.status_code != 200:
             raise _error(response, what)
-        return response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise InputError(_("Yandex Disk answered something other than JSON; the next attempt retries."), retryable=True)
+        return body
 
     def list(self) -> Iterator[RemoteFile]:
         wanted = {ext.lower() for ext in self.options.get("extensions") or EXTENSIONS}
@@ -128,6 +134,10 @@ class YandexDiskClient(InputClient):
         if not path:
             raise InputError(_("This recording has no Yandex Disk path: sync the source again."))
         link = self._get("/resources/download", {"path": path}, what=path)
+        if not link.get("href"):
+            raise InputError(
+                _("Yandex Disk gave no download link for %(path)s; the next attempt retries.") % {"path": path}, retryable=True
+            )
         try:
             # The href is pre-signed: it is fetched without the token.
             response = requests.request(

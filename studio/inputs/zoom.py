@@ -140,7 +140,9 @@ class ZoomClient(InputClient):
             raise network_error("Zoom", exc) from exc
         if response.status_code != 200:
             raise self._error(response, during_token=True)
-        body = response.json()
+        body = _json(response)
+        if not body.get("access_token"):
+            raise InputError(_("Zoom's token endpoint answered without a token: check ZOOM_OAUTH_URL."), retryable=True)
         token = body["access_token"]
         lifetime = float(body.get("expires_in") or 3600)
         with _tokens_lock:
@@ -177,7 +179,7 @@ class ZoomClient(InputClient):
                 params = {"from": first.isoformat(), "to": last.isoformat(), "page_size": PAGE_SIZE}
                 if page_token:
                     params["next_page_token"] = page_token
-                body = self._call("GET", f"{settings.ZOOM_API_BASE_URL}/users/{user}/recordings", params=params).json()
+                body = _json(self._call("GET", f"{settings.ZOOM_API_BASE_URL}/users/{user}/recordings", params=params))
                 for meeting in body.get("meetings") or []:
                     for item in meeting.get("recording_files") or []:
                         remote = _remote_file(meeting, item, wanted)
@@ -256,6 +258,16 @@ class ZoomClient(InputClient):
                 % {"said": said}
             )
         return InputError(_("Zoom refused the request (HTTP %(status)s: %(said)s).") % {"status": status, "said": said})
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise InputError(_("Zoom answered something other than JSON; the next attempt retries."), retryable=True)
+    return body
 
 
 def slices(start: date, end: date) -> Iterator[tuple[date, date]]:
