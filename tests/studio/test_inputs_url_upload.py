@@ -2,6 +2,9 @@
 recording, anything but video/audio refused) and a pasted URL (checked now, fetched by the download
 step with a size cap, a clear error for a missing file or a web page)."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -118,3 +121,43 @@ def test_a_url_must_be_public_http(workspace, settings):
             import_url(workspace=workspace, url=url)
         assert reason in str(caught.value.message_dict["url"]), url
     assert not Recording.objects.exists()
+
+
+class _Chunked(BaseHTTPRequestHandler):
+    """Sends the video in chunked encoding: no Content-Length to check, so the bytes must be counted."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        data = video_file().read_bytes()
+        for start in range(0, len(data), 4096):
+            piece = data[start : start + 4096]
+            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+
+@pytest.mark.django_db
+def test_a_file_without_a_declared_size_is_cut_off_at_the_limit(workspace, settings):
+    settings.STUDIO_URL_ALLOW_PRIVATE = True
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunked)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/stream.mp4"
+        settings.STUDIO_URL_MAX_BYTES = 20_000
+        too_big = import_url(workspace=workspace, url=url)
+        with pytest.raises(InputError, match="larger than"):
+            fetch(too_big)
+        assert not too_big.files.exists()
+
+        settings.STUDIO_URL_MAX_BYTES = 10**9
+        assert fetch(too_big).file.read() == video_file().read_bytes()
+    finally:
+        server.shutdown()
+        server.server_close()
