@@ -485,9 +485,7 @@ class YouTubeAdapter(base.Adapter):
             item = response.json()
         except base.PlatformError as error:
             reason = str(error.raw.get("reason") or error.code)
-            why = PLAYLIST_REFUSALS.get(reason) or f"YouTube answered {reason}" + (
-                f" ({error.raw['message']})" if error.raw.get("message") else ""
-            )
+            why = PLAYLIST_REFUSALS.get(reason) or error.message.rstrip(".")
             warning = (
                 f"The video is on YouTube, but it was not added to playlist {playlist_id}: {why}. "
                 "Add it to the playlist in YouTube Studio."
