@@ -96,7 +96,9 @@ def recording_run(
     """Start (or resume) the recording's pipeline up to ``until`` (None: to the end); ``from_step``
     redoes that step and every later one. Refuses (ValidationError / PermissionDenied /
     quotas.QuotaExceeded) before writing anything."""
-    recording = Recording.objects.select_for_update().select_related("job", "template", "workspace").get(pk=recording.pk)
+    recording = (
+        Recording.objects.select_for_update(of=("self",)).select_related("job", "template", "workspace").get(pk=recording.pk)
+    )
     until = until or Step.PUBLISH
     if until not in STEPS:
         raise ValidationError({"until": _("Choose one of %(steps)s.") % {"steps": ", ".join(STEPS)}})
@@ -300,7 +302,11 @@ def _end_cancelled(recording: Recording, job_id: int) -> None:
 
 
 def _end_failed(recording: Recording, job_id: int, step: str, message: str, *, resumable: bool) -> None:
-    hint = _(" Run it again to resume from this step.") if resumable else ""
+    hint = (
+        _(" Run it again to resume from this step.")
+        if resumable
+        else _(" Fix what the error says, then run it again: the finished steps are kept.")
+    )
     job_failed(job_id, error=message, message=_("Step %(step)s failed.") % {"step": step} + hint)
     Recording.objects.filter(pk=recording.pk).update(
         status=RecordingStatus.FAILED, error=message[:2000], updated_at=timezone.now()

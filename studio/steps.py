@@ -279,8 +279,13 @@ def _post_options(preset, title: str) -> dict:
         if preset.playlist:
             options["playlist_id"] = preset.playlist
         return {platform: options}
-    if platform == "vk" and preset.playlist:
-        return {platform: {"album_id": preset.playlist}}
+    if platform == "vk":
+        options = {}
+        if preset.playlist:
+            options["album_id"] = preset.playlist
+        if preset.privacy:
+            options["privacy_view"] = preset.privacy
+        return {platform: options} if options else {}
     return {}
 
 

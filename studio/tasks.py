@@ -49,4 +49,3 @@ def fail_stalled_jobs() -> int:
     return runner.fail_stalled(older_than=STALLED_AFTER)
 
 
-__all__ = ["fail_stalled_jobs", "recording_step", "sync", "sync_due_sources", "sync_source"]

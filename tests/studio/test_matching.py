@@ -15,7 +15,12 @@ pytestmark = pytest.mark.django_db
 
 def _recording(workspace, name="Weekly sync", duration=1800.0, when=datetime(2026, 12, 7, 10, 0, tzinfo=UTC), source=None):
     return Recording.objects.create(
-        workspace=workspace, source=source, remote_id=f"r-{name}-{duration}", display_name=name, duration_s=duration, recorded_at=when
+        workspace=workspace,
+        source=source,
+        remote_id=f"r-{name}-{duration}",
+        display_name=name,
+        duration_s=duration,
+        recorded_at=when,
     )
 
 

@@ -38,7 +38,9 @@ def test_roles_give_the_baseline_and_a_member_row_replaces_it(workspace, member)
 
 def _recording(workspace, **fields):
     template = Template.objects.create(workspace=workspace, name=f"T{Template.objects.count()}")
-    return Recording.objects.create(workspace=workspace, remote_id=f"r{Recording.objects.count()}", display_name="Talk", template=template, **fields)
+    return Recording.objects.create(
+        workspace=workspace, remote_id=f"r{Recording.objects.count()}", display_name="Talk", template=template, **fields
+    )
 
 
 def test_a_run_past_a_quota_is_refused_before_anything_is_written(workspace, member):
