@@ -47,5 +47,3 @@ def sync_due_sources() -> int:
 @shared_task(ignore_result=True)
 def fail_stalled_jobs() -> int:
     return runner.fail_stalled(older_than=STALLED_AFTER)
-
-
