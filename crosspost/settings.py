@@ -465,6 +465,8 @@ STUDIO_HTTP_TIMEOUT_SECONDS = env.float("STUDIO_HTTP_TIMEOUT_SECONDS", default=6
 STUDIO_FOLDER_ROOTS = env.list("STUDIO_FOLDER_ROOTS", default=[]) or [str(VAR_DIR / "studio-inbox")]
 # A recording fetched by URL may be at most this large.
 STUDIO_URL_MAX_BYTES = env.int("STUDIO_URL_MAX_BYTES", default=20 * 1024**3)
+# Fetching by URL refuses hosts that resolve to loopback/private addresses (SSRF) unless this (or DEBUG) is on.
+STUDIO_URL_ALLOW_PRIVATE = env.bool("STUDIO_URL_ALLOW_PRIVATE", default=False)
 # A workspace without its own quota row gets these.
 STUDIO_STORAGE_GB = env.float("STUDIO_STORAGE_GB", default=50.0)
 STUDIO_RECORDINGS_PER_MONTH = env.int("STUDIO_RECORDINGS_PER_MONTH", default=500)

@@ -102,9 +102,14 @@ class LookupRequest:
 
 @dataclass(frozen=True)
 class PublishResult:
+    """A published post. ``warnings``: what went wrong *after* the post was up (a YouTube video not
+    added to its playlist) — the post stays published and is never repeated for them; the
+    publisher keeps them in the execution's ``raw_response["warnings"]`` and its activity log."""
+
     remote_id: str
     url: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

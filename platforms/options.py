@@ -13,13 +13,14 @@ from .names import Platform
 # A JSON type as Python sees it after json.loads; bool is checked before int (bool is an int).
 BOOL, INT, NUMBER, STR = "boolean", "integer", "number", "string"
 STR_LIST = "list of strings (or one comma-separated string)"
+DIGITS = "whole number (or a string of digits)"
 
 # Understood by every platform: allow the media pipeline to trim a video that is too long.
 COMMON = {"allow_trim": BOOL}
 
 POST_OPTIONS: dict[str, dict[str, str]] = {
     Platform.TELEGRAM: {"disable_notification": BOOL, "protect_content": BOOL},
-    Platform.VK: {},
+    Platform.VK: {"album_id": DIGITS, "privacy_view": STR},
     Platform.INSTAGRAM: {"share_to_feed": BOOL},
     Platform.TIKTOK: {
         "privacy_level": STR,
@@ -43,6 +44,7 @@ POST_OPTIONS: dict[str, dict[str, str]] = {
         "made_for_kids": BOOL,
         "notify_subscribers": BOOL,
         "contains_synthetic_media": BOOL,
+        "playlist_id": STR,
     },
     Platform.PINTEREST: {
         "board_id": STR,
@@ -66,6 +68,10 @@ def matches(value: Any, kind: str) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == STR:
         return isinstance(value, str)
+    if kind == DIGITS:
+        return (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
+            isinstance(value, str) and value.isascii() and value.isdigit()
+        )
     if kind == STR_LIST:
         return isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
     raise ValueError(f"unknown option type {kind!r}")

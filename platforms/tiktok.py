@@ -74,6 +74,8 @@ TITLE_LIMIT = 2200  # video caption, UTF-16 code units
 PHOTO_TITLE_LIMIT = 90
 PHOTO_DESCRIPTION_LIMIT = 4000
 DEFAULT_PRIVACY = "SELF_ONLY"
+# The privacy levels TikTok documents; a creator offers some of them (creator_info's privacy_level_options).
+PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
 ACCEPTED_ACTION = "tiktok.accepted"
 
 UNAUDITED_MESSAGE = (

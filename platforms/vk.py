@@ -13,6 +13,17 @@ to the upload URL it returns, photos.saveWallPhoto → ``photo<owner>_<id>``; fo
 videos video.save → multipart POST (field ``video_file``) → ``video<owner>_<id>``;
 then wall.post(attachments=…, message=…).
 
+Post options (``post.options["vk"]``) for videos: ``album_id`` — the video album the
+uploaded video goes to (video.save's ``album_id``: a number, of the wall's owner: the
+user's album, or the community's when posting to a community); ``privacy_view`` —
+who may watch it: one of VK's privacy categories (``all``, ``friends``,
+``friends_of_friends``, ``friends_of_friends_only``, ``nobody``, ``only_me``; VK:
+"privacy setting is available for videos uploaded to own profile by user", so only
+on a user's own wall). See https://dev.vk.com/method/video.save and
+https://dev.vk.com/reference/objects/privacy-setting. An album that does not exist
+or is not the owner's: VK answers error 204 (Access denied, the error video.save
+documents) → PermissionDenied, the publish fails before anything is posted.
+
 Plain HTTP through :func:`http_session` (``POST {VK_API_BASE_URL}/<method>``, form
 encoded, the token in the body, never in a URL). The vk_api library is not used:
 its API URL is hard-coded to api.vk.com, and it sleeps and retries on its own
@@ -51,6 +62,11 @@ PHOTO_MAX_BYTES = 50 * MB
 PHOTO_MAX_SIDES_SUM = 14000
 PHOTO_MAX_RATIO = 20
 VIDEO_NAME_LIMIT = 128
+# VK's video upload form stops descriptions at 5000 characters; the API reference gives no number.
+VIDEO_DESCRIPTION_LIMIT = 5000
+# video.save's privacy_view: the categories of VK's privacy setting objects (lists and user ids are not offered).
+PRIVACY_VIEW_VALUES = ("all", "friends", "friends_of_friends", "friends_of_friends_only", "nobody", "only_me")
+ALBUM_ID_MAX = 2**31 - 1  # int32 in the 5.199 schema
 EDITOR_LEVEL = 2  # groups admin_level: 1 moderator, 2 editor, 3 administrator
 LOOKUP_COUNT = 100  # wall.get's maximum page
 CLOCK_SKEW = timedelta(minutes=5)
@@ -162,6 +178,12 @@ class _Api:
                 f"{text}. The token's user may no longer post on this wall: make them an editor or administrator again.",
                 raw=raw,
             )
+        if code == 204 and method == "video.save":
+            return base.PermissionDenied(
+                f"{text}. VK refused the video album: check options.album_id (an album of this wall's owner that "
+                "the token's user may add videos to).",
+                raw=raw,
+            )
         if code in PERMISSION_ERRORS:
             return base.PermissionDenied(f"{text}. The token's user may not do this on this wall.", raw=raw)
         if code in TRANSIENT_ERRORS:
@@ -182,6 +204,39 @@ class _Api:
             detail = (body or {}).get("error") if isinstance(body, dict) else f"HTTP {response.status_code}"
             raise base.MediaRejected(f"VK's upload server refused {name}: {detail}", raw={"upload": self.scrub(body or {})})
         return body
+
+
+def _post_options(request: base.PublishRequest) -> dict[str, Any]:
+    """The post's VK options (the publisher passes this platform's; a whole ``post.options`` works too)."""
+    options = request.options or {}
+    return options[Platform.VK] if isinstance(options.get(Platform.VK), dict) else options
+
+
+def album_problem(album_id: Any) -> str | None:
+    """Why ``album_id`` cannot be a VK video album id, or None (empty: no album, fine)."""
+    if album_id in (None, ""):
+        return None
+    text = str(album_id)
+    if isinstance(album_id, bool) or not (text.isascii() and text.isdigit()) or not 0 < int(text) <= ALBUM_ID_MAX:
+        return (
+            f"album_id {album_id!r} is not a VK video album id: use the number after the underscore in the album's "
+            "address (vk.com/video/playlist/-123_45 → 45)."
+        )
+    return None
+
+
+def privacy_view_problem(privacy_view: str, owner_id: int | None = None) -> str | None:
+    """Why ``privacy_view`` cannot be sent with video.save to ``owner_id``'s wall, or None (empty: VK's default)."""
+    if not privacy_view:
+        return None
+    if privacy_view not in PRIVACY_VIEW_VALUES:
+        return f"privacy_view {privacy_view!r} must be one of {', '.join(PRIVACY_VIEW_VALUES)}."
+    if owner_id is not None and owner_id < 0:
+        return (
+            "privacy_view applies only to videos on a user's own page; a community's videos are seen by whoever "
+            "sees the community: remove privacy_view."
+        )
+    return None
 
 
 def _read(item: base.MediaItem) -> tuple[str, bytes]:
@@ -271,6 +326,11 @@ class VkAdapter(base.Adapter):
                     "owner_id", "Set options.owner_id to the wall to post to: a user id, or minus the community id (-123456)."
                 )
             )
+        options = _post_options(request)
+        if problem := album_problem(options.get("album_id")):
+            problems.append(base.Problem("album_id", problem))
+        if problem := privacy_view_problem(str(options.get("privacy_view") or ""), _owner_id(account)):
+            problems.append(base.Problem("privacy_view", problem))
         if request.media_type == "text":
             if not (request.caption or "").strip():
                 problems.append(base.Problem("empty_text", "A text post needs text."))
@@ -285,6 +345,11 @@ class VkAdapter(base.Adapter):
             raise base.MediaRejected(f"The {request.media_type} post has no media.")
         group_id = -owner_id if owner_id < 0 else None
         api = _Api(request.account, interval=self.call_interval)
+        options = _post_options(request)
+        video_options = {
+            "album_id": int(options["album_id"]) if str(options.get("album_id") or "").isdigit() else None,
+            "privacy_view": str(options.get("privacy_view") or "") or None,
+        }
         attachments = []
         upload_url = None
         for item in request.media if request.media_type != "text" else ():
@@ -293,7 +358,7 @@ class VkAdapter(base.Adapter):
                     upload_url = api.call("photos.getWallUploadServer", {"group_id": group_id})["upload_url"]
                 attachments.append(self._photo(api, upload_url, item, group_id))
             else:
-                attachments.append(self._video(api, item, group_id, owner_id, request.caption))
+                attachments.append(self._video(api, item, group_id, owner_id, request.caption, video_options))
         params = {
             "owner_id": owner_id,
             "from_group": 1 if group_id else None,
@@ -319,9 +384,10 @@ class VkAdapter(base.Adapter):
         photo = saved[0]
         return f"photo{photo['owner_id']}_{photo['id']}"
 
-    def _video(self, api: _Api, item: base.MediaItem, group_id: int | None, owner_id: int, caption: str) -> str:
+    def _video(self, api: _Api, item: base.MediaItem, group_id: int | None, owner_id: int, caption: str, options: dict) -> str:
+        """video.save (into ``options["album_id"]``, seen by ``options["privacy_view"]``), then the upload."""
         name = (caption or "").strip().split("\n", 1)[0][:VIDEO_NAME_LIMIT] or "Video"
-        saved = api.call("video.save", {"name": name, "wallpost": 0, "group_id": group_id})
+        saved = api.call("video.save", {"name": name, "wallpost": 0, "group_id": group_id, **options})
         uploaded = api.upload(saved["upload_url"], "video_file", item)
         if not uploaded.get("video_hash") and not uploaded.get("video_id"):
             raise base.MediaRejected("VK's upload server did not accept the video.", raw={"upload": api.scrub(uploaded)})

@@ -9,8 +9,19 @@ it expires. ``options``: ``privacy_status`` (private, unlisted, public — defau
 private, so nothing goes public unless an operator asks), ``category_id``
 (default "22", People & Blogs), ``made_for_kids`` (default false),
 ``notify_subscribers``. Post options (``post.options["youtube"]``) override them
-and add ``title``, ``tags`` (a list or comma-separated) and
-``contains_synthetic_media``.
+and add ``title``, ``tags`` (a list or comma-separated),
+``contains_synthetic_media`` and ``playlist_id``.
+
+Playlists: with ``playlist_id`` the uploaded video is added to that playlist by
+``playlistItems.insert`` (``POST /youtube/v3/playlistItems?part=snippet``, body
+``{"snippet": {"playlistId", "resourceId": {"kind": "youtube#video", "videoId"}}}``;
+https://developers.google.com/youtube/v3/docs/playlistItems/insert), which needs
+the ``youtube`` or ``youtube.force-ssl`` scope — ``youtube.upload`` alone is not
+enough. The video is already up by then, so a refusal (playlistNotFound 404,
+forbidden / playlistItemsNotAccessible / insufficientPermissions 403,
+quotaExceeded 403, a network failure) never fails or repeats the publish: it
+becomes a warning on the result (``PublishResult.warnings``) and the video stays
+published, outside the playlist.
 
 video / reel / story → one video. Its title is ``options.title`` or the
 caption's first line (shortened to 100 characters), its description the
@@ -67,6 +78,9 @@ DESCRIPTION_LIMIT_BYTES = 5000
 TAGS_LIMIT = 500
 SHORT_MAX_SECONDS = 180
 PRIVACY_STATUSES = ("private", "unlisted", "public")
+# YouTube's playlist ids are "PL" + 16 or 32 characters (and other prefixes: "UU", "FL", "OL"…); accept that alphabet.
+PLAYLIST_ID = re.compile(r"[A-Za-z0-9_-]{10,64}")
+CATEGORY_ID = re.compile(r"[0-9]{1,4}")  # videoCategories ids are numbers sent as strings: "22", "28"
 DEFAULT_PRIVACY = "private"
 DEFAULT_CATEGORY = "22"  # People & Blogs
 VIDEO_MAX_BYTES = 256 * 1024 * MIB
@@ -86,6 +100,18 @@ PERMISSION_REASONS = {
 }
 BANNED_REASONS = {"authenticatedUserAccountSuspended", "authenticatedUserAccountClosed"}
 MEDIA_REASONS = {"mediaBodyRequired", "invalidFilename", "badContent"}
+# Why playlistItems.insert refused, in an operator's words (the reasons of its documented errors).
+PLAYLIST_REFUSALS = {
+    "playlistNotFound": "the playlist does not exist or the channel cannot see it (check playlist_id)",
+    "videoNotFound": "YouTube did not find the new video yet",
+    "playlistItemsNotAccessible": "the playlist belongs to another channel",
+    "forbidden": "the playlist belongs to another channel or the token may not edit it",
+    "insufficientPermissions": (
+        "the channel was connected without the youtube scope that editing playlists needs (connect it again granting it)"
+    ),
+    "playlistContainsMaximumNumberOfVideos": "the playlist is full",
+    "quotaExceeded": "the project's daily YouTube quota is used up",
+}
 
 
 class UploadUnconfirmed(base.DeliveryUnknown):
@@ -160,6 +186,25 @@ def video_tags(options: dict, marker: str = "") -> list[str]:
 def tags_length(tags: list[str]) -> int:
     """YouTube's count: commas between tags count, a tag with a space counts its quotes."""
     return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(len(tags) - 1, 0)
+
+
+def playlist_problem(playlist_id: str) -> str | None:
+    """Why ``playlist_id`` cannot be a YouTube playlist id, or None (empty: no playlist, fine)."""
+    if not playlist_id or PLAYLIST_ID.fullmatch(playlist_id):
+        return None
+    return (
+        f"playlist_id {playlist_id!r} is not a YouTube playlist id: copy the part after list= from the playlist's "
+        "address (like PLxxxxxxxxxxxxxxxx; 10 to 64 letters, digits, - and _)."
+    )
+
+
+def category_problem(category_id: str) -> str | None:
+    """Why ``category_id`` cannot be a YouTube video category id, or None (empty: the default, fine)."""
+    if not category_id or CATEGORY_ID.fullmatch(category_id):
+        return None
+    return (
+        f"category_id {category_id!r} is not a YouTube category id: use its number, like 22 (People & Blogs) or 27 (Education)."
+    )
 
 
 def _acknowledged(response: Response) -> int:
@@ -358,6 +403,10 @@ class YouTubeAdapter(base.Adapter):
         privacy = str(options.get("privacy_status") or DEFAULT_PRIVACY)
         if privacy not in PRIVACY_STATUSES:
             problems.append(base.Problem("privacy_status", f"privacy_status must be one of {', '.join(PRIVACY_STATUSES)}."))
+        if problem := category_problem(str(options.get("category_id") or "")):
+            problems.append(base.Problem("category_id", problem))
+        if problem := playlist_problem(str(options.get("playlist_id") or "")):
+            problems.append(base.Problem("playlist_id", problem))
         return problems
 
     # --- publish --------------------------------------------------------------------------------
@@ -408,8 +457,51 @@ class YouTubeAdapter(base.Adapter):
         if returned and returned != privacy:
             # Unverified API projects have their uploads locked private until they pass YouTube's audit.
             raw["privacy_locked"] = f"asked {privacy}, YouTube set {returned} (is the API project audited?)"
+        warnings = []
+        playlist_id = str(options.get("playlist_id") or "").strip()
+        if playlist_id:
+            raw["playlist"], warning = self._add_to_playlist(api, playlist_id, video_id)
+            warnings += [warning] if warning else []
         url = f"https://youtube.com/shorts/{video_id}" if short else f"https://www.youtube.com/watch?v={video_id}"
-        return base.PublishResult(remote_id=video_id, url=url, raw=api.scrub(raw))
+        return base.PublishResult(remote_id=video_id, url=url, raw=api.scrub(raw), warnings=tuple(warnings))
+
+    def _add_to_playlist(self, api: _Api, playlist_id: str, video_id: str) -> tuple[dict, str]:
+        """playlistItems.insert of the uploaded video: (what to keep, a warning or "").
+
+        Never raises: the video is up, and a publish that failed now would be repeated — a second upload.
+        """
+        body = {"snippet": {"playlistId": playlist_id, "resourceId": {"kind": "youtube#video", "videoId": video_id}}}
+        try:
+            response = api.request(
+                "POST",
+                f"{api.base_url}/youtube/v3/playlistItems",
+                "playlistItems.insert",
+                params={"part": "snippet"},
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json; charset=UTF-8"},
+            )
+            if response.status_code != 200:
+                raise api.error(response, "playlistItems.insert")
+            item = response.json()
+        except base.PlatformError as error:
+            reason = str(error.raw.get("reason") or error.code)
+            why = PLAYLIST_REFUSALS.get(reason) or f"YouTube answered {reason}" + (
+                f" ({error.raw['message']})" if error.raw.get("message") else ""
+            )
+            warning = (
+                f"The video is on YouTube, but it was not added to playlist {playlist_id}: {why}. "
+                "Add it to the playlist in YouTube Studio."
+            )
+            return {"playlist_id": playlist_id, "added": False, "reason": reason}, warning
+        except ValueError:
+            item = {}  # added (200) with an unreadable answer: nothing more to keep
+        snippet = item.get("snippet") if isinstance(item, dict) else None
+        return {
+            "playlist_id": playlist_id,
+            "added": True,
+            "item_id": item.get("id") if isinstance(item, dict) else None,
+            "position": (snippet or {}).get("position"),
+        }, ""
 
     def _start(self, api: _Api, metadata: dict, total: int, mime: str, *, notify) -> str:
         """Open a resumable session; its URI."""

@@ -110,6 +110,7 @@ _OPTION_SCHEMAS = {
     platform_options.NUMBER: {"type": "number"},
     platform_options.STR: {"type": "string"},
     platform_options.STR_LIST: {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    platform_options.DIGITS: {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+$"}]},
 }
 
 

@@ -206,20 +206,29 @@ def _record_success(execution: Execution, token: str, result: PublishResult, *, 
             ExecutionStatus.SUCCESS,
             remote_id=result.remote_id[:200],
             remote_url=result.url[:500],
-            raw_response=result.raw,
+            # Warnings (a step after the post was up failed) stay beside the platform's answer.
+            raw_response={**result.raw, "warnings": list(result.warnings)} if result.warnings else result.raw,
             error_code="",
             error_message="",
         )
         account = execution.account
         now = timezone.now()
         SocialAccount.objects.filter(pk=account.pk).update(last_post_at=now, failed_attempts=0, updated_at=now)
+        message = f"Published to {account}: {result.url or result.remote_id}"
+        if result.warnings:
+            message += " — but " + " ".join(result.warnings)
         log_activity(
             action="execution.publish",
             execution=execution,
             account=account,
             status=LogStatus.SUCCESS,
-            message=f"Published to {account}: {result.url or result.remote_id}",
-            details={"remote_id": result.remote_id, "url": result.url, "attempt": execution.attempts},
+            message=message,
+            details={
+                "remote_id": result.remote_id,
+                "url": result.url,
+                "attempt": execution.attempts,
+                **({"warnings": list(result.warnings)} if result.warnings else {}),
+            },
             duration_ms=duration_ms,
         )
         _cooldown_at_daily_limit(account, now)

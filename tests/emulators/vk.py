@@ -19,6 +19,16 @@ wall.get takes ``owner_id`` or ``domain`` (a community's screen_name, a user's `
 screen_name), ``offset``, ``count`` (at most 100) and ``filter`` (``owner``: the owner's posts
 only); a pinned post comes first, the rest newest first. A closed community's wall is error 15,
 a private profile's error 30, a deleted user's error 18, an unknown domain error 100.
+
+video.save (https://dev.vk.com/method/video.save; the parameters and errors of the 5.199 schema,
+VKCOM/vk-api-schema video/methods.json) takes ``name``, ``description``, ``wallpost``, ``group_id``,
+``album_id`` (int32 ≥ 0) and ``privacy_view`` (privacy categories, comma-separated). An
+``album_id`` that is not a number is error 100; one the owner (the user, or the community with
+``group_id``) has no such album of (``vk.add_video_album(owner_id, title)``) is error 204, Access
+denied — the one access error the schema lists for video.save. ``privacy_view`` for a community
+video is ignored, as VK documents it for videos on the user's own page only. The saved video
+keeps ``album_ids`` and ``privacy_view`` (``vk.videos``), and the album its videos
+(``vk.video_albums[owner][album]["videos"]``).
 """
 
 from __future__ import annotations
@@ -81,6 +91,7 @@ class VkEmulator(Emulator):
         self.next_id = {"photo": 457239017, "video": 456239017, "post": 1}
         self._guids: dict[tuple[int, str], int] = {}
         self._upload_servers: dict[str, dict] = {}  # key -> what the upload is for
+        self.video_albums: dict[int, dict[int, dict]] = defaultdict(dict)  # owner id -> album id -> album
         self._pending_photos: dict[str, dict] = {}  # uploaded "photo" string -> upload info
 
     # --- setup --------------------------------------------------------------------------------
@@ -171,6 +182,12 @@ class VkEmulator(Emulator):
         photo["has_tags"] = False
         self.photos[f"{owner_id}_{photo_id}"] = photo
         return photo
+
+    def add_video_album(self, owner_id: int, title: str = "Recordings") -> int:
+        """A video album of ``owner_id`` (a user, or minus a community id); returns its id."""
+        album_id = len(self.video_albums[owner_id]) + 50
+        self.video_albums[owner_id][album_id] = {"id": album_id, "owner_id": owner_id, "title": title, "videos": []}
+        return album_id
 
     def add_group_token(self, token: str, group_id: int) -> None:
         self.tokens[token] = {"type": "group", "group_id": group_id}
@@ -375,6 +392,14 @@ class VkEmulator(Emulator):
     def _video_save(self, identity: dict, params: dict) -> dict:
         group = self._group(params["group_id"]) if params.get("group_id") else None
         owner_id = -group["id"] if group else identity["user_id"]
+        album = None
+        if params.get("album_id"):
+            if not params["album_id"].isdigit():
+                raise VkApiError(100, "One of the parameters specified was missing or invalid: album_id not integer")
+            album = self.video_albums[owner_id].get(int(params["album_id"]))
+            if album is None:
+                raise VkApiError(204, "Access denied")
+        privacy_view = [p for p in (params.get("privacy_view") or "").split(",") if p] if group is None else []
         video_id = self._new_id("video")
         key = uuid.uuid4().hex
         self.videos[f"{owner_id}_{video_id}"] = {
@@ -383,7 +408,11 @@ class VkEmulator(Emulator):
             "title": params.get("name") or "Untitled",
             "description": params.get("description", ""),
             "uploaded": False,
+            "album_ids": [album["id"]] if album else [],
+            "privacy_view": privacy_view or ["all"],
         }
+        if album:
+            album["videos"].append(video_id)
         self._upload_servers[key] = {"kind": "video", "video": f"{owner_id}_{video_id}"}
         return {
             "access_key": uuid.uuid4().hex[:18],
@@ -411,7 +440,7 @@ class VkEmulator(Emulator):
             store = {"photo": self.photos, "video": self.videos}.get(match[1]) if match else None
             if store is None or match[2] not in store:
                 raise VkApiError(100, f"One of the parameters specified was missing or invalid: attachments is invalid ({ref})")
-            media = {k: v for k, v in store[match[2]].items() if k != "uploaded"}
+            media = {k: v for k, v in store[match[2]].items() if k not in ("uploaded", "album_ids", "privacy_view")}
             attachments.append({"type": match[1], match[1]: media})
         if not message and not attachments:
             raise VkApiError(100, "One of the parameters specified was missing or invalid: message is empty or invalid")

@@ -20,6 +20,18 @@ part of the chunk arrived, which a resuming client must pick up from.
 ``playlistItems.list`` reads any channel's uploads playlist newest first, ``maxResults`` 0–50
 (default 5) a page with ``nextPageToken``/``pageToken``; the owner also sees private and unlisted
 uploads (``status.privacyStatus``), everyone else only public ones.
+
+Playlists a channel owns (``add_playlist``) take videos through ``playlistItems.insert``
+(https://developers.google.com/youtube/v3/docs/playlistItems/insert): ``POST
+/youtube/v3/playlistItems?part=snippet`` with ``{"snippet": {"playlistId", "resourceId": {"kind":
+"youtube#video", "videoId"}}}`` needs the ``youtube`` or ``youtube.force-ssl`` scope (else 403
+insufficientPermissions) and answers 200 with the youtube#playlistItem (snippet with
+``position``, ``resourceId``, the video owner's channel). Its documented errors: 404
+playlistNotFound (no such playlist), 404 videoNotFound, 403 playlistItemsNotAccessible (another
+channel's playlist), 400 invalidResourceId (not a youtube#video), 400 missingRequiredParameter
+(no part); failures on demand with ``fail_next({"endpoint": "playlistItems.insert", "status": 403,
+"reason": "quotaExceeded"})``. A playlist's items are then listed by ``playlistItems.list``
+(in the order they were added; the playlists list in ``playlists``).
 """
 
 from __future__ import annotations
@@ -39,6 +51,10 @@ CHUNK_UNIT = 256 * KIB
 UPLOAD = "/upload/youtube/v3/videos"
 SCOPE_UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
 SCOPE_READONLY = "https://www.googleapis.com/auth/youtube.readonly"
+SCOPE_YOUTUBE = "https://www.googleapis.com/auth/youtube"
+SCOPE_FORCE_SSL = "https://www.googleapis.com/auth/youtube.force-ssl"
+# Scopes that manage the account: they read it too (https://developers.google.com/youtube/v3/guides/auth/server-side-web-apps).
+SCOPES_MANAGE = {SCOPE_YOUTUBE, SCOPE_FORCE_SSL}
 
 # name -> (HTTP status, reason, domain, message); named failures hit the next videos.insert.
 FAILURES: dict[str, tuple[int, str, str, str]] = {
@@ -103,6 +119,7 @@ class YouTubeEmulator(Emulator):
         self.videos: dict[str, dict] = {}  # video id -> {"resource", "channel", "polls", "outcome"}
         self.processing_polls = 1  # videos.list answers "processing" this many times per video
         self._outcomes: list[tuple[str, str]] = []
+        self.playlists: dict[str, dict] = {}  # playlist id -> {"id", "channel", "title", "items": [playlistItem]}
         self._ids = itertools.count(1)
 
     def _allow_drops(self) -> None:
@@ -136,6 +153,12 @@ class YouTubeEmulator(Emulator):
         self.clients[client_id] = client_secret
         self.refresh_tokens[refresh_token] = channel
         return channel
+
+    def add_playlist(self, channel: dict, title: str = "Recordings") -> str:
+        """A playlist ``channel`` owns; returns its id ("PL" + 32 characters, like YouTube's)."""
+        playlist_id = f"PL{next(self._ids):032d}"
+        self.playlists[playlist_id] = {"id": playlist_id, "channel": channel, "title": title, "items": []}
+        return playlist_id
 
     def add_upload(
         self,
@@ -220,12 +243,14 @@ class YouTubeEmulator(Emulator):
             return self._insert(channel, request)
         if request.path == UPLOAD and request.method == "PUT":
             return self._put(channel, request)
+        if request.method == "POST" and request.path == "/youtube/v3/playlistItems":
+            return self._insert_playlist_item(channel, request)
         if request.method == "GET" and request.path.startswith("/youtube/v3/"):
             resource = request.path.removeprefix("/youtube/v3/")
             failure = self._take_failure_for(resource)
             if failure:
                 return self._fail(failure)
-            if SCOPE_READONLY not in channel["scopes"]:
+            if not {SCOPE_READONLY, *SCOPES_MANAGE} & set(channel["scopes"]):
                 return _error(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
             handler = getattr(self, f"_list_{resource.lower()}", None)
             if handler:
@@ -406,8 +431,88 @@ class YouTubeEmulator(Emulator):
             "contentDetails": {"relatedPlaylists": {"likes": "", "uploads": channel["uploads"]}},
         }
 
+    def _insert_playlist_item(self, channel: dict, request: Recorded) -> Reply:
+        if not request.query.get("part"):
+            return _error(400, "missingRequiredParameter", "No part parameter specified.", "youtube.parameter")
+        failure = self._take_failure_for("playlistItems.insert")
+        if failure:
+            return self._fail(failure)
+        if not SCOPES_MANAGE & set(channel["scopes"]):
+            return _error(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+        snippet = (request.json or {}).get("snippet") or {}
+        resource = snippet.get("resourceId") or {}
+        playlist = self.playlists.get(snippet.get("playlistId") or "")
+        if playlist is None:
+            return _error(
+                404,
+                "playlistNotFound",
+                "The playlist identified with the request's playlistId parameter cannot be found.",
+                "youtube.playlistItem",
+            )
+        if playlist["channel"] is not channel:
+            return _error(
+                403,
+                "playlistItemsNotAccessible",
+                "The request is not properly authorized to insert the specified playlist item.",
+                "youtube.playlistItem",
+            )
+        if resource.get("kind") != "youtube#video":
+            return _error(400, "invalidResourceId", "The resource ID is not a video.", "youtube.playlistItem")
+        video = self.videos.get(resource.get("videoId") or "")
+        if video is None:
+            return _error(
+                404,
+                "videoNotFound",
+                "The video that you are trying to add to the playlist cannot be found.",
+                "youtube.playlistItem",
+            )
+        owner, snippet_of = video["channel"], video["resource"]["snippet"]
+        item_id = base64.urlsafe_b64encode(f"{playlist['id']}.{next(self._ids)}".encode()).decode().rstrip("=")
+        item = {
+            "kind": "youtube#playlistItem",
+            "etag": f"etag{item_id[:12]}",
+            "id": item_id,
+            "snippet": {
+                "publishedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "channelId": channel["id"],
+                "title": snippet_of.get("title", ""),
+                "description": snippet_of.get("description", ""),
+                "thumbnails": snippet_of.get("thumbnails", {}),
+                "channelTitle": channel["title"],
+                "playlistId": playlist["id"],
+                "position": len(playlist["items"]),
+                "resourceId": {"kind": "youtube#video", "videoId": video["resource"]["id"]},
+                "videoOwnerChannelTitle": owner["title"],
+                "videoOwnerChannelId": owner["id"],
+            },
+        }
+        playlist["items"].append(item)
+        return Reply(200, item)
+
+    def _list_own_playlist(self, playlist: dict, request: Recorded) -> Reply:
+        """playlistItems.list of a playlist made with add_playlist: its items in the order they were added."""
+        parts = (request.query.get("part") or [""])[0].split(",")
+        items = []
+        for stored in playlist["items"]:
+            item = {"kind": stored["kind"], "etag": stored["etag"], "id": stored["id"]}
+            if "snippet" in parts:
+                item["snippet"] = stored["snippet"]
+            if "contentDetails" in parts:
+                item["contentDetails"] = {"videoId": stored["snippet"]["resourceId"]["videoId"]}
+            items.append(item)
+        return Reply(
+            200,
+            {
+                "kind": "youtube#playlistItemListResponse",
+                "pageInfo": {"totalResults": len(items), "resultsPerPage": 50},
+                "items": items,
+            },
+        )
+
     def _list_playlistitems(self, reader: dict, request: Recorded) -> Reply:
         playlist = (request.query.get("playlistId") or [""])[0]
+        if playlist in self.playlists:
+            return self._list_own_playlist(self.playlists[playlist], request)
         owner = next((c for c in self.channels.values() if c["uploads"] == playlist), None)
         if owner is None:
             return _error(
