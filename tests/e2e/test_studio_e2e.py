@@ -1,0 +1,85 @@
+"""Issue 17 in a real browser: a member watches a recording being processed. The test moves the
+run's Job through the steps with crosspost.jobs (as the step tasks do) and the page, polling by
+itself, shows the bar's width and percent, the current step and the message change, ending at
+100 % "Completed" with every step done."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Role
+from crosspost.jobs import job_completed, job_create, job_started, job_step
+from studio.models import Recording, RecordingStatus, Step
+from studio.runner import JOB_KIND
+from studio.services import template_save
+
+from ..factories import MembershipFactory, UserFactory
+from .conftest import login, shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_recording_page_shows_the_pipeline_moving_through_its_steps_to_completed(page, live_server, db_lock):
+    from playwright.sync_api import expect
+
+    with db_lock:
+        member = MembershipFactory(user=UserFactory(username="producer"), role=Role.EDITOR)
+        template = template_save(workspace=member.workspace, name="Weekly talks", name_regex="sync")
+        recording = Recording.objects.create(
+            workspace=member.workspace,
+            remote_id="upload:weekly",
+            display_name="Weekly sync",
+            duration_s=42.0,
+            template=template,
+            status=RecordingStatus.DOWNLOADING,
+        )
+        job = job_create(
+            kind=JOB_KIND, workspace=member.workspace, author=member.user, subject=f"studio.recording:{recording.pk}"
+        )
+        job_started(job.pk, stage=Step.DOWNLOAD, message="Downloading Weekly sync.mp4")
+        Recording.objects.filter(pk=recording.pk).update(job=job, last_step=Step.PUBLISH)
+
+    path = f"/studio/recordings/{recording.pk}/"
+    login(page, live_server.url, "producer", next_path=path)
+    bar, percent = page.get_by_test_id("progress-bar"), page.get_by_test_id("progress-percent")
+    expect(percent).to_have_text("0 %")
+    expect(page.get_by_test_id("step-download")).to_have_attribute("data-mark", "current")
+    expect(page.get_by_test_id("job-message")).to_contain_text("Weekly sync.mp4")
+    expect(page.get_by_test_id("cancel")).to_be_visible()
+
+    def move(progress: int, step: str, message: str, finished: str) -> None:
+        with db_lock:
+            job_step(job.pk, progress=progress, stage=step, message=message)
+            Recording.objects.filter(pk=recording.pk).update(
+                finished_step=finished, status=RecordingStatus.PROCESSING, updated_at=timezone.now()
+            )
+
+    move(32, Step.TRIM, "Removing 4 silences", Step.DOWNLOAD)
+    expect(bar).to_have_attribute("style", "width: 32%")
+    expect(percent).to_have_text("32 %")
+    expect(page.get_by_test_id("step-trim")).to_have_attribute("data-mark", "current")
+    expect(page.get_by_test_id("step-download")).to_have_attribute("data-mark", "done")
+    expect(page.get_by_test_id("job-message")).to_have_text("Removing 4 silences")
+
+    move(71, Step.TRANSCRIBE, "Transcribing: 3 of 5 chunks", Step.TRIM)
+    expect(bar).to_have_attribute("style", "width: 71%")
+    expect(page.get_by_test_id("step-transcribe")).to_have_attribute("data-mark", "current")
+    expect(page.get_by_test_id("step-publish")).to_have_attribute("data-mark", "waiting")
+    shot(page, "studio-progress-transcribe")
+
+    with db_lock:
+        job_completed(job.pk, message="Done: Publish.")
+        Recording.objects.filter(pk=recording.pk).update(
+            status=RecordingStatus.READY, finished_step=Step.PUBLISH, title="Planning the release", updated_at=timezone.now()
+        )
+    expect(percent).to_have_text("100 %")
+    expect(bar).to_have_attribute("style", "width: 100%")
+    expect(page.get_by_test_id("job-status")).to_have_text("Completed")
+    for step in ("download", "trim", "transcribe", "topics", "subtitles", "publish"):
+        expect(page.get_by_test_id(f"step-{step}")).to_have_attribute("data-mark", "done")
+    expect(page.get_by_test_id("recording-progress")).to_have_attribute("data-live", "false")
+    expect(page.get_by_test_id("recording-status")).to_have_text("Ready")  # the page reloaded once
+    expect(page.get_by_test_id("title")).to_have_text("Planning the release")
+    shot(page, "studio-progress-completed")
+    assert page.console_problems == []
