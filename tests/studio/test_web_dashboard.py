@@ -5,12 +5,17 @@ fields; viewers read only and another workspace's recording is a 404."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from accounts.models import Role
 from crosspost.jobs import job_completed, job_step
+from media.ffmpeg import ffmpeg_binary
 from platforms.names import Platform
 from studio.models import (
     FileKind,
@@ -366,3 +371,35 @@ def test_editors_may_not_configure_sources(client, login, workspace):
     assert client.get(reverse("dashboard:studio-source-new")).status_code == 403
     assert client.get(reverse("dashboard:studio-templates")).status_code == 200
     assert client.get(reverse("dashboard:studio-presets")).status_code == 200
+
+
+def test_uploading_a_file_imports_it_and_the_storage_quota_refuses_with_a_message(client, login, workspace, tmp_path):
+    login()
+    sound = tmp_path / "standup.wav"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", str(sound)], check=True)
+    with sound.open("rb") as handle:
+        response = client.post(reverse("dashboard:studio-import"), {"file": handle})
+    recording = Recording.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard:studio-recording", args=[recording.pk])
+    assert recording.display_name == "standup" and recording.status == RecordingStatus.DOWNLOADED
+    assert 1.9 < recording.duration_s < 2.1 and recording.files.get().kind == FileKind.ORIGINAL
+    StudioQuota.objects.create(workspace=workspace, storage_gb=0)
+    with sound.open("rb") as handle:
+        page = client.post(reverse("dashboard:studio-import"), {"file": handle}, follow=True).content.decode()
+    assert "The studio&#x27;s storage quota is used up" in page and Recording.objects.count() == 1
+
+
+def test_sync_sources_now_imports_a_folders_new_files_once(client, login, workspace, settings, tmp_path):
+    login()
+    settings.STUDIO_FOLDER_ROOTS = [str(tmp_path)]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("Lecture 1.mp4", "notes.txt"):
+        (inbox / name).write_bytes(b"not really a video")
+        os.utime(inbox / name, (time.time() - 600, time.time() - 600))
+    InputSource.objects.create(workspace=workspace, name="Inbox", kind="folder", options={"path": str(inbox), "pattern": "*.mp4"})
+    page = client.post(reverse("dashboard:studio-sync"), follow=True).content.decode()
+    assert "Inbox: 1 new recording." in page
+    assert list(Recording.objects.values_list("display_name", flat=True)) == ["Lecture 1.mp4"]
+    again = client.post(reverse("dashboard:studio-sync"), follow=True).content.decode()
+    assert "Inbox: 0 new recordings." in again and Recording.objects.count() == 1
