@@ -6,6 +6,7 @@ itself, shows the bar's width and percent, the current step and the message chan
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Role
@@ -82,4 +83,10 @@ def test_the_recording_page_shows_the_pipeline_moving_through_its_steps_to_compl
     expect(page.get_by_test_id("recording-status")).to_have_text("Ready")  # the page reloaded once
     expect(page.get_by_test_id("title")).to_have_text("Planning the release")
     shot(page, "studio-progress-completed")
+
+    page.get_by_role("link", name="Studio", exact=True).first.click()
+    expect(page.get_by_test_id("recording-row")).to_contain_text("Weekly sync")
+    expect(page.get_by_test_id(f"usage-{member.workspace.pk}")).to_contain_text("Recordings this month")
+    expect(page.get_by_test_id("usage-recordings")).to_have_text(f"1 / {settings.STUDIO_RECORDINGS_PER_MONTH}")
+    shot(page, "studio-recordings")
     assert page.console_problems == []
