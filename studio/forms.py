@@ -198,6 +198,17 @@ class TemplateForm(WorkspaceFormMixin, forms.ModelForm):
 # --- presets --------------------------------------------------------------------------------------
 
 
+class AccountSelect(forms.SelectMultiple):
+    """Each account's option says its platform (studio.js lists only the chosen platform's)."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        account = getattr(value, "instance", None)
+        if account is not None:
+            option["attrs"]["data-platform"] = account.platform
+        return option
+
+
 class PresetForm(WorkspaceFormMixin, forms.Form):
     workspace = forms.ModelChoiceField(label=_("Workspace"), queryset=None, empty_label=None, required=False)
     name = forms.CharField(label=_("Name"), max_length=120)
@@ -206,6 +217,7 @@ class PresetForm(WorkspaceFormMixin, forms.Form):
         label=_("Accounts"),
         queryset=None,
         required=False,
+        widget=AccountSelect,
         help_text=_("Accounts of the preset's platform (or a group below)."),
     )
     group = forms.ModelChoiceField(label=_("Group"), queryset=None, required=False)

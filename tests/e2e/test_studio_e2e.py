@@ -1,7 +1,8 @@
 """Issue 17 in a real browser: a member watches a recording being processed. The test moves the
 run's Job through the steps with crosspost.jobs (as the step tasks do) and the page, polling by
 itself, shows the bar's width and percent, the current step and the message change, ending at
-100 % "Completed" with every step done."""
+100 % "Completed" with every step done. The source and preset forms show only the chosen kind's fields
+and the chosen platform's accounts (static/dashboard/studio.js)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from django.utils import timezone
 
 from accounts.models import Role
 from crosspost.jobs import job_completed, job_create, job_started, job_step
-from studio.models import Recording, RecordingStatus, Step
+from platforms.names import Platform
+from studio.models import InputSource, Recording, RecordingStatus, Step
 from studio.runner import JOB_KIND
 from studio.services import template_save
 
-from ..factories import MembershipFactory, UserFactory
+from ..factories import MembershipFactory, SocialAccountFactory, UserFactory
 from .conftest import login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -89,4 +91,34 @@ def test_the_recording_page_shows_the_pipeline_moving_through_its_steps_to_compl
     expect(page.get_by_test_id(f"usage-{member.workspace.pk}")).to_contain_text("Recordings this month")
     expect(page.get_by_test_id("usage-recordings")).to_have_text(f"1 / {settings.STUDIO_RECORDINGS_PER_MONTH}")
     shot(page, "studio-recordings")
+    assert page.console_problems == []
+
+
+def test_the_source_and_preset_forms_show_only_the_chosen_kinds_fields(page, live_server, db_lock):
+    from playwright.sync_api import expect
+
+    with db_lock:
+        member = MembershipFactory(user=UserFactory(username="studio-admin"), role=Role.ADMIN)
+        SocialAccountFactory(workspace=member.workspace, platform=Platform.YOUTUBE, handle="channel_one")
+        SocialAccountFactory(workspace=member.workspace, platform=Platform.VK, handle="vk_one")
+
+    login(page, live_server.url, "studio-admin", next_path="/studio/sources/new/")
+    zoom, disk = page.locator("fieldset[data-kind=zoom]"), page.locator("fieldset[data-kind=yandex_disk]")
+    expect(zoom).to_be_visible()
+    expect(disk).to_be_hidden()
+    page.select_option("#id_kind", "yandex_disk")
+    expect(zoom).to_be_hidden()
+    expect(disk).to_be_visible()
+    page.fill("#id_name", "Team disk")
+    page.fill("#id_yandex_path", "Video/Zoom")
+    page.fill("#id_yandex_token", "y0_token")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved the source “Team disk”.")).to_be_visible()
+    with db_lock:
+        assert InputSource.objects.get().options["path"] == "disk:/Video/Zoom"
+
+    page.goto(f"{live_server.url}/studio/presets/new/")
+    page.select_option("#id_platform", "youtube")
+    expect(page.locator("#id_accounts option[data-platform=youtube]")).to_have_count(1)
+    expect(page.locator("#id_accounts option[data-platform=vk]")).to_be_hidden()
     assert page.console_problems == []
