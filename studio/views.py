@@ -540,7 +540,7 @@ def source_edit(request, pk: int | None = None):
                 kind=data["kind"],
                 enabled=data["enabled"],
                 sync_interval_s=data["sync_interval_s"],
-                options=form.options(),
+                options=_options(source, form),
             )
         except ValidationError as exc:
             _source_errors(form, exc)
@@ -549,6 +549,13 @@ def source_edit(request, pk: int | None = None):
             return redirect("dashboard:studio-sources")
     context["form"] = form
     return render_page(request, "dashboard/studio/source_form.html", context, status=400)
+
+
+def _options(source: InputSource | None, form: SourceForm) -> dict:
+    """The form's options over the stored ones of the same kind, so options the form has no field for
+    (a folder's settle_seconds, a Disk's recursive, set through the API) are kept."""
+    kept = dict(source.options or {}) if source is not None and source.kind == form.cleaned_data["kind"] else {}
+    return {**kept, **form.options()}
 
 
 def _source_errors(form: SourceForm, exc: ValidationError) -> None:

@@ -340,10 +340,12 @@ def test_the_source_form_keeps_credentials_write_only(client, login, workspace):
     assert source.options["path"] == "disk:/Video/Zoom" and source.secret == {"token": "y0_secret-token-123"}
     edit = client.get(reverse("dashboard:studio-source", args=[source.pk])).content.decode()
     assert "y0_secret-token-123" not in edit and 'data-testid="stored-secrets"' in edit and "disk:/Video/Zoom" in edit
+    InputSource.objects.filter(pk=source.pk).update(options={**source.options, "recursive": True})  # set through the API
     kept = client.post(reverse("dashboard:studio-source", args=[source.pk]), {**data, "yandex_token": "", "name": "Disk"})
     assert kept.status_code == 302
     source.refresh_from_db()
     assert source.name == "Disk" and source.secret == {"token": "y0_secret-token-123"}
+    assert source.options["recursive"] is True  # an option the form has no field for is kept
     zoom = client.post(
         reverse("dashboard:studio-source-new"), {"name": "Zoom", "kind": "zoom", "sync_interval_s": 900, "zoom_file_types": "MP4"}
     )
