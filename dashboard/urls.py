@@ -3,6 +3,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from campaigns import views as campaign_views
+from studio import views as studio_views
 
 from . import views
 
@@ -71,6 +72,33 @@ urlpatterns = [
     path("campaigns/<int:pk>/ads/<int:ad_id>/", campaign_views.ad_edit, name="campaign-ad"),
     path("campaigns/<int:pk>/export.xlsx", campaign_views.campaign_xlsx, name="campaign-xlsx"),
     path("campaigns/<int:pk>/export.csv", campaign_views.campaign_csv, name="campaign-csv"),
+    # The video studio (studio/views.py).
+    path("studio/", studio_views.recordings, name="studio"),
+    path("studio/import/", studio_views.recording_import, name="studio-import"),
+    path("studio/sync/", studio_views.recordings_sync, name="studio-sync"),
+    path("studio/batch/", studio_views.recordings_batch, name="studio-batch"),
+    path("studio/recordings/<int:pk>/", studio_views.recording_detail, name="studio-recording"),
+    path("studio/recordings/<int:pk>/run/", studio_views.recording_run_view, name="studio-recording-run"),
+    path("studio/recordings/<int:pk>/cancel/", studio_views.recording_cancel_view, name="studio-recording-cancel"),
+    path("studio/recordings/<int:pk>/template/", studio_views.recording_template_view, name="studio-recording-template"),
+    path("studio/recordings/<int:pk>/skip/", studio_views.recording_skip_view, {"skipped": True}, name="studio-recording-skip"),
+    path(
+        "studio/recordings/<int:pk>/unskip/",
+        studio_views.recording_skip_view,
+        {"skipped": False},
+        name="studio-recording-unskip",
+    ),
+    path("studio/recordings/<int:pk>/delete/", studio_views.recording_delete_view, name="studio-recording-delete"),
+    path("studio/templates/", studio_views.templates, name="studio-templates"),
+    path("studio/templates/new/", studio_views.template_edit, name="studio-template-new"),
+    path("studio/templates/<int:pk>/", studio_views.template_edit, name="studio-template"),
+    path("studio/presets/", studio_views.presets, name="studio-presets"),
+    path("studio/presets/new/", studio_views.preset_edit, name="studio-preset-new"),
+    path("studio/presets/<int:pk>/", studio_views.preset_edit, name="studio-preset"),
+    path("studio/sources/", studio_views.sources, name="studio-sources"),
+    path("studio/sources/new/", studio_views.source_edit, name="studio-source-new"),
+    path("studio/sources/<int:pk>/", studio_views.source_edit, name="studio-source"),
+    path("studio/sources/<int:pk>/sync/", studio_views.source_sync_view, name="studio-source-sync"),
     # Browsers ask for /favicon.ico on every page, the admin's included.
     path("favicon.ico", RedirectView.as_view(url=static("dashboard/favicon.svg"), permanent=True)),
 ]
