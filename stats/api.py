@@ -179,6 +179,13 @@ class StatsView(JSONErrorsMixin, WorkspaceScopedMixin, GenericAPIView):
     pagination_class = Pagination
     filter_backends = []
 
+    def initial(self, request, *args, **kwargs):
+        # DRF's content negotiation reads an empty ?format= as none given (JSON); the documented
+        # values are json and csv, so an empty one is refused like any other unknown value.
+        if request.query_params.get("format", None) == "":
+            raise ValidationError({"format": ["Choose json or csv (or leave the parameter out)."]})
+        super().initial(request, *args, **kwargs)
+
     def page_of(self, items) -> tuple[list, Pagination]:
         paginator = self.pagination_class()
         return paginator.paginate_queryset(items, self.request, view=self), paginator

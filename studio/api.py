@@ -48,6 +48,7 @@ from .services import (
     PRESET_PLATFORMS,
     preset_save,
     recording_delete,
+    recording_import,
     recording_set_template,
     recording_skip,
     source_save,
@@ -347,6 +348,12 @@ class RecordingSerializer(ModelSerializer):
     )
     display_name = CharField(max_length=300, required=False)
     files = RecordingFileSerializer(many=True, read_only=True)
+    finished_step = serializers.ChoiceField(
+        choices=Step.choices, allow_blank=True, read_only=True, help_text="The last step done (empty: none yet)."
+    )
+    last_step = serializers.ChoiceField(
+        choices=Step.choices, allow_blank=True, read_only=True, help_text="The step the current run stops after."
+    )
     posts = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True, help_text="The posts made from it, one per output preset."
     )
@@ -406,7 +413,7 @@ class RecordingImportSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if bool(attrs.get("file")) == bool(attrs.get("url")):
-            raise serializers.ValidationError({"detail": "Send either a file (multipart) or a url, not both or neither."})
+            raise serializers.ValidationError({"file": ["Send either a file (multipart) or a url, not both or neither."]})
         return attrs
 
 
@@ -476,28 +483,17 @@ class RecordingViewSet(StudioErrorsMixin, WorkspaceScopedMixin, viewsets.ModelVi
     def create(self, request, *args, **kwargs):
         """Import a recording: an uploaded file (multipart ``file``) or a ``url`` to download it from.
         The same file or URL twice answers the existing recording (200)."""
-        from .sync import import_upload, import_url
-
         body = RecordingImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         workspace = body.validated_data.get("workspace") or default_workspace(request, Role.EDITOR)
         if not has_role(request.user, workspace.pk, Role.EDITOR):
             raise PermissionDenied("You need the editor role in this workspace to import recordings.")
-        quotas.require(request.user, workspace.pk, "can_process")
-        upload = body.validated_data.get("file")
-        if upload is not None:
-            quotas.check_storage(workspace.pk, adding_bytes=upload.size or 0)
-        before = Recording.objects.filter(workspace=workspace).count()
-        quotas.check_recordings(workspace.pk)
-        if upload is not None:
-            recording = import_upload(workspace=workspace, file=upload, author=request.user)
-        else:
-            recording = import_url(workspace=workspace, url=body.validated_data["url"], author=request.user)
-        created = Recording.objects.filter(workspace=workspace).count() > before
-        if created:
-            from .services import recordings_arrived
-
-            recordings_arrived([recording], actor=request.user)
+        recording, created = recording_import(
+            workspace=workspace,
+            actor=request.user,
+            file=body.validated_data.get("file"),
+            url=body.validated_data.get("url") or "",
+        )
         return self._answer(recording, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def perform_destroy(self, instance: Recording) -> None:

@@ -63,8 +63,19 @@ def render_text(text: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text or "").strip()
 
 
-def _static(text: str) -> str:
-    return PLACEHOLDER.sub("", text or "")
+# What a template's placeholders are measured as when a preset is saved: short stand-ins (the real
+# values are cut to the platform's limits when a recording is published), so what the operator
+# wrote around them is checked — and a title made only of placeholders still counts as a title.
+SAMPLE_VALUES = {
+    "topic": "Topic",
+    "title": "Title",
+    "description": "",
+    "date": "2026-01-31",
+    "chapters": "",
+    "source_name": "Source",
+    "name": "Recording",
+    "duration": "0:00",
+}
 
 
 # --- sources --------------------------------------------------------------------------------------
@@ -266,8 +277,8 @@ def clean_preset(preset: OutputPreset, accounts) -> None:
 
         problems = metadata_problems(
             preset.platform,
-            title=_static(preset.title_template),
-            description=_static(preset.description_template),
+            title=render_text(preset.title_template or "{title}", SAMPLE_VALUES),
+            description=render_text(preset.description_template, SAMPLE_VALUES),
             tags=preset.tags,
             privacy=preset.privacy,
             category=preset.category,
@@ -340,8 +351,12 @@ def recording_match(*, recording: Recording, save: bool = True) -> Recording:
 
 @transaction.atomic
 def recording_set_template(*, recording: Recording, template: Template | None, actor=None) -> Recording:
+    from .runner import running_job
+
     if template is not None and template.workspace_id != recording.workspace_id:
         raise ValidationError({"template": _("Choose a template of this workspace.")})
+    if running_job(recording) is not None:
+        raise ValidationError(_("The recording is being processed; cancel its job first."), code="conflict")
     recording.template = template
     recording.match_reason = {
         "template": template.pk if template else None,
@@ -411,6 +426,31 @@ def source_sync(*, source: InputSource, actor=None):
         )
     recordings_arrived(created, actor=None)
     return report
+
+
+def recording_import(*, workspace, actor=None, file=None, url: str = "") -> tuple[Recording, bool]:
+    """An operator's upload or address becomes a recording (the API's and the dashboard's import):
+    the member's permission and the quotas are checked first; the same file or URL again is the
+    recording it already is. Returns (recording, created); a new one gets its template (and its
+    pipeline when the template processes automatically)."""
+    from .sync import import_upload, import_url  # the inputs' clients load only when something is imported
+
+    if (file is None) == (not url):
+        raise ValidationError(_("Send either a file or an address, not both or neither."))
+    quotas.require(actor, workspace.pk, "can_process")
+    if file is not None:
+        quotas.check_storage(workspace.pk, adding_bytes=file.size or 0)
+    quotas.check_recordings(workspace.pk)
+    before = set(Recording.objects.filter(workspace=workspace).values_list("pk", flat=True).order_by())
+    if file is not None:
+        recording = import_upload(workspace=workspace, file=file, author=actor)
+    else:
+        recording = import_url(workspace=workspace, url=url, author=actor)
+    created = recording.pk not in before
+    if created:
+        recordings_arrived([recording], actor=actor)
+        recording.refresh_from_db()
+    return recording, created
 
 
 def recording_skip(*, recording: Recording, actor=None, skipped: bool = True) -> Recording:

@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 from crosspost.jobs import JobCancelled, job_step
 from media.ffmpeg import FFmpegFailed, FFmpegMissing
 from media.services import local_path, media_upload
+from platforms import pinterest, telegram, tiktok, vk, youtube
+from platforms.instagram import common as instagram_common
 from posts.models import MediaType
 from posts.services import post_create
 
@@ -265,11 +267,43 @@ def _final_video(recording: Recording) -> RecordingFile:
     return _file(recording, FileKind.BURNED) or _working_copy(recording)
 
 
+# How long a caption each platform takes (the adapters' numbers); a recording's description —
+# written by the LLM, with chapters — is cut to fit at a line, else at a word, never mid-word.
+CAPTION_LIMITS: dict[str, tuple[int, Callable[[str], int]]] = {
+    "youtube": (youtube.DESCRIPTION_LIMIT_BYTES - 20, lambda t: len(t.replace("<", "‹").replace(">", "›").encode())),
+    "telegram": (telegram.CAPTION_LIMIT, len),
+    "vk": (vk.MESSAGE_LIMIT, len),
+    "instagram": (instagram_common.CAPTION_LIMIT, len),
+    "tiktok": (tiktok.TITLE_LIMIT, lambda t: len(t.encode("utf-16-le")) // 2),
+    "pinterest": (pinterest.DESCRIPTION_LIMIT, len),
+}
+
+
+def fit(text: str, limit: int, measure: Callable[[str], int] = len) -> str:
+    """``text`` cut to ``limit`` (as ``measure`` counts): whole lines first, then words, with "…"."""
+    text = text.strip()
+    if measure(text) <= limit:
+        return text
+    lines = text.splitlines()
+    while len(lines) > 1 and measure("\n".join(lines)) > limit:
+        lines.pop()
+    text = "\n".join(lines).rstrip()
+    if measure(text) <= limit:
+        return text
+    words = text.split(" ")
+    while len(words) > 1 and measure(" ".join(words) + "…") > limit:
+        words.pop()
+    text = " ".join(words)
+    while text and measure(text + "…") > limit:
+        text = text[:-1]
+    return text + "…"
+
+
 def _post_options(preset, title: str) -> dict:
     """The preset's settings as the platform's post options (platforms/options.py)."""
     platform = preset.platform
     if platform == "youtube":
-        options = {"title": title[:100]}
+        options = {"title": fit(title, youtube.TITLE_LIMIT)}
         if preset.privacy:
             options["privacy_status"] = preset.privacy
         if preset.category:
@@ -319,6 +353,8 @@ def step_publish(ctx: StepContext) -> None:
             title = render_text(preset.title_template or (template.title_template if template else ""), values) or recording.title
             description = render_text(preset.description_template or (template.description_template if template else ""), values)
             caption = description if preset.platform == "youtube" else "\n\n".join(p for p in (title, description) if p)
+            if preset.platform in CAPTION_LIMITS:
+                caption = fit(caption, *CAPTION_LIMITS[preset.platform])
             post = post_create(
                 workspace=recording.workspace,
                 author=recording.author,

@@ -42,17 +42,19 @@ from .forms import (
     TemplateForm,
 )
 from .models import FileKind, InputSource, OutputPreset, Recording, RecordingStatus, Step, Template
-from .runner import STEPS, UNTIL, recording_cancel, recording_run, running_job
+from .runner import STEPS, UNTIL, recording_cancel, recording_run
 from .services import (
     PLACEHOLDERS,
     preset_save,
     recording_delete,
     recording_set_template,
     recording_skip,
-    recordings_arrived,
     source_save,
     source_sync,
     template_save,
+)
+from .services import (
+    recording_import as import_recording,
 )
 
 RECORDINGS_PER_PAGE = 25
@@ -187,30 +189,20 @@ def recordings(request):
 @role_required(Role.EDITOR)
 def recording_import(request):
     """An uploaded file or an address becomes a recording (the same checks as the API's import)."""
-    from .sync import import_upload, import_url  # the inputs import requests and probing; only imports need them
-
     form = ImportForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("dashboard:studio")
     workspace = form.cleaned_data["workspace"]
     require_role_in(request, workspace.pk, Role.EDITOR)
-    upload, url = form.cleaned_data.get("file"), form.cleaned_data.get("url")
     try:
-        quotas.require(request.user, workspace.pk, "can_process")
-        if upload is not None:
-            quotas.check_storage(workspace.pk, adding_bytes=upload.size or 0)
-        quotas.check_recordings(workspace.pk)
-        before = Recording.objects.filter(workspace=workspace).count()
-        if upload is not None:
-            recording = import_upload(workspace=workspace, file=upload, author=request.user)
-        else:
-            recording = import_url(workspace=workspace, url=url, author=request.user)
+        recording, created = import_recording(
+            workspace=workspace, actor=request.user, file=form.cleaned_data.get("file"), url=form.cleaned_data.get("url") or ""
+        )
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, refusal(exc))
         return redirect("dashboard:studio")
-    if Recording.objects.filter(workspace=workspace).count() > before:
-        recordings_arrived([recording], actor=request.user)
+    if created:
         messages.success(request, _("Imported “%(name)s”.") % {"name": recording.display_name})
     else:
         messages.info(request, _("This file was imported before: here it is."))
@@ -369,9 +361,6 @@ def recording_template_view(request, pk: int):
     form = ChooseTemplateForm(request.POST, recording=recording)
     if not form.is_valid():
         messages.error(request, _("Choose one of this workspace's templates."))
-        return _back(recording)
-    if running_job(recording) is not None:
-        messages.error(request, _("The recording is being processed; cancel its job first."))
         return _back(recording)
     try:
         recording_set_template(recording=recording, template=form.cleaned_data["template"], actor=request.user)

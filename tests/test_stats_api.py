@@ -53,6 +53,13 @@ def test_it_answers_a_posts_results_as_csv(viewer, world):  # noqa: F811
     assert {row["account_handle"]: row["views"] for row in rows} == {"tg_shop": "", "vk_shop": "700", "yt_shop": "80"}
 
 
+def test_an_empty_format_is_refused_not_read_as_json(viewer, world):  # noqa: F811
+    """The API fuzzer found ``?format=`` answered 200: the documented values are json and csv."""
+    for url in (f"{V1}/posts/{world['post'].pk}/results/", f"{V1}/stats/publications/"):
+        response = viewer.get(url, {"format": ""})
+        assert response.status_code == 400 and "json or csv" in str(response.json()), url
+
+
 def test_it_ranks_the_top_posts(viewer, world):  # noqa: F811
     response = viewer.get(f"{V1}/stats/top-posts/", {"period": "30d"})
     assert_documented(response, "/api/v1/stats/top-posts/", "get")

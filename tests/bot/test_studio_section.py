@@ -21,7 +21,9 @@ def test_an_editor_runs_a_recording_and_a_used_up_quota_is_said_in_words(telegra
     )
     busy = Recording.objects.create(workspace=workspace, remote_id="z2", display_name="Busy one", template=template)
     StudioQuota.objects.create(workspace=workspace, concurrent_jobs=1)
-    Job.objects.create(kind="studio.pipeline", workspace=workspace, status=JobStatus.RUNNING, progress=40, message="Removing silences…")
+    Job.objects.create(
+        kind="studio.pipeline", workspace=workspace, status=JobStatus.RUNNING, progress=40, message="Removing silences…"
+    )
     stranger = Recording.objects.create(workspace=WorkspaceFactory(), remote_id="s", display_name="Not yours")
     with running_bot(telegram) as bot:
         olga = linked(bot, editor)
