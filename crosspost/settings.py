@@ -343,6 +343,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set that several fields share (drf-spectacular warns otherwise).
+    "ENUM_NAME_OVERRIDES": {
+        "ModeEnum": "sources.models.IngestMode",  # a source's mode and a studio preset's: draft / publish
+        "RecordingStepEnum": "studio.models.Step",  # a recording's finished and last step
+    },
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),

@@ -45,7 +45,9 @@ from . import quotas
 from .models import FileKind, InputKind, InputSource, OutputPreset, Recording, RecordingStatus, Step, SubtitleMode, Template
 from .runner import STEPS, UNTIL, recording_cancel, recording_run
 from .services import (
-    PRESET_PLATFORMS,
+    PRESET_FIELDS,
+    PRESET_PLATFORM_CHOICES,
+    TEMPLATE_FIELDS,
     preset_save,
     recording_delete,
     recording_import,
@@ -183,7 +185,7 @@ class InputSourceViewSet(StudioErrorsMixin, WorkspaceScopedMixin, viewsets.Model
 
 class OutputPresetSerializer(WorkspaceOwnedSerializer):
     name = CharField(max_length=120)
-    platform = serializers.ChoiceField(choices=[(p, p) for p in PRESET_PLATFORMS])
+    platform = serializers.ChoiceField(choices=PRESET_PLATFORM_CHOICES)
     accounts = ScopedPrimaryKeyRelatedField(queryset=SocialAccount.objects.all(), many=True, required=False)
     group = ScopedPrimaryKeyRelatedField(queryset=AccountGroup.objects.all(), required=False, allow_null=True)
     privacy = CharField(max_length=20, required=False, allow_blank=True, help_text="YouTube: private, unlisted or public.")
@@ -195,22 +197,7 @@ class OutputPresetSerializer(WorkspaceOwnedSerializer):
 
     class Meta:
         model = OutputPreset
-        fields = [
-            "id",
-            "workspace",
-            "name",
-            "platform",
-            "accounts",
-            "group",
-            "privacy",
-            "category",
-            "playlist",
-            "tags",
-            "title_template",
-            "description_template",
-            "publish_mode",
-            "created_at",
-        ]
+        fields = ["id", "workspace", *PRESET_FIELDS, "accounts", "created_at"]
         read_only_fields = ["created_at"]
 
     def create(self, validated_data: dict) -> OutputPreset:
@@ -272,34 +259,7 @@ class TemplateSerializer(WorkspaceOwnedSerializer):
 
     class Meta:
         model = Template
-        fields = [
-            "id",
-            "workspace",
-            "name",
-            "enabled",
-            "priority",
-            "name_regex",
-            "source",
-            "min_duration_s",
-            "max_duration_s",
-            "weekdays",
-            "time_from",
-            "time_until",
-            "remove_silence",
-            "silence_threshold_db",
-            "silence_min_s",
-            "silence_padding_s",
-            "loudnorm",
-            "target_lufs",
-            "transcribe",
-            "language",
-            "subtitles",
-            "title_template",
-            "description_template",
-            "presets",
-            "auto_process",
-            "created_at",
-        ]
+        fields = ["id", "workspace", *TEMPLATE_FIELDS, "presets", "created_at"]
         read_only_fields = ["created_at"]
 
     def create(self, validated_data: dict) -> Template:

@@ -16,7 +16,7 @@ from accounts.selectors import workspaces_for
 
 from .models import InputKind, InputSource, OutputPreset, PublishMode, RecordingStatus, SubtitleMode, Template
 from .runner import STEPS, UNTIL
-from .services import PRESET_PLATFORMS
+from .services import PRESET_PLATFORMS, TEMPLATE_FIELDS
 
 WEEKDAYS = [
     (0, _("Monday")),
@@ -144,31 +144,7 @@ class TemplateForm(WorkspaceFormMixin, forms.ModelForm):
 
     class Meta:
         model = Template
-        fields = [
-            "name",
-            "enabled",
-            "priority",
-            "name_regex",
-            "source",
-            "min_duration_s",
-            "max_duration_s",
-            "weekdays",
-            "time_from",
-            "time_until",
-            "remove_silence",
-            "silence_threshold_db",
-            "silence_min_s",
-            "silence_padding_s",
-            "loudnorm",
-            "target_lufs",
-            "transcribe",
-            "language",
-            "subtitles",
-            "title_template",
-            "description_template",
-            "presets",
-            "auto_process",
-        ]
+        fields = [*TEMPLATE_FIELDS, "presets"]
         widgets = {
             "time_from": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "time_until": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import AccountGroup, SocialAccount
+from accounts.models import Platform as AccountPlatform
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
-from platforms.names import Platform
 
 from . import quotas
 from .matching import compile_pattern, match
@@ -29,15 +29,9 @@ logger = logging.getLogger(__name__)
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 PLACEHOLDERS = ("topic", "title", "description", "date", "chapters", "source_name", "name", "duration")
-PRESET_PLATFORMS = (
-    Platform.YOUTUBE,
-    Platform.VK,
-    Platform.TELEGRAM,
-    Platform.TIKTOK,
-    Platform.INSTAGRAM,
-    Platform.PINTEREST,
-    Platform.SANDBOX,
-)
+# Every platform the engine publishes to (the accounts' choices, so the API documents one enum).
+PRESET_PLATFORM_CHOICES = AccountPlatform.choices
+PRESET_PLATFORMS = tuple(AccountPlatform.values)
 
 
 # --- metadata templates ---------------------------------------------------------------------------
@@ -119,6 +113,21 @@ def source_save(
     return source
 
 
+def _checked(instance, clean, *, duplicate: str) -> dict[str, list[str]]:
+    """Every error of a template or preset at once: the model's own checks, the studio's
+    (``clean``) and a name already used in the workspace (``duplicate`` names it)."""
+    errors: dict[str, list[str]] = {}
+    for check in (lambda: instance.full_clean(validate_unique=False), lambda: clean(instance)):
+        try:
+            check()
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    others = type(instance).objects.filter(workspace_id=instance.workspace_id, name=instance.name).exclude(pk=instance.pk)
+    if others.exists():
+        errors["name"] = [duplicate % {"name": instance.name}]
+    return errors
+
+
 # --- templates ------------------------------------------------------------------------------------
 
 TEMPLATE_FIELDS = (
@@ -189,17 +198,7 @@ def template_save(*, workspace, actor=None, instance: Template | None = None, pr
     template = instance or Template(workspace=workspace)
     for name, value in fields.items():
         setattr(template, name, value)
-    errors = {}
-    try:
-        template.full_clean(validate_unique=False)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    try:
-        clean_template(template)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if Template.objects.filter(workspace=workspace, name=template.name).exclude(pk=template.pk).exists():
-        errors["name"] = [_("This workspace already has a template named “%(name)s”.") % {"name": template.name}]
+    errors = _checked(template, clean_template, duplicate=_("This workspace already has a template named “%(name)s”."))
     if presets is not None and any(p.workspace_id != workspace.pk for p in presets):
         errors["presets"] = [_("Choose output presets of this workspace.")]
     if errors:
@@ -299,17 +298,9 @@ def preset_save(*, workspace, actor=None, instance: OutputPreset | None = None, 
     for name, value in fields.items():
         setattr(preset, name, value)
     chosen = list(accounts) if accounts is not None else (list(preset.accounts.all()) if preset.pk else [])
-    errors = {}
-    try:
-        preset.full_clean(validate_unique=False)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    try:
-        clean_preset(preset, chosen)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if OutputPreset.objects.filter(workspace=workspace, name=preset.name).exclude(pk=preset.pk).exists():
-        errors["name"] = [_("This workspace already has a preset named “%(name)s”.") % {"name": preset.name}]
+    errors = _checked(
+        preset, lambda p: clean_preset(p, chosen), duplicate=_("This workspace already has a preset named “%(name)s”.")
+    )
     if errors:
         raise ValidationError(errors)
     created = preset.pk is None

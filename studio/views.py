@@ -417,29 +417,50 @@ def templates(request):
 @require_http_methods(["GET", "POST"])
 @role_required(Role.EDITOR)
 def template_edit(request, pk: int | None = None):
-    template = None
+    return _settings_edit(
+        request,
+        Template,
+        pk,
+        form_class=TemplateForm,
+        save=template_save,
+        related="presets",
+        page="dashboard/studio/template_form.html",
+        saved=_("Saved the template “%(name)s”."),
+        back="dashboard:studio-templates",
+    )
+
+
+def _settings_edit(request, model, pk, *, form_class, save, related: str, page: str, saved: str, back: str, initial=None):
+    """A template's or a preset's form: shown, then saved through its service (whose refusals
+    become field errors); the member needs the editor role in the object's workspace."""
+    instance = None
     if pk is not None:
-        template = get_object_or_404(scope(Template.objects.select_related("workspace"), request.user), pk=pk)
-        require_role_in(request, template.workspace_id, Role.EDITOR)
-    context = {"template": template, "placeholders": ["{" + name + "}" for name in PLACEHOLDERS]}
+        instance = get_object_or_404(scope(model.objects.select_related("workspace"), request.user), pk=pk)
+        require_role_in(request, instance.workspace_id, Role.EDITOR)
+    context = {
+        "preset" if model is OutputPreset else "template": instance,
+        "placeholders": ["{" + name + "}" for name in PLACEHOLDERS],
+    }
     if request.method == "GET":
-        context["form"] = TemplateForm(user=request.user, instance=template)
-        return render_page(request, "dashboard/studio/template_form.html", context)
-    form = TemplateForm(request.POST, user=request.user, instance=template)
+        context["form"] = form_class(
+            user=request.user, instance=instance, initial=initial(instance) if initial and instance else None
+        )
+        return render_page(request, page, context)
+    form = form_class(request.POST, user=request.user, instance=instance)
     if form.is_valid():
-        workspace = template.workspace if template else form.cleaned_data["workspace"]
+        workspace = instance.workspace if instance else form.cleaned_data["workspace"]
         require_role_in(request, workspace.pk, Role.EDITOR)
         changes = form.changes()
-        presets = changes.pop("presets")
+        chosen = changes.pop(related)
         try:
-            saved = template_save(workspace=workspace, actor=request.user, instance=template, presets=presets, **changes)
+            done = save(workspace=workspace, actor=request.user, instance=instance, **{related: chosen}, **changes)
         except ValidationError as exc:
             add_errors(form, exc)
         else:
-            messages.success(request, _("Saved the template “%(name)s”.") % {"name": saved.name})
-            return redirect("dashboard:studio-templates")
+            messages.success(request, saved % {"name": done.name})
+            return redirect(back)
     context["form"] = form
-    return render_page(request, "dashboard/studio/template_form.html", context, status=400)
+    return render_page(request, page, context, status=400)
 
 
 # --- presets --------------------------------------------------------------------------------------
@@ -458,30 +479,18 @@ def presets(request):
 @require_http_methods(["GET", "POST"])
 @role_required(Role.EDITOR)
 def preset_edit(request, pk: int | None = None):
-    preset = None
-    if pk is not None:
-        preset = get_object_or_404(scope(OutputPreset.objects.select_related("workspace"), request.user), pk=pk)
-        require_role_in(request, preset.workspace_id, Role.EDITOR)
-    context = {"preset": preset, "placeholders": ["{" + name + "}" for name in PLACEHOLDERS]}
-    if request.method == "GET":
-        initial = PresetForm.initial_from(preset) if preset else None
-        context["form"] = PresetForm(user=request.user, instance=preset, initial=initial)
-        return render_page(request, "dashboard/studio/preset_form.html", context)
-    form = PresetForm(request.POST, user=request.user, instance=preset)
-    if form.is_valid():
-        workspace = preset.workspace if preset else form.cleaned_data["workspace"]
-        require_role_in(request, workspace.pk, Role.EDITOR)
-        changes = form.changes()
-        accounts = changes.pop("accounts")
-        try:
-            saved = preset_save(workspace=workspace, actor=request.user, instance=preset, accounts=accounts, **changes)
-        except ValidationError as exc:
-            add_errors(form, exc)
-        else:
-            messages.success(request, _("Saved the preset “%(name)s”.") % {"name": saved.name})
-            return redirect("dashboard:studio-presets")
-    context["form"] = form
-    return render_page(request, "dashboard/studio/preset_form.html", context, status=400)
+    return _settings_edit(
+        request,
+        OutputPreset,
+        pk,
+        form_class=PresetForm,
+        save=preset_save,
+        related="accounts",
+        page="dashboard/studio/preset_form.html",
+        saved=_("Saved the preset “%(name)s”."),
+        back="dashboard:studio-presets",
+        initial=PresetForm.initial_from,
+    )
 
 
 # --- input sources --------------------------------------------------------------------------------

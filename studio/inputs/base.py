@@ -177,6 +177,19 @@ def network_error(service: str, exc: requests.RequestException) -> InputError:
     )
 
 
+def json_object(response: requests.Response, service: str) -> dict:
+    """The JSON object a service answered, or a retryable InputError (a proxy's HTML page, a cut-off body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise InputError(
+            _("%(service)s answered something other than JSON; the next attempt retries.") % {"service": service}, retryable=True
+        )
+    return body
+
+
 def stream_to_file(
     response: requests.Response,
     dest: Path,

@@ -32,6 +32,7 @@ from .base import (
     RemoteFile,
     StopCallback,
     http_session,
+    json_object,
     keep_secret,
     network_error,
     retry_after,
@@ -95,13 +96,7 @@ class YandexDiskClient(InputClient):
             raise network_error("Yandex Disk", exc) from exc
         if response.status_code != 200:
             raise _error(response, what)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise InputError(_("Yandex Disk answered something other than JSON; the next attempt retries."), retryable=True)
-        return body
+        return json_object(response, "Yandex Disk")
 
     def list(self) -> Iterator[RemoteFile]:
         wanted = {ext.lower() for ext in self.options.get("extensions") or EXTENSIONS}

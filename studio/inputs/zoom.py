@@ -46,6 +46,7 @@ from .base import (
     StopCallback,
     http_session,
     int_option,
+    json_object,
     keep_secret,
     network_error,
     retry_after,
@@ -140,7 +141,7 @@ class ZoomClient(InputClient):
             raise network_error("Zoom", exc) from exc
         if response.status_code != 200:
             raise self._error(response, during_token=True)
-        body = _json(response)
+        body = json_object(response, "Zoom")
         if not body.get("access_token"):
             raise InputError(_("Zoom's token endpoint answered without a token: check ZOOM_OAUTH_URL."), retryable=True)
         token = body["access_token"]
@@ -179,7 +180,9 @@ class ZoomClient(InputClient):
                 params = {"from": first.isoformat(), "to": last.isoformat(), "page_size": PAGE_SIZE}
                 if page_token:
                     params["next_page_token"] = page_token
-                body = _json(self._call("GET", f"{settings.ZOOM_API_BASE_URL}/users/{user}/recordings", params=params))
+                body = json_object(
+                    self._call("GET", f"{settings.ZOOM_API_BASE_URL}/users/{user}/recordings", params=params), "Zoom"
+                )
                 for meeting in body.get("meetings") or []:
                     for item in meeting.get("recording_files") or []:
                         remote = _remote_file(meeting, item, wanted)
@@ -258,16 +261,6 @@ class ZoomClient(InputClient):
                 % {"said": said}
             )
         return InputError(_("Zoom refused the request (HTTP %(status)s: %(said)s).") % {"status": status, "said": said})
-
-
-def _json(response: requests.Response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise InputError(_("Zoom answered something other than JSON; the next attempt retries."), retryable=True)
-    return body
 
 
 def slices(start: date, end: date) -> Iterator[tuple[date, date]]:
