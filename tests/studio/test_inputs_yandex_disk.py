@@ -120,3 +120,20 @@ def test_clean_source_normalises_the_path_and_needs_a_token():
     assert "cloud_api:disk.read" in str(no_token.value)
     kept = clean_source("yandex_disk", {"path": "disk:/V"}, {"token": ""}, existing_secret={"token": "old"})[1]
     assert kept == {"token": "old"}
+
+
+@pytest.mark.django_db
+def test_each_file_is_imported_once_however_often_the_folder_is_synced(disk):
+    from studio.services import source_sync
+
+    disk.add_file("disk:/Video/monday.mp4", video_file())
+    source = make_source()
+    first = source_sync(source=source)
+    again = source_sync(source=source)
+    disk.add_file("disk:/Video/tuesday.mp4", audio_file())
+    third = source_sync(source=source)
+
+    assert [r.display_name for r in first.created] == ["monday.mp4"]
+    assert again.created == [] and again.error == ""
+    assert [r.display_name for r in third.created] == ["tuesday.mp4"]
+    assert sorted(source.recordings.values_list("display_name", flat=True)) == ["monday.mp4", "tuesday.mp4"]
