@@ -177,11 +177,18 @@ def test_it_documents_the_error_responses_on_every_operation():
         assert "Retry-After" in operation["responses"]["429"]["headers"]
 
 
+# Uploads: a media file; a recording as a file (multipart) or a URL (JSON).
+MULTIPART = {
+    ("/api/v1/media/", "post"): {"multipart/form-data"},
+    ("/api/v1/recordings/", "post"): {"multipart/form-data", "application/json"},
+}
+
+
 def test_it_documents_request_bodies_as_json_and_uploads_as_multipart():
     for path, item in openapi()["paths"].items():
         for method, operation in item.items():
             media_types = set(operation.get("requestBody", {}).get("content", {}))
-            expected = {"multipart/form-data"} if (path, method) == ("/api/v1/media/", "post") else {"application/json"}
+            expected = MULTIPART.get((path, method), {"application/json"})
             assert media_types <= expected, (path, method, media_types)
 
 

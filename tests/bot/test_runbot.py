@@ -19,7 +19,21 @@ from ..support.stack import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-COMMANDS = ["start", "menu", "new", "posts", "review", "campaign", "campaigns", "accounts", "settings", "admin", "help", "cancel"]
+COMMANDS = [
+    "start",
+    "menu",
+    "new",
+    "posts",
+    "review",
+    "campaign",
+    "campaigns",
+    "studio",
+    "accounts",
+    "settings",
+    "admin",
+    "help",
+    "cancel",
+]
 
 
 def runbot(*args) -> str:

@@ -62,6 +62,9 @@ LATIN_ALLOWED = {
     "jpg",
     "png",
     "mp4",
+    "srt",  # subtitle formats and the video studio's sources, as their makers spell them
+    "webvtt",
+    "zoom",
     "socks",
     "reels",
     "image",
