@@ -391,6 +391,9 @@ _RUN_BODY = inline_serializer(
         )
     },
 )
+_SKIP_BODY = inline_serializer(
+    "RecordingSkipRequest", {"skipped": serializers.BooleanField(default=True, help_text="false brings it back.")}
+)
 _BATCH_BODY = inline_serializer(
     "RecordingBatchRequest",
     {
@@ -501,18 +504,14 @@ class RecordingViewSet(StudioErrorsMixin, WorkspaceScopedMixin, viewsets.ModelVi
         recording_cancel(recording=recording, actor=request.user)
         return self._answer(recording)
 
-    @extend_schema(
-        request=inline_serializer("RecordingSkipRequest", {"skipped": serializers.BooleanField(default=True)}),
-        responses={200: RecordingSerializer},
-    )
+    @extend_schema(request=_SKIP_BODY, responses={200: RecordingSerializer})
     @action(detail=True, methods=["post"])
     def skip(self, request, pk=None):
         """Leave the recording out (``skipped: false`` brings it back)."""
         recording = self.get_object()
-        body = serializers.BooleanField(default=True)
-        value = request.data.get("skipped", True) if hasattr(request.data, "get") else True
-        skipped = body.run_validation(value)
-        recording_skip(recording=recording, actor=request.user, skipped=skipped)
+        body = _SKIP_BODY.__class__(data=request.data)
+        body.is_valid(raise_exception=True)
+        recording_skip(recording=recording, actor=request.user, skipped=body.validated_data["skipped"])
         return self._answer(recording)
 
     @extend_schema(request=_BATCH_BODY, responses={202: _BATCH_ANSWER})

@@ -238,3 +238,15 @@ def test_the_month_quota_refuses_an_import(api, workspace):
     answer = _upload(client, workspace, data=video_file(3.0).read_bytes())
     assert answer.status_code == 403 and "recordings is used up" in answer.json()["detail"]
     assert Recording.objects.count() == 1
+
+
+def test_skip_and_back_and_a_bad_flag_is_a_field_error(api, workspace):
+    """The API fuzzer sent {"skipped": {}} and got a bare list back instead of the documented error body."""
+    client = api(Role.EDITOR)
+    recording = Recording.objects.create(workspace=workspace, remote_id="a", display_name="A")
+    bad = client.post(f"/api/v1/recordings/{recording.pk}/skip/", {"skipped": {}}, format="json")
+    assert bad.status_code == 400 and "skipped" in bad.json()
+    skipped = client.post(f"/api/v1/recordings/{recording.pk}/skip/", {}, format="json")
+    assert skipped.status_code == 200 and skipped.json()["status"] == RecordingStatus.SKIPPED
+    back = client.post(f"/api/v1/recordings/{recording.pk}/skip/", {"skipped": False}, format="json")
+    assert back.status_code == 200 and back.json()["status"] == RecordingStatus.DISCOVERED
