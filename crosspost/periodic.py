@@ -56,7 +56,8 @@ PERIODIC_TASKS: list[Periodic] = [
         every_seconds=60,
         queue="ingest",
         description="Zoom, Yandex Disk and folder sources whose sync interval passed are listed; each new recording "
-        "is imported once, gets its template and, when the template says so, its whole pipeline.",
+        "is imported once, gets its template and, when the template says so, its whole pipeline. Recordings that "
+        "waited for a free job slot start.",
     ),
     Periodic(
         name="fail stalled studio jobs",

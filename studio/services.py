@@ -444,6 +444,38 @@ def recording_import(*, workspace, actor=None, file=None, url: str = "") -> tupl
     return recording, created
 
 
+def recordings_waiting_start(*, limit: int = 20) -> int:
+    """Start recordings that wait for a free job slot: their template processes automatically but
+    their run was refused when they arrived (the workspace ran its concurrent jobs, say). Oldest
+    first; a workspace still at its limit keeps waiting. Returns how many started."""
+    from .runner import recording_run
+
+    waiting = Recording.objects.filter(
+        job__isnull=True,
+        template__auto_process=True,
+        template__enabled=True,
+        status__in=(RecordingStatus.DISCOVERED, RecordingStatus.DOWNLOADED),
+    ).order_by("created_at", "pk")
+    started, full = 0, set()
+    for recording in waiting[: limit * 5]:
+        if recording.workspace_id in full:
+            continue
+        try:
+            recording_run(recording=recording, actor=None, automatic=True)
+        except quotas.QuotaExceeded as exc:
+            if exc.code == "jobs":
+                full.add(recording.workspace_id)
+            Recording.objects.filter(pk=recording.pk).update(error="; ".join(exc.messages), updated_at=timezone.now())
+            continue
+        except ValidationError as exc:
+            Recording.objects.filter(pk=recording.pk).update(error="; ".join(exc.messages), updated_at=timezone.now())
+            continue
+        started += 1
+        if started >= limit:
+            break
+    return started
+
+
 def recording_skip(*, recording: Recording, actor=None, skipped: bool = True) -> Recording:
     from .runner import running_job
 

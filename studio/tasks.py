@@ -34,7 +34,9 @@ def sync_source(source_id: int) -> dict:
 
 @shared_task(ignore_result=True)
 def sync_due_sources() -> int:
-    """Enqueue a sync of every enabled source whose interval has passed."""
+    """Enqueue a sync of every enabled source whose interval has passed, and start the recordings
+    that wait for a free job slot (studio.services.recordings_waiting_start)."""
+    services.recordings_waiting_start()
     now = timezone.now()
     due = 0
     for source in InputSource.objects.filter(enabled=True).only("pk", "sync_interval_s", "last_synced_at"):

@@ -83,3 +83,23 @@ def test_a_member_without_the_permission_is_refused(workspace, member):
     with pytest.raises(PermissionDenied, match="process recordings"):
         recording_run(recording=recording, actor=editor, until="trim")
     assert not Job.objects.exists()
+
+
+def test_recordings_refused_for_the_jobs_quota_start_when_a_slot_frees(workspace):
+    from studio.services import recordings_arrived, recordings_waiting_start
+
+    StudioQuota.objects.create(workspace=workspace, concurrent_jobs=1)
+    template = Template.objects.create(workspace=workspace, name="Auto", auto_process=True)
+    first, second = (
+        Recording.objects.create(workspace=workspace, remote_id=f"w{n}", display_name=f"Talk {n}", size_bytes=10) for n in (1, 2)
+    )
+    recordings_arrived([first, second])
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.template == second.template == template
+    assert first.job is not None and second.job is None and "at once" in second.error
+    assert recordings_waiting_start() == 0  # the slot is still taken
+    Job.objects.filter(pk=first.job_id).update(status="completed")
+    assert recordings_waiting_start() == 1
+    second.refresh_from_db()
+    assert second.job is not None and second.error == ""
