@@ -108,11 +108,31 @@ class WorkspaceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
     list_display = ("name", "slug", "timezone", "members", "accounts", "created_at")
     search_fields = ("name", "slug")
-    readonly_fields = ("created_at",)
-    fields = ("name", "slug", "timezone", "telegram_admin_chat_id", "created_at")
+    readonly_fields = ("created_at", "studio_usage")
+    fields = ("name", "slug", "timezone", "telegram_admin_chat_id", "studio_usage", "created_at")
 
     def annotate_changelist(self, request, queryset):
         return queryset.annotate(n_members=_count_in(Membership, "workspace"), n_accounts=_count_in(SocialAccount, "workspace"))
+
+    @admin.display(description=_("video studio"))
+    def studio_usage(self, obj):
+        """What the workspace uses of its studio quotas (superusers change them: Studio quotas)."""
+        if obj.pk is None:
+            return "—"
+        from studio.quotas import usage_for  # the admin is an interface: it may read any floor
+
+        usage = usage_for(obj.pk)
+        return _(
+            "Storage %(used).2f of %(limit).2f GB · recordings this month %(recordings)d of %(per_month)d · "
+            "jobs running %(jobs)d of %(at_once)d"
+        ) % {
+            "used": usage.storage_gb,
+            "limit": usage.storage_limit_gb,
+            "recordings": usage.recordings_this_month,
+            "per_month": usage.limits.recordings_per_month,
+            "jobs": usage.jobs_running,
+            "at_once": usage.limits.concurrent_jobs,
+        }
 
     @admin.display(description=_("members"), ordering="n_members")
     def members(self, obj):

@@ -103,3 +103,13 @@ def test_recordings_refused_for_the_jobs_quota_start_when_a_slot_frees(workspace
     assert recordings_waiting_start() == 1
     second.refresh_from_db()
     assert second.job is not None and second.error == ""
+
+
+def test_the_workspace_page_in_the_admin_shows_the_studio_usage(client, workspace, member):
+    owner = member(Role.OWNER, is_staff=True)
+    StudioQuota.objects.create(workspace=workspace, storage_gb=2, recordings_per_month=5, concurrent_jobs=3)
+    _recording(workspace)
+    client.force_login(owner)
+    page = client.get(f"/admin/accounts/workspace/{workspace.pk}/change/")
+    assert page.status_code == 200
+    assert "recordings this month 1 of 5" in page.content.decode() and "jobs running 0 of 3" in page.content.decode()
