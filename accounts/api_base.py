@@ -459,6 +459,16 @@ class JSONObjectField(JSONField):
         return value
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false, as JSON spells them: DRF's BooleanField also takes 0, 1, "yes", "on"…, which
+    the schema's ``boolean`` does not allow (the API fuzzer sends them)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
 class ModelSerializer(serializers.ModelSerializer):
     """The API's model serializer: strict text, RFC 3339 datetimes, wall-clock times, and JSON columns
     that obey NOT NULL (objects where the column's default is ``dict``)."""

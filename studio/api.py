@@ -31,6 +31,7 @@ from accounts.api_base import (
     ModelSerializer,
     ScopedFilterSet,
     ScopedPrimaryKeyRelatedField,
+    StrictBooleanField,
     WorkspaceOwnedSerializer,
     WorkspaceScopedMixin,
     as_drf_error,
@@ -107,6 +108,7 @@ class InputSourceSerializer(WorkspaceOwnedSerializer):
     )
     secret_set = serializers.SerializerMethodField(help_text="Which credentials are stored (never their values).")
     sync_interval_s = serializers.IntegerField(min_value=60, max_value=7 * 86400, required=False)
+    enabled = StrictBooleanField(required=False)
 
     class Meta:
         model = InputSource
@@ -256,6 +258,11 @@ class TemplateSerializer(WorkspaceOwnedSerializer):
     title_template = CharField(max_length=300, required=False)
     description_template = CharField(max_length=10000, required=False, allow_blank=True)
     presets = ScopedPrimaryKeyRelatedField(queryset=OutputPreset.objects.all(), many=True, required=False)
+    enabled = StrictBooleanField(required=False)
+    remove_silence = StrictBooleanField(required=False)
+    loudnorm = StrictBooleanField(required=False)
+    transcribe = StrictBooleanField(required=False)
+    auto_process = StrictBooleanField(required=False)
 
     class Meta:
         model = Template
@@ -392,7 +399,7 @@ _RUN_BODY = inline_serializer(
     },
 )
 _SKIP_BODY = inline_serializer(
-    "RecordingSkipRequest", {"skipped": serializers.BooleanField(default=True, help_text="false brings it back.")}
+    "RecordingSkipRequest", {"skipped": StrictBooleanField(default=True, help_text="false brings it back.")}
 )
 _BATCH_BODY = inline_serializer(
     "RecordingBatchRequest",
