@@ -17,6 +17,7 @@ from accounts.models import Role
 from .models import InputSource, OutputPreset, Recording, RecordingFile, StudioPermission, StudioQuota, Template
 from .runner import recording_cancel, recording_run
 from .services import clean_preset, clean_template, recording_match, recording_skip, source_sync
+from .topics import stamp
 
 
 class InputSourceForm(WorkspaceModelForm):
@@ -87,7 +88,11 @@ class InputSourceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def sync_now(self, request, queryset):
         created = 0
         for source in self.writable_or_warn(request, queryset, Role.EDITOR):
-            report = source_sync(source=source, actor=request.user)
+            try:
+                report = source_sync(source=source, actor=request.user)
+            except PermissionDenied as exc:
+                self.message_user(request, f"{source}: {exc}", messages.WARNING)
+                continue
             created += len(report.created)
             if report.error:
                 self.message_user(request, f"{source}: {report.error}", messages.WARNING)
@@ -232,10 +237,7 @@ class RecordingAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("duration"), ordering="duration_s")
     def duration(self, obj):
-        if obj.duration_s is None:
-            return "—"
-        seconds = round(obj.duration_s)
-        return f"{seconds // 60}:{seconds % 60:02d}"
+        return "—" if obj.duration_s is None else stamp(obj.duration_s)
 
     @admin.display(description=_("why this template"))
     def why(self, obj):
@@ -257,7 +259,7 @@ class RecordingAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             format_html_join(
                 "",
                 "<div>{} {}</div>",
-                ((f"{int(c.get('start', 0)) // 60}:{int(c.get('start', 0)) % 60:02d}", c.get("title", "")) for c in chapters),
+                ((stamp(c.get("start", 0)), c.get("title", "")) for c in chapters),
             )
             or "—"
         )

@@ -138,12 +138,19 @@ def month_start():
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def stored_bytes(workspace_id: int) -> int:
+    return RecordingFile.objects.filter(recording__workspace_id=workspace_id).aggregate(total=Sum("size_bytes"))["total"] or 0
+
+
+def recordings_this_month(workspace_id: int) -> int:
+    return Recording.objects.filter(workspace_id=workspace_id, created_at__gte=month_start()).count()
+
+
 def usage_for(workspace_id: int) -> Usage:
-    stored = RecordingFile.objects.filter(recording__workspace_id=workspace_id).aggregate(total=Sum("size_bytes"))["total"]
     return Usage(
         limits=limits_for(workspace_id),
-        storage_bytes=stored or 0,
-        recordings_this_month=Recording.objects.filter(workspace_id=workspace_id, created_at__gte=month_start()).count(),
+        storage_bytes=stored_bytes(workspace_id),
+        recordings_this_month=recordings_this_month(workspace_id),
         jobs_running=running_jobs(workspace_id),
     )
 
@@ -157,16 +164,16 @@ def _size(value: int) -> str:
 
 
 def check_storage(workspace_id: int, *, adding_bytes: int = 0) -> None:
-    usage = usage_for(workspace_id)
-    if usage.storage_bytes + max(adding_bytes, 0) > usage.limits.storage_bytes:
+    stored, limit = stored_bytes(workspace_id), limits_for(workspace_id).storage_bytes
+    if stored + max(adding_bytes, 0) > limit:
         raise QuotaExceeded(
             _(
                 "The studio's storage quota is used up: %(used)s of %(limit)s stored%(adding)s. "
                 "Delete recordings you no longer need or ask for a larger quota."
             )
             % {
-                "used": _size(usage.storage_bytes),
-                "limit": _size(usage.limits.storage_bytes),
+                "used": _size(stored),
+                "limit": _size(limit),
                 "adding": (_(", %(size)s more needed") % {"size": _size(adding_bytes)}) if adding_bytes else "",
             },
             code="storage",
@@ -174,19 +181,18 @@ def check_storage(workspace_id: int, *, adding_bytes: int = 0) -> None:
 
 
 def recordings_left(workspace_id: int) -> int:
-    usage = usage_for(workspace_id)
-    return max(usage.limits.recordings_per_month - usage.recordings_this_month, 0)
+    return max(limits_for(workspace_id).recordings_per_month - recordings_this_month(workspace_id), 0)
 
 
 def check_recordings(workspace_id: int, *, adding: int = 1) -> None:
-    usage = usage_for(workspace_id)
-    if usage.recordings_this_month + adding > usage.limits.recordings_per_month:
+    used, limit = recordings_this_month(workspace_id), limits_for(workspace_id).recordings_per_month
+    if used + adding > limit:
         raise QuotaExceeded(
             _(
                 "This month's quota of %(limit)d recordings is used up (%(used)d imported). "
                 "New recordings wait for next month, or ask for a larger quota."
             )
-            % {"limit": usage.limits.recordings_per_month, "used": usage.recordings_this_month},
+            % {"limit": limit, "used": used},
             code="recordings",
         )
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crosspost.activity import log_activity
-from crosspost.jobs import job_cancelled, job_completed, job_create, job_failed, job_started, job_step
+from crosspost.jobs import job_cancelled, job_completed, job_create, job_failed, job_request_cancel, job_started, job_step
 from crosspost.logging import redact
 from crosspost.models import JOB_FINISHED_STATUSES, Job, LogStatus
 
@@ -160,8 +160,6 @@ def recording_run(
 
 
 def recording_cancel(*, recording: Recording, actor=None) -> Job:
-    from crosspost.jobs import job_request_cancel
-
     job = running_job(recording)
     if job is None:
         raise ValidationError(_("The recording has no running job to cancel."), code="conflict")

@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import AccountGroup, SocialAccount
 from accounts.models import Platform as AccountPlatform
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
@@ -24,6 +23,7 @@ from crosspost.models import LogStatus
 from . import quotas
 from .matching import compile_pattern, match
 from .models import InputSource, OutputPreset, Recording, RecordingFile, RecordingStatus, Template
+from .topics import stamp
 
 logger = logging.getLogger(__name__)
 
@@ -318,21 +318,14 @@ def preset_save(*, workspace, actor=None, instance: OutputPreset | None = None, 
     return preset
 
 
-def scoped_accounts(workspace, ids) -> list[SocialAccount]:
-    return list(SocialAccount.objects.filter(workspace=workspace, pk__in=ids))
-
-
-def scoped_group(workspace, pk) -> AccountGroup | None:
-    return AccountGroup.objects.filter(workspace=workspace, pk=pk).first() if pk else None
-
-
 # --- recordings -----------------------------------------------------------------------------------
 
 
-def recording_match(*, recording: Recording, save: bool = True) -> Recording:
-    """Choose the recording's template by the rules and keep why (a recording whose template was
-    chosen by hand keeps it)."""
-    found = match(recording)
+def recording_match(*, recording: Recording, save: bool = True, templates: list[Template] | None = None) -> Recording:
+    """Choose the recording's template by the rules and keep why (callers that must keep a template
+    chosen by hand check ``match_reason["manual"]`` first). ``templates``: the workspace's enabled
+    templates when the caller already has them."""
+    found = match(recording, templates)
     recording.template = found.template
     recording.match_reason = found.as_json()
     if save:
@@ -375,8 +368,13 @@ def recordings_arrived(recordings: list[Recording], *, actor=None) -> list[Recor
     their whole pipeline (a quota refusal leaves them waiting, with the reason in ``error``)."""
     from .runner import recording_run  # the runner imports these services
 
+    templates: dict[int, list[Template]] = {}  # per workspace, read once for the whole batch
     for recording in recordings:
-        recording_match(recording=recording)
+        if recording.workspace_id not in templates:
+            templates[recording.workspace_id] = list(
+                Template.objects.filter(workspace_id=recording.workspace_id, enabled=True).select_related("source")
+            )
+        recording_match(recording=recording, templates=templates[recording.workspace_id])
         template = recording.template
         if template is None or not template.auto_process:
             continue
@@ -393,6 +391,7 @@ def source_sync(*, source: InputSource, actor=None):
     left at the source (the next month's sync imports it) and the source says why."""
     from .sync import discover
 
+    quotas.require(actor, source.workspace_id, "can_process")
     left = quotas.recordings_left(source.workspace_id)
     report = discover(source=source)
     created = sorted(report.created, key=lambda r: (r.recorded_at or r.created_at, r.pk))
@@ -432,12 +431,12 @@ def recording_import(*, workspace, actor=None, file=None, url: str = "") -> tupl
     if file is not None:
         quotas.check_storage(workspace.pk, adding_bytes=file.size or 0)
     quotas.check_recordings(workspace.pk)
-    before = set(Recording.objects.filter(workspace=workspace).values_list("pk", flat=True).order_by())
+    newest = Recording.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     if file is not None:
         recording = import_upload(workspace=workspace, file=file, author=actor)
     else:
         recording = import_url(workspace=workspace, url=url, author=actor)
-    created = recording.pk not in before
+    created = recording.pk > newest  # the same file or URL again answers the recording it already is
     if created:
         recordings_arrived([recording], actor=actor)
         recording.refresh_from_db()
@@ -543,5 +542,5 @@ def metadata_values(recording: Recording, *, chapters: str = "") -> dict[str, st
         "chapters": chapters,
         "source_name": recording.source.name if recording.source_id else _("upload"),
         "name": recording.display_name,
-        "duration": f"{seconds // 60}:{seconds % 60:02d}",
+        "duration": stamp(seconds),
     }

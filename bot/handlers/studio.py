@@ -17,6 +17,7 @@ from dashboard.selectors import Access
 from studio.models import Recording, RecordingStatus, Step
 from studio.runner import STEPS, recording_cancel, recording_run, running_job
 from studio.services import recording_skip
+from studio.topics import stamp
 
 from ..models import TelegramLink
 from ..services import bot_action
@@ -45,14 +46,7 @@ class RecordingAct(CallbackData, prefix="rc"):
 
 
 def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = round(seconds)
-    return (
-        f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-        if seconds >= 3600
-        else f"{seconds // 60}:{seconds % 60:02d}"
-    )
+    return "—" if seconds is None else stamp(seconds)
 
 
 def _line(recording: Recording) -> str:

@@ -113,3 +113,16 @@ def test_the_workspace_page_in_the_admin_shows_the_studio_usage(client, workspac
     page = client.get(f"/admin/accounts/workspace/{workspace.pk}/change/")
     assert page.status_code == 200
     assert "recordings this month 1 of 5" in page.content.decode() and "jobs running 0 of 3" in page.content.decode()
+
+
+def test_syncing_a_source_needs_the_process_permission_whichever_door(workspace, member):
+    from studio.models import InputSource
+    from studio.services import source_sync
+
+    editor = member(Role.EDITOR)
+    StudioPermission.objects.create(workspace=workspace, user=editor, can_process=False)
+    source = InputSource.objects.create(workspace=workspace, name="Inbox", kind="folder", options={"path": "/nowhere"})
+    with pytest.raises(PermissionDenied, match="process recordings"):
+        source_sync(source=source, actor=editor)
+    source.refresh_from_db()
+    assert source.last_synced_at is None  # refused before listing
