@@ -34,16 +34,14 @@ from accounts.api_base import (
     StrictBooleanField,
     WorkspaceOwnedSerializer,
     WorkspaceScopedMixin,
-    as_drf_error,
     default_workspace,
-    refusal,
 )
 from accounts.models import AccountGroup, Role, SocialAccount, Workspace
 from accounts.selectors import has_role, scope, workspaces_for
 from crosspost.api import JobSerializer
 
 from . import quotas
-from .models import FileKind, InputKind, InputSource, OutputPreset, Recording, RecordingStatus, Step, SubtitleMode, Template
+from .models import FileKind, InputKind, InputSource, OutputPreset, Recording, Step, SubtitleMode, Template
 from .runner import STEPS, UNTIL, recording_cancel, recording_run
 from .services import (
     PRESET_FIELDS,
@@ -74,13 +72,8 @@ class TooManyJobs(APIException):
 
 def studio_error(exc):
     """A service's refusal as the API's answer (see the module docstring)."""
-    if isinstance(exc, quotas.QuotaExceeded):
-        error = (TooManyJobs if exc.code == "jobs" else QuotaRefused)(" ".join(exc.messages))
-        return error
-    if isinstance(exc, DjangoPermissionDenied):
-        return PermissionDenied(str(exc) or None)
-    if isinstance(exc, DjangoValidationError):
-        return refusal(as_drf_error(exc))
+    if isinstance(exc, quotas.QuotaExceeded):  # before WorkspaceScopedMixin reads it as any ValidationError (400)
+        return (TooManyJobs if exc.code == "jobs" else QuotaRefused)(" ".join(exc.messages))
     return exc
 
 
@@ -358,16 +351,10 @@ class RecordingSerializer(ModelSerializer):
 
     def update(self, instance: Recording, validated_data: dict) -> Recording:
         user = self.context["request"].user
-        if "template" in validated_data:
-            template = validated_data["template"]
-            if template is not None and template.workspace_id != instance.workspace_id:
-                raise serializers.ValidationError({"template": ["Choose a template of the recording's workspace."]})
-            recording_set_template(recording=instance, template=template, actor=user)
-        if "display_name" in validated_data:
-            name = validated_data["display_name"].strip()
-            if not name:
-                raise serializers.ValidationError({"display_name": ["Give the recording a name."]})
-            Recording.objects.filter(pk=instance.pk).update(display_name=name)
+        if "template" in validated_data:  # the service refuses another workspace's template, or a running job
+            recording_set_template(recording=instance, template=validated_data["template"], actor=user)
+        if "display_name" in validated_data:  # never blank: the field refuses it
+            Recording.objects.filter(pk=instance.pk).update(display_name=validated_data["display_name"])
         instance.refresh_from_db()
         return instance
 
@@ -658,10 +645,8 @@ class StudioUsageViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.G
 __all__ = [
     "InputSourceViewSet",
     "OutputPresetViewSet",
-    "RecordingStatus",
     "RecordingSubtitlesView",
     "RecordingViewSet",
-    "Step",
     "StudioUsageViewSet",
     "TemplateViewSet",
 ]
