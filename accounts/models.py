@@ -52,6 +52,21 @@ class Workspace(models.Model):
         help_text=_("Overrides TELEGRAM_ADMIN_CHAT_ID for this workspace."),
         verbose_name=_("Telegram admin chat ID"),
     )
+    posts_need_approval = models.BooleanField(
+        default=False,
+        help_text=_("A post is published only after an admin or an approver approves it."),
+        verbose_name=_("posts need approval"),
+    )
+    duplicate_window_hours = models.PositiveIntegerField(
+        default=24,
+        help_text=_("Warn when the same caption and media go to the same account within this many hours (0: never)."),
+        verbose_name=_("duplicate warning window (hours)"),
+    )
+    evergreen_min_gap_days = models.PositiveIntegerField(
+        default=30,
+        help_text=_("An evergreen post goes to the same account again only after this many days."),
+        verbose_name=_("evergreen minimum gap (days)"),
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
@@ -86,6 +101,11 @@ class Membership(models.Model):
         validators=[validate_timezone],
         help_text=_("Empty: the workspace's time zone."),
         verbose_name=_("time zone"),
+    )
+    can_approve = models.BooleanField(
+        default=False,
+        help_text=_("May approve or reject posts, whatever the role (admins and owners always may)."),
+        verbose_name=_("approver"),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "products",
     "campaigns",
     "studio",
+    "planning",
     "dashboard",
     "bot",
 ]

@@ -40,6 +40,15 @@ class PostStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class ApprovalStatus(models.TextChoices):
+    """Where a post stands with its workspace's approvers (``Workspace.posts_need_approval``)."""
+
+    NOT_REQUIRED = "not_required", _("Not required")
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
 class CaptionMode(models.TextChoices):
     """Where the text each platform gets comes from (a source sets it on the posts it makes)."""
 
@@ -89,6 +98,49 @@ class Post(models.Model):
         help_text=_("Per-platform options, keyed by platform."),
         verbose_name=_("options"),
     )
+    approval_status = models.CharField(
+        max_length=12, choices=ApprovalStatus.choices, default=ApprovalStatus.NOT_REQUIRED, verbose_name=_("approval")
+    )
+    approval_comment = models.TextField(blank=True, verbose_name=_("approval comment"))
+    approval_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("approved or rejected by"),
+    )
+    approval_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved or rejected at"))
+    # Repetitions: a recurring or evergreen post makes a new post per occurrence, linked here.
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="repetitions",
+        help_text=_("The post this one repeats."),
+        verbose_name=_("repeats"),
+    )
+    occurrence_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("The occurrence of the parent this repetition was made for."),
+        verbose_name=_("occurrence"),
+    )
+    evergreen = models.BooleanField(
+        default=False, help_text=_("Recycled into free queue slots, with a minimum gap per account."), verbose_name=_("evergreen")
+    )
+    # The queue: the slot "Add to queue" gave this post, in its group's queue or the workspace's.
+    queue_slot_at = models.DateTimeField(null=True, blank=True, verbose_name=_("queue slot"))
+    queue_group = models.ForeignKey(
+        AccountGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("queue group")
+    )
+    content_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=_("Of the caption and media, for the duplicate warning."),
+        verbose_name=_("content hash"),
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
@@ -102,10 +154,20 @@ class Post(models.Model):
             choices_check("priority", Priority, "post_valid_priority"),
             choices_check("media_type", MediaType, "post_valid_media_type"),
             choices_check("caption_mode", CaptionMode, "post_valid_caption_mode"),
+            choices_check("approval_status", ApprovalStatus, "post_valid_approval_status"),
+            models.UniqueConstraint(
+                fields=["parent", "occurrence_at"],
+                condition=Q(parent__isnull=False) & Q(occurrence_at__isnull=False),
+                name="post_one_repetition_per_occurrence",
+            ),
         ]
         indexes = [
             models.Index(fields=["workspace", "status", "-created_at"], name="post_ws_status_recent"),
             models.Index(fields=["workspace", "-created_at"], name="post_ws_recent"),
+            models.Index(fields=["workspace", "scheduled_at"], name="post_ws_scheduled"),
+            models.Index(fields=["workspace", "queue_slot_at"], name="post_ws_queue_slot"),
+            models.Index(fields=["workspace", "content_hash"], name="post_ws_content_hash"),
+            models.Index(fields=["workspace", "approval_status"], name="post_ws_approval"),
         ]
 
     def __str__(self) -> str:
