@@ -35,6 +35,21 @@ PERIODIC_TASKS: list[Periodic] = [
         description="Plans again targets blocked for a temporary cause (a translation provider's rate limit) once it passes.",
     ),
     Periodic(
+        name="make due repetitions",
+        task="planning.tasks.make_due_repetitions",
+        every_seconds=60,
+        description="Recurring posts: each occurrence due within 10 minutes becomes one new post linked to its "
+        "parent and is published at the occurrence; occurrences over an hour late are skipped.",
+    ),
+    Periodic(
+        name="fill queues with evergreen posts",
+        task="planning.tasks.fill_evergreen",
+        every_seconds=3600,
+        queue="low",
+        description="Free queue slots of the next two days get a repetition of the evergreen post repeated least "
+        "recently, to the accounts that have not had it within the workspace's minimum gap.",
+    ),
+    Periodic(
         name="poll sources",
         task="sources.tasks.poll_sources",
         every_seconds=settings.SOURCE_POLL_INTERVAL_SECONDS,
