@@ -130,9 +130,7 @@ def describe(rule: Recurrence, tz: ZoneInfo | None = None) -> str:
 # --- services ----------------------------------------------------------------------------------------
 
 
-def _check(
-    *, post: Post, frequency: str, interval: int, weekdays: Sequence[int], starts_at: datetime, until, count
-) -> list[int]:
+def _check(*, post: Post, frequency: str, interval: int, weekdays: Sequence[int], starts_at: datetime, until, count) -> list[int]:
     errors: dict[str, str] = {}
     if post.parent_id is not None:
         raise ValidationError(

@@ -117,7 +117,7 @@ def repetition_publish(child: Post, *, now: datetime) -> bool:
             message=f"Repetition of post #{child.parent_id} waits for approval before it is published.",
         )
         return False
-    at = child.occurrence_at if child.queue_slot_at is None else child.queue_slot_at
+    at = child.occurrence_at
     try:
         post_publish(post=child, scheduled_at=at if at and at > now else None, now=now)
     except ValidationError as exc:
