@@ -17,11 +17,15 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import AccountGroup, Workspace
+from crosspost.activity import log_activity
+from crosspost.models import LogStatus
 from posts.models import ApprovalStatus, Post, PostStatus
 from publishing.models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus
 from publishing.targets import target_accounts
@@ -33,6 +37,24 @@ from .slots import free_slots
 HORIZON = timedelta(days=2)
 # A post that can never be published is no candidate: its repetitions would only hold slots.
 SKIPPED_STATUSES = (PostStatus.CANCELLED,)
+
+
+@transaction.atomic
+def evergreen_set(*, post: Post, evergreen: bool, actor=None) -> Post:
+    """Put ``post`` in its queue's evergreen set, or take it out. Any post but a repetition or a
+    cancelled one: a post that did well is the usual evergreen, so finished posts qualify too."""
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    if evergreen and locked.parent_id is not None:
+        message = _("This post is a repetition of post #%(id)s; make that post evergreen instead.") % {"id": locked.parent_id}
+        raise ValidationError({"evergreen": ValidationError(message, code="conflict")})
+    if evergreen and locked.status in SKIPPED_STATUSES:
+        message = _("A cancelled post cannot be evergreen; duplicate it first.")
+        raise ValidationError({"evergreen": ValidationError(message, code="conflict")})
+    if locked.evergreen != evergreen:
+        Post.objects.filter(pk=post.pk).update(evergreen=evergreen, updated_at=timezone.now())
+        log_activity(action="post.evergreen", post=post, actor=actor, status=LogStatus.SUCCESS, details={"evergreen": evergreen})
+    post.evergreen = evergreen
+    return post
 
 
 def evergreen_posts(workspace: Workspace, group: AccountGroup | None) -> list[Post]:

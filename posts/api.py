@@ -3,6 +3,7 @@
 from dataclasses import asdict
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -21,6 +22,7 @@ from accounts.api_base import (
     LocalDateTimeField,
     ScopedFilterSet,
     ScopedPrimaryKeyRelatedField,
+    StrictBooleanField,
     WorkspaceOwnedSerializer,
     WorkspaceScopedMixin,
 )
@@ -28,6 +30,10 @@ from accounts.models import AccountGroup, Platform, Role, SocialAccount
 from accounts.selectors import scope
 from media.api import MediaAssetSerializer
 from media.models import MediaAsset
+from planning.api import RecurrenceInputSerializer, RecurrenceSerializer
+from planning.evergreen import evergreen_set
+from planning.models import Recurrence
+from planning.recurrence import recurrence_set, recurrence_stop
 from platforms import options as platform_options
 from products.selectors import product_summary, products_cached
 from publishing.ai_captions import generate_ai_caption, post_caption_edit, post_captions_generate
@@ -190,6 +196,11 @@ class PostSerializer(WorkspaceOwnedSerializer):
     origin = serializers.SerializerMethodField(
         help_text="Where a watched source's post came from: source (id), remote_id and url; null for any other post."
     )
+    evergreen = StrictBooleanField(
+        required=False,
+        help_text="Recycled into free slots of its queue (queue_group, or the workspace's), at most once per account "
+        "within the workspace's evergreen gap. May change whatever the post's status, except on a repetition.",
+    )
 
     class Meta:
         model = Post
@@ -212,11 +223,14 @@ class PostSerializer(WorkspaceOwnedSerializer):
             "options",
             "product",
             "origin",
+            "evergreen",
+            "parent",
+            "occurrence_at",
             "created_at",
             "updated_at",
             "finished_at",
         ]
-        read_only_fields = ["author", "status", "created_at", "updated_at", "finished_at"]
+        read_only_fields = ["author", "status", "parent", "occurrence_at", "created_at", "updated_at", "finished_at"]
         list_serializer_class = PostListSerializer
 
     @extend_schema_field(PRODUCT_SUMMARY)
@@ -228,11 +242,22 @@ class PostSerializer(WorkspaceOwnedSerializer):
         origin = getattr(obj, "origin", None)  # a missing one-to-one raises an AttributeError subclass
         return {"source": origin.source_id, "remote_id": origin.remote_id, "url": origin.url} if origin else None
 
+    @transaction.atomic
     def create(self, validated_data: dict) -> Post:
-        return post_create(author=self.context["request"].user, **validated_data)
+        evergreen = validated_data.pop("evergreen", False)
+        post = post_create(author=self.context["request"].user, **validated_data)
+        return evergreen_set(post=post, evergreen=True, actor=post.author) if evergreen else post
 
+    @transaction.atomic
     def update(self, instance: Post, validated_data: dict) -> Post:
-        return post_update(post=instance, actor=self.context["request"].user, **validated_data)
+        # Evergreen is not content: it may change on a finished post, which post_update refuses.
+        evergreen = validated_data.pop("evergreen", None)
+        actor = self.context["request"].user
+        if validated_data or evergreen is None:
+            instance = post_update(post=instance, actor=actor, **validated_data)
+        if evergreen is not None:
+            instance = evergreen_set(post=instance, evergreen=evergreen, actor=actor)
+        return instance
 
 
 class PostFilter(ScopedFilterSet):
@@ -241,7 +266,17 @@ class PostFilter(ScopedFilterSet):
 
     class Meta:
         model = Post
-        fields = ["workspace", "status", "priority", "media_type", "language", "scheduled_at", "created_at"]
+        fields = [
+            "workspace",
+            "status",
+            "priority",
+            "media_type",
+            "language",
+            "scheduled_at",
+            "created_at",
+            "parent",
+            "evergreen",
+        ]
 
 
 CancelResultSerializer = inline_serializer(
@@ -594,6 +629,42 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         result = post_cancel(post=post, actor=request.user)
         post.refresh_from_db(fields=["status"])
         return Response({"status": post.status, **result})
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={200: RecurrenceSerializer},
+        description="The post's repetition rule; 404 when it has none.",
+    )
+    @extend_schema(
+        methods=["PUT"],
+        request=RecurrenceInputSerializer,
+        responses={200: RecurrenceSerializer},
+        description="Repeat the post by this rule (replacing its rule): each occurrence becomes a new post linked to "
+        "this one (parent, occurrence_at) and published then. Occurrences already past are not made.",
+    )
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None}, description="Stop repeating; repetitions made stay.")
+    @action(
+        detail=True,
+        methods=["get", "put", "delete"],
+        filterset_class=None,
+        search_fields=[],
+        ordering_fields=[],
+        pagination_class=None,
+    )
+    def recurrence(self, request, pk=None):
+        """The post's repetition rule: read, set or stop it."""
+        post = self.get_object()
+        if request.method == "DELETE":
+            recurrence_stop(post=post, actor=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if request.method == "PUT":
+            data = RecurrenceInputSerializer(data=request.data, context=self.get_serializer_context())
+            data.is_valid(raise_exception=True)
+            rule = recurrence_set(post=post, actor=request.user, **data.validated_data)
+        else:
+            rule = get_object_or_404(Recurrence, post=post)
+        return Response(RecurrenceSerializer(rule).data)
 
     @extend_schema(responses=ExecutionSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filterset_class=None, search_fields=[], ordering_fields=[])
