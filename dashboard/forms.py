@@ -15,6 +15,8 @@ from accounts.models import AccountGroup, AccountStatus, Platform, Proxy, Role, 
 from accounts.selectors import scope
 from crosspost.models import action_label
 from media.models import MediaAsset
+from planning.models import Frequency, Weekday
+from planning.recurrence import MAX_INTERVAL
 from posts.models import MAX_MEDIA_PER_POST, CaptionMode, MediaType, Post, Priority
 from posts.services import check_caption, check_caption_mode, check_scheduled_at
 from sources.kinds import options_errors
@@ -671,3 +673,50 @@ class ActivityFilterForm(forms.Form):
 def _midnight(day, zone) -> datetime:
     # Local midnight; on the rare day it falls in a DST gap, fold=0 takes the earlier offset.
     return datetime.combine(day, datetime.min.time()).replace(tzinfo=zone)
+
+
+class RepeatForm(forms.Form):
+    """A post's repetition rule: every N days, or every N weeks on weekdays, from a first
+    occurrence (read in the member's time zone), until a day or for a number of times."""
+
+    frequency = forms.ChoiceField(label=_("Repeats"), choices=Frequency.choices, initial=Frequency.WEEKLY)
+    interval = forms.IntegerField(label=_("Every"), min_value=1, max_value=MAX_INTERVAL, initial=1)
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("On"),
+        choices=Weekday.choices,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Weekly only; none ticked: the weekday of the first occurrence."),
+    )
+    date = forms.DateField(label=_("First occurrence"), widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(label=_("At"), widget=forms.TimeInput(attrs={"type": "time"}))
+    until = forms.DateField(
+        label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text=_("Last day, inclusive.")
+    )
+    count = forms.IntegerField(label=_("Times"), required=False, min_value=1, help_text=_("Empty: no limit."))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("date") and data.get("time"):
+            try:
+                data["starts_at"] = aware_local(data["date"], data["time"], timezone.get_current_timezone())
+            except ValidationError as exc:
+                self.add_error("time", exc)
+        return data
+
+    @staticmethod
+    def initial_from(rule, post: Post) -> dict:
+        if rule is not None:
+            start = timezone.localtime(rule.starts_at)
+            return {
+                "frequency": rule.frequency,
+                "interval": rule.interval,
+                "weekdays": rule.weekdays,
+                "date": start.date(),
+                "time": start.time().replace(second=0, microsecond=0),
+                "until": rule.until,
+                "count": rule.count,
+            }
+        start = timezone.localtime(post.scheduled_at or timezone.now()) + timedelta(days=1)
+        return {"date": start.date(), "time": start.time().replace(second=0, microsecond=0)}

@@ -25,6 +25,9 @@ urlpatterns = [
     path("posts/<int:pk>/delete/", views.post_delete_view, name="post-delete"),
     path("posts/<int:pk>/retry-failed/", views.post_retry_failed, name="post-retry-failed"),
     path("posts/<int:pk>/publish-again/", views.post_publish_again, name="post-publish-again"),
+    path("posts/<int:pk>/repeat/", views.post_repeat, name="post-repeat"),
+    path("posts/<int:pk>/repeat/stop/", views.post_repeat_stop, name="post-repeat-stop"),
+    path("posts/<int:pk>/evergreen/", views.post_evergreen, name="post-evergreen"),
     path("posts/<int:pk>/stages/<slug:stage>/retry/", views.post_stage_retry, name="post-stage-retry"),
     path(
         "posts/<int:pk>/unconfirmed/published/",

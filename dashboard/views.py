@@ -37,6 +37,9 @@ from crosspost.logging import redact
 from crosspost.models import LogStatus
 from media.models import MediaAsset
 from media.services import media_upload
+from planning.evergreen import evergreen_set
+from planning.recurrence import describe, recurrence_set, recurrence_stop
+from planning.selectors import recurrence_of, repetitions_of
 from platforms import base
 from posts.models import Post, PostMedia, PostStatus, StageStatus
 from posts.pipeline import duration_display, has_pipeline, stages_of
@@ -82,6 +85,7 @@ from .forms import (
     ComposeForm,
     ImportAccountsForm,
     ProxyImportForm,
+    RepeatForm,
     SourceForm,
     UploadForm,
 )
@@ -286,6 +290,8 @@ def post_detail(request, pk: int):
     context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
     if not request.htmx or request.GET.get("results_page"):
         context.update(results_context(request, post))
+    if not request.htmx:  # repetitions change with the beat, not with this post's executions: not polled
+        context.update(repeat_context(request, post))
     partial = "results" if request.htmx and request.GET.get("results_page") else "progress"
     return render_page(request, "dashboard/post_detail.html", context, partial)
 
@@ -471,6 +477,104 @@ def post_publish_again(request, pk: int):
             _("Publishing to %(planned)d account(s); %(blocked)d blocked.") % {"planned": plan.created, "blocked": plan.blocked},
         )
     return progress_response(request, post, request.GET.get("page"))
+
+
+# --- repeating and evergreen ----------------------------------------------------------------------
+
+REPETITIONS_SHOWN = 50
+
+
+def repeat_context(request, post: Post, form: RepeatForm | None = None) -> dict:
+    """The post page's Repeating section: for a repetition, its parent; otherwise the rule, the
+    form to set it, the evergreen switch and the repetitions with their outcomes and numbers."""
+    access = getattr(request, "access", None) or selectors.access_for(request.user)
+    if post.parent_id is not None:
+        return {"repeat": {"parent": Post.objects.filter(pk=post.parent_id).first()}}
+    rule = recurrence_of(post)
+    repetitions = list(repetitions_of(post)[:REPETITIONS_SHOWN])
+    totals = stats_selectors.repetition_totals(post) if repetitions else {}
+    for child in repetitions:
+        child.views = totals[child.pk]["views"] if child.pk in totals else None
+    can_act = access.can(post.workspace_id, Role.EDITOR)
+    return {
+        "repeat": {
+            "rule": rule,
+            "rule_text": describe(rule) if rule else "",
+            "repetitions": repetitions,
+            "more": post.repetitions.count() if len(repetitions) == REPETITIONS_SHOWN else 0,
+            "can_act": can_act and post.status != PostStatus.CANCELLED,
+            "form": form or RepeatForm(initial=RepeatForm.initial_from(rule, post)),
+        }
+    }
+
+
+def repeat_response(request, post: Post, form: RepeatForm | None = None, status: int = 200):
+    if not request.htmx:
+        return redirect("dashboard:post", pk=post.pk)
+    post.refresh_from_db()
+    return render_page(
+        request, "dashboard/post_detail.html", {"post": post, **repeat_context(request, post, form)}, "repeat", status
+    )
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_repeat(request, pk: int):
+    """Set (or change) the post's repetition rule."""
+    post = editor_post(request, pk)
+    form = RepeatForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            rule = recurrence_set(
+                post=post,
+                frequency=data["frequency"],
+                interval=data["interval"],
+                weekdays=data["weekdays"],
+                starts_at=data["starts_at"],
+                until=data["until"],
+                count=data["count"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, _("Repeats: %(rule)s.") % {"rule": describe(rule)})
+            return repeat_response(request, post)
+    if not request.htmx:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return repeat_response(request, post, form, status=400)
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_repeat_stop(request, pk: int):
+    post = editor_post(request, pk)
+    if recurrence_stop(post=post, actor=request.user) is not None:
+        messages.success(request, _("Stopped repeating; the repetitions made so far stay."))
+    return repeat_response(request, post)
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_evergreen(request, pk: int):
+    """Put the post in its queue's evergreen set (``on=1``) or take it out."""
+    post = editor_post(request, pk)
+    try:
+        evergreen_set(post=post, evergreen=request.POST.get("on") == "1", actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        if post.evergreen:
+            messages.success(request, _("Evergreen: recycled into free queue slots."))
+        else:
+            messages.success(request, _("No longer evergreen."))
+    return repeat_response(request, post)
 
 
 # --- composer -------------------------------------------------------------------------------------

@@ -442,3 +442,15 @@ def snapshots_for(user, *, post_id: int | None = None, account_id=None, since: d
     if since is not None:
         snapshots = snapshots.filter(taken_at__gte=since)
     return snapshots.select_related("execution", "execution__account").order_by("taken_at", "pk")
+
+
+# --- repetitions compared ---------------------------------------------------------------------------
+
+
+def repetition_totals(post: Post) -> dict[int, dict[str, Number]]:
+    """The latest numbers summed per post over ``post`` and its repetitions (``Post.parent``), by
+    post id — one query, so a recurring post's page can compare its occurrences. A post without
+    publications yet has no entry."""
+    executions = Execution.objects.filter(Q(post=post) | Q(post__parent=post))
+    rows = latest_snapshots(executions).order_by().values(post_id=F("execution__post_id")).annotate(**_sums())
+    return {row["post_id"]: _numbers(row) for row in rows}
