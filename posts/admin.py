@@ -26,6 +26,7 @@ from accounts.admin_utils import (
 )
 from accounts.models import Role
 from media.admin import asset_thumbnail
+from planning.admin import RecurrenceInline
 from products.facts import Marketplace
 from products.selectors import product_summary
 from publishing.admin import remote_link
@@ -275,7 +276,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         (_("Per-platform options"), {"fields": ("options",), "classes": ("collapse",)}),
         (_("State"), {"fields": ("status", "author", "created_at", "updated_at", "finished_at", "origin_link")}),
     )
-    inlines = (PostMediaInline, PostCaptionInline, PipelineStageInline, ExecutionInline)
+    inlines = (PostMediaInline, PostCaptionInline, PipelineStageInline, RecurrenceInline, ExecutionInline)
     actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
 
     @admin.display(description=_("product"))
