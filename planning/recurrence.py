@@ -184,7 +184,8 @@ def recurrence_set(
     days = _check(
         post=post, frequency=frequency, interval=interval, weekdays=weekdays, starts_at=starts_at, until=until, count=count
     )
-    Post.objects.select_for_update().filter(pk=post.pk).exists()
+    # Two saves of the same post's rule one after the other, never both creating one.
+    Post.objects.select_for_update().get(pk=post.pk)
     rule = Recurrence.objects.filter(post=post).first() or Recurrence(post=post, created_by=_user(actor))
     rule.post = post
     rule.frequency, rule.interval, rule.weekdays = frequency, interval, days
