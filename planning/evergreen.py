@@ -5,7 +5,8 @@ set per queue: the post's ``queue_group`` (empty: the workspace's queue). For ev
 the horizon the fill picks the post repeated least recently (never repeated first) and makes a
 repetition of it in that slot — but only to the accounts that have not had that post (itself or a
 repetition: published, or still waiting to publish) within ``Workspace.evergreen_min_gap_days``
-of the slot. A post whose every account is within the gap sits this slot out.
+of the slot. A post whose every account is within the gap (or cannot be published to: banned,
+login needed…) sits this slot out.
 
 Two fills never take the same slot: each works under a lock of the workspace row (on SQLite every
 write transaction is exclusive anyway), and the (parent, occurrence_at) constraint backs it up.
@@ -28,6 +29,7 @@ from crosspost.activity import log_activity
 from crosspost.models import LogStatus
 from posts.models import ApprovalStatus, Post, PostStatus
 from publishing.models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus
+from publishing.planner import INELIGIBLE_REASONS
 from publishing.targets import target_accounts
 
 from .models import QueueSlot
@@ -108,7 +110,9 @@ def _fill_queue(workspace_id: int, group_id: int | None, *, now: datetime, horiz
         picked: dict[int, list[tuple[datetime, set]]] = defaultdict(list)
         for slot in slots:
             for post in posts:
-                accounts = list(target_accounts(post))
+                # Accounts the planner would block (banned, login needed…) are no reason to use a slot.
+                targets = list(target_accounts(post))
+                accounts = [account for account in targets if account.status not in INELIGIBLE_REASONS]
                 busy = recent_accounts(post, around=slot, gap=gap) if gap else set()
                 for at, ids in picked[post.pk]:
                     if abs(at - slot) < gap:
@@ -121,7 +125,7 @@ def _fill_queue(workspace_id: int, group_id: int | None, *, now: datetime, horiz
                         child = repetition_create(
                             parent=post,
                             occurrence_at=slot,
-                            accounts=None if len(eligible) == len(accounts) else eligible,
+                            accounts=None if len(eligible) == len(targets) else eligible,
                             queue_slot_at=slot,
                         )
                 except IntegrityError:

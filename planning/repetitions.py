@@ -141,7 +141,9 @@ def _claim_next(rule_id: int, occurrence: datetime, *, now: datetime) -> _Claim 
     """Move the rule past ``occurrence`` and make its repetition, in one transaction. None when
     another run claimed it first (or the rule was stopped or changed meanwhile)."""
     with transaction.atomic():
-        rule = Recurrence.objects.select_related("post__workspace").get(pk=rule_id)
+        rule = Recurrence.objects.select_related("post__workspace").filter(pk=rule_id).first()
+        if rule is None:  # its post was deleted meanwhile
+            return None
         missed = 0
         upcoming = occurrences(rule, after=occurrence, limit=1)
         made_for = occurrence
@@ -189,5 +191,9 @@ def repetitions_due(*, now: datetime | None = None) -> int:
         if claim is None or claim.child is None:
             continue
         made += 1
-        repetition_publish(claim.child, now=now)
+        try:
+            repetition_publish(claim.child, now=now)
+        except Exception:
+            # The repetition stays a draft (made once, never again); the other rules go on.
+            logger.exception("Publishing repetition %s of post %s failed", claim.child.pk, claim.child.parent_id)
     return made

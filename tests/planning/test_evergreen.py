@@ -116,3 +116,16 @@ def test_it_recycles_only_approved_posts_where_posts_need_approval(workspace):
     child = Post.objects.get(parent__isnull=False)
     assert (child.parent, child.approval_status) == (approved, ApprovalStatus.APPROVED)
     assert Execution.objects.filter(post=child).count() == 1
+
+
+def test_it_leaves_out_accounts_the_planner_would_block_and_skips_a_post_with_none_left(workspace):
+    every_day(workspace, time(7, 0), time(19, 0))
+    banned = SocialAccountFactory(workspace=workspace, status="banned")
+    active = SocialAccountFactory(workspace=workspace)
+    evergreen(workspace, [banned])
+    mixed = evergreen(workspace, [banned, active])
+
+    assert evergreen_fill(now=timezone.now(), horizon=timedelta(days=1)) == 1
+
+    child = Post.objects.get(parent__isnull=False)
+    assert child.parent == mixed and set(child.target_accounts.all()) == {active}
