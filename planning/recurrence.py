@@ -113,18 +113,28 @@ def describe(rule: Recurrence, tz: ZoneInfo | None = None) -> str:
     """The rule in words, e.g. "Every 2 weeks on Monday, Friday at 09:00, 10 times"."""
     tz = tz or ZoneInfo(rule.post.workspace.timezone)
     start = rule.starts_at.astimezone(tz)
+    # "Every day" apart from the counted forms: in Russian 1 and 21 share a form, but only 1 drops the number.
     if rule.frequency == Frequency.DAILY:
-        text = ngettext("Every day", "Every %(count)d days", rule.interval) % {"count": rule.interval}
+        text = _("Every day") if rule.interval == 1 else every_days(rule.interval)
     else:
-        text = ngettext("Every week", "Every %(count)d weeks", rule.interval) % {"count": rule.interval}
+        text = _("Every week") if rule.interval == 1 else every_weeks(rule.interval)
         names = ", ".join(str(Weekday(day).label) for day in _weekdays(rule, start.date()))
         text += " " + _("on %(days)s") % {"days": names}
     text += " " + _("at %(time)s") % {"time": start.strftime("%H:%M")}
     if rule.until is not None:
         text += ", " + _("until %(date)s") % {"date": rule.until.isoformat()}
     if rule.count is not None:
-        text += ", " + ngettext("once", "%(count)d times", rule.count) % {"count": rule.count}
+        times = ngettext("%(count)d time", "%(count)d times", rule.count) % {"count": rule.count}
+        text += ", " + (_("once") if rule.count == 1 else times)
     return text
+
+
+def every_days(count: int) -> str:
+    return ngettext("Every %(count)d day", "Every %(count)d days", count) % {"count": count}
+
+
+def every_weeks(count: int) -> str:
+    return ngettext("Every %(count)d week", "Every %(count)d weeks", count) % {"count": count}
 
 
 # --- services ----------------------------------------------------------------------------------------
