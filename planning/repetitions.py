@@ -17,7 +17,6 @@ down) are skipped, not posted in a burst.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -131,15 +130,10 @@ def repetition_publish(child: Post, *, now: datetime) -> bool:
     return True
 
 
-@dataclass
-class _Claim:
-    child: Post | None
-    missed: int = 0
-
-
-def _claim_next(rule_id: int, occurrence: datetime, *, now: datetime) -> _Claim | None:
+def _claim_next(rule_id: int, occurrence: datetime, *, now: datetime) -> Post | None:
     """Move the rule past ``occurrence`` and make its repetition, in one transaction. None when
-    another run claimed it first (or the rule was stopped or changed meanwhile)."""
+    nothing was made: another run claimed it first, the rule was stopped or changed meanwhile,
+    or every occurrence up to now was too late."""
     with transaction.atomic():
         rule = Recurrence.objects.select_related("post__workspace").filter(pk=rule_id).first()
         if rule is None:  # its post was deleted meanwhile
@@ -162,22 +156,23 @@ def _claim_next(rule_id: int, occurrence: datetime, *, now: datetime) -> _Claim 
         )
         if not claimed:
             return None
-        if made_for is None:
-            return _Claim(None, missed)
-        try:
-            child = repetition_create(parent=rule.post, occurrence_at=made_for)
-        except IntegrityError:
-            # Made before (the rule was set back to an occurrence it had made): not twice.
-            Recurrence.objects.filter(pk=rule_id).update(made=F("made") - 1)
-            return _Claim(None, missed)
         if missed:
+            minutes = int(CATCH_UP.total_seconds() // 60)
             log_activity(
                 action="post.repetition_missed",
                 post=rule.post,
                 status=LogStatus.INFO,
-                message=f"{missed} occurrence(s) were more than {CATCH_UP} late and were skipped.",
+                message=f"{missed} occurrence(s) were more than {minutes} minutes late and were skipped.",
+                details={"missed": missed, "first": occurrence.isoformat()},
             )
-        return _Claim(child, missed)
+        if made_for is None:
+            return None
+        try:
+            return repetition_create(parent=rule.post, occurrence_at=made_for)
+        except IntegrityError:
+            # Made before (the rule was set back to an occurrence it had made): not twice.
+            Recurrence.objects.filter(pk=rule_id).update(made=F("made") - 1)
+            return None
 
 
 def repetitions_due(*, now: datetime | None = None) -> int:
@@ -187,13 +182,13 @@ def repetitions_due(*, now: datetime | None = None) -> int:
     due = Recurrence.objects.filter(active=True, next_at__lte=now + LEAD).order_by("next_at")
     for rule_id, occurrence in list(due.values_list("pk", "next_at")[:BATCH]):
         # One occurrence per rule and run: a rule with several due catches up over the next runs.
-        claim = _claim_next(rule_id, occurrence, now=now)
-        if claim is None or claim.child is None:
+        child = _claim_next(rule_id, occurrence, now=now)
+        if child is None:
             continue
         made += 1
         try:
-            repetition_publish(claim.child, now=now)
+            repetition_publish(child, now=now)
         except Exception:
             # The repetition stays a draft (made once, never again); the other rules go on.
-            logger.exception("Publishing repetition %s of post %s failed", claim.child.pk, claim.child.parent_id)
+            logger.exception("Publishing repetition %s of post %s failed", child.pk, child.parent_id)
     return made

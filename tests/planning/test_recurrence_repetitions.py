@@ -203,6 +203,13 @@ def test_it_skips_occurrences_missed_by_more_than_the_catch_up_window(workspace)
     assert ActivityLog.objects.get(post=parent, action="post.repetition_missed").message.startswith("3 occurrence(s)")
     assert Recurrence.objects.get(post=parent).next_at == start + timedelta(days=4)
 
+    # A rule whose every occurrence passed while the workers were down ends without a repetition.
+    ended = repeating_post(workspace, starts_at=start, count=2)
+    assert repetitions_due(now=now) == 0
+    rule = Recurrence.objects.get(post=ended)
+    assert (rule.active, rule.next_at, rule.made, ended.repetitions.count()) == (False, None, 0, 0)
+    assert ActivityLog.objects.get(post=ended, action="post.repetition_missed").details["missed"] == 2
+
 
 @pytest.mark.django_db
 def test_it_translates_an_unchanged_caption_once_for_every_repetition(workspace, deepl_api):
