@@ -22,6 +22,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -44,6 +45,7 @@ from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, p
 from products.facts import Marketplace
 from products.selectors import product_summary
 from publishing.ai_captions import post_caption_edit, post_captions_generate
+from publishing.duplicates import post_duplicate_warnings
 from publishing.models import Execution, ExecutionStatus, PostCaption
 from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
@@ -282,6 +284,7 @@ def post_detail(request, pk: int):
     if not request.htmx:  # the progress region polls; the product and AI captions are shown once, on the full page
         context["product"] = post_product(post)
         context["origin"] = selectors.post_origin(post)
+        context["duplicates"] = post_duplicate_warnings(post, now=timezone.now())
     # The AI captions section is outside the polled region: the full page only.
     context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
     if not request.htmx or request.GET.get("results_page"):
