@@ -82,6 +82,7 @@ from .forms import (
     BulkAccountsForm,
     CaptionForm,
     ComposeForm,
+    ExportForm,
     ImportAccountsForm,
     ProxyImportForm,
     SourceForm,
@@ -203,17 +204,39 @@ def overview_results(request) -> dict:
 @login_required
 @require_GET
 def posts(request):
+    return posts_page(request, ExportForm.this_month())
+
+
+def posts_page(request, export_form: ExportForm, status: int = 200):
     page = Paginator(selectors.posts_list(request.user), POSTS_PER_PAGE).get_page(request.GET.get("page"))
     selectors.attach_progress(list(page))
     access = selectors.access_for(request.user)
     for post in page:
         post.can_delete = post.status in DELETABLE_STATUSES and access.can(post.workspace_id, Role.EDITOR)
-    return render_page(
-        request,
-        "dashboard/posts.html",
-        {"page": page, "query": page_query(request), "can_compose": access.can_anywhere(Role.EDITOR)},
-        "list",
-    )
+    context = {
+        "page": page,
+        "query": page_query(request),
+        "can_compose": access.can_anywhere(Role.EDITOR),
+        "export_form": export_form,
+    }
+    return render_page(request, "dashboard/posts.html", context, "list", status=status)
+
+
+@login_required
+@require_GET
+def posts_export(request):
+    """Download the member's posts of a range of days with their executions and latest numbers
+    (CSV or JSON, streamed); a bad range shows the posts page again with the form's errors."""
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return posts_page(request, form, status=400)
+    period = form.cleaned_data["period"]
+    posts = stats_exports.export_posts(request.user, period)
+    if form.cleaned_data["format"] == "json":
+        response = StreamingHttpResponse(stats_exports.posts_json(posts, period), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{stats_exports.export_filename(period, "json")}"'
+        return response
+    return csv_response(stats_exports.posts_csv(posts, period), stats_exports.export_filename(period, "csv"))
 
 
 def progress_context(request, post: Post) -> dict:
