@@ -41,7 +41,8 @@ def duplicates_for(
     ``planned`` maps an account id to its planned time; an account missing from it is taken at
     the post's start (its scheduled time, or ``now``). ``window_hours`` defaults to the post's
     workspace's; ``fingerprint`` to ``post.content_hash`` (the planner passes the hash of what it
-    is about to publish). Answers ``{account_id: [{"post", "title", "handle", "at", "published"}]}``
+    is about to publish). Repetitions of one post (``Post.parent``) are not each other's
+    duplicates: they repeat on purpose. Answers ``{account_id: [{"post", "title", "handle", "at", "published"}]}``
     with the accounts that have a duplicate, each list by time. One query whatever the number of
     accounts; none when the window is 0 or the post has no hash.
     """
@@ -57,6 +58,7 @@ def duplicates_for(
     rows = (
         Execution.objects.filter(account_id__in=account_ids, post__workspace_id=post.workspace_id, post__content_hash=fingerprint)
         .exclude(post_id=post.pk)
+        .exclude(_family(post))
         .filter(
             Q(status=ExecutionStatus.SUCCESS, finished_at__gte=low, finished_at__lte=high)
             | Q(status__in=OPEN_EXECUTION_STATUSES, scheduled_for__gte=low, scheduled_for__lte=high)
@@ -78,6 +80,15 @@ def duplicates_for(
     for items in found.values():
         items.sort(key=lambda item: (item["at"], item["post"]))
     return found
+
+
+def _family(post: Post) -> Q:
+    """The repetitions of ``post``'s parent (recurring or evergreen) and the parent itself: they
+    repeat it on purpose, so they are not duplicates of each other."""
+    family = Q(post__parent_id=post.pk)
+    if post.parent_id is not None:
+        family |= Q(post_id=post.parent_id) | Q(post__parent_id=post.parent_id)
+    return family
 
 
 def duplicate_warning(item: dict, tz: str) -> str:

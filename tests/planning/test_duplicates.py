@@ -19,6 +19,7 @@ from publishing.duplicates import duplicates_for, post_duplicate_warnings
 from publishing.models import Execution, ExecutionStatus
 from publishing.planner import post_publish
 
+from ..bot.test_texts import catalog, compiled_catalog  # noqa: F401 - fixtures: django.po + pending-*.po
 from ..factories import AccountGroupFactory, MediaAssetFactory, PostFactory, PostMediaFactory, SocialAccountFactory
 
 CAPTION = "Summer sale: everything -20% #sale"
@@ -173,6 +174,23 @@ def test_it_measures_the_window_from_the_scheduled_time(workspace, compose):
 
 
 @pytest.mark.django_db
+def test_it_does_not_warn_about_repetitions_of_the_same_post(workspace, compose):
+    shop = SocialAccountFactory(workspace=workspace)
+    parent = compose([shop])
+    went_out(parent, shop, at=timezone.now() - timedelta(hours=2))
+    sibling = compose([shop])
+    Post.objects.filter(pk=sibling.pk).update(parent=parent, occurrence_at=timezone.now() - timedelta(hours=1))
+    went_out(sibling, shop, at=timezone.now() - timedelta(hours=1))
+    repetition = compose([shop])
+    Post.objects.filter(pk=repetition.pk).update(parent=parent, occurrence_at=timezone.now())
+    repetition.refresh_from_db()
+
+    assert post_publish(post=repetition, dry_run=True).entries[0].warnings == []
+    # A post of its own with the same content is still a duplicate of all of them.
+    assert len(post_publish(post=compose([shop]), dry_run=True).entries[0].warnings) == 2
+
+
+@pytest.mark.django_db
 def test_it_never_warns_when_the_window_is_zero(workspace, compose):
     workspace.duplicate_window_hours = 0
     workspace.save()
@@ -283,3 +301,17 @@ def test_it_shows_the_warning_in_the_bot_preview(duplicate):
 
     assert "Possible duplicates" in text and f"(post #{duplicate['first'].pk})" in text
     assert SocialAccount.objects.get(pk=duplicate["shop"].pk).handle in text
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("catalog")
+def test_it_speaks_russian_on_the_dashboard_with_the_pending_translations(client, member, duplicate):
+    client.force_login(member(Role.EDITOR))
+    client.cookies["django_language"] = "ru"
+    post = duplicate["post"]
+
+    preview = client.get(reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1").content.decode()
+    assert "Возможные повторы" in preview and "Тот же текст и медиа уже ушли в berlin_shop" in preview
+    posts = client.get(reverse("dashboard:posts")).content.decode()
+    assert "Пост относится ко дню" in posts and "Формат" in posts
+    assert "Each post counts" not in posts
