@@ -109,7 +109,7 @@ class WorkspaceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_display = ("name", "slug", "timezone", "members", "accounts", "created_at")
     search_fields = ("name", "slug")
     readonly_fields = ("created_at", "studio_usage")
-    fields = ("name", "slug", "timezone", "telegram_admin_chat_id", "duplicate_window_hours", "studio_usage", "created_at")
+    fields = ("name", "slug", "timezone", "telegram_admin_chat_id", "studio_usage", "created_at")
 
     def annotate_changelist(self, request, queryset):
         return queryset.annotate(n_members=_count_in(Membership, "workspace"), n_accounts=_count_in(SocialAccount, "workspace"))
