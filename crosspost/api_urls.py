@@ -53,6 +53,7 @@ urlpatterns = [
     path("stats/totals/", stats_api.TotalsView.as_view(), name="stats-totals"),
     path("stats/publications/", stats_api.PublicationsView.as_view(), name="stats-publications"),
     path("stats/snapshots/", stats_api.SnapshotsView.as_view(), name="stats-snapshots"),
+    path("export/posts/", stats_api.PostsExportView.as_view(), name="export-posts"),
     # Campaign downloads (campaigns/api.py): a file, named by its extension as people expect.
     path("campaigns/<int:pk>/export.xlsx", CampaignXlsxView.as_view(), name="campaign-export-xlsx"),
     path("campaigns/<int:pk>/export.csv", CampaignCsvView.as_view(), name="campaign-export-csv"),

@@ -21,6 +21,7 @@ from posts.models import MAX_MEDIA_PER_POST, CaptionMode, MediaType, Post, Prior
 from posts.services import check_caption, check_caption_mode, check_scheduled_at
 from sources.kinds import options_errors
 from sources.models import IngestMode, Source, SourceKind
+from stats.exports import EXPORT_FORMATS, export_range
 from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
@@ -354,6 +355,31 @@ class AccountFilterForm(forms.Form):
         if data["language"]:
             queryset = queryset.filter(language=data["language"])
         return queryset
+
+
+class ExportForm(forms.Form):
+    """The posts list's Export: a range of the member's days and a file format (stats.exports)."""
+
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    format = forms.ChoiceField(
+        label=_("Format"), choices=[("csv", _("CSV (Excel)")), ("json", "JSON")], initial="csv", widget=forms.Select
+    )
+
+    @classmethod
+    def this_month(cls) -> ExportForm:
+        today = timezone.localdate()
+        return cls(initial={"start": today.replace(day=1), "end": today, "format": EXPORT_FORMATS[0]})
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end"):
+            try:
+                data["period"] = export_range(data["start"].isoformat(), data["end"].isoformat())
+            except ValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    self.add_error(field, messages)
+        return data
 
 
 BULK_ACTIONS = [

@@ -52,6 +52,7 @@ def _summary(plan) -> dict:
         "blocked": counts["blocked"],
         "existing": counts["existing"],
         "entries": plan.entries[:PREVIEW_ROWS],
+        "warnings": [warning for entry in plan.entries for warning in entry.warnings][:PREVIEW_ROWS],
         "more": max(0, len(plan.entries) - PREVIEW_ROWS),
     }
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("compose/<int:pk>/ai-captions/generate/", views.compose_ai_generate, name="compose-ai-generate"),
     path("media/upload/", views.upload, name="upload"),
     path("posts/", views.posts, name="posts"),
+    path("posts/export/", views.posts_export, name="posts-export"),
     path("posts/<int:pk>/", views.post_detail, name="post"),
     path("posts/<int:pk>/results.csv", views.post_results_csv, name="post-results-csv"),
     path("results.csv", views.period_results_csv, name="results-csv"),

@@ -22,6 +22,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -47,6 +48,7 @@ from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, p
 from products.facts import Marketplace
 from products.selectors import product_summary
 from publishing.ai_captions import post_caption_edit, post_captions_generate
+from publishing.duplicates import post_duplicate_warnings
 from publishing.models import Execution, ExecutionStatus, PostCaption
 from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
@@ -83,6 +85,7 @@ from .forms import (
     BulkAccountsForm,
     CaptionForm,
     ComposeForm,
+    ExportForm,
     ImportAccountsForm,
     ProxyImportForm,
     RepeatForm,
@@ -205,17 +208,39 @@ def overview_results(request) -> dict:
 @login_required
 @require_GET
 def posts(request):
+    return posts_page(request, ExportForm.this_month())
+
+
+def posts_page(request, export_form: ExportForm, status: int = 200):
     page = Paginator(selectors.posts_list(request.user), POSTS_PER_PAGE).get_page(request.GET.get("page"))
     selectors.attach_progress(list(page))
     access = selectors.access_for(request.user)
     for post in page:
         post.can_delete = post.status in DELETABLE_STATUSES and access.can(post.workspace_id, Role.EDITOR)
-    return render_page(
-        request,
-        "dashboard/posts.html",
-        {"page": page, "query": page_query(request), "can_compose": access.can_anywhere(Role.EDITOR)},
-        "list",
-    )
+    context = {
+        "page": page,
+        "query": page_query(request),
+        "can_compose": access.can_anywhere(Role.EDITOR),
+        "export_form": export_form,
+    }
+    return render_page(request, "dashboard/posts.html", context, "list", status=status)
+
+
+@login_required
+@require_GET
+def posts_export(request):
+    """Download the member's posts of a range of days with their executions and latest numbers
+    (CSV or JSON, streamed); a bad range shows the posts page again with the form's errors."""
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return posts_page(request, form, status=400)
+    period = form.cleaned_data["period"]
+    posts = stats_exports.export_posts(request.user, period)
+    if form.cleaned_data["format"] == "json":
+        response = StreamingHttpResponse(stats_exports.posts_json(posts, period), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{stats_exports.export_filename(period, "json")}"'
+        return response
+    return csv_response(stats_exports.posts_csv(posts, period), stats_exports.export_filename(period, "csv"))
 
 
 def progress_context(request, post: Post) -> dict:
@@ -286,6 +311,7 @@ def post_detail(request, pk: int):
     if not request.htmx:  # the progress region polls; the product and AI captions are shown once, on the full page
         context["product"] = post_product(post)
         context["origin"] = selectors.post_origin(post)
+        context["duplicates"] = post_duplicate_warnings(post, now=timezone.now())
     # The AI captions section is outside the polled region: the full page only.
     context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
     if not request.htmx or request.GET.get("results_page"):

@@ -429,6 +429,8 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 text % params,
                 messages.SUCCESS if summary["planned"] or summary["existing"] else messages.WARNING,
             )
+            for warning in [w for e in plan.entries for w in e.warnings][:10]:
+                self.message_user(request, f"{post}: {warning}", messages.WARNING)
             blocked = [e for e in plan.entries if e.status == "blocked"]
             reasons: dict[str, list[str]] = {}
             for entry in blocked:

@@ -339,6 +339,11 @@ PlanSerializer = inline_serializer(
                 "retry_after": serializers.IntegerField(
                     allow_null=True, help_text="Blocked for a temporary cause: planned again by itself in this many seconds."
                 ),
+                "warnings": serializers.ListField(
+                    child=serializers.CharField(),
+                    help_text="Planned all the same, but look: e.g. the same caption and media went or will go to this "
+                    "account within the workspace's duplicate window.",
+                ),
             },
             many=True,
         ),

@@ -1,6 +1,7 @@
 """Composing posts: create, edit, order their media, captions written by hand, delete; and the
 retention of their media (``media_cleanup``). Publishing them is the planner's job."""
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -105,6 +106,29 @@ def _check_content(post: Post, fields: dict, before: Post | None = None) -> None
         raise ValidationError(errors)
 
 
+def hash_content(caption: str, media_sha256: Sequence[str]) -> str:
+    """The duplicate warning's fingerprint: sha256 of the caption as a reader sees it (trimmed,
+    whitespace runs collapsed, case folded) and the media's own sha256s in display order.
+    Migration 0007 keeps a frozen copy of this: change both or neither."""
+    digest = hashlib.sha256(" ".join((caption or "").split()).casefold().encode())
+    for sha in media_sha256:
+        digest.update(b"\0" + sha.encode())
+    return digest.hexdigest()
+
+
+def content_hash(post: Post) -> str:
+    """``hash_content`` of the post's caption and its media as stored (one query)."""
+    shas = PostMedia.objects.filter(post=post).order_by("position").values_list("asset__sha256", flat=True)
+    return hash_content(post.caption, list(shas))
+
+
+def _store_content_hash(post: Post, media_sha256: Sequence[str] | None = None) -> None:
+    fingerprint = content_hash(post) if media_sha256 is None else hash_content(post.caption, media_sha256)
+    if fingerprint != post.content_hash:
+        post.content_hash = fingerprint
+        Post.objects.filter(pk=post.pk).update(content_hash=fingerprint)
+
+
 def _check_editable(post: Post) -> None:
     if post.status not in EDITABLE_STATUSES:
         raise ValidationError(
@@ -134,6 +158,7 @@ def post_create(
         status=PostStatus.DRAFT,
         **fields,
     )
+    post.content_hash = hash_content(post.caption, [asset.sha256 for asset in media])
     post.full_clean()
     _check_content(post, fields)
     _check_targets(workspace, target_groups, target_accounts)
@@ -177,7 +202,9 @@ def post_update(
     if target_accounts is not None:
         post.target_accounts.set(target_accounts)
     if media is not None:
-        post_set_media(post=post, assets=media)
+        post_set_media(post=post, assets=media)  # stores the content hash
+    elif "caption" in fields:
+        _store_content_hash(post)
     relations = (("target_groups", target_groups), ("target_accounts", target_accounts), ("media", media))
     changed = sorted(fields) + [name for name, value in relations if value is not None]
     log_activity(action="post.update", post=post, actor=actor, status=LogStatus.SUCCESS, details={"fields": changed})
@@ -204,9 +231,11 @@ def post_set_media(*, post: Post, assets: Sequence[MediaAsset]) -> list[PostMedi
         message = f"These assets belong to another workspace than the post's: {names}."
         raise ValidationError({"media": ValidationError(message, code="conflict")})
     PostMedia.objects.filter(post=post).delete()
-    return PostMedia.objects.bulk_create(
+    items = PostMedia.objects.bulk_create(
         [PostMedia(post=post, asset=asset, position=position) for position, asset in enumerate(assets)]
     )
+    _store_content_hash(post, [asset.sha256 for asset in assets])
+    return items
 
 
 @transaction.atomic

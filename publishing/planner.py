@@ -46,13 +46,14 @@ from platforms.registry import get_adapter, has_adapter
 from posts.models import CaptionMode, Post, PostStatus, Priority
 from posts.options import caption_overrides, check_stored_options, platform_post_options
 from posts.pipeline import publish_approved
-from posts.services import check_caption, check_scheduled_at
+from posts.services import check_caption, check_scheduled_at, hash_content
 from products.services import product_facts
 from translations.services import CaptionResult, captions_for
 
 from .adapters import account_snapshot, platform_media
 from .ai_captions import post_captions_prepare
 from .caption_templates import render_caption
+from .duplicates import duplicate_warning, duplicates_for
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, schedule_post
 from .rules import check_rules, switched_off
@@ -109,6 +110,8 @@ class PlanEntry:
     retry_after: int | None = None
     # An existing blocked execution this run leaves as it is (a periodic re-plan of other targets).
     unchanged: bool = field(default=False, repr=False)
+    # Planned all the same, but worth a look: the same content goes to this account nearby (duplicates).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -381,7 +384,21 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: 
     rng = random.Random(seed if seed is not None else post.pk)
     for key, at in schedule_post(pacing_for, to_schedule, start, rng).items():
         entries[key].scheduled_for = at
+    _warn_duplicates(post, entries, media, now=now, workspace=accounts[0].workspace)
     return Plan(post_id=post.pk, dry_run=True, entries=list(entries.values()))
+
+
+def _warn_duplicates(post: Post, entries: dict[object, PlanEntry], media: _PlatformMedia, *, now: datetime, workspace) -> None:
+    """Each planned entry's duplicate warnings, from one query for every account."""
+    planned = {key: entry.scheduled_for for key, entry in entries.items() if entry.status == "planned"}
+    if not planned or not workspace.duplicate_window_hours:
+        return
+    fingerprint = hash_content(post.caption, [asset.sha256 for asset in media.assets])
+    found = duplicates_for(
+        post, planned, now=now, planned=planned, window_hours=workspace.duplicate_window_hours, fingerprint=fingerprint
+    )
+    for key, items in found.items():
+        entries[key].warnings = [duplicate_warning(item, workspace.timezone) for item in items]
 
 
 class _PlatformMedia:

@@ -4,7 +4,8 @@ publications of a period and the raw snapshots — scoped to your workspaces and
 A number is ``{"value", "reporting", "of", "reason"}``: ``value`` null means not available
 (``reason`` says why), never 0; ``reporting`` of ``of`` publications report it.
 ``?format=csv`` on a post's results and on a period's publications answers the CSV the
-dashboard downloads."""
+dashboard downloads; ``export/posts/`` exports a range of days' posts with their executions
+and latest numbers as JSON or CSV."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
@@ -18,7 +19,7 @@ from rest_framework.generics import GenericAPIView
 from accounts.api_base import MAX_ID, DateTimeField, JSONErrorsMixin, Pagination, WorkspaceScopedMixin
 from accounts.models import SocialAccount
 from platforms.base import METRICS
-from posts.models import Post
+from posts.models import Post, PostStatus
 from publishing.api import WORKSPACE_PARAMETER, _workspace_param
 
 from . import exports, selectors
@@ -402,3 +403,116 @@ class SnapshotsView(StatsView):
                 for s in rows
             ]
         )
+
+
+# --- the posts export -------------------------------------------------------------------------------
+
+_METRICS_SHAPE = inline_serializer(
+    "PostsExportMetrics",
+    {
+        "slot": serializers.CharField(help_text="When after publishing the snapshot was taken (1h … 30d)."),
+        "taken_at": DateTimeField(),
+        **{metric: serializers.FloatField(allow_null=True, help_text="Null: not reported.") for metric in METRICS},
+    },
+    allow_null=True,
+    help_text="The execution's latest statistics snapshot; null before the first one.",
+)
+_EXPORT_SHAPE = inline_serializer(
+    "PostsExport",
+    {
+        "start": serializers.DateField(),
+        "end": serializers.DateField(),
+        "posts": inline_serializer(
+            "PostsExportPost",
+            {
+                "id": serializers.IntegerField(),
+                "workspace": inline_serializer(
+                    "PostsExportWorkspace", {"id": serializers.IntegerField(), "name": serializers.CharField()}
+                ),
+                "title": serializers.CharField(allow_blank=True),
+                "caption": serializers.CharField(allow_blank=True),
+                "status": serializers.CharField(help_text="The post's status (draft, scheduled, publishing, …)."),
+                "media_type": serializers.CharField(),
+                "approval_status": serializers.CharField(),
+                "scheduled_at": DateTimeField(allow_null=True),
+                "created_at": DateTimeField(),
+                "executions": inline_serializer(
+                    "PostsExportExecution",
+                    {
+                        "id": serializers.IntegerField(),
+                        "account": inline_serializer(
+                            "PostsExportAccount",
+                            {
+                                "id": serializers.UUIDField(),
+                                "handle": serializers.CharField(),
+                                "platform": serializers.CharField(),
+                            },
+                        ),
+                        "language": serializers.CharField(),
+                        "status": serializers.CharField(help_text="The execution's status (pending, success, failed, …)."),
+                        "scheduled_for": DateTimeField(allow_null=True),
+                        "published_at": DateTimeField(allow_null=True, help_text="When it finished (published or failed)."),
+                        "url": serializers.CharField(allow_blank=True),
+                        "error": serializers.CharField(allow_blank=True),
+                        "attempts": serializers.IntegerField(),
+                        "metrics": _METRICS_SHAPE,
+                    },
+                    many=True,
+                ),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class PostsExportView(StatsView):
+    """Your posts of a range of days with their executions and each execution's latest statistics:
+    JSON (posts with nested executions) or CSV (``?format=csv``: one row per execution, the post's
+    columns repeated; UTF-8 with a byte-order mark for Excel). Both stream, so a year fits.
+
+    A post belongs to the day of its scheduled time, or of its creation when it was never
+    scheduled; days are the member's (their time zone). Viewers may export."""
+
+    queryset = Post.objects.none()
+    pagination_class = None
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+
+    def initial(self, request, *args, **kwargs):
+        # DRF would answer an unknown ?format= with a 404 from content negotiation; it is bad input.
+        fmt = request.query_params.get("format", None)
+        if fmt is not None and fmt not in exports.EXPORT_FORMATS:
+            raise ValidationError({"format": ["Choose json or csv (or leave the parameter out for JSON)."]})
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="First day (YYYY-MM-DD), included."),
+            OpenApiParameter(
+                "end",
+                OpenApiTypes.DATE,
+                required=True,
+                description=f"Last day (YYYY-MM-DD), included; not before start; the range spans at most "
+                f"{exports.MAX_EXPORT_DAYS} days.",
+            ),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(exports.EXPORT_FORMATS), description="Default: json."),
+            WORKSPACE_PARAMETER,
+            OpenApiParameter("status", OpenApiTypes.STR, enum=PostStatus.values, description="Only posts in this status."),
+        ],
+        responses={(200, "application/json"): _EXPORT_SHAPE, (200, "text/csv"): OpenApiTypes.STR},
+        operation_id="export_posts",
+    )
+    def get(self, request):
+        params = request.query_params
+        try:
+            period = exports.export_range(params.get("start"), params.get("end"))
+            posts = exports.export_posts(
+                request.user, period, workspace_id=_workspace_param(request), status=params.get("status")
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        if request.accepted_renderer.format == "csv":
+            return csv_response(exports.posts_csv(posts, period), exports.export_filename(period, "csv"))
+        response = StreamingHttpResponse(exports.posts_json(posts, period), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(period, "json")}"'
+        return response

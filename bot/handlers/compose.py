@@ -374,6 +374,13 @@ def preview_text(post_id: int, plan: Plan, data: dict, when: str) -> str:
         if len(ranked) > BLOCKED_REASONS_SHOWN:
             rest = len(ranked) - BLOCKED_REASONS_SHOWN
             lines.append(ngettext("…and %(count)d more reason", "…and %(count)d more reasons", rest) % {"count": rest})
+    warnings = [warning for entry in going for warning in entry.warnings]
+    if warnings:
+        lines.append(_("Possible duplicates (publishing is not blocked):"))
+        lines.extend(f"⚠ {warning[:300]}" for warning in warnings[:BLOCKED_REASONS_SHOWN])
+        if len(warnings) > BLOCKED_REASONS_SHOWN:
+            rest = len(warnings) - BLOCKED_REASONS_SHOWN
+            lines.append(ngettext("…and %(count)d more warning", "…and %(count)d more warnings", rest) % {"count": rest})
     caption = data.get("caption", "")
     if caption:
         lines.append("")
