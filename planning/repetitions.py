@@ -130,6 +130,12 @@ def repetition_publish(child: Post, *, now: datetime) -> bool:
     return True
 
 
+def _parent_takes(parent: Post, occurrence: datetime) -> bool:
+    """Whether the parent is itself planned or published at ``occurrence`` (a post scheduled for the
+    rule's start and repeating from there): a copy would post the same moment twice."""
+    return parent.status != PostStatus.DRAFT and parent.scheduled_at == occurrence
+
+
 def _claim_next(rule_id: int, occurrence: datetime, *, now: datetime) -> Post | None:
     """Move the rule past ``occurrence`` and make its repetition, in one transaction. None when
     nothing was made: another run claimed it first, the rule was stopped or changed meanwhile,
@@ -166,6 +172,16 @@ def _claim_next(rule_id: int, occurrence: datetime, *, now: datetime) -> Post | 
                 details={"missed": missed, "first": occurrence.isoformat()},
             )
         if made_for is None:
+            return None
+        if _parent_takes(rule.post, made_for):
+            # The parent itself goes out at this occurrence: it is that occurrence, not a copy's.
+            log_activity(
+                action="post.repetition",
+                post=rule.post,
+                status=LogStatus.INFO,
+                message=f"The post itself is published at {made_for.isoformat()}; no repetition is made for it.",
+                details={"occurrence_at": made_for.isoformat(), "parent_itself": True},
+            )
             return None
         try:
             return repetition_create(parent=rule.post, occurrence_at=made_for)

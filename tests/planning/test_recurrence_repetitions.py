@@ -230,3 +230,23 @@ def test_it_translates_an_unchanged_caption_once_for_every_repetition(workspace,
     assert repetitions_due(now=now + timedelta(days=2)) == 1
     assert len([request for request in deepl_api.requests if request.path == "/v2/translate"]) == 2
     assert Execution.objects.filter(post__parent=parent, caption="[DE] Fresh tips").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_parent_published_at_its_first_occurrence_is_that_occurrence(workspace):
+    """Scheduled at the rule's start and repeating daily: the first day is the parent itself, so
+    that moment posts once; the next day gets a repetition."""
+    now = timezone.now()
+    start = now + timedelta(minutes=5)
+    parent = repeating_post(workspace, starts_at=start, count=2)
+    parent.scheduled_at = start
+    parent.status = PostStatus.SCHEDULED
+    parent.save(update_fields=["scheduled_at", "status"])
+
+    assert repetitions_due(now=now) == 0
+    assert not Post.objects.filter(parent=parent).exists()
+    rule = Recurrence.objects.get(post=parent)
+    assert (rule.made, rule.next_at) == (1, start + timedelta(days=1))
+
+    assert repetitions_due(now=start + timedelta(days=1)) == 1
+    assert list(Post.objects.filter(parent=parent).values_list("occurrence_at", flat=True)) == [start + timedelta(days=1)]
