@@ -341,7 +341,11 @@ SPECTACULAR_SETTINGS = {
     # object or an empty list the way the schemas say. Forms are still parsed, for the browsable API.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # 400/401/403/404/409/429 with one error body on every operation (crosspost/schema.py).
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "crosspost.schema.document_error_responses"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crosspost.schema.document_error_responses",
+        "crosspost.schema.document_idempotency_key",
+    ],
     # Swagger UI assets are served from static/, so /api/docs/ works on a closed network.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -350,6 +354,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModeEnum": "sources.models.IngestMode",  # a source's mode and a studio preset's: draft / publish
         "RecordingStepEnum": "studio.models.Step",  # a recording's finished and last step
+        "WebhookEventEnum": "crosspost.models.WebhookEvent",  # a delivery's event (the test event included)
+        "WebhookSubscribableEventEnum": "crosspost.webhooks.SUBSCRIBABLE_EVENTS",  # what an endpoint may subscribe to
     },
 }
 SIMPLE_JWT = {

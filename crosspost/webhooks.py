@@ -438,3 +438,16 @@ def deliveries_due(*, now: datetime | None = None, limit: int = 500) -> list[int
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: WebhookEndpoint, actor=None) -> None:
+    """Delete the endpoint and its delivery log."""
+    log_activity(
+        action="webhook.delete",
+        workspace=endpoint.workspace,
+        actor=actor,
+        message=str(endpoint),
+        details={"endpoint": endpoint.pk, "url": endpoint.url},
+    )
+    endpoint.delete()
