@@ -69,6 +69,7 @@ class JobAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
 
 class WebhookEndpointForm(WorkspaceModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
         label=_("Events"), choices=[(event, event) for event in SUBSCRIBABLE_EVENTS], widget=forms.CheckboxSelectMultiple
     )
