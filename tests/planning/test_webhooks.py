@@ -13,7 +13,8 @@ from crosspost.models import ActivityLog, DeliveryStatus, WebhookDelivery, Webho
 from crosspost.tasks import retry_webhooks
 from crosspost.webhooks import delivery_send, emit, endpoint_save
 from tests.emulators.webhook_receiver import Scripted, signature_valid
-from tests.planning.webhook_support import _loopback_webhooks, eager, endpoint, receiver, run  # noqa: F401
+
+pytest_plugins = ["tests.planning.webhook_support"]
 
 pytestmark = pytest.mark.django_db
 

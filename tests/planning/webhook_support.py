@@ -1,5 +1,6 @@
-"""Fixtures shared by the webhook tests: a loopback receiver, an endpoint pointed at it, and
-tasks run the way a worker would (eagerly, after commit)."""
+"""Fixtures shared by the webhook tests (``pytest_plugins = ["tests.planning.webhook_support"]``):
+a loopback receiver, an endpoint pointed at it, and tasks run the way a worker would (eagerly,
+after commit)."""
 
 import pytest
 
@@ -8,14 +9,11 @@ from crosspost.webhooks import endpoint_save
 from tests.emulators.webhook_receiver import WebhookReceiver
 
 
-@pytest.fixture(autouse=True)
-def _loopback_webhooks(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True  # the receiver listens on 127.0.0.1
-    settings.WEBHOOK_TIMEOUT_SECONDS = 1.0
-
-
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    """The receiver on 127.0.0.1 (so private addresses are allowed) with a short timeout."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1.0
     with WebhookReceiver() as emulator:
         yield emulator
 
