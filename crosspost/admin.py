@@ -21,7 +21,7 @@ from accounts.admin_utils import (
 )
 from accounts.models import Role
 
-from .models import Job, WebhookDelivery, WebhookEndpoint
+from .models import Job, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .webhooks import (
     SUBSCRIBABLE_EVENTS,
     clean_events,
@@ -71,7 +71,9 @@ class JobAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 class WebhookEndpointForm(WorkspaceModelForm):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
-        label=_("Events"), choices=[(event, event) for event in SUBSCRIBABLE_EVENTS], widget=forms.CheckboxSelectMultiple
+        label=_("Events"),
+        choices=[(value, label) for value, label in WebhookEvent.choices if value in SUBSCRIBABLE_EVENTS],
+        widget=forms.CheckboxSelectMultiple,
     )
     new_secret = forms.CharField(
         label=_("Signing secret"),
