@@ -35,6 +35,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -52,6 +53,7 @@ logger = logging.getLogger(__name__)
 SUBSCRIBABLE_EVENTS = [choice for choice in WebhookEvent.values if choice != WebhookEvent.PING]
 RESPONSE_EXCERPT_CHARS = 2000
 USER_AGENT = "Crosspost-Webhooks/1.0"
+DELIVER_TASK = "crosspost.tasks.deliver_webhook"
 # A claim outlives one attempt's timeout by this much before it counts as a dead worker's.
 CLAIM_MARGIN = timedelta(seconds=60)
 
@@ -222,11 +224,11 @@ def emit(event: str, *, workspace_id: int | None, payload: dict | Callable[[], d
 
 def _enqueue_after_commit(delivery_ids: list[int]) -> None:
     def enqueue() -> None:
-        from .tasks import deliver_webhook
-
+        # By name: crosspost.tasks imports this module.
+        deliver = current_app.tasks[DELIVER_TASK]
         for delivery_id in delivery_ids:
             try:
-                deliver_webhook.delay(delivery_id)
+                deliver.delay(delivery_id)
             except Exception:
                 # The broker is away: retry_webhooks finds the delivery due and sends it.
                 logger.exception("Could not enqueue webhook delivery %s", delivery_id)
