@@ -15,7 +15,6 @@ from accounts.admin_utils import (
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     WriteOnlyTextInput,
-    add_validation_error,
     excerpt,
     status_badge,
 )
@@ -103,12 +102,6 @@ class WebhookEndpointForm(WorkspaceModelForm):
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["events"]) from None
 
-    def _post_clean(self):
-        # The secret is set by the service on save; a new endpoint has none yet, so model
-        # validation must not ask for it.
-        self.instance.secret = self.instance.secret or "-"
-        super()._post_clean()
-
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
@@ -140,26 +133,19 @@ class WebhookEndpointAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        creating = not change
         cleaned = form.cleaned_data
-        try:
-            endpoint, shown = endpoint_save(
-                workspace=obj.workspace,
-                url=cleaned["url"],
-                events=cleaned["events"],
-                active=cleaned.get("active", True),
-                description=cleaned.get("description", ""),
-                secret=cleaned.get("new_secret", ""),
-                actor=request.user,
-                endpoint=None if creating else WebhookEndpoint.objects.get(pk=obj.pk),
-            )
-        except ValidationError as exc:  # the form checked the same; a race (the name stopped resolving) lands here
-            add_validation_error(form, exc)
-            self.message_validation_error(request, exc)
-            return
-        obj.pk = endpoint.pk
-        obj.refresh_from_db()
-        if shown and creating and not cleaned.get("new_secret"):
+        endpoint, shown = endpoint_save(
+            workspace=obj.workspace,
+            url=cleaned["url"],
+            events=cleaned["events"],
+            active=cleaned.get("active", True),
+            description=cleaned.get("description", ""),
+            secret=cleaned.get("new_secret", ""),
+            actor=request.user,
+            endpoint=WebhookEndpoint.objects.get(pk=obj.pk) if change else None,
+        )
+        vars(obj).update(vars(endpoint))
+        if shown and not change and not cleaned.get("new_secret"):
             self._show_secret(request, endpoint, shown)
 
     def delete_model(self, request, obj):

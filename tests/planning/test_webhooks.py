@@ -325,3 +325,16 @@ def test_viewers_and_editors_see_no_webhooks_in_the_admin(client, member, worksp
     client.force_login(member(Role.EDITOR))
     assert client.get("/admin/crosspost/webhookendpoint/").status_code == 403
     assert client.get("/admin/crosspost/webhookdelivery/").status_code == 403
+
+
+def test_the_admin_edits_an_endpoint_keeping_or_replacing_its_secret(client, member, workspace, endpoint):
+    client.force_login(member(Role.ADMIN))
+    url = f"/admin/crosspost/webhookendpoint/{endpoint.pk}/change/"
+    form = {"url": endpoint.url, "events": ["post.completed"], "active": "on", "description": "CRM"}
+    assert client.post(url, {**form, "new_secret": ""}).status_code == 302
+    kept = WebhookEndpoint.objects.get()
+    assert (kept.events, kept.description, kept.secret) == (["post.completed"], "CRM", endpoint.plain_secret)
+    assert client.post(url, {**form, "new_secret": "a-secret-the-receiver-already-has"}).status_code == 302
+    assert WebhookEndpoint.objects.get().secret == "a-secret-the-receiver-already-has"
+    refused = client.post(url, {**form, "events": []})
+    assert refused.status_code == 200 and "This field is required." in refused.content.decode()
