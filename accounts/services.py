@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crosspost.activity import log_activity
-from crosspost.models import LogStatus
+from crosspost.models import LogStatus, WebhookEvent
+from crosspost.webhooks import emit
 
 from .models import (
     NEEDS_ACTION_STATUSES,
@@ -283,6 +284,19 @@ def account_set_status(
     if previous != status:
         # publishing notifies the admins of banned / login_required / proxy_error; its receiver never raises.
         account_status_changed.send(sender=SocialAccount, account=account, status=status, reason=reason)
+        emit(
+            WebhookEvent.ACCOUNT_STATUS_CHANGED,
+            workspace_id=account.workspace_id,
+            payload={
+                "account": str(account.pk),
+                "platform": account.platform,
+                "handle": account.handle,
+                "from": previous,
+                "to": status,
+                "reason": reason,
+                "until": until.isoformat() if until else None,
+            },
+        )
     failed = status in NEEDS_ACTION_STATUSES
     log_activity(
         action="account.status",

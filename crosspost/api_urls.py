@@ -5,7 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import AccountGroupViewSet, AccountViewSet, ProxyViewSet
 from campaigns.api import CampaignCsvView, CampaignSettingsViewSet, CampaignViewSet, CampaignXlsxView
-from crosspost.api import JobViewSet
+from crosspost.api import JobViewSet, WebhookDeliveryViewSet, WebhookEndpointViewSet
 from crosspost.security import TokenObtainView, TokenRefreshThrottledView
 from media.api import MediaAssetViewSet
 from posts.api import PostViewSet
@@ -37,6 +37,8 @@ router.register("source-items", SourceItemViewSet, basename="source-item")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("campaign-settings", CampaignSettingsViewSet, basename="campaign-settings")
 router.register("jobs", JobViewSet, basename="job")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 router.register("recordings", RecordingViewSet, basename="recording")
 router.register("studio-sources", InputSourceViewSet, basename="studio-source")
 router.register("studio-templates", TemplateViewSet, basename="studio-template")

@@ -33,6 +33,8 @@ app.conf.task_routes = {
     "studio.tasks.sync_source": {"queue": "ingest"},
     "studio.tasks.sync_due_sources": {"queue": "ingest"},
     "studio.tasks.fail_stalled_jobs": {"queue": "low"},
+    # A slow webhook receiver never holds up publishing.
+    "crosspost.tasks.deliver_webhook": {"queue": "low"},
 }
 app.autodiscover_tasks()
 # A worker that stops consuming exits so that its supervisor restarts it (crosspost/liveness.py).

@@ -157,6 +157,12 @@ ACTION_LABELS = {
     "studio.template.create": _("Studio template created"),
     "studio.template.update": _("Studio template edited"),
     "tiktok.accepted": _("TikTok accepted the upload"),
+    "webhook.create": _("Webhook endpoint added"),
+    "webhook.delete": _("Webhook endpoint deleted"),
+    "webhook.redeliver": _("Webhook delivery sent again"),
+    "webhook.rotate_secret": _("Webhook signing secret rotated"),
+    "webhook.test": _("Webhook test event sent"),
+    "webhook.update": _("Webhook endpoint edited"),
 }
 
 
@@ -276,3 +282,123 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in JOB_FINISHED_STATUSES
+
+
+# --- Outgoing webhooks ------------------------------------------------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    POST_COMPLETED = "post.completed", _("Post completed")
+    POST_FAILED = "post.failed", _("Post failed or partly failed")
+    EXECUTION_FAILED = "execution.failed", _("Publication failed for good")
+    ACCOUNT_STATUS_CHANGED = "account.status_changed", _("Account status changed")
+    SOURCE_ITEM_CREATED = "source.item_created", _("Source created a post")
+    # Sent only by the "send test event" action, to every endpoint whatever it subscribes to.
+    PING = "ping", _("Test event")
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of another system that hears about a workspace's events, signed with ``secret``.
+
+    The secret is encrypted at rest and write-only: it is shown once, when it is made or rotated."""
+
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name=_("workspace")
+    )
+    url = models.URLField(max_length=500, verbose_name=_("URL"))
+    secret = EncryptedTextField(verbose_name=_("signing secret"))
+    events = models.JSONField(default=list, blank=True, verbose_name=_("events"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    description = models.CharField(max_length=200, blank=True, verbose_name=_("description"))
+    failure_count = models.PositiveIntegerField(default=0, verbose_name=_("deliveries failed in a row"))
+    last_failure = models.CharField(max_length=500, blank=True, verbose_name=_("last failure"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["workspace_id", "id"]
+        indexes = [models.Index(fields=["workspace", "active"], name="webhook_ws_active")]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    RETRY_WAIT = "retry_wait", _("Waiting to retry")
+    SUCCESS = "success", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint and how sending it went: a row per event, attempts counted on it.
+
+    ``event_id`` is the receiver's dedupe key: a redelivery sends the same one."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint"))
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.CASCADE, related_name="webhook_deliveries", verbose_name=_("workspace")
+    )
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices, verbose_name=_("event"))
+    event_id = models.UUIDField(verbose_name=_("event id"))
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, verbose_name=_("status")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt"))
+    claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed until"))
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("last HTTP status"))
+    last_error = models.CharField(max_length=500, blank=True, verbose_name=_("last error"))
+    response_excerpt = models.TextField(blank=True, verbose_name=_("response excerpt"))
+    log = models.JSONField(default=list, blank=True, verbose_name=_("attempt log"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered"))
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [choices_check("status", DeliveryStatus, "webhook_delivery_valid_status")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due"),
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_endpoint"),
+            models.Index(fields=["workspace", "-created_at"], name="webhook_delivery_ws"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.status})"
+
+
+# --- Idempotency-Key ------------------------------------------------------------------------------------
+
+
+class IdempotencyKey(models.Model):
+    """An API write made with an ``Idempotency-Key`` header and the answer it got, kept 24 h
+    (crosspost.idempotency): the same key and request again gets the stored answer back."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user"))
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    method = models.CharField(max_length=8, verbose_name=_("method"))
+    path = models.CharField(max_length=2000, verbose_name=_("path"))
+    body_hash = models.CharField(max_length=64, verbose_name=_("body hash"))
+    completed = models.BooleanField(default=False, verbose_name=_("completed"))
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("status code"))
+    content_type = models.CharField(max_length=200, blank=True, verbose_name=_("content type"))
+    response_body = models.BinaryField(default=b"", blank=True, verbose_name=_("response body"))
+    created_at = models.DateTimeField(verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_age")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"

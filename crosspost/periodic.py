@@ -91,6 +91,20 @@ PERIODIC_TASKS: list[Periodic] = [
         "interval, with jitter and backoff); new items become posts once.",
     ),
     Periodic(
+        name="retry webhooks",
+        task="crosspost.tasks.retry_webhooks",
+        every_seconds=60,
+        queue="low",
+        description="Webhook deliveries whose retry wait is over (or whose message or worker was lost) are sent again.",
+    ),
+    Periodic(
+        name="purge idempotency keys",
+        task="crosspost.tasks.purge_idempotency_keys",
+        every_seconds=3600,
+        queue="low",
+        description="API Idempotency-Keys and their stored answers older than IDEMPOTENCY_KEY_TTL_HOURS are forgotten.",
+    ),
+    Periodic(
         name="heartbeat",
         task="crosspost.tasks.heartbeat",
         every_seconds=settings.HEARTBEAT_INTERVAL_SECONDS,

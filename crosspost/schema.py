@@ -77,3 +77,36 @@ def document_error_responses(result: dict, generator, request, public) -> dict:
                 if status == "429":
                     responses[status]["headers"] = RETRY_AFTER
     return result
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retried write safe: the first request with this key runs and its answer is kept "
+    "for 24 h; the same key with the same method, path and body gets that answer again (with "
+    "`Idempotent-Replayed: true`) without running twice. The same key with another request: 422; "
+    "while the first still runs: 409. 1–255 visible ASCII characters (no spaces), e.g. a UUID.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7E]{1,255}$"},
+}
+IDEMPOTENCY_422 = "The Idempotency-Key was already used for another request (another method, path or body)."
+
+
+def document_idempotency_key(result: dict, generator, request, public) -> dict:
+    """POSTPROCESSING_HOOKS: the ``Idempotency-Key`` header on every write under /api/v1/ that a
+    user makes (crosspost/idempotency.py), and its 422."""
+    from .idempotency import EXCLUDED_PREFIXES, PREFIX, WRITE_METHODS
+
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, item in result.get("paths", {}).items():
+        if not path.startswith(PREFIX) or path.startswith(EXCLUDED_PREFIXES):
+            continue
+        for method, operation in item.items():
+            if method.upper() not in WRITE_METHODS:
+                continue
+            operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+            operation.setdefault("responses", {})["422"] = {
+                "description": IDEMPOTENCY_422,
+                "content": {"application/json": {"schema": error}},
+            }
+    return result

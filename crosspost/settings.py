@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.MemberTimezoneMiddleware",
+    # API writes with an Idempotency-Key header run once; a repeat gets the stored answer.
+    "crosspost.idempotency.IdempotencyMiddleware",
     # Last, so it turns a login refused by the lockout into a 429 page (see crosspost/security.py).
     "axes.middleware.AxesMiddleware",
 ]
@@ -339,7 +341,11 @@ SPECTACULAR_SETTINGS = {
     # object or an empty list the way the schemas say. Forms are still parsed, for the browsable API.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # 400/401/403/404/409/429 with one error body on every operation (crosspost/schema.py).
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "crosspost.schema.document_error_responses"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crosspost.schema.document_error_responses",
+        "crosspost.schema.document_idempotency_key",
+    ],
     # Swagger UI assets are served from static/, so /api/docs/ works on a closed network.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -348,6 +354,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModeEnum": "sources.models.IngestMode",  # a source's mode and a studio preset's: draft / publish
         "RecordingStepEnum": "studio.models.Step",  # a recording's finished and last step
+        "WebhookEventEnum": "crosspost.models.WebhookEvent",  # a delivery's event (the test event included)
+        "WebhookSubscribableEventEnum": "crosspost.webhooks.SUBSCRIBABLE_EVENTS",  # what an endpoint may subscribe to
     },
 }
 SIMPLE_JWT = {
@@ -461,6 +469,21 @@ BOT_PROGRESS_EDIT_SECONDS = env.float("BOT_PROGRESS_EDIT_SECONDS", default=3.0)
 # How often the running bot writes its heartbeat (/health/ judges it stale after HEARTBEAT_STALE_SECONDS).
 BOT_HEARTBEAT_SECONDS = env.float("BOT_HEARTBEAT_SECONDS", default=30.0)
 PUBLIC_MEDIA_BASE_URL = env.str("PUBLIC_MEDIA_BASE_URL", default="")
+# --- Outgoing webhooks and Idempotency-Key (crosspost/webhooks.py, crosspost/idempotency.py) ---------
+# A webhook URL that resolves to a loopback/private address is refused (SSRF) unless this (or DEBUG) is on.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+# One delivery attempt waits this long for the receiver's answer (connect and read).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Waits between attempts; after the last one the delivery is failed (7 attempts in all by default).
+WEBHOOK_RETRY_SECONDS = [
+    int(seconds) for seconds in env.list("WEBHOOK_RETRY_SECONDS", default=["60", "300", "1800", "7200", "21600", "43200"])
+]
+# A receiver's Retry-After is honoured up to this many seconds.
+WEBHOOK_MAX_RETRY_AFTER_SECONDS = env.int("WEBHOOK_MAX_RETRY_AFTER_SECONDS", default=12 * 3600)
+# An API write's Idempotency-Key and its stored answer are kept this long.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# A request still marked running after this long died with its process: its key may be used again.
+IDEMPOTENCY_STALE_SECONDS = env.int("IDEMPOTENCY_STALE_SECONDS", default=600)
 # --- Video studio -------------------------------------------------------------------
 # Input sources' APIs (loopback emulators in tests).
 ZOOM_API_BASE_URL = env.str("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2")

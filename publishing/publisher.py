@@ -27,7 +27,8 @@ from accounts.models import AccountStatus, SocialAccount
 from accounts.proxies import account_rotate_proxy
 from accounts.services import account_set_status
 from crosspost.activity import log_activity
-from crosspost.models import LogStatus
+from crosspost.models import LogStatus, WebhookEvent
+from crosspost.webhooks import emit
 from media.selectors import assets_of
 from media.services import MediaNotReady, MediaUnavailable, media_items_for
 from platforms.base import (
@@ -194,6 +195,21 @@ def _finish(execution: Execution, token: str, status: str, **fields) -> bool:
         pk=execution.pk, lease_token=token, status__in=(ExecutionStatus.POSTING, ExecutionStatus.UNCONFIRMED)
     ).update(status=status, finished_at=now, lease_expires_at=None, updated_at=now, **fields)
     if updated:
+        if status == ExecutionStatus.FAILED:
+            emit(
+                WebhookEvent.EXECUTION_FAILED,
+                workspace_id=execution.workspace_id,
+                payload=lambda: {
+                    "execution": execution.pk,
+                    "post": execution.post_id,
+                    "account": str(execution.account_id),
+                    "platform": execution.account.platform,
+                    "status": status,
+                    "attempts": execution.attempts,
+                    "error_code": fields.get("error_code", ""),
+                    "error_message": fields.get("error_message", ""),
+                },
+            )
         refresh_post_status(execution.post_id)
     return bool(updated)
 
@@ -487,7 +503,7 @@ def refresh_post_status(post_id: int) -> str:
         # Lock the post before counting: of two executions finishing at once, the
         # second waits and then sees the first as finished, so the post never stays
         # "publishing" with nothing open.
-        post = Post.objects.select_for_update().only("status").get(pk=post_id)
+        post = Post.objects.select_for_update().only("status", "workspace_id").get(pk=post_id)
         counts = Execution.objects.filter(post_id=post_id).aggregate(**outcome_counts())
         # A target blocked for a temporary cause will be planned again: the post is not done yet.
         if counts["open"] or counts["waiting"] or not counts["total"]:
@@ -506,6 +522,38 @@ def refresh_post_status(post_id: int) -> str:
             # A source's post reports through its pipeline's finalize stage (admin chat and channel).
             if not pipeline_post_finished(post_id):
                 notify_post_finished(post_id)
+            _emit_post_finished(post, new, counts)
         else:
             Post.objects.filter(pk=post_id).update(finished_at=now, updated_at=now)
         return new
+
+
+def _emit_post_finished(post: Post, status: str, counts: dict) -> None:
+    """post.completed, or post.failed for a post that failed or partly failed (a cancelled one sends nothing)."""
+    if status == PostStatus.COMPLETED:
+        event = WebhookEvent.POST_COMPLETED
+    elif status in (PostStatus.FAILED, PostStatus.PARTIAL):
+        event = WebhookEvent.POST_FAILED
+    else:
+        return
+
+    def payload() -> dict:
+        executions = Execution.objects.filter(post_id=post.pk).order_by("pk")
+        return {
+            "post": post.pk,
+            "status": status,
+            "counts": {key: counts[key] for key in ("total", "published", "failed", "stopped", "blocked")},
+            "executions": [
+                {
+                    "id": row["pk"],
+                    "account": str(row["account_id"]),
+                    "platform": row["account__platform"],
+                    "status": row["status"],
+                    "remote_url": row["remote_url"],
+                    "error_code": row["error_code"],
+                }
+                for row in executions.values("pk", "account_id", "account__platform", "status", "remote_url", "error_code")
+            ],
+        }
+
+    emit(event, workspace_id=post.workspace_id, payload=payload)

@@ -21,6 +21,8 @@ from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crosspost.models import WebhookEvent
+from crosspost.webhooks import emit
 from media.models import MediaAsset
 from media.services import media_upload
 from platforms import base
@@ -327,6 +329,18 @@ def post_from_source(
     # publishing (started by name: sources know no publishing), which also decides whether the
     # post waits for review (IngestMode.DRAFT) or publishes at once.
     pipeline_open(post=post, ingest_started_at=ingest_started_at)
+    emit(
+        WebhookEvent.SOURCE_ITEM_CREATED,
+        workspace_id=source.workspace_id,
+        payload={
+            "source": source.pk,
+            "source_kind": source.kind,
+            "source_name": source.name,
+            "post": post.pk,
+            "post_status": post.status,
+            "media": len(assets),
+        },
+    )
     enrich = current_app.tasks["publishing.pipeline_tasks.enrich"]
     transaction.on_commit(lambda: enrich.delay(post.pk))
     return post

@@ -12,7 +12,6 @@ a file (``text/html``) is refused with a message asking for a direct link."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from crosspost.netsafety import internal_address
 
 from .base import (
     InputClient,
@@ -68,16 +69,14 @@ def check_host(url: str) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP)
+        address = internal_address(host, parts.port or (443 if parts.scheme == "https" else 80))
     except (socket.gaierror, UnicodeError):
         raise InputError(_("The host %(host)s could not be found: check the address.") % {"host": host}, retryable=True) from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise InputError(
-                _("%(host)s is an internal address (%(address)s); only files on the public internet can be fetched.")
-                % {"host": host, "address": address}
-            )
+    if address is not None:
+        raise InputError(
+            _("%(host)s is an internal address (%(address)s); only files on the public internet can be fetched.")
+            % {"host": host, "address": address}
+        )
 
 
 class UrlClient(InputClient):
