@@ -243,3 +243,30 @@ def slot_suggestions(workspace: Workspace, group: AccountGroup | None = None) ->
         if missing:
             suggestions.append(SlotSuggestion(time=at, platforms=tuple(sorted(by_time[at])), missing_weekdays=missing))
     return suggestions
+
+
+@transaction.atomic
+def queue_slot_update(*, slot: QueueSlot, weekday=None, time=None, actor=None) -> QueueSlot:
+    """Move one weekly slot to another weekday and/or time (its queue stays the same)."""
+    slot = QueueSlot.objects.select_for_update().select_related("workspace", "group").get(pk=slot.pk)
+    weekday = check_weekday(slot.weekday if weekday is None else weekday)
+    at = check_time(slot.time if time is None else time)
+    clash = QueueSlot.objects.filter(workspace=slot.workspace, group=slot.group, weekday=weekday, time=at).exclude(pk=slot.pk)
+    if clash.exists():
+        raise ValidationError(
+            _("%(queue)s already has a slot on %(day)s at %(time)s.")
+            % {"queue": _queue_name(slot.group).capitalize(), "day": Weekday(weekday).label, "time": at.strftime("%H:%M")},
+            code="conflict",
+        )
+    before = str(slot)
+    slot.weekday, slot.time = weekday, at
+    slot.save(update_fields=["weekday", "time"])
+    log_activity(
+        action="queue.slot_add",
+        workspace=slot.workspace,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        message=f"{before} → {slot} in {_queue_name(slot.group)}",
+        details={"slot": slot.pk, "moved_from": before},
+    )
+    return slot
