@@ -131,7 +131,9 @@ class TestCalendarPage:
         monday = timezone.localdate() + timedelta(days=7 - timezone.localdate().weekday())
         queue_slot_add(workspace=workspace, weekday=0, time="09:00")
         queue_slot_add(workspace=workspace, weekday=0, time="13:00")
-        PostFactory(workspace=workspace, status=PostStatus.SCHEDULED, queue_slot_at=local(monday.year, monday.month, monday.day, 9))
+        PostFactory(
+            workspace=workspace, status=PostStatus.SCHEDULED, queue_slot_at=local(monday.year, monday.month, monday.day, 9)
+        )
         response = client.get(reverse("dashboard:calendar"), {"view": "week", "date": monday.isoformat()})
         free = [f.strftime("%H:%M") for d in response.context["page"].days for f in d.free]
         assert free == ["13:00"]

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from posts.models import PostStatus
 from planning.models import QueueSlot
 from planning.queue import post_add_to_queue, queue_slot_add, queue_slot_remove, queue_slots_set, slot_suggestions
 from planning.slots import free_slots, slot_times
+from posts.models import PostStatus
 from publishing.models import Execution
 
 from ..factories import AccountGroupFactory, PostFactory, PublishingPolicyFactory, SocialAccountFactory

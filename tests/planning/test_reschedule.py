@@ -1,6 +1,7 @@
 """Rescheduling a planned post: its waiting executions move by the planner's pacing, nothing is
 created twice or lost, and the edit paths (API PATCH, admin) re-plan the same way."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -51,7 +52,7 @@ class TestPostReschedule:
         assert min(after.values()) == new_at
         # The stagger between the accounts is the planner's (the policy's 600 s), as before.
         gaps = sorted(after.values())
-        assert [b - a for a, b in zip(gaps, gaps[1:], strict=False)] == [timedelta(seconds=600)] * 2
+        assert [b - a for a, b in itertools.pairwise(gaps)] == [timedelta(seconds=600)] * 2
         assert ActivityLog.objects.filter(post=post, action="post.reschedule").count() == 1
 
     def test_it_keeps_other_posts_pacing_but_not_its_own_old_times(self, planned, workspace):
