@@ -197,7 +197,7 @@ def calendar_page(filters: Filters, *, view: str, anchor: date, tz: ZoneInfo, no
     bounds = [local_midnight(d, tz) for d in ordered[1:]]
     day_index = _day_of(bounds, 0, len(ordered) - 1)
     # The CASE is built once and referred to by name (resolving a nested CASE copies it whole).
-    first = (
+    leading = (
         rows.annotate(day=day_index)
         .annotate(
             rank=Window(RowNumber(), partition_by=[F("day")], order_by=[F("place").asc(), F("pk").asc()]),
@@ -207,7 +207,7 @@ def calendar_page(filters: Filters, *, view: str, anchor: date, tz: ZoneInfo, no
     )
     shown: dict[int, Chip] = {}
     for pk, at, status, index, total in sorted(
-        first.values_list("pk", "place", "status", "day", "total"), key=lambda row: (row[1], row[0])
+        leading.values_list("pk", "place", "status", "day", "total"), key=lambda row: (row[1], row[0])
     ):
         chip = Chip(pk=pk, at=at.astimezone(tz), status=status, movable=status in MOVABLE_STATUSES)
         days[ordered[index]].chips.append(chip)

@@ -135,6 +135,9 @@ class TestCalendarPage:
             workspace=workspace, status=PostStatus.SCHEDULED, queue_slot_at=local(monday.year, monday.month, monday.day, 9)
         )
         response = client.get(reverse("dashboard:calendar"), {"view": "week", "date": monday.isoformat()})
+        assert response.context["page"].start == monday
+        title = response.content.decode().split('data-testid="calendar-title">')[1].split("</h2>")[0]
+        assert title.startswith("Week of ") and str(monday.year) in title
         free = [f.strftime("%H:%M") for d in response.context["page"].days for f in d.free]
         assert free == ["13:00"]
         assert 'data-testid="free-slot"' in response.content.decode()
