@@ -8,6 +8,7 @@ from campaigns.api import CampaignCsvView, CampaignSettingsViewSet, CampaignView
 from crosspost.api import JobViewSet, WebhookDeliveryViewSet, WebhookEndpointViewSet
 from crosspost.security import TokenObtainView, TokenRefreshThrottledView
 from media.api import MediaAssetViewSet
+from planning.api import PostAddToQueueView, PostRescheduleView, QueueSlotViewSet
 from posts.api import PostViewSet
 from publishing.api import ActivityLogViewSet, ExecutionViewSet, PublishingPolicyViewSet, StatsViewSet
 from sources.api import IngestRecordViewSet, SourceItemViewSet, SourceViewSet
@@ -39,6 +40,7 @@ router.register("campaign-settings", CampaignSettingsViewSet, basename="campaign
 router.register("jobs", JobViewSet, basename="job")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("queue-slots", QueueSlotViewSet, basename="queue-slot")
 router.register("recordings", RecordingViewSet, basename="recording")
 router.register("studio-sources", InputSourceViewSet, basename="studio-source")
 router.register("studio-templates", TemplateViewSet, basename="studio-template")
@@ -51,6 +53,9 @@ urlpatterns = [
     # Statistics (stats/api.py): next to the routes of the posts, accounts and stats they belong with.
     path("posts/<int:pk>/results/", stats_api.PostResultsView.as_view(), name="post-results"),
     path("accounts/<uuid:pk>/results/", stats_api.AccountResultsView.as_view(), name="account-results"),
+    # The queue and the calendar (planning/api.py): post actions next to the post's routes.
+    path("posts/<int:pk>/add-to-queue/", PostAddToQueueView.as_view(), name="post-add-to-queue"),
+    path("posts/<int:pk>/reschedule/", PostRescheduleView.as_view(), name="post-reschedule"),
     path("stats/top-posts/", stats_api.TopPostsView.as_view(), name="stats-top-posts"),
     path("stats/totals/", stats_api.TotalsView.as_view(), name="stats-totals"),
     path("stats/publications/", stats_api.PublicationsView.as_view(), name="stats-publications"),

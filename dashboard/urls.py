@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from campaigns import views as campaign_views
 from studio import views as studio_views
 
-from . import views
+from . import calendar_views, views
 
 app_name = "dashboard"
 
@@ -62,6 +62,13 @@ urlpatterns = [
     path("sources/<int:pk>/disable/", views.source_enabled_view, {"enabled": False}, name="source-disable"),
     path("ingest-records/<int:pk>/retry/", views.ingest_record_retry, name="ingest-record-retry"),
     path("activity/", views.activity, name="activity"),
+    # The calendar and the queue (calendar_views.py).
+    path("calendar/", calendar_views.calendar, name="calendar"),
+    path("calendar/posts/<int:pk>/move/", calendar_views.calendar_move, name="calendar-move"),
+    path("calendar/slots/", calendar_views.calendar_slots, name="calendar-slots"),
+    path("calendar/slots/add/", calendar_views.calendar_slots_add, name="calendar-slots-add"),
+    path("calendar/slots/<int:pk>/remove/", calendar_views.calendar_slot_remove, name="calendar-slot-remove"),
+    path("posts/<int:pk>/queue/", calendar_views.post_queue, name="post-queue"),
     # The ad campaign builder (campaigns/views.py).
     path("campaigns/", campaign_views.campaigns, name="campaigns"),
     path("campaigns/new/", campaign_views.campaign_new, name="campaign-new"),

@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from accounts.imports import accounts_import_csv
-from accounts.models import AccountEvent, AccountStatus, Proxy, Role, SocialAccount
+from accounts.models import AccountEvent, AccountGroup, AccountStatus, Proxy, Role, SocialAccount
 from accounts.selectors import scope
 from accounts.services import accounts_assign_group, accounts_assign_proxy, accounts_set_enabled
 from crosspost.logging import redact
@@ -312,6 +312,10 @@ def post_detail(request, pk: int):
         context["product"] = post_product(post)
         context["origin"] = selectors.post_origin(post)
         context["duplicates"] = post_duplicate_warnings(post, now=timezone.now())
+        # Add to queue (calendar_views.post_queue): a draft or scheduled post, for editors.
+        if context["can_act"] and post.status in EDITABLE_STATUSES:
+            context["queue_groups"] = list(AccountGroup.objects.filter(workspace_id=post.workspace_id).order_by("name", "pk"))
+            context["can_queue"] = True
     # The AI captions section is outside the polled region: the full page only.
     context["ai_captions"] = [] if request.htmx else ai_captions_of(post)
     if not request.htmx or request.GET.get("results_page"):

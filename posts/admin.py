@@ -35,7 +35,7 @@ from publishing.models import Execution, PostCaption
 from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import outcome_counts
-from publishing.services import RESOLVE_PUBLISHED, RESOLVE_RETRY, post_cancel, post_resolve_unconfirmed
+from publishing.services import RESOLVE_PUBLISHED, RESOLVE_RETRY, post_cancel, post_edit, post_resolve_unconfirmed
 
 from .models import MAX_MEDIA_PER_POST, PipelineStage, Post, PostMedia, StageStatus
 from .pipeline import duration_display
@@ -48,7 +48,6 @@ from .services import (
     post_create,
     post_delete,
     post_set_media,
-    post_update,
 )
 from .services import EDITABLE_STATUSES as EDITABLE_POST_STATUSES
 
@@ -360,7 +359,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
         targets = {name: form.cleaned_data[name] for name in ("target_groups", "target_accounts") if name in form.cleaned_data}
         if change:
-            post_update(post=obj, actor=request.user, **targets, **fields)
+            post_edit(post=obj, actor=request.user, **targets, **fields)
         else:
             created = post_create(workspace=obj.workspace, author=request.user, **targets, **fields)
             vars(obj).update(vars(created))

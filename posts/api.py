@@ -42,12 +42,12 @@ from publishing.models import PostCaption
 from publishing.pipeline import stage_retry as pipeline_stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import post_caption_preview
-from publishing.services import RESOLUTIONS, post_cancel, post_resolve_unconfirmed
+from publishing.services import RESOLUTIONS, post_cancel, post_edit, post_resolve_unconfirmed
 
 from .models import MAX_MEDIA_PER_POST, PipelineStage, Post, PostMedia, Priority, Stage
 from .options import PRODUCT_KEYS, caption_overrides, validate_post_options
 from .pipeline import stages_of
-from .services import post_create, post_delete, post_set_caption, post_update
+from .services import post_create, post_delete, post_set_caption
 
 
 class PostMediaItemSerializer(serializers.ModelSerializer):
@@ -254,7 +254,7 @@ class PostSerializer(WorkspaceOwnedSerializer):
         evergreen = validated_data.pop("evergreen", None)
         actor = self.context["request"].user
         if validated_data or evergreen is None:
-            instance = post_update(post=instance, actor=actor, **validated_data)
+            instance = post_edit(post=instance, actor=actor, **validated_data)
         if evergreen is not None:
             instance = evergreen_set(post=instance, evergreen=evergreen, actor=actor)
         return instance

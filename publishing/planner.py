@@ -170,11 +170,14 @@ class Plan:
         }
 
 
-def busy_times(account_ids: list, now: datetime) -> dict[object, list[datetime]]:
-    """Each account's posts that count for pacing: successful in the last 24 h and every open one."""
+def busy_times(account_ids: list, now: datetime, *, exclude_post_id: int | None = None) -> dict[object, list[datetime]]:
+    """Each account's posts that count for pacing: successful in the last 24 h and every open one
+    (but none of ``exclude_post_id``'s: a post being rescheduled does not keep its own old times)."""
     rows = Execution.objects.filter(account_id__in=account_ids).filter(
         Q(status__in=OPEN_EXECUTION_STATUSES) | Q(status=ExecutionStatus.SUCCESS, finished_at__gte=now - DAY)
     )
+    if exclude_post_id is not None:
+        rows = rows.exclude(post_id=exclude_post_id)
     busy: dict[object, list[datetime]] = {}
     for account_id, status, scheduled_for, finished_at in rows.values_list(
         "account_id", "status", "scheduled_for", "finished_at"
@@ -368,19 +371,7 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: 
             continue
         policy = policy_for(post.workspace_id, account.platform, saved_policies)
         pacing_for.setdefault(account.platform, Pacing.from_policy(policy))
-        to_schedule.append(
-            (
-                AccountPacing(
-                    key=account.pk,
-                    busy=busy.get(account.pk, []),
-                    limit_override=account.posts_limit_per_day,
-                    warmup_started_at=account.warmup_started_at,
-                    not_before=account.cooldown_until if account.status == AccountStatus.COOLDOWN else None,
-                    tz=zoneinfo.ZoneInfo(account.timezone or workspace_tz),
-                ),
-                account.platform,
-            )
-        )
+        to_schedule.append((account_pacing(account, busy, workspace_tz), account.platform))
     rng = random.Random(seed if seed is not None else post.pk)
     for key, at in schedule_post(pacing_for, to_schedule, start, rng).items():
         entries[key].scheduled_for = at
@@ -399,6 +390,39 @@ def _warn_duplicates(post: Post, entries: dict[object, PlanEntry], media: _Platf
     )
     for key, items in found.items():
         entries[key].warnings = [duplicate_warning(item, workspace.timezone) for item in items]
+
+
+def account_pacing(account: SocialAccount, busy: dict[object, list[datetime]], workspace_tz: str) -> AccountPacing:
+    """What pacing needs of ``account``: its busy times, limits, warm-up, cooldown and time zone."""
+    return AccountPacing(
+        key=account.pk,
+        busy=busy.get(account.pk, []),
+        limit_override=account.posts_limit_per_day,
+        warmup_started_at=account.warmup_started_at,
+        not_before=account.cooldown_until if account.status == AccountStatus.COOLDOWN else None,
+        tz=zoneinfo.ZoneInfo(account.timezone or workspace_tz),
+    )
+
+
+def pace_accounts(
+    post: Post, accounts: list[SocialAccount], *, start: datetime, now: datetime, seed: int | None = None
+) -> dict[object, datetime]:
+    """When each of ``accounts`` posts ``post`` starting at ``start``, by the same pacing as a
+    plan: the workspace's policies, every other post's busy times (not this post's own), the
+    post's seed. For a reschedule, whose targets are already planned."""
+    if not accounts:
+        return {}
+    saved_policies = {p.platform: p for p in PublishingPolicy.objects.filter(workspace_id=post.workspace_id)}
+    busy = busy_times([a.pk for a in accounts], now, exclude_post_id=post.pk)
+    workspace_tz = accounts[0].workspace.timezone
+    pacing_for: dict[str, Pacing] = {}
+    to_schedule = []
+    for account in accounts:
+        policy = policy_for(post.workspace_id, account.platform, saved_policies)
+        pacing_for.setdefault(account.platform, Pacing.from_policy(policy))
+        to_schedule.append((account_pacing(account, busy, workspace_tz), account.platform))
+    rng = random.Random(seed if seed is not None else post.pk)
+    return schedule_post(pacing_for, to_schedule, max(now, start), rng)
 
 
 class _PlatformMedia:

@@ -1,5 +1,8 @@
-"""State changes of posts, executions and policies that operators trigger: cancel, retry,
-caption edits, settling unconfirmed executions and policy changes."""
+"""State changes of posts, executions and policies that operators trigger: cancel, reschedule,
+edits that move a scheduled post, retry, caption edits, settling unconfirmed executions and
+policy changes."""
+
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,9 +14,11 @@ from accounts.services import account_set_status
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
 from posts.models import Post, PostStatus, Priority
+from posts.services import check_scheduled_at, post_update
 
 from .models import Execution, ExecutionStatus, PublishingPolicy
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
+from .planner import pace_accounts
 from .prompts import CAPTION_LIMITS
 from .publisher import execution_mark_published, refresh_post_status
 
@@ -54,6 +59,112 @@ def post_cancel(*, post: Post, actor=None) -> dict:
         details={"cancelled": cancelled, "in_flight": in_flight},
     )
     return {"cancelled": cancelled, "in_flight": in_flight}
+
+
+# A reschedule moves the post's executions that no worker has reached: pending ones get a new
+# paced time, blocked ones stay blocked and follow the post's time. The rest are left alone.
+RESCHEDULABLE_POST_STATUSES = (PostStatus.DRAFT, PostStatus.SCHEDULED)
+
+
+def post_reschedule(*, post: Post, scheduled_at: datetime | None, actor=None, now: datetime | None = None) -> dict:
+    """Move a draft or scheduled post to ``scheduled_at`` and re-plan its waiting executions.
+
+    In one transaction, with the post row and its executions locked: pending executions get a new
+    ``scheduled_for`` by the planner's pacing (other posts' busy times count, this post's old ones
+    do not); blocked ones keep their block and follow the new time; queued, posting and finished
+    ones are left alone and reported. No execution is created or deleted.
+
+    Returns ``{"post", "scheduled_at", "moved": [...], "left": [...]}``; a ValidationError for a
+    past time, a missing one, or a post that is no longer waiting.
+    """
+    now = now or timezone.now()
+    if scheduled_at is None:
+        raise ValidationError({"scheduled_at": _("Pick the new time.")}, code="required")
+    try:
+        check_scheduled_at(scheduled_at, now=now)
+    except ValidationError as exc:
+        raise ValidationError({"scheduled_at": exc}) from None
+    with transaction.atomic():
+        post = Post.objects.select_for_update().select_related("workspace").get(pk=post.pk)
+        if post.status not in RESCHEDULABLE_POST_STATUSES:
+            raise ValidationError(
+                _("Only draft or scheduled posts can be moved; this one is %(status)s.")
+                % {"status": post.get_status_display().lower()},
+                code="conflict",
+            )
+        previous = post.scheduled_at
+        result = _replan_executions(post, scheduled_at=scheduled_at, now=now)
+        post.scheduled_at = scheduled_at
+        # A moved post no longer holds its queue slot (Add to queue gives it one again after this).
+        post.queue_slot_at, post.queue_group = None, None
+        post.save(update_fields=["scheduled_at", "queue_slot_at", "queue_group", "updated_at"])
+        log_activity(
+            action="post.reschedule",
+            post=post,
+            actor=actor,
+            status=LogStatus.SUCCESS,
+            message=f"Moved to {scheduled_at.isoformat()}: {len(result['moved'])} execution(s) re-planned, "
+            f"{len(result['left'])} left as they were.",
+            details={
+                "from": previous.isoformat() if previous else None,
+                "to": scheduled_at.isoformat(),
+                "moved": len(result["moved"]),
+                "left": len(result["left"]),
+            },
+        )
+    return {"post": post.pk, "scheduled_at": scheduled_at, **result}
+
+
+def _replan_executions(post: Post, *, scheduled_at: datetime, now: datetime) -> dict:
+    """New times for ``post``'s pending and blocked executions (called holding the post's row lock)."""
+    executions = list(
+        Execution.objects.select_for_update(of=("self",))
+        .filter(post=post)
+        .select_related("account", "account__workspace")
+        .order_by("account__platform", "account__handle", "account__pk")
+    )
+    pending = [e for e in executions if e.status == ExecutionStatus.PENDING]
+    times = pace_accounts(post, [e.account for e in pending], start=scheduled_at, now=now)
+    moved, left, changed = [], [], []
+    for execution in executions:
+        if execution.status == ExecutionStatus.PENDING:
+            execution.scheduled_for = times[execution.account_id]
+        elif execution.status == ExecutionStatus.BLOCKED:
+            # A temporary block is planned again at its next attempt, which then starts at the new time.
+            execution.scheduled_for = max(scheduled_at, execution.next_attempt_at or scheduled_at)
+        else:
+            left.append({"execution": execution.pk, "account": execution.account.handle, "status": execution.status})
+            continue
+        execution.updated_at = now
+        changed.append(execution)
+        moved.append(
+            {
+                "execution": execution.pk,
+                "account": execution.account.handle,
+                "status": execution.status,
+                "scheduled_for": execution.scheduled_for,
+            }
+        )
+    Execution.objects.bulk_update(changed, ["scheduled_for", "updated_at"])
+    return {"moved": moved, "left": left}
+
+
+@transaction.atomic
+def post_edit(*, post: Post, actor=None, **changes) -> Post:
+    """``posts.services.post_update`` for a post that may already be planned: when the edit moves
+    a scheduled post's ``scheduled_at``, its waiting executions are re-planned the way
+    :func:`post_reschedule` does, in the same transaction. Every front door that edits posts
+    (API, admin) comes through here, so a new time never leaves executions at the old one."""
+    before = Post.objects.filter(pk=post.pk).values_list("status", "scheduled_at").first()
+    post = post_update(post=post, actor=actor, **changes)
+    if before is None or "scheduled_at" not in changes:
+        return post
+    status, previous = before
+    if status == PostStatus.SCHEDULED and post.scheduled_at != previous:
+        # Emptied ("as soon as possible"): the executions move to now.
+        post_reschedule(post=post, scheduled_at=post.scheduled_at or timezone.now(), actor=actor)
+        post.refresh_from_db()
+    return post
 
 
 @transaction.atomic

@@ -244,6 +244,9 @@ def test_it_walks_the_demo(chromium, live_server, db_lock, language, monkeypatch
         ("13-source", f"/sources/{source.pk}/"),
         ("14-source-edit", f"/sources/{source.pk}/edit/"),
         ("16-overview-results-30d", "/?period=30d"),
+        ("17-calendar", "/calendar/"),
+        ("18-calendar-week", "/calendar/?view=week"),
+        ("19-calendar-slots", "/calendar/slots/"),
     ]:
         visit(name, path)
 
