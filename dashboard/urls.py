@@ -25,6 +25,9 @@ urlpatterns = [
     path("posts/<int:pk>/delete/", views.post_delete_view, name="post-delete"),
     path("posts/<int:pk>/retry-failed/", views.post_retry_failed, name="post-retry-failed"),
     path("posts/<int:pk>/publish-again/", views.post_publish_again, name="post-publish-again"),
+    path("posts/<int:pk>/submit/", views.post_submit_view, name="post-submit"),
+    path("posts/<int:pk>/approve/", views.post_approve_view, name="post-approve"),
+    path("posts/<int:pk>/reject/", views.post_reject_view, name="post-reject"),
     path("posts/<int:pk>/stages/<slug:stage>/retry/", views.post_stage_retry, name="post-stage-retry"),
     path(
         "posts/<int:pk>/unconfirmed/published/",

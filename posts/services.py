@@ -21,8 +21,9 @@ from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
 from .caption_template import check_template
-from .models import MAX_MEDIA_PER_POST, CaptionMode, MediaType, Post, PostMedia, PostStatus
+from .models import MAX_MEDIA_PER_POST, ApprovalStatus, CaptionMode, MediaType, Post, PostMedia, PostStatus
 from .options import caption_overrides, check_stored_options
+from .signals import approval_withdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,33 @@ EDITABLE_FIELDS = (
     "scheduled_at",
     "options",
 )
+
+
+# What an approval approves: the text, media and per-platform options that get published. Targets,
+# time and priority are not content — rescheduling an approved post keeps its approval.
+CONTENT_FIELDS = ("title", "caption", "language", "media_type", "caption_mode", "caption_template", "options")
+
+
+def _withdraw_approval(post: Post, locked: Post) -> bool:
+    """Send an approved post whose content just changed back to waiting for approval (when its
+    workspace needs approvals). Sets the fields on ``post``; the caller saves it. True if withdrawn."""
+    if locked.approval_status != ApprovalStatus.APPROVED or not post.workspace.posts_need_approval:
+        return False
+    post.approval_status = ApprovalStatus.PENDING
+    post.approval_comment, post.approval_by, post.approval_at = "", None, None
+    return True
+
+
+def _approval_withdrawn(post: Post, actor, changed: list[str]) -> None:
+    log_activity(
+        action="post.approval_withdrawn",
+        post=post,
+        actor=actor,
+        status=LogStatus.INFO,
+        message="The content changed after approval: the post waits for approval again.",
+        details={"fields": changed},
+    )
+    approval_withdrawn.send_robust(sender=Post, post_id=post.pk)
 
 
 def _check_targets(
@@ -168,6 +196,15 @@ def post_update(
     for name, value in fields.items():
         setattr(post, name, value)
     post.status = locked.status
+    # The approval is the locked row's: a stale ``post`` must not undo an approval or a rejection.
+    for name in ("approval_status", "approval_comment", "approval_by_id", "approval_at"):
+        setattr(post, name, getattr(locked, name))
+    content = [name for name in CONTENT_FIELDS if name in fields and getattr(locked, name) != fields[name]]
+    if media is not None and [a.pk for a in media] != list(
+        PostMedia.objects.filter(post=locked).order_by("position").values_list("asset_id", flat=True)
+    ):
+        content.append("media")
+    withdrawn = bool(content) and _withdraw_approval(post, locked)
     post.full_clean()
     _check_content(post, fields, before=locked)
     _check_targets(post.workspace, target_groups, target_accounts)
@@ -181,6 +218,8 @@ def post_update(
     relations = (("target_groups", target_groups), ("target_accounts", target_accounts), ("media", media))
     changed = sorted(fields) + [name for name, value in relations if value is not None]
     log_activity(action="post.update", post=post, actor=actor, status=LogStatus.SUCCESS, details={"fields": changed})
+    if withdrawn:
+        _approval_withdrawn(post, actor, content)
     return post
 
 
@@ -254,9 +293,12 @@ def post_set_caption(*, post: Post, language: str, caption: str | None, actor=No
         options["captions"] = captions
     else:
         options.pop("captions", None)
+    withdrawn = options != (locked.options or {}) and _withdraw_approval(locked, locked)
     locked.options = options
-    locked.save(update_fields=["options", "updated_at"])
+    locked.save(update_fields=["options", "approval_status", "approval_comment", "approval_by", "approval_at", "updated_at"])
     post.options = locked.options
+    for name in ("approval_status", "approval_comment", "approval_by_id", "approval_at"):
+        setattr(post, name, getattr(locked, name))
     log_activity(
         action="post.caption_override" if caption is not None else "post.caption_override_removed",
         post=locked,
@@ -265,6 +307,8 @@ def post_set_caption(*, post: Post, language: str, caption: str | None, actor=No
         message=f"{'Set' if caption is not None else 'Removed'} the {language} caption by hand.",
         details={"language": language, "length": len(caption or "")},
     )
+    if withdrawn:
+        _approval_withdrawn(locked, actor, ["captions"])
     return post
 
 
