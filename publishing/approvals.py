@@ -22,6 +22,7 @@ starts that stage again, which publishes it.
 
 from __future__ import annotations
 
+from celery import current_app
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -40,6 +41,7 @@ from .notifications import notify_approval_decided, notify_approval_requested
 # A post can be submitted, approved or rejected only before it is planned for good.
 APPROVABLE_STATUSES = (PostStatus.DRAFT, PostStatus.SCHEDULED)
 MAX_NAMED_APPROVERS = 5
+PUBLISH_STAGE_TASK = "publishing.pipeline_tasks.publish"
 
 
 def may_approve(user, workspace: Workspace | int) -> bool:
@@ -211,7 +213,9 @@ def _decide(locked: Post, actor, decision: str, comment: str) -> None:
 def _resume_pipeline(post: Post) -> None:
     """A source's post whose publish stage waits for review goes on: the stage runs again (after
     commit) and, the post being approved now, publishes it."""
-    if PipelineStage.objects.filter(post_id=post.pk, stage=Stage.PUBLISH, status=StageStatus.REVIEW).exists():
-        from .pipeline import enqueue  # the pipeline imports the planner, which imports this module
-
-        enqueue(post.pk, Stage.PUBLISH)
+    if not PipelineStage.objects.filter(post_id=post.pk, stage=Stage.PUBLISH, status=StageStatus.REVIEW).exists():
+        return
+    # By name (publishing.pipeline.TASKS): the pipeline imports the planner, which imports this module.
+    task = current_app.tasks[PUBLISH_STAGE_TASK]
+    post_id = post.pk
+    transaction.on_commit(lambda: task.apply_async((post_id,)))

@@ -277,3 +277,9 @@ def test_a_rejected_sources_post_stays_in_review_with_the_reason(run, telegram, 
     run(lambda: post_reject(post=post, actor=member(Role.ADMIN), comment="Off-brand"))
     assert PipelineStage.objects.get(post=post, stage=Stage.PUBLISH).status == StageStatus.REVIEW
     assert not Execution.objects.filter(post=post).exists()
+
+
+def test_approving_starts_the_pipelines_publish_stage_by_its_task_name():
+    from publishing import approvals, pipeline
+
+    assert approvals.PUBLISH_STAGE_TASK == pipeline.TASKS[Stage.PUBLISH]
