@@ -68,8 +68,15 @@ def approvers_of(workspace: Workspace | int) -> QuerySet:
 
 
 def approval_needed(post: Post) -> bool:
-    """Whether publishing ``post`` now needs an approval it does not have."""
-    return post.workspace.posts_need_approval and post.approval_status != ApprovalStatus.APPROVED
+    """Whether publishing ``post`` now needs an approval it does not have.
+
+    A post planned before its workspace asked for approvals (never submitted, with executions) is
+    not held back: publishing its blocked targets again is not a new publication."""
+    if not post.workspace.posts_need_approval or post.approval_status == ApprovalStatus.APPROVED:
+        return False
+    if post.approval_status == ApprovalStatus.NOT_REQUIRED:
+        return not post.executions.exists()
+    return True
 
 
 def approval_refusal(post: Post) -> str:

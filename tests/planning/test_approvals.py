@@ -155,6 +155,22 @@ def test_turning_the_setting_off_lets_a_waiting_post_publish(api, approving):
     assert editor.post(f"{V1}/posts/{post.pk}/publish/").status_code == 201
 
 
+def test_turning_the_setting_on_does_not_hold_back_a_post_already_planned(api, workspace):
+    editor = api(Role.EDITOR)
+    post = publishable(workspace)
+    late = SocialAccountFactory(workspace=workspace, status="login_required")
+    post.target_accounts.add(late)
+    assert editor.post(f"{V1}/posts/{post.pk}/publish/").json()["blocked"] == 1
+    workspace.posts_need_approval = True
+    workspace.save(update_fields=["posts_need_approval"])
+    late.status = "active"
+    late.save(update_fields=["status"])
+    again = editor.post(f"{V1}/posts/{post.pk}/publish/")  # the blocked target, fixed, is planned
+    assert again.status_code == 201 and again.json()["planned"] == 1
+    # A new post of the workspace is held.
+    assert editor.post(f"{V1}/posts/{publishable(workspace).pk}/publish/").status_code == 409
+
+
 # --- editing withdraws the approval -------------------------------------------------------------------------
 
 
