@@ -405,7 +405,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if formset.model is PostMedia and formset.has_changed():
-            post_set_media(post=form.instance, assets=formset.kept_assets())
+            post_set_media(post=form.instance, assets=formset.kept_assets(), actor=request.user)
         elif formset.model is PostCaption:
             formset.save()
 

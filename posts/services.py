@@ -199,11 +199,8 @@ def post_update(
     # The approval is the locked row's: a stale ``post`` must not undo an approval or a rejection.
     for name in ("approval_status", "approval_comment", "approval_by_id", "approval_at"):
         setattr(post, name, getattr(locked, name))
+    # (A change of media withdraws it in post_set_media, below.)
     content = [name for name in CONTENT_FIELDS if name in fields and getattr(locked, name) != fields[name]]
-    if media is not None and [a.pk for a in media] != list(
-        PostMedia.objects.filter(post=locked).order_by("position").values_list("asset_id", flat=True)
-    ):
-        content.append("media")
     withdrawn = bool(content) and _withdraw_approval(post, locked)
     post.full_clean()
     _check_content(post, fields, before=locked)
@@ -214,7 +211,7 @@ def post_update(
     if target_accounts is not None:
         post.target_accounts.set(target_accounts)
     if media is not None:
-        post_set_media(post=post, assets=media)
+        post_set_media(post=post, assets=media, actor=actor)
     relations = (("target_groups", target_groups), ("target_accounts", target_accounts), ("media", media))
     changed = sorted(fields) + [name for name, value in relations if value is not None]
     log_activity(action="post.update", post=post, actor=actor, status=LogStatus.SUCCESS, details={"fields": changed})
@@ -224,8 +221,9 @@ def post_update(
 
 
 @transaction.atomic
-def post_set_media(*, post: Post, assets: Sequence[MediaAsset]) -> list[PostMedia]:
-    """Replace the post's media with ``assets``, positions 0… in the given order."""
+def post_set_media(*, post: Post, assets: Sequence[MediaAsset], actor=None) -> list[PostMedia]:
+    """Replace the post's media with ``assets``, positions 0… in the given order. Other media
+    than before withdraw an approval (``actor`` is who changed them, for the activity log)."""
     _check_editable(post)
     assets = list(assets)
     if len(assets) > MAX_MEDIA_PER_POST:
@@ -242,10 +240,19 @@ def post_set_media(*, post: Post, assets: Sequence[MediaAsset]) -> list[PostMedi
         names = ", ".join(f"{asset} (#{asset.pk})" for asset in strangers)
         message = f"These assets belong to another workspace than the post's: {names}."
         raise ValidationError({"media": ValidationError(message, code="conflict")})
+    before = list(PostMedia.objects.filter(post=post).order_by("position").values_list("asset_id", flat=True))
     PostMedia.objects.filter(post=post).delete()
-    return PostMedia.objects.bulk_create(
+    items = PostMedia.objects.bulk_create(
         [PostMedia(post=post, asset=asset, position=position) for position, asset in enumerate(assets)]
     )
+    if before != [asset.pk for asset in assets]:
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        if _withdraw_approval(locked, locked):
+            locked.save(update_fields=["approval_status", "approval_comment", "approval_by", "approval_at", "updated_at"])
+            for name in ("approval_status", "approval_comment", "approval_by_id", "approval_at"):
+                setattr(post, name, getattr(locked, name))
+            _approval_withdrawn(locked, actor, ["media"])
+    return items
 
 
 @transaction.atomic

@@ -9,13 +9,20 @@ import pytest
 from accounts.models import Membership, Role
 from crosspost.models import ActivityLog
 from posts.models import ApprovalStatus, PipelineStage, Post, PostStatus, Stage, StageStatus
-from posts.services import post_set_caption, post_update
+from posts.services import post_set_caption, post_set_media, post_update
 from publishing.approvals import may_approve, post_approve, post_reject, post_submit
 from publishing.models import Execution
 from sources.models import IngestMode
 
 from ..conftest import api_client_for
-from ..factories import PostFactory, PostMediaFactory, SocialAccountFactory, UserFactory, WorkspaceFactory
+from ..factories import (
+    MediaAssetFactory,
+    PostFactory,
+    PostMediaFactory,
+    SocialAccountFactory,
+    UserFactory,
+    WorkspaceFactory,
+)
 from ..test_pipeline import channel, eager, ingest, publish_all, run, source, telegram  # noqa: F401  (fixtures)
 
 V1 = "/api/v1"
@@ -190,11 +197,27 @@ def test_editing_the_content_after_approval_sends_the_post_back_to_waiting(membe
     withdrawn = ActivityLog.objects.get(post=post, action="post.approval_withdrawn")
     assert withdrawn.details == {"fields": ["caption"]} and withdrawn.actor == editor
 
+    # Other media too, wherever they are set (the admin's media inline calls post_set_media).
+    post_approve(post=changed, actor=admin)
+    post_set_media(post=Post.objects.get(pk=post.pk), assets=[MediaAssetFactory(workspace=approving)], actor=editor)
+    assert Post.objects.get(pk=post.pk).approval_status == ApprovalStatus.PENDING
+    assert ActivityLog.objects.filter(post=post, action="post.approval_withdrawn").order_by("pk").last().details == {
+        "fields": ["media"]
+    }
+
     # A caption written by hand for one language is content too.
     post_approve(post=changed, actor=admin)
     post_set_caption(post=changed, language="de", caption="Hallo", actor=editor)
     assert Post.objects.get(pk=post.pk).approval_status == ApprovalStatus.PENDING
-    assert trail(post) == ["post.submit", "post.approve", "post.approval_withdrawn", "post.approve", "post.approval_withdrawn"]
+    assert trail(post) == [
+        "post.submit",
+        "post.approve",
+        "post.approval_withdrawn",
+        "post.approve",
+        "post.approval_withdrawn",
+        "post.approve",
+        "post.approval_withdrawn",
+    ]
 
 
 def test_a_stale_copy_of_the_post_does_not_undo_an_approval(member, approving):
