@@ -109,7 +109,17 @@ class WorkspaceAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_display = ("name", "slug", "timezone", "members", "accounts", "created_at")
     search_fields = ("name", "slug")
     readonly_fields = ("created_at", "studio_usage")
-    fields = ("name", "slug", "timezone", "telegram_admin_chat_id", "studio_usage", "created_at")
+    fields = (
+        "name",
+        "slug",
+        "timezone",
+        "telegram_admin_chat_id",
+        "posts_need_approval",
+        "duplicate_window_hours",
+        "evergreen_min_gap_days",
+        "studio_usage",
+        "created_at",
+    )
 
     def annotate_changelist(self, request, queryset):
         return queryset.annotate(n_members=_count_in(Membership, "workspace"), n_accounts=_count_in(SocialAccount, "workspace"))
@@ -155,7 +165,7 @@ class MembershipForm(WorkspaceModelForm):
 
     class Meta:
         model = Membership
-        fields = ("user", "workspace", "role", "timezone")
+        fields = ("user", "workspace", "role", "timezone", "can_approve")
 
     def clean(self):
         cleaned = super().clean()
@@ -169,12 +179,12 @@ class MembershipForm(WorkspaceModelForm):
 @admin.register(Membership)
 class MembershipAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     form = MembershipForm
-    list_display = ("user", "workspace", "role", "timezone", "created_at")
-    list_filter = ("role", ("workspace", admin.RelatedOnlyFieldListFilter))
+    list_display = ("user", "workspace", "role", "can_approve", "timezone", "created_at")
+    list_filter = ("role", "can_approve", ("workspace", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__username", "user__email", "workspace__name")
     list_select_related = ("user", "workspace")
     readonly_fields = ("created_at",)
-    fields = ("user", "workspace", "role", "timezone", "created_at")
+    fields = ("user", "workspace", "role", "can_approve", "timezone", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)

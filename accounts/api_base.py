@@ -81,7 +81,7 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 # Error codes of refusals that depend on what is stored, not on the request's shape: an id
 # that is not (or no longer) there, a duplicate, an object whose state forbids the change.
-CONFLICT_CODES = frozenset({"does_not_exist", "unique", "unique_together", "conflict"})
+CONFLICT_CODES = frozenset({"does_not_exist", "unique", "unique_together", "conflict", "approval_required"})
 
 
 class Conflict(ValidationError):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Window
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +26,7 @@ from accounts.models import (
 from accounts.selectors import scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
 from posts.models import Post
+from publishing.approvals import approvals_waiting_for
 from publishing.models import Execution, ExecutionStatus
 from publishing.selectors import outcome_counts
 from publishing.stats import overview, posts_went_out
@@ -364,7 +365,15 @@ def overview_context(user) -> dict:
         "groups": group_stats(user),
         "problem_accounts": problem_accounts(user),
         "needs_attention": needs_attention(user),
+        "awaiting_approval": awaiting_approval(user),
     }
+
+
+def awaiting_approval(user, limit: int = 10) -> dict:
+    """Posts waiting for an approval the user may give, oldest request first, and how many in all:
+    the dashboard's "Waiting for your approval" (there is no stored notification: the state is the list)."""
+    posts = approvals_waiting_for(user).order_by("updated_at", "pk")
+    return first_and_total(posts.only("id", "title", "caption", "workspace_id", "status"), limit)
 
 
 def needs_attention(user, limit: int = 10) -> dict:
@@ -376,7 +385,13 @@ def needs_attention(user, limit: int = 10) -> dict:
         .annotate(n_unconfirmed=Count("executions", filter=Q(executions__status=ExecutionStatus.UNCONFIRMED)))
         .order_by("-updated_at", "-pk")
     )
-    return {"posts": list(posts.only("id", "title", "caption", "workspace_id", "status")[:limit]), "total": posts.count()}
+    return first_and_total(posts.only("id", "title", "caption", "workspace_id", "status"), limit)
+
+
+def first_and_total(posts: QuerySet[Post], limit: int) -> dict:
+    """The first ``limit`` posts and how many there are in all, in one query (a window count)."""
+    shown = list(posts.annotate(n_total=Window(Count("pk")))[:limit])
+    return {"posts": shown, "total": shown[0].n_total if shown else 0}
 
 
 # --- posts ------------------------------------------------------------------------------------------------
@@ -424,9 +439,10 @@ def with_percentages(counts: dict) -> dict:
     return counts
 
 
-def posts_list(user) -> QuerySet[Post]:
-    """Posts of the user's workspaces, newest first."""
-    return scope(Post.objects.select_related("workspace", "author"), user).order_by("-created_at", "-pk")
+def posts_list(user, awaiting_my_approval: bool = False) -> QuerySet[Post]:
+    """Posts of the user's workspaces, newest first (only those waiting for the user's approval)."""
+    posts = approvals_waiting_for(user) if awaiting_my_approval else scope(Post.objects.all(), user)
+    return posts.select_related("workspace", "author").order_by("-created_at", "-pk")
 
 
 def attach_progress(posts: list[Post]) -> None:

@@ -29,6 +29,9 @@ urlpatterns = [
     path("posts/<int:pk>/repeat/", views.post_repeat, name="post-repeat"),
     path("posts/<int:pk>/repeat/stop/", views.post_repeat_stop, name="post-repeat-stop"),
     path("posts/<int:pk>/evergreen/", views.post_evergreen, name="post-evergreen"),
+    path("posts/<int:pk>/submit/", views.post_submit_view, name="post-submit"),
+    path("posts/<int:pk>/approve/", views.post_approve_view, name="post-approve"),
+    path("posts/<int:pk>/reject/", views.post_reject_view, name="post-reject"),
     path("posts/<int:pk>/stages/<slug:stage>/retry/", views.post_stage_retry, name="post-stage-retry"),
     path(
         "posts/<int:pk>/unconfirmed/published/",

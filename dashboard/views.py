@@ -42,12 +42,20 @@ from planning.evergreen import evergreen_set
 from planning.recurrence import describe, recurrence_set, recurrence_stop
 from planning.selectors import recurrence_of, repetitions_of
 from platforms import base
-from posts.models import Post, PostMedia, PostStatus, StageStatus
+from posts.models import ApprovalStatus, Post, PostMedia, PostStatus, StageStatus
 from posts.pipeline import duration_display, has_pipeline, stages_of
 from posts.services import DELETABLE_STATUSES, EDITABLE_STATUSES, post_create, post_delete, post_set_caption, post_update
 from products.facts import Marketplace
 from products.selectors import product_summary
 from publishing.ai_captions import post_caption_edit, post_captions_generate
+from publishing.approvals import (
+    approval_needed,
+    approvals_waiting_for,
+    may_approve,
+    post_approve,
+    post_reject,
+    post_submit,
+)
 from publishing.duplicates import post_duplicate_warnings
 from publishing.models import Execution, ExecutionStatus, PostCaption
 from publishing.pipeline import stage_retry
@@ -212,7 +220,10 @@ def posts(request):
 
 
 def posts_page(request, export_form: ExportForm, status: int = 200):
-    page = Paginator(selectors.posts_list(request.user), POSTS_PER_PAGE).get_page(request.GET.get("page"))
+    mine = request.GET.get("approval") == "mine"  # "Waiting for your approval"
+    page = Paginator(selectors.posts_list(request.user, awaiting_my_approval=mine), POSTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     selectors.attach_progress(list(page))
     access = selectors.access_for(request.user)
     for post in page:
@@ -222,6 +233,8 @@ def posts_page(request, export_form: ExportForm, status: int = 200):
         "query": page_query(request),
         "can_compose": access.can_anywhere(Role.EDITOR),
         "export_form": export_form,
+        "awaiting_approval": approvals_waiting_for(request.user).count(),
+        "approval_filter": mine,
     }
     return render_page(request, "dashboard/posts.html", context, "list", status=status)
 
@@ -263,6 +276,28 @@ def progress_context(request, post: Post) -> dict:
         "can_cancel_post": can_act and post.status not in FINISHED_POST_STATUSES and post.status != PostStatus.DRAFT,
         "can_edit_draft": can_act and post.status in EDITABLE_STATUSES and not counts["total"],
         "page_suffix": f"?page={page.number}" if page.number > 1 else "",
+        **approval_context(request, post, can_act, counts["total"]),
+    }
+
+
+def approval_context(request, post: Post, can_act: bool, executions: int) -> dict:
+    """The post page's approval panel: its state and the buttons the member may press."""
+    workspace = post.workspace
+    shown = workspace.posts_need_approval or post.approval_status != ApprovalStatus.NOT_REQUIRED
+    editable = post.status in EDITABLE_STATUSES
+    waiting = post.approval_status == ApprovalStatus.PENDING
+    return {
+        "approval_shown": shown,
+        "can_submit": can_act
+        and editable
+        and workspace.posts_need_approval
+        and post.approval_status in (ApprovalStatus.NOT_REQUIRED, ApprovalStatus.REJECTED),
+        "can_approve": editable and waiting and may_approve(request.user, workspace),
+        "can_publish_approved": can_act
+        and post.status == PostStatus.DRAFT
+        and not executions
+        and workspace.posts_need_approval
+        and post.approval_status == ApprovalStatus.APPROVED,
     }
 
 
@@ -607,6 +642,62 @@ def post_evergreen(request, pk: int):
     return repeat_response(request, post)
 
 
+# --- approvals (publishing.approvals: the service checks who may approve) ----------------------------
+
+
+def approval_response(request, post: Post, change, done: str):
+    try:
+        change()
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+        return progress_response(request, post, request.GET.get("page"), refused=True)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+        return progress_response(request, post, request.GET.get("page"), refused=True)
+    messages.success(request, done)
+    return progress_response(request, post, request.GET.get("page"))
+
+
+@login_required
+@require_POST
+@role_required(Role.EDITOR)
+def post_submit_view(request, pk: int):
+    post = editor_post(request, pk)
+    return approval_response(
+        request,
+        post,
+        lambda: post_submit(post=post, actor=request.user),
+        _("Submitted for approval: the approvers were told."),
+    )
+
+
+@login_required
+@require_POST
+def post_approve_view(request, pk: int):
+    """Approvers may be of any role (Membership.can_approve): the service checks, not the decorator."""
+    post = scoped_post(request, pk)
+    comment = request.POST.get("comment", "")
+    return approval_response(
+        request,
+        post,
+        lambda: post_approve(post=post, actor=request.user, comment=comment),
+        _("Approved: the post may be published now."),
+    )
+
+
+@login_required
+@require_POST
+def post_reject_view(request, pk: int):
+    post = scoped_post(request, pk)
+    comment = request.POST.get("comment", "")
+    return approval_response(
+        request,
+        post,
+        lambda: post_reject(post=post, actor=request.user, comment=comment),
+        _("Rejected: the author was told why."),
+    )
+
+
 # --- composer -------------------------------------------------------------------------------------
 
 
@@ -668,6 +759,7 @@ def compose_context(request, form: ComposeForm, post: Post | None, preview: dict
         "assets": assets,
         "preview": preview,
         "action_url": reverse("dashboard:compose-edit", args=[post.pk]) if post else reverse("dashboard:compose"),
+        "needs_approval": post is not None and approval_needed(post),
     }
 
 
@@ -752,6 +844,9 @@ def compose_reordered(request, form: ComposeForm, post: Post | None, move: str):
 
 
 def compose_publish(request, post: Post, form: ComposeForm):
+    if approval_needed(post):
+        # "Submit for approval" (the button's label in such a workspace): an approver decides first.
+        return compose_submit(request, post)
     try:
         # The planner applies the operator's reviewed captions (and the policy's template) itself.
         plan = post_publish(
@@ -770,6 +865,21 @@ def compose_publish(request, post: Post, form: ComposeForm):
         request,
         _("Publishing to %(planned)d account(s); %(blocked)d blocked.") % {"planned": plan.created, "blocked": plan.blocked},
     )
+    url = reverse("dashboard:post", args=[post.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def compose_submit(request, post: Post):
+    if post.approval_status == ApprovalStatus.PENDING:
+        messages.info(request, _("The post is already waiting for approval."))
+    else:
+        try:
+            post_submit(post=post, actor=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, error_text(exc) if isinstance(exc, ValidationError) else str(exc))
+            url = reverse("dashboard:compose-edit", args=[post.pk]) + "?preview=1"
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        messages.success(request, _("Submitted for approval: the approvers were told; it is published once approved."))
     url = reverse("dashboard:post", args=[post.pk])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 

@@ -7,8 +7,9 @@ edited on the executions and the post is only cancelled (publishing.services).
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -31,6 +32,7 @@ from products.facts import Marketplace
 from products.selectors import product_summary
 from publishing.admin import remote_link
 from publishing.ai_captions import check_caption_edit, post_caption_edit
+from publishing.approvals import post_approve, post_reject, post_submit
 from publishing.models import Execution, PostCaption
 from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
@@ -244,6 +246,14 @@ class PipelineStageInline(ReadOnlyInline):
         return duration_display(obj.duration) or "—"
 
 
+class RejectForm(forms.Form):
+    comment = forms.CharField(
+        label=_("Comment"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Why the posts are rejected: their authors read it to fix them."),
+    )
+
+
 @admin.register(Post)
 class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     form = PostForm
@@ -256,6 +266,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_display_links = ("__str__",)
     list_filter = (
         "status",
+        "approval_status",
         "media_type",
         "priority",
         ("author", admin.RelatedOnlyFieldListFilter),
@@ -266,7 +277,19 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_select_related = ("author", "workspace")
     date_hierarchy = "created_at"
     autocomplete_fields = ("target_groups", "target_accounts")
-    readonly_fields = ("status", "author", "created_at", "updated_at", "finished_at", "product", "origin_link")
+    readonly_fields = (
+        "status",
+        "author",
+        "created_at",
+        "updated_at",
+        "finished_at",
+        "product",
+        "origin_link",
+        "approval_status",
+        "approval_comment",
+        "approval_by",
+        "approval_at",
+    )
     fieldsets = (
         (None, {"fields": ("workspace", "title", "caption", "language", "media_type", "product")}),
         (_("Caption mode"), {"fields": ("caption_mode", "caption_template")}),
@@ -274,9 +297,19 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         (_("Schedule"), {"fields": ("priority", "scheduled_at")}),
         (_("Per-platform options"), {"fields": ("options",), "classes": ("collapse",)}),
         (_("State"), {"fields": ("status", "author", "created_at", "updated_at", "finished_at", "origin_link")}),
+        (_("Approval"), {"fields": ("approval_status", "approval_comment", "approval_by", "approval_at")}),
     )
     inlines = (PostMediaInline, PostCaptionInline, PipelineStageInline, RecurrenceInline, ExecutionInline)
-    actions = ("publish_posts", "preview_plans", "cancel_posts", "mark_unconfirmed_published", "retry_unconfirmed")
+    actions = (
+        "publish_posts",
+        "preview_plans",
+        "submit_posts",
+        "approve_posts",
+        "reject_posts",
+        "cancel_posts",
+        "mark_unconfirmed_published",
+        "retry_unconfirmed",
+    )
 
     @admin.display(description=_("product"))
     def product(self, obj):
@@ -372,7 +405,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if formset.model is PostMedia and formset.has_changed():
-            post_set_media(post=form.instance, assets=formset.kept_assets())
+            post_set_media(post=form.instance, assets=formset.kept_assets(), actor=request.user)
         elif formset.model is PostCaption:
             formset.save()
 
@@ -430,6 +463,8 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             )
             for warning in [w for e in plan.entries for w in e.warnings][:10]:
                 self.message_user(request, f"{post}: {warning}", messages.WARNING)
+            if plan.approval_required:
+                self.message_user(request, f"{post}: {plan.approval_required}", messages.WARNING)
             blocked = [e for e in plan.entries if e.status == "blocked"]
             reasons: dict[str, list[str]] = {}
             for entry in blocked:
@@ -441,6 +476,54 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
                 self.message_user(
                     request, _("Blocked (%(handles)s): %(reason)s") % {"handles": shown, "reason": reason}, messages.WARNING
                 )
+
+    # -- approvals (publishing.approvals; the service checks who may approve)
+
+    @admin.action(description=_("Submit for approval"), permissions=["change"])
+    def submit_posts(self, request, queryset):
+        self._approval(request, queryset, lambda post: post_submit(post=post, actor=request.user), _("Submitted: %(posts)s."))
+
+    @admin.action(description=_("Approve"), permissions=["change"])
+    def approve_posts(self, request, queryset):
+        self._approval(request, queryset, lambda post: post_approve(post=post, actor=request.user), _("Approved: %(posts)s."))
+
+    @admin.action(description=_("Reject (asks for a comment)"), permissions=["change"])
+    def reject_posts(self, request, queryset):
+        """A page asks for the comment the author will read; its form posts back to this action."""
+        form = RejectForm(request.POST if "reject_apply" in request.POST else None)
+        if form.is_valid():
+            comment = form.cleaned_data["comment"]
+            self._approval(
+                request,
+                queryset,
+                lambda post: post_reject(post=post, actor=request.user, comment=comment),
+                _("Rejected: %(posts)s."),
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Reject posts"),
+            "opts": self.model._meta,
+            "posts": list(queryset),
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/posts/post/reject.html", context)
+
+    def _approval(self, request, queryset, change, done) -> None:
+        changed, problems = [], []
+        for post in self.writable_or_warn(request, queryset):
+            try:
+                change(post)
+            except (ValidationError, PermissionDenied) as exc:
+                text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                problems.append(f"{post}: {text}")
+                continue
+            changed.append(str(post))
+        if changed:
+            self.message_user(request, done % {"posts": ", ".join(changed)}, messages.SUCCESS)
+        for problem in problems:
+            self.message_user(request, problem, messages.ERROR)
 
     @admin.action(description=_("Cancel selected posts"), permissions=["change"])
     def cancel_posts(self, request, queryset):

@@ -38,6 +38,7 @@ from platforms import options as platform_options
 from products.selectors import product_summary, products_cached
 from publishing.ai_captions import generate_ai_caption, post_caption_edit, post_captions_generate
 from publishing.api import ExecutionSerializer, executions_queryset
+from publishing.approvals import post_approve, post_reject, post_submit
 from publishing.models import PostCaption
 from publishing.pipeline import stage_retry as pipeline_stage_retry
 from publishing.planner import post_publish
@@ -226,11 +227,27 @@ class PostSerializer(WorkspaceOwnedSerializer):
             "evergreen",
             "parent",
             "occurrence_at",
+            "approval_status",
+            "approval_comment",
+            "approval_by",
+            "approval_at",
             "created_at",
             "updated_at",
             "finished_at",
         ]
-        read_only_fields = ["author", "status", "parent", "occurrence_at", "created_at", "updated_at", "finished_at"]
+        read_only_fields = [
+            "author",
+            "status",
+            "parent",
+            "occurrence_at",
+            "approval_status",
+            "approval_comment",
+            "approval_by",
+            "approval_at",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ]
         list_serializer_class = PostListSerializer
 
     @extend_schema_field(PRODUCT_SUMMARY)
@@ -272,11 +289,20 @@ class PostFilter(ScopedFilterSet):
             "priority",
             "media_type",
             "language",
+            "approval_status",
             "scheduled_at",
             "created_at",
             "parent",
             "evergreen",
         ]
+
+
+class ApprovalInputSerializer(serializers.Serializer):
+    comment = CharField(required=False, allow_blank=True, default="", help_text="Optional: what the approver adds.")
+
+
+class RejectInputSerializer(serializers.Serializer):
+    comment = CharField(help_text="Required: why the post is rejected; the author reads it to fix the post.")
 
 
 CancelResultSerializer = inline_serializer(
@@ -324,6 +350,9 @@ PlanSerializer = inline_serializer(
         "planned": serializers.IntegerField(),
         "existing": serializers.IntegerField(),
         "blocked": serializers.IntegerField(),
+        "approval_required": serializers.CharField(
+            help_text="A dry run of a post that needs an approval it lacks: why publishing it would be refused ('' otherwise)."
+        ),
         "accounts": inline_serializer(
             "PlanEntry",
             {
@@ -627,6 +656,38 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         return Response({"status": post.status, **result})
 
     @extend_schema(request=None, responses={200: CancelResultSerializer})
+    @extend_schema(request=None, responses={200: PostSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        """Submit the post for approval (a workspace where posts need approval); the approvers are told.
+
+        Editors and above. 409 when it already waits, is approved, or the workspace needs no approvals.
+        """
+        post = post_submit(post=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=post.pk)).data)
+
+    @extend_schema(request=ApprovalInputSerializer, responses={200: PostSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve the post (admins, owners and members marked as approvers; not the author's own
+        unless admin or owner): it may be published now. A source's post waiting at its publish
+        stage is published."""
+        post = self.get_object()
+        data = ApprovalInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        post_approve(post=post, actor=request.user, comment=data.validated_data["comment"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=post.pk)).data)
+
+    @extend_schema(request=RejectInputSerializer, responses={200: PostSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Reject a post waiting for approval, with a comment (required) the author reads."""
+        post = self.get_object()
+        data = RejectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        post_reject(post=post, actor=request.user, comment=data.validated_data["comment"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=post.pk)).data)
+
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel the post: queued executions stop; those already posting finish and are reported."""

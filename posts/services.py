@@ -22,8 +22,9 @@ from translations.exceptions import UnsupportedLanguage
 from translations.languages import check_code
 
 from .caption_template import check_template
-from .models import MAX_MEDIA_PER_POST, CaptionMode, MediaType, Post, PostMedia, PostStatus
+from .models import MAX_MEDIA_PER_POST, ApprovalStatus, CaptionMode, MediaType, Post, PostMedia, PostStatus
 from .options import caption_overrides, check_stored_options
+from .signals import approval_withdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,33 @@ EDITABLE_FIELDS = (
     "scheduled_at",
     "options",
 )
+
+
+# What an approval approves: the text, media and per-platform options that get published. Targets,
+# time and priority are not content — rescheduling an approved post keeps its approval.
+CONTENT_FIELDS = ("title", "caption", "language", "media_type", "caption_mode", "caption_template", "options")
+
+
+def _withdraw_approval(post: Post, locked: Post) -> bool:
+    """Send an approved post whose content just changed back to waiting for approval (when its
+    workspace needs approvals). Sets the fields on ``post``; the caller saves it. True if withdrawn."""
+    if locked.approval_status != ApprovalStatus.APPROVED or not post.workspace.posts_need_approval:
+        return False
+    post.approval_status = ApprovalStatus.PENDING
+    post.approval_comment, post.approval_by, post.approval_at = "", None, None
+    return True
+
+
+def _approval_withdrawn(post: Post, actor, changed: list[str]) -> None:
+    log_activity(
+        action="post.approval_withdrawn",
+        post=post,
+        actor=actor,
+        status=LogStatus.INFO,
+        message="The content changed after approval: the post waits for approval again.",
+        details={"fields": changed},
+    )
+    approval_withdrawn.send_robust(sender=Post, post_id=post.pk)
 
 
 def _check_targets(
@@ -193,6 +221,12 @@ def post_update(
     for name, value in fields.items():
         setattr(post, name, value)
     post.status = locked.status
+    # The approval is the locked row's: a stale ``post`` must not undo an approval or a rejection.
+    for name in ("approval_status", "approval_comment", "approval_by_id", "approval_at"):
+        setattr(post, name, getattr(locked, name))
+    # (A change of media withdraws it in post_set_media, below.)
+    content = [name for name in CONTENT_FIELDS if name in fields and getattr(locked, name) != fields[name]]
+    withdrawn = bool(content) and _withdraw_approval(post, locked)
     post.full_clean()
     _check_content(post, fields, before=locked)
     _check_targets(post.workspace, target_groups, target_accounts)
@@ -202,18 +236,21 @@ def post_update(
     if target_accounts is not None:
         post.target_accounts.set(target_accounts)
     if media is not None:
-        post_set_media(post=post, assets=media)  # stores the content hash
+        post_set_media(post=post, assets=media, actor=actor)  # stores the content hash
     elif "caption" in fields:
         _store_content_hash(post)
     relations = (("target_groups", target_groups), ("target_accounts", target_accounts), ("media", media))
     changed = sorted(fields) + [name for name, value in relations if value is not None]
     log_activity(action="post.update", post=post, actor=actor, status=LogStatus.SUCCESS, details={"fields": changed})
+    if withdrawn:
+        _approval_withdrawn(post, actor, content)
     return post
 
 
 @transaction.atomic
-def post_set_media(*, post: Post, assets: Sequence[MediaAsset]) -> list[PostMedia]:
-    """Replace the post's media with ``assets``, positions 0… in the given order."""
+def post_set_media(*, post: Post, assets: Sequence[MediaAsset], actor=None) -> list[PostMedia]:
+    """Replace the post's media with ``assets``, positions 0… in the given order. Other media
+    than before withdraw an approval (``actor`` is who changed them, for the activity log)."""
     _check_editable(post)
     assets = list(assets)
     if len(assets) > MAX_MEDIA_PER_POST:
@@ -230,11 +267,19 @@ def post_set_media(*, post: Post, assets: Sequence[MediaAsset]) -> list[PostMedi
         names = ", ".join(f"{asset} (#{asset.pk})" for asset in strangers)
         message = f"These assets belong to another workspace than the post's: {names}."
         raise ValidationError({"media": ValidationError(message, code="conflict")})
+    before = list(PostMedia.objects.filter(post=post).order_by("position").values_list("asset_id", flat=True))
     PostMedia.objects.filter(post=post).delete()
     items = PostMedia.objects.bulk_create(
         [PostMedia(post=post, asset=asset, position=position) for position, asset in enumerate(assets)]
     )
     _store_content_hash(post, [asset.sha256 for asset in assets])
+    if before != [asset.pk for asset in assets]:
+        locked = Post.objects.select_for_update().get(pk=post.pk)
+        if _withdraw_approval(locked, locked):
+            locked.save(update_fields=["approval_status", "approval_comment", "approval_by", "approval_at", "updated_at"])
+            for name in ("approval_status", "approval_comment", "approval_by_id", "approval_at"):
+                setattr(post, name, getattr(locked, name))
+            _approval_withdrawn(locked, actor, ["media"])
     return items
 
 
@@ -283,9 +328,12 @@ def post_set_caption(*, post: Post, language: str, caption: str | None, actor=No
         options["captions"] = captions
     else:
         options.pop("captions", None)
+    withdrawn = options != (locked.options or {}) and _withdraw_approval(locked, locked)
     locked.options = options
-    locked.save(update_fields=["options", "updated_at"])
+    locked.save(update_fields=["options", "approval_status", "approval_comment", "approval_by", "approval_at", "updated_at"])
     post.options = locked.options
+    for name in ("approval_status", "approval_comment", "approval_by_id", "approval_at"):
+        setattr(post, name, getattr(locked, name))
     log_activity(
         action="post.caption_override" if caption is not None else "post.caption_override_removed",
         post=locked,
@@ -294,6 +342,8 @@ def post_set_caption(*, post: Post, language: str, caption: str | None, actor=No
         message=f"{'Set' if caption is not None else 'Removed'} the {language} caption by hand.",
         details={"language": language, "length": len(caption or "")},
     )
+    if withdrawn:
+        _approval_withdrawn(locked, actor, ["captions"])
     return post
 
 

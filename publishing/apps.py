@@ -16,6 +16,12 @@ class PublishingConfig(AppConfig):
         )
         account_signals.proxy_went_down.connect(notifications.on_proxy_went_down, dispatch_uid="publishing.notify_proxy_down")
 
+        from posts import signals as post_signals
+
+        post_signals.approval_withdrawn.connect(
+            notifications.on_approval_withdrawn, dispatch_uid="publishing.notify_approval_withdrawn"
+        )
+
         from .adapters import configure_adapters
 
         configure_adapters()

@@ -30,7 +30,7 @@ from django.dispatch import Signal
 
 from accounts.models import NEEDS_ACTION_STATUSES, AccountStatus, Proxy, SocialAccount, Workspace
 from crosspost.logging import redact
-from posts.models import Post
+from posts.models import ApprovalStatus, Post
 
 from .models import Execution, ExecutionStatus
 
@@ -48,6 +48,10 @@ UNCONFIRMED = "unconfirmed"
 # A watched source keeps failing: sources (a sibling, never imported here) write the text and
 # enqueue send_notification by name with the workspace's id.
 SOURCE_FAILING = "source_failing"
+# Approvals (publishing.approvals): a post waits for the approvers; the approvers decided. Not in
+# NOTIFICATION_KINDS — nobody opts in: the bot sends the first to every linked approver (with
+# Approve/Reject buttons) and the second to the author (bot.receivers).
+APPROVAL_REQUESTED, APPROVAL_DECIDED = "approval_requested", "approval_decided"
 
 
 # Sent with ``kind``, ``workspace`` (or None) and ``text`` once a notification's text is built; the
@@ -74,11 +78,11 @@ def anyone_listens(workspace: Workspace | None) -> bool:
     return notifications_enabled(workspace) or bool(settings.TELEGRAM_BOT_TOKEN)
 
 
-def announce(kind: str, workspace: Workspace | None, text: str) -> int:
+def announce(kind: str, workspace: Workspace | None, text: str, **extra) -> int:
     """Tell the ``notification_built`` receivers (the operators' bot); returns how many members
-    they reached. Never raises."""
+    they reached. ``extra`` (e.g. ``post_id`` of an approval) goes to them as it is. Never raises."""
     reached = 0
-    for _receiver, result in notification_built.send_robust(sender=None, kind=kind, workspace=workspace, text=text):
+    for _receiver, result in notification_built.send_robust(sender=None, kind=kind, workspace=workspace, text=text, **extra):
         if isinstance(result, Exception):
             logger.warning("A %s notification receiver failed: %s", kind, type(result).__name__)
         elif isinstance(result, int):
@@ -124,6 +128,18 @@ def notify_proxy_down(proxy: Proxy) -> None:
     _enqueue(proxy.workspace, PROXY_DOWN, proxy.pk)
 
 
+@_never_raises
+def notify_approval_requested(post_id: int) -> None:
+    """A post waits for approval: tell the approvers."""
+    _enqueue(Workspace.objects.filter(posts__pk=post_id).first(), APPROVAL_REQUESTED, post_id)
+
+
+@_never_raises
+def notify_approval_decided(post_id: int) -> None:
+    """An approver approved or rejected a post: tell its author."""
+    _enqueue(Workspace.objects.filter(posts__pk=post_id).first(), APPROVAL_DECIDED, post_id)
+
+
 # Receivers of accounts.signals (connected in PublishingConfig.ready): accounts never imports publishing.
 
 
@@ -133,6 +149,11 @@ def on_account_status_changed(sender, *, account: SocialAccount, status: str, re
 
 def on_proxy_went_down(sender, *, proxy: Proxy, **kwargs) -> None:
     notify_proxy_down(proxy)
+
+
+def on_approval_withdrawn(sender, *, post_id: int, **kwargs) -> None:
+    """An edit sent an approved post back to waiting (posts.signals): the approvers look again."""
+    notify_approval_requested(post_id)
 
 
 def _enqueue(workspace: Workspace | None, kind: str, object_id, **extra) -> None:
@@ -162,13 +183,16 @@ def deliver(kind: str, object_id, *, status: str = "", reason: str = "") -> bool
         PROXY_DOWN: proxy_down_message,
         UNCONFIRMED: unconfirmed_message,
         SOURCE_FAILING: lambda pk: workspace_message(pk, reason),
+        APPROVAL_REQUESTED: approval_requested_message,
+        APPROVAL_DECIDED: approval_decided_message,
     }
     built = builders[kind](object_id)
     if built is None:  # the object was deleted meanwhile
         return False
     workspace, text = built
     sent = send_admin_message(text, chat_id=admin_chat_id(workspace))
-    return announce(kind, workspace, text) > 0 or sent
+    extra = {"post_id": object_id} if kind in (APPROVAL_REQUESTED, APPROVAL_DECIDED) else {}
+    return announce(kind, workspace, text, **extra) > 0 or sent
 
 
 def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:
@@ -207,6 +231,33 @@ def post_finished_message(post_id: int) -> tuple[Workspace, str] | None:
         lines.append(f"✗ {execution.account} ({execution.get_status_display()}): {reason[:160] or '—'}")
     if counts["failed"] + counts["blocked"] > MAX_LINKS:
         lines.append(f"…and {counts['failed'] + counts['blocked'] - MAX_LINKS} more not published.")
+    return post.workspace, "\n".join(lines)
+
+
+def approval_requested_message(post_id: int) -> tuple[Workspace, str] | None:
+    post = Post.objects.select_related("workspace", "author").filter(pk=post_id).first()
+    if post is None or post.approval_status != ApprovalStatus.PENDING:  # decided meanwhile: nothing to ask
+        return None
+    author = post.author.get_username() if post.author else "a source"
+    lines = [
+        f"Post #{post.pk} «{post}» ({post.workspace}) waits for approval; by {author}.",
+        "Approve or reject it on its page, in the admin, the API or the bot.",
+    ]
+    if post.caption:
+        lines.append(redact(post.caption[:500]))
+    return post.workspace, "\n".join(lines)
+
+
+def approval_decided_message(post_id: int) -> tuple[Workspace, str] | None:
+    post = Post.objects.select_related("workspace", "approval_by").filter(pk=post_id).first()
+    if post is None or post.approval_status not in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
+        return None
+    who = post.approval_by.get_username() if post.approval_by else "an approver"
+    lines = [f"Post #{post.pk} «{post}» ({post.workspace}) was {post.approval_status} by {who}."]
+    if post.approval_comment:
+        lines.append(f"Comment: {redact(post.approval_comment)}")
+    if post.approval_status == ApprovalStatus.REJECTED:
+        lines.append("Change it and submit it again.")
     return post.workspace, "\n".join(lines)
 
 
@@ -264,13 +315,15 @@ def send_admin_message(text: str, *, chat_id: str) -> bool:
     return send_bot_message(settings.TELEGRAM_ADMIN_BOT_TOKEN, chat_id, text, what="Telegram admin notification")
 
 
-def send_bot_message(token: str, chat_id, text: str, *, what: str) -> bool:
+def send_bot_message(token: str, chat_id, text: str, *, what: str, reply_markup: dict | None = None) -> bool:
     """POST sendMessage as one of our own bots (the admin bot, the operators' bot); True when
     Telegram accepted it. Never raises, and the token (part of the URL) never reaches a log line."""
     if not token or not chat_id:
         return False
     url = f"{settings.TELEGRAM_API_BASE_URL.rstrip('/')}/bot{token}/sendMessage"
     payload = {"chat_id": chat_id, "text": text[:TELEGRAM_TEXT_LIMIT], "disable_web_page_preview": True}
+    if reply_markup is not None:
+        payload["reply_markup"] = reply_markup
     try:
         # Plain requests, no proxy: this is our own bot, not a managed account.
         response = requests.post(url, json=payload, timeout=SEND_TIMEOUT_SECONDS)

@@ -13,7 +13,9 @@ What stops the chain and what does not:
   and stops when renditions are still not ready after PIPELINE_TRANSCODE_MAX_WAIT_SECONDS;
 * preflight stops only when not one target can be published to;
 * publish waits for the operator when the source makes drafts for review (their Publish — in
-  the dashboard, the API or the admin — goes through ``post_publish``, which ends the wait);
+  the dashboard, the API or the admin — goes through ``post_publish``, which ends the wait), and
+  for the approvers when the workspace needs approvals (the post is submitted to them; approving
+  it runs this stage again — ``publishing.approvals``);
 * finalize runs when the post has finished (``post_finished``), every time it finishes.
 
 A failed stage is retried with ``stage_retry``: it runs again and the stages after it follow;
@@ -41,11 +43,12 @@ from media.services import profiles_for, render_leftovers_remove, rendition_stat
 from platforms import base
 from platforms.telegram_ingest import IngestBot
 from posts import pipeline as record
-from posts.models import PipelineStage, Post, PostStatus, Stage, StageStatus
+from posts.models import ApprovalStatus, PipelineStage, Post, PostStatus, Stage, StageStatus
 from products.services import lookup
 
 from .adapters import platform_media
 from .ai_captions import post_captions_prepare
+from .approvals import approval_needed, post_submit
 from .notifications import POST_FINISHED, TELEGRAM_TEXT_LIMIT, admin_chat_id, announce, post_finished_message, send_admin_message
 from .planner import post_publish, target_accounts
 
@@ -232,7 +235,10 @@ def _source_of(post: Post):
 def _publish(post: Post) -> Outcome:
     source = _source_of(post)
     stage = PipelineStage.objects.get(post_id=post.pk, stage=Stage.PUBLISH)
-    approved = bool((stage.details or {}).get("approved"))
+    # An approver's approval is a review too: approving the post lets a review-mode source's draft go.
+    approved = bool((stage.details or {}).get("approved")) or post.approval_status == ApprovalStatus.APPROVED
+    if approval_needed(post):
+        return _wait_for_approval(post)
     if source is not None and source.mode != PUBLISH_MODE and not approved:
         return Outcome(StageStatus.REVIEW, note=_("The draft waits for an operator to review and publish it."))
     try:
@@ -243,6 +249,19 @@ def _publish(post: Post) -> Outcome:
     post.refresh_from_db(fields=["status"])
     # Finalize follows when the post finishes; a retry that planned nothing new finds it finished already.
     return Outcome(StageStatus.DONE, note=note, details={"approved": approved, **plan.as_dict()}, proceed=post.status in FINISHED)
+
+
+def _wait_for_approval(post: Post) -> Outcome:
+    """The workspace needs approvals: the stage waits for review, the post is submitted to the
+    approvers (unless it already waits or was rejected); ``post_approve`` starts the stage again."""
+    if post.approval_status == ApprovalStatus.REJECTED:
+        return Outcome(StageStatus.REVIEW, note=_("The post was rejected: change it and submit it for approval again."))
+    if post.approval_status != ApprovalStatus.PENDING:
+        try:
+            post_submit(post=post)
+        except ValidationError as exc:  # e.g. cancelled meanwhile
+            return Outcome(StageStatus.FAILED, error=" ".join(exc.messages), proceed=False)
+    return Outcome(StageStatus.REVIEW, note=_("The post waits for approval; approving it publishes it."))
 
 
 def _finalize(post: Post) -> Outcome:

@@ -52,6 +52,7 @@ from translations.services import CaptionResult, captions_for
 
 from .adapters import account_snapshot, platform_media
 from .ai_captions import post_captions_prepare
+from .approvals import approval_needed, approval_refusal
 from .caption_templates import render_caption
 from .duplicates import duplicate_warning, duplicates_for
 from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, PublishingPolicy
@@ -119,6 +120,8 @@ class Plan:
     post_id: int
     dry_run: bool
     entries: list[PlanEntry]
+    # A dry run of a post that needs an approval it does not have: why it would be refused.
+    approval_required: str = ""
 
     @property
     def created(self) -> int:
@@ -160,6 +163,7 @@ class Plan:
             "planned": self.created,
             "existing": sum(1 for e in self.entries if e.status == "exists"),
             "blocked": sum(1 for e in self.entries if e.status == "blocked"),
+            "approval_required": self.approval_required,
             "accounts": [
                 {
                     **{k: v for k, v in asdict(e).items() if k != "unchanged"},
@@ -206,6 +210,10 @@ def post_publish(
     target can be published to, nothing is created and a ValidationError says why
     (the post stays as it was). Existing blocked executions are planned again — with
     ``due_only`` (the periodic re-plan) only those whose ``next_attempt_at`` has come.
+
+    In a workspace where posts need approval, an unapproved post is refused (code
+    ``approval_required``); a dry run still plans, and says so in ``Plan.approval_required``.
+    The periodic re-plan is not checked: it only re-plans what was published before.
     """
     now = now or timezone.now()
     if priority is not None and priority not in Priority.values:
@@ -227,6 +235,10 @@ def post_publish(
             post = Post.objects.select_for_update().get(pk=post.pk)
         if post.status == PostStatus.CANCELLED:
             raise ValidationError("This post was cancelled; duplicate it to publish again.", code="conflict")
+        # Checked on the locked row: an approval withdrawn by an edit a moment ago counts.
+        refusal = approval_refusal(post) if not due_only and approval_needed(post) else ""
+        if refusal and not dry_run:
+            raise ValidationError(refusal, code="approval_required")
         if scheduled_at is not None:
             post.scheduled_at = scheduled_at
         if priority is not None:
@@ -234,6 +246,7 @@ def post_publish(
         media = _PlatformMedia(post)
         plan = _plan(post, now=now, seed=seed, texts=texts, media=media, due_only=due_only)
         if dry_run:
+            plan.approval_required = refusal
             return plan
         nothing = plan.nothing_to_publish()
         if nothing and not due_only:

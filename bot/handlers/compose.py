@@ -26,7 +26,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count
 from django.utils import timezone
@@ -43,6 +43,7 @@ from media.models import MediaAsset, MediaKind
 from media.services import media_upload
 from posts.models import MAX_MEDIA_PER_POST, MediaType, Post, PostStatus
 from posts.services import post_create, post_delete
+from publishing.approvals import post_submit
 from publishing.planner import Plan, post_publish
 
 from ..aio import network
@@ -206,6 +207,14 @@ def _publish(link: TelegramLink, data: dict) -> Plan:
         post=post,
     )
     return plan
+
+
+def _submit(link: TelegramLink, data: dict) -> Post:
+    """The workspace needs approvals: the draft goes to the approvers instead of out."""
+    post = _draft(link.user, data["post"])  # made by the preview, with the time the member picked
+    post_submit(post=post, actor=link.user)
+    bot_action(link=link, action="post.submit", status=LogStatus.SUCCESS, message=f"Submitted post #{post.pk}.", post=post)
+    return post
 
 
 def _keep_draft(link: TelegramLink, post_id: int) -> Post:
@@ -381,6 +390,8 @@ def preview_text(post_id: int, plan: Plan, data: dict, when: str) -> str:
         if len(warnings) > BLOCKED_REASONS_SHOWN:
             rest = len(warnings) - BLOCKED_REASONS_SHOWN
             lines.append(ngettext("…and %(count)d more warning", "…and %(count)d more warnings", rest) % {"count": rest})
+    if plan.approval_required:
+        lines.append(_("This workspace needs approval: submit the post, an approver approves it before it goes out."))
     caption = data.get("caption", "")
     if caption:
         lines.append("")
@@ -388,9 +399,10 @@ def preview_text(post_id: int, plan: Plan, data: dict, when: str) -> str:
     return "\n".join(lines)
 
 
-def preview_markup():
+def preview_markup(needs_approval: bool = False):
+    first = button("📨 " + _("Submit for approval"), "sub") if needs_approval else button("🚀 " + _("Publish"), "pub")
     return keyboard(
-        [button("🚀 " + _("Publish"), "pub")],
+        [first],
         [button("💾 " + _("Save as draft"), "draft")],
         [back_button(Step(act="back", arg="when").pack()), cancel_button()],
     )
@@ -408,7 +420,9 @@ async def show_preview(event, state: FSMContext, link: TelegramLink) -> None:
     await state.update_data(post=post_id)
     await state.set_state(NewPost.preview)
     zone = await sync_to_async(member_zone)(link.user, data["ws"])
-    await say(event, preview_text(post_id, plan, data, when_label(_at(data), zone)), preview_markup())
+    await state.update_data(needs_approval=bool(plan.approval_required))
+    markup = preview_markup(bool(plan.approval_required))
+    await say(event, preview_text(post_id, plan, data, when_label(_at(data), zone)), markup)
 
 
 # --- entry and the cancel of this conversation ---------------------------------------------------
@@ -679,7 +693,8 @@ async def publish(query: CallbackQuery, state: FSMContext, link: TelegramLink) -
         await state.clear()
         return
     except ValidationError as exc:
-        await say(query, _("Not published: %(reason)s") % {"reason": refused(exc)}, preview_markup())
+        markup = preview_markup(data.get("needs_approval", False))
+        await say(query, _("Not published: %(reason)s") % {"reason": refused(exc)}, markup)
         return
     await state.clear()
     await drop_buttons(query)
@@ -697,6 +712,25 @@ async def publish(query: CallbackQuery, state: FSMContext, link: TelegramLink) -
     await sync_to_async(progress_register)(
         post_id=data["post"], link=link, chat_id=sent.chat.id, message_id=sent.message_id, text=text
     )
+
+
+@routes.callback_query(NewPost.preview, Step.filter(F.act == "sub"))
+async def submit(query: CallbackQuery, state: FSMContext, link: TelegramLink) -> None:
+    await query.answer()
+    data = await state.get_data()
+    try:
+        post = await sync_to_async(_submit)(link, data)
+    except ObjectDoesNotExist:
+        await say(query, _("Post not found."))
+        await state.clear()
+        return
+    except (ValidationError, PermissionDenied) as exc:
+        reason = refused(exc) if isinstance(exc, ValidationError) else str(exc)
+        await say(query, _("Not submitted: %(reason)s") % {"reason": reason}, preview_markup(True))
+        return
+    await state.clear()
+    await drop_buttons(query)
+    await say(query, _("Post #%(id)d was submitted for approval: the approvers were told.") % {"id": post.pk})
 
 
 @routes.callback_query(NewPost.preview, Step.filter(F.act == "draft"))

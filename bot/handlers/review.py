@@ -5,7 +5,14 @@ Reject. Editors only, in the workspaces where they are editors; each action is i
 Approve goes through ``post_publish``, as the dashboard's Publish does: it plans the executions and
 ends the pipeline's wait. Reject *cancels* the draft (``post_cancel``) instead of deleting it: the
 post, its source item and its pipeline record stay, so the history shows what came in and who
-turned it down, and the source does not take the same item for a new one."""
+turned it down, and the source does not take the same item for a new one.
+
+In a workspace where posts need approval the queue also holds the posts waiting for approval
+(``publishing.approvals``), and the approvers get them as messages with these buttons when they
+are submitted (``bot.receivers``). Approve then approves (``post_approve``: the member must be
+an approver, and not the author unless admin or owner) before it publishes; Reject of a post
+waiting for approval asks for the comment its author will read and rejects it (``post_reject``)
+instead of cancelling it."""
 
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -24,8 +31,9 @@ from accounts.models import Role
 from accounts.selectors import scope
 from crosspost.models import LogStatus
 from dashboard.selectors import Access
-from posts.models import PipelineStage, Post, PostStatus, Stage, StageStatus
-from posts.services import post_update
+from posts.models import ApprovalStatus, PipelineStage, Post, PostStatus, Stage, StageStatus
+from posts.services import EDITABLE_STATUSES, post_update
+from publishing.approvals import approval_needed, may_approve, post_approve, post_reject
 from publishing.planner import post_publish
 from publishing.services import post_cancel
 from sources.models import IngestRecord
@@ -54,16 +62,19 @@ class ReviewAct(CallbackData, prefix="ra"):
 
 class Reviewing(StatesGroup):
     caption = State()  # waiting for the new caption of data["review_post"]
+    reject_comment = State()  # waiting for why data["review_post"] is rejected (a post waiting for approval)
 
 
 def waiting_for_review(user) -> QuerySet[Post]:
-    """Drafts of the member's editor workspaces that a source made or whose pipeline waits for review."""
+    """Drafts of the member's editor workspaces that a source made or whose pipeline waits for review,
+    and their draft or scheduled posts waiting for approval."""
     review_stage = PipelineStage.objects.filter(post=OuterRef("pk"), stage=Stage.PUBLISH, status=StageStatus.REVIEW)
     ingested = IngestRecord.objects.filter(post=OuterRef("pk"))
+    from_sources = Q(status=PostStatus.DRAFT) & (Exists(review_stage) | Exists(ingested) | Q(origin__isnull=False))
+    awaiting = Q(status__in=EDITABLE_STATUSES, approval_status=ApprovalStatus.PENDING)
     return (
         scope(Post.objects.select_related("workspace"), user, Role.EDITOR)
-        .filter(status=PostStatus.DRAFT)
-        .filter(Exists(review_stage) | Exists(ingested) | Q(origin__isnull=False))
+        .filter(from_sources | awaiting)
         .order_by("-created_at", "-pk")
     )
 
@@ -133,6 +144,8 @@ def review_card(user, post_id: int, notice: str = "") -> Screen:
     ]
     if stage is not None and stage.status == StageStatus.REVIEW and stage.note:
         lines.append(stage.note)
+    if post.approval_status == ApprovalStatus.PENDING:
+        lines.append(_("Waiting for approval."))
     lines += ["", short(post.caption, EXCERPT) or _("(no text)")]
 
     def act(name: str) -> str:
@@ -165,6 +178,16 @@ def after_review(post: Post, notice: str) -> Screen:
 
 def approve(link: TelegramLink, post_id: int) -> Screen:
     post = review_post(link.user, post_id)
+    if approval_needed(post):
+        try:
+            # This button publishes next, itself: the source's pipeline is not started again.
+            post_approve(post=post, actor=link.user, publish_waiting=False)
+        except (ValidationError, PermissionDenied) as exc:
+            problem = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            bot_action(link=link, action="review.approve", post=post, status=LogStatus.FAILED, message=problem)
+            screen = review_card(link.user, post.pk, notice=_("Not approved: %(problem)s") % {"problem": problem})
+            screen.toast = _("Not approved.")
+            return screen
     try:
         plan = post_publish(post=post, actor=link.user)
     except ValidationError as exc:
@@ -179,6 +202,38 @@ def approve(link: TelegramLink, post_id: int) -> Screen:
     }
     bot_action(link=link, action="review.approve", post=post, status=LogStatus.SUCCESS, message=notice)
     return after_review(post, f"#{post.pk}: {notice}")
+
+
+def awaits_approval(post: Post) -> bool:
+    return post.approval_status == ApprovalStatus.PENDING
+
+
+def reject_comment_prompt(user, post_id: int) -> Screen:
+    """Rejecting a post waiting for approval: first the comment (approvers only)."""
+    post = review_post(user, post_id)
+    if not may_approve(user, post.workspace_id):
+        raise Refused(_("Only admins, owners and members marked as approvers may approve or reject posts of this workspace."))
+    return Screen(
+        _("Why is #%(id)s «%(post)s» rejected? Send the comment its author will read.")
+        % {"id": post.pk, "post": short(str(post), 60)},
+        keyboard([cancel_button()]),
+    )
+
+
+def reject_with_comment(link: TelegramLink, post_id: int, comment: str) -> tuple[bool, Screen]:
+    """(done, what to show): a refused comment keeps the conversation, with what to fix."""
+    post = review_post(link.user, post_id)
+    try:
+        post_reject(post=post, actor=link.user, comment=comment)
+    except ValidationError as exc:
+        return False, Screen(
+            _("Not rejected: %(problem)s Send the comment again, or Cancel.") % {"problem": " ".join(exc.messages)},
+            keyboard([cancel_button()]),
+        )
+    except PermissionDenied as exc:
+        return True, review_card(link.user, post.pk, notice=str(exc))
+    bot_action(link=link, action="review.reject", post=post, status=LogStatus.SUCCESS, message="Rejected with a comment.")
+    return True, after_review(post, _("#%(id)s rejected; its author was told why.") % {"id": post.pk})
 
 
 def reject_confirm(user, post_id: int) -> Screen:
@@ -249,7 +304,13 @@ async def review_action(query: CallbackQuery, callback_data: ReviewAct, state: F
     elif act == "approve":
         await respond(query, approve, link, post_id, network=True)  # plans: translations, AI captions
     elif act == "reject":
-        await respond(query, reject_confirm, link.user, post_id)
+        post = await sync_to_async(Post.objects.filter(pk=post_id).only("approval_status").first)()
+        if post is not None and awaits_approval(post):
+            if await respond(query, reject_comment_prompt, link.user, post_id) is not None:
+                await state.set_state(Reviewing.reject_comment)
+                await state.set_data({"review_post": post_id})
+        else:
+            await respond(query, reject_confirm, link.user, post_id)
     elif act == "reject_ok":
         await respond(query, reject, link, post_id)
     elif act == "edit":
@@ -272,6 +333,25 @@ async def caption_received(message: Message, state: FSMContext, link: TelegramLi
     if saved:
         await state.clear()
     await message.answer(screen.text, reply_markup=screen.markup)
+
+
+@routes.message(Reviewing.reject_comment, F.text)
+async def reject_comment_received(message: Message, state: FSMContext, link: TelegramLink) -> None:
+    post_id = (await state.get_data()).get("review_post")
+    try:
+        done, screen = await sync_to_async(reject_with_comment)(link, post_id, message.text)
+    except Refused as exc:
+        await state.clear()
+        await message.answer(str(exc))
+        return
+    if done:
+        await state.clear()
+    await message.answer(screen.text, reply_markup=screen.markup)
+
+
+@routes.message(Reviewing.reject_comment)
+async def reject_comment_not_text(message: Message) -> None:
+    await message.answer(_("Send the comment as a text message, or tap Cancel."), reply_markup=keyboard([cancel_button()]))
 
 
 @routes.message(Reviewing.caption)
