@@ -174,7 +174,8 @@ def post_add_to_queue(*, post: Post, actor=None, group: AccountGroup | None = No
     now = now or timezone.now()
     check_group(post.workspace, group)
     with transaction.atomic():
-        # The queue's lock: whoever holds it reads the free slots and takes one before the next add reads.
+        # The queue's lock, held only to pick and claim a slot: the claim (queue_slot_at) is what
+        # the next add reads as taken. Publishing (translation calls the network) runs after it.
         Workspace.objects.select_for_update().filter(pk=post.workspace_id).first()
         post = Post.objects.select_related("workspace").get(pk=post.pk)
         if post.status not in QUEUEABLE_STATUSES:
@@ -196,19 +197,25 @@ def post_add_to_queue(*, post: Post, actor=None, group: AccountGroup | None = No
                 % {"queue": _queue_name(group), "days": QUEUE_HORIZON.days},
                 code="queue_full",
             )
+        before = (post.queue_slot_at, post.queue_group_id)
+        Post.objects.filter(pk=post.pk).update(queue_slot_at=slot, queue_group=group)
+    try:
         if post.status == PostStatus.SCHEDULED:
-            post_reschedule(post=post, scheduled_at=slot, actor=actor, now=now)
+            post_reschedule(post=post, scheduled_at=slot, actor=actor, now=now, keep_queue_slot=True)
         else:
             post_publish(post=post, actor=actor, scheduled_at=slot, now=now)
-        Post.objects.filter(pk=post.pk).update(queue_slot_at=slot, queue_group=group)
-        log_activity(
-            action="post.queue",
-            post=post,
-            actor=actor,
-            status=LogStatus.SUCCESS,
-            message=f"Slot {slot.isoformat()} in {_queue_name(group)}",
-            details={"slot": slot.isoformat(), "group": group.pk if group else None},
-        )
+    except BaseException:
+        # Refused (e.g. not approved yet) or crashed: the slot is free again, the post as it was.
+        Post.objects.filter(pk=post.pk, queue_slot_at=slot).update(queue_slot_at=before[0], queue_group_id=before[1])
+        raise
+    log_activity(
+        action="post.queue",
+        post=post,
+        actor=actor,
+        status=LogStatus.SUCCESS,
+        message=f"Slot {slot.isoformat()} in {_queue_name(group)}",
+        details={"slot": slot.isoformat(), "group": group.pk if group else None},
+    )
     return slot
 
 

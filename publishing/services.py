@@ -66,13 +66,18 @@ def post_cancel(*, post: Post, actor=None) -> dict:
 RESCHEDULABLE_POST_STATUSES = (PostStatus.DRAFT, PostStatus.SCHEDULED)
 
 
-def post_reschedule(*, post: Post, scheduled_at: datetime | None, actor=None, now: datetime | None = None) -> dict:
+def post_reschedule(
+    *, post: Post, scheduled_at: datetime | None, actor=None, now: datetime | None = None, keep_queue_slot: bool = False
+) -> dict:
     """Move a draft or scheduled post to ``scheduled_at`` and re-plan its waiting executions.
 
     In one transaction, with the post row and its executions locked: pending executions get a new
     ``scheduled_for`` by the planner's pacing (other posts' busy times count, this post's old ones
     do not); blocked ones keep their block and follow the new time; queued, posting and finished
     ones are left alone and reported. No execution is created or deleted.
+
+    A moved post leaves its queue slot, unless ``keep_queue_slot`` (the queue itself moving it into
+    the slot it has just claimed).
 
     Returns ``{"post", "scheduled_at", "moved": [...], "left": [...]}``; a ValidationError for a
     past time, a missing one, or a post that is no longer waiting.
@@ -95,9 +100,12 @@ def post_reschedule(*, post: Post, scheduled_at: datetime | None, actor=None, no
         previous = post.scheduled_at
         result = _replan_executions(post, scheduled_at=scheduled_at, now=now)
         post.scheduled_at = scheduled_at
-        # A moved post no longer holds its queue slot (Add to queue gives it one again after this).
-        post.queue_slot_at, post.queue_group = None, None
-        post.save(update_fields=["scheduled_at", "queue_slot_at", "queue_group", "updated_at"])
+        fields = ["scheduled_at", "updated_at"]
+        if not keep_queue_slot:
+            # A post moved by hand no longer holds its queue slot.
+            post.queue_slot_at, post.queue_group = None, None
+            fields += ["queue_slot_at", "queue_group"]
+        post.save(update_fields=fields)
         log_activity(
             action="post.reschedule",
             post=post,

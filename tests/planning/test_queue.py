@@ -140,6 +140,31 @@ class TestAddToQueue:
         assert post.status == PostStatus.DRAFT and post.queue_slot_at is None
         assert slot.pk
 
+    def test_a_post_the_planner_refuses_gives_its_slot_back(self, workspace, text_post):
+        """The slot is claimed before publishing (which may call translation providers, so it runs
+        outside the queue's lock); a refusal — here, approval missing — must free it again."""
+        workspace.posts_need_approval = True
+        workspace.save()
+        queue_slot_add(workspace=workspace, weekday=0, time="09:00")
+        post = text_post()
+        with pytest.raises(ValidationError) as refused:
+            post_add_to_queue(post=post, now=self.NOW)
+        assert "approval_required" in {error.code for error in refused.value.error_list}
+        post.refresh_from_db()
+        assert (post.status, post.queue_slot_at, post.queue_group) == (PostStatus.DRAFT, None, None)
+        assert local(2030, 6, 3, 9, 0) in free_slots(workspace, start=self.NOW, end=self.NOW + timedelta(days=1))
+
+    def test_a_scheduled_post_keeps_the_slot_it_was_moved_into(self, workspace, text_post):
+        queue_slot_add(workspace=workspace, weekday=1, time="10:00")
+        from publishing.planner import post_publish
+
+        post = text_post()
+        post_publish(post=post, scheduled_at=self.NOW + timedelta(days=20), now=self.NOW)
+        slot = post_add_to_queue(post=post, now=self.NOW)
+        post.refresh_from_db()
+        assert (post.queue_slot_at, post.scheduled_at) == (slot, slot)
+        assert slot not in free_slots(workspace, start=self.NOW, end=self.NOW + timedelta(days=2))
+
     def test_it_refuses_a_finished_post(self, workspace, text_post):
         queue_slot_add(workspace=workspace, weekday=0, time="09:00")
         with pytest.raises(ValidationError, match="Only draft or scheduled"):
@@ -154,3 +179,47 @@ def test_it_suggests_the_optimal_times_of_the_workspaces_platforms(workspace):
     queue_slots_set(workspace=workspace, slots=[(d, "09:00") for d in range(7)])
     suggestions = slot_suggestions(workspace)
     assert [(s.time, s.platforms, s.missing_weekdays) for s in suggestions] == [(time(18, 30), ("vk",), tuple(range(7)))]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_adds_take_different_slots_on_postgresql():
+    """Four members press Add to queue at the same instant: the workspace row's lock makes each
+    read the slots the others claimed, so four posts get four slots."""
+    import threading
+
+    from django.db import connection
+
+    from ..factories import PublishingPolicyFactory as Policy
+    from ..factories import WorkspaceFactory
+
+    workspace = WorkspaceFactory(timezone="Europe/Berlin")
+    Policy(workspace=workspace, fast=True)
+    account = SocialAccountFactory(workspace=workspace)
+    for weekday in range(7):
+        queue_slot_add(workspace=workspace, weekday=weekday, time="09:00")
+    posts = []
+    for _ in range(4):
+        post = PostFactory(workspace=workspace, media_type="text")
+        post.target_accounts.set([account])
+        posts.append(post)
+    barrier = threading.Barrier(4)
+    results: list = []
+    now = local(2030, 6, 3, 7, 0)
+
+    def add(post):
+        try:
+            barrier.wait()
+            results.append(post_add_to_queue(post=post, now=now))
+        except Exception as exc:
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add, args=(post,)) for post in posts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(slot, datetime) for slot in results), results
+    assert sorted(results) == [local(2030, 6, day, 9, 0) for day in (3, 4, 5, 6)]
