@@ -12,20 +12,7 @@ from posts.models import PostStatus
 from publishing.models import Execution
 from publishing.planner import post_publish
 
-from ..factories import AccountGroupFactory, PostFactory, PublishingPolicyFactory, SocialAccountFactory, WorkspaceFactory
-
-
-@pytest.fixture
-def text_post(workspace):
-    PublishingPolicyFactory(workspace=workspace, fast=True)
-    accounts = SocialAccountFactory.create_batch(2, workspace=workspace)
-
-    def make(**fields):
-        post = PostFactory(workspace=workspace, media_type="text", **fields)
-        post.target_accounts.set(accounts)
-        return post
-
-    return make
+from ..factories import AccountGroupFactory, WorkspaceFactory
 
 
 @pytest.mark.django_db

@@ -28,13 +28,6 @@ from ..test_pipeline import channel, eager, ingest, publish_all, run, source, te
 V1 = "/api/v1"
 
 
-@pytest.fixture
-def approving(workspace):
-    workspace.posts_need_approval = True
-    workspace.save(update_fields=["posts_need_approval"])
-    return workspace
-
-
 def publishable(workspace, **fields) -> Post:
     post = PostFactory(workspace=workspace, **fields)
     PostMediaFactory(post=post)

@@ -2,7 +2,6 @@
 composer's Publish turned into Submit for approval, "Waiting for your approval") and in the admin
 (the changelist actions, the reject page asking for a comment, the settings where they are edited)."""
 
-import pytest
 from django.urls import reverse
 
 from accounts.models import Membership, Role, Workspace
@@ -10,22 +9,8 @@ from posts.models import ApprovalStatus, Post
 from publishing.approvals import post_approve, post_submit
 from publishing.models import Execution
 
-from ..factories import PostFactory, PostMediaFactory, SocialAccountFactory
 from ..test_dashboard import compose_data
-
-
-@pytest.fixture
-def approving(workspace):
-    workspace.posts_need_approval = True
-    workspace.save(update_fields=["posts_need_approval"])
-    return workspace
-
-
-def publishable(workspace, **fields) -> Post:
-    post = PostFactory(workspace=workspace, **fields)
-    PostMediaFactory(post=post)
-    post.target_accounts.set([SocialAccountFactory(workspace=workspace)])
-    return post
+from .test_approvals import publishable
 
 
 def as_member(client, member, role, can_approve=False):

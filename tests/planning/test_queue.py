@@ -22,19 +22,6 @@ def local(*args) -> datetime:
     return datetime(*args, tzinfo=BERLIN).astimezone(UTC)
 
 
-@pytest.fixture
-def text_post(workspace):
-    PublishingPolicyFactory(workspace=workspace, fast=True)
-    accounts = SocialAccountFactory.create_batch(2, workspace=workspace)
-
-    def make(**fields):
-        post = PostFactory(workspace=workspace, media_type="text", **fields)
-        post.target_accounts.set(accounts)
-        return post
-
-    return make
-
-
 @pytest.mark.django_db
 class TestSlots:
     def test_it_skips_a_slot_the_spring_change_removes_and_keeps_one_in_the_autumn(self, workspace):
