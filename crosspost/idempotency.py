@@ -149,33 +149,55 @@ def _store(record: IdempotencyKey, response: HttpResponse) -> None:
     )
 
 
+def _accepts(view_func, method: str) -> bool:
+    """Whether the resolved view answers ``method`` at all: a method it does not support gets its
+    405 from the view, never a replay or a 422 for a key it could not have used."""
+    method = method.lower()
+    actions = getattr(view_func, "actions", None)  # a DRF viewset: its method → action map
+    if actions is not None:
+        return method in actions
+    view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
+    if view_class is not None:
+        return method in getattr(view_class, "http_method_names", ()) and hasattr(view_class, method)
+    return True
+
+
 class IdempotencyMiddleware:
-    """See the module docstring."""
+    """See the module docstring. The key is checked once the URL is resolved (``process_view``), so
+    a path that does not exist or a method the view does not support gets the view's own 404/405."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not applies(request):
-            return self.get_response(request)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            claimed = getattr(request, "_idempotency_claim", None)
+            if claimed is not None:
+                IdempotencyKey.objects.filter(pk=claimed.pk).delete()
+            raise
+        claimed = getattr(request, "_idempotency_claim", None)
+        if claimed is not None:
+            _store(claimed, response)
+        return response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        if not applies(request) or not _accepts(view_func, request.method):
+            return None
         # The body first: the session's CSRF check may parse a form, and the hash needs the raw bytes.
         digest = body_hash(request)
         user = authenticated_user(request)
         if user is None:
-            return self.get_response(request)
+            return None
         key = request.headers[HEADER]
         if not _KEY.fullmatch(key):
             return _refusal(400, INVALID_KEY_MESSAGE)
         claimed = _claim(user, key, request.method, request.get_full_path()[:2000], digest)
         if isinstance(claimed, HttpResponse):
             return claimed
-        try:
-            response = self.get_response(request)
-        except BaseException:
-            IdempotencyKey.objects.filter(pk=claimed.pk).delete()
-            raise
-        _store(claimed, response)
-        return response
+        request._idempotency_claim = claimed
+        return None
 
 
 def purge_expired(*, now=None) -> int:

@@ -655,7 +655,6 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         post.refresh_from_db(fields=["status"])
         return Response({"status": post.status, **result})
 
-    @extend_schema(request=None, responses={200: CancelResultSerializer})
     @extend_schema(request=None, responses={200: PostSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
@@ -688,6 +687,7 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         post_reject(post=post, actor=request.user, comment=data.validated_data["comment"])
         return Response(self.get_serializer(self.get_queryset().get(pk=post.pk)).data)
 
+    @extend_schema(request=None, responses={200: CancelResultSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel the post: queued executions stop; those already posting finish and are reported."""

@@ -457,3 +457,21 @@ def test_it_answers_json_for_an_api_url_no_route_matches(db):
     response = APIClient().get(f"{V1}/posts/1.5/executions/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_post_actions_answer_in_their_documented_shapes(api, workspace):
+    """Found by the API fuzzer: merging the approval actions moved the cancel's response schema
+    onto submit, so a cancel's answer was documented as a whole post."""
+    from tests.factories import PostFactory
+
+    client = api("editor")
+    post = PostFactory(workspace=workspace)
+    cancelled = client.post(f"/api/v1/posts/{post.pk}/cancel/", {}, format="json")
+    assert cancelled.status_code == 200
+    assert_documented(cancelled, "/api/v1/posts/{id}/cancel/", "post")
+    workspace.posts_need_approval = True
+    workspace.save(update_fields=["posts_need_approval"])
+    submitted = client.post(f"/api/v1/posts/{PostFactory(workspace=workspace).pk}/submit/", {}, format="json")
+    assert submitted.status_code == 200
+    assert_documented(submitted, "/api/v1/posts/{id}/submit/", "post")

@@ -57,6 +57,18 @@ def test_the_same_key_with_another_body_or_path_is_refused(api, workspace):
     assert Post.objects.count() == 1
 
 
+def test_a_method_the_view_does_not_support_gets_its_405_not_the_keys_422(api, workspace):
+    """Found by the API fuzzer: the key was checked before the URL was resolved, so a PUT to the
+    posts list with a used key answered 422 instead of 405 Method Not Allowed."""
+    client = api(Role.EDITOR)
+    create_post(client)
+    put = client.put(POSTS, {"caption": "x"}, format="json", headers={"Idempotency-Key": KEY})
+    assert put.status_code == 405
+    missing = client.post("/api/v1/no-such-thing/", {}, format="json", headers={"Idempotency-Key": KEY})
+    assert missing.status_code == 404
+    assert IdempotencyKey.objects.count() == 1
+
+
 def test_a_request_still_running_with_the_same_key_answers_409(api, workspace, monkeypatch):
     client = api(Role.EDITOR)
     inner = {}
