@@ -74,6 +74,8 @@ fi
 FIRST_HALF="^/api/v1/(accounts|groups|proxies|media|auth)/"
 HALVES=(--include-path-regex --exclude-path-regex)
 echo "==> schemathesis against http://127.0.0.1:$PORT (seed $SEED, $EXAMPLES examples per operation; server log: $WORK/web.log)"
+# Unique Idempotency-Keys per request (why: scripts/schemathesis_hooks.py).
+export SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py
 for i in 0 1; do
   .venv/bin/schemathesis --config-file scripts/schemathesis.toml run "http://127.0.0.1:$PORT/api/schema/" \
     "${HALVES[$i]}" "$FIRST_HALF" --checks all --max-examples "$EXAMPLES" --seed "$SEED" --workers 1 \
