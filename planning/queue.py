@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import AccountGroup, SocialAccount, Workspace
+from accounts.models import AccountGroup, Platform, SocialAccount, Workspace
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
 from posts.models import Post, PostStatus
@@ -226,6 +226,11 @@ class SlotSuggestion:
     time: time
     platforms: tuple[str, ...]
     missing_weekdays: tuple[int, ...]  # the weekdays the queue has no slot at this time yet
+
+    @property
+    def platform_labels(self) -> list[str]:
+        """The platforms' names as operators read them ("Instagram", not "instagram")."""
+        return [str(Platform(code).label) if code in Platform.values else code for code in self.platforms]
 
 
 def slot_suggestions(workspace: Workspace, group: AccountGroup | None = None) -> list[SlotSuggestion]:

@@ -39,7 +39,7 @@ from publishing.planner import post_publish
 from publishing.selectors import outcome_counts
 from publishing.services import RESOLVE_PUBLISHED, RESOLVE_RETRY, post_cancel, post_edit, post_resolve_unconfirmed
 
-from .models import MAX_MEDIA_PER_POST, PipelineStage, Post, PostMedia, StageStatus
+from .models import MAX_MEDIA_PER_POST, ApprovalStatus, PipelineStage, Post, PostMedia, StageStatus
 from .pipeline import duration_display
 from .services import (
     DELETABLE_STATUSES,
@@ -262,7 +262,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     delete_role = Role.ADMIN
     deletes_with = (PostMedia,)
     # Few enough columns to fit the page next to the filters; the rest is on each row's page.
-    list_display = ("__str__", "post_status", "media_type", "scheduled_at", "progress", "created_at")
+    list_display = ("__str__", "post_status", "approval", "media_type", "scheduled_at", "progress", "created_at")
     list_display_links = ("__str__",)
     list_filter = (
         "status",
@@ -363,6 +363,11 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     @admin.display(description=_("status"), ordering="status")
     def post_status(self, obj):
         return status_badge(obj)
+
+    @admin.display(description=_("approval"), ordering="approval_status")
+    def approval(self, obj):
+        """Only where the workspace asks for approval: elsewhere the column stays quiet."""
+        return "-" if obj.approval_status == ApprovalStatus.NOT_REQUIRED else obj.get_approval_status_display()
 
     @admin.display(description=_("progress"), ordering="n_success")
     def progress(self, obj):

@@ -166,6 +166,7 @@ def test_it_suggests_the_optimal_times_of_the_workspaces_platforms(workspace):
     queue_slots_set(workspace=workspace, slots=[(d, "09:00") for d in range(7)])
     suggestions = slot_suggestions(workspace)
     assert [(s.time, s.platforms, s.missing_weekdays) for s in suggestions] == [(time(18, 30), ("vk",), tuple(range(7)))]
+    assert suggestions[0].platform_labels == ["VK"]  # as the slot editor shows them, not the code
 
 
 @pytest.mark.postgres
