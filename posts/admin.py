@@ -262,7 +262,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     delete_role = Role.ADMIN
     deletes_with = (PostMedia,)
     # Few enough columns to fit the page next to the filters; the rest is on each row's page.
-    list_display = ("__str__", "post_status", "approval", "media_type", "scheduled_at", "progress", "created_at")
+    list_display = ("__str__", "post_status", "media_type", "scheduled_at", "progress", "created_at")
     list_display_links = ("__str__",)
     list_filter = (
         "status",
@@ -362,12 +362,11 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def post_status(self, obj):
-        return status_badge(obj)
-
-    @admin.display(description=_("approval"), ordering="approval_status")
-    def approval(self, obj):
-        """Only where the workspace asks for approval: elsewhere the column stays quiet."""
-        return "-" if obj.approval_status == ApprovalStatus.NOT_REQUIRED else obj.get_approval_status_display()
+        """The status, and under it the approval where the workspace asks for one (a column of its
+        own would not fit the page in Russian)."""
+        if obj.approval_status == ApprovalStatus.NOT_REQUIRED:
+            return status_badge(obj)
+        return format_html("{}<br><small>{}</small>", status_badge(obj), obj.get_approval_status_display())
 
     @admin.display(description=_("progress"), ordering="n_success")
     def progress(self, obj):
