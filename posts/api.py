@@ -663,7 +663,7 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         Editors and above. 409 when it already waits, is approved, or the workspace needs no approvals.
         """
         post = post_submit(post=self.get_object(), actor=request.user)
-        return Response(self.get_serializer(self.get_queryset().get(pk=post.pk)).data)
+        return self._post_answer(post)
 
     @extend_schema(request=ApprovalInputSerializer, responses={200: PostSerializer})
     @action(detail=True, methods=["post"])
@@ -671,20 +671,24 @@ class PostViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):
         """Approve the post (admins, owners and members marked as approvers; not the author's own
         unless admin or owner): it may be published now. A source's post waiting at its publish
         stage is published."""
-        post = self.get_object()
-        data = ApprovalInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        post_approve(post=post, actor=request.user, comment=data.validated_data["comment"])
-        return Response(self.get_serializer(self.get_queryset().get(pk=post.pk)).data)
+        return self._decide(request, ApprovalInputSerializer, post_approve)
 
     @extend_schema(request=RejectInputSerializer, responses={200: PostSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Reject a post waiting for approval, with a comment (required) the author reads."""
+        return self._decide(request, RejectInputSerializer, post_reject)
+
+    def _decide(self, request, input_serializer, decide) -> Response:
+        """Approve or reject: the comment read by ``input_serializer``, the decision by the service."""
         post = self.get_object()
-        data = RejectInputSerializer(data=request.data)
+        data = input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        post_reject(post=post, actor=request.user, comment=data.validated_data["comment"])
+        decide(post=post, actor=request.user, comment=data.validated_data["comment"])
+        return self._post_answer(post)
+
+    def _post_answer(self, post: Post) -> Response:
+        """The post as it is now, read through the viewset's queryset (its annotations included)."""
         return Response(self.get_serializer(self.get_queryset().get(pk=post.pk)).data)
 
     @extend_schema(request=None, responses={200: CancelResultSerializer})
