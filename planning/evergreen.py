@@ -108,10 +108,12 @@ def _fill_queue(workspace_id: int, group_id: int | None, *, now: datetime, horiz
         gap = timedelta(days=workspace.evergreen_min_gap_days)
         # Picked in this run: not yet published, so their executions do not exist yet.
         picked: dict[int, list[tuple[datetime, set]]] = defaultdict(list)
+        # Each post's targets, read once for every slot of the run.
+        targets_of = {post.pk: list(target_accounts(post)) for post in posts}
         for slot in slots:
             for post in posts:
+                targets = targets_of[post.pk]
                 # Accounts the planner would block (banned, login needed…) are no reason to use a slot.
-                targets = list(target_accounts(post))
                 accounts = [account for account in targets if account.status not in INELIGIBLE_REASONS]
                 busy = recent_accounts(post, around=slot, gap=gap) if gap else set()
                 for at, ids in picked[post.pk]:
