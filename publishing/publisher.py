@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
@@ -45,7 +45,7 @@ from posts.models import Post, PostStatus, Priority
 from posts.options import check_stored_options, platform_post_options
 
 from .adapters import account_snapshot, lookup_request, platform_media
-from .models import Execution, ExecutionStatus, PublishingPolicy
+from .models import OPEN_EXECUTION_STATUSES, Execution, ExecutionStatus, PublishingPolicy
 from .notifications import notify_post_finished, notify_unconfirmed
 from .pacing import DAY, AccountPacing, Pacing, daily_limit_at
 from .pipeline import post_finished as pipeline_post_finished
@@ -75,7 +75,13 @@ def execution_publish(execution_id: int, token: str) -> str:
     )
     if not claimed:
         return "stale"
-    execution = Execution.objects.select_related("account__proxy", "account__workspace", "post").get(pk=execution_id)
+    # One statement loads all a publish reads: the execution, its account (proxy, workspace), the post,
+    # and the account's saved daily-limit policy (for the cooldown after a success).
+    execution = (
+        Execution.objects.select_related("account__proxy", "account__workspace", "post")
+        .annotate(**_policy_fields())
+        .get(pk=execution_id)
+    )
     account = execution.account
 
     try:
@@ -189,7 +195,21 @@ def _account_blocks(execution: Execution, account: SocialAccount, now: datetime)
     return ExecutionStatus.FAILED
 
 
-def _finish(execution: Execution, token: str, status: str, **fields) -> bool:
+# The fields of the account's saved policy the daily limit reads (``_cooldown_at_daily_limit``),
+# loaded with the execution; absent (None) where the workspace saved no policy for the platform.
+DAILY_LIMIT_POLICY_FIELDS = ("daily_limit", "warmup_curve", "warmup_ramp_days")
+
+
+def _policy_fields() -> dict[str, Subquery]:
+    saved = PublishingPolicy.objects.filter(
+        workspace_id=OuterRef("account__workspace_id"), platform=OuterRef("account__platform")
+    )
+    return {f"policy_{name}": Subquery(saved.values(name)[:1]) for name in DAILY_LIMIT_POLICY_FIELDS}
+
+
+def _finish(execution: Execution, token: str, status: str, *, refresh: bool = True, **fields) -> bool:
+    """Record a final outcome (conditional on the lease token). ``refresh=False``: the caller refreshes
+    the post's status itself, last in its transaction (it holds the post's row lock until commit)."""
     now = timezone.now()
     updated = Execution.objects.filter(
         pk=execution.pk, lease_token=token, status__in=(ExecutionStatus.POSTING, ExecutionStatus.UNCONFIRMED)
@@ -210,16 +230,18 @@ def _finish(execution: Execution, token: str, status: str, **fields) -> bool:
                     "error_message": fields.get("error_message", ""),
                 },
             )
-        refresh_post_status(execution.post_id)
+        if refresh:
+            refresh_post_status(execution.post_id)
     return bool(updated)
 
 
 def _record_success(execution: Execution, token: str, result: PublishResult, *, duration_ms: int) -> str:
     with transaction.atomic():
-        _finish(
+        finished = _finish(
             execution,
             token,
             ExecutionStatus.SUCCESS,
+            refresh=False,
             remote_id=result.remote_id[:200],
             remote_url=result.url[:500],
             # Warnings (a step after the post was up failed) stay beside the platform's answer.
@@ -247,24 +269,38 @@ def _record_success(execution: Execution, token: str, result: PublishResult, *, 
             },
             duration_ms=duration_ms,
         )
-        _cooldown_at_daily_limit(account, now)
+        _cooldown_at_daily_limit(execution, account, now)
+        if finished:
+            refresh_post_status(execution.post_id)  # last: it locks the post's row until the commit
     return ExecutionStatus.SUCCESS
 
 
-def _cooldown_at_daily_limit(account: SocialAccount, now: datetime) -> None:
-    """At the daily limit the account rests until the oldest post leaves the 24 h window."""
-    recent = list(
-        Execution.objects.filter(account=account, status=ExecutionStatus.SUCCESS, finished_at__gt=now - DAY)
-        .order_by("finished_at")
-        .values_list("finished_at", flat=True)
-    )
-    saved = {p.platform: p for p in PublishingPolicy.objects.filter(workspace_id=account.workspace_id, platform=account.platform)}
-    pacing = Pacing.from_policy(policy_for(account.workspace_id, account.platform, saved))
+def _cooldown_at_daily_limit(execution: Execution, account: SocialAccount, now: datetime) -> None:
+    """At the daily limit the account rests until the oldest post leaves the 24 h window.
+
+    One statement: the ``limit``-th most recent success of the last 24 h, if there is one — then the
+    account is at its limit and rests until that one is 24 h old. The policy came with the execution.
+    """
+    if not hasattr(execution, "policy_daily_limit"):  # not loaded by execution_publish: read the saved policy
+        saved = PublishingPolicy.objects.filter(workspace_id=account.workspace_id, platform=account.platform)
+        policy = policy_for(account.workspace_id, account.platform, {p.platform: p for p in saved})
+    elif execution.policy_daily_limit is None:  # the workspace saved no policy for the platform: its default
+        policy = policy_for(account.workspace_id, account.platform, {})
+    else:
+        fields = {name: getattr(execution, f"policy_{name}") for name in DAILY_LIMIT_POLICY_FIELDS}
+        policy = PublishingPolicy(workspace_id=account.workspace_id, platform=account.platform, **fields)
+    pacing = Pacing.from_policy(policy)
     state = AccountPacing(key=account.pk, limit_override=account.posts_limit_per_day, warmup_started_at=account.warmup_started_at)
     limit = daily_limit_at(pacing, state, now)
-    if len(recent) >= limit:
-        until = recent[len(recent) - limit] + DAY
-        account_set_status(account=account, status=AccountStatus.COOLDOWN, reason=f"daily limit of {limit} reached", until=until)
+    oldest_counted = (
+        Execution.objects.filter(account=account, status=ExecutionStatus.SUCCESS, finished_at__gt=now - DAY)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)[limit - 1 : limit]
+    )
+    for finished_at in oldest_counted:
+        account_set_status(
+            account=account, status=AccountStatus.COOLDOWN, reason=f"daily limit of {limit} reached", until=finished_at + DAY
+        )
 
 
 def _retry_later(execution: Execution, token: str, code: str, message: str, delay: timedelta, now: datetime, raw=None) -> str:
@@ -499,11 +535,21 @@ def refresh_post_status(post_id: int) -> str:
 
     Blocked executions count in the total, so a post with any ends partial (or failed).
     """
-    with transaction.atomic():
+    # No savepoint of its own inside a caller's transaction (two statements per execution saved);
+    # outside one, this is the transaction.
+    with transaction.atomic(savepoint=False):
         # Lock the post before counting: of two executions finishing at once, the
         # second waits and then sees the first as finished, so the post never stays
         # "publishing" with nothing open.
         post = Post.objects.select_for_update().only("status", "workspace_id").get(pk=post_id)
+        # While one execution is still open or waiting (the usual case for all but the last to
+        # finish), the post is not done: one indexed probe instead of counting all its executions.
+        if (
+            Execution.objects.filter(post_id=post_id)
+            .filter(Q(status__in=OPEN_EXECUTION_STATUSES) | Q(status=ExecutionStatus.BLOCKED, next_attempt_at__isnull=False))
+            .exists()
+        ):
+            return post.status
         counts = Execution.objects.filter(post_id=post_id).aggregate(**outcome_counts())
         # A target blocked for a temporary cause will be planned again: the post is not done yet.
         if counts["open"] or counts["waiting"] or not counts["total"]:
