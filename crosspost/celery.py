@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 from kombu.transport import TRANSPORT_ALIASES
 
@@ -37,6 +37,18 @@ app.conf.task_routes = {
     "crosspost.tasks.deliver_webhook": {"queue": "low"},
 }
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def _database_connections_checked(task=None, **kwargs) -> None:
+    """Before each task, as Django before each request: drop a connection that broke (a database
+    restart) or outlived CONN_MAX_AGE. Celery's own per-task close is off (CELERY_DB_REUSE_MAX)."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()
+
+
 # A worker that stops consuming exits so that its supervisor restarts it (crosspost/liveness.py).
 app.steps["worker"].add(ConsumerWatchdog)
 app.steps["consumer"].add(ProbeConsumer)

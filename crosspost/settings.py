@@ -294,6 +294,12 @@ CELERY_TASK_DEFAULT_QUEUE = "normal"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fix-up closes every database connection before and after each task unless this
+# is set: a new PostgreSQL connection — a server process forked and authenticated — per publish
+# (tests/bench/bench_engine.py: about a third of the database server's CPU). Connections are kept;
+# crosspost/celery.py closes a broken one, or one older than CONN_MAX_AGE, before each task, as
+# Django does before each request.
+CELERY_DB_REUSE_MAX = 1_000_000
 # Task modules outside an app's tasks.py (autodiscover finds only those).
 CELERY_IMPORTS = ["publishing.notification_tasks", "publishing.pipeline_tasks"]
 

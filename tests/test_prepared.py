@@ -1,0 +1,75 @@
+"""crosspost.prepared: a queryset compiled once gives the same objects as the ORM, call after call,
+with one statement per call; and the publisher's prepared reads load what a publish needs."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crosspost.prepared import PreparedGet
+from publishing.models import Execution
+from publishing.planner import post_publish
+from publishing.publisher import LOAD_EXECUTION, POST_MEDIA, _policy_fields
+
+from .factories import PostFactory, PostMediaFactory, ProxyFactory, SocialAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+POLICY = ("policy_daily_limit", "policy_warmup_curve", "policy_warmup_ramp_days")
+FIELDS = ("pk", "status", "scheduled_for", "caption", "language", "lease_token", "raw_response", "attempts")
+
+
+def plan(workspace, accounts):
+    post = PostFactory(workspace=workspace, media_type="text")
+    post.target_accounts.set(accounts)
+    post_publish(post=post)
+    return post
+
+
+def test_the_prepared_load_equals_the_orm_load_for_every_execution(workspace):
+    proxy = ProxyFactory(workspace=workspace)
+    accounts = [
+        SocialAccountFactory(workspace=workspace, platform="sandbox", proxy=proxy, credentials={"token": "s3cret"}),
+        SocialAccountFactory(workspace=workspace, platform="telegram", options={"chat_id": "@x"}),
+    ]
+    workspace.policies.create(platform="sandbox", daily_limit=7, warmup_curve=[1, 2], warmup_ramp_days=3)
+    post = plan(workspace, accounts)
+    orm = Execution.objects.select_related("account__proxy", "account__workspace", "post").annotate(**_policy_fields())
+    for execution_id in Execution.objects.filter(post=post).values_list("pk", flat=True):
+        expected, got = orm.get(pk=execution_id), LOAD_EXECUTION.get(execution_id)
+        assert [getattr(got, name) for name in FIELDS] == [getattr(expected, name) for name in FIELDS]
+        assert got.account.credentials == expected.account.credentials
+        assert got.account.proxy == expected.account.proxy
+        assert (got.account.workspace.pk, got.account.workspace.name) == (workspace.pk, workspace.name)
+        assert (got.post.pk, got.post.caption) == (post.pk, post.caption)
+        assert [getattr(got, name) for name in POLICY] == [getattr(expected, name) for name in POLICY]
+    sandbox = LOAD_EXECUTION.get(Execution.objects.get(post=post, account=accounts[0]).pk)
+    telegram = LOAD_EXECUTION.get(Execution.objects.get(post=post, account=accounts[1]).pk)
+    assert (sandbox.policy_daily_limit, sandbox.policy_warmup_curve) == (7, [1, 2])
+    assert telegram.policy_daily_limit is None  # no saved policy: the planner's default applies
+
+
+def test_one_statement_per_call_and_fresh_rows_each_time(workspace):
+    account = SocialAccountFactory(workspace=workspace, platform="sandbox")
+    post = plan(workspace, [account])
+    execution = Execution.objects.get(post=post)
+    LOAD_EXECUTION.get(execution.pk)  # compiled
+    Execution.objects.filter(pk=execution.pk).update(caption="Changed since")
+    with CaptureQueriesContext(connection) as ctx:
+        again = LOAD_EXECUTION.get(execution.pk)
+    assert len(ctx.captured_queries) == 1
+    assert again.caption == "Changed since"
+    assert LOAD_EXECUTION.get(execution.pk + 10_000) is None
+
+
+def test_all_keeps_the_querysets_order(workspace):
+    post = PostFactory(workspace=workspace, media_type="carousel")
+    made = [PostMediaFactory(post=post, position=position) for position in (2, 0, 1)]
+    got = POST_MEDIA.all(post.pk)
+    assert [media.pk for media in got] == [made[1].pk, made[2].pk, made[0].pk]
+    assert [media.asset.pk for media in got] == [made[1].asset.pk, made[2].asset.pk, made[0].asset.pk]
+    assert POST_MEDIA.all(post.pk + 1) == []
+
+
+def test_a_queryset_that_does_not_use_its_key_once_is_refused(workspace):
+    with pytest.raises(ValueError, match="exactly once"):
+        PreparedGet(lambda key: Execution.objects.all()).get(1)
