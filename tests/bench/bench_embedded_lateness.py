@@ -35,7 +35,17 @@ from pathlib import Path
 from common import ROOT, report, unpaced_policy
 
 # scripts/run.sh's worker and beat, word for word (run.sh also wraps them in scripts/supervise.sh).
-WORKER = ["worker", "-Q", "high,normal,low,media,ingest,enrich,captionize,publish", "--concurrency", "2", "--loglevel", "INFO"]
+# BENCH_EMBEDDED_CONCURRENCY overrides the worker's 2 processes (an experiment; the figures say so in ``env``).
+CONCURRENCY = os.environ.get("BENCH_EMBEDDED_CONCURRENCY", "2")
+WORKER = [
+    "worker",
+    "-Q",
+    "high,normal,low,media,ingest,enrich,captionize,publish",
+    "--concurrency",
+    CONCURRENCY,
+    "--loglevel",
+    "INFO",
+]
 CELERY = [sys.executable, "-m", "celery", "-A", "crosspost"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -117,7 +127,10 @@ def main() -> None:
     from publishing.planner import post_publish
 
     assert settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and settings.CELERY_BROKER_URL.startswith("filesystem")
-    overrides = ",".join(filter(None, (os.environ.get("BENCH_EMBEDDED_ENV", ""), os.environ.get("BENCH_EMBEDDED_SETUP_ENV", ""))))
+    concurrency = f"concurrency={CONCURRENCY}" if CONCURRENCY != "2" else ""
+    overrides = ",".join(
+        filter(None, (os.environ.get("BENCH_EMBEDDED_ENV", ""), os.environ.get("BENCH_EMBEDDED_SETUP_ENV", ""), concurrency))
+    )
     extra = {"env": overrides} if overrides else {}
     workspace = Workspace.objects.create(name="Bench", slug="bench")
     unpaced_policy(workspace, "sandbox")
