@@ -19,8 +19,9 @@ PERIODIC_TASKS: list[Periodic] = [
     Periodic(
         name="dispatch due executions",
         task="publishing.tasks.dispatch_due",
-        every_seconds=settings.DISPATCH_INTERVAL_SECONDS,
-        description="Claims executions due before the next run and enqueues them with their ETA.",
+        every_seconds=settings.DISPATCH_EVERY_SECONDS,
+        description="Claims executions due within DISPATCH_INTERVAL_SECONDS (at least until the next run) and "
+        "enqueues them with their ETA.",
     ),
     Periodic(
         name="sweep expired leases",
