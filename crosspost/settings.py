@@ -529,8 +529,15 @@ if not 0 < PROXY_EWMA_ALPHA <= 1:
     raise ImproperlyConfigured(f"PROXY_EWMA_ALPHA must be in (0, 1], not {PROXY_EWMA_ALPHA}.")
 
 # --- Publishing defaults ---------------------------------------------------------------
-MAX_CONCURRENT_PUBLISHES = env.int("MAX_CONCURRENT_PUBLISHES", default=50)
+# Executions queued or posting at once. Queued ones wait in the broker (with their ETA), so with the
+# dispatcher running every second this is also the most it hands out per second: 200 lets the
+# engine run at the 150+ a second two worker processes manage (tests/bench/bench_engine.py).
+MAX_CONCURRENT_PUBLISHES = env.int("MAX_CONCURRENT_PUBLISHES", default=200)
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=4)
+# Executions already due go to the workers this many per message (publishing/dispatcher.py); a batch
+# that has run PUBLISH_BATCH_BUDGET_SECONDS hands the rest to a new message (publishing/tasks.py).
+PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=10)
+PUBLISH_BATCH_BUDGET_SECONDS = env.float("PUBLISH_BATCH_BUDGET_SECONDS", default=20.0)
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 # How often beat runs the dispatcher (crosspost/periodic.py). Each run claims what is due within
 # DISPATCH_INTERVAL_SECONDS and enqueues it with its ETA; running it more often than that makes the
@@ -540,12 +547,9 @@ DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 # starts a few tenths of a second after the last one's horizon (beat, the broker's polling, the run
 # itself on SQLite), and the 50-in-flight cap, refilled once per 5 s run, let through 10 a second
 # at most — 7.8 s median lateness at 17 a second (tests/bench/bench_embedded_lateness.py). Running it
-# every second there (claiming 5 s ahead) keeps p95 lateness at a few ms. Redis (where the broker
-# answers at once) keeps one run per interval unless DISPATCH_EVERY_SECONDS says otherwise.
-DISPATCH_EVERY_SECONDS = env.float(
-    "DISPATCH_EVERY_SECONDS",
-    default=min(1.0, DISPATCH_INTERVAL_SECONDS) if CELERY_BROKER_URL.startswith("filesystem://") else DISPATCH_INTERVAL_SECONDS,
-)
+# every second (claiming 5 s ahead) keeps p95 lateness at a few ms. On Redis the same cap, refilled
+# once per 5 s, held the engine to 10 executions a second: every broker runs it every second.
+DISPATCH_EVERY_SECONDS = env.float("DISPATCH_EVERY_SECONDS", default=min(1.0, DISPATCH_INTERVAL_SECONDS))
 if not 0 < DISPATCH_EVERY_SECONDS <= DISPATCH_INTERVAL_SECONDS:
     # Runs further apart than what each one claims ahead would leave executions unclaimed between them.
     raise ImproperlyConfigured(
@@ -556,6 +560,12 @@ HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=30.0)
 # One publish may run this long (hard limit; the soft one leaves it time to record its outcome).
 PUBLISH_TIME_LIMIT_SECONDS = env.int("PUBLISH_TIME_LIMIT_SECONDS", default=CELERY_TASK_TIME_LIMIT)
 PUBLISH_SOFT_TIME_LIMIT_SECONDS = max(1, PUBLISH_TIME_LIMIT_SECONDS - min(60, PUBLISH_TIME_LIMIT_SECONDS // 2))
+if not 0 <= PUBLISH_BATCH_BUDGET_SECONDS <= PUBLISH_SOFT_TIME_LIMIT_SECONDS / 2:
+    # A batch starts no publish after its budget: each then still has at least half the time limit.
+    raise ImproperlyConfigured(
+        f"PUBLISH_BATCH_BUDGET_SECONDS ({PUBLISH_BATCH_BUDGET_SECONDS}) must be between 0 and half the publish "
+        f"task's soft time limit ({PUBLISH_SOFT_TIME_LIMIT_SECONDS} s)."
+    )
 # A publish lease outlives the task's hard time limit, so only a dead worker lets it expire.
 PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=PUBLISH_TIME_LIMIT_SECONDS + 30)
 if PUBLISH_LEASE_SECONDS <= PUBLISH_TIME_LIMIT_SECONDS:

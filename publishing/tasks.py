@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
@@ -42,6 +43,43 @@ def dispatch_due() -> int:
 )
 def publish_execution(execution_id: int, token: str) -> str:
     return publisher.execution_publish(execution_id, token)
+
+
+@shared_task(
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=settings.PUBLISH_TIME_LIMIT_SECONDS,
+    soft_time_limit=settings.PUBLISH_SOFT_TIME_LIMIT_SECONDS,
+)
+def publish_executions(self, batch: list[list]) -> dict[str, int]:
+    """Executions that were due at once, in one message (``dispatcher.dispatch``): each is claimed,
+    published and recorded on its own, exactly as ``publish_execution`` does, so the exactly-once
+    rules hold for every one of them — a duplicate message finds each already claimed.
+
+    The time limits are the task's, for the whole batch: a batch that has run
+    ``PUBLISH_BATCH_BUDGET_SECONDS`` starts no more publishes and hands the rest (still queued
+    under their leases) to a new message, so a publish never starts near the limit. One that
+    raises (the database went away) is logged and left to its lease; the others go ahead.
+    """
+    started = time.monotonic()
+    outcomes: dict[str, int] = {}
+    for index, (execution_id, token) in enumerate(batch):
+        if index and time.monotonic() - started > settings.PUBLISH_BATCH_BUDGET_SECONDS:
+            queue = (self.request.delivery_info or {}).get("routing_key") or "normal"
+            publish_executions.apply_async(args=[batch[index:]], queue=queue)
+            outcomes["handed_over"] = len(batch) - index
+            break
+        try:
+            outcome = publisher.execution_publish(execution_id, token)
+        except SoftTimeLimitExceeded:
+            raise  # the batch is out of time: what is left stays queued under its lease
+        except Exception:
+            logger.exception("Publishing execution %s failed; its lease brings it back", execution_id)
+            outcome = "error"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 @shared_task(ignore_result=True)
