@@ -133,8 +133,10 @@ def daily_outcomes(user, days: int = CHART_DAYS, now: datetime | None = None) ->
     counts = {}
     for i in range(days):
         window = Q(finished_at__gte=bounds[i], finished_at__lt=bounds[i + 1])
-        counts[f"s{i}"] = Count("pk", filter=success & window)
-        counts[f"f{i}"] = Count("pk", filter=failed & window)
+        # finished_at (never null inside a window) rather than pk: every column the count reads is in the
+        # (workspace, status, finished_at) index, so PostgreSQL answers from the index alone.
+        counts[f"s{i}"] = Count("finished_at", filter=success & window)
+        counts[f"f{i}"] = Count("finished_at", filter=failed & window)
     row = (
         scope(Execution.objects.all(), user)
         .filter(status__in=(ExecutionStatus.SUCCESS, ExecutionStatus.FAILED), finished_at__gte=bounds[0])
