@@ -259,7 +259,9 @@ def posts_export(request):
 def progress_context(request, post: Post) -> dict:
     access = getattr(request, "access", None) or selectors.access_for(request.user)
     counts = selectors.progress_counts(Execution.objects.filter(post=post))
-    page = Paginator(selectors.post_executions(post), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    paginator = Paginator(selectors.post_executions(post), EXECUTIONS_PER_PAGE)
+    paginator.count = counts["total"]  # the rows are the executions the aggregate just counted: no second COUNT
+    page = paginator.get_page(request.GET.get("page"))
     can_act = access.can(post.workspace_id, Role.EDITOR)
     for execution in page:
         execution.error_shown = redact(execution.error_message)
