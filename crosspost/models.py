@@ -229,6 +229,10 @@ class ActivityLog(models.Model):
             models.Index(fields=["workspace", "-created_at"], name="activity_ws_recent"),
             models.Index(fields=["account", "-created_at"], name="activity_account_recent"),
             models.Index(fields=["action", "-created_at"], name="activity_action_recent"),
+            # The dashboard's activity page: keyset pages in (created_at, id) order per workspace, and its
+            # action filter's list (walked from one action to the next, not a DISTINCT over the log).
+            models.Index(fields=["workspace", "-created_at", "-id"], name="activity_ws_keyset"),
+            models.Index(fields=["workspace", "action"], name="activity_ws_action"),
         ]
 
     def __str__(self) -> str:

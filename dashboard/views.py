@@ -259,7 +259,9 @@ def posts_export(request):
 def progress_context(request, post: Post) -> dict:
     access = getattr(request, "access", None) or selectors.access_for(request.user)
     counts = selectors.progress_counts(Execution.objects.filter(post=post))
-    page = Paginator(selectors.post_executions(post), EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    paginator = Paginator(selectors.post_executions(post), EXECUTIONS_PER_PAGE)
+    paginator.count = counts["total"]  # the rows are the executions the aggregate just counted: no second COUNT
+    page = paginator.get_page(request.GET.get("page"))
     can_act = access.can(post.workspace_id, Role.EDITOR)
     for execution in page:
         execution.error_shown = redact(execution.error_message)
@@ -1249,15 +1251,16 @@ def proxies_import_view(request):
 @login_required
 @require_GET
 def activity(request):
-    filters = ActivityFilterForm(
-        request.GET or None, actions=selectors.activity_actions(request.user), statuses=LogStatus.choices
-    )
-    page = Paginator(filters.apply(selectors.activity_list(request.user)), ACTIVITY_PER_PAGE).get_page(request.GET.get("page"))
+    workspace_ids = selectors.visible_workspace_ids(request.user)
+    actions = selectors.activity_actions(request.user, workspace_ids)
+    filters = ActivityFilterForm(request.GET or None, actions=actions, statuses=LogStatus.choices)
+    # Keyset pages (?before=<id of the last row shown>): the log grows by the million, so no COUNT and no OFFSET.
+    rows = filters.apply(selectors.activity_list(request.user, workspace_ids))
+    page = selectors.keyset_page(rows, request.GET.get("before"), ACTIVITY_PER_PAGE)
     for entry in page:
         entry.details_json = selectors.pretty_json(entry.details) if entry.details else ""
-    return render_page(
-        request, "dashboard/activity.html", {"filters": filters, "page": page, "query": page_query(request)}, "table"
-    )
+    context = {"filters": filters, "page": page, "query": page_query(request, drop="before")}
+    return render_page(request, "dashboard/activity.html", context, "table")
 
 
 # --- sources --------------------------------------------------------------------------------------

@@ -87,7 +87,9 @@ class Execution(models.Model):
             # Pacing: an account's recent and upcoming executions.
             models.Index(fields=["account", "scheduled_for"], name="execution_account_time"),
             # Dashboards: per post progress and per workspace recent activity.
-            models.Index(fields=["post", "status"], name="execution_post_status"),
+            # (post, status, finished_at): also "did this post publish since X" as one index probe per post
+            # (the overview's posts-today / posts-this-week, an EXISTS per post over a million executions).
+            models.Index(fields=["post", "status", "finished_at"], name="execution_post_status_time"),
             models.Index(fields=["workspace", "status", "-finished_at"], name="execution_ws_recent"),
         ]
 
