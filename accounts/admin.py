@@ -36,6 +36,7 @@ from publishing.stats import SuccessRate, account_success_rates, success_rate_an
 from .admin_utils import (
     SUPERUSER,
     ReadOnlyInline,
+    ScopedRelatedOnlyFieldListFilter,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     WriteOnlyTextarea,
@@ -595,10 +596,10 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_filter = (
         "platform",
         "status",
-        ("group", admin.RelatedOnlyFieldListFilter),
+        ("group", ScopedRelatedOnlyFieldListFilter),
         "language",
         ProxyStatusFilter,
-        ("workspace", admin.RelatedOnlyFieldListFilter),
+        ("workspace", ScopedRelatedOnlyFieldListFilter),
     )
     search_fields = ("handle", "external_id", "group__name")
     autocomplete_fields = ("group", "proxy")

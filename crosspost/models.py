@@ -229,6 +229,8 @@ class ActivityLog(models.Model):
             models.Index(fields=["workspace", "-created_at"], name="activity_ws_recent"),
             models.Index(fields=["account", "-created_at"], name="activity_account_recent"),
             models.Index(fields=["action", "-created_at"], name="activity_action_recent"),
+            # The admin's log across workspaces (superusers), newest first, read off the index.
+            models.Index(fields=["-created_at", "-id"], name="activity_newest"),
         ]
 
     def __str__(self) -> str:

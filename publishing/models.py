@@ -89,6 +89,8 @@ class Execution(models.Model):
             # Dashboards: per post progress and per workspace recent activity.
             models.Index(fields=["post", "status"], name="execution_post_status"),
             models.Index(fields=["workspace", "status", "-finished_at"], name="execution_ws_recent"),
+            # The admin's list, newest first: its page is read off this index instead of sorting a million rows.
+            models.Index(fields=["-created_at", "-id"], name="execution_newest"),
         ]
 
     def __str__(self) -> str:
