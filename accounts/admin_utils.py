@@ -253,6 +253,11 @@ def round_estimate(value: int) -> int:
     return int(round(value, 2 - digits)) if digits > 2 else int(value)
 
 
+def can_estimate(alias: str) -> bool:
+    """Whether the database can tell a row estimate without counting (PostgreSQL's planner)."""
+    return connections[alias].vendor == "postgresql"
+
+
 def planner_rows(queryset: QuerySet) -> int:
     """PostgreSQL's estimate of the rows ``queryset`` returns (EXPLAIN, nothing is read)."""
     sql, params = queryset.order_by().values("pk").query.sql_with_params()
@@ -280,7 +285,7 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if not isinstance(queryset, QuerySet) or connections[queryset.db].vendor != "postgresql":
+        if not isinstance(queryset, QuerySet) or not can_estimate(queryset.db):
             return super().count
         seen = queryset.order_by().values("pk")[: EXACT_COUNT_UP_TO + 1].count()
         if seen <= EXACT_COUNT_UP_TO:
