@@ -604,6 +604,8 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     search_fields = ("handle", "external_id", "group__name")
     autocomplete_fields = ("group", "proxy")
     list_select_related = ("group", "proxy", "workspace")
+    # Never shown in the list; decrypting them cost two Fernet decryptions per row.
+    list_defer = ("credentials", "session")
     actions = ("enable_accounts", "disable_accounts", "assign_group", "assign_proxy", "check_accounts", "log_in")
     readonly_fields = (
         "credential_keys",

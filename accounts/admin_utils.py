@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -394,7 +395,9 @@ class AnnotatedChangeList(ChangeList):
             self.root_queryset = plain
 
     def get_results(self, request):
-        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        # The listed rows without the columns no list shows (encrypted secrets cost a decryption each).
+        listed = self.queryset.defer(*self.model_admin.list_defer) if self.model_admin.list_defer else self.queryset
+        paginator = self.model_admin.get_paginator(request, listed, self.list_per_page)
         result_count = paginator.count
         estimated = getattr(paginator, "estimated", False)
         full_result_count, full_estimated = None, False
@@ -407,7 +410,7 @@ class AnnotatedChangeList(ChangeList):
         can_show_all = not estimated and result_count <= self.list_max_show_all
         multi_page = result_count > self.list_per_page
         if (self.show_all and can_show_all) or not multi_page:
-            result_list = self.queryset._clone()
+            result_list = listed._clone()
         else:
             try:
                 result_list = paginator.page(self.page_num).object_list
@@ -454,6 +457,8 @@ class WorkspaceScopedAdmin(_ScopedFormfields):
     delete_role: str | None = Role.ADMIN
     # Fields holding secrets: offered only to users who may change the object, never shown read-only.
     write_only_fields: tuple[str, ...] = ()
+    # Columns (also across list_select_related) the changelist never shows: not read for its rows.
+    list_defer: tuple[str, ...] = ()
     # Audit rows that are read-only in their own admin but go when their owner is deleted.
     deletes_with: tuple[type[Model], ...] = ()
     form = WorkspaceModelForm
@@ -472,6 +477,17 @@ class WorkspaceScopedAdmin(_ScopedFormfields):
 
     def get_changelist(self, request, **kwargs):
         return AnnotatedChangeList
+
+    def action_checkbox(self, obj):
+        """Django's row checkbox, the same HTML, without rendering a form widget template per row
+        (a third of a 100-row list's rendering time)."""
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            label,
+        )
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         return EstimatedCountPaginator(queryset, per_page, orphans, allow_empty_first_page)

@@ -84,6 +84,8 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     )
     search_fields = ("account__handle", "post__title", "remote_id", "error_code", "error_message")
     list_select_related = ("post", "account")
+    # The account's encrypted secrets would be decrypted for every row (two Fernet decryptions each).
+    list_defer = ("account__credentials", "account__session", "raw_response")
     ordering = ("-created_at", "-id")
     # No date_hierarchy: its year/month links cost a DISTINCT over a million dates per page; the
     # "scheduled for" filter (today, past 7 days, this month, this year) costs no query.
@@ -290,6 +292,7 @@ class ActivityLogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_filter = ("status", ActionFilter, ("workspace", ScopedRelatedOnlyFieldListFilter), "created_at")
     search_fields = ("action", "message", "account__handle", "post__title")
     list_select_related = ("actor", "account", "post")
+    list_defer = ("account__credentials", "account__session", "details")
     # No date_hierarchy: a DISTINCT over a million dates per page; the "created" filter costs no query.
     fields = (
         "created_at",
