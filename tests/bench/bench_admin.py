@@ -55,7 +55,7 @@ def compact_plan(sql: str, lines: int = 15) -> list[str]:
 
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql)
-        plan = [row[0] for row in cursor.fetchall()]
+        plan = [row[0] if len(row[0]) <= 160 else row[0][:159] + "…" for row in cursor.fetchall()]
     return plan if len(plan) <= lines else [*plan[: lines - 1], f"… {len(plan) - lines + 1} more lines"]
 
 
