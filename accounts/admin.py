@@ -36,6 +36,7 @@ from publishing.stats import SuccessRate, account_success_rates, success_rate_an
 from .admin_utils import (
     SUPERUSER,
     ReadOnlyInline,
+    ScopedRelatedOnlyFieldListFilter,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     WriteOnlyTextarea,
@@ -595,14 +596,16 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_filter = (
         "platform",
         "status",
-        ("group", admin.RelatedOnlyFieldListFilter),
+        ("group", ScopedRelatedOnlyFieldListFilter),
         "language",
         ProxyStatusFilter,
-        ("workspace", admin.RelatedOnlyFieldListFilter),
+        ("workspace", ScopedRelatedOnlyFieldListFilter),
     )
     search_fields = ("handle", "external_id", "group__name")
     autocomplete_fields = ("group", "proxy")
     list_select_related = ("group", "proxy", "workspace")
+    # Never shown in the list; decrypting them cost two Fernet decryptions per row.
+    list_defer = ("credentials", "session")
     actions = ("enable_accounts", "disable_accounts", "assign_group", "assign_proxy", "check_accounts", "log_in")
     readonly_fields = (
         "credential_keys",

@@ -11,12 +11,18 @@ from collections.abc import Iterable
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Model, QuerySet
+from django.core.paginator import InvalidPage, Page, Paginator
+from django.db import connections
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from .models import ROLE_RANK, Membership, Role, Workspace
 from .selectors import scope, workspaces_for
@@ -235,21 +241,204 @@ class _ScopedFormfields:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
+# --- Lists of a million rows ------------------------------------------------------------
+
+# Up to this many rows a list's count is exact; above it the count is PostgreSQL's planner estimate,
+# shown as "about N". Counting is bounded either way: at most this many rows are read to count.
+EXACT_COUNT_UP_TO = 10_000
+
+
+def round_estimate(value: int) -> int:
+    """An estimate to two significant figures (1,003,412 → 1,000,000): it reads as one."""
+    digits = len(str(int(value)))
+    return int(round(value, 2 - digits)) if digits > 2 else int(value)
+
+
+def can_estimate(alias: str) -> bool:
+    """Whether the database can tell a row estimate without counting (PostgreSQL's planner)."""
+    return connections[alias].vendor == "postgresql"
+
+
+def planner_rows(queryset: QuerySet) -> int:
+    """PostgreSQL's estimate of the rows ``queryset`` returns (EXPLAIN, nothing is read)."""
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):  # psycopg returns parsed JSON; a plain string on other drivers
+        import json
+
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that never counts a million rows.
+
+    It counts at most ``EXACT_COUNT_UP_TO + 1`` rows (``SELECT COUNT(*) FROM (… LIMIT n)``): when
+    fewer, that is the exact count. Above it, on PostgreSQL, ``count`` is the planner's estimate
+    (rounded, at least the bound already seen) and ``estimated`` is True so pages say "about N"; an
+    exact-looking wrong number is never shown. Pages past an over-estimated end are simply empty.
+    """
+
+    estimated = False
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet) or not can_estimate(queryset.db):
+            return super().count
+        seen = queryset.order_by().values("pk")[: EXACT_COUNT_UP_TO + 1].count()
+        if seen <= EXACT_COUNT_UP_TO:
+            return seen
+        self.estimated = True
+        return max(round_estimate(planner_rows(queryset)), EXACT_COUNT_UP_TO + 1)
+
+    def validate_number(self, number):
+        if not self.estimated:
+            return super().validate_number(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError) as exc:
+            raise InvalidPage(gettext("That page number is not an integer")) from exc
+        if number < 1:
+            raise InvalidPage(gettext("That page number is less than 1"))
+        return number
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        if not self.estimated:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+
+
+class ScopedRelatedOnlyFieldListFilter(admin.RelatedOnlyFieldListFilter):
+    """RelatedOnlyFieldListFilter without its ``SELECT DISTINCT`` over the listed table.
+
+    The choices are the same (related objects that some listed row points to), found by one index
+    probe per related object (``EXISTS``) instead of a DISTINCT over a million executions.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        related = field.remote_field.model
+        rows = model_admin.get_queryset(request).order_by().filter(**{self.field_path: OuterRef("pk")})
+        queryset = related._default_manager.filter(Exists(rows))
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in queryset]
+
+
+def distinct_values(queryset: QuerySet, field: str) -> list:
+    """The distinct values of an indexed column, by skipping through its index on PostgreSQL (a
+    recursive query, one index probe per value) instead of reading every row."""
+    queryset = queryset.order_by()
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return list(queryset.values_list(field, flat=True).distinct().order_by(field))
+    column = connection.ops.quote_name(queryset.model._meta.get_field(field).column)
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
+    first = queryset.exclude(**{f"{field}__isnull": True}).order_by(field).values_list(field, flat=True)[:1]
+    after = (
+        queryset.extra(where=[f"{table}.{column} > cp_prev.value"])  # noqa: S610 (names quoted, no user input)
+        .order_by(field)
+        .values_list(field, flat=True)[:1]
+    )
+    first_sql, first_params = first.query.sql_with_params()
+    after_sql, after_params = after.query.sql_with_params()
+    # Both parts are the ORM's compiled SQL; their parameters stay apart.
+    sql = f"WITH RECURSIVE cp_prev(value) AS (({first_sql}) UNION ALL SELECT ({after_sql}) FROM cp_prev WHERE cp_prev.value IS NOT NULL) SELECT value FROM cp_prev WHERE value IS NOT NULL"  # noqa: S608, E501
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*first_params, *after_params))
+        return [row[0] for row in cursor.fetchall()]
+
+
+def page_names(model_admin, request) -> list[str]:
+    """The names of ``model_admin.annotate_changelist``'s aggregates."""
+    return list(model_admin.annotate_changelist(request, model_admin.model._default_manager.none()).query.annotations)
+
+
 class AnnotatedChangeList(ChangeList):
     """A changelist whose rows carry the admin's ``annotate_changelist`` aggregates.
 
-    Only the listed (filtered, searched, ordered) rows are annotated, so columns
-    can sort by the aggregates while the list filters' choices and the
-    unfiltered total run on the plain queryset, without the aggregates' joins.
+    Only the listed page is annotated: the rows are read plain, then one query aggregates for the
+    page's rows alone (a hundred accounts' executions, not a million). Only when a column sorts by
+    an aggregate must the whole (filtered, searched) list be annotated to be ordered. The list
+    filters' choices and the totals always run on the plain queryset. Totals are counted by
+    ``EstimatedCountPaginator``: exact up to ``EXACT_COUNT_UP_TO`` rows, "about N" above.
     """
 
+    def _aggregate_names(self, request) -> list[str]:
+        if not hasattr(self, "_aggregates"):
+            self._aggregates = page_names(self.model_admin, request)
+        return self._aggregates
+
+    def _orders_by_aggregate(self, request) -> bool:
+        names = set(self._aggregate_names(request))
+        if not names:
+            return False
+        for field in self.get_ordering(request, self.root_queryset):
+            name = field if isinstance(field, str) else getattr(getattr(field, "expression", None), "name", None)
+            if isinstance(name, str) and name.lstrip("-") in names:
+                return True
+        return False
+
     def get_queryset(self, request, exclude_parameters=None):
+        if not self._orders_by_aggregate(request):
+            return super().get_queryset(request, exclude_parameters)
         plain = self.root_queryset
         self.root_queryset = self.model_admin.annotate_changelist(request, plain)
         try:
             return super().get_queryset(request, exclude_parameters)
         finally:
             self.root_queryset = plain
+
+    def get_results(self, request):
+        # The listed rows without the columns no list shows (encrypted secrets cost a decryption each).
+        listed = self.queryset.defer(*self.model_admin.list_defer) if self.model_admin.list_defer else self.queryset
+        paginator = self.model_admin.get_paginator(request, listed, self.list_per_page)
+        result_count = paginator.count
+        estimated = getattr(paginator, "estimated", False)
+        full_result_count, full_estimated = None, False
+        if self.model_admin.show_full_result_count:
+            if self.queryset.query.where or estimated:  # filtered (or too big to tell): count the whole list too
+                full = self.model_admin.get_paginator(request, self.root_queryset, self.list_per_page)
+                full_result_count, full_estimated = full.count, getattr(full, "estimated", False)
+            else:
+                full_result_count = result_count
+        can_show_all = not estimated and result_count <= self.list_max_show_all
+        multi_page = result_count > self.list_per_page
+        if (self.show_all and can_show_all) or not multi_page:
+            result_list = listed._clone()
+        else:
+            try:
+                result_list = paginator.page(self.page_num).object_list
+            except InvalidPage as exc:
+                raise IncorrectLookupParameters from exc
+        self.result_count = result_count
+        self.result_count_estimated = estimated
+        self.result_count_display = number_format(result_count, force_grouping=True)
+        # An estimated total is not shown as a number: the search line offers "Show all" instead.
+        self.show_full_result_count = self.model_admin.show_full_result_count and not full_estimated
+        self.show_admin_actions = not self.show_full_result_count or bool(full_result_count)
+        self.full_result_count = full_result_count
+        self.result_list = result_list
+        self.can_show_all = can_show_all
+        self.multi_page = multi_page
+        self.paginator = paginator
+        if not self._orders_by_aggregate(request):
+            self._annotate_page(request, result_list)
+
+    def _annotate_page(self, request, result_list) -> None:
+        names = self._aggregate_names(request)
+        rows = list(result_list)  # fills the page's result cache: the template reads these objects
+        if not names or not rows:
+            return
+        values = self.model_admin.page_aggregates(request, [row.pk for row in rows])
+        for row in rows:
+            for name in names:
+                setattr(row, name, values[row.pk][name])
 
 
 class WorkspaceScopedAdmin(_ScopedFormfields):
@@ -268,6 +457,8 @@ class WorkspaceScopedAdmin(_ScopedFormfields):
     delete_role: str | None = Role.ADMIN
     # Fields holding secrets: offered only to users who may change the object, never shown read-only.
     write_only_fields: tuple[str, ...] = ()
+    # Columns (also across list_select_related) the changelist never shows: not read for its rows.
+    list_defer: tuple[str, ...] = ()
     # Audit rows that are read-only in their own admin but go when their owner is deleted.
     deletes_with: tuple[type[Model], ...] = ()
     form = WorkspaceModelForm
@@ -275,14 +466,54 @@ class WorkspaceScopedAdmin(_ScopedFormfields):
     # -- scoping
 
     def get_queryset(self, request):
-        return scope(super().get_queryset(request), request.user, self.view_role, self.workspace_field)
+        queryset = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser or self.view_role in (None, SUPERUSER) or not (user.is_active and user.is_staff):
+            return scope(queryset, user, self.view_role, self.workspace_field)
+        # The member's workspaces as literal ids (read once per request for the permissions anyway):
+        # the planner then uses the (workspace, …) indexes, which an IN (subquery) hides from it.
+        ids = sorted(ws for ws, role in member_roles(request).items() if _meets(role, self.view_role))
+        return queryset.filter(**{f"{self.workspace_field}__in": ids})
 
     def get_changelist(self, request, **kwargs):
         return AnnotatedChangeList
 
+    def action_checkbox(self, obj):
+        """Django's row checkbox, the same HTML, without rendering a form widget template per row
+        (a third of a 100-row list's rendering time)."""
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            label,
+        )
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return EstimatedCountPaginator(queryset, per_page, orphans, allow_empty_first_page)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if getattr(cl, "result_count_estimated", False):
+            # Django's note reads "All 1000000 selected": an estimate must not look exact.
+            response.context_data["selection_note_all"] = gettext("All selected (about %(total_count)s)") % {
+                "total_count": cl.result_count_display
+            }
+        return response
+
     def annotate_changelist(self, request, queryset: QuerySet) -> QuerySet:
         """Per-row aggregates for list columns, so display methods never query per row."""
         return queryset
+
+    def page_aggregates(self, request, pks: list) -> dict:
+        """``{pk: {name: value}}`` of ``annotate_changelist``'s aggregates for one page's rows (one
+        query). An admin may answer faster, as long as the values are the same."""
+        page = self.model._default_manager.filter(pk__in=pks)
+        return {
+            item["pk"]: item
+            for item in self.annotate_changelist(request, page).order_by().values("pk", *page_names(self, request))
+        }
 
     def workspace_id_of(self, obj: Model) -> int | None:
         *path, last = self.workspace_field.split("__")

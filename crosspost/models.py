@@ -233,6 +233,8 @@ class ActivityLog(models.Model):
             # action filter's list (walked from one action to the next, not a DISTINCT over the log).
             models.Index(fields=["workspace", "-created_at", "-id"], name="activity_ws_keyset"),
             models.Index(fields=["workspace", "action"], name="activity_ws_action"),
+            # The admin's log across workspaces (superusers), newest first, read off the index.
+            models.Index(fields=["-created_at", "-id"], name="activity_newest"),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ edited on the executions and the post is only cancelled (publishing.services).
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -18,6 +19,7 @@ from django.utils.translation import ngettext
 
 from accounts.admin_utils import (
     ReadOnlyInline,
+    ScopedRelatedOnlyFieldListFilter,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
     WorkspaceScopedInline,
@@ -33,7 +35,7 @@ from products.selectors import product_summary
 from publishing.admin import remote_link
 from publishing.ai_captions import check_caption_edit, post_caption_edit
 from publishing.approvals import post_approve, post_reject, post_submit
-from publishing.models import Execution, PostCaption
+from publishing.models import Execution, ExecutionStatus, PostCaption
 from publishing.pipeline import stage_retry
 from publishing.planner import post_publish
 from publishing.selectors import outcome_counts
@@ -269,13 +271,15 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         "approval_status",
         "media_type",
         "priority",
-        ("author", admin.RelatedOnlyFieldListFilter),
-        ("workspace", admin.RelatedOnlyFieldListFilter),
+        ("author", ScopedRelatedOnlyFieldListFilter),
+        ("workspace", ScopedRelatedOnlyFieldListFilter),
         "scheduled_at",
+        "created_at",
     )
     search_fields = ("title", "caption")
     list_select_related = ("author", "workspace")
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its links cost a MIN/MAX and a DISTINCT over the posts joined to their
+    # executions on every page; the "created" filter above costs no query.
     autocomplete_fields = ("target_groups", "target_accounts")
     readonly_fields = (
         "status",
@@ -348,6 +352,23 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
             n_blocked=counts["blocked"],
             n_unconfirmed=counts["unconfirmed"],
         )
+
+    def page_aggregates(self, request, pks):
+        """The progress counts of one page's posts, off the (post, status) index alone: the same
+        figures as ``annotate_changelist`` without reading a hundred thousand execution rows."""
+        counts = {pk: dict.fromkeys(("n_executions", "n_success", "n_failed", "n_blocked", "n_unconfirmed"), 0) for pk in pks}
+        by_status = {
+            ExecutionStatus.SUCCESS: "n_success",
+            ExecutionStatus.FAILED: "n_failed",
+            ExecutionStatus.BLOCKED: "n_blocked",
+            ExecutionStatus.UNCONFIRMED: "n_unconfirmed",
+        }
+        rows = Execution.objects.filter(post_id__in=pks).order_by().values_list("post_id", "status").annotate(n=Count("*"))
+        for post_id, status, n in rows:
+            counts[post_id]["n_executions"] += n
+            if status in by_status:
+                counts[post_id][by_status[status]] += n
+        return counts
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.status not in EDITABLE_POST_STATUSES:
