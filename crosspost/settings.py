@@ -537,7 +537,6 @@ PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=4)
 # Executions already due go to the workers this many per message (publishing/dispatcher.py); a batch
 # that has run PUBLISH_BATCH_BUDGET_SECONDS hands the rest to a new message (publishing/tasks.py).
 PUBLISH_BATCH_SIZE = env.int("PUBLISH_BATCH_SIZE", default=10)
-PUBLISH_BATCH_BUDGET_SECONDS = env.float("PUBLISH_BATCH_BUDGET_SECONDS", default=20.0)
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 # How often beat runs the dispatcher (crosspost/periodic.py). Each run claims what is due within
 # DISPATCH_INTERVAL_SECONDS and enqueues it with its ETA; running it more often than that makes the
@@ -560,6 +559,7 @@ HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=30.0)
 # One publish may run this long (hard limit; the soft one leaves it time to record its outcome).
 PUBLISH_TIME_LIMIT_SECONDS = env.int("PUBLISH_TIME_LIMIT_SECONDS", default=CELERY_TASK_TIME_LIMIT)
 PUBLISH_SOFT_TIME_LIMIT_SECONDS = max(1, PUBLISH_TIME_LIMIT_SECONDS - min(60, PUBLISH_TIME_LIMIT_SECONDS // 2))
+PUBLISH_BATCH_BUDGET_SECONDS = env.float("PUBLISH_BATCH_BUDGET_SECONDS", default=min(20.0, PUBLISH_SOFT_TIME_LIMIT_SECONDS / 2))
 if not 0 <= PUBLISH_BATCH_BUDGET_SECONDS <= PUBLISH_SOFT_TIME_LIMIT_SECONDS / 2:
     # A batch starts no publish after its budget: each then still has at least half the time limit.
     raise ImproperlyConfigured(

@@ -419,6 +419,8 @@ def media_items_for(*, assets: Sequence[MediaAsset], platform: str, media_type: 
 
     Raises MediaNotReady while one is pending and MediaUnavailable when one failed.
     """
+    if not assets:  # a text post: nothing to look up (building the empty query alone cost 0.8 ms a publish)
+        return ()
     names = profiles_for(platform, media_type)
     needed = {a.pk: profile_for_kind(names, a.kind) for a in assets}
     rows = {

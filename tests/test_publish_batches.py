@@ -2,6 +2,11 @@
 every one is still published exactly once, a repeated message publishes nothing, and a batch that
 runs past its budget hands the rest to a new message."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from celery import current_app, signals
 
@@ -13,6 +18,7 @@ from publishing.tasks import publish_executions
 from .factories import PostFactory, SocialAccountFactory
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -79,3 +85,23 @@ def test_a_batch_past_its_budget_hands_the_rest_to_a_new_message(workspace, sett
     assert [len(args[0]) for name, args in ran if name == "publish_executions"] == [3, 2, 1]
     assert Execution.objects.filter(post=post, status=ExecutionStatus.SUCCESS, attempts=1).count() == 3
     assert SandboxPost.objects.count() == 3
+
+
+def settings_of(tmp_path, **env) -> subprocess.CompletedProcess:
+    """PUBLISH_BATCH_BUDGET_SECONDS and the soft limit a process started with ``env`` gets."""
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.PUBLISH_BATCH_BUDGET_SECONDS, s.PUBLISH_SOFT_TIME_LIMIT_SECONDS)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISH_")}
+    base.update({"DJANGO_SETTINGS_MODULE": "crosspost.settings", "CROSSPOST_VAR_DIR": str(tmp_path), **env})
+    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
+
+
+def test_the_batch_budget_stays_within_half_the_soft_time_limit(tmp_path):
+    assert settings_of(tmp_path).stdout.split() == ["20.0", "240"]
+    # A short publish limit (the crash tests use 14 s) shortens the default budget with it.
+    assert settings_of(tmp_path, PUBLISH_TIME_LIMIT_SECONDS="14", PUBLISH_LEASE_SECONDS="15").stdout.split() == ["3.5", "7"]
+    refused = settings_of(tmp_path, PUBLISH_BATCH_BUDGET_SECONDS="200")
+    assert refused.returncode != 0
+    assert "PUBLISH_BATCH_BUDGET_SECONDS (200.0) must be between 0 and half" in refused.stderr
