@@ -607,6 +607,11 @@ def _new_rows(post: Post, plan: Plan, now: datetime) -> Iterator[dict]:
         yield fields
 
 
+def _unnest_insert() -> bool:
+    """Whether executions are inserted from arrays (PostgreSQL's ``unnest``), not by ``bulk_create``."""
+    return connection.vendor == "postgresql"
+
+
 def _insert_executions(post: Post, rows: Iterator[dict]) -> None:
     """Create the executions of ``rows``; one already there for the account is left as it is.
 
@@ -617,7 +622,7 @@ def _insert_executions(post: Post, rows: Iterator[dict]) -> None:
     ``bulk_create`` itself.
     """
     common = {"workspace_id": post.workspace_id, "post_id": post.pk, "priority": post.priority}
-    if connection.vendor != "postgresql":
+    if not _unnest_insert():
         new = (Execution(**common, **row) for row in rows)
         while chunk := list(islice(new, CHUNK)):
             Execution.objects.bulk_create(chunk, ignore_conflicts=True)
