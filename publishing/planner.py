@@ -466,7 +466,13 @@ def _warn_duplicates(post: Post, entries: dict[object, PlanEntry], media: _Platf
         return
     fingerprint = hash_content(post.caption, [asset.sha256 for asset in media.assets])
     found = duplicates_for(
-        post, planned, now=now, planned=planned, window_hours=workspace.duplicate_window_hours, fingerprint=fingerprint
+        post,
+        planned,
+        now=now,
+        planned=planned,
+        window_hours=workspace.duplicate_window_hours,
+        fingerprint=fingerprint,
+        among=target_accounts(post).values("pk"),
     )
     for key, items in found.items():
         entries[key].warnings = [duplicate_warning(item, workspace.timezone) for item in items]
