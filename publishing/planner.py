@@ -6,7 +6,9 @@ AI caption mode, the stored AI caption of each (platform, language) — runs the
 adapters' ``validate()`` and the policy rules, schedules every account with the
 pacing rules and bulk-creates the executions. It answers with
 the plan — per account, when it will post or why it will not. The number of
-queries does not depend on the number of accounts, and publishing twice never
+queries does not depend on the number of accounts (up to one INSERT per ``CHUNK``
+executions: a plan to 100,000 accounts is read and written in chunks, see
+``_accounts`` and ``_insert_executions``), and publishing twice never
 creates a second execution for an account (the (post, account) constraint plus
 ``ignore_conflicts``).
 
