@@ -34,6 +34,7 @@ def duplicates_for(
     planned: Mapping | None = None,
     window_hours: int | None = None,
     fingerprint: str | None = None,
+    among=None,
 ) -> dict[object, list[dict]]:
     """Other posts with ``post``'s content that went (successfully) or will go (an open execution)
     to one of ``account_ids`` within ± the window of the time planned there.
@@ -44,7 +45,9 @@ def duplicates_for(
     is about to publish). Repetitions of one post (``Post.parent``) are not each other's
     duplicates: they repeat on purpose. Answers ``{account_id: [{"post", "title", "handle", "at", "published"}]}``
     with the accounts that have a duplicate, each list by time. One query whatever the number of
-    accounts; none when the window is 0 or the post has no hash.
+    accounts; none when the window is 0 or the post has no hash. ``among``, a query of account ids
+    that holds all of ``account_ids`` (the planner's: the post's targets), is sent instead of the
+    list of ids — a plan to 100,000 accounts sends no list of 100,000 ids.
     """
     hours = post.workspace.duplicate_window_hours if window_hours is None else window_hours
     fingerprint = post.content_hash if fingerprint is None else fingerprint
@@ -56,7 +59,8 @@ def duplicates_for(
     times = {account_id: (planned or {}).get(account_id) or start for account_id in account_ids}
     low, high = min(times.values()) - window, max(times.values()) + window
     rows = (
-        Execution.objects.filter(account_id__in=account_ids, post__workspace_id=post.workspace_id, post__content_hash=fingerprint)
+        Execution.objects.filter(account_id__in=account_ids if among is None else among)
+        .filter(post__workspace_id=post.workspace_id, post__content_hash=fingerprint)
         .exclude(post_id=post.pk)
         .exclude(_family(post))
         .filter(
@@ -72,7 +76,7 @@ def duplicates_for(
     for account_id, post_id, title, caption, handle, status, scheduled_for, finished_at in rows:
         published = status == ExecutionStatus.SUCCESS
         at = (finished_at or scheduled_for) if published else scheduled_for
-        if abs(at - times[account_id]) > window:
+        if account_id not in times or abs(at - times[account_id]) > window:
             continue  # inside the common range, outside this account's own window
         found.setdefault(account_id, []).append(
             {"post": post_id, "title": title or caption, "handle": handle, "at": at, "published": published}
