@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,7 +29,7 @@ from accounts.proxies import account_rotate_proxy
 from accounts.services import account_set_status
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus, WebhookEvent
-from crosspost.prepared import PreparedGet
+from crosspost.prepared import PreparedGet, PreparedUpdate
 from crosspost.webhooks import emit
 from media.services import MediaNotReady, MediaUnavailable, media_items_for
 from platforms.base import (
@@ -66,13 +67,7 @@ def backoff(attempt: int) -> timedelta:
 def execution_publish(execution_id: int, token: str) -> str:
     """Publish one execution. Returns its resulting status (or "stale" when it was not ours)."""
     now = timezone.now()
-    claimed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED, lease_token=token).update(
-        status=ExecutionStatus.POSTING,
-        started_at=now,
-        attempts=F("attempts") + 1,
-        lease_expires_at=now + timedelta(seconds=settings.PUBLISH_LEASE_SECONDS),
-        updated_at=now,
-    )
+    claimed = CLAIM.run(pk=execution_id, token=token, now=now, lease=now + timedelta(seconds=settings.PUBLISH_LEASE_SECONDS))
     if not claimed:
         return "stale"
     execution = LOAD_EXECUTION.get(execution_id)
@@ -210,6 +205,29 @@ LOAD_EXECUTION = PreparedGet(
 )
 
 
+# The conditional claim of a queued execution by the holder of its lease token (rule 1 above).
+CLAIM = PreparedUpdate(
+    lambda pk, token, now, lease: (
+        Execution.objects.filter(pk=pk, status=ExecutionStatus.QUEUED, lease_token=token),
+        {
+            "status": ExecutionStatus.POSTING,
+            "started_at": now,
+            "attempts": F("attempts") + 1,
+            "lease_expires_at": lease,
+            "updated_at": now,
+        },
+    ),
+    pk=int,
+    token=str,
+    now=datetime,
+    lease=datetime,
+)
+# After a success: the account posted now, and its run of failures ends.
+ACCOUNT_POSTED = PreparedUpdate(
+    lambda pk, now: (SocialAccount.objects.filter(pk=pk), {"last_post_at": now, "failed_attempts": 0, "updated_at": now}),
+    pk=UUID,
+    now=datetime,
+)
 # media.selectors.assets_of, compiled once: the post's media assets in publishing order.
 POST_MEDIA = PreparedGet(lambda post_id: PostMedia.objects.select_related("asset").filter(post_id=post_id).order_by("position"))
 # refresh_post_status: the post's row, locked; and one execution of it still open or waiting, if any.
@@ -274,7 +292,7 @@ def _record_success(execution: Execution, token: str, result: PublishResult, *, 
         )
         account = execution.account
         now = timezone.now()
-        SocialAccount.objects.filter(pk=account.pk).update(last_post_at=now, failed_attempts=0, updated_at=now)
+        ACCOUNT_POSTED.run(pk=account.pk, now=now)
         message = f"Published to {account}: {result.url or result.remote_id}"
         if result.warnings:
             message += " — but " + " ".join(result.warnings)
@@ -315,15 +333,31 @@ def _cooldown_at_daily_limit(execution: Execution, account: SocialAccount, now: 
     pacing = Pacing.from_policy(policy)
     state = AccountPacing(key=account.pk, limit_override=account.posts_limit_per_day, warmup_started_at=account.warmup_started_at)
     limit = daily_limit_at(pacing, state, now)
-    oldest_counted = (
-        Execution.objects.filter(account=account, status=ExecutionStatus.SUCCESS, finished_at__gt=now - DAY)
-        .order_by("-finished_at")
-        .values_list("finished_at", flat=True)[limit - 1 : limit]
-    )
-    for finished_at in oldest_counted:
-        account_set_status(
-            account=account, status=AccountStatus.COOLDOWN, reason=f"daily limit of {limit} reached", until=finished_at + DAY
+    for counted in _limitth_recent_success(limit).all(account=account.pk, since=now - DAY):
+        until = counted.finished_at + DAY
+        account_set_status(account=account, status=AccountStatus.COOLDOWN, reason=f"daily limit of {limit} reached", until=until)
+
+
+# One compiled probe per daily limit in use (the limit is the query's OFFSET, which SQL takes literally).
+_RECENT_SUCCESS_PROBES: dict[int, PreparedGet] = {}
+
+
+def _limitth_recent_success(limit: int) -> PreparedGet:
+    """The account's ``limit``-th most recent success since ``since``, if it has that many."""
+    probe = _RECENT_SUCCESS_PROBES.get(limit)
+    if probe is None:
+        probe = PreparedGet(
+            lambda account, since: (
+                Execution.objects.filter(account_id=account, status=ExecutionStatus.SUCCESS, finished_at__gt=since)
+                .order_by("-finished_at")
+                .only("finished_at")[limit - 1 : limit]
+            ),
+            account=UUID,
+            since=datetime,
         )
+        if len(_RECENT_SUCCESS_PROBES) < 1000:  # limits are a handful of values; never an unbounded cache
+            _RECENT_SUCCESS_PROBES[limit] = probe
+    return probe
 
 
 def _retry_later(execution: Execution, token: str, code: str, message: str, delay: timedelta, now: datetime, raw=None) -> str:

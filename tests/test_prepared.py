@@ -70,6 +70,42 @@ def test_all_keeps_the_querysets_order(workspace):
     assert POST_MEDIA.all(post.pk + 1) == []
 
 
-def test_a_queryset_that_does_not_use_its_key_once_is_refused(workspace):
-    with pytest.raises(ValueError, match="exactly once"):
+def test_a_queryset_that_does_not_use_its_key_is_refused(workspace):
+    with pytest.raises(ValueError, match="'key' is not used"):
         PreparedGet(lambda key: Execution.objects.all()).get(1)
+
+
+def claim_and_post(workspace):
+    """The publisher's prepared claim and account update, as it uses them."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import SocialAccount
+    from publishing.dispatcher import claim_due
+    from publishing.models import ExecutionStatus
+    from publishing.publisher import ACCOUNT_POSTED, CLAIM
+
+    account = SocialAccountFactory(workspace=workspace, platform="sandbox", failed_attempts=3)
+    post = plan(workspace, [account])
+    [claim] = claim_due(now=timezone.now() + timedelta(days=30))
+    now = timezone.now()
+    assert CLAIM.run(pk=claim.execution_id, token="not-the-token", now=now, lease=now) == 0
+    assert CLAIM.run(pk=claim.execution_id, token=claim.token, now=now, lease=now + timedelta(seconds=90)) == 1
+    assert CLAIM.run(pk=claim.execution_id, token=claim.token, now=now, lease=now) == 0  # claimed once only
+    execution = Execution.objects.get(post=post)
+    assert (execution.status, execution.attempts, execution.started_at) == (ExecutionStatus.POSTING, 1, now)
+    assert execution.lease_expires_at == now + timedelta(seconds=90)
+    assert ACCOUNT_POSTED.run(pk=account.pk, now=now) == 1
+    account = SocialAccount.objects.get(pk=account.pk)
+    assert (account.last_post_at, account.failed_attempts) == (now, 0)
+
+
+def test_prepared_updates_claim_once_and_adapt_datetimes_and_uuids(workspace):
+    claim_and_post(workspace)
+
+
+@pytest.mark.postgres
+def test_prepared_statements_on_postgresql(workspace):
+    claim_and_post(workspace)
+    test_the_prepared_load_equals_the_orm_load_for_every_execution(workspace)
