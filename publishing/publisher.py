@@ -119,7 +119,7 @@ def _prepare(execution: Execution, account: SocialAccount, token: str, now: date
     media_type, assets = platform_media(
         platform=account.platform,
         media_type=execution.post.media_type,
-        assets=[m.asset for m in POST_MEDIA.all(execution.post_id)],
+        assets=assets_of(execution.post),
     )
     try:
         media = media_items_for(assets=assets, platform=account.platform, media_type=media_type)
@@ -228,8 +228,15 @@ ACCOUNT_POSTED = PreparedUpdate(
     pk=UUID,
     now=datetime,
 )
-# media.selectors.assets_of, compiled once: the post's media assets in publishing order.
+# The post's media in publishing order (assets_of below).
 POST_MEDIA = PreparedGet(lambda post_id: PostMedia.objects.select_related("asset").filter(post_id=post_id).order_by("position"))
+
+
+def assets_of(post) -> list:
+    """media.selectors.assets_of, compiled once: the post's media assets in publishing order."""
+    return [media.asset for media in POST_MEDIA.all(post.pk)]
+
+
 # refresh_post_status: the post's row, locked; and one execution of it still open or waiting, if any.
 LOCK_POST = PreparedGet(lambda pk: Post.objects.select_for_update().only("status", "workspace_id").filter(pk=pk))
 UNFINISHED_EXECUTION = PreparedGet(
