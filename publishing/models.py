@@ -99,6 +99,34 @@ class Execution(models.Model):
         return f"«{self.post}» → {self.account} ({self.get_status_display()})"
 
 
+class ExecutionTally(models.Model):
+    """How many executions a workspace has in each (status, priority): the overview's all-time
+    counts without counting a million rows per request.
+
+    The database keeps it exact, not the application: triggers on the execution table (migration
+    ``0011_p19_tally_execution_counts``) add every inserted, updated and deleted row's change in
+    the same transaction, so bulk inserts, raw SQL, queryset ``.update()`` and cascaded deletes
+    are all counted without any code path knowing about it. Never write to it from Python.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="execution_tallies", verbose_name=_("workspace")
+    )
+    status = models.CharField(max_length=12, choices=ExecutionStatus.choices, verbose_name=_("status"))
+    priority = models.CharField(max_length=8, choices=Priority.choices, verbose_name=_("priority"))
+    n = models.BigIntegerField(default=0, verbose_name=_("executions"))
+
+    class Meta:
+        verbose_name = _("execution tally")
+        verbose_name_plural = _("execution tallies")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "status", "priority"], name="execution_tally_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.status}/{self.priority}: {self.n}"
+
+
 class CaptionStatus(models.TextChoices):
     OK = "ok", _("Ready")
     FAILED = "failed", _("Failed")
