@@ -68,11 +68,12 @@ def overview(user, workspace_id: int | None = None) -> dict:
     # The windows read only the week's published and failed executions ((workspace, status, finished_at) index).
     success, failed = Q(status=ExecutionStatus.SUCCESS), Q(status=ExecutionStatus.FAILED)
     window = executions.order_by().filter(status__in=(ExecutionStatus.SUCCESS, ExecutionStatus.FAILED), finished_at__gte=week_ago)
+    # finished_at (never null in the window) rather than pk: the covering index has every column read.
     execution_counts = window.aggregate(
-        success_24h=Count("pk", filter=success & Q(finished_at__gte=day_ago)),
-        failed_24h=Count("pk", filter=failed & Q(finished_at__gte=day_ago)),
-        success_7d=Count("pk", filter=success),
-        failed_7d=Count("pk", filter=failed),
+        success_24h=Count("finished_at", filter=success & Q(finished_at__gte=day_ago)),
+        failed_24h=Count("finished_at", filter=failed & Q(finished_at__gte=day_ago)),
+        success_7d=Count("finished_at", filter=success),
+        failed_7d=Count("finished_at", filter=failed),
         avg_publish_24h=Avg(_TIME_TO_PUBLISH, filter=success & Q(finished_at__gte=day_ago), output_field=DurationField()),
         avg_publish_7d=Avg(_TIME_TO_PUBLISH, filter=success, output_field=DurationField()),
     )
