@@ -194,7 +194,8 @@ def main() -> None:
                     [
                         "worker",
                         "-Q",
-                        "high,normal,low,media",
+                        # make run's queues (scripts/run.sh): the pipeline's stages have queues of their own.
+                        "high,normal,low,media,ingest,enrich,captionize,publish",
                         "-c",
                         "2",
                         "--without-gossip",
