@@ -51,6 +51,17 @@ def _fast_video_renders(settings):
 
 
 @pytest.fixture
+def celery_eager(settings):
+    """Celery runs tasks in the calling process, on the app itself too (``conf.task_always_eager``)."""
+    from celery import current_app
+
+    previous = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = True
+    yield
+    current_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def workspace(db):
     return WorkspaceFactory()
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from celery import current_app, signals
+from celery import signals
 
 from publishing.dispatcher import claim_due, dispatch
 from publishing.models import Execution, ExecutionStatus, SandboxPost
@@ -19,14 +19,6 @@ from .factories import PostFactory, SocialAccountFactory
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def eager(settings):
-    previous = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = True
-    yield
-    current_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
@@ -52,7 +44,7 @@ def due_post(workspace, count):
     return post
 
 
-def test_due_executions_go_ten_to_a_message_and_each_is_published_once(workspace, settings, eager, ran):
+def test_due_executions_go_ten_to_a_message_and_each_is_published_once(workspace, settings, celery_eager, ran):
     settings.PUBLISH_BATCH_SIZE = 10
     post = due_post(workspace, 21)
     assert dispatch() == 21
@@ -77,7 +69,7 @@ def test_a_repeated_batch_message_publishes_nothing_again(workspace, settings):
     assert Execution.objects.filter(post=post, status=ExecutionStatus.SUCCESS, attempts=1).count() == 4
 
 
-def test_a_batch_past_its_budget_hands_the_rest_to_a_new_message(workspace, settings, eager, ran):
+def test_a_batch_past_its_budget_hands_the_rest_to_a_new_message(workspace, settings, celery_eager, ran):
     settings.PUBLISH_BATCH_BUDGET_SECONDS = 0  # every publish after the first goes to a message of its own
     post = due_post(workspace, 3)
     batch = [[claim.execution_id, claim.token] for claim in claim_due()]
