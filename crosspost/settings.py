@@ -144,6 +144,9 @@ else:
     # own, so two runs on one server never drop each other's database.
     if env.str("TEST_DATABASE_NAME", default=""):
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
+# The publishing engine's hot statements are prepared on the PostgreSQL server (crosspost/prepared.py).
+# Off (0) behind a PgBouncer in transaction mode older than 1.21, which cannot keep prepared statements.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The lockout backend comes first: it refuses a locked-out login before any password is checked.

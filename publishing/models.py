@@ -42,9 +42,16 @@ OPEN_EXECUTION_STATUSES = (
 
 
 class Execution(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="executions", verbose_name=_("workspace"))
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="executions", verbose_name=_("post"))
-    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="executions", verbose_name=_("account"))
+    # No index of their own for the three keys: each leads a composite index below (workspace:
+    # execution_ws_recent_cover, post: execution_one_per_post_account, account: execution_account_time),
+    # and every index is one more entry written by each of an execution's status changes.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="executions", db_index=False, verbose_name=_("workspace")
+    )
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="executions", db_index=False, verbose_name=_("post"))
+    account = models.ForeignKey(
+        SocialAccount, on_delete=models.CASCADE, related_name="executions", db_index=False, verbose_name=_("account")
+    )
     language = models.CharField(max_length=10, verbose_name=_("language"))
     caption = models.TextField(blank=True, verbose_name=_("caption"))
     caption_edited = models.BooleanField(
@@ -83,7 +90,10 @@ class Execution(models.Model):
         indexes = [
             # The dispatcher's query: due executions by status and time.
             models.Index(fields=["status", "scheduled_for"], name="execution_dispatch"),
-            models.Index(fields=["status", "lease_expires_at"], name="execution_leases"),
+            # The lease sweep's: only claimed executions hold a lease, so only they are in it.
+            models.Index(
+                fields=["status", "lease_expires_at"], name="execution_leases", condition=Q(lease_expires_at__isnull=False)
+            ),
             # Pacing: an account's recent and upcoming executions.
             models.Index(fields=["account", "scheduled_for"], name="execution_account_time"),
             # Dashboards: per post progress and per workspace recent activity.

@@ -21,7 +21,7 @@ from uuid import UUID
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
@@ -239,10 +239,12 @@ def assets_of(post) -> list:
 
 # refresh_post_status: the post's row, locked; and one execution of it still open or waiting, if any.
 LOCK_POST = PreparedGet(lambda pk: Post.objects.select_for_update().only("status", "workspace_id").filter(pk=pk))
+# Any one will do (no order): the (post, status, …) index finds it without reading the post's others.
 UNFINISHED_EXECUTION = PreparedGet(
     lambda post_id: (
-        Execution.objects.filter(post_id=post_id)
-        .filter(Q(status__in=OPEN_EXECUTION_STATUSES) | Q(status=ExecutionStatus.BLOCKED, next_attempt_at__isnull=False))
+        Execution.objects.filter(post_id=post_id, status__in=(*OPEN_EXECUTION_STATUSES, ExecutionStatus.BLOCKED))
+        .exclude(status=ExecutionStatus.BLOCKED, next_attempt_at__isnull=True)
+        .order_by()
         .only("pk")[:1]
     )
 )

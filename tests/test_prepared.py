@@ -109,3 +109,35 @@ def test_prepared_updates_claim_once_and_adapt_datetimes_and_uuids(workspace):
 def test_prepared_statements_on_postgresql(workspace):
     claim_and_post(workspace)
     test_the_prepared_load_equals_the_orm_load_for_every_execution(workspace)
+
+
+def server_prepared(sql_start: str) -> int:
+    """How many statements beginning with ``sql_start`` this connection has prepared on the server."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [sql_start + "%"])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_postgresql_prepares_them_once_per_connection_and_logs_their_sql(workspace, settings):
+    post = plan(workspace, SocialAccountFactory.create_batch(3, workspace=workspace))
+    ids = list(Execution.objects.filter(post=post).order_by("pk").values_list("pk", flat=True))
+    # Statements of their own (a column set nothing else reads), so none was prepared before.
+    load = PreparedGet(lambda key: Execution.objects.filter(pk=key).only("caption_edited", "language"))
+    unprepared = PreparedGet(lambda key: Execution.objects.filter(pk=key).only("caption_edited", "priority"))
+    start = load._get_compiled("default").sql[:90]
+    assert server_prepared(start) == 0
+    with CaptureQueriesContext(connection) as ctx:
+        loaded = [load.get(pk) for pk in ids]
+    # Prepared by the first call, reused by the others; each call is still one logged statement.
+    assert server_prepared(start) == 1
+    assert [execution.pk for execution in loaded] == ids
+    assert len(ctx.captured_queries) == 3
+    assert all(query["sql"] and query["sql"].startswith("SELECT") for query in ctx.captured_queries)
+
+    # Off (behind an old transaction-pooling PgBouncer): the same answers, nothing prepared.
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    assert [unprepared.get(pk).priority for pk in ids] == list(
+        Execution.objects.filter(pk__in=ids).order_by("pk").values_list("priority", flat=True)
+    )
+    assert server_prepared(unprepared._get_compiled("default").sql[:90]) == 0

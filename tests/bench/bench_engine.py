@@ -11,6 +11,7 @@
    over the run only (start-up excluded).
 4. Lateness of 300 executions spread over 30 s, against ``scheduled_for``.
 
+``BENCH_ENGINE_IN_PROCESS_ONLY=1`` stops after part 1.
 ``BENCH_ENGINE_EXECUTIONS`` sets the executions per throughput run (default 1,000).
 """
 
@@ -41,18 +42,19 @@ SELECTED = [run for run in os.environ.get("BENCH_ENGINE_RUNS", ",".join(RUNS)).s
 BOT_TOKEN = "777:BENCH"
 TICKS = os.sysconf("SC_CLK_TCK")
 
-# What each statement of a publish is for, by its SQL (first match wins).
+# What each statement of a publish is for, by its SQL as Django passes it to the cursor (parameters
+# as %s; first match wins).
 STATEMENT_KINDS = (
-    ("claim", re.compile(r'^UPDATE "publishing_execution" SET "status" = \'posting\'')),
+    ("claim", re.compile(r'^UPDATE "publishing_execution" SET "status" = %s, "started_at"')),
     ("load", re.compile(r'^SELECT .* FROM "publishing_execution" INNER JOIN')),
     ("media", re.compile(r'FROM "posts_postmedia"')),
     ("platform", re.compile(r'"publishing_sandboxpost"')),
-    ("outcome", re.compile(r'^UPDATE "publishing_execution" SET "status" = \'(success|failed|retry_wait)\'')),
+    ("outcome", re.compile(r'^UPDATE "publishing_execution" SET "status" = %s, "finished_at"')),
     ("account", re.compile(r'^UPDATE "accounts_socialaccount"')),
     ("activity", re.compile(r'^INSERT INTO "publishing_activitylog"')),
-    ("daily_limit", re.compile(r'^SELECT "publishing_execution"."finished_at"')),
+    ("daily_limit", re.compile(r'^SELECT "publishing_execution"."id", "publishing_execution"."finished_at" FROM')),
     ("post_lock", re.compile(r'^SELECT .* FROM "posts_post" .*FOR UPDATE')),
-    ("post_open", re.compile(r'^SELECT 1 AS "a" FROM "publishing_execution"')),
+    ("post_open", re.compile(r'^SELECT "publishing_execution"."id" FROM "publishing_execution" WHERE')),
     ("post_count", re.compile(r"^SELECT COUNT\(")),
     ("transaction", re.compile(r"^(BEGIN|COMMIT|SAVEPOINT|RELEASE SAVEPOINT)")),
 )
@@ -81,6 +83,11 @@ def proc_cpu(match) -> float:
 
 def group_cpu(pgid: int) -> float:
     return proc_cpu(lambda pid, pgrp, comm: pgrp == pgid)
+
+
+def server_ns_of(pid: int) -> int:
+    """CPU time of process ``pid`` in nanoseconds (the first field of /proc/<pid>/schedstat)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
 
 def postgres_cpu() -> float:
@@ -156,26 +163,58 @@ def in_process(workspace, make_post) -> float:
     from publishing.planner import post_publish
     from publishing.publisher import execution_publish
 
-    post = make_post(350, "in-process", "sandbox")
+    post = make_post(650, "in-process", "sandbox")
     post_publish(post=post)
     with override_settings(MAX_CONCURRENT_PUBLISHES=1000):
         claims = claim_due(limit=1000)
-    counted, timed, profiled = claims[:50], claims[50:200], claims[200:]
-    with CaptureQueriesContext(connection) as ctx:
+    counted, timed, profiled = claims[:100], claims[100:500], claims[500:]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    kinds, server_ns = Counter(), Counter()
+
+    def by_kind(execute, sql, params, many, context):
+        """Each statement's kind, and the server's CPU time while it ran (ns, /proc/<pid>/schedstat)."""
+        kind = statement_kind(sql)
+        before = server_ns_of(backend)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kinds[kind] += 1
+            server_ns[kind] += server_ns_of(backend) - before
+
+    whole_before = server_ns_of(backend)
+    with CaptureQueriesContext(connection) as ctx, connection.execute_wrapper(by_kind):
         for claim in counted:
             execution_publish(claim.execution_id, claim.token)
-    kinds = Counter(statement_kind(q["sql"]) for q in ctx.captured_queries)
+    whole = server_ns_of(backend) - whole_before
     report(
         "engine_queries_per_execution",
         len(ctx.captured_queries) / len(counted),
         "queries",
         breakdown={kind: n / len(counted) for kind, n in sorted(kinds.items())},
     )
-    started = time.process_time()
+    per_kind = {kind: round(ns / len(counted) / 1e6, 3) for kind, ns in sorted(server_ns.items())}
+    per_kind["commit_and_between"] = round((whole - sum(server_ns.values())) / len(counted) / 1e6, 3)
+    report(
+        "engine_database_cpu_by_statement",
+        whole / len(counted) / 1e6,
+        "ms",
+        note="the PostgreSQL server's CPU per publish, by statement (schedstat)",
+        breakdown=per_kind,
+    )
+    server_before, started = proc_cpu(lambda pid, pgrp, comm: pid == backend), time.process_time()
     for claim in timed:
         execution_publish(claim.execution_id, claim.token)
     cpu_ms = (time.process_time() - started) * 1000 / len(timed)
+    server_ms = (proc_cpu(lambda pid, pgrp, comm: pid == backend) - server_before) * 1000 / len(timed)
     report("engine_publish_cpu_in_process", cpu_ms, "ms", note="one publish without Celery (sandbox), per execution")
+    report(
+        "engine_publish_database_cpu_in_process",
+        server_ms,
+        "ms",
+        note="the PostgreSQL server process of that connection, per execution (read from /proc)",
+    )
     profiler = cProfile.Profile()
     profiler.enable()
     for claim in profiled:
@@ -305,6 +344,9 @@ def main() -> None:
             return post
 
         in_process_ms = in_process(workspace, make_post)
+        if os.environ.get("BENCH_ENGINE_IN_PROCESS_ONLY"):  # the statements, CPU and profile alone
+            emulator.__exit__(None, None, None)
+            return
         log = open(var / "stack.log", "ab")
         try:
             bare_rate, bare_cpu = bare_run(env, log, emulator, str(chat["id"]))
