@@ -19,8 +19,9 @@ publisher's load of an execution takes 0.06 ms of server CPU prepared against 0.
 prepares (its cursors bind parameters on the client), so only these statements are affected. Turn it
 off behind a PgBouncer in transaction mode older than 1.21, which cannot keep prepared statements.
 
-Arguments are declared with their kind (``int``, ``str``, ``datetime``, ``UUID``): the stand-in is
-a value of that kind found nowhere else in the query. The queryset must not capture anything else
+Arguments are declared with their kind (``int``, ``str``, ``datetime``, ``UUID``, ``dict`` for a JSON
+field's value, written with the default encoder): the stand-in is a value of that kind found nowhere
+else in the query. The queryset must not capture anything else
 that changes between calls (the time, the user): such values are arguments too.
 """
 
@@ -52,7 +53,14 @@ def _stand_in(kind: type, index: int) -> Any:
         return datetime(1901, 2, 3, tzinfo=UTC) + timedelta(microseconds=index + 1)
     if kind is UUID:
         return UUID(int=PLACEHOLDER - index)
-    raise TypeError(f"prepared statements take int, str, datetime or UUID arguments, not {kind.__name__}")
+    if kind is dict:  # a JSON field's value
+        return {"\x1fprepared-argument\x1f": index}
+    raise TypeError(f"prepared statements take int, str, datetime, UUID or dict (JSON) arguments, not {kind.__name__}")
+
+
+def _same(param: Any, form: Any) -> bool:
+    # A JSON value is wrapped by the backend (psycopg's Jsonb, which has no equality of its own).
+    return type(param) is type(form) and getattr(param, "obj", param) == getattr(form, "obj", form)
 
 
 def _places(params, stand_ins: dict[str, Any], alias: str) -> dict[str, list[tuple[int, Callable]]]:
@@ -66,9 +74,11 @@ def _places(params, stand_ins: dict[str, Any], alias: str) -> dict[str, list[tup
             forms.append((ops.adapt_datetimefield_value(stand_in), ops.adapt_datetimefield_value))
         if isinstance(stand_in, UUID):
             forms.append((stand_in.hex, lambda value: value.hex if isinstance(value, UUID) else UUID(str(value)).hex))
+        if isinstance(stand_in, dict):
+            forms = [(ops.adapt_json_value(stand_in, None), lambda value: ops.adapt_json_value(value, None))]
         for index, param in enumerate(params):
             for form, adapt in forms:
-                if type(param) is type(form) and param == form:
+                if _same(param, form):
                     places.setdefault(name, []).append((index, adapt))
                     break
         if name not in places:
@@ -168,6 +178,7 @@ class _CompiledGet:
     fields_end: int
     populators: list
     annotations: dict[str, int]
+    converters: dict  # the columns' from-database converters, found once (Django looks them up per query)
 
 
 class PreparedGet(_Prepared):
@@ -185,6 +196,9 @@ class PreparedGet(_Prepared):
         sql, params = compiler.as_sql()
         if compiler.has_extra_select or queryset._known_related_objects:
             raise ValueError("PreparedGet: the queryset must select no extras")
+        fields = [column[0] for column in compiler.select[: compiler.col_count]]
+        if compiler.has_composite_fields(fields):
+            raise ValueError("PreparedGet: composite primary keys are not supported")
         klass_info, select = compiler.klass_info, compiler.select
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         return _CompiledGet(
@@ -198,6 +212,7 @@ class PreparedGet(_Prepared):
             fields_end=end,
             populators=get_related_populators(klass_info, select, alias),
             annotations=dict(compiler.annotation_col_map or {}),
+            converters=compiler.get_converters(fields),
         )
 
     def all(self, *args, using: str = "default", **kwargs) -> list[Model]:
@@ -207,7 +222,9 @@ class PreparedGet(_Prepared):
             cursor.execute(compiled.sql, self._params(compiled, self._values(args, kwargs)))
             rows = cursor.fetchall()
         found = []
-        for row in compiled.compiler.results_iter([rows]) if rows else ():
+        if rows and compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        for row in rows:
             obj = compiled.model.from_db(using, compiled.init_list, row[compiled.fields_start : compiled.fields_end])
             for populator in compiled.populators:
                 populator.populate(row, obj)

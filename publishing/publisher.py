@@ -21,7 +21,7 @@ from uuid import UUID
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, JSONField, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
@@ -261,9 +261,7 @@ def _finish(execution: Execution, token: str, status: str, *, refresh: bool = Tr
     """Record a final outcome (conditional on the lease token). ``refresh=False``: the caller refreshes
     the post's status itself, last in its transaction (it holds the post's row lock until commit)."""
     now = timezone.now()
-    updated = Execution.objects.filter(
-        pk=execution.pk, lease_token=token, status__in=(ExecutionStatus.POSTING, ExecutionStatus.UNCONFIRMED)
-    ).update(status=status, finished_at=now, lease_expires_at=None, updated_at=now, **fields)
+    updated = _finish_update(execution.pk, token, status, now, fields)
     if updated:
         if status == ExecutionStatus.FAILED:
             emit(
@@ -283,6 +281,51 @@ def _finish(execution: Execution, token: str, status: str, *, refresh: bool = Tr
         if refresh:
             refresh_post_status(execution.post_id)
     return bool(updated)
+
+
+FINISHABLE = (ExecutionStatus.POSTING, ExecutionStatus.UNCONFIRMED)
+# The outcome updates compiled so far, by (status, the other fields' names and kinds): a handful.
+_FINISH_UPDATES: dict[tuple, PreparedUpdate] = {}
+
+
+def _argument_kind(name: str, value) -> type | None:
+    if value is None:
+        return None  # SQL NULL: left to the ORM
+    if isinstance(Execution._meta.get_field(name), JSONField):
+        return dict  # any JSON value
+    return str if isinstance(value, str) else None
+
+
+def _finish_update(execution_id: int, token: str, status: str, now: datetime, fields: dict) -> int:
+    """The outcome's UPDATE, conditional on the lease: compiled once per kind of outcome when its
+    fields are text and JSON (a success, most failures), else built by the ORM."""
+    names = tuple(sorted(fields))
+    kinds = tuple(_argument_kind(name, fields[name]) for name in names)
+    if None in kinds:
+        return Execution.objects.filter(pk=execution_id, lease_token=token, status__in=FINISHABLE).update(
+            status=status, finished_at=now, lease_expires_at=None, updated_at=now, **fields
+        )
+    update = _FINISH_UPDATES.get((status, names, kinds))
+    if update is None:
+        update = PreparedUpdate(
+            lambda pk, token, now, **values: (
+                Execution.objects.filter(pk=pk, lease_token=token, status__in=FINISHABLE),
+                {
+                    "status": status,
+                    "finished_at": now,
+                    "lease_expires_at": None,
+                    "updated_at": now,
+                    **{name: values[f"field_{name}"] for name in names},
+                },
+            ),
+            pk=int,
+            token=str,
+            now=datetime,
+            **{f"field_{name}": kind for name, kind in zip(names, kinds, strict=True)},
+        )
+        if len(_FINISH_UPDATES) < 100:  # outcomes are a few shapes; never an unbounded cache
+            _FINISH_UPDATES[(status, names, kinds)] = update
+    return update.run(pk=execution_id, token=token, now=now, **{f"field_{name}": fields[name] for name in names})
 
 
 def _record_success(execution: Execution, token: str, result: PublishResult, *, duration_ms: int) -> str:

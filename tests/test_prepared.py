@@ -75,6 +75,32 @@ def test_a_queryset_that_does_not_use_its_key_is_refused(workspace):
         PreparedGet(lambda key: Execution.objects.all()).get(1)
 
 
+def finish_and_compare(execution, token):
+    """The prepared outcome update (text and JSON arguments) writes what the ORM's update writes."""
+    from django.utils import timezone
+
+    from publishing.models import ExecutionStatus
+    from publishing.publisher import _finish_update
+
+    now = timezone.now()
+    raw = {"ok": True, "result": {"message_id": 7, "text": "Ünïcode ✓"}, "warnings": ["a", "b"]}
+    fields = {"remote_id": "7", "remote_url": "https://t.me/c/7", "raw_response": raw, "error_code": "", "error_message": ""}
+    assert _finish_update(execution.pk, "not-the-token", ExecutionStatus.SUCCESS, now, fields) == 0
+    assert _finish_update(execution.pk, execution.lease_token, ExecutionStatus.SUCCESS, now, fields) == 1
+    assert _finish_update(execution.pk, execution.lease_token, ExecutionStatus.SUCCESS, now, fields) == 0  # once
+    done = Execution.objects.get(pk=execution.pk)
+    assert (done.status, done.finished_at, done.lease_expires_at, done.remote_id) == (ExecutionStatus.SUCCESS, now, None, "7")
+    assert (done.remote_url, done.raw_response, done.error_code) == ("https://t.me/c/7", raw, "")
+    # Another row the ORM finishes the same way: the same stored values.
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.POSTING, raw_response={})
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.SUCCESS, finished_at=now, **fields)
+    assert Execution.objects.get(pk=execution.pk).raw_response == done.raw_response
+    # A JSON value that is not an object goes through as well.
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.POSTING)
+    assert _finish_update(execution.pk, execution.lease_token, ExecutionStatus.FAILED, now, {"raw_response": [1, "x"]}) == 1
+    assert Execution.objects.get(pk=execution.pk).raw_response == [1, "x"]
+
+
 def claim_and_post(workspace):
     """The publisher's prepared claim and account update, as it uses them."""
     from datetime import timedelta
@@ -98,6 +124,7 @@ def claim_and_post(workspace):
     assert execution.lease_expires_at == now + timedelta(seconds=90)
     assert ACCOUNT_POSTED.run(pk=account.pk, now=now) == 1
     account = SocialAccount.objects.get(pk=account.pk)
+    finish_and_compare(execution, claim.token)
     assert (account.last_post_at, account.failed_attempts) == (now, 0)
 
 

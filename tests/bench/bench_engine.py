@@ -215,11 +215,13 @@ def in_process(workspace, make_post) -> float:
         "ms",
         note="the PostgreSQL server process of that connection, per execution (read from /proc)",
     )
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time) if os.environ.get("BENCH_ENGINE_PROFILE_CPU") else cProfile.Profile()
     profiler.enable()
     for claim in profiled:
         execution_publish(claim.execution_id, claim.token)
     profiler.disable()
+    if os.environ.get("BENCH_ENGINE_PROFILE_TOP"):  # the profile's top functions, on stderr
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(int(os.environ["BENCH_ENGINE_PROFILE_TOP"]))
     stats = pstats.Stats(profiler).stats
     parts = {
         "execution_publish": ("publisher.py", "execution_publish"),
