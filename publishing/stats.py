@@ -1,16 +1,18 @@
 """Dashboard numbers for the user's workspaces: one aggregate query per table."""
 
+from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
 from accounts.selectors import scope
 from posts.models import Post, PostStatus, Priority
 
-from .models import Execution, ExecutionStatus, ExecutionTally
+from .models import Execution, ExecutionOutcomeBucket, ExecutionStatus, ExecutionTally
 from .selectors import outcome_counts
 
 # Executions waiting for a worker, by the queue they will go to.
@@ -46,9 +48,10 @@ def overview(user, workspace_id: int | None = None) -> dict:
     """
     accounts, posts, executions = (scope(model.objects.all(), user) for model in (SocialAccount, Post, Execution))
     tallies = scope(ExecutionTally.objects.all(), user)
+    buckets = scope(ExecutionOutcomeBucket.objects.all(), user)
     if workspace_id is not None:
-        accounts, posts, executions, tallies = (
-            qs.filter(workspace_id=workspace_id) for qs in (accounts, posts, executions, tallies)
+        accounts, posts, executions, tallies, buckets = (
+            qs.filter(workspace_id=workspace_id) for qs in (accounts, posts, executions, tallies, buckets)
         )
 
     now = timezone.now()
@@ -65,18 +68,9 @@ def overview(user, workspace_id: int | None = None) -> dict:
         by_status[row["status"]] += int(row["n"])  # PostgreSQL's sum(bigint) is a numeric
         if row["status"] in WAITING_STATUSES:
             queue[row["priority"]] += int(row["n"])
-    # The windows read only the week's published and failed executions ((workspace, status, finished_at) index).
-    success, failed = Q(status=ExecutionStatus.SUCCESS), Q(status=ExecutionStatus.FAILED)
-    window = executions.order_by().filter(status__in=(ExecutionStatus.SUCCESS, ExecutionStatus.FAILED), finished_at__gte=week_ago)
-    # finished_at (never null in the window) rather than pk: the covering index has every column read.
-    execution_counts = window.aggregate(
-        success_24h=Count("finished_at", filter=success & Q(finished_at__gte=day_ago)),
-        failed_24h=Count("finished_at", filter=failed & Q(finished_at__gte=day_ago)),
-        success_7d=Count("finished_at", filter=success),
-        failed_7d=Count("finished_at", filter=failed),
-        avg_publish_24h=Avg(_TIME_TO_PUBLISH, filter=success & Q(finished_at__gte=day_ago), output_field=DurationField()),
-        avg_publish_7d=Avg(_TIME_TO_PUBLISH, filter=success, output_field=DurationField()),
-    )
+    # The windows add up the outcome buckets' whole hours and count only their partial edge hours.
+    windows = outcome_totals(executions, buckets, {"24h": (day_ago, None), "7d": (week_ago, None)})
+    day, week = windows["24h"], windows["7d"]
     return {
         "accounts": {
             "total": account_counts["total"],
@@ -86,13 +80,130 @@ def overview(user, workspace_id: int | None = None) -> dict:
         "executions": {
             "total": sum(by_status.values()),
             "by_status": by_status,
-            "success_rate_24h": _rate(execution_counts["success_24h"], execution_counts["failed_24h"]),
-            "success_rate_7d": _rate(execution_counts["success_7d"], execution_counts["failed_7d"]),
-            "avg_publish_seconds_24h": _seconds(execution_counts["avg_publish_24h"]),
-            "avg_publish_seconds_7d": _seconds(execution_counts["avg_publish_7d"]),
+            "success_rate_24h": _rate(day.success, day.failed),
+            "success_rate_7d": _rate(week.success, week.failed),
+            "avg_publish_seconds_24h": _seconds(day.avg_publish),
+            "avg_publish_seconds_7d": _seconds(week.avg_publish),
         },
         "queue": {"by_priority": queue, "total": sum(queue.values())},
     }
+
+
+HOUR = timedelta(hours=1)
+_FINISHED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Published and failed executions finished in a window, and the published ones' summed time to publish."""
+
+    success: int = 0
+    failed: int = 0
+    publish_us: int = 0
+
+    def __add__(self, other: "Outcomes") -> "Outcomes":
+        return Outcomes(self.success + other.success, self.failed + other.failed, self.publish_us + other.publish_us)
+
+    @property
+    def avg_publish(self) -> timedelta | None:
+        """The mean time to publish (the executions' ``finished_at - scheduled_for``); None when none published."""
+        return timedelta(microseconds=self.publish_us / self.success) if self.success else None
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else floor + HOUR
+
+
+def _split(start: datetime, end: datetime | None) -> tuple[Q, list[tuple[datetime, datetime]]]:
+    """[start, end) (end None: open) as the buckets' whole UTC hours it covers and the partial
+    hours at its edges, which are counted from the executions themselves."""
+    first = _ceil_hour(start)
+    if end is None:
+        return Q(hour__gte=first), [(start, first)] if first != start else []
+    last = _floor_hour(end)
+    if last < first:  # inside one hour: no whole hour (an empty range)
+        return Q(hour__gte=first, hour__lt=first), [(start, end)]
+    edges = [(a, b) for a, b in ((start, first), (last, end)) if a != b]
+    return Q(hour__gte=first, hour__lt=last), edges
+
+
+def outcome_totals(
+    executions: QuerySet[Execution],
+    buckets: QuerySet[ExecutionOutcomeBucket],
+    windows: dict[Hashable, tuple[datetime, datetime | None]],
+) -> dict[Hashable, Outcomes]:
+    """outcome_by_group's figures over all groups together."""
+    return {key: groups.get(None, Outcomes()) for key, groups in outcome_by_group(executions, buckets, windows, False).items()}
+
+
+def outcome_by_group(
+    executions: QuerySet[Execution],
+    buckets: QuerySet[ExecutionOutcomeBucket],
+    windows: dict[Hashable, tuple[datetime, datetime | None]],
+    by_group: bool = True,
+) -> dict[Hashable, dict[int | None, Outcomes]]:
+    """Published and failed executions (and the published ones' time to publish) finished in each
+    window ``[start, end)`` (end None: no end), per current account group when ``by_group`` (None:
+    no group), else all under None. ``executions`` and ``buckets`` must be scoped alike.
+
+    Exact, in two queries whatever the data size: the ExecutionOutcomeBucket rows of the whole UTC
+    hours inside the windows, and the executions of the partial hours at their edges (a window
+    starting "now - 24 h", or a local midnight at a :30 offset), each edge one range of the
+    (workspace, status, finished_at) index — at most an hour — in one ``UNION ALL``.
+    """
+    success, failed = Q(status=ExecutionStatus.SUCCESS), Q(status=ExecutionStatus.FAILED)
+    earliest = min(start for start, _ in windows.values())
+    bucket_sums, edges, window_edges = {}, {}, {}
+    for index, (start, end) in enumerate(windows.values()):
+        hours, partial = _split(start, end)
+        bucket_sums |= {
+            f"s{index}": Sum("n", filter=success & hours),
+            f"f{index}": Sum("n", filter=failed & hours),
+            f"u{index}": Sum("publish_us", filter=success & hours),
+        }
+        window_edges[index] = [edges.setdefault(edge, len(edges)) for edge in partial]
+    bucket_rows = buckets.order_by().filter(status__in=_FINISHED, hour__gte=_floor_hour(earliest))
+    bucket_rows = (
+        bucket_rows.values("group_key").annotate(**bucket_sums)
+        if by_group
+        else [{"group_key": 0, **bucket_rows.aggregate(**bucket_sums)}]
+    )
+    # One index range per edge (an OR of ranges would scan the whole window); an empty range when
+    # every edge is on the hour, so the query exists whatever the time of day.
+    parts = []
+    for (a, b), number in (edges or {(earliest, earliest): 0}).items():
+        part = executions.order_by().filter(status__in=_FINISHED, finished_at__gte=a, finished_at__lt=b)
+        part = part.annotate(edge=Value(number))
+        part = part.values("edge", group_key=Coalesce("account__group_id", 0)) if by_group else part.values("edge")
+        # finished_at rather than pk: the covering (workspace, status, finished_at) index has every column read.
+        parts.append(
+            part.annotate(
+                s=Count("finished_at", filter=success),
+                f=Count("finished_at", filter=failed),
+                u=Sum(_TIME_TO_PUBLISH, filter=success),
+            )
+        )
+    edge_rows = {}
+    for row in parts[0].union(*parts[1:], all=True):
+        publish = row["u"] or timedelta(0)
+        publish = publish // timedelta(microseconds=1) if isinstance(publish, timedelta) else int(publish)
+        edge_rows[row["edge"], row.get("group_key", 0) or None] = Outcomes(row["s"], row["f"], publish)
+    result = {key: {} for key in windows}
+    for index, key in enumerate(windows):
+        found = result[key]
+        for row in bucket_rows:
+            group = row["group_key"] or None
+            hours = Outcomes(int(row[f"s{index}"] or 0), int(row[f"f{index}"] or 0), int(row[f"u{index}"] or 0))
+            found[group] = found.get(group, Outcomes()) + hours
+        for (edge, group), outcomes in edge_rows.items():
+            if edge in window_edges[index]:
+                found[group] = found.get(group, Outcomes()) + outcomes
+    return result
 
 
 def _outcomes(prefix: str, now: datetime) -> dict:
