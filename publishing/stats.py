@@ -4,8 +4,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from django.db import models
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.models import AccountStatus, SocialAccount
@@ -151,58 +152,51 @@ def outcome_by_group(
     window ``[start, end)`` (end None: no end), per current account group when ``by_group`` (None:
     no group), else all under None. ``executions`` and ``buckets`` must be scoped alike.
 
-    Exact, in two queries whatever the data size: the ExecutionOutcomeBucket rows of the whole UTC
-    hours inside the windows, and the executions of the partial hours at their edges (a window
-    starting "now - 24 h", or a local midnight at a :30 offset), each edge one range of the
-    (workspace, status, finished_at) index — at most an hour — in one ``UNION ALL``.
+    Exact, in one query whatever the data size: a ``UNION ALL`` of, per window, the sums of the
+    ExecutionOutcomeBucket rows of the whole UTC hours inside it (a range of the bucket index) and,
+    per partial hour at a window's edge (a window starting "now - 24 h", or a local midnight at a
+    :30 offset), the count of its executions (a range of the (workspace, status, finished_at)
+    index, at most an hour). One range per part: an OR of ranges would scan the whole window.
     """
     success, failed = Q(status=ExecutionStatus.SUCCESS), Q(status=ExecutionStatus.FAILED)
-    earliest = min(start for start, _ in windows.values())
-    bucket_sums, edges, window_edges = {}, {}, {}
-    for index, (start, end) in enumerate(windows.values()):
+    # Typed NULLs: PostgreSQL matches a UNION's columns by type.
+    no_time, no_us = Cast(Value(None), DurationField()), Cast(Value(None), models.BigIntegerField())
+    parts, edges, labels = [], {}, {}  # labels: part → the windows it adds to
+    for key, (start, end) in windows.items():
         hours, partial = _split(start, end)
-        bucket_sums |= {
-            f"s{index}": Sum("n", filter=success & hours),
-            f"f{index}": Sum("n", filter=failed & hours),
-            f"u{index}": Sum("publish_us", filter=success & hours),
-        }
-        window_edges[index] = [edges.setdefault(edge, len(edges)) for edge in partial]
-    bucket_rows = buckets.order_by().filter(status__in=_FINISHED, hour__gte=_floor_hour(earliest))
-    bucket_rows = (
-        bucket_rows.values("group_key").annotate(**bucket_sums)
-        if by_group
-        else [{"group_key": 0, **bucket_rows.aggregate(**bucket_sums)}]
-    )
-    # One index range per edge (an OR of ranges would scan the whole window); an empty range when
-    # every edge is on the hour, so the query exists whatever the time of day.
-    parts = []
-    for (a, b), number in (edges or {(earliest, earliest): 0}).items():
+        labels[len(parts)] = [key]
+        part = buckets.order_by().filter(hours, status__in=_FINISHED).annotate(label=Value(len(parts)))
+        part = part.values("label", group=F("group_key") if by_group else Value(0))
+        parts.append(
+            part.annotate(
+                s=Sum("n", filter=success), f=Sum("n", filter=failed), us=Sum("publish_us", filter=success), time=no_time
+            )
+        )
+        for edge in partial:  # an edge shared by two windows is read once
+            edges.setdefault(edge, []).append(key)
+    # An empty range when every edge is on the hour: the same query shape whatever the time of day.
+    earliest = min(start for start, _ in windows.values())
+    for (a, b), keys in (edges or {(earliest, earliest): []}).items():
+        labels[len(parts)] = keys
         part = executions.order_by().filter(status__in=_FINISHED, finished_at__gte=a, finished_at__lt=b)
-        part = part.annotate(edge=Value(number))
-        part = part.values("edge", group_key=Coalesce("account__group_id", 0)) if by_group else part.values("edge")
+        part = part.annotate(label=Value(len(parts)))
+        part = part.values("label", group=Coalesce("account__group_id", 0) if by_group else Value(0))
         # finished_at rather than pk: the covering (workspace, status, finished_at) index has every column read.
         parts.append(
             part.annotate(
                 s=Count("finished_at", filter=success),
                 f=Count("finished_at", filter=failed),
-                u=Sum(_TIME_TO_PUBLISH, filter=success),
+                us=no_us,
+                time=Sum(_TIME_TO_PUBLISH, filter=success),
             )
         )
-    edge_rows = {}
-    for row in parts[0].union(*parts[1:], all=True):
-        publish = row["u"] or timedelta(0)
-        publish = publish // timedelta(microseconds=1) if isinstance(publish, timedelta) else int(publish)
-        edge_rows[row["edge"], row.get("group_key", 0) or None] = Outcomes(row["s"], row["f"], publish)
     result = {key: {} for key in windows}
-    for index, key in enumerate(windows):
-        found = result[key]
-        for row in bucket_rows:
-            group = row["group_key"] or None
-            hours = Outcomes(int(row[f"s{index}"] or 0), int(row[f"f{index}"] or 0), int(row[f"u{index}"] or 0))
-            found[group] = found.get(group, Outcomes()) + hours
-        for (edge, group), outcomes in edge_rows.items():
-            if edge in window_edges[index]:
-                found[group] = found.get(group, Outcomes()) + outcomes
+    for row in parts[0].union(*parts[1:], all=True):
+        group = row["group"] or None
+        publish = int(row["us"] or 0) + (row["time"] or timedelta(0)) // timedelta(microseconds=1)
+        found = Outcomes(int(row["s"] or 0), int(row["f"] or 0), publish)
+        for key in labels[row["label"]]:
+            result[key][group] = result[key].get(group, Outcomes()) + found
     return result
 
 
