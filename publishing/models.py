@@ -140,7 +140,9 @@ class ExecutionOutcomeBucket(models.Model):
     hours from the executions, instead of reading every execution of the window.
 
     ``group_key`` is the account's CURRENT group (0: no group), as the overview has always shown
-    it: when an account moves group its counted executions move with it. ``publish_us`` is the sum
+    it: when an account moves group its counted executions move with it. ``ALL_GROUPS`` (-1) rows
+    hold every group together: the chart and the 24 h / 7 day figures read one row per hour and
+    status instead of one per group. ``publish_us`` is the sum
     of ``finished_at - scheduled_for`` in microseconds (exact; the average divides it by ``n``).
 
     Kept exact by the database like ExecutionTally (migration ``0013_p19_overview_outcome_buckets``):
@@ -150,6 +152,8 @@ class ExecutionOutcomeBucket(models.Model):
     and deletes its executions in the same transaction, and the triggers must be free to write
     while it does. Never write to it from Python.
     """
+
+    ALL_GROUPS = -1
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", verbose_name=_("workspace")

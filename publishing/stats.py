@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.db import models
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Case, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -120,17 +120,21 @@ def _ceil_hour(moment: datetime) -> datetime:
     return floor if floor == moment else floor + HOUR
 
 
-def _split(start: datetime, end: datetime | None) -> tuple[Q, list[tuple[datetime, datetime]]]:
-    """[start, end) (end None: open) as the buckets' whole UTC hours it covers and the partial
-    hours at its edges, which are counted from the executions themselves."""
+def _split(start: datetime, end: datetime | None) -> tuple[datetime, datetime | None, list[tuple[datetime, datetime]]]:
+    """[start, end) (end None: open) as the buckets' whole UTC hours it covers, [first, last) (last
+    None: open), and the partial hours at its edges, which are counted from the executions themselves."""
     first = _ceil_hour(start)
     if end is None:
-        return Q(hour__gte=first), [(start, first)] if first != start else []
+        return first, None, [(start, first)] if first != start else []
     last = _floor_hour(end)
     if last < first:  # inside one hour: no whole hour (an empty range)
-        return Q(hour__gte=first, hour__lt=first), [(start, end)]
-    edges = [(a, b) for a, b in ((start, first), (last, end)) if a != b]
-    return Q(hour__gte=first, hour__lt=last), edges
+        return first, first, [(start, end)]
+    return first, last, [(a, b) for a, b in ((start, first), (last, end)) if a != b]
+
+
+def _disjoint(hours: tuple[datetime, datetime | None], others: list[tuple[datetime, datetime | None]]) -> bool:
+    first, last = hours
+    return all((last is not None and last <= a) or (b is not None and b <= first) for a, b in others)
 
 
 def outcome_totals(
@@ -161,25 +165,44 @@ def outcome_by_group(
     success, failed = Q(status=ExecutionStatus.SUCCESS), Q(status=ExecutionStatus.FAILED)
     # Typed NULLs: PostgreSQL matches a UNION's columns by type.
     no_time, no_us = Cast(Value(None), DurationField()), Cast(Value(None), models.BigIntegerField())
-    parts, edges, labels = [], {}, {}  # labels: part → the windows it adds to
-    for key, (start, end) in windows.items():
-        hours, partial = _split(start, end)
-        labels[len(parts)] = [key]
-        part = buckets.order_by().filter(hours, status__in=_FINISHED).annotate(label=Value(len(parts)))
+    keys = list(windows)
+    labels = {index: [key] for index, key in enumerate(keys)}  # a part's label → the windows its rows add to
+    # Windows whose whole hours do not overlap (the chart's days) share one part, labelled per row by
+    # a CASE over the hour; overlapping ones (24 h inside 7 days) get a part each.
+    layers, edges = [], {}
+    for index, (start, end) in enumerate(windows.values()):
+        first, last, partial = _split(start, end)
+        layer = next((layer for layer in layers if _disjoint((first, last), [w[1:] for w in layer])), None)
+        if layer is None:
+            layers.append(layer := [])
+        layer.append((index, first, last))
+        for edge in partial:  # an edge shared by two windows is read once
+            edges.setdefault(edge, []).append(keys[index])
+    parts = []
+    for layer in layers:
+        whole = [(index, Q(hour__gte=first) & (Q(hour__lt=last) if last is not None else Q())) for index, first, last in layer]
+        label = Case(*(When(hours, then=Value(index)) for index, hours in whole), default=Value(None))
+        part = buckets.order_by().filter(
+            Q(group_key__gte=0) if by_group else Q(group_key=ExecutionOutcomeBucket.ALL_GROUPS),
+            status__in=_FINISHED,
+            hour__gte=min(first for _, first, _ in layer),
+        )
+        if all(last is not None for _, _, last in layer):
+            part = part.filter(hour__lt=max(last for _, _, last in layer))
+        # Rows between the layer's windows (none for contiguous days) get no label and are skipped below.
+        part = part.annotate(label=label)
         part = part.values("label", group=F("group_key") if by_group else Value(0))
         parts.append(
             part.annotate(
                 s=Sum("n", filter=success), f=Sum("n", filter=failed), us=Sum("publish_us", filter=success), time=no_time
             )
         )
-        for edge in partial:  # an edge shared by two windows is read once
-            edges.setdefault(edge, []).append(key)
     # An empty range when every edge is on the hour: the same query shape whatever the time of day.
     earliest = min(start for start, _ in windows.values())
-    for (a, b), keys in (edges or {(earliest, earliest): []}).items():
-        labels[len(parts)] = keys
+    for number, ((a, b), edge_keys) in enumerate((edges or {(earliest, earliest): []}).items(), start=len(keys)):
+        labels[number] = edge_keys
         part = executions.order_by().filter(status__in=_FINISHED, finished_at__gte=a, finished_at__lt=b)
-        part = part.annotate(label=Value(len(parts)))
+        part = part.annotate(label=Value(number))
         part = part.values("label", group=Coalesce("account__group_id", 0) if by_group else Value(0))
         # finished_at rather than pk: the covering (workspace, status, finished_at) index has every column read.
         parts.append(
@@ -195,7 +218,7 @@ def outcome_by_group(
         group = row["group"] or None
         publish = int(row["us"] or 0) + (row["time"] or timedelta(0)) // timedelta(microseconds=1)
         found = Outcomes(int(row["s"] or 0), int(row["f"] or 0), publish)
-        for key in labels[row["label"]]:
+        for key in labels.get(row["label"], ()):
             result[key][group] = result[key].get(group, Outcomes()) + found
     return result
 

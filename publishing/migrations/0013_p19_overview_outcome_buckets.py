@@ -4,7 +4,8 @@ finished_at, status) with the sum of their times to publish, kept exact by the d
 Like the tally (0011), triggers add every statement's change in the same transaction, so every
 writer is counted without knowing about it (bulk_create, raw SQL, ``.update()``, cascaded deletes).
 An execution counts while its status is success or failed and finished_at is set; its bucket is
-its account's CURRENT group (0: none), found by joining the account when the execution is written.
+its account's CURRENT group (0: none), found by joining the account when the execution is written,
+and every change is also written to the workspace's all-groups row (group -1) of that hour.
 
 - Executions: inserts add, deletes subtract, updates subtract the old row and add the new one
   (status, finished_at, scheduled_for, account or workspace may all change); a net-zero change
@@ -49,6 +50,15 @@ def counted(t: str) -> str:
     return f"{t}.status IN ('success', 'failed') AND {t}.finished_at IS NOT NULL"
 
 
+# Every change is written twice: to the account's group (0: none) and to the all-groups row (-1)
+# that the chart and the 24 h / 7 day figures read — one row per hour instead of one per group.
+BOTH = "(SELECT 0 AS total UNION ALL SELECT 1) t"
+
+
+def group_or_all(group: str) -> str:
+    return f"CASE WHEN t.total = 1 THEN -1 ELSE {group} END"
+
+
 PG_US = "((extract(epoch FROM {t}.finished_at) - extract(epoch FROM {t}.scheduled_for)) * 1000000)::bigint"
 PG_UPSERT = (
     f"ON CONFLICT ({KEY}) DO UPDATE SET n = {BUCKET}.n + excluded.n, publish_us = {BUCKET}.publish_us + excluded.publish_us"
@@ -60,9 +70,9 @@ def pg_add(delta: str, source: str) -> str:
     scheduled_for, sign) into the buckets, in key order."""
     return f"""
     INSERT INTO {BUCKET} (workspace_id, group_key, hour, status, n, publish_us)
-    SELECT d.workspace_id, d.group_key, date_trunc('hour', d.finished_at, 'UTC'), d.status,
+    SELECT d.workspace_id, {group_or_all("d.group_key")}, date_trunc('hour', d.finished_at, 'UTC'), d.status,
            sum(d.sign), sum(d.sign * {PG_US.format(t="d")})
-    FROM ({delta}) d
+    FROM ({delta}) d CROSS JOIN {BOTH}
     GROUP BY 1, 2, 3, 4
     HAVING sum(d.sign) <> 0 OR sum(d.sign * {PG_US.format(t="d")}) <> 0
     ORDER BY 1, 3, 2, 4
@@ -177,18 +187,18 @@ SQLITE_UPSERT = PG_UPSERT
 def sqlite_execution(row: str, sign: int) -> str:
     """Add ``sign`` × the execution ``row`` (NEW or OLD) to its bucket, if it counts and its account exists."""
     return f"""INSERT INTO {BUCKET} (workspace_id, group_key, hour, status, n, publish_us)
-        SELECT {row}.workspace_id, coalesce(a.group_id, 0), {SQLITE_HOUR.format(t=row)}, {row}.status,
+        SELECT {row}.workspace_id, {group_or_all("coalesce(a.group_id, 0)")}, {SQLITE_HOUR.format(t=row)}, {row}.status,
                {sign}, {sign} * {sqlite_us(row)}
-        FROM accounts_socialaccount a WHERE a.id = {row}.account_id AND {counted(row)}
+        FROM accounts_socialaccount a, {BOTH} WHERE a.id = {row}.account_id AND {counted(row)}
         {SQLITE_UPSERT};"""
 
 
 def sqlite_account(row: str, sign: int) -> str:
     """Add ``sign`` × the counted executions of the account ``row`` (NEW or OLD) to its group's buckets."""
     return f"""INSERT INTO {BUCKET} (workspace_id, group_key, hour, status, n, publish_us)
-        SELECT e.workspace_id, coalesce({row}.group_id, 0), {SQLITE_HOUR.format(t="e")}, e.status,
+        SELECT e.workspace_id, {group_or_all(f"coalesce({row}.group_id, 0)")}, {SQLITE_HOUR.format(t="e")}, e.status,
                {sign} * count(*), {sign} * sum({sqlite_us("e")})
-        FROM publishing_execution e WHERE e.account_id = {row}.id AND {counted("e")}
+        FROM publishing_execution e, {BOTH} WHERE e.account_id = {row}.id AND {counted("e")}
         GROUP BY 1, 2, 3, 4
         {SQLITE_UPSERT};"""
 
@@ -224,8 +234,8 @@ def backfill(vendor: str) -> list[str]:
     return [
         f"DELETE FROM {BUCKET}",
         f"""INSERT INTO {BUCKET} (workspace_id, group_key, hour, status, n, publish_us)
-        SELECT e.workspace_id, coalesce(a.group_id, 0), {hour}, e.status, count(*), sum({us})
-        FROM publishing_execution e JOIN accounts_socialaccount a ON a.id = e.account_id
+        SELECT e.workspace_id, {group_or_all("coalesce(a.group_id, 0)")}, {hour}, e.status, count(*), sum({us})
+        FROM publishing_execution e JOIN accounts_socialaccount a ON a.id = e.account_id CROSS JOIN {BOTH}
         WHERE {counted("e")}
         GROUP BY 1, 2, 3, 4""",
     ]
