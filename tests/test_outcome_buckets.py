@@ -231,12 +231,12 @@ def test_it_keeps_the_buckets_exact_through_every_writer_on_postgresql(member):
     walk_through_every_writer(member)
 
 
-def around_midnights(user, zone: str):
+def around_midnights(user, zone: str, now: datetime | None = None):
     """Outcomes a minute either side of every local midnight and whole hour edge of the chart."""
     workspace = user.memberships.get().workspace
     group = AccountGroupFactory(workspace=workspace)
     accounts = [SocialAccountFactory(workspace=workspace, group=group), SocialAccountFactory(workspace=workspace)]
-    now = timezone.now()
+    now = now or timezone.now()
     with timezone.override(zone):
         today = timezone.localdate(now)
         midnights = [timezone.make_aware(datetime.combine(today - timedelta(days=d), time.min)) for d in range(15)]
@@ -264,6 +264,19 @@ def test_it_counts_the_partial_hours_at_every_edge_exactly(member, zone):
     with timezone.override(zone):
         check_figures(user, now)
         assert sum(day.success + day.failed for day in daily_outcomes(user, now=now)) > 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["America/St_Johns", "Europe/Berlin"])
+def test_it_keeps_the_days_exact_across_a_daylight_saving_change(member, zone):
+    """A chart whose fortnight holds the autumn change (a 25-hour local day)."""
+    user = member()
+    now = datetime(2026, 11, 3, 15, 20, tzinfo=UTC)
+    around_midnights(user, zone, now=now)
+    with timezone.override(zone):
+        bounds = [day.day for day in daily_outcomes(user, now=now)]
+        assert len(bounds) == 14
+        check_figures(user, now)
 
 
 @pytest.mark.postgres
