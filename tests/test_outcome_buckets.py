@@ -369,3 +369,65 @@ def test_the_migrations_backfill_equals_the_triggers_counts(member):
         for statement in migration.backfill(connection.vendor):
             cursor.execute(statement)
     assert buckets() == kept == real_buckets()
+
+
+def concurrently(first, second) -> None:
+    """Run ``first`` in a transaction that stays open half a second after it ran, and ``second``
+    (in its own connection) while it is open; both must finish without error."""
+    import threading
+
+    from django.db import connections, transaction
+
+    errors, started = [], threading.Event()
+
+    def run_first() -> None:
+        try:
+            with transaction.atomic():
+                first()
+                started.set()
+                threading.Event().wait(0.5)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+            started.set()
+        finally:
+            connections.close_all()
+
+    def run_second() -> None:
+        try:
+            started.wait(10)
+            second()
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("move_first", [True, False])
+def test_on_postgresql_a_group_move_and_a_concurrent_outcome_of_the_account_stay_exact(move_first):
+    """An operator moves an account to another group while the publisher records an outcome of
+    that account in another transaction: whichever commits second sees the other's work."""
+    workspace = WorkspaceFactory()
+    old, new = AccountGroupFactory(workspace=workspace), AccountGroupFactory(workspace=workspace)
+    account = SocialAccountFactory(workspace=workspace, group=old)
+    done = finished(PostFactory(workspace=workspace), account, SUCCESS, timezone.now() - timedelta(hours=3))
+    done.save()
+    pending = ExecutionFactory(post=PostFactory(workspace=workspace), account=account)
+
+    def move() -> None:
+        SocialAccount.objects.filter(pk=account.pk).update(group=new)
+
+    def outcome() -> None:
+        Execution.objects.filter(pk=pending.pk).update(status=FAILED, finished_at=timezone.now())
+
+    concurrently(move, outcome) if move_first else concurrently(outcome, move)
+    assert_exact()
+    assert ExecutionOutcomeBucket.objects.filter(group_key=old.pk).exclude(n=0).count() == 0
