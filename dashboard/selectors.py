@@ -28,9 +28,9 @@ from accounts.selectors import scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
 from posts.models import Post
 from publishing.approvals import approvals_waiting_for
-from publishing.models import Execution, ExecutionStatus
+from publishing.models import Execution, ExecutionOutcomeBucket, ExecutionStatus
 from publishing.selectors import outcome_counts
-from publishing.stats import overview, posts_went_out
+from publishing.stats import outcome_by_group, outcome_totals, overview, posts_went_out
 from sources.models import IngestRecord, ItemStatus, Source, SourceItem
 
 # Account columns a list needs; the encrypted credentials and session are never decrypted for a page.
@@ -120,30 +120,21 @@ class ChartDay:
 def daily_outcomes(user, days: int = CHART_DAYS, now: datetime | None = None) -> list[ChartDay]:
     """Published and failed executions per local day (the active time zone), oldest first, ``days`` days.
 
-    Day boundaries are local midnights computed here (DST-correct), so the database only
-    compares timestamps: one aggregate with two filtered counts per day, no per-row time
-    zone conversion.
+    Day boundaries are local midnights computed here (DST-correct); the database adds up the
+    outcome buckets' whole hours and counts the partial hours at the days' edges (publishing.stats.
+    outcome_totals): two queries, no per-row time zone conversion.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
     first = today - timedelta(days=days - 1)
     dates = [first + timedelta(days=i) for i in range(days + 1)]
     bounds = [timezone.make_aware(datetime.combine(d, time.min)) for d in dates]
-    success, failed = Q(status=ExecutionStatus.SUCCESS), Q(status=ExecutionStatus.FAILED)
-    counts = {}
-    for i in range(days):
-        window = Q(finished_at__gte=bounds[i], finished_at__lt=bounds[i + 1])
-        # finished_at (never null inside a window) rather than pk: every column the count reads is in the
-        # (workspace, status, finished_at) index, so PostgreSQL answers from the index alone.
-        counts[f"s{i}"] = Count("finished_at", filter=success & window)
-        counts[f"f{i}"] = Count("finished_at", filter=failed & window)
-    row = (
-        scope(Execution.objects.all(), user)
-        .filter(status__in=(ExecutionStatus.SUCCESS, ExecutionStatus.FAILED), finished_at__gte=bounds[0])
-        .order_by()
-        .aggregate(**counts)
+    counts = outcome_totals(
+        scope(Execution.objects.all(), user),
+        scope(ExecutionOutcomeBucket.objects.all(), user),
+        {i: (bounds[i], bounds[i + 1]) for i in range(days)},
     )
-    return [ChartDay(dates[i], row[f"s{i}"], row[f"f{i}"]) for i in range(days)]
+    return [ChartDay(dates[i], counts[i].success, counts[i].failed) for i in range(days)]
 
 
 @dataclass(frozen=True)
@@ -264,17 +255,11 @@ def group_stats(user, now: datetime | None = None, limit: int = 50) -> list[dict
         .annotate(n=Count("pk"))
         .values_list("group_id", "n")
     )
-    outcomes = {
-        row["account__group_id"]: row
-        for row in scope(Execution.objects.all(), user)
-        .filter(finished_at__gte=week_ago, status__in=(ExecutionStatus.SUCCESS, ExecutionStatus.FAILED))
-        .order_by()
-        .values("account__group_id")
-        .annotate(  # finished_at, not pk: read from the covering (workspace, status, finished_at) index
-            success=Count("finished_at", filter=Q(status=ExecutionStatus.SUCCESS)),
-            failed=Count("finished_at", filter=Q(status=ExecutionStatus.FAILED)),
-        )
-    }
+    # The week per current account group: buckets' whole hours and the edge hour's executions.
+    week = outcome_by_group(
+        scope(Execution.objects.all(), user), scope(ExecutionOutcomeBucket.objects.all(), user), {"7d": (week_ago, None)}
+    )["7d"]
+    outcomes = {group: {"success": o.success, "failed": o.failed} for group, o in week.items()}
     groups = list(scope(AccountGroup.objects.select_related("workspace"), user).order_by("name", "pk")[:limit])
     rows = []
     for group_id, name, workspace in [(g.pk, g.name, g.workspace) for g in groups] + [(None, None, None)]:

@@ -143,6 +143,49 @@ class ExecutionTally(models.Model):
         return f"{self.workspace_id} {self.status}/{self.priority}: {self.n}"
 
 
+class ExecutionOutcomeBucket(models.Model):
+    """Published and failed executions per (workspace, account group, UTC hour of ``finished_at``,
+    status), with the sum of their times to publish: the overview's windows (24 h, 7 days, the
+    14-day chart, the groups' week) add up whole hours here and count only their partial edge
+    hours from the executions, instead of reading every execution of the window.
+
+    ``group_key`` is the account's CURRENT group (0: no group), as the overview has always shown
+    it: when an account moves group its counted executions move with it. ``ALL_GROUPS`` (-1) rows
+    hold every group together: the chart and the 24 h / 7 day figures read one row per hour and
+    status instead of one per group. ``publish_us`` is the sum
+    of ``finished_at - scheduled_for`` in microseconds (exact; the average divides it by ``n``).
+
+    Kept exact by the database like ExecutionTally (migration ``0013_p19_overview_outcome_buckets``):
+    triggers on executions (every insert, update and delete) and on accounts (group changes,
+    inserts and deletes), and a workspace's rows are deleted with it. ``workspace`` has no
+    database constraint on purpose: a cascaded delete of a workspace moves its accounts' groups
+    and deletes its executions in the same transaction, and the triggers must be free to write
+    while it does. Never write to it from Python.
+    """
+
+    ALL_GROUPS = -1
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", verbose_name=_("workspace")
+    )
+    group_key = models.BigIntegerField(verbose_name=_("account group"))
+    hour = models.DateTimeField(verbose_name=_("hour"))
+    status = models.CharField(max_length=12, choices=ExecutionStatus.choices, verbose_name=_("status"))
+    n = models.BigIntegerField(default=0, verbose_name=_("executions"))
+    publish_us = models.BigIntegerField(default=0, verbose_name=_("time to publish (µs)"))
+
+    class Meta:
+        verbose_name = _("execution outcome bucket")
+        verbose_name_plural = _("execution outcome buckets")
+        constraints = [
+            # hour second: the overview reads a workspace's range of hours.
+            models.UniqueConstraint(fields=["workspace", "hour", "group_key", "status"], name="execution_outcome_bucket_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.group_key} {self.hour:%Y-%m-%d %H}h {self.status}: {self.n}"
+
+
 class CaptionStatus(models.TextChoices):
     OK = "ok", _("Ready")
     FAILED = "failed", _("Failed")
