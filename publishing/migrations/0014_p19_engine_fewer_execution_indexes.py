@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0006_approval_and_planning_settings"),
         ("posts", "0007_i18_export_content_hash"),
-        ("publishing", "0012_p19_covering_window_index"),
+        ("publishing", "0013_p19_overview_outcome_buckets"),
     ]
 
     operations = [
