@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Case, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value, When, Window
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -461,30 +461,61 @@ def attach_progress(posts: list[Post]) -> None:
         post.progress = with_percentages(dict(rows.get(post.pk, empty)))
 
 
-def post_executions(post: Post) -> QuerySet[Execution]:
-    return (
-        Execution.objects.filter(post=post)
-        .select_related("account")
-        .only(
-            "id",
-            "workspace_id",
-            "post_id",
-            "status",
-            "language",
-            "attempts",
-            "scheduled_for",
-            "next_attempt_at",
-            "finished_at",
-            "remote_url",
-            "error_code",
-            "error_message",
-            "account__id",
-            "account__platform",
-            "account__handle",
-            "account__status",
-        )
-        .order_by("scheduled_for", "pk")
-    )
+# The executions an operator has to look at first on a post's progress: those that failed, wait for
+# a decision or are about to be tried again, ahead of the hundreds that went fine.
+PROBLEM_EXECUTION_STATUSES = (
+    ExecutionStatus.FAILED,
+    ExecutionStatus.UNCONFIRMED,
+    ExecutionStatus.BLOCKED,
+    ExecutionStatus.RETRY_WAIT,
+)
+# The progress table's filters besides the statuses themselves.
+PROBLEMS_FILTER = "problems"
+EXECUTION_ROW_FIELDS = (
+    "id",
+    "status",
+    "language",
+    "attempts",
+    "scheduled_for",
+    "next_attempt_at",
+    "remote_url",
+    "error_code",
+    "error_message",
+    "account_id",
+    "account__handle",
+    "account__platform",
+)
+
+
+def execution_filter(value: str | None) -> str:
+    """The progress table's filter named by ``?status=``: "problems", a status, or "" (all) for
+    anything else."""
+    if value == PROBLEMS_FILTER or value in ExecutionStatus.values:
+        return value
+    return ""
+
+
+def filtered_count(counts: dict, status_filter: str) -> int:
+    """How many executions ``status_filter`` shows, read from progress_counts' numbers (no COUNT)."""
+    if not status_filter:
+        return counts["total"] or 0
+    statuses = PROBLEM_EXECUTION_STATUSES if status_filter == PROBLEMS_FILTER else (status_filter,)
+    return sum(counts.get(f"n_{status}") or 0 for status in statuses)
+
+
+def post_executions(post: Post, status_filter: str = "") -> QuerySet:
+    """The post's executions as plain rows (EXECUTION_ROW_FIELDS), problems first, then in the
+    order they are scheduled; only those ``status_filter`` (execution_filter's) names.
+
+    Plain rows rather than model instances: a page of them is a hundred rows with their account,
+    and the page only shows them."""
+    rows = Execution.objects.filter(post=post)
+    if status_filter == PROBLEMS_FILTER:
+        rows = rows.filter(status__in=PROBLEM_EXECUTION_STATUSES)
+    elif status_filter:
+        rows = rows.filter(status=status_filter)
+    problem_first = Case(When(status__in=PROBLEM_EXECUTION_STATUSES, then=Value(0)), default=Value(1))
+    return rows.order_by(problem_first, "scheduled_for", "pk").values(*EXECUTION_ROW_FIELDS)
 
 
 # --- accounts and proxies ----------------------------------------------------------------------------------
