@@ -26,6 +26,7 @@ from django.utils import formats, timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+from django.utils.timesince import timesince
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -309,6 +310,11 @@ def progress_filters(counts: dict, current: str) -> list[dict]:
     return filters
 
 
+def choice_labels(choices) -> dict[str, str]:
+    """{value: label} of ``choices`` in the active language, translated once for a page of rows."""
+    return {value: str(label) for value, label in choices}
+
+
 def id_url(name: str, marker: int | uuid.UUID = 2147483647):
     """``reverse(name, args=[pk])`` as a function of ``pk`` that reverses once: a page of a hundred
     rows links each of them, and resolving the pattern a hundred times costs more than the row.
@@ -320,8 +326,8 @@ def id_url(name: str, marker: int | uuid.UUID = 2147483647):
 def execution_rows(page, can_act: bool, suffix: str) -> list[dict]:
     """A page of post_executions' rows with what the table shows, worked out once per page (labels,
     links, the redacted error) rather than by template lookups and filters per row."""
-    status_labels = dict(ExecutionStatus.choices)
-    platform_labels = dict(Platform.choices)
+    status_labels = choice_labels(ExecutionStatus.choices)
+    platform_labels = choice_labels(Platform.choices)
     account_url = id_url("dashboard:account", uuid.UUID(int=0))
     retry_url, cancel_url = id_url("dashboard:execution-retry"), id_url("dashboard:execution-cancel")
     rows = []
@@ -1107,12 +1113,29 @@ def accounts_context(request, bulk_form=None, import_form=None, import_report=No
     access = getattr(request, "access", None) or selectors.access_for(request.user)
     groups = selectors.groups_for(request.user)
     filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user))
-    queryset = filters.apply(selectors.accounts_list(request.user))
+    queryset = filters.apply(selectors.accounts_list(request.user, access))
     page = Paginator(queryset, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     rates = account_success_rates(account.pk for account in page)  # one query for the page
+    # What each row shows, worked out once per page: labels from one dict each (get_FOO_display
+    # rebuilds a hashed dict of lazy choices per call), the link reversed once.
+    platforms, statuses = choice_labels(Platform.choices), choice_labels(AccountStatus.choices)
+    proxy_statuses = choice_labels(Proxy._meta.get_field("status").flatchoices)
+    account_url = id_url("dashboard:account", uuid.UUID(int=0))
     for account in page:
         account.can_admin = access.can(account.workspace_id, Role.ADMIN)
-        account.success_rate = rates[account.pk]
+        account.success_rate = rate = rates[account.pk]
+        account.link = account_url(account.pk)
+        account.platform_label = platforms.get(account.platform, account.platform)
+        account.status_label = statuses.get(account.status, account.status)
+        if account.proxy is not None:
+            account.proxy_status_label = proxy_statuses.get(account.proxy.status, account.proxy.status)
+        account.last_check = _("%(ago)s ago") % {"ago": timesince(account.last_check_at)} if account.last_check_at else _("never")
+        account.rate_title = (
+            _("%(published)s published of %(finished)s finished in the last 30 days")
+            % {"published": rate.published, "finished": rate.finished}
+            if rate.rate is not None
+            else _("Nothing published or failed in the last 30 days")
+        )
     can_admin = access.can_anywhere(Role.ADMIN)
     admin_groups = [g for g in groups if access.can(g.workspace_id, Role.ADMIN)]
     proxies = selectors.free_proxies(request.user) if can_admin else []
