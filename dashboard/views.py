@@ -261,7 +261,7 @@ def posts_export(request):
 
 def progress_context(request, post: Post) -> dict:
     access = getattr(request, "access", None) or selectors.access_for(request.user)
-    counts = selectors.progress_counts(Execution.objects.filter(post=post))
+    counts = selectors.posts_progress([post.pk])[post.pk]
     status_filter = selectors.execution_filter(request.GET.get("status"))
     paginator = Paginator(selectors.post_executions(post, status_filter), EXECUTIONS_PER_PAGE)
     # The rows are executions the aggregate just counted: no second COUNT.
