@@ -9,6 +9,7 @@ in the object's workspace, else 403.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 from functools import wraps
@@ -19,10 +20,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
@@ -270,7 +271,7 @@ def progress_context(request, post: Post) -> dict:
     can_act = access.can(post.workspace_id, Role.EDITOR)
     query = progress_query(status_filter, page.number)
     stages = pipeline_stages(post, can_act)
-    return {
+    context = {
         "post": post,
         "counts": counts,
         "page": page,
@@ -286,6 +287,39 @@ def progress_context(request, post: Post) -> dict:
         "page_suffix": f"?{query}" if query else "",
         **approval_context(request, post, can_act, counts["total"]),
     }
+    context["version"] = progress_version(context)
+    return context
+
+
+def progress_version(context: dict) -> str:
+    """A digest of everything the progress region shows (the post's state and approval, the counts,
+    the stages, the page of rows, the buttons offered, the language and time zone they are shown
+    in): the region's poll sends it back as ``seen``, and an unchanged region is not sent again."""
+    post, stages = context["post"], context["stages"]
+    shown = (
+        (post.pk, post.status, post.approval_status, post.approval_by_id, post.approval_at, post.approval_comment),
+        post.updated_at,
+        sorted((key, value) for key, value in context["counts"].items() if key != "statuses"),
+        [(s.stage, s.status, s.duration_shown, s.error_shown, s.note, s.can_retry) for s in stages],
+        context["rows"],
+        (context["page"].number, context["page"].paginator.num_pages, context["status_filter"]),
+        [context[flag] for flag in sorted(PROGRESS_FLAGS)],
+        (translation.get_language(), timezone.get_current_timezone_name()),
+    )
+    return hashlib.sha256(repr(shown).encode()).hexdigest()[:20]
+
+
+# The progress region's switches (which buttons and notes it shows), part of its version.
+PROGRESS_FLAGS = (
+    "live",
+    "can_act",
+    "can_cancel_post",
+    "can_edit_draft",
+    "approval_shown",
+    "can_submit",
+    "can_approve",
+    "can_publish_approved",
+)
 
 
 def progress_query(status_filter: str, page: int | str | None) -> str:
@@ -431,6 +465,13 @@ def editor_post(request, pk: int) -> Post:
 def post_detail(request, pk: int):
     post = scoped_post(request, pk)
     context = progress_context(request, post)
+    polled = request.htmx and not request.GET.get("results_page")
+    if polled and request.GET.get("seen") == context["version"] and not len(messages.get_messages(request)):
+        # The 2 s poll of a region whose every number, row and button is as the page shows it (and
+        # no flash to show): 204, htmx keeps the region, rather than a hundred rows sent again.
+        response = HttpResponse(status=204)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
     if not request.htmx:  # the progress region polls; the product and AI captions are shown once, on the full page
         context["product"] = post_product(post)
         context["origin"] = selectors.post_origin(post)

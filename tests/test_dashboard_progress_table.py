@@ -126,7 +126,7 @@ def test_the_poll_and_the_row_actions_keep_the_filter_and_page(client, member, w
     url = reverse("dashboard:post", args=[post.pk])
     body = client.get(url + "?status=failed&page=2", **HX).content.decode()
 
-    assert f'hx-get="{url}?status=failed&amp;page=2" hx-trigger="every 2s"' in body
+    assert f'hx-get="{url}?status=failed&amp;page=2" hx-vals=' in body and 'hx-trigger="every 2s"' in body
     failed = Execution.objects.filter(post=post, status="failed").order_by("scheduled_for", "pk")[150]
     retry = reverse("dashboard:execution-retry", args=[failed.pk])
     assert f'action="{retry}?status=failed&amp;page=2"' in body
@@ -205,3 +205,52 @@ def test_the_accounts_rows_show_the_labels_and_links_of_each_account(client, mem
     assert row.group(1) == reverse("dashboard:account", args=[account.pk])
     assert ">Banned</span>" in row.group(2) and "Telegram" in row.group(2) and ">never<" in row.group(2)
     assert 'title="1 published of 2 finished in the last 30 days">50 %</span>' in row.group(2)
+
+
+def seen_version(body: str) -> str:
+    return re.search(r"hx-vals='\{\"seen\": \"([0-9a-f]+)\"\}'", body).group(1)
+
+
+def test_the_poll_of_an_unchanged_region_is_answered_204_and_a_change_is_sent(client, member, workspace):
+    login(client, member, Role.EDITOR)
+    post = post_with_executions(workspace, 150, statuses=("pending", "success", "failed"))
+    url = reverse("dashboard:post", args=[post.pk])
+    version = seen_version(client.get(url + "?status=failed").content.decode())
+
+    unchanged = client.get(url, {"status": "failed", "seen": version}, **HX)
+    assert unchanged.status_code == 204 and unchanged.content == b""
+
+    # A row on the shown page changes without any count changing: the region is sent again.
+    row = Execution.objects.filter(post=post, status="failed").order_by("scheduled_for", "pk").first()
+    Execution.objects.filter(pk=row.pk).update(attempts=7)
+    changed = client.get(url, {"status": "failed", "seen": version}, **HX)
+    assert changed.status_code == 200 and f'id="execution-{row.pk}"' in changed.content.decode()
+    version = seen_version(changed.content.decode())
+    assert client.get(url, {"status": "failed", "seen": version}, **HX).status_code == 204
+
+    # A count changes (an execution elsewhere finishes): sent again, with the new number.
+    Execution.objects.filter(post=post, status="pending").filter(
+        pk=Execution.objects.filter(post=post, status="pending").values("pk")[:1]
+    ).update(status="success")
+    changed = client.get(url, {"status": "failed", "seen": version}, **HX)
+    assert changed.status_code == 200
+    assert f"Published: {Execution.objects.filter(post=post, status='success').count()}" in changed.content.decode()
+
+
+def test_the_poll_sends_the_region_when_another_page_or_a_flash_is_due(client, member, workspace):
+    login(client, member, Role.EDITOR)
+    post = post_with_executions(workspace, 150, statuses=("pending", "failed"))
+    url = reverse("dashboard:post", args=[post.pk])
+    version = seen_version(client.get(url).content.decode())
+
+    assert client.get(url, {"page": "2", "seen": version}, **HX).status_code == 200  # another page: other rows
+    assert client.get(url, {"seen": "0" * 20}, **HX).status_code == 200  # a stale version
+    assert client.get(url, {"seen": version}).status_code == 200  # a full page load is never 204
+
+    version = seen_version(client.get(url).content.decode())
+    pending = Execution.objects.filter(post=post, status="pending").first()
+    client.post(reverse("dashboard:execution-retry", args=[pending.pk]))  # refused: nothing changes but a flash waits
+    assert Execution.objects.get(pk=pending.pk).status == "pending"
+    response = client.get(url, {"seen": version}, **HX)
+    assert response.status_code == 200 and "can be retried" in response.content.decode()
+    assert client.get(url, {"seen": version}, **HX).status_code == 204  # the flash was shown once
