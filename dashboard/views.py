@@ -464,6 +464,7 @@ def editor_post(request, pk: int) -> Post:
 @require_GET
 def post_detail(request, pk: int):
     post = scoped_post(request, pk)
+    request.access = selectors.access_for(request.user)  # read once for the progress and repeating sections
     context = progress_context(request, post)
     polled = request.htmx and not request.GET.get("results_page")
     if polled and request.GET.get("seen") == context["version"] and not len(messages.get_messages(request)):
