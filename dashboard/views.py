@@ -1154,7 +1154,7 @@ def upload(request):
 def accounts_context(request, bulk_form=None, import_form=None, import_report=None) -> dict:
     access = getattr(request, "access", None) or selectors.access_for(request.user)
     groups = selectors.groups_for(request.user)
-    filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user))
+    filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user, access))
     queryset = filters.apply(selectors.accounts_list(request.user, access))
     page = Paginator(queryset, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     rates = account_success_rates(account.pk for account in page)  # one query for the page

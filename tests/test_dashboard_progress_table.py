@@ -254,3 +254,19 @@ def test_the_poll_sends_the_region_when_another_page_or_a_flash_is_due(client, m
     response = client.get(url, {"seen": version}, **HX)
     assert response.status_code == 200 and "can be retried" in response.content.decode()
     assert client.get(url, {"seen": version}, **HX).status_code == 204  # the flash was shown once
+
+
+def test_the_language_choices_are_the_distinct_languages_of_the_members_accounts(member, workspace, django_user_model):
+    for language in ("en", "de", "de", "pt-BR", "fr"):
+        SocialAccountFactory(workspace=workspace, language=language)
+    SocialAccountFactory(workspace=WorkspaceFactory(), language="ja")  # another workspace: not offered
+    user = member(Role.VIEWER)
+
+    walked = selectors.account_languages(user, selectors.access_for(user))
+
+    direct = sorted(set(SocialAccount.objects.filter(workspace=workspace).values_list("language", flat=True)))
+    assert walked == direct == selectors.account_languages(user)
+    root = django_user_model.objects.create_superuser("root", "root@example.test", "pw-123-root")
+    assert "ja" in selectors.account_languages(root, selectors.access_for(root))
+    stranger = member(Role.VIEWER, ws=WorkspaceFactory())
+    assert selectors.account_languages(stranger, selectors.access_for(stranger)) == []
