@@ -327,6 +327,8 @@ class SocialAccount(models.Model):
             models.Index(fields=["workspace", "status"], name="account_ws_status"),
             models.Index(fields=["workspace", "platform", "status"], name="account_ws_platform_status"),
             models.Index(fields=["group", "status"], name="account_group_status"),
+            # The accounts list's language choices walk it from one language to the next.
+            models.Index(fields=["workspace", "language"], name="account_ws_language"),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Case, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value, When, Window
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,8 +28,8 @@ from accounts.selectors import scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
 from posts.models import Post
 from publishing.approvals import approvals_waiting_for
-from publishing.models import Execution, ExecutionOutcomeBucket, ExecutionStatus
-from publishing.selectors import outcome_counts
+from publishing.models import OPEN_EXECUTION_STATUSES, Execution, ExecutionOutcomeBucket, ExecutionStatus
+from publishing.selectors import STOPPED_STATUSES, outcome_counts
 from publishing.stats import outcome_by_group, outcome_totals, overview, posts_went_out
 from sources.models import IngestRecord, ItemStatus, Source, SourceItem
 
@@ -71,6 +71,12 @@ class Access:
 
     def can_anywhere(self, min_role: str) -> bool:
         return self.superuser or any(ROLE_RANK[Role(r)] >= ROLE_RANK[Role(min_role)] for r in self.roles.values())
+
+    @property
+    def workspace_ids(self) -> list[int] | None:
+        """The workspaces the user sees (any role), as visible_workspace_ids gives them: None for a
+        superuser (every one), else a list — read with the roles, no query of its own."""
+        return None if self.superuser else list(self.roles)
 
 
 def access_for(user) -> Access:
@@ -434,51 +440,136 @@ def posts_list(user, awaiting_my_approval: bool = False) -> QuerySet[Post]:
 
 def attach_progress(posts: list[Post]) -> None:
     """Set ``post.progress`` (counts as progress_counts gives them) on a page of posts, in one query."""
-    rows = {
-        row["post_id"]: row
-        for row in Execution.objects.filter(post__in=[p.pk for p in posts])
-        .order_by()
-        .values("post_id")
-        .annotate(**outcome_counts(), **status_counts())
-    }
-    empty = {"total": 0, "published": 0, "open": 0, "failed": 0, "stopped": 0, "blocked": 0, "waiting": 0, "unconfirmed": 0}
+    progress = posts_progress([post.pk for post in posts])
     for post in posts:
-        post.progress = with_percentages(dict(rows.get(post.pk, empty)))
+        post.progress = progress[post.pk]
 
 
-def post_executions(post: Post) -> QuerySet[Execution]:
-    return (
-        Execution.objects.filter(post=post)
-        .select_related("account")
-        .only(
-            "id",
-            "workspace_id",
-            "post_id",
-            "status",
-            "language",
-            "attempts",
-            "scheduled_for",
-            "next_attempt_at",
-            "finished_at",
-            "remote_url",
-            "error_code",
-            "error_message",
-            "account__id",
-            "account__platform",
-            "account__handle",
-            "account__status",
-        )
-        .order_by("scheduled_for", "pk")
+# The tally's row for blocked executions planned again by themselves (a temporary cause); no status
+# is spelt so.
+WAITING_TALLY = "~waiting"
+
+
+def posts_progress(post_ids: list[int]) -> dict[int, dict]:
+    """{post id: the numbers progress_counts gives over its executions} for these posts, in one query.
+
+    progress_counts' one aggregate reads every execution row from the table (a thousand a post,
+    scattered over as many pages); this counts (post, status) pairs from the (post, status,
+    finished_at) index alone, and the few blocked rows for ``waiting`` (the only number that needs
+    a column outside it), then derives the outcomes here: 25 posts × 1,000 executions 41 → 7 ms."""
+    executions = Execution.objects.filter(post_id__in=post_ids).order_by()
+    by_status = executions.values_list("post_id", "status").annotate(n=Count("*"))
+    waiting = (
+        executions.filter(status=ExecutionStatus.BLOCKED, next_attempt_at__isnull=False)
+        .annotate(tag=Value(WAITING_TALLY))
+        .values_list("post_id", "tag")
+        .annotate(n=Count("*"))
+    )
+    tallies: dict[int, dict[str, int]] = {post_id: {} for post_id in post_ids}
+    for post_id, status, n in by_status.union(waiting, all=True):
+        tallies[post_id][status] = n
+    return {post_id: progress_from_tally(tally) for post_id, tally in tallies.items()}
+
+
+def progress_from_tally(tally: dict[str, int]) -> dict:
+    """progress_counts' numbers from {status: count} (and WAITING_TALLY: blocked, planned again)."""
+
+    def of(*statuses) -> int:
+        return sum(tally.get(status, 0) for status in statuses)
+
+    counts = {f"n_{status}": of(status) for status in ExecutionStatus.values}
+    counts.update(
+        total=of(*ExecutionStatus.values),
+        published=of(ExecutionStatus.SUCCESS),
+        open=of(*OPEN_EXECUTION_STATUSES),
+        failed=of(ExecutionStatus.FAILED),
+        stopped=of(*STOPPED_STATUSES),
+        blocked=of(ExecutionStatus.BLOCKED),
+        waiting=of(WAITING_TALLY),
+        unconfirmed=of(ExecutionStatus.UNCONFIRMED),
+    )
+    return with_percentages(counts)
+
+
+# The executions an operator has to look at first on a post's progress: those that failed, wait for
+# a decision or are about to be tried again, ahead of the hundreds that went fine.
+PROBLEM_EXECUTION_STATUSES = (
+    ExecutionStatus.FAILED,
+    ExecutionStatus.UNCONFIRMED,
+    ExecutionStatus.BLOCKED,
+    ExecutionStatus.RETRY_WAIT,
+)
+# The progress table's filters besides the statuses themselves.
+PROBLEMS_FILTER = "problems"
+EXECUTION_ROW_FIELDS = (
+    "id",
+    "status",
+    "language",
+    "attempts",
+    "scheduled_for",
+    "next_attempt_at",
+    "remote_url",
+    "error_code",
+    "error_message",
+    "account_id",
+)
+
+
+def execution_filter(value: str | None) -> str:
+    """The progress table's filter named by ``?status=``: "problems", a status, or "" (all) for
+    anything else."""
+    if value == PROBLEMS_FILTER or value in ExecutionStatus.values:
+        return value
+    return ""
+
+
+def filtered_count(counts: dict, status_filter: str) -> int:
+    """How many executions ``status_filter`` shows, read from progress_counts' numbers (no COUNT)."""
+    if not status_filter:
+        return counts["total"] or 0
+    statuses = PROBLEM_EXECUTION_STATUSES if status_filter == PROBLEMS_FILTER else (status_filter,)
+    return sum(counts.get(f"n_{status}") or 0 for status in statuses)
+
+
+def post_executions(post: Post, status_filter: str = "") -> QuerySet:
+    """The post's executions as plain rows (EXECUTION_ROW_FIELDS and the account's ``handle`` and
+    ``platform``), problems first, then in the order they are scheduled; only those
+    ``status_filter`` (execution_filter's) names.
+
+    Plain rows rather than model instances: a page of them is a hundred rows, and the page only
+    shows them. The account's columns are subqueries rather than a join: PostgreSQL sorts the
+    post's executions, keeps the page and only then looks up a hundred accounts, where a join
+    hashed all 10,000 accounts first (EXPLAIN ANALYZE on bulk_data: 24 ms → 3 ms)."""
+    rows = Execution.objects.filter(post=post)
+    if status_filter == PROBLEMS_FILTER:
+        rows = rows.filter(status__in=PROBLEM_EXECUTION_STATUSES)
+    elif status_filter:
+        rows = rows.filter(status=status_filter)
+    problem_first = Case(When(status__in=PROBLEM_EXECUTION_STATUSES, then=Value(0)), default=Value(1))
+    account = SocialAccount.objects.filter(pk=OuterRef("account_id"))
+    return rows.order_by(problem_first, "scheduled_for", "pk").values(
+        *EXECUTION_ROW_FIELDS,
+        handle=Subquery(account.values("handle")),
+        platform=Subquery(account.values("platform")),
     )
 
 
 # --- accounts and proxies ----------------------------------------------------------------------------------
 
 
-def accounts_list(user) -> QuerySet[SocialAccount]:
+def accounts_list(user, access: Access | None = None) -> QuerySet[SocialAccount]:
+    """The user's accounts by platform and handle. With the request's ``access`` the workspaces go
+    to the database as a list of ids (``workspace_id IN (1)``): PostgreSQL then reads the first page
+    in order from the (workspace, platform, handle) index instead of sorting every account (14 ms
+    → 0.4 ms at 10,000 accounts); without it, scope()'s subquery."""
+    if access is None:
+        accounts = scope(SocialAccount.objects.all(), user)
+    elif access.workspace_ids is None:
+        accounts = SocialAccount.objects.all()
+    else:
+        accounts = SocialAccount.objects.filter(workspace_id__in=access.workspace_ids)
     return (
-        scope(SocialAccount.objects.all(), user)
-        .select_related("group", "proxy", "workspace")
+        accounts.select_related("group", "proxy", "workspace")
         .only(
             *ACCOUNT_LIST_FIELDS,
             "group__id",
@@ -518,7 +609,12 @@ def account_page(user) -> QuerySet[SocialAccount]:
     )
 
 
-def account_languages(user) -> list[str]:
+def account_languages(user, access: Access | None = None) -> list[str]:
+    """The distinct languages of the user's accounts, in order: walked along the (workspace,
+    language) index where the workspaces are known (``access``; a query whose cost grows with the
+    number of languages, not of accounts: 10,000 accounts 4–8 ms → ~0.1 ms), else one DISTINCT."""
+    if access is not None and access.workspace_ids is not None:
+        return distinct_in_workspaces(SocialAccount._meta.db_table, "language", access.workspace_ids)
     return list(scope(SocialAccount.objects.all(), user).order_by("language").values_list("language", flat=True).distinct())
 
 
@@ -630,21 +726,27 @@ def activity_actions(user, workspace_ids: list[int] | None = None) -> list[str]:
     number of distinct actions (a few dozen), not with the log.
     """
     ids = visible_workspace_ids(user) if workspace_ids is None else workspace_ids
-    if ids is None:
+    return distinct_in_workspaces(ActivityLog._meta.db_table, "action", ids)
+
+
+def distinct_in_workspaces(table: str, column: str, workspace_ids: list[int] | None) -> list[str]:
+    """The distinct non-null values of ``column`` in ``table``'s rows of ``workspace_ids`` (None:
+    every row), in order, by walking a (workspace, ``column``) index from one value to the next."""
+    if workspace_ids is None:
         where, params = "", []
-    elif not ids:
+    elif not workspace_ids:
         return []
     else:
-        where, params = f"workspace_id IN ({', '.join(['%s'] * len(ids))}) AND ", list(ids)
-    table = ActivityLog._meta.db_table
-    # Only the table name and %s placeholders are formatted in; the ids go as parameters.
+        where, params = f"workspace_id IN ({', '.join(['%s'] * len(workspace_ids))}) AND ", list(workspace_ids)
+    # Only the (model-given) table and column names and %s placeholders are formatted in; the ids go
+    # as parameters.
     sql = f"""
-        WITH RECURSIVE walk(action) AS (
-            SELECT (SELECT MIN(action) FROM {table} WHERE {where}1 = 1)
+        WITH RECURSIVE walk(value) AS (
+            SELECT (SELECT MIN({column}) FROM {table} WHERE {where}1 = 1)
             UNION ALL
-            SELECT (SELECT MIN(action) FROM {table} WHERE {where}action > walk.action) FROM walk WHERE walk.action IS NOT NULL
+            SELECT (SELECT MIN({column}) FROM {table} WHERE {where}{column} > walk.value) FROM walk WHERE walk.value IS NOT NULL
         )
-        SELECT action FROM walk WHERE action IS NOT NULL
+        SELECT value FROM walk WHERE value IS NOT NULL
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params + params)

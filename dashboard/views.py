@@ -9,6 +9,7 @@ in the object's workspace, else 403.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 from functools import wraps
@@ -19,19 +20,22 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator
+from django.utils.timesince import timesince
+from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from accounts.imports import accounts_import_csv
-from accounts.models import AccountEvent, AccountGroup, AccountStatus, Proxy, Role, SocialAccount
+from accounts.models import AccountEvent, AccountGroup, AccountStatus, Platform, Proxy, Role, SocialAccount
 from accounts.selectors import scope
 from accounts.services import accounts_assign_group, accounts_assign_proxy, accounts_set_enabled
 from crosspost.logging import redact
@@ -258,28 +262,144 @@ def posts_export(request):
 
 def progress_context(request, post: Post) -> dict:
     access = getattr(request, "access", None) or selectors.access_for(request.user)
-    counts = selectors.progress_counts(Execution.objects.filter(post=post))
-    paginator = Paginator(selectors.post_executions(post), EXECUTIONS_PER_PAGE)
-    paginator.count = counts["total"]  # the rows are the executions the aggregate just counted: no second COUNT
+    counts = selectors.posts_progress([post.pk])[post.pk]
+    status_filter = selectors.execution_filter(request.GET.get("status"))
+    paginator = Paginator(selectors.post_executions(post, status_filter), EXECUTIONS_PER_PAGE)
+    # The rows are executions the aggregate just counted: no second COUNT.
+    paginator.count = selectors.filtered_count(counts, status_filter)
     page = paginator.get_page(request.GET.get("page"))
     can_act = access.can(post.workspace_id, Role.EDITOR)
-    for execution in page:
-        execution.error_shown = redact(execution.error_message)
-        execution.can_retry = can_act and execution.status in RETRYABLE
-        execution.can_cancel = can_act and execution.status in CANCELLABLE
+    query = progress_query(status_filter, page.number)
     stages = pipeline_stages(post, can_act)
-    return {
+    context = {
         "post": post,
         "counts": counts,
         "page": page,
+        "rows": execution_rows(page, can_act, f"?{query}" if query else ""),
+        "status_filter": status_filter,
+        "filters": progress_filters(counts, status_filter),
+        "filter_query": f"status={status_filter}&" if status_filter else "",
         "stages": stages,
         "live": counts["open"] > 0 or pipeline_moving(post, stages),
         "can_act": can_act,
         "can_cancel_post": can_act and post.status not in FINISHED_POST_STATUSES and post.status != PostStatus.DRAFT,
         "can_edit_draft": can_act and post.status in EDITABLE_STATUSES and not counts["total"],
-        "page_suffix": f"?page={page.number}" if page.number > 1 else "",
+        "page_suffix": f"?{query}" if query else "",
         **approval_context(request, post, can_act, counts["total"]),
     }
+    context["version"] = progress_version(context)
+    return context
+
+
+def progress_version(context: dict) -> str:
+    """A digest of everything the progress region shows (the post's state and approval, the counts,
+    the stages, the page of rows, the buttons offered, the language and time zone they are shown
+    in): the region's poll sends it back as ``seen``, and an unchanged region is not sent again."""
+    post, stages = context["post"], context["stages"]
+    shown = (
+        (post.pk, post.status, post.approval_status, post.approval_by_id, post.approval_at, post.approval_comment),
+        post.updated_at,
+        sorted((key, value) for key, value in context["counts"].items() if key != "statuses"),
+        [(s.stage, s.status, s.duration_shown, s.error_shown, s.note, s.can_retry) for s in stages],
+        context["rows"],
+        (context["page"].number, context["page"].paginator.num_pages, context["status_filter"]),
+        [context[flag] for flag in sorted(PROGRESS_FLAGS)],
+        (translation.get_language(), timezone.get_current_timezone_name()),
+    )
+    return hashlib.sha256(repr(shown).encode()).hexdigest()[:20]
+
+
+# The progress region's switches (which buttons and notes it shows), part of its version.
+PROGRESS_FLAGS = (
+    "live",
+    "can_act",
+    "can_cancel_post",
+    "can_edit_draft",
+    "approval_shown",
+    "can_submit",
+    "can_approve",
+    "can_publish_approved",
+)
+
+
+def progress_query(status_filter: str, page: int | str | None) -> str:
+    """The progress table's filter and page as a query string ("" for the first page of every execution)."""
+    params = [("status", status_filter)] if status_filter else []
+    if page and str(page) != "1":
+        params.append(("page", str(page)))
+    return urlencode(params)
+
+
+def progress_filters(counts: dict, current: str) -> list[dict]:
+    """The progress table's filter links: every execution, the problems (when there are any) and each
+    status the summary names, with how many each shows."""
+    problems = selectors.filtered_count(counts, selectors.PROBLEMS_FILTER)
+    filters = [{"value": "", "label": _("All"), "count": counts["total"] or 0}]
+    if problems:
+        filters.append({"value": selectors.PROBLEMS_FILTER, "label": _("Problems"), "count": problems})
+    filters += [dict(status) for status in counts["statuses"] if status["count"]]
+    for item in filters:
+        item["current"] = item["value"] == current
+        item["query"] = progress_query(item["value"], None)
+    return filters
+
+
+def choice_labels(choices) -> dict[str, str]:
+    """{value: label} of ``choices`` in the active language, translated once for a page of rows."""
+    return {value: str(label) for value, label in choices}
+
+
+def id_url(name: str, marker: int | uuid.UUID = 2147483647):
+    """``reverse(name, args=[pk])`` as a function of ``pk`` that reverses once: a page of a hundred
+    rows links each of them, and resolving the pattern a hundred times costs more than the row.
+    ``marker``: a key of the pattern's type that appears nowhere else in its URL."""
+    template = reverse(name, args=[marker])
+    return lambda pk: template.replace(str(marker), str(pk))
+
+
+def execution_rows(page, can_act: bool, suffix: str) -> list[dict]:
+    """A page of post_executions' rows with what the table shows, worked out once per page (labels,
+    links, the redacted error) rather than by template lookups and filters per row."""
+    status_labels = choice_labels(ExecutionStatus.choices)
+    platform_labels = choice_labels(Platform.choices)
+    account_url = id_url("dashboard:account", uuid.UUID(int=0))
+    retry_url, cancel_url = id_url("dashboard:execution-retry"), id_url("dashboard:execution-cancel")
+    rows = []
+    for row in page:
+        status = row["status"]
+        error = redact(row["error_message"]) if row["error_message"] else ""
+        rows.append(
+            {
+                "pk": row["id"],
+                "status": status,
+                "status_label": status_labels.get(status, status),
+                "handle": row["handle"],
+                "account_url": account_url(row["account_id"]),
+                "platform_label": platform_labels.get(row["platform"], row["platform"]),
+                "language": row["language"],
+                "attempts": row["attempts"],
+                "scheduled": local_datetime(row["scheduled_for"]),
+                "next_try": local_time(row["next_attempt_at"])
+                if status in (ExecutionStatus.RETRY_WAIT, ExecutionStatus.BLOCKED)
+                else "",
+                "remote_url": row["remote_url"],
+                "error_code": row["error_code"] if error else "",
+                "error": Truncator(error).chars(200) if error else "",
+                "retry_url": retry_url(row["id"]) + suffix if can_act and status in RETRYABLE else "",
+                "cancel_url": cancel_url(row["id"]) + suffix if can_act and status in CANCELLABLE else "",
+            }
+        )
+    return rows
+
+
+def local_datetime(value) -> str:
+    """What ``{{ value|date:"SHORT_DATETIME_FORMAT" }}`` shows."""
+    return formats.date_format(template_localtime(value), "SHORT_DATETIME_FORMAT") if value else ""
+
+
+def local_time(value) -> str:
+    """What ``{{ value|time:"TIME_FORMAT" }}`` shows."""
+    return formats.time_format(template_localtime(value), "TIME_FORMAT") if value else ""
 
 
 def approval_context(request, post: Post, can_act: bool, executions: int) -> dict:
@@ -344,7 +464,15 @@ def editor_post(request, pk: int) -> Post:
 @require_GET
 def post_detail(request, pk: int):
     post = scoped_post(request, pk)
+    request.access = selectors.access_for(request.user)  # read once for the progress and repeating sections
     context = progress_context(request, post)
+    polled = request.htmx and not request.GET.get("results_page")
+    if polled and request.GET.get("seen") == context["version"] and not len(messages.get_messages(request)):
+        # The 2 s poll of a region whose every number, row and button is as the page shows it (and
+        # no flash to show): 204, htmx keeps the region, rather than a hundred rows sent again.
+        response = HttpResponse(status=204)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
     if not request.htmx:  # the progress region polls; the product and AI captions are shown once, on the full page
         context["product"] = post_product(post)
         context["origin"] = selectors.post_origin(post)
@@ -421,7 +549,8 @@ def progress_response(request, post: Post, anchor_page: str | None = None, refus
             request, "dashboard/post_detail.html#progress", progress_context(request, post), status=409 if refused else 200
         )
     url = reverse("dashboard:post", args=[post.pk])
-    return redirect(url + (f"?page={anchor_page}" if anchor_page else ""))
+    query = progress_query(selectors.execution_filter(request.GET.get("status")), anchor_page)  # the table as it was
+    return redirect(url + (f"?{query}" if query else ""))
 
 
 @login_required
@@ -1025,13 +1154,30 @@ def upload(request):
 def accounts_context(request, bulk_form=None, import_form=None, import_report=None) -> dict:
     access = getattr(request, "access", None) or selectors.access_for(request.user)
     groups = selectors.groups_for(request.user)
-    filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user))
-    queryset = filters.apply(selectors.accounts_list(request.user))
+    filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user, access))
+    queryset = filters.apply(selectors.accounts_list(request.user, access))
     page = Paginator(queryset, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     rates = account_success_rates(account.pk for account in page)  # one query for the page
+    # What each row shows, worked out once per page: labels from one dict each (get_FOO_display
+    # rebuilds a hashed dict of lazy choices per call), the link reversed once.
+    platforms, statuses = choice_labels(Platform.choices), choice_labels(AccountStatus.choices)
+    proxy_statuses = choice_labels(Proxy._meta.get_field("status").flatchoices)
+    account_url = id_url("dashboard:account", uuid.UUID(int=0))
     for account in page:
         account.can_admin = access.can(account.workspace_id, Role.ADMIN)
-        account.success_rate = rates[account.pk]
+        account.success_rate = rate = rates[account.pk]
+        account.link = account_url(account.pk)
+        account.platform_label = platforms.get(account.platform, account.platform)
+        account.status_label = statuses.get(account.status, account.status)
+        if account.proxy is not None:
+            account.proxy_status_label = proxy_statuses.get(account.proxy.status, account.proxy.status)
+        account.last_check = _("%(ago)s ago") % {"ago": timesince(account.last_check_at)} if account.last_check_at else _("never")
+        account.rate_title = (
+            _("%(published)s published of %(finished)s finished in the last 30 days")
+            % {"published": rate.published, "finished": rate.finished}
+            if rate.rate is not None
+            else _("Nothing published or failed in the last 30 days")
+        )
     can_admin = access.can_anywhere(Role.ADMIN)
     admin_groups = [g for g in groups if access.can(g.workspace_id, Role.ADMIN)]
     proxies = selectors.free_proxies(request.user) if can_admin else []
