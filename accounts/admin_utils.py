@@ -24,6 +24,8 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
+from crosspost.choices import choice_label
+
 from .models import ROLE_RANK, Membership, Role, Workspace
 from .selectors import scope, workspaces_for
 
@@ -145,7 +147,7 @@ def badge(value: str, label: str | None = None) -> str:
 
 
 def status_badge(obj: Model, field: str = "status") -> str:
-    return badge(getattr(obj, field), getattr(obj, f"get_{field}_display")())
+    return badge(getattr(obj, field), choice_label(obj, field))
 
 
 def excerpt(text: str, length: int = 80) -> str:
