@@ -332,6 +332,55 @@ class ScopedRelatedOnlyFieldListFilter(admin.RelatedOnlyFieldListFilter):
         return [(obj.pk, str(obj)) for obj in queryset]
 
 
+class RelatedSelectFilter(ScopedRelatedOnlyFieldListFilter):
+    """A related-object filter for lists whose rows point to hundreds of objects (executions → posts).
+
+    Instead of a link per object (a thousand links, each with its query string, on every page) it is
+    one drop-down of the ``max_choices`` newest objects that some listed row points to, in the
+    related admin's order, and a button; the selected object is offered even when it is older. The
+    other active filters, the search and the sorting ride along as hidden fields. Objects beyond the
+    newest are found by the list's search (the executions' search matches the post's title).
+    """
+
+    template = "admin/cp_select_filter.html"
+    max_choices = 200
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        # The drop-down's "All" submits an empty value: no filter, not an invalid one.
+        if self.lookup_val is not None and not any(self.lookup_val):
+            self.used_parameters.pop(self.lookup_kwarg, None)
+            self.lookup_val = None
+
+    def field_choices(self, field, request, model_admin):
+        related = field.remote_field.model
+        rows = model_admin.get_queryset(request).order_by().filter(**{self.field_path: OuterRef("pk")})
+        listed = related._default_manager.filter(Exists(rows))
+        ordering = self.field_admin_ordering(field, request, model_admin) or related._meta.ordering or ("-pk",)
+        choices = list(listed.order_by(*ordering)[: self.max_choices])
+        wanted = {str(value) for value in self.lookup_val or ()} - {str(obj.pk) for obj in choices}
+        if wanted:
+            try:
+                choices += list(listed.filter(pk__in=wanted))
+            except (ValueError, ValidationError):  # not a key: the filter itself reports it
+                pass
+        return [(obj.pk, str(obj)) for obj in choices]
+
+    def choices(self, changelist):
+        # Read by the template: the list's other parameters, kept when this filter's form is sent.
+        own = (self.lookup_kwarg, self.lookup_kwarg_isnull)
+        self.hidden_params = [
+            (name, value)
+            for name, values in sorted(changelist.filter_params.items())
+            if not name.startswith(own)
+            for value in values
+        ]
+        selected = {str(value) for value in self.lookup_val or ()}
+        yield {"selected": not selected, "value": "", "display": gettext("All")}
+        for pk, label in self.lookup_choices:
+            yield {"selected": str(pk) in selected, "value": pk, "display": label}
+
+
 def distinct_values(queryset: QuerySet, field: str) -> list:
     """The distinct values of an indexed column, by skipping through its index on PostgreSQL (a
     recursive query, one index probe per value) instead of reading every row."""

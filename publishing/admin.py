@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.admin_utils import (
+    RelatedSelectFilter,
     ScopedRelatedOnlyFieldListFilter,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
@@ -78,7 +79,8 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         "status",
         "priority",
         ("account__platform", admin.ChoicesFieldListFilter),
-        ("post", ScopedRelatedOnlyFieldListFilter),
+        # A thousand posts: a drop-down of the newest ones, not a thousand links.
+        ("post", RelatedSelectFilter),
         ("workspace", ScopedRelatedOnlyFieldListFilter),
         "scheduled_for",
     )
