@@ -88,6 +88,11 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_select_related = ("post", "account")
     # The account's encrypted secrets would be decrypted for every row (two Fernet decryptions each).
     list_defer = ("account__credentials", "account__session", "raw_response")
+    # What the columns and the row titles (post, account, status) read.
+    list_only = (
+        *("post", "post__title", "post__caption", "account", "account__platform", "account__handle"),
+        *("status", "scheduled_for", "attempts", "error_code", "error_message", "finished_at"),
+    )
     ordering = ("-created_at", "-id")
     # No date_hierarchy: its year/month links cost a DISTINCT over a million dates per page; the
     # "scheduled for" filter (today, past 7 days, this month, this year) costs no query.
@@ -295,6 +300,10 @@ class ActivityLogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     search_fields = ("action", "message", "account__handle", "post__title")
     list_select_related = ("actor", "account", "post")
     list_defer = ("account__credentials", "account__session", "details")
+    list_only = (
+        *("created_at", "action", "status", "message", "actor", "actor__username"),
+        *("account", "account__platform", "account__handle", "post", "post__title", "post__caption"),
+    )
     # No date_hierarchy: a DISTINCT over a million dates per page; the "created" filter costs no query.
     fields = (
         "created_at",
