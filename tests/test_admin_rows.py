@@ -4,7 +4,7 @@ post filter is a drop-down that still filters, offers only the user's own posts 
 list's other parameters."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib import admin
@@ -182,3 +182,38 @@ def test_the_post_filter_offers_the_newest_posts_and_the_chosen_one(client, work
     chosen = client.get(EXECUTIONS + f"?post__id__exact={posts[0].pk}")
     assert [pk for pk, _label in _post_filter(chosen).lookup_choices] == [posts[3].pk, posts[2].pk, posts[0].pk]
     assert {row.post_id for row in chosen.context["cl"].result_list} == {posts[0].pk}
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    ["j M Y, H:i", "d.m.Y H:i", r"D, d M Y H:i:s \d\a\y z", "N j, Y, P", "l jS F y, g:i a A f u", "c", "r O e"],
+)
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "Asia/Kolkata"])
+def test_dates_in_lists_are_formatted_as_django_formats_them(monkeypatch, fmt, zone):
+    from django.contrib.admin.utils import display_for_field
+    from django.utils import dateformat
+
+    from accounts import admin_rows
+
+    monkeypatch.setattr(admin_rows, "get_format", lambda name: fmt)
+    field = Execution._meta.get_field("finished_at")
+    start = timezone.now().replace(microsecond=123456)
+    # Repeated days and times, a DST change (Berlin, 29 March), midnight and noon.
+    values = [start - timedelta(hours=7 * i, minutes=13 * i) for i in range(60)]
+    values += [datetime(2026, 3, 29, h, 30, tzinfo=UTC) for h in (0, 1, 2, 11, 12)] + [None]
+    for language in ("en", "ru"):
+        with translation.override(language), timezone.override(zone):
+            text = admin_rows._field_text(field, "-", False)
+            shown = [text(value) for value in values]
+            if fmt in ("c", "r O e"):  # time zone characters: Django's own display_for_field
+                expected = [display_for_field(value, field, "-") for value in values]
+            else:
+                expected = [
+                    "-" if value is None else dateformat.format(timezone.template_localtime(value), fmt) for value in values
+                ]
+            assert shown == expected
+            if fmt == "j M Y, H:i":  # the language's own format, through Django's display_for_field
+                monkeypatch.undo()
+                text = admin_rows._field_text(field, "-", False)
+                assert [text(value) for value in values] == [display_for_field(value, field, "-") for value in values]
+                monkeypatch.setattr(admin_rows, "get_format", lambda name: fmt)
