@@ -463,6 +463,10 @@ class AnnotatedChangeList(ChangeList):
                 full_result_count, full_estimated = full.count, getattr(full, "estimated", False)
             else:
                 full_result_count = result_count
+        elif self.queryset.query.where == self.root_queryset.query.where:
+            # Nothing filtered or searched (the member's own scope is no filter): the page's count is
+            # the whole list's, and the search line need not offer "Show all".
+            full_result_count = result_count
         can_show_all = not estimated and result_count <= self.list_max_show_all
         multi_page = result_count > self.list_per_page
         if (self.show_all and can_show_all) or not multi_page:

@@ -277,6 +277,8 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     )
     search_fields = ("title", "caption")
     list_select_related = ("author", "workspace")
+    # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
+    show_full_result_count = False
     # What the columns read (the title falls back to the caption).
     list_only = (
         *("title", "caption", "status", "approval_status", "media_type", "scheduled_at", "created_at"),

@@ -88,6 +88,8 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_select_related = ("post", "account")
     # The account's encrypted secrets would be decrypted for every row (two Fernet decryptions each).
     list_defer = ("account__credentials", "account__session", "raw_response")
+    # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
+    show_full_result_count = False
     # What the columns and the row titles (post, account, status) read.
     list_only = (
         *("post", "post__title", "post__caption", "account", "account__platform", "account__handle"),
@@ -300,6 +302,8 @@ class ActivityLogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     search_fields = ("action", "message", "account__handle", "post__title")
     list_select_related = ("actor", "account", "post")
     list_defer = ("account__credentials", "account__session", "details")
+    # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
+    show_full_result_count = False
     list_only = (
         *("created_at", "action", "status", "message", "actor", "actor__username"),
         *("account", "account__platform", "account__handle", "post", "post__title", "post__caption"),

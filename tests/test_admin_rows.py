@@ -217,3 +217,20 @@ def test_dates_in_lists_are_formatted_as_django_formats_them(monkeypatch, fmt, z
                 text = admin_rows._field_text(field, "-", False)
                 assert [text(value) for value in values] == [display_for_field(value, field, "-") for value in values]
                 monkeypatch.setattr(admin_rows, "get_format", lambda name: fmt)
+
+
+def test_a_filtered_list_offers_show_all_instead_of_counting_the_whole_list(client, workspace, member):
+    user = member()
+    client.force_login(user)
+    _fill(workspace, user)
+    whole = client.get(EXECUTIONS)
+    assert whole.context["cl"].full_result_count == whole.context["cl"].result_count == 4
+    assert "Show all" not in whole.content.decode()
+
+    with CaptureQueriesContext(connection) as queries:
+        failed = client.get(EXECUTIONS + "?status__exact=failed&q=Summer")
+    cl = failed.context["cl"]
+    assert cl.result_count == Execution.objects.filter(workspace=workspace, status="failed", post__title="Summer & sale").count()
+    assert cl.full_result_count is None and not cl.show_full_result_count
+    assert re.search(r'1 result \(<a href="\?">Show all</a>\)', failed.content.decode())
+    assert sum("COUNT(" in q["sql"].upper() for q in queries.captured_queries) == 1  # the filtered list's only
