@@ -24,6 +24,8 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
+from crosspost.choices import choice_label
+
 from .models import ROLE_RANK, Membership, Role, Workspace
 from .selectors import scope, workspaces_for
 
@@ -145,7 +147,7 @@ def badge(value: str, label: str | None = None) -> str:
 
 
 def status_badge(obj: Model, field: str = "status") -> str:
-    return badge(getattr(obj, field), getattr(obj, f"get_{field}_display")())
+    return badge(getattr(obj, field), choice_label(obj, field))
 
 
 def excerpt(text: str, length: int = 80) -> str:
@@ -330,6 +332,56 @@ class ScopedRelatedOnlyFieldListFilter(admin.RelatedOnlyFieldListFilter):
         return [(obj.pk, str(obj)) for obj in queryset]
 
 
+class RelatedSelectFilter(ScopedRelatedOnlyFieldListFilter):
+    """A related-object filter for lists whose rows point to hundreds of objects (executions → posts).
+
+    Instead of a link per object (a thousand links, each with its query string, on every page) it is
+    one drop-down of the ``max_choices`` newest objects (highest key first) that some listed row
+    points to, and a button; the selected object is offered even when it is older. Walking the key's
+    index backwards, the database stops after ``max_choices`` probes instead of probing every
+    object and sorting (1.5 ms instead of 16 ms for a thousand posts). The
+    other active filters, the search and the sorting ride along as hidden fields. Objects beyond the
+    newest are found by the list's search (the executions' search matches the post's title).
+    """
+
+    template = "admin/cp_select_filter.html"
+    max_choices = 200
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        # The drop-down's "All" submits an empty value: no filter, not an invalid one.
+        if self.lookup_val is not None and not any(self.lookup_val):
+            self.used_parameters.pop(self.lookup_kwarg, None)
+            self.lookup_val = None
+
+    def field_choices(self, field, request, model_admin):
+        related = field.remote_field.model
+        rows = model_admin.get_queryset(request).order_by().filter(**{self.field_path: OuterRef("pk")})
+        listed = related._default_manager.filter(Exists(rows))
+        choices = list(listed.order_by("-pk")[: self.max_choices])
+        wanted = {str(value) for value in self.lookup_val or ()} - {str(obj.pk) for obj in choices}
+        if wanted:
+            try:
+                choices += list(listed.filter(pk__in=wanted))
+            except (ValueError, ValidationError):  # not a key: the filter itself reports it
+                pass
+        return [(obj.pk, str(obj)) for obj in choices]
+
+    def choices(self, changelist):
+        # Read by the template: the list's other parameters, kept when this filter's form is sent.
+        own = (self.lookup_kwarg, self.lookup_kwarg_isnull)
+        self.hidden_params = [
+            (name, value)
+            for name, values in sorted(changelist.filter_params.items())
+            if not name.startswith(own)
+            for value in values
+        ]
+        selected = {str(value) for value in self.lookup_val or ()}
+        yield {"selected": not selected, "value": "", "display": gettext("All")}
+        for pk, label in self.lookup_choices:
+            yield {"selected": str(pk) in selected, "value": pk, "display": label}
+
+
 def distinct_values(queryset: QuerySet, field: str) -> list:
     """The distinct values of an indexed column, by skipping through its index on PostgreSQL (a
     recursive query, one index probe per value) instead of reading every row."""
@@ -396,7 +448,11 @@ class AnnotatedChangeList(ChangeList):
 
     def get_results(self, request):
         # The listed rows without the columns no list shows (encrypted secrets cost a decryption each).
-        listed = self.queryset.defer(*self.model_admin.list_defer) if self.model_admin.list_defer else self.queryset
+        listed = self.queryset
+        if self.model_admin.list_only:
+            listed = listed.only(*self.model_admin.list_only)
+        elif self.model_admin.list_defer:
+            listed = listed.defer(*self.model_admin.list_defer)
         paginator = self.model_admin.get_paginator(request, listed, self.list_per_page)
         result_count = paginator.count
         estimated = getattr(paginator, "estimated", False)
@@ -407,6 +463,10 @@ class AnnotatedChangeList(ChangeList):
                 full_result_count, full_estimated = full.count, getattr(full, "estimated", False)
             else:
                 full_result_count = result_count
+        elif self.queryset.query.where == self.root_queryset.query.where:
+            # Nothing filtered or searched (the member's own scope is no filter): the page's count is
+            # the whole list's, and the search line need not offer "Show all".
+            full_result_count = result_count
         can_show_all = not estimated and result_count <= self.list_max_show_all
         multi_page = result_count > self.list_per_page
         if (self.show_all and can_show_all) or not multi_page:
@@ -459,6 +519,10 @@ class WorkspaceScopedAdmin(_ScopedFormfields):
     write_only_fields: tuple[str, ...] = ()
     # Columns (also across list_select_related) the changelist never shows: not read for its rows.
     list_defer: tuple[str, ...] = ()
+    # Or the only columns it reads (with list_select_related's relations): a hundred rows of three
+    # joined models parse a few columns instead of some sixty (dates are the dearest to read).
+    # Every column, title and badge of the list must be among them, or each row costs a query.
+    list_only: tuple[str, ...] = ()
     # Audit rows that are read-only in their own admin but go when their owner is deleted.
     deletes_with: tuple[type[Model], ...] = ()
     form = WorkspaceModelForm

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from crosspost.choices import choice_label
 from crosspost.crypto import EncryptedJSONField, EncryptedTextField
 from crosspost.models import choices_check
 
@@ -332,7 +333,7 @@ class SocialAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_platform_display()} {self.handle}"
+        return f"{choice_label(self, 'platform')} {self.handle}"
 
     @property
     def credential_keys(self) -> list[str]:
@@ -359,4 +360,4 @@ class AccountEvent(models.Model):
         indexes = [models.Index(fields=["account", "-created_at"], name="account_event_recent")]
 
     def __str__(self) -> str:
-        return f"{self.account}: {self.get_from_status_display() or '∅'} → {self.get_to_status_display()}"
+        return f"{self.account}: {choice_label(self, 'from_status') or '∅'} → {choice_label(self, 'to_status')}"

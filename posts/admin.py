@@ -277,6 +277,13 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     )
     search_fields = ("title", "caption")
     list_select_related = ("author", "workspace")
+    # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
+    show_full_result_count = False
+    # What the columns read (the title falls back to the caption).
+    list_only = (
+        *("title", "caption", "status", "approval_status", "media_type", "scheduled_at", "created_at"),
+        *("author", "workspace"),
+    )
     # The date drill-down reads the posts table alone (a post's progress is counted for the listed
     # page only, page_aggregates): cheap at a thousand or a hundred thousand posts, unlike
     # executions and the activity log, whose lists have date filters instead.

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.admin_utils import (
+    RelatedSelectFilter,
     ScopedRelatedOnlyFieldListFilter,
     WorkspaceModelForm,
     WorkspaceScopedAdmin,
@@ -78,7 +79,8 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         "status",
         "priority",
         ("account__platform", admin.ChoicesFieldListFilter),
-        ("post", ScopedRelatedOnlyFieldListFilter),
+        # A thousand posts: a drop-down of the newest ones, not a thousand links.
+        ("post", RelatedSelectFilter),
         ("workspace", ScopedRelatedOnlyFieldListFilter),
         "scheduled_for",
     )
@@ -86,6 +88,13 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_select_related = ("post", "account")
     # The account's encrypted secrets would be decrypted for every row (two Fernet decryptions each).
     list_defer = ("account__credentials", "account__session", "raw_response")
+    # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
+    show_full_result_count = False
+    # What the columns and the row titles (post, account, status) read.
+    list_only = (
+        *("post", "post__title", "post__caption", "account", "account__platform", "account__handle"),
+        *("status", "scheduled_for", "attempts", "error_code", "error_message", "finished_at"),
+    )
     ordering = ("-created_at", "-id")
     # No date_hierarchy: its year/month links cost a DISTINCT over a million dates per page; the
     # "scheduled for" filter (today, past 7 days, this month, this year) costs no query.
@@ -293,6 +302,12 @@ class ActivityLogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     search_fields = ("action", "message", "account__handle", "post__title")
     list_select_related = ("actor", "account", "post")
     list_defer = ("account__credentials", "account__session", "details")
+    # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
+    show_full_result_count = False
+    list_only = (
+        *("created_at", "action", "status", "message", "actor", "actor__username"),
+        *("account", "account__platform", "account__handle", "post", "post__title", "post__caption"),
+    )
     # No date_hierarchy: a DISTINCT over a million dates per page; the "created" filter costs no query.
     fields = (
         "created_at",

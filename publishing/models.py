@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Platform, SocialAccount, Workspace
+from crosspost.choices import choice_label
 from crosspost.models import choices_check
 from posts.models import Post, Priority
 
@@ -112,7 +113,7 @@ class Execution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"«{self.post}» → {self.account} ({self.get_status_display()})"
+        return f"«{self.post}» → {self.account} ({choice_label(self, 'status')})"
 
 
 class ExecutionTally(models.Model):
