@@ -47,7 +47,7 @@ from crosspost.activity import log_activity
 from crosspost.models import LogStatus
 from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
-from platforms.base import AccountSnapshot, Adapter, MediaItem, PublishRequest
+from platforms.base import AccountSnapshot, MediaItem, PublishRequest
 from platforms.registry import get_adapter, has_adapter
 from posts.models import CaptionMode, Post, PostStatus, Priority
 from posts.options import caption_overrides, check_stored_options, platform_post_options
@@ -621,7 +621,7 @@ class _PlatformChecks:
 
     label: str  # the platform's name as the account's ``get_platform_display()`` gives it
     off: str  # why the workspace's rules switch the platform off ('' when they do not)
-    adapter: Adapter | None  # None: no adapter in this installation
+    available: bool  # whether this installation has an adapter for it
     # By caption text: the media's problems, the adapter's ``validate()`` problems when it reads
     # nothing of the account (else None: validated per account) and the policy's rules' problems.
     by_caption: dict[str, tuple[list[str], list[str] | None, list[str]]] = field(default_factory=dict)
@@ -650,7 +650,7 @@ class _Preflight:
             checks = self._platforms[platform] = _PlatformChecks(
                 label=label,
                 off=switched_off(self.saved_policies.get(platform), label),
-                adapter=get_adapter(platform) if has_adapter(platform) else None,
+                available=has_adapter(platform),
             )
         return checks
 
@@ -675,21 +675,22 @@ class _Preflight:
             if account.status == AccountStatus.NO_ACCESS:
                 return [f"{INELIGIBLE_REASONS[account.status]} {account.status_reason.strip() or 'a check will tell.'}"]
             return [INELIGIBLE_REASONS[account.status]]
-        if checks.adapter is None:
+        if not checks.available:
             return [f"Publishing to {checks.label} is not available yet in this installation."]
         if caption.caption is None:
             return [caption.problem]
+        adapter = get_adapter(account.platform)  # cached: one instance per platform
         shared = checks.by_caption.get(caption.caption)
         if shared is None:
             platform, policy = account.platform, self.saved_policies.get(account.platform)
             once = None
-            if not checks.adapter.validate_reads_account:
-                once = [p.message for p in checks.adapter.validate(self._request(account, caption.caption))]
+            if not adapter.validate_reads_account:
+                once = [p.message for p in adapter.validate(self._request(account, caption.caption))]
             rules = [p.message for p in check_rules(policy, caption.caption, self.media.assets)]
             shared = checks.by_caption[caption.caption] = (self.media.problems(platform), once, rules)
         media_problems, validated, rules = shared
         if validated is None:
-            validated = [p.message for p in checks.adapter.validate(self._request(account, caption.caption))]
+            validated = [p.message for p in adapter.validate(self._request(account, caption.caption))]
         return [*media_problems, *validated, *rules]
 
 
