@@ -309,6 +309,10 @@ class Adapter:
     lookup_records: ClassVar[tuple[str, ...]] = ()
     # True when ``lookup`` reads ``LookupRequest.recorded_remote_ids`` (the caller queries them only then).
     lookup_uses_recorded_ids: ClassVar[bool] = False
+    # False when ``validate`` reads nothing of ``request.account``: its answer is then the same for
+    # every account, and a caller checking one post for many accounts (the planner) asks it once per
+    # caption. Leave it True unless ``validate`` really never looks at the account (a test checks it).
+    validate_reads_account: ClassVar[bool] = True
 
     def supports(self, media_type: str) -> bool:
         return media_type in self.media_types
