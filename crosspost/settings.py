@@ -538,9 +538,11 @@ if not 0 < PROXY_EWMA_ALPHA <= 1:
 
 # --- Publishing defaults ---------------------------------------------------------------
 # Executions queued or posting at once. Queued ones wait in the broker (with their ETA), so with the
-# dispatcher running every second this is also the most it hands out per second: 200 lets the
-# engine run at the 150+ a second two worker processes manage (tests/bench/bench_engine.py).
-MAX_CONCURRENT_PUBLISHES = env.int("MAX_CONCURRENT_PUBLISHES", default=200)
+# dispatcher running every second this is also the most it hands out per second. 500: two worker
+# processes publish 300-480 a second to loopback platforms (tests/bench/bench_engine.py; 200 held
+# them to about 200), and 500 queued still go out well within their QUEUED_LEASE_SECONDS (600) at
+# one publish a second to a slow real platform.
+MAX_CONCURRENT_PUBLISHES = env.int("MAX_CONCURRENT_PUBLISHES", default=500)
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=4)
 # Executions already due go to the workers this many per message (publishing/dispatcher.py); a batch
 # that has run PUBLISH_BATCH_BUDGET_SECONDS hands the rest to a new message (publishing/tasks.py).
