@@ -102,22 +102,12 @@ def sizes_from_env() -> dict:
     }
 
 
-def settle() -> None:
-    """VACUUM the freshly written tables, as autovacuum does on a live installation within minutes:
-    without a visibility map no index-only scan is possible and the figures would be a cold start's."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for table in ("publishing_execution", "publishing_activitylog", "accounts_socialaccount", "posts_post"):
-            cursor.execute(f"VACUUM ANALYZE {table}")
-
-
 def main() -> None:
     with scratch_database():
         started = time.perf_counter()
         data = bulk_data.populate(**sizes_from_env())
         report("dashboard_populate", time.perf_counter() - started, "s", accounts=data.accounts, executions=data.executions)
-        settle()
+        bulk_data.settle()
         measure(data)
 
 
