@@ -27,6 +27,7 @@ that changes between calls (the time, the user): such values are arguments too.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,26 +107,23 @@ def _cursor(using: str):
         return connection._prepare_cursor(_preparing_cursor_class()(raw))
 
 
+@functools.cache
 def _preparing_cursor_class():
-    global _PreparingCursor
-    if _PreparingCursor is None:
-        from django.db.backends.postgresql.base import ServerBindingCursor
+    """Django's server-binding cursor, asking psycopg to prepare every statement it runs (built on
+    first use: the PostgreSQL backend imports psycopg, which a SQLite-only process never needs)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
 
-        class PreparingCursor(ServerBindingCursor):
-            def execute(self, query, params=None, *, prepare=None, binary=None):
-                return super().execute(query, params, prepare=True, binary=binary)
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
 
-            def _send_query_prepared(self, name, pgq, *, binary=None):
-                # psycopg leaves the cursor's query unset when it runs an already prepared statement;
-                # Django reads it for its query log (DEBUG, CaptureQueriesContext), which would show None.
-                super()._send_query_prepared(name, pgq, binary=binary)
-                self._query = pgq
+        def _send_query_prepared(self, name, pgq, *, binary=None):
+            # psycopg leaves the cursor's query unset when it runs an already prepared statement;
+            # Django reads it for its query log (DEBUG, CaptureQueriesContext), which would show None.
+            super()._send_query_prepared(name, pgq, binary=binary)
+            self._query = pgq
 
-        _PreparingCursor = PreparingCursor
-    return _PreparingCursor
-
-
-_PreparingCursor = None
+    return PreparingCursor
 
 
 class _Prepared:
