@@ -294,7 +294,7 @@ class WorkspaceScopedMixin:
         super().initial(request, *args, **kwargs)
         # JWT authenticates here, after MemberTimezoneMiddleware saw an anonymous user:
         # naive datetimes in the body are read, and output is written, in the member's zone.
-        activate_member_timezone(request.user)
+        activate_member_timezone(request.user, remember_roles=request.method in permissions.SAFE_METHODS)
 
     def required_role(self) -> str:
         action = getattr(self, "action", None)

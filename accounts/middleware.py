@@ -2,7 +2,7 @@ import zoneinfo
 
 from django.utils import timezone
 
-from .selectors import primary_membership
+from .selectors import read_memberships
 
 
 class MemberTimezoneMiddleware:
@@ -13,15 +13,17 @@ class MemberTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        activate_member_timezone(request.user)
+        # A read-only request keeps the roles it read for the workspace filters of its queries; a
+        # write may change memberships on the way, so its reads ask the database each time.
+        activate_member_timezone(request.user, remember_roles=request.method in ("GET", "HEAD", "OPTIONS"))
         try:
             return self.get_response(request)
         finally:
             timezone.deactivate()
 
 
-def activate_member_timezone(user) -> None:
-    membership = primary_membership(user) if user is not None else None
+def activate_member_timezone(user, remember_roles: bool = False) -> None:
+    membership = read_memberships(user, remember_roles) if user is not None else None
     if membership is None:
         timezone.deactivate()
         return

