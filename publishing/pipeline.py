@@ -107,7 +107,7 @@ def stage_run(post_id: int, stage: str, *, check: int = 0) -> str:
             error = _("The stage stopped on an unexpected error: %(error)s") % {"error": redact(f"{type(exc).__name__}: {exc}")}
             outcome = Outcome(StageStatus.FAILED, error=error, proceed=False)
     if outcome.recheck:
-        enqueue(post_id, stage, countdown=settings.PIPELINE_TRANSCODE_CHECK_SECONDS, check=check + 1)
+        enqueue(post_id, stage, countdown=transcode_look_in(check), check=check + 1)
         return StageStatus.RUNNING
     if outcome.status == StageStatus.REVIEW:
         record.stage_wait_for_review(post_id=post_id, stage=stage, note=outcome.note)
@@ -192,13 +192,29 @@ def _transcode(post: Post, check: int = 0) -> Outcome:
         return Outcome(StageStatus.FAILED, error=report.reason, details=details)
     stage = PipelineStage.objects.get(post_id=post.pk, stage=Stage.TRANSCODE)
     waited = (timezone.now() - stage.started_at).total_seconds() if stage.started_at else 0
-    looks = settings.PIPELINE_TRANSCODE_MAX_WAIT_SECONDS // max(settings.PIPELINE_TRANSCODE_CHECK_SECONDS, 1) + 1
-    if waited >= settings.PIPELINE_TRANSCODE_MAX_WAIT_SECONDS or check >= looks:
+    if waited >= settings.PIPELINE_TRANSCODE_MAX_WAIT_SECONDS or check >= transcode_looks():
         error = _(
             "The renditions were not ready after %(minutes)d min: %(reason)s Check the media worker (queue media), then retry."
         ) % {"minutes": settings.PIPELINE_TRANSCODE_MAX_WAIT_SECONDS // 60, "reason": report.reason}
         return Outcome(StageStatus.FAILED, error=error, details=details, proceed=False)
     return Outcome(StageStatus.RUNNING, details=details, recheck=True)
+
+
+def transcode_look_in(check: int) -> int:
+    """Seconds from look ``check`` at a post's renditions to the next: 1, 2, 4, 8 … then every
+    PIPELINE_TRANSCODE_CHECK_SECONDS. A picture's renditions are ready within a second or two (a
+    flat 15 s made every photo post wait 15 s here); a video's take minutes, looked at as before."""
+    return max(1, min(settings.PIPELINE_TRANSCODE_CHECK_SECONDS, 2**check))
+
+
+def transcode_looks() -> int:
+    """How many looks fit in PIPELINE_TRANSCODE_MAX_WAIT_SECONDS, and one more: the limit that also
+    ends the wait where no time passes between looks (tasks run eagerly)."""
+    looks, waited = 0, 0
+    while waited < settings.PIPELINE_TRANSCODE_MAX_WAIT_SECONDS:
+        waited += transcode_look_in(looks)
+        looks += 1
+    return looks + 1
 
 
 def _preflight(post: Post) -> Outcome:

@@ -160,6 +160,30 @@ def test_transcode_gives_up_with_a_clear_error_when_renditions_never_come(run, t
     assert PipelineStage.objects.get(post=post, stage=Stage.PREFLIGHT).status == StageStatus.WAITING
 
 
+def test_transcode_looks_again_soon_then_every_check_interval(run, telegram, channel, source, settings, monkeypatch):
+    """A picture's renditions are ready within a second or two: the first looks come after 1, 2, 4 and
+    8 s, then every PIPELINE_TRANSCODE_CHECK_SECONDS until the maximum wait (a flat 15 s made every
+    photo post of the ingest bench wait 15 s in this stage)."""
+    settings.PIPELINE_TRANSCODE_MAX_WAIT_SECONDS = 60
+    settings.PIPELINE_TRANSCODE_CHECK_SECONDS = 15
+    monkeypatch.setattr("media.services._enqueue_renders", lambda asset_ids: None)  # the renders never come
+    looks = []
+    real_enqueue = pipeline.enqueue
+
+    def recorded(post_id, stage, *, countdown=None, check=0):
+        if stage == Stage.TRANSCODE:
+            looks.append(countdown)
+        real_enqueue(post_id, stage, countdown=countdown, check=check)
+
+    monkeypatch.setattr(pipeline, "enqueue", recorded)
+    photo = telegram.add_file(png_bytes(64, 48, (200, 40, 40)))
+    post = ingest(run, source, telegram, channel, caption="A photo", **telegram.photo_content(photo))
+    assert looks[:7] == [None, 1, 2, 4, 8, 15, 15]  # None: the stage's own start, right after captionize
+    # The looks cover the maximum wait (1 + 2 + 4 + 8 + 15 + 15 + 15 ≥ 60 s), then the stage gives up.
+    assert sum(look for look in looks if look) >= 60
+    assert PipelineStage.objects.get(post=post, stage=Stage.TRANSCODE).status == StageStatus.FAILED
+
+
 @pytest.fixture
 def wildberries(settings):
     with WildberriesEmulator() as emulator:

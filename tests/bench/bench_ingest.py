@@ -7,8 +7,11 @@ automatically to Telegram, VK and Instagram emulators under unpaced policies (Ti
 need a verified https media domain; YouTube takes videos only). Measured per
 post: from its (last) update entering the Bot API to its last execution published. It includes the
 poll interval and the album window (SOURCE_ALBUM_WINDOW_SECONDS, 3 s by default); there is no LLM or
-translation in the path. BENCH_INGEST_POSTS, BENCH_INGEST_BROKERS (filesystem,redis) and
-BENCH_LOG_LEVEL narrow a run by hand."""
+translation in the path. Where the time went: ``ingest_stage_seconds`` per pipeline stage (the wait
+before it and its run, p50 over the posts) and ``ingest_executions_seconds`` from the publish stage
+to the post's last execution published (the accounts' pacing: 24 posts 0.5 s apart to the same
+three accounts, one post a second each). BENCH_INGEST_POSTS, BENCH_INGEST_BROKERS
+(filesystem,redis) and BENCH_LOG_LEVEL narrow a run by hand."""
 
 import os
 import statistics
@@ -221,6 +224,62 @@ def main() -> None:
                 p50, p95 = statistics.median(seconds), statistics.quantiles(seconds, n=20)[18]
                 report("ingest_to_published_seconds", p50, "s", stat="p50", broker=broker, posts=len(seconds))
                 report("ingest_to_published_seconds", p95, "s", stat="p95", broker=broker, posts=len(seconds))
+                report_stages(source, arrived, broker)
+
+
+def report_stages(source, arrived: dict[str, float], broker: str) -> None:
+    """Where a post's time went, per pipeline stage (p50 over the posts): ``wait`` from the end of the
+    stage before (the arrival, for ingest) to the stage's start, ``run`` from its start to its end."""
+    from posts.models import PipelineStage, Stage
+    from sources.models import IngestRecord
+
+    arrival = {r.post_id: arrived[r.key] for r in IngestRecord.objects.filter(source=source, post__isnull=False)}
+    rows = PipelineStage.objects.filter(post_id__in=arrival).order_by("post_id", "pk")
+    waits: dict[str, list[float]] = {}
+    runs: dict[str, list[float]] = {}
+    order = {stage: i for i, stage in enumerate(Stage.values)}
+    by_post: dict[int, list] = {}
+    for row in rows:
+        by_post.setdefault(row.post_id, []).append(row)
+    for post_id, stages in by_post.items():
+        before = arrival[post_id]
+        for row in sorted(stages, key=lambda r: order[r.stage]):
+            if row.started_at is None or row.finished_at is None:
+                continue
+            waits.setdefault(row.stage, []).append(row.started_at.timestamp() - before)
+            runs.setdefault(row.stage, []).append(row.finished_at.timestamp() - row.started_at.timestamp())
+            before = row.finished_at.timestamp()
+    # Between the publish stage and finalize: the post's executions, from the plan to the last publish.
+    from publishing.models import Execution
+
+    publish_end = {r.post_id: r.finished_at.timestamp() for r in rows if r.stage == Stage.PUBLISH and r.finished_at}
+    spans: dict[int, list] = {}
+    for post_id, scheduled, started, finished in Execution.objects.filter(post_id__in=arrival).values_list(
+        "post_id", "scheduled_for", "started_at", "finished_at"
+    ):
+        spans.setdefault(post_id, []).append((scheduled.timestamp(), started.timestamp(), finished.timestamp()))
+    planned_ahead = [max(s for s, _, _ in spans[p]) - publish_end[p] for p in spans if p in publish_end]
+    late = [max(b - s for s, b, _ in spans[p]) for p in spans]
+    report(
+        "ingest_executions_seconds",
+        statistics.median(max(f for _, _, f in spans[p]) - publish_end[p] for p in spans if p in publish_end),
+        "s",
+        broker=broker,
+        scheduled_after_plan_p50=round(statistics.median(planned_ahead), 3),
+        started_after_scheduled_p50=round(statistics.median(late), 3),
+        note="publish stage end → the post's last execution published",
+    )
+    for stage in sorted(runs, key=order.get):
+        report(
+            "ingest_stage_seconds",
+            statistics.median(waits[stage]) + statistics.median(runs[stage]),
+            "s",
+            stage=stage,
+            broker=broker,
+            wait_p50=round(statistics.median(waits[stage]), 3),
+            run_p50=round(statistics.median(runs[stage]), 3),
+            run_max=round(max(runs[stage]), 3),
+        )
 
 
 if __name__ == "__main__":
