@@ -2,7 +2,7 @@ import zoneinfo
 
 from django.utils import timezone
 
-from .selectors import read_memberships
+from .selectors import primary_membership
 
 
 class MemberTimezoneMiddleware:
@@ -23,7 +23,7 @@ class MemberTimezoneMiddleware:
 
 
 def activate_member_timezone(user, remember_roles: bool = False) -> None:
-    membership = read_memberships(user, remember_roles) if user is not None else None
+    membership = primary_membership(user, remember_roles) if user is not None else None
     if membership is None:
         timezone.deactivate()
         return

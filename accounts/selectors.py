@@ -10,10 +10,15 @@ from .models import ROLE_RANK, Membership, Role, Workspace
 ROLES_READ = "_crosspost_roles"
 
 
+def remembered_roles(user) -> dict[int, str] | None:
+    """{workspace id: role} as this request read them already (primary_membership with
+    ``remember_roles``); None when it read none (a write, a task, a superuser)."""
+    return getattr(user, ROLES_READ, None)
+
+
 def remembered_workspace_ids(user, min_role: str = Role.VIEWER) -> list[int] | None:
-    """The workspaces where ``user`` has at least ``min_role``, from the roles this request read
-    already; None when it read none (a write, a task, the API's token users, a superuser)."""
-    roles = getattr(user, ROLES_READ, None)
+    """The workspaces where ``user`` has at least ``min_role``, from remembered_roles (or None)."""
+    roles = remembered_roles(user)
     if roles is None:
         return None
     rank = ROLE_RANK[Role(min_role)]
@@ -41,7 +46,7 @@ def scope(queryset: QuerySet, user, min_role: str = Role.VIEWER, field: str = "w
     of a hash) and plans each query in half the time."""
     if user.is_authenticated and user.is_active and user.is_superuser:
         return queryset
-    remembered = remembered_workspace_ids(user, min_role) if user.is_authenticated and user.is_active else None
+    remembered = remembered_workspace_ids(user, min_role)
     if remembered is not None:
         return queryset.filter(**{f"{field}__in": remembered})
     return queryset.filter(**{f"{field}__in": workspaces_for(user, min_role).values("pk")})
@@ -61,19 +66,13 @@ def has_role(user, workspace_id: int, min_role: str) -> bool:
     return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(min_role)]
 
 
-def primary_membership(user) -> Membership | None:
-    """The membership whose time zone a user sees by default (their oldest)."""
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.select_related("workspace").filter(user=user).order_by("created_at", "pk").first()
-
-
-def read_memberships(user, remember: bool) -> Membership | None:
-    """primary_membership, reading all the user's memberships in the same query; with ``remember``
-    (a read-only request) their roles stay on ``user`` for scope() and workspaces_for() (ROLES_READ)."""
+def primary_membership(user, remember_roles: bool = False) -> Membership | None:
+    """The membership whose time zone a user sees by default (their oldest). All of them are read in
+    the same query: with ``remember_roles`` (a read-only request) their roles stay on ``user`` for
+    scope(), workspaces_for() and remembered_roles()."""
     if not user.is_authenticated:
         return None
     memberships = list(Membership.objects.select_related("workspace").filter(user=user).order_by("created_at", "pk"))
-    if remember and user.is_active and not user.is_superuser:
+    if remember_roles and user.is_active and not user.is_superuser:
         setattr(user, ROLES_READ, {m.workspace_id: m.role for m in memberships})
     return memberships[0] if memberships else None

@@ -408,8 +408,9 @@ SOURCE_INGEST_MAX_ATTEMPTS = env.int("SOURCE_INGEST_MAX_ATTEMPTS", default=5)
 SOURCE_WATCH_INTERVAL_SECONDS = env.float("SOURCE_WATCH_INTERVAL_SECONDS", default=30.0)
 SOURCE_FAILING_AFTER = env.int("SOURCE_FAILING_AFTER", default=5)
 SOURCE_FETCH_LIMIT = env.int("SOURCE_FETCH_LIMIT", default=50)
-# The pipeline's transcode stage looks at a source post's renditions after 1, 2, 4, 8 s and then
-# every this many seconds, and gives up (a failed stage the operator can retry) when they are not ready after the maximum wait.
+# The pipeline's transcode stage looks at a source post's renditions after 1, 2, 4 and 8 s, then
+# every this many seconds, and gives up (a failed stage the operator can retry) when they are not
+# ready after the maximum wait.
 PIPELINE_TRANSCODE_CHECK_SECONDS = env.int("PIPELINE_TRANSCODE_CHECK_SECONDS", default=15)
 PIPELINE_TRANSCODE_MAX_WAIT_SECONDS = env.int("PIPELINE_TRANSCODE_MAX_WAIT_SECONDS", default=1800)
 VK_API_BASE_URL = env.str("VK_API_BASE_URL", default="https://api.vk.com/method")

@@ -24,7 +24,7 @@ from accounts.models import (
     SocialAccount,
     Workspace,
 )
-from accounts.selectors import ROLES_READ, scope, workspaces_for
+from accounts.selectors import remembered_roles, scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
 from posts.models import Post
 from publishing.approvals import approvals_waiting_for
@@ -84,7 +84,7 @@ def access_for(user) -> Access:
         return Access(superuser=False)
     if user.is_superuser:
         return Access(superuser=True)
-    remembered = getattr(user, ROLES_READ, None)  # read by this request already
+    remembered = remembered_roles(user)
     if remembered is not None:
         return Access(superuser=False, roles=dict(remembered))
     return Access(superuser=False, roles=dict(Membership.objects.filter(user=user).values_list("workspace_id", "role")))

@@ -296,27 +296,25 @@ def _argument_kind(name: str, value) -> type | None:
     return str if isinstance(value, str) else None
 
 
+def _outcome_update(pk: int, token: str, status: str, now: datetime, fields: dict) -> tuple:
+    """The outcome's UPDATE, conditional on the lease: the rows, and the values they get."""
+    rows = Execution.objects.filter(pk=pk, lease_token=token, status__in=FINISHABLE)
+    return rows, {"status": status, "finished_at": now, "lease_expires_at": None, "updated_at": now, **fields}
+
+
 def _finish_update(execution_id: int, token: str, status: str, now: datetime, fields: dict) -> int:
-    """The outcome's UPDATE, conditional on the lease: compiled once per kind of outcome when its
-    fields are text and JSON (a success, most failures), else built by the ORM."""
+    """_outcome_update run: compiled once per kind of outcome when its fields are text and JSON (a
+    success, most failures), else built by the ORM."""
     names = tuple(sorted(fields))
     kinds = tuple(_argument_kind(name, fields[name]) for name in names)
     if None in kinds:
-        return Execution.objects.filter(pk=execution_id, lease_token=token, status__in=FINISHABLE).update(
-            status=status, finished_at=now, lease_expires_at=None, updated_at=now, **fields
-        )
+        rows, values = _outcome_update(execution_id, token, status, now, fields)
+        return rows.update(**values)
     update = _FINISH_UPDATES.get((status, names, kinds))
     if update is None:
         update = PreparedUpdate(
-            lambda pk, token, now, **values: (
-                Execution.objects.filter(pk=pk, lease_token=token, status__in=FINISHABLE),
-                {
-                    "status": status,
-                    "finished_at": now,
-                    "lease_expires_at": None,
-                    "updated_at": now,
-                    **{name: values[f"field_{name}"] for name in names},
-                },
+            lambda pk, token, now, **values: _outcome_update(
+                pk, token, status, now, {name: values[f"field_{name}"] for name in names}
             ),
             pk=int,
             token=str,

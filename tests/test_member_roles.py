@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.middleware import MemberTimezoneMiddleware
 from accounts.models import Membership, Role, SocialAccount
-from accounts.selectors import ROLES_READ, read_memberships, scope, workspaces_for
+from accounts.selectors import ROLES_READ, primary_membership, scope, workspaces_for
 from dashboard.selectors import access_for
 from tests.factories import SocialAccountFactory, WorkspaceFactory
 from tests.test_dashboard import login
@@ -43,7 +43,7 @@ def test_remembered_ids_give_the_rows_the_subquery_gives_for_every_minimum_role(
     for min_role in (Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER):
         asked = set(scope(SocialAccount.objects.all(), user, min_role).values_list("pk", flat=True))
         workspaces = set(workspaces_for(user, min_role).values_list("pk", flat=True))
-        read_memberships(user, remember=True)
+        primary_membership(user, remember_roles=True)
         assert set(scope(SocialAccount.objects.all(), user, min_role).values_list("pk", flat=True)) == asked
         assert set(workspaces_for(user, min_role).values_list("pk", flat=True)) == workspaces
         delattr(user, ROLES_READ)
@@ -55,7 +55,7 @@ def test_a_member_of_no_workspace_sees_nothing_with_remembered_roles(db, workspa
 
     user = UserFactory()
     SocialAccountFactory(workspace=workspace)
-    read_memberships(user, remember=True)
+    primary_membership(user, remember_roles=True)
     assert getattr(user, ROLES_READ) == {}
     assert not scope(SocialAccount.objects.all(), user).exists()
     assert access_for(user).roles == {}
@@ -81,7 +81,7 @@ def test_only_a_read_only_request_remembers_the_roles(member, workspace):
 
 def test_access_uses_the_remembered_roles_without_a_query(member, workspace, django_assert_num_queries):
     user = member(Role.ADMIN)
-    read_memberships(user, remember=True)
+    primary_membership(user, remember_roles=True)
     with django_assert_num_queries(0):
         access = access_for(user)
     assert access.can(workspace.pk, Role.ADMIN) and not access.can(workspace.pk + 1, Role.VIEWER)

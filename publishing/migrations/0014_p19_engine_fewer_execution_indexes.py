@@ -13,7 +13,8 @@ on SQLite that would rebuild the table, which drops the tally's triggers (migrat
 import django.db.models.deletion
 from django.db import migrations, models
 
-KEYS = ("workspace", "post", "account")
+# The keys whose own index goes, and the model each points to (their verbose names are their names).
+TARGETS = {"account": "accounts.socialaccount", "post": "posts.post", "workspace": "accounts.workspace"}
 
 
 def _key_indexes(apps, schema_editor):
@@ -22,7 +23,7 @@ def _key_indexes(apps, schema_editor):
     table = model._meta.db_table
     return [
         (schema_editor._create_index_name(table, [column], suffix=""), column)
-        for column in (model._meta.get_field(key).column for key in KEYS)
+        for column in (model._meta.get_field(key).column for key in TARGETS)
     ]
 
 
@@ -60,37 +61,16 @@ class Migration(migrations.Migration):
             state_operations=[
                 migrations.AlterField(
                     model_name="execution",
-                    name="account",
+                    name=key,
                     field=models.ForeignKey(
                         db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="executions",
-                        to="accounts.socialaccount",
-                        verbose_name="account",
+                        to=to,
+                        verbose_name=key,
                     ),
-                ),
-                migrations.AlterField(
-                    model_name="execution",
-                    name="post",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="executions",
-                        to="posts.post",
-                        verbose_name="post",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="execution",
-                    name="workspace",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="executions",
-                        to="accounts.workspace",
-                        verbose_name="workspace",
-                    ),
-                ),
+                )
+                for key, to in TARGETS.items()
             ],
         ),
     ]
