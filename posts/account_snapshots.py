@@ -30,21 +30,35 @@ def account_snapshot(account: SocialAccount) -> AccountSnapshot:
     def save_session(session: dict, logged_in: bool = False) -> None:
         account_save_session(account=account, session=session, logged_in=logged_in)
 
-    proxy = account.proxy if account.proxy_id else None
+    return snapshot_of(
+        account,
+        options=account.options or {},
+        credentials=account.credentials or {},
+        session=account.session or {},
+        proxy=account.proxy if account.proxy_id else None,
+        timezone=account.timezone or account.workspace.timezone,
+        update_credentials=update_credentials,
+        save_session=save_session,
+    )
+
+
+def snapshot_of(account, *, options, credentials, session, proxy, timezone: str, **callbacks) -> AccountSnapshot:
+    """The snapshot of ``account`` — a SocialAccount, or a row with its field names (the planner's) —
+    with the values that come from elsewhere for each: its options and secrets (decrypted, or sealed
+    until read), its proxy, its time zone; ``callbacks``: how it stores what an adapter renews."""
     return AccountSnapshot(
         id=account.pk,
         platform=account.platform,
         handle=account.handle,
         external_id=account.external_id,
-        options=account.options or {},
-        credentials=account.credentials or {},
-        session=account.session or {},
+        options=options,
+        credentials=credentials,
+        session=session,
         proxy_url=proxy.url if proxy else "",
         proxy_country=(proxy.country or "") if proxy else "",
         user_agent=account.user_agent,
         device_id=account.device_id,
         language=account.language,
-        timezone=account.timezone or account.workspace.timezone,
-        update_credentials=update_credentials,
-        save_session=save_session,
+        timezone=timezone,
+        **callbacks,
     )

@@ -49,6 +49,7 @@ from media.selectors import assets_of
 from media.services import media_problems, planned_media_items, profiles_for, request_renditions, trim_allowed
 from platforms.base import AccountSnapshot, MediaItem, PublishRequest
 from platforms.registry import get_adapter, has_adapter
+from posts.account_snapshots import snapshot_of
 from posts.models import CaptionMode, Post, PostStatus, Priority
 from posts.options import caption_overrides, check_stored_options, platform_post_options
 from posts.pipeline import publish_approved
@@ -390,21 +391,13 @@ class _Target(NamedTuple):
     def snapshot(self, proxies: Mapping[int, Proxy], workspace_tz: str) -> AccountSnapshot:
         """What ``account_snapshot`` gives an adapter, for ``validate()``: without the callbacks that
         store renewed credentials or a session (a preflight check renews nothing), secrets sealed."""
-        proxy = proxies.get(self.proxy_id) if self.proxy_id else None
         options = _OPTIONS.from_db_value(self.raw_options, None, connection) if self.raw_options is not None else None
-        return AccountSnapshot(
-            id=self.pk,
-            platform=self.platform,
-            handle=self.handle,
-            external_id=self.external_id,
+        return snapshot_of(
+            self,
             options=options or {},
             credentials=_SealedSecret(_CREDENTIALS, self.sealed_credentials),
             session=_SealedSecret(_SESSION, self.sealed_session),
-            proxy_url=proxy.url if proxy else "",
-            proxy_country=(proxy.country or "") if proxy else "",
-            user_agent=self.user_agent,
-            device_id=self.device_id,
-            language=self.language,
+            proxy=proxies.get(self.proxy_id) if self.proxy_id else None,
             timezone=self.timezone or workspace_tz,
         )
 
@@ -414,7 +407,7 @@ _CREDENTIALS = SocialAccount._meta.get_field("credentials")
 _SESSION = SocialAccount._meta.get_field("session")
 
 
-def _accounts(post: Post, workspace: Workspace) -> Iterator[_Target]:
+def _accounts(post: Post) -> Iterator[_Target]:
     """The post's target accounts, in plan order, read ``CHUNK`` at a time as rows (``_Target``):
     no model instances, no workspace or proxy joined into every row, no column the plan does not use."""
     raw = TextField()
@@ -451,7 +444,7 @@ def _plan(post: Post, *, now: datetime, seed: int | None, texts: _Texts, media: 
     pacing_for: dict[str, Pacing] = {}
     preflight = _Preflight(post, media, saved_policies, proxies=_proxies(post), workspace_tz=workspace_tz)
     captions: dict[tuple[str, str], CaptionResult] = {}  # (platform, language) → the caption its accounts get
-    for account in _accounts(post, workspace):
+    for account in _accounts(post):
         entry = PlanEntry(
             account_id=str(account.pk),
             handle=account.handle,
@@ -619,12 +612,12 @@ def _proxies(post: Post) -> dict[int, Proxy]:
 class _PlatformChecks:
     """What the preflight of a platform's accounts shares: the same for all of them."""
 
-    label: str  # the platform's name as the account's ``get_platform_display()`` gives it
+    label: str  # the platform's name (its code when the installation does not know it)
     off: str  # why the workspace's rules switch the platform off ('' when they do not)
     available: bool  # whether this installation has an adapter for it
-    # By caption text: the media's problems, the adapter's ``validate()`` problems when it reads
-    # nothing of the account (else None: validated per account) and the policy's rules' problems.
-    by_caption: dict[str, tuple[list[str], list[str] | None, list[str]]] = field(default_factory=dict)
+    # By caption text: the adapter's ``validate()`` problems when it reads nothing of the account
+    # (else None: validated per account) and the policy's rules' problems.
+    by_caption: dict[str, tuple[list[str] | None, list[str]]] = field(default_factory=dict)
 
 
 class _Preflight:
@@ -646,7 +639,7 @@ class _Preflight:
     def _platform(self, platform: str) -> _PlatformChecks:
         checks = self._platforms.get(platform)
         if checks is None:
-            label = SocialAccount(platform=platform).get_platform_display()
+            label = Platform(platform).label if platform in Platform.values else platform
             checks = self._platforms[platform] = _PlatformChecks(
                 label=label,
                 off=switched_off(self.saved_policies.get(platform), label),
@@ -654,8 +647,9 @@ class _Preflight:
             )
         return checks
 
-    def _request(self, account, caption: str) -> PublishRequest:
+    def _request(self, account: _Target | SocialAccount, caption: str) -> PublishRequest:
         platform = account.platform
+        # A model instance only in the tests' per-account reference (they plan both ways and compare).
         snapshot = (
             account.snapshot(self.proxies, self.workspace_tz) if isinstance(account, _Target) else account_snapshot(account)
         )
@@ -667,7 +661,7 @@ class _Preflight:
             options=platform_post_options(self.post, platform),  # checked once, in post_publish
         )
 
-    def problems(self, account, caption: CaptionResult) -> list[str]:
+    def problems(self, account: _Target | SocialAccount, caption: CaptionResult) -> list[str]:
         checks = self._platform(account.platform)
         if checks.off:
             return [checks.off]
@@ -682,16 +676,16 @@ class _Preflight:
         adapter = get_adapter(account.platform)  # cached: one instance per platform
         shared = checks.by_caption.get(caption.caption)
         if shared is None:
-            platform, policy = account.platform, self.saved_policies.get(account.platform)
+            policy = self.saved_policies.get(account.platform)
             once = None
             if not adapter.validate_reads_account:
                 once = [p.message for p in adapter.validate(self._request(account, caption.caption))]
             rules = [p.message for p in check_rules(policy, caption.caption, self.media.assets)]
-            shared = checks.by_caption[caption.caption] = (self.media.problems(platform), once, rules)
-        media_problems, validated, rules = shared
+            shared = checks.by_caption[caption.caption] = (once, rules)
+        validated, rules = shared
         if validated is None:
             validated = [p.message for p in adapter.validate(self._request(account, caption.caption))]
-        return [*media_problems, *validated, *rules]
+        return [*self.media.problems(account.platform), *validated, *rules]
 
 
 def _blocked_fields(entry: PlanEntry, now: datetime) -> dict:

@@ -33,7 +33,7 @@ VK = {"access_token": "vk"}
 
 def _per_account_way(monkeypatch):
     """Plan as before the shortcuts: model instances, secrets decrypted, every account validated."""
-    monkeypatch.setattr(planner, "_accounts", lambda post, workspace: iter(list(target_accounts(post))))
+    monkeypatch.setattr(planner, "_accounts", lambda post: iter(list(target_accounts(post))))
     monkeypatch.setattr(SandboxAdapter, "validate_reads_account", True)
 
 

@@ -36,7 +36,7 @@ KINDS = [
 ]
 
 
-def _straightforward_accounts(post, workspace):
+def _straightforward_accounts(post):
     """The accounts as the planner read them before: joined, decrypted, all at once."""
     return iter(list(target_accounts(post)))
 

@@ -231,10 +231,11 @@ def report_stages(source, arrived: dict[str, float], broker: str) -> None:
     """Where a post's time went, per pipeline stage (p50 over the posts): ``wait`` from the end of the
     stage before (the arrival, for ingest) to the stage's start, ``run`` from its start to its end."""
     from posts.models import PipelineStage, Stage
+    from publishing.models import Execution
     from sources.models import IngestRecord
 
     arrival = {r.post_id: arrived[r.key] for r in IngestRecord.objects.filter(source=source, post__isnull=False)}
-    rows = PipelineStage.objects.filter(post_id__in=arrival).order_by("post_id", "pk")
+    rows = list(PipelineStage.objects.filter(post_id__in=arrival).order_by("post_id", "pk"))
     waits: dict[str, list[float]] = {}
     runs: dict[str, list[float]] = {}
     order = {stage: i for i, stage in enumerate(Stage.values)}
@@ -250,8 +251,6 @@ def report_stages(source, arrived: dict[str, float], broker: str) -> None:
             runs.setdefault(row.stage, []).append(row.finished_at.timestamp() - row.started_at.timestamp())
             before = row.finished_at.timestamp()
     # Between the publish stage and finalize: the post's executions, from the plan to the last publish.
-    from publishing.models import Execution
-
     publish_end = {r.post_id: r.finished_at.timestamp() for r in rows if r.stage == Stage.PUBLISH and r.finished_at}
     spans: dict[int, list] = {}
     for post_id, scheduled, started, finished in Execution.objects.filter(post_id__in=arrival).values_list(
