@@ -603,14 +603,13 @@ class SocialAccountAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     )
     search_fields = ("handle", "external_id", "group__name")
     autocomplete_fields = ("group", "proxy")
-    list_select_related = ("group", "proxy", "workspace")
-    # Never shown in the list; decrypting them cost two Fernet decryptions per row.
-    list_defer = ("credentials", "session")
+    list_select_related = ("group", "proxy")
     # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
     show_full_result_count = False
-    # What the columns read: the title (platform, handle), the status and its reason, the group, the proxy.
+    # What the columns read: the title (platform, handle), the status and its reason, the group, the
+    # proxy; not the encrypted secrets (two Fernet decryptions a row).
     list_only = (
-        *("platform", "handle", "status", "status_reason", "last_post_at", "workspace"),
+        *("platform", "handle", "status", "status_reason", "last_post_at"),
         *("group", "group__name", "proxy", "proxy__scheme", "proxy__host", "proxy__port", "proxy__status"),
     )
     actions = ("enable_accounts", "disable_accounts", "assign_group", "assign_proxy", "check_accounts", "log_in")

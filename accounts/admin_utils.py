@@ -322,10 +322,13 @@ class ScopedRelatedOnlyFieldListFilter(admin.RelatedOnlyFieldListFilter):
     probe per related object (``EXISTS``) instead of a DISTINCT over a million executions.
     """
 
-    def field_choices(self, field, request, model_admin):
-        related = field.remote_field.model
+    def listed(self, field, request, model_admin) -> QuerySet:
+        """The related objects some listed row points to."""
         rows = model_admin.get_queryset(request).order_by().filter(**{self.field_path: OuterRef("pk")})
-        queryset = related._default_manager.filter(Exists(rows))
+        return field.remote_field.model._default_manager.filter(Exists(rows))
+
+    def field_choices(self, field, request, model_admin):
+        queryset = self.listed(field, request, model_admin)
         ordering = self.field_admin_ordering(field, request, model_admin)
         if ordering:
             queryset = queryset.order_by(*ordering)
@@ -355,9 +358,7 @@ class RelatedSelectFilter(ScopedRelatedOnlyFieldListFilter):
             self.lookup_val = None
 
     def field_choices(self, field, request, model_admin):
-        related = field.remote_field.model
-        rows = model_admin.get_queryset(request).order_by().filter(**{self.field_path: OuterRef("pk")})
-        listed = related._default_manager.filter(Exists(rows))
+        listed = self.listed(field, request, model_admin)
         choices = list(listed.order_by("-pk")[: self.max_choices])
         wanted = {str(value) for value in self.lookup_val or ()} - {str(obj.pk) for obj in choices}
         if wanted:
@@ -447,25 +448,21 @@ class AnnotatedChangeList(ChangeList):
             self.root_queryset = plain
 
     def get_results(self, request):
-        # The listed rows without the columns no list shows (encrypted secrets cost a decryption each).
+        # The listed rows with only the columns the list shows (encrypted secrets cost a decryption each).
         listed = self.queryset
         if self.model_admin.list_only:
             listed = listed.only(*self.model_admin.list_only)
-        elif self.model_admin.list_defer:
-            listed = listed.defer(*self.model_admin.list_defer)
         paginator = self.model_admin.get_paginator(request, listed, self.list_per_page)
         result_count = paginator.count
         estimated = getattr(paginator, "estimated", False)
         full_result_count, full_estimated = None, False
-        if self.model_admin.show_full_result_count:
-            if self.queryset.query.where or estimated:  # filtered (or too big to tell): count the whole list too
-                full = self.model_admin.get_paginator(request, self.root_queryset, self.list_per_page)
-                full_result_count, full_estimated = full.count, getattr(full, "estimated", False)
-            else:
-                full_result_count = result_count
-        elif self.queryset.query.where == self.root_queryset.query.where:
-            # Nothing filtered or searched (the member's own scope is no filter): the page's count is
-            # the whole list's, and the search line need not offer "Show all".
+        # Filtered or searched (the member's own scope is no filter): else the page's count is the
+        # whole list's, and the search line need not offer "Show all".
+        filtered = self.queryset.query.where != self.root_queryset.query.where
+        if self.model_admin.show_full_result_count and (filtered or estimated):  # count the whole list too
+            full = self.model_admin.get_paginator(request, self.root_queryset, self.list_per_page)
+            full_result_count, full_estimated = full.count, getattr(full, "estimated", False)
+        elif not filtered:
             full_result_count = result_count
         can_show_all = not estimated and result_count <= self.list_max_show_all
         multi_page = result_count > self.list_per_page
@@ -517,9 +514,7 @@ class WorkspaceScopedAdmin(_ScopedFormfields):
     delete_role: str | None = Role.ADMIN
     # Fields holding secrets: offered only to users who may change the object, never shown read-only.
     write_only_fields: tuple[str, ...] = ()
-    # Columns (also across list_select_related) the changelist never shows: not read for its rows.
-    list_defer: tuple[str, ...] = ()
-    # Or the only columns it reads (with list_select_related's relations): a hundred rows of three
+    # The only columns the changelist reads (with list_select_related's relations): a hundred rows of three
     # joined models parse a few columns instead of some sixty (dates are the dearest to read).
     # Every column, title and badge of the list must be among them, or each row costs a query.
     list_only: tuple[str, ...] = ()

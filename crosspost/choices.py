@@ -7,19 +7,17 @@ spent a fifth of its time there. ``choice_label`` returns the same string from a
 built once, translating only the label it returns.
 """
 
+import functools
+
 from django.db.models import Field, Model
 from django.utils.encoding import force_str
 
-_LABELS: dict[Field, dict] = {}
 
-
+@functools.cache
 def _labels(field: Field) -> dict:
-    labels = _LABELS.get(field)
-    if labels is None:
-        # Later duplicates win, as in Django's dict(field.flatchoices); the labels stay lazy, so each
-        # lookup is translated into the active language.
-        labels = _LABELS[field] = {value: label for value, label in field.flatchoices}
-    return labels
+    # Later duplicates win, as in Django's dict(field.flatchoices); the labels stay lazy, so each
+    # lookup is translated into the active language.
+    return {value: label for value, label in field.flatchoices}
 
 
 def choice_label(instance: Model, field_name: str):

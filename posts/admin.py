@@ -28,6 +28,7 @@ from accounts.admin_utils import (
     status_badge,
 )
 from accounts.models import Role
+from crosspost.choices import choice_label
 from media.admin import asset_thumbnail
 from planning.admin import RecurrenceInline
 from products.facts import Marketplace
@@ -276,13 +277,13 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         "scheduled_at",
     )
     search_fields = ("title", "caption")
-    list_select_related = ("author", "workspace")
+    list_select_related = ("author",)
     # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
     show_full_result_count = False
     # What the columns read (the title falls back to the caption).
     list_only = (
         *("title", "caption", "status", "approval_status", "media_type", "scheduled_at", "created_at"),
-        *("author", "workspace"),
+        *("author",),
     )
     # The date drill-down reads the posts table alone (a post's progress is counted for the listed
     # page only, page_aggregates): cheap at a thousand or a hundred thousand posts, unlike
@@ -395,7 +396,7 @@ class PostAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
         own would not fit the page in Russian)."""
         if obj.approval_status == ApprovalStatus.NOT_REQUIRED:
             return status_badge(obj)
-        return format_html("{}<br><small>{}</small>", status_badge(obj), obj.get_approval_status_display())
+        return format_html("{}<br><small>{}</small>", status_badge(obj), choice_label(obj, "approval_status"))
 
     @admin.display(description=_("progress"), ordering="n_success")
     def progress(self, obj):

@@ -86,11 +86,10 @@ class ExecutionAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     )
     search_fields = ("account__handle", "post__title", "remote_id", "error_code", "error_message")
     list_select_related = ("post", "account")
-    # The account's encrypted secrets would be decrypted for every row (two Fernet decryptions each).
-    list_defer = ("account__credentials", "account__session", "raw_response")
     # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
     show_full_result_count = False
-    # What the columns and the row titles (post, account, status) read.
+    # What the columns and the row titles (post, account, status) read; not the account's encrypted
+    # secrets (two Fernet decryptions a row) nor the platform's raw response.
     list_only = (
         *("post", "post__title", "post__caption", "account", "account__platform", "account__handle"),
         *("status", "scheduled_for", "attempts", "error_code", "error_message", "finished_at"),
@@ -301,9 +300,9 @@ class ActivityLogAdmin(WorkspaceScopedAdmin, admin.ModelAdmin):
     list_filter = ("status", ActionFilter, ("workspace", ScopedRelatedOnlyFieldListFilter), "created_at")
     search_fields = ("action", "message", "account__handle", "post__title")
     list_select_related = ("actor", "account", "post")
-    list_defer = ("account__credentials", "account__session", "details")
     # A filtered list says "N results (Show all)" rather than counting the whole list a second time.
     show_full_result_count = False
+    # What the columns read; not the account's encrypted secrets nor the entry's details.
     list_only = (
         *("created_at", "action", "status", "message", "actor", "actor__username"),
         *("account", "account__platform", "account__handle", "post", "post__title", "post__caption"),

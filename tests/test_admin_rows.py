@@ -18,7 +18,6 @@ from django.utils import timezone, translation
 from accounts.admin_rows import fast_results
 from accounts.admin_utils import RelatedSelectFilter
 from crosspost.choices import choice_label
-from posts.models import Post
 from publishing.models import Execution, ExecutionStatus
 
 from .factories import (
@@ -174,9 +173,7 @@ def test_the_post_filter_offers_the_newest_posts_and_the_chosen_one(client, work
     monkeypatch.setattr(RelatedSelectFilter, "max_choices", 2)
     user = member()
     client.force_login(user)
-    posts = _fill(workspace, user) + _fill(workspace, user)
-    for age, post in enumerate(reversed(posts)):  # the last one is the newest
-        Post.objects.filter(pk=post.pk).update(created_at=timezone.now() - timedelta(days=age))
+    posts = _fill(workspace, user) + _fill(workspace, user)  # the newest is the highest key: the last
     offered = [pk for pk, _label in _post_filter(client.get(EXECUTIONS)).lookup_choices]
     assert offered == [posts[3].pk, posts[2].pk]
     chosen = client.get(EXECUTIONS + f"?post__id__exact={posts[0].pk}")
