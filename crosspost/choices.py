@@ -24,9 +24,13 @@ def choice_label(instance: Model, field_name: str):
     """What ``instance.get_<field_name>_display()`` returns: the label of the stored value in the
     active language, the value itself when it is not one of the choices."""
     field = instance._meta.get_field(field_name)
-    value = getattr(instance, field.attname)
     try:
-        label = _labels(field).get(value, value)
+        return value_label(field, getattr(instance, field.attname))
     except TypeError:  # an unhashable value (a list): Django's own way
         return getattr(instance, f"get_{field_name}_display")()
-    return force_str(label, strings_only=True)
+
+
+def value_label(field: Field, value):
+    """The label of ``value`` among ``field``'s choices, as choice_label gives it for a row read as
+    values (no instance)."""
+    return force_str(_labels(field).get(value, value), strings_only=True)

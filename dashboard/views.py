@@ -35,9 +35,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from accounts.imports import accounts_import_csv
-from accounts.models import AccountEvent, AccountGroup, AccountStatus, Platform, Proxy, Role, SocialAccount
+from accounts.models import AccountEvent, AccountGroup, AccountStatus, Proxy, Role, SocialAccount
 from accounts.selectors import scope
 from accounts.services import accounts_assign_group, accounts_assign_proxy, accounts_set_enabled
+from crosspost.choices import choice_label, value_label
 from crosspost.logging import redact
 from crosspost.models import LogStatus
 from media.models import MediaAsset
@@ -344,11 +345,6 @@ def progress_filters(counts: dict, current: str) -> list[dict]:
     return filters
 
 
-def choice_labels(choices) -> dict[str, str]:
-    """{value: label} of ``choices`` in the active language, translated once for a page of rows."""
-    return {value: str(label) for value, label in choices}
-
-
 def id_url(name: str, marker: int | uuid.UUID = 2147483647):
     """``reverse(name, args=[pk])`` as a function of ``pk`` that reverses once: a page of a hundred
     rows links each of them, and resolving the pattern a hundred times costs more than the row.
@@ -360,8 +356,7 @@ def id_url(name: str, marker: int | uuid.UUID = 2147483647):
 def execution_rows(page, can_act: bool, suffix: str) -> list[dict]:
     """A page of post_executions' rows with what the table shows, worked out once per page (labels,
     links, the redacted error) rather than by template lookups and filters per row."""
-    status_labels = choice_labels(ExecutionStatus.choices)
-    platform_labels = choice_labels(Platform.choices)
+    status_field, platform_field = Execution._meta.get_field("status"), SocialAccount._meta.get_field("platform")
     account_url = id_url("dashboard:account", uuid.UUID(int=0))
     retry_url, cancel_url = id_url("dashboard:execution-retry"), id_url("dashboard:execution-cancel")
     rows = []
@@ -372,10 +367,10 @@ def execution_rows(page, can_act: bool, suffix: str) -> list[dict]:
             {
                 "pk": row["id"],
                 "status": status,
-                "status_label": status_labels.get(status, status),
+                "status_label": value_label(status_field, status),
                 "handle": row["handle"],
                 "account_url": account_url(row["account_id"]),
-                "platform_label": platform_labels.get(row["platform"], row["platform"]),
+                "platform_label": value_label(platform_field, row["platform"]),
                 "language": row["language"],
                 "attempts": row["attempts"],
                 "scheduled": local_datetime(row["scheduled_for"]),
@@ -1154,30 +1149,22 @@ def upload(request):
 def accounts_context(request, bulk_form=None, import_form=None, import_report=None) -> dict:
     access = getattr(request, "access", None) or selectors.access_for(request.user)
     groups = selectors.groups_for(request.user)
-    filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user, access))
-    queryset = filters.apply(selectors.accounts_list(request.user, access))
+    filters = AccountFilterForm(request.GET or None, groups=groups, languages=selectors.account_languages(request.user))
+    queryset = filters.apply(selectors.accounts_list(request.user))
     page = Paginator(queryset, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     rates = account_success_rates(account.pk for account in page)  # one query for the page
-    # What each row shows, worked out once per page: labels from one dict each (get_FOO_display
-    # rebuilds a hashed dict of lazy choices per call), the link reversed once.
-    platforms, statuses = choice_labels(Platform.choices), choice_labels(AccountStatus.choices)
-    proxy_statuses = choice_labels(Proxy._meta.get_field("status").flatchoices)
+    # What each row shows, worked out once per page: labels by choice_label (get_FOO_display rebuilds
+    # a hashed dict of lazy choices per call), the link reversed once.
     account_url = id_url("dashboard:account", uuid.UUID(int=0))
     for account in page:
         account.can_admin = access.can(account.workspace_id, Role.ADMIN)
-        account.success_rate = rate = rates[account.pk]
+        account.success_rate = rates[account.pk]
         account.link = account_url(account.pk)
-        account.platform_label = platforms.get(account.platform, account.platform)
-        account.status_label = statuses.get(account.status, account.status)
+        account.platform_label = choice_label(account, "platform")
+        account.status_label = choice_label(account, "status")
         if account.proxy is not None:
-            account.proxy_status_label = proxy_statuses.get(account.proxy.status, account.proxy.status)
+            account.proxy_status_label = choice_label(account.proxy, "status")
         account.last_check = _("%(ago)s ago") % {"ago": timesince(account.last_check_at)} if account.last_check_at else _("never")
-        account.rate_title = (
-            _("%(published)s published of %(finished)s finished in the last 30 days")
-            % {"published": rate.published, "finished": rate.finished}
-            if rate.rate is not None
-            else _("Nothing published or failed in the last 30 days")
-        )
     can_admin = access.can_anywhere(Role.ADMIN)
     admin_groups = [g for g in groups if access.can(g.workspace_id, Role.ADMIN)]
     proxies = selectors.free_proxies(request.user) if can_admin else []

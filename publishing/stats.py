@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Case, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import AccountStatus, SocialAccount
 from accounts.selectors import scope
@@ -270,6 +271,16 @@ class SuccessRate:
     @property
     def percent(self) -> int | None:
         return round(100 * self.rate) if self.rate is not None else None
+
+    @property
+    def title(self) -> str:
+        """What the rate is made of, for its tooltip."""
+        if self.rate is None:
+            return _("Nothing published or failed in the last 30 days")
+        return _("%(published)s published of %(finished)s finished in the last 30 days") % {
+            "published": self.published,
+            "finished": self.finished,
+        }
 
 
 def account_success_rates(account_ids, now: datetime | None = None) -> dict:
