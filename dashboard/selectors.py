@@ -28,8 +28,8 @@ from accounts.selectors import remembered_roles, remembered_workspace_ids, scope
 from crosspost.models import ActivityLog, Heartbeat
 from posts.models import Post
 from publishing.approvals import approvals_waiting_for
-from publishing.models import OPEN_EXECUTION_STATUSES, Execution, ExecutionOutcomeBucket, ExecutionStatus
-from publishing.selectors import STOPPED_STATUSES, outcome_counts
+from publishing.models import Execution, ExecutionOutcomeBucket, ExecutionStatus
+from publishing.selectors import OUTCOME_STATUSES, outcome_counts
 from publishing.stats import outcome_by_group, outcome_totals, overview, posts_went_out
 from sources.models import IngestRecord, ItemStatus, Source, SourceItem
 
@@ -477,13 +477,8 @@ def progress_from_tally(tally: dict[str, int]) -> dict:
     counts = {f"n_{status}": of(status) for status in ExecutionStatus.values}
     counts.update(
         total=of(*ExecutionStatus.values),
-        published=of(ExecutionStatus.SUCCESS),
-        open=of(*OPEN_EXECUTION_STATUSES),
-        failed=of(ExecutionStatus.FAILED),
-        stopped=of(*STOPPED_STATUSES),
-        blocked=of(ExecutionStatus.BLOCKED),
         waiting=of(WAITING_TALLY),
-        unconfirmed=of(ExecutionStatus.UNCONFIRMED),
+        **{outcome: of(*statuses) for outcome, statuses in OUTCOME_STATUSES.items()},
     )
     return with_percentages(counts)
 

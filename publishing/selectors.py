@@ -13,6 +13,16 @@ from .models import OPEN_EXECUTION_STATUSES, ExecutionStatus
 from .planner import target_accounts
 
 STOPPED_STATUSES = (ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED)
+# The statuses each outcome of outcome_counts counts (besides ``total`` and ``waiting``, blocked
+# executions planned again by themselves: a status and a column).
+OUTCOME_STATUSES = {
+    "published": (ExecutionStatus.SUCCESS,),
+    "open": OPEN_EXECUTION_STATUSES,
+    "failed": (ExecutionStatus.FAILED,),
+    "stopped": STOPPED_STATUSES,
+    "blocked": (ExecutionStatus.BLOCKED,),
+    "unconfirmed": (ExecutionStatus.UNCONFIRMED,),
+}
 
 
 def outcome_counts(via: str = "") -> dict[str, Count]:
@@ -29,13 +39,8 @@ def outcome_counts(via: str = "") -> dict[str, Count]:
 
     return {
         "total": count(),
-        "published": count(status=ExecutionStatus.SUCCESS),
-        "open": count(status__in=OPEN_EXECUTION_STATUSES),
-        "failed": count(status=ExecutionStatus.FAILED),
-        "stopped": count(status__in=STOPPED_STATUSES),
-        "blocked": count(status=ExecutionStatus.BLOCKED),
+        **{outcome: count(status__in=statuses) for outcome, statuses in OUTCOME_STATUSES.items()},
         "waiting": count(status=ExecutionStatus.BLOCKED, next_attempt_at__isnull=False),
-        "unconfirmed": count(status=ExecutionStatus.UNCONFIRMED),
     }
 
 
