@@ -406,6 +406,7 @@ def concurrently(first, second) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a transaction was still waiting after 60 s (a deadlock?)"
     assert not errors, errors
 
 

@@ -20,9 +20,9 @@ from platforms.sandbox import SandboxAdapter
 from publishing import planner
 from publishing.models import Execution, ExecutionStatus, PublishingPolicy
 from publishing.planner import post_publish
-from publishing.targets import target_accounts
 
 from .factories import AccountGroupFactory, MediaAssetFactory, PostFactory, PostMediaFactory, ProxyFactory, SocialAccountFactory
+from .test_planner_scale import _straightforward_accounts
 
 MB = 1024 * 1024
 LONG_DE = "Hallo " * 200  # 1,200 characters: over Telegram's 1,024 under a photo, within the sandbox's 5,000
@@ -33,7 +33,7 @@ VK = {"access_token": "vk"}
 
 def _per_account_way(monkeypatch):
     """Plan as before the shortcuts: model instances, secrets decrypted, every account validated."""
-    monkeypatch.setattr(planner, "_accounts", lambda post: iter(list(target_accounts(post))))
+    monkeypatch.setattr(planner, "_accounts", _straightforward_accounts)
     monkeypatch.setattr(SandboxAdapter, "validate_reads_account", True)
 
 
