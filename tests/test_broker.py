@@ -33,11 +33,14 @@ def _read(folder, start, counts, deadline):
         channel = _channel(connection)
         start.wait()
         while time.monotonic() < deadline:
+            # Read before looking: a message renamed into place after an empty look but before the
+            # writers' mark would otherwise be left behind by both consumers.
+            all_written = counts["written"].value >= WRITERS
             try:
                 channel._get("q")
                 got += 1
             except Empty:
-                if counts["written"].value >= WRITERS:
+                if all_written:
                     break
             except ValueError:  # JSONDecodeError: the consumer took a message before it was written
                 errors += 1
@@ -76,4 +79,5 @@ def test_consumers_racing_producers_never_read_an_unwritten_message(tmp_path):
         process.join(90)
     assert counts["errors"].value == 0
     assert counts["got"].value == WRITERS * MESSAGES_PER_WRITER
+    assert not list(tmp_path.glob("*.msg")), "every message written was consumed"
     assert not list(tmp_path.glob(".partial-*"))
