@@ -460,7 +460,8 @@ class AnnotatedChangeList(ChangeList):
         # whole list's, and the search line need not offer "Show all".
         filtered = self.queryset.query.where != self.root_queryset.query.where
         if self.model_admin.show_full_result_count and (filtered or estimated):  # count the whole list too
-            full = self.model_admin.get_paginator(request, self.root_queryset, self.list_per_page)
+            # Only counted: ordered by pk so that a model without Meta.ordering raises no pagination warning.
+            full = self.model_admin.get_paginator(request, self.root_queryset.order_by("pk"), self.list_per_page)
             full_result_count, full_estimated = full.count, getattr(full, "estimated", False)
         elif not filtered:
             full_result_count = result_count
