@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
 from django.db.models.functions import Coalesce, RowNumber
-from django.urls import reverse
 
 from accounts.models import AccountGroup, Platform, SocialAccount, Workspace
+from crosspost.links import id_url
 from planning.slots import free_slots
 from posts.models import Post, PostStatus
 
@@ -241,14 +241,12 @@ def _describe(chips: dict[int, Chip]) -> None:
     if not chips:
         return
     labels = dict(PostStatus.choices)
-    # Two reverses for every chip: the URLs differ only in the id.
-    post_url, move_url = reverse("dashboard:post", args=[0]), reverse("dashboard:calendar-move", args=[0])
+    post_url, move_url = id_url("dashboard:post"), id_url("dashboard:calendar-move")
     for post in Post.objects.filter(pk__in=chips).only("pk", "title", "caption"):
         chip = chips[post.pk]
         chip.title = str(post)
         chip.status_label = str(labels.get(chip.status, chip.status))
-        chip.url = post_url.replace("/0/", f"/{post.pk}/")
-        chip.move_url = move_url.replace("/0/", f"/{post.pk}/")
+        chip.url, chip.move_url = post_url(post.pk), move_url(post.pk)
     platforms: dict[int, set[str]] = {}
     through = Post.target_accounts.through.objects.filter(post_id__in=chips)
     for post_id, platform in through.values_list("post_id", "socialaccount__platform"):

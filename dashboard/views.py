@@ -39,6 +39,7 @@ from accounts.models import AccountEvent, AccountGroup, AccountStatus, Proxy, Ro
 from accounts.selectors import scope
 from accounts.services import accounts_assign_group, accounts_assign_proxy, accounts_set_enabled
 from crosspost.choices import choice_label, value_label
+from crosspost.links import id_url
 from crosspost.logging import redact
 from crosspost.models import LogStatus
 from media.models import MediaAsset
@@ -343,14 +344,6 @@ def progress_filters(counts: dict, current: str) -> list[dict]:
         item["current"] = item["value"] == current
         item["query"] = progress_query(item["value"], None)
     return filters
-
-
-def id_url(name: str, marker: int | uuid.UUID = 2147483647):
-    """``reverse(name, args=[pk])`` as a function of ``pk`` that reverses once: a page of a hundred
-    rows links each of them, and resolving the pattern a hundred times costs more than the row.
-    ``marker``: a key of the pattern's type that appears nowhere else in its URL."""
-    template = reverse(name, args=[marker])
-    return lambda pk: template.replace(str(marker), str(pk))
 
 
 def execution_rows(page, can_act: bool, suffix: str) -> list[dict]:

@@ -69,6 +69,17 @@ class TestCalendarPage:
             grid = march if day.startswith("2026-03") else october
             assert grid[day] == pks, day
 
+    def test_each_chip_links_its_post_and_its_move(self, client, workspace):
+        login(client, workspace)
+        posts = [
+            PostFactory(workspace=workspace, status=PostStatus.SCHEDULED, scheduled_at=local(2026, 5, d, 10)) for d in (9, 12)
+        ]
+        response = client.get(reverse("dashboard:calendar"), {"date": "2026-05-01"})
+        chips = {c.pk: c for d in response.context["page"].days for c in d.chips}
+        for post in posts:
+            assert chips[post.pk].url == reverse("dashboard:post", args=[post.pk])
+            assert chips[post.pk].move_url == reverse("dashboard:calendar-move", args=[post.pk])
+
     def test_it_caps_chips_per_day_and_counts_the_rest(self, client, workspace):
         login(client, workspace)
         for minute in range(7):
