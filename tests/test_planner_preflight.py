@@ -16,25 +16,18 @@ from django.utils import timezone
 from accounts.models import AccountStatus, Platform
 from platforms.base import MediaItem, PublishRequest
 from platforms.registry import ADAPTERS, get_adapter
-from platforms.sandbox import SandboxAdapter
 from publishing import planner
-from publishing.models import Execution, ExecutionStatus, PublishingPolicy
+from publishing.models import ExecutionStatus, PublishingPolicy
 from publishing.planner import post_publish
 
 from .factories import AccountGroupFactory, MediaAssetFactory, PostFactory, PostMediaFactory, ProxyFactory, SocialAccountFactory
-from .test_planner_scale import _straightforward_accounts
+from .test_planner_scale import planned_both_ways, written_both_ways
 
 MB = 1024 * 1024
 LONG_DE = "Hallo " * 200  # 1,200 characters: over Telegram's 1,024 under a photo, within the sandbox's 5,000
 LONG_FR = "Bonjour " * 700  # 5,600 characters: over the sandbox's 5,000 too
 TELEGRAM = {"bot_token": "1:abc"}
 VK = {"access_token": "vk"}
-
-
-def _per_account_way(monkeypatch):
-    """Plan as before the shortcuts: model instances, secrets decrypted, every account validated."""
-    monkeypatch.setattr(planner, "_accounts", _straightforward_accounts)
-    monkeypatch.setattr(SandboxAdapter, "validate_reads_account", True)
 
 
 def _photo_post(workspace, group, *, size: int = 3 * MB):
@@ -89,11 +82,7 @@ def varied(workspace):
 
 @pytest.mark.django_db
 def test_it_plans_a_varied_post_as_the_per_account_way_does(varied, monkeypatch):
-    now = timezone.now()
-    plan = post_publish(post=varied, dry_run=True, seed=3, now=now).as_dict()
-    _per_account_way(monkeypatch)
-    reference = post_publish(post=varied, dry_run=True, seed=3, now=now).as_dict()
-
+    plan, reference = planned_both_ways(varied, monkeypatch, seed=3)
     assert plan == reference
     problems = {(e["platform"], e["language"], "; ".join(e["problems"])) for e in plan["accounts"]}
     # Each per-account difference is caught on the accounts it concerns, and only there.
@@ -114,19 +103,8 @@ def test_it_plans_a_varied_post_as_the_per_account_way_does(varied, monkeypatch)
 
 @pytest.mark.django_db
 def test_the_executions_of_a_varied_post_are_the_per_account_ones(varied, monkeypatch):
-    now = timezone.now()
-    columns = [f.attname for f in Execution._meta.concrete_fields if f.attname not in ("id", "created_at", "updated_at")]
-
-    def rows():
-        return {row.pop("account_id"): row for row in Execution.objects.filter(post=varied).values(*columns)}
-
-    post_publish(post=varied, seed=3, now=now)
-    fast = rows()
-    Execution.objects.filter(post=varied).delete()
-    _per_account_way(monkeypatch)
-    monkeypatch.setattr(planner, "_unnest_insert", lambda: False)
-    post_publish(post=varied, seed=3, now=now)
-    assert fast == rows()
+    fast, reference = written_both_ways(varied, monkeypatch, seed=3)
+    assert fast == reference
     assert {row["status"] for row in fast.values()} == {ExecutionStatus.PENDING, ExecutionStatus.BLOCKED}
 
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AccountStatus, Platform
+from platforms.sandbox import SandboxAdapter
 from publishing import planner
 from publishing.models import Execution, ExecutionStatus, PublishingPolicy
 from publishing.planner import post_publish
@@ -39,6 +40,38 @@ KINDS = [
 def _straightforward_accounts(post):
     """The accounts as the planner read them before: joined, decrypted, all at once."""
     return iter(list(target_accounts(post)))
+
+
+def _per_account_way(monkeypatch):
+    """Plan as before the shortcuts: model instances, secrets decrypted, every account validated."""
+    monkeypatch.setattr(planner, "_accounts", _straightforward_accounts)
+    monkeypatch.setattr(SandboxAdapter, "validate_reads_account", True)
+
+
+def planned_both_ways(post, monkeypatch, seed: int) -> tuple[dict, dict]:
+    """The post's dry-run plan, then the one the per-account way gives at the same moment."""
+    now = timezone.now()
+    plan = post_publish(post=post, dry_run=True, seed=seed, now=now).as_dict()
+    _per_account_way(monkeypatch)
+    return plan, post_publish(post=post, dry_run=True, seed=seed, now=now).as_dict()
+
+
+def written_both_ways(post, monkeypatch, seed: int) -> tuple[dict, dict]:
+    """The post's executions by account, as written, then as the per-account way and
+    ``bulk_create`` write them."""
+    now = timezone.now()
+    columns = [f.attname for f in Execution._meta.concrete_fields if f.attname not in ("id", "created_at", "updated_at")]
+
+    def rows():
+        return {row.pop("account_id"): row for row in Execution.objects.filter(post=post).values(*columns)}
+
+    post_publish(post=post, seed=seed, now=now)
+    written = rows()
+    Execution.objects.filter(post=post).delete()
+    _per_account_way(monkeypatch)
+    monkeypatch.setattr(planner, "_unnest_insert", lambda: False)
+    post_publish(post=post, seed=seed, now=now)
+    return written, rows()
 
 
 @pytest.fixture
@@ -86,11 +119,7 @@ def mixed(workspace):
 
 @pytest.mark.django_db
 def test_a_mixed_plan_is_the_one_the_straightforward_way_gives(mixed, monkeypatch):
-    now = timezone.now()
-    plan = post_publish(post=mixed, dry_run=True, seed=7, now=now).as_dict()
-    monkeypatch.setattr(planner, "_accounts", _straightforward_accounts)
-    reference = post_publish(post=mixed, dry_run=True, seed=7, now=now).as_dict()
-
+    plan, reference = planned_both_ways(mixed, monkeypatch, seed=7)
     assert plan == reference
     statuses = {entry["status"] for entry in plan["accounts"]}
     assert statuses == {"planned", "blocked"}  # the comparison covers both
@@ -102,23 +131,8 @@ def test_a_mixed_plan_is_the_one_the_straightforward_way_gives(mixed, monkeypatc
 def test_the_executions_are_the_ones_bulk_create_writes(mixed, monkeypatch):
     """On PostgreSQL the executions are inserted from arrays; on SQLite by ``bulk_create``: the
     rows are the same either way (the PostgreSQL run of this test compares the two)."""
-    now = timezone.now()
-
-    def rows():
-        return {
-            row.pop("account_id"): row
-            for row in Execution.objects.filter(post=mixed).values(
-                *(f.attname for f in Execution._meta.concrete_fields if f.attname not in ("id", "created_at", "updated_at"))
-            )
-        }
-
-    post_publish(post=mixed, seed=7, now=now)
-    fast = rows()
-    Execution.objects.filter(post=mixed).delete()
-    monkeypatch.setattr(planner, "_unnest_insert", lambda: False)
-    monkeypatch.setattr(planner, "_accounts", _straightforward_accounts)
-    post_publish(post=mixed, seed=7, now=now)
-    assert fast == rows()
+    fast, reference = written_both_ways(mixed, monkeypatch, seed=7)
+    assert fast == reference
     assert {row["status"] for row in fast.values()} == {ExecutionStatus.PENDING, ExecutionStatus.BLOCKED}
     assert all(row["raw_response"] == {} and row["attempts"] == 0 for row in fast.values())
 
