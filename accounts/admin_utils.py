@@ -27,7 +27,7 @@ from django.utils.translation import gettext, ngettext
 from crosspost.choices import choice_label
 
 from .models import ROLE_RANK, Membership, Role, Workspace
-from .selectors import scope, workspaces_for
+from .selectors import remembered_roles, scope, workspaces_for
 
 # A role requirement that only superusers meet (creating or deleting a tenant).
 SUPERUSER = "superuser"
@@ -44,9 +44,11 @@ def member_roles(request) -> dict[int, str]:
     roles = getattr(request, _ROLES_CACHE, None)
     if roles is None:
         user = request.user
-        roles = {}
-        if user.is_authenticated and user.is_active:
-            roles = dict(Membership.objects.filter(user=user).values_list("workspace_id", "role"))
+        # A read-only request's roles, read already with the member's time zone (MemberTimezoneMiddleware).
+        roles = remembered_roles(user)
+        if roles is None:
+            active = user.is_authenticated and user.is_active
+            roles = dict(Membership.objects.filter(user=user).values_list("workspace_id", "role")) if active else {}
         setattr(request, _ROLES_CACHE, roles)
     return roles
 

@@ -1,6 +1,7 @@
 import zoneinfo
 
 from django.utils import timezone
+from rest_framework.permissions import SAFE_METHODS
 
 from .selectors import primary_membership
 
@@ -15,7 +16,7 @@ class MemberTimezoneMiddleware:
     def __call__(self, request):
         # A read-only request keeps the roles it read for the workspace filters of its queries; a
         # write may change memberships on the way, so its reads ask the database each time.
-        activate_member_timezone(request.user, remember_roles=request.method in ("GET", "HEAD", "OPTIONS"))
+        activate_member_timezone(request.user, remember_roles=request.method in SAFE_METHODS)
         try:
             return self.get_response(request)
         finally:

@@ -11,7 +11,7 @@ from accounts.middleware import MemberTimezoneMiddleware
 from accounts.models import Membership, Role, SocialAccount
 from accounts.selectors import ROLES_READ, primary_membership, scope, workspaces_for
 from dashboard.selectors import access_for
-from tests.factories import SocialAccountFactory, WorkspaceFactory
+from tests.factories import SocialAccountFactory, UserFactory, WorkspaceFactory
 from tests.test_dashboard import login
 
 # scope()'s subquery of the user's workspaces (its aliases as Django writes them).
@@ -29,6 +29,19 @@ def test_a_page_reads_the_memberships_once_and_filters_by_their_ids(client, memb
     assert sql[2].startswith('SELECT "accounts_membership"')  # the middleware's read, the only one of the roles
     assert not [s for s in sql[3:] if MEMBERSHIP_SUBQUERY in s or s.startswith('SELECT "accounts_membership"')]
     assert f'"workspace_id" IN ({workspace.pk})' in " ".join(sql)
+
+
+def test_an_admin_page_reads_the_memberships_once(client, member, workspace):
+    """The admin's per-request roles (member_roles) are the ones the middleware read with the time zone."""
+    client.force_login(member(Role.EDITOR))
+    SocialAccountFactory(workspace=workspace)
+    url = reverse("admin:accounts_socialaccount_changelist")
+    client.get(url)  # warm caches
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200 and b"results" in response.content
+    reads = [q["sql"] for q in ctx.captured_queries if 'FROM "accounts_membership"' in q["sql"]]
+    assert len(reads) == 1, reads
 
 
 def test_remembered_ids_give_the_rows_the_subquery_gives_for_every_minimum_role(member, workspace):
@@ -51,8 +64,6 @@ def test_remembered_ids_give_the_rows_the_subquery_gives_for_every_minimum_role(
 
 
 def test_a_member_of_no_workspace_sees_nothing_with_remembered_roles(db, workspace):
-    from tests.factories import UserFactory
-
     user = UserFactory()
     SocialAccountFactory(workspace=workspace)
     primary_membership(user, remember_roles=True)
