@@ -26,7 +26,7 @@ from django.utils.translation import gettext, ngettext
 
 from crosspost.choices import choice_label
 
-from .models import ROLE_RANK, Membership, Role, Workspace
+from .models import ROLE_RANK, Membership, Role, Workspace, role_at_least
 from .selectors import remembered_roles, scope, workspaces_for
 
 # A role requirement that only superusers meet (creating or deleting a tenant).
@@ -53,10 +53,6 @@ def member_roles(request) -> dict[int, str]:
     return roles
 
 
-def _meets(role: str, min_role: str) -> bool:
-    return ROLE_RANK[Role(role)] >= ROLE_RANK[Role(min_role)]
-
-
 def role_allows(request, workspace_id: int | None, min_role: str | None) -> bool:
     """Whether the user holds ``min_role`` in ``workspace_id`` (None: nobody; SUPERUSER: superusers)."""
     user = request.user
@@ -67,7 +63,7 @@ def role_allows(request, workspace_id: int | None, min_role: str | None) -> bool
     if min_role == SUPERUSER or workspace_id is None:
         return False
     role = member_roles(request).get(workspace_id)
-    return role is not None and _meets(role, min_role)
+    return role_at_least(role, min_role)
 
 
 def role_allows_somewhere(request, min_role: str | None) -> bool:
@@ -78,7 +74,7 @@ def role_allows_somewhere(request, min_role: str | None) -> bool:
         return True
     if min_role == SUPERUSER:
         return False
-    return any(_meets(role, min_role) for role in member_roles(request).values())
+    return any(role_at_least(role, min_role) for role in member_roles(request).values())
 
 
 def lowest_role(*roles: str | None) -> str | None:
@@ -534,7 +530,7 @@ class WorkspaceScopedAdmin(_ScopedFormfields):
             return scope(queryset, user, self.view_role, self.workspace_field)
         # The member's workspaces as literal ids (read once per request for the permissions anyway):
         # the planner then uses the (workspace, …) indexes, which an IN (subquery) hides from it.
-        ids = sorted(ws for ws, role in member_roles(request).items() if _meets(role, self.view_role))
+        ids = sorted(ws for ws, role in member_roles(request).items() if role_at_least(role, self.view_role))
         return queryset.filter(**{f"{self.workspace_field}__in": ids})
 
     def get_changelist(self, request, **kwargs):

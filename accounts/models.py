@@ -90,6 +90,11 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
+def role_at_least(role: str | None, min_role: str) -> bool:
+    """Whether ``role`` (None: no membership) has every right of ``min_role``."""
+    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(min_role)]
+
+
 class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from .models import ROLE_RANK, Membership, Role, Workspace
+from .models import ROLE_RANK, Membership, Role, Workspace, role_at_least
 
 # The user's {workspace id: role}, read once by MemberTimezoneMiddleware for a read-only request and
 # kept on its user object (as Django keeps permissions in ``_perm_cache``).
@@ -21,8 +21,7 @@ def remembered_workspace_ids(user, min_role: str = Role.VIEWER) -> list[int] | N
     roles = remembered_roles(user)
     if roles is None:
         return None
-    rank = ROLE_RANK[Role(min_role)]
-    return [workspace_id for workspace_id, role in roles.items() if ROLE_RANK[Role(role)] >= rank]
+    return [workspace_id for workspace_id, role in roles.items() if role_at_least(role, min_role)]
 
 
 def workspaces_for(user: AbstractBaseUser | AnonymousUser, min_role: str = Role.VIEWER) -> QuerySet[Workspace]:
@@ -62,8 +61,7 @@ def role_in(user, workspace_id: int) -> str | None:
 
 
 def has_role(user, workspace_id: int, min_role: str) -> bool:
-    role = role_in(user, workspace_id)
-    return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(min_role)]
+    return role_at_least(role_in(user, workspace_id), min_role)
 
 
 def primary_membership(user, remember_roles: bool = False) -> Membership | None:

@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 
 from accounts.models import (
     NEEDS_ACTION_STATUSES,
-    ROLE_RANK,
     AccountGroup,
     AccountStatus,
     Membership,
@@ -23,6 +22,7 @@ from accounts.models import (
     Role,
     SocialAccount,
     Workspace,
+    role_at_least,
 )
 from accounts.selectors import remembered_roles, remembered_workspace_ids, scope, workspaces_for
 from crosspost.models import ActivityLog, Heartbeat
@@ -67,10 +67,10 @@ class Access:
         if self.superuser:
             return True
         role = self.roles.get(workspace_id)
-        return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(min_role)]
+        return role_at_least(role, min_role)
 
     def can_anywhere(self, min_role: str) -> bool:
-        return self.superuser or any(ROLE_RANK[Role(r)] >= ROLE_RANK[Role(min_role)] for r in self.roles.values())
+        return self.superuser or any(role_at_least(r, min_role) for r in self.roles.values())
 
 
 def access_for(user) -> Access:

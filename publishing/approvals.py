@@ -30,7 +30,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ROLE_RANK, Membership, Role, Workspace
+from accounts.models import Membership, Role, Workspace, role_at_least
 from accounts.selectors import role_in, scope
 from crosspost.activity import log_activity
 from crosspost.models import LogStatus
@@ -50,7 +50,7 @@ def may_approve(user, workspace: Workspace | int) -> bool:
     role = role_in(user, workspace_id)
     if role is None:
         return False
-    if ROLE_RANK[Role(role)] >= ROLE_RANK[Role.ADMIN]:
+    if role_at_least(role, Role.ADMIN):
         return True
     return Membership.objects.filter(user=user, workspace_id=workspace_id, can_approve=True).exists()
 
@@ -127,16 +127,14 @@ def _check_approver(post: Post, actor) -> None:
         )
     if post.author_id is not None and post.author_id == getattr(actor, "pk", None):
         role = role_in(actor, post.workspace_id)
-        if ROLE_RANK[Role(role)] < ROLE_RANK[Role.ADMIN]:
+        if not role_at_least(role, Role.ADMIN):
             raise PermissionDenied(_("You wrote this post: another approver, an admin or an owner must approve or reject it."))
 
 
 @transaction.atomic
 def post_submit(*, post: Post, actor=None) -> Post:
     """Ask the approvers to approve ``post`` (editors and up; no actor: the pipeline, for a source's post)."""
-    if actor is not None and not (
-        (role := role_in(actor, post.workspace_id)) and ROLE_RANK[Role(role)] >= ROLE_RANK[Role.EDITOR]
-    ):
+    if actor is not None and not (role_at_least(role_in(actor, post.workspace_id), Role.EDITOR)):
         raise PermissionDenied(_("Only editors, admins and owners may submit posts for approval."))
     locked = _locked(post)
     if not locked.workspace.posts_need_approval:

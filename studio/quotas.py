@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import ROLE_RANK, Role
+from accounts.models import Role, role_at_least
 from accounts.selectors import role_in
 from crosspost.models import JOB_FINISHED_STATUSES, Job
 
@@ -37,13 +37,13 @@ class QuotaExceeded(ValidationError):
 
 def permissions_for(user, workspace_id: int) -> dict[str, bool]:
     role = role_in(user, workspace_id)
-    if role is None or ROLE_RANK[Role(role)] < ROLE_RANK[Role.EDITOR]:
+    if not role_at_least(role, Role.EDITOR):
         return dict.fromkeys(PERMISSIONS, False)
     baseline = {
         "can_process": True,
         "can_transcribe": True,
         "can_publish": True,
-        "can_delete": ROLE_RANK[Role(role)] >= ROLE_RANK[Role.ADMIN],
+        "can_delete": role_at_least(role, Role.ADMIN),
     }
     if getattr(user, "is_superuser", False):
         return dict.fromkeys(PERMISSIONS, True)
