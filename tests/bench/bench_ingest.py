@@ -235,7 +235,7 @@ def report_stages(source, arrived: dict[str, float], broker: str) -> None:
     from sources.models import IngestRecord
 
     arrival = {r.post_id: arrived[r.key] for r in IngestRecord.objects.filter(source=source, post__isnull=False)}
-    rows = list(PipelineStage.objects.filter(post_id__in=arrival).order_by("post_id", "pk"))
+    rows = list(PipelineStage.objects.filter(post_id__in=arrival))  # put in stage order per post below
     waits: dict[str, list[float]] = {}
     runs: dict[str, list[float]] = {}
     order = {stage: i for i, stage in enumerate(Stage.values)}

@@ -8,7 +8,9 @@ on PostgreSQL), which takes seconds instead of the minutes a million ORM objects
 
 from __future__ import annotations
 
+import gc
 import sys
+import time
 from dataclasses import dataclass
 
 ACCOUNTS = 10_000
@@ -159,8 +161,6 @@ def settle() -> None:
     without a visibility map no index-only scan is possible, and autovacuum would run during the
     measurement instead (the admin bench's figures then depended on when it started). Then the
     process itself (settle_process)."""
-    import time
-
     from django.db import connection
 
     tables = ("publishing_execution", "publishing_activitylog", "accounts_socialaccount", "posts_post")
@@ -190,8 +190,6 @@ def settle_process() -> None:
     """Collect what the fill left and freeze what stays out of the cyclic collector's sight: a server
     worker never made a million rows' worth of ORM objects, but this process did, and its full
     collections then ran during the measurement (the overview's CPU p95 44 ms instead of 34)."""
-    import gc
-
     gc.collect()
     gc.freeze()
 
